@@ -1,0 +1,77 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Ferry: one executable (`ferry`), a layered set of library modules, and C system libraries.
+// Layering (arrows point at what a module may import):
+//   ferry -> FerryMover -> FerryVolume, FerryRepo -> FerryBlob -> FerryHTTP -> CCurl
+// Nothing imports "up". Test support lives in test targets (and `ferry-testkube`), never in `ferry`.
+let package = Package(
+    name: "Ferry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ferry", targets: ["ferry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: C system libraries (pkg-config names the package to install when one is missing)
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: Libraries
+        .target(
+            name: "FerrySystem",
+            dependencies: []),
+        .target(
+            name: "FerryBlob",
+            dependencies: ["FerrySystem"]),
+        .target(
+            name: "FerryRepo",
+            dependencies: ["FerryBlob", "CLZ4", "COpenSSL"]),
+        .target(
+            name: "FerryVolume",
+            dependencies: ["FerrySystem"]),
+        .target(
+            name: "FerryMover",
+            dependencies: ["FerryRepo", "FerryVolume"]),
+
+        // MARK: The executable
+        .executableTarget(
+            name: "ferry",
+            dependencies: [
+                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // MARK: Tests
+        .target(
+            name: "FerryTestSupport",
+            dependencies: ["FerryRepo", "FerryBlob", "FerryVolume"],
+            path: "Tests/FerryTestSupport"),
+        .testTarget(
+            name: "FerryRepoTests",
+            dependencies: ["FerryRepo", "FerryBlob", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryVolumeTests",
+            dependencies: ["FerryVolume", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryMoverTests",
+            dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryCLITests",
+            dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),
+    ]
+)

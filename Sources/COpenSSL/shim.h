@@ -1,0 +1,13 @@
+#ifndef FERRY_COPENSSL_SHIM_H
+#define FERRY_COPENSSL_SHIM_H
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+#include <openssl/err.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <openssl/md5.h>
+#endif

@@ -1,0 +1,67 @@
+/// A flat namespace of named, immutable objects: the only thing a Ferry repository needs from
+/// its storage. Implementations: `LocalDirectoryStore` (a directory) and the S3 store.
+///
+/// Names are relative paths with `/` separators ("packs/ab/ab12...", "config"). Objects are
+/// written once and never overwritten, except where a caller asks for `.replace` (session
+/// markers, which are leases, not data).
+public protocol ObjectStore: Sendable {
+    /// Where the store is, for messages ("/srv/backups", "s3://bucket/prefix").
+    var location: String { get }
+
+    /// Stores `bytes` under `name`.
+    ///
+    /// With `.createOnly` an existing object is never replaced: if one exists with the same
+    /// content the call returns `.alreadyExists` (a retried upload of a content-addressed object
+    /// is success); if its content differs it throws `ObjectStoreError.alreadyExists`.
+    @discardableResult
+    func put(_ name: String, _ bytes: [UInt8], mode: PutMode) async throws -> PutOutcome
+
+    /// The whole object. Throws `ObjectStoreError.notFound` when it does not exist.
+    func get(_ name: String) async throws -> [UInt8]
+
+    /// The bytes `range` of an object. Throws `ObjectStoreError.notFound` when it does not exist,
+    /// and `ObjectStoreError.corrupt` when the object is shorter than the range.
+    func get(_ name: String, range: Range<Int64>) async throws -> [UInt8]
+
+    /// Size of an object, or nil when it does not exist.
+    func head(_ name: String) async throws -> ObjectInfo?
+
+    /// Every object whose name starts with `prefix`, in no particular order.
+    func list(prefix: String) async throws -> [ObjectInfo]
+
+    /// Deletes objects; names that do not exist are ignored.
+    func delete(_ names: [String]) async throws
+}
+
+extension ObjectStore {
+    @discardableResult
+    public func put(_ name: String, _ bytes: [UInt8]) async throws -> PutOutcome {
+        try await put(name, bytes, mode: .createOnly)
+    }
+}
+
+/// How `put` treats an existing object of the same name.
+public enum PutMode: Sendable {
+    /// Never replace: the repository's rule for every data and metadata object.
+    case createOnly
+    /// Replace atomically: only for leases such as session markers and locks' refreshes.
+    case replace
+}
+
+/// What `put` did.
+public enum PutOutcome: Sendable, Equatable {
+    case created
+    /// An identical object was already there (a retried or duplicate upload).
+    case alreadyExists
+}
+
+/// One object in a listing.
+public struct ObjectInfo: Sendable, Hashable {
+    public var name: String
+    public var size: Int64
+
+    public init(name: String, size: Int64) {
+        self.name = name
+        self.size = size
+    }
+}

@@ -1,0 +1,1 @@
+// The data mover: joins block sources to the repository.

@@ -1,0 +1,1 @@
+// The repository format and chunk pipeline: see docs/architecture.md.
