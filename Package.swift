@@ -14,6 +14,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: C system libraries (pkg-config names the package to install when one is missing)
@@ -46,6 +48,33 @@ let package = Package(
         .target(
             name: "FerryMover",
             dependencies: ["FerryRepo", "FerryVolume"]),
+        .target(
+            name: "FerryKube",
+            dependencies: [
+                "FerrySystem",
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        .target(
+            name: "FerryApps",
+            dependencies: ["FerryKube", "CZlib"]),
+
+        // MARK: Test support that is not a test target (never a dependency of `ferry`)
+        .target(
+            name: "FerryKubeTestServer",
+            dependencies: [
+                "FerryKube",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            resources: [.copy("Discovery")]),
+        .executableTarget(
+            name: "ferry-testkube",
+            dependencies: [
+                "FerryKubeTestServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // MARK: The executable
         .executableTarget(
@@ -70,6 +99,15 @@ let package = Package(
         .testTarget(
             name: "FerryMoverTests",
             dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryKubeTests",
+            dependencies: ["FerryKube", "FerryKubeTestServer"]),
+        .testTarget(
+            name: "FerryKubeTestServerTests",
+            dependencies: ["FerryKubeTestServer", "FerryKube"]),
+        .testTarget(
+            name: "FerryAppsTests",
+            dependencies: ["FerryApps", "FerryKube", "FerryKubeTestServer"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

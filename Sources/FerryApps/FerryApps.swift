@@ -1,0 +1,1 @@
+// FerryApps: application discovery (see ApplicationDiscovery.swift).

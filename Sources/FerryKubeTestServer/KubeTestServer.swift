@@ -1,0 +1,304 @@
+import FerryKube
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// An in-process stand-in for kube-apiserver, for tests and end-to-end scripts: plain HTTP on
+/// 127.0.0.1, generic storage of any resource discovery lists (built-in kinds from a recorded
+/// kube-apiserver discovery document, plus CRD-registered ones), with the API's semantics for
+/// resourceVersions, conflicts, selectors, pagination, watches, patches and Status errors.
+///
+/// What it does not do (see docs/architecture.md): no admission, no validation beyond names,
+/// kinds and CRD basics, no OpenAPI documents, no schema conversion between versions, no field
+/// ownership for server-side apply, no controllers (nothing creates Pods or ReplicaSets),
+/// pages after the first are not a snapshot, and protobuf request bodies only for Secrets,
+/// ConfigMaps and Namespaces (responses are always JSON).
+public final class KubeTestServer: Sendable {
+    /// Behaviour switches.
+    public struct Options: Sendable {
+        /// Answer `GET /api` and `/apis` with aggregated discovery when asked (as 1.30+ servers do).
+        public var aggregatedDiscovery = true
+        /// Watch events kept for resuming watches; older resourceVersions get 410 Gone.
+        public var watchHistoryCapacity = 10_000
+        /// Bearer tokens and the users they authenticate; nil accepts every request.
+        public var tokens: [String: String]?
+        /// The user named in Forbidden messages when tokens are not checked.
+        public var anonymousUser = "system:admin"
+        public var requestLogCapacity = 100_000
+        /// Largest request body accepted.
+        public var maximumBodySize = 64 << 20
+
+        public init() {}
+    }
+
+    /// A rule that makes the server answer 403 Forbidden, as RBAC would.
+    public struct Denial: Sendable {
+        public var verbs: Set<String>?
+        public var group: String
+        public var resource: String
+        public var namespace: String?
+        /// Text appended to the message (e.g. `RBAC: clusterrole "x" not found`).
+        public var reason: String?
+
+        /// - Parameters: verbs nil denies every verb; namespace nil denies in every namespace.
+        public init(verbs: Set<String>? = nil, group: String = "", resource: String, namespace: String? = nil, reason: String? = nil) {
+            self.verbs = verbs
+            self.group = group
+            self.resource = resource
+            self.namespace = namespace
+            self.reason = reason
+        }
+
+        func denies(verb: String, group: String, resource: String, namespace: String?) -> Bool {
+            (verbs?.contains(verb) ?? true) && self.group == group && self.resource == resource
+                && (self.namespace == nil || self.namespace == namespace)
+        }
+    }
+
+    /// Runs before the server handles a matching request: a fault injected at a phase (delete
+    /// an object when the walk asks for it, answer 429 to the first list) rather than by time.
+    public struct RequestHook: Sendable {
+        /// What the hook does; `respond` replaces the server's answer.
+        public enum Outcome: Sendable {
+            case proceed
+            case respond(status: Int, reason: String, message: String, retryAfterSeconds: Int? = nil)
+            /// Drop the connection without answering.
+            case closeConnection
+        }
+
+        public var matches: @Sendable (APIRequest) -> Bool
+        /// How many matching requests it fires for; nil: every one.
+        public var times: Int?
+        public var action: @Sendable (APIRequest, KubeTestServer) async -> Outcome
+
+        public init(
+            times: Int? = 1, matching matches: @escaping @Sendable (APIRequest) -> Bool,
+            action: @escaping @Sendable (APIRequest, KubeTestServer) async -> Outcome
+        ) {
+            self.matches = matches
+            self.times = times
+            self.action = action
+        }
+    }
+
+    /// One request as the server saw it, for assertions on what clients sent.
+    public struct RecordedRequest: Sendable {
+        public var method: String
+        public var path: String
+        public var query: [String: String]
+        public var contentType: String
+        public var accept: String
+        public var status: Int
+    }
+
+    let state: APIServerState
+    let options: Options
+    private let channelBox = Mutex<(Channel, Task<Void, Never>)?>(nil)
+
+    public init(options: Options = Options()) throws {
+        self.options = options
+        self.state = try APIServerState(options: options)
+    }
+
+    // MARK: Lifecycle
+
+    /// Listens on 127.0.0.1:`port` (0 picks a free port) and serves until `shutdown()`.
+    public func start(port: Int = 0) async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
+                }
+            }
+        let boundPort = server.channel.localAddress?.port ?? port
+        await state.setPort(boundPort)
+        let task = Task {
+            await withDiscardingTaskGroup { group in
+                try? await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+        channelBox.withLock { $0 = (server.channel, task) }
+    }
+
+    /// The port the server listens on (after `start`).
+    public var port: Int {
+        channelBox.withLock { $0?.0.localAddress?.port ?? 0 }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    /// Stops listening, ends every watch and closes connections.
+    public func shutdown() async {
+        let current = channelBox.withLock { value -> (Channel, Task<Void, Never>)? in
+            defer { value = nil }
+            return value
+        }
+        await state.endAllWatches()
+        guard let (channel, task) = current else { return }
+        try? await channel.close()
+        task.cancel()
+        await task.value
+    }
+
+    /// A kubeconfig (YAML) pointing at this server, with an optional token and namespace.
+    public func kubeconfig(token: String? = nil, namespace: String = "default") -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: ferry-testkube
+          cluster:
+            server: \(url)
+        users:
+        - name: ferry-testkube
+          user:
+        \(token.map { "    token: \($0)" } ?? "    {}")
+        contexts:
+        - name: ferry-testkube
+          context:
+            cluster: ferry-testkube
+            user: ferry-testkube
+            namespace: \(namespace)
+        current-context: ferry-testkube
+
+        """
+    }
+
+    // MARK: Connections
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let maximumBody = options.maximumBodySize
+        try? await connection.executeThenClose { inbound, outbound in
+            let (requests, continuation) = AsyncStream<(HTTPRequestHead, [UInt8]?)>.makeStream()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var head: HTTPRequestHead?
+                    var body: [UInt8] = []
+                    var tooLarge = false
+                    do {
+                        for try await part in inbound {
+                            switch part {
+                            case .head(let h):
+                                head = h
+                                body = []
+                                tooLarge = false
+                            case .body(var buffer):
+                                if body.count + buffer.readableBytes > maximumBody {
+                                    tooLarge = true
+                                } else if let bytes = buffer.readBytes(length: buffer.readableBytes) {
+                                    body.append(contentsOf: bytes)
+                                }
+                            case .end:
+                                if let head { continuation.yield((head, tooLarge ? nil : body)) }
+                                head = nil
+                            }
+                        }
+                    } catch {}
+                    continuation.finish()
+                }
+                group.addTask {
+                    for await (head, body) in requests {
+                        let keepGoing = await self.respond(to: head, body: body, outbound: outbound)
+                        if !keepGoing { break }
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Answers one request; false when the connection must close.
+    private func respond(to head: HTTPRequestHead, body: [UInt8]?, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async -> Bool {
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers { headers[name.lowercased()] = value }
+        let request = APIRequest(method: head.method.rawValue, target: head.uri, headers: headers, body: body ?? [])
+        var response: APIResponse
+        if body == nil {
+            response = .status(APIStatus(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(options.maximumBodySize) bytes"))
+        } else {
+            response = await state.process(request, hooksFor: self)
+        }
+        if case .body(0, _, _, _) = response { return false }
+        do {
+            switch response {
+            case .body(let status, let contentType, let bytes, let extra):
+                var responseHeaders = HTTPHeaders()
+                responseHeaders.add(name: "Content-Type", value: contentType)
+                responseHeaders.add(name: "Content-Length", value: String(bytes.count))
+                responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
+                for (name, value) in extra { responseHeaders.add(name: name, value: value) }
+                let responseHead = HTTPResponseHead(
+                    version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
+                try await outbound.write(.head(responseHead))
+                try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: bytes))))
+                try await outbound.write(.end(nil))
+                return head.isKeepAlive
+            case .watch(let stream):
+                var responseHeaders = HTTPHeaders()
+                responseHeaders.add(name: "Content-Type", value: "application/json")
+                responseHeaders.add(name: "Transfer-Encoding", value: "chunked")
+                responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
+                try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .ok, headers: responseHeaders)))
+                defer { Task { await stream.onEnd() } }
+                for event in stream.initial {
+                    try await outbound.write(.body(.byteBuffer(Self.eventBuffer(event))))
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await event in stream.live {
+                            try await outbound.write(.body(.byteBuffer(Self.eventBuffer(event))))
+                        }
+                    }
+                    if let seconds = stream.timeoutSeconds {
+                        group.addTask { try await Task.sleep(for: .seconds(seconds)) }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+                await stream.onEnd()
+                try await outbound.write(.end(nil))
+                return head.isKeepAlive
+            }
+        } catch {
+            return false
+        }
+    }
+
+    static func eventBuffer(_ event: JSONValue) -> ByteBuffer {
+        var bytes = event.serialized()
+        bytes.append(UInt8(ascii: "\n"))
+        return ByteBuffer(bytes: bytes)
+    }
+}
+
+extension APIServerState {
+    /// Runs matching hooks (outside the actor, so they may call back into the server), then
+    /// handles the request unless a hook answered it.
+    func process(_ request: APIRequest, hooksFor server: KubeTestServer) async -> APIResponse {
+        for hook in claimHooks(for: request) {
+            switch await hook.action(request, server) {
+            case .proceed: continue
+            case .respond(let status, let reason, let message, let retryAfter):
+                record(request, status: status)
+                return .status(APIStatus(code: status, reason: reason, message: message, retryAfterSeconds: retryAfter))
+            case .closeConnection:
+                record(request, status: 0)
+                return .body(status: 0, contentType: "", body: [], headers: [])
+            }
+        }
+        return process(request)
+    }
+}
