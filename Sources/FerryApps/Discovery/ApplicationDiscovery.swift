@@ -1,0 +1,45 @@
+import FerryKube
+
+/// Finds everything that belongs to an application (by Helm release, operator, label selector,
+/// namespace or VirtualMachine), applies the rules that always hold (CRDs of custom resources,
+/// claims of workloads, ownerReference descendants, PVC→PV→StorageClass, RBAC of service
+/// accounts, ...), and works out how each volume can be read. Problems (RBAC denials, objects
+/// that vanish mid-walk, corrupt Helm records) are reported in the result, not thrown.
+public struct ApplicationDiscovery<API: KubeAPI>: Sendable {
+    public struct Options: Sendable {
+        /// Page size of list calls: what the walk holds in memory per collection at once.
+        public var pageSize = 500
+        /// The kubelet's root directory on nodes (for pod volume host paths).
+        public var kubeletRoot = "/var/lib/kubelet"
+        /// Largest decompressed Helm release record accepted.
+        public var helmReleaseLimit = HelmRelease.maximumDecodedSize
+
+        public init() {}
+    }
+
+    public let api: API
+    public var options: Options
+
+    public init(api: API, options: Options = Options()) {
+        self.api = api
+        self.options = options
+    }
+
+    /// Discovers the application `selector` names, within `scope`.
+    /// - Throws: only when nothing can be discovered at all (the server is unreachable, discovery
+    ///   of the API itself fails).
+    public func discover(_ selector: ApplicationSelector, scope: DiscoveryScope) async throws(KubeError) -> DiscoveryResult {
+        var walk = DiscoveryWalk(api: api, catalog: try await api.resourceCatalog(refresh: true), scope: scope, options: options)
+        try await walk.seed(selector)
+        try await walk.closeOver()
+        let volumes = try await walk.volumeFacts()
+        return DiscoveryResult(
+            selector: selector, scope: scope,
+            components: walk.components.values.map { component in
+                var captured = component
+                captured.object = CaptureSanitizer.sanitize(component.object)
+                return captured
+            }.sorted { $0.reference < $1.reference },
+            volumes: volumes, dropped: walk.dropped.sorted(), issues: walk.issues.sorted())
+    }
+}

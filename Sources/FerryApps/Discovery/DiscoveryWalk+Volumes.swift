@@ -1,0 +1,127 @@
+import FerryKube
+
+extension DiscoveryWalk {
+    /// Facts for every selected claim: size, mode, provider, nodes, host paths, read method.
+    mutating func volumeFacts() async throws(KubeError) -> [VolumeFacts] {
+        let claims = components.values.filter { $0.reference.group == "" && $0.reference.kind == "PersistentVolumeClaim" }
+            .sorted { $0.reference < $1.reference }
+        guard !claims.isEmpty else { return [] }
+        var snapshotClasses: [KubeObject] = []
+        if let resource = resource("snapshot.storage.k8s.io", "VolumeSnapshotClass") {
+            snapshotClasses = try await cachedList(resource, namespace: nil)
+        }
+        let virtualMachines = components.values.filter { $0.reference.group == "kubevirt.io" && $0.reference.kind == "VirtualMachine" }
+        var result: [VolumeFacts] = []
+        for component in claims {
+            result.append(try await facts(of: component.object, snapshotClasses: snapshotClasses, virtualMachines: virtualMachines))
+        }
+        return result
+    }
+
+    mutating func facts(of claim: KubeObject, snapshotClasses: [KubeObject], virtualMachines: [Component]) async throws(KubeError) -> VolumeFacts {
+        let namespace = claim.namespace
+        let volumeName = claim["spec"]?["volumeName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        var volume: KubeObject?
+        if let volumeName {
+            let reference = ObjectReference(group: "", kind: "PersistentVolume", namespace: nil, name: volumeName)
+            if let component = components[reference] {
+                volume = component.object
+            } else if let resource = resource("", "PersistentVolume") {
+                volume = try await fetch(resource, namespace: nil, name: volumeName)
+            }
+        }
+        let modeText = volume?["spec"]?["volumeMode"]?.stringValue ?? claim["spec"]?["volumeMode"]?.stringValue ?? "Filesystem"
+        let mode: VolumeFacts.Mode = modeText == "Block" ? .block : .filesystem
+        let sizeText = claim["status"]?["capacity"]?["storage"]?.stringValue ?? volume?["spec"]?["capacity"]?["storage"]?.stringValue
+            ?? claim["spec"]?["resources"]?["requests"]?["storage"]?.stringValue
+        let csi = volume?["spec"]?["csi"]
+        let driver = csi?["driver"]?.stringValue
+        let storageClass = claim["spec"]?["storageClassName"]?.stringValue ?? volume?["spec"]?["storageClassName"]?.stringValue
+        var snapshotClass: String?
+        if let driver {
+            let matching = snapshotClasses.filter { $0["driver"]?.stringValue == driver }
+            snapshotClass = (matching.first { $0.annotations["snapshot.storage.kubernetes.io/is-default-class"] == "true" } ?? matching.first)?.name
+        }
+        // Who uses the claim: pods (running ones give nodes and kubelet paths) and VMs.
+        var usedBy: [ObjectReference] = []
+        var mounts: [(node: String, podUID: String)] = []
+        if let pods = resource("", "Pod") {
+            for pod in try await cachedList(pods, namespace: namespace) {
+                let uses = (pod["spec"]?["volumes"]?.arrayValue ?? []).contains {
+                    $0["persistentVolumeClaim"]?["claimName"]?.stringValue == claim.name
+                }
+                guard uses else { continue }
+                usedBy.append(pod.reference)
+                let phase = pod["status"]?["phase"]?.stringValue ?? ""
+                if let node = pod["spec"]?["nodeName"]?.stringValue, let uid = pod.uid, phase != "Succeeded" && phase != "Failed" {
+                    mounts.append((node, uid))
+                }
+            }
+        }
+        var diskImage = false
+        var nodes: [String] = []
+        for vm in virtualMachines where vm.reference.namespace == namespace && claimNames(ofVirtualMachine: vm.object).contains(claim.name) {
+            usedBy.append(vm.reference)
+            diskImage = true
+            if let node = vmRuntime[vm.reference]?.node { nodes.append(node) }
+        }
+        // Local and hostPath volumes name their nodes and paths directly.
+        var hostPaths: [VolumeFacts.HostPath] = []
+        let affinityNodes = Self.hostnames(inNodeAffinity: volume?["spec"]?["nodeAffinity"])
+        nodes += affinityNodes
+        let podNodes = mounts.map(\.node)
+        nodes += podNodes
+        let fileName = diskImage && mode == .filesystem ? "/disk.img" : ""
+        if let local = volume?["spec"]?["local"]?["path"]?.stringValue {
+            for node in affinityNodes {
+                hostPaths.append(.init(node: node, path: local + fileName, kind: fileName.isEmpty ? .localVolume : .diskImage))
+            }
+        } else if let hostPath = volume?["spec"]?["hostPath"]?["path"]?.stringValue {
+            for node in Set(affinityNodes + podNodes).sorted() {
+                hostPaths.append(.init(node: node, path: hostPath + fileName, kind: fileName.isEmpty ? .hostPathVolume : .diskImage))
+            }
+        } else if let volumeName {
+            let plugin = csi != nil ? "kubernetes.io~csi" : nil
+            if let plugin {
+                for (node, podUID) in mounts {
+                    if mode == .block {
+                        hostPaths.append(.init(node: node, path: "\(options.kubeletRoot)/pods/\(podUID)/volumeDevices/\(plugin)/\(volumeName)", kind: .podBlockDevice))
+                    } else {
+                        let mount = "\(options.kubeletRoot)/pods/\(podUID)/volumes/\(plugin)/\(volumeName)/mount"
+                        hostPaths.append(.init(node: node, path: mount + fileName, kind: fileName.isEmpty ? .podVolumeMount : .diskImage))
+                    }
+                }
+            }
+        }
+        hostPaths.sort()
+        let method: VolumeFacts.ReadMethod
+        if let driver, let snapshotClass {
+            method = .csiSnapshot(snapshotClass: snapshotClass, driver: driver)
+        } else if let first = hostPaths.first {
+            method = .hostPath(node: first.node, path: first.path)
+        } else if volumeName == nil {
+            method = .unavailable("the claim is not bound to a volume")
+        } else if let driver {
+            method = .unavailable("no VolumeSnapshotClass for CSI driver \(driver) and no running pod mounts the volume")
+        } else {
+            method = .unavailable("the volume is neither CSI, local nor hostPath, and no running pod mounts it")
+        }
+        return VolumeFacts(
+            claim: claim.reference, volumeName: volumeName, sizeBytes: sizeText.flatMap { Quantity($0)?.value }, sizeText: sizeText,
+            mode: mode, storageClass: storageClass, csiDriver: driver, volumeHandle: csi?["volumeHandle"]?.stringValue,
+            snapshotClass: snapshotClass, nodes: Array(Set(nodes)).sorted(), hostPaths: hostPaths,
+            usedBy: usedBy.sorted(), readMethod: method)
+    }
+
+    /// Node names a volume's required node affinity pins it to (`kubernetes.io/hostname In ...`).
+    static func hostnames(inNodeAffinity affinity: JSONValue?) -> [String] {
+        var names: [String] = []
+        for term in affinity?["required"]?["nodeSelectorTerms"]?.arrayValue ?? [] {
+            for expression in term["matchExpressions"]?.arrayValue ?? []
+            where expression["key"]?.stringValue == "kubernetes.io/hostname" && expression["operator"]?.stringValue == "In" {
+                names += (expression["values"]?.arrayValue ?? []).compactMap(\.stringValue)
+            }
+        }
+        return names
+    }
+}

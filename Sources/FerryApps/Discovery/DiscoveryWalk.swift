@@ -1,0 +1,199 @@
+import FerryKube
+
+/// The state of one discovery run: what has been selected (and why), what remains to expand,
+/// caches of collections read once per namespace, and the issues met on the way.
+struct DiscoveryWalk<API: KubeAPI> {
+    let api: API
+    let catalog: APIResourceCatalog
+    let scope: DiscoveryScope
+    let options: ApplicationDiscovery<API>.Options
+
+    /// Selected objects (live form until the end), by reference.
+    var components: [ObjectReference: Component] = [:]
+    /// References still to expand with the "always" rules.
+    var pending: [ObjectReference] = []
+    var dropped: Set<DroppedObject> = []
+    var issues: Set<DiscoveryIssue> = []
+
+    /// CRDs by the kind they define (loaded on first use).
+    var crdIndex: [GroupKind: KubeObject]?
+    /// Owned objects per namespace ("" = cluster-scoped), by owner uid.
+    var ownerIndex: [String: [String: [(KubeObject, APIResource)]]] = [:]
+    /// Collections read once: key "group/resource@namespace?labelSelector".
+    var listCache: [String: [KubeObject]] = [:]
+    /// Node and pod facts of VirtualMachines: VM reference → (node, launcher pods).
+    var vmRuntime: [ObjectReference: (node: String?, pods: [KubeObject])] = [:]
+
+    init(api: API, catalog: APIResourceCatalog, scope: DiscoveryScope, options: ApplicationDiscovery<API>.Options) {
+        self.api = api
+        self.catalog = catalog
+        self.scope = scope
+        self.options = options
+    }
+
+    // MARK: - Errors
+
+    /// Errors that make the whole walk pointless (cannot reach or authenticate to the server).
+    static func isFatal(_ error: KubeError) -> Bool {
+        switch error {
+        case .unreachable, .tls, .unauthorized, .credentials, .configuration: return true
+        default: return false
+        }
+    }
+
+    /// Records a non-fatal error as an issue; rethrows fatal ones.
+    mutating func report(_ error: KubeError, subject: String, notFound: DiscoveryIssue.Kind = .missing) throws(KubeError) {
+        if Self.isFatal(error) { throw error }
+        switch error {
+        case .forbidden(let status): issues.insert(DiscoveryIssue(kind: .forbidden, subject: subject, message: status.message))
+        case .notFound(let status):
+            issues.insert(DiscoveryIssue(kind: notFound, subject: subject, message: status.message.isEmpty ? "not found" : status.message))
+        default: issues.insert(DiscoveryIssue(kind: .failed, subject: subject, message: error.description))
+        }
+    }
+
+    static func describe(_ resource: APIResource, namespace: String?) -> String {
+        let name = resource.group.isEmpty ? resource.name : "\(resource.name).\(resource.group)"
+        return namespace.map { "\(name) in namespace \($0)" } ?? name
+    }
+
+    // MARK: - Resources
+
+    func resource(apiVersion: String, kind: String) -> APIResource? {
+        catalog.resource(apiVersion: apiVersion, kind: kind)
+            ?? catalog.resource(for: GroupKind(group: GroupVersion(apiVersion: apiVersion).group, kind: kind))
+    }
+
+    func resource(_ group: String, _ kind: String) -> APIResource? {
+        catalog.resource(for: GroupKind(group: group, kind: kind))
+    }
+
+    // MARK: - Reading
+
+    /// Gets one object; nil (with an issue recorded) when it is missing, forbidden or failing.
+    mutating func fetch(_ resource: APIResource, namespace: String?, name: String, notFound: DiscoveryIssue.Kind? = .missing) async throws(KubeError) -> KubeObject? {
+        let ns = resource.namespaced ? namespace : nil
+        do {
+            return try await api.get(resource, namespace: ns, name: name)
+        } catch {
+            let subject = ObjectReference(group: resource.group, kind: resource.kind, namespace: ns, name: name).description
+            if case .notFound = error, notFound == nil { return nil }
+            try report(error, subject: subject, notFound: notFound ?? .missing)
+            return nil
+        }
+    }
+
+    /// Lists a collection (all pages), cached for the walk; nil when it cannot be read.
+    mutating func cachedList(_ resource: APIResource, namespace: String?, labelSelector: String? = nil) async throws(KubeError) -> [KubeObject] {
+        let key = "\(resource.group)/\(resource.name)@\(namespace ?? "*")?\(labelSelector ?? "")"
+        if let cached = listCache[key] { return cached }
+        var items: [KubeObject] = []
+        do {
+            try await api.forEachPage(resource, namespace: resource.namespaced ? namespace : nil, labelSelector: labelSelector, pageSize: options.pageSize) {
+                items += $0
+            }
+        } catch {
+            try report(error, subject: Self.describe(resource, namespace: namespace))
+            items = []
+        }
+        listCache[key] = items
+        return items
+    }
+
+    // MARK: - Selecting
+
+    /// Why the cluster regenerates this object (so it is not captured), or nil.
+    func regeneratedReason(_ object: KubeObject) -> String? {
+        let group = object.groupVersion.group
+        switch (group, object.kind) {
+        case ("", "Event"), ("events.k8s.io", "Event"): return "events are not restored"
+        case ("discovery.k8s.io", "EndpointSlice"): return "EndpointSlices are regenerated from Services"
+        case ("", "Endpoints") where object.annotations["endpoints.kubernetes.io/last-change-trigger-time"] != nil:
+            return "Endpoints are regenerated from the Service's selector"
+        case ("", "Pod"):
+            if let owner = object.controllerReference { return "created by its controller \(owner.kind) \(owner.name)" }
+        case ("apps", "ReplicaSet"):
+            if let owner = object.controllerReference { return "created by its controller \(owner.kind) \(owner.name)" }
+        case ("kubevirt.io", "VirtualMachineInstance"):
+            if let owner = object.controllerReference { return "started by its \(owner.kind) \(owner.name)" }
+        case ("", "ConfigMap") where object.name == "kube-root-ca.crt":
+            return "published into every namespace by the cluster"
+        case ("", "Secret") where object["type"]?.stringValue == "kubernetes.io/service-account-token":
+            return "service account tokens are issued by the cluster"
+        default: break
+        }
+        return nil
+    }
+
+    /// Adds an object (or another reason for one already selected). Returns whether it is in.
+    @discardableResult
+    mutating func include(_ object: KubeObject, resource: APIResource, reason: InclusionReason) -> Bool {
+        let reference = object.reference
+        if resource.namespaced, !scope.allows(namespace: object.namespace) {
+            issues.insert(DiscoveryIssue(kind: .outOfScope, subject: reference.description, message: "\(reason.description), but the plan is limited to \(scope)"))
+            return false
+        }
+        if let why = regeneratedReason(object) {
+            dropped.insert(DroppedObject(reference: reference, why: why))
+            return false
+        }
+        if components[reference] != nil {
+            components[reference]!.reasons.insert(reason)
+            return true
+        }
+        components[reference] = Component(
+            reference: reference, apiVersion: object.apiVersion, resource: resource.name, namespaced: resource.namespaced,
+            object: object, reasons: [reason], isCustomResource: crdIndex?[object.groupKind] != nil || isCustomGroup(resource.group))
+        pending.append(reference)
+        return true
+    }
+
+    /// Fetches and includes an object named by reference.
+    @discardableResult
+    mutating func include(apiVersion: String? = nil, group: String? = nil, kind: String, namespace: String?, name: String, reason: InclusionReason, notFound: DiscoveryIssue.Kind? = .missing) async throws(KubeError) -> KubeObject? {
+        let resolved: APIResource?
+        if let apiVersion { resolved = resource(apiVersion: apiVersion, kind: kind) } else { resolved = resource(group ?? "", kind) }
+        guard let resource = resolved else {
+            let type = apiVersion.map { "\(kind) (\($0))" } ?? GroupKind(group: group ?? "", kind: kind).description
+            issues.insert(DiscoveryIssue(kind: .unknownKind, subject: "\(type) \(name)", message: "the server does not serve this kind (\(reason))"))
+            return nil
+        }
+        let ns = resource.namespaced ? namespace : nil
+        let reference = ObjectReference(group: resource.group, kind: resource.kind, namespace: ns, name: name)
+        if components[reference] != nil {
+            components[reference]!.reasons.insert(reason)
+            return components[reference]!.object
+        }
+        if resource.namespaced, !scope.allows(namespace: ns) {
+            issues.insert(DiscoveryIssue(kind: .outOfScope, subject: reference.description, message: "\(reason.description), but the plan is limited to \(scope)"))
+            return nil
+        }
+        guard let object = try await fetch(resource, namespace: ns, name: name, notFound: notFound) else { return nil }
+        include(object, resource: resource, reason: reason)
+        return object
+    }
+
+    /// Groups served by the API server itself rather than CRDs (a CRD-backed group is custom).
+    func isCustomGroup(_ group: String) -> Bool {
+        guard let crdIndex else { return false }
+        return crdIndex.keys.contains { $0.group == group }
+    }
+
+    // MARK: - CRDs
+
+    mutating func loadCRDs() async throws(KubeError) -> [GroupKind: KubeObject] {
+        if let crdIndex { return crdIndex }
+        var index: [GroupKind: KubeObject] = [:]
+        if let resource = resource("apiextensions.k8s.io", "CustomResourceDefinition") {
+            for crd in try await cachedList(resource, namespace: nil) {
+                let group = crd["spec"]?["group"]?.stringValue ?? ""
+                if let kind = crd["spec"]?["names"]?["kind"]?.stringValue { index[GroupKind(group: group, kind: kind)] = crd }
+            }
+        }
+        crdIndex = index
+        for (reference, component) in components where index[reference.groupKind] != nil && !component.isCustomResource {
+            components[reference]!.isCustomResource = true
+        }
+        return index
+    }
+}

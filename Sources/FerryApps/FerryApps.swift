@@ -1,1 +1,0 @@
-// FerryApps: application discovery (see ApplicationDiscovery.swift).
