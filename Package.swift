@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "FerryKube",
             dependencies: [
-                "FerrySystem",
+                "FerrySystem", "FerryHTTP",
                 .product(name: "Yams", package: "Yams"),
             ]),
         .target(

@@ -93,7 +93,7 @@ extension APIServerState {
             }
             return ["version": .string(version), "resources": .array(resources), "freshness": "Current"]
         }
-        return ["metadata": ["name": .string(group), "creationTimestamp": nil], "versions": .array(versionEntries)]
+        return ["metadata": ["name": .string(group), "creationTimestamp": .null], "versions": .array(versionEntries)]
     }
 
     func resourceListDocument(group: String, version: String) -> JSONValue {

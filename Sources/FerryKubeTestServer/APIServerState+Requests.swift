@@ -139,6 +139,14 @@ extension APIServerState {
                         detailsName: namespace, detailsKind: "namespaces"))
             }
         }
+        if let namespace = r.namespace, request.method == "POST", isTerminating(namespace: namespace) {
+            throw APIError(
+                APIStatus(
+                    code: 403, reason: "Forbidden",
+                    message: "\(Self.qualified(r.entry)) is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                    detailsGroup: r.entry.resource.group, detailsKind: r.entry.resource.name,
+                    causes: [.init(reason: "NamespaceTerminating", message: "namespace \(namespace) is being terminated", field: "metadata.namespace")]))
+        }
         switch (request.method, r.name, r.subresource) {
         case ("GET", nil, _):
             if r.watch { return try watch(request, r) }

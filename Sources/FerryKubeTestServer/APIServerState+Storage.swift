@@ -117,6 +117,21 @@ extension APIServerState {
         let rv = tick()
         var final = object
         final.setValue(.string(String(rv)), at: ["metadata", "resourceVersion"])
+        if entry.resource.group == "" && entry.resource.name == "namespaces" && propagation != "Force" {
+            // The namespace turns Terminating; its content goes later, as the controller does it.
+            if object["metadata"]?["deletionTimestamp"] == nil {
+                final.setValue(.string(Self.timestamp()), at: ["metadata", "deletionTimestamp"])
+                final.setValue("Terminating", at: ["status", "phase"])
+                store[entry.storageKey]![key] = final
+                record(StoredEvent(resourceVersion: rv, type: "MODIFIED", key: entry.storageKey, object: final, previous: object))
+                let delay = options.namespaceFinalizationDelay
+                Task { [weak self] in
+                    try? await Task.sleep(for: delay)
+                    await self?.finalizeNamespace(key.name)
+                }
+            }
+            return present(final, as: entry)
+        }
         if !(object["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty && propagation != "Force" {
             if object["metadata"]?["deletionTimestamp"] == nil {
                 final.setValue(.string(Self.timestamp()), at: ["metadata", "deletionTimestamp"])
@@ -143,6 +158,26 @@ extension APIServerState {
         if let uid = object["metadata"]?["uid"]?.stringValue {
             collectDependents(of: uid, namespace: key.namespace, orphan: propagation == "Orphan")
         }
+    }
+
+    func finalizeNamespace(_ name: String) {
+        let key = ObjectKey(namespace: "", name: name)
+        let namespaces = StorageKey(group: "", resource: "namespaces")
+        guard let object = store[namespaces]?[key], object["metadata"]?["deletionTimestamp"] != nil,
+            let entry = registry.entries(storageKey: namespaces).first
+        else { return }
+        removeStored(entry: entry, key: key, object: object, rv: tick(), propagation: "Background")
+    }
+
+    func finalizeTerminatingNamespaces() {
+        let namespaces = StorageKey(group: "", resource: "namespaces")
+        for (key, object) in store[namespaces] ?? [:] where object["metadata"]?["deletionTimestamp"] != nil {
+            finalizeNamespace(key.name)
+        }
+    }
+
+    func isTerminating(namespace: String) -> Bool {
+        store[StorageKey(group: "", resource: "namespaces")]?[ObjectKey(namespace: "", name: namespace)]?["metadata"]?["deletionTimestamp"] != nil
     }
 
     func deleteNamespaceContents(_ namespace: String) {

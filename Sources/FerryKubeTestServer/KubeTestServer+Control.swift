@@ -71,6 +71,10 @@ extension KubeTestServer {
     /// Ends every open watch, as an API server restart would.
     public func endWatches() async { await state.endAllWatches() }
 
+    /// Finishes deleting every Terminating namespace now (what the namespace controller does
+    /// `Options.namespaceFinalizationDelay` after the delete).
+    public func finalizeNamespaces() async { await state.finalizeTerminatingNamespaces() }
+
     /// How many watches are open.
     public func activeWatches() async -> Int { await state.activeWatchCount }
 
@@ -92,8 +96,15 @@ extension APIServerState {
     func load(_ documents: [JSONValue]) throws -> [JSONValue] {
         var objects: [JSONValue] = []
         for document in documents {
-            if document["kind"]?.stringValue?.hasSuffix("List") == true, let items = document["items"]?.arrayValue {
-                objects.append(contentsOf: items)
+            if let listKind = document["kind"]?.stringValue, listKind.hasSuffix("List"), let items = document["items"]?.arrayValue {
+                // Items of typed lists omit kind and apiVersion, as the API returns them.
+                let itemKind = String(listKind.dropLast(4))
+                objects.append(contentsOf: items.map { item in
+                    var item = item
+                    if item["kind"] == nil, !itemKind.isEmpty { item["kind"] = .string(itemKind) }
+                    if item["apiVersion"] == nil, let apiVersion = document["apiVersion"] { item["apiVersion"] = apiVersion }
+                    return item
+                })
             } else {
                 objects.append(document)
             }
@@ -170,5 +181,14 @@ extension APIServerState {
         guard store[entry.storageKey]?[key] != nil else { return false }
         _ = delete(entry: entry, key: key, propagation: "Force")
         return true
+    }
+}
+
+extension KubeTestServer {
+    /// A client configuration for this server (plain HTTP, generous rate limit, quick retries).
+    public func clientConfiguration(namespace: String = "default", token: String? = nil) -> KubeClientConfiguration {
+        KubeClientConfiguration(
+            server: url, credentials: token.map { .token($0) } ?? .none, namespace: namespace, queriesPerSecond: 10_000,
+            burst: 10_000, maxRetries: 3, maxRetryDelay: .seconds(2), origin: "ferry-testkube")
     }
 }

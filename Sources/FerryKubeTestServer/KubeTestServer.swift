@@ -29,6 +29,9 @@ public final class KubeTestServer: Sendable {
         public var requestLogCapacity = 100_000
         /// Largest request body accepted.
         public var maximumBodySize = 64 << 20
+        /// How long a deleted namespace stays Terminating before its content and the namespace
+        /// itself are removed (kube-controller-manager's namespace controller does this).
+        public var namespaceFinalizationDelay: Duration = .milliseconds(500)
 
         public init() {}
     }

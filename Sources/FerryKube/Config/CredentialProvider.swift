@@ -19,10 +19,11 @@ public actor CredentialProvider {
     private var tokenFileStamp: (modified: Date, size: Int)?
     private var lastTokenCheck: Date?
     /// Token files are checked for changes at most this often.
-    public static let tokenFileRecheck: TimeInterval = 10
+    private let tokenFileRecheck: TimeInterval
 
-    public init(configuration: KubeClientConfiguration) {
+    public init(configuration: KubeClientConfiguration, tokenFileRecheck: TimeInterval = 10) {
         self.configuration = configuration
+        self.tokenFileRecheck = tokenFileRecheck
     }
 
     /// Forgets cached credentials so the next request fetches fresh ones (after a 401).
@@ -59,7 +60,7 @@ public actor CredentialProvider {
 
     private func tokenFileCredentials(_ path: String) throws(KubeError) -> RequestCredentials {
         let now = Date()
-        if let cached, let last = lastTokenCheck, now.timeIntervalSince(last) < Self.tokenFileRecheck {
+        if let cached, let last = lastTokenCheck, now.timeIntervalSince(last) < tokenFileRecheck {
             return cached
         }
         lastTokenCheck = now

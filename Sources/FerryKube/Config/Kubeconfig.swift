@@ -54,7 +54,7 @@ public struct Kubeconfig: Sendable {
         func resolve(_ path: String) -> String {
             if path.hasPrefix("/") || path.isEmpty { return path }
             if path.hasPrefix("~/") { return NSHomeDirectory() + path.dropFirst(1) }
-            return (directory as NSString).appendingPathComponent(path)
+            return URL(fileURLWithPath: (directory as NSString).appendingPathComponent(path)).standardized.path
         }
         func pem(_ object: JSONValue, file: String, data: String, what: String) throws(KubeError) -> PEMSource? {
             if let encoded = object[data]?.stringValue, !encoded.isEmpty {

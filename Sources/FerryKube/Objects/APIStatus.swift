@@ -66,7 +66,7 @@ public struct APIStatus: Sendable, Hashable, CustomStringConvertible {
         ]
         var details: JSONValue = [:]
         if let detailsName { details["name"] = .string(detailsName) }
-        if let detailsGroup { details["group"] = .string(detailsGroup) }
+        if let detailsGroup, !detailsGroup.isEmpty { details["group"] = .string(detailsGroup) }
         if let detailsKind { details["kind"] = .string(detailsKind) }
         if !causes.isEmpty {
             details["causes"] = .array(

@@ -73,7 +73,12 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
     }()
 
     public init(requirements: [Requirement]) {
-        self.requirements = requirements.sorted { ($0.key, $0.op.rawValue) < ($1.key, $1.op.rawValue) }
+        let normalized = requirements.map { requirement -> Requirement in
+            var copy = requirement
+            if copy.op == .in || copy.op == .notIn { copy.values = Array(Set(copy.values)).sorted() }
+            return copy
+        }
+        self.requirements = normalized.sorted { ($0.key, $0.op.rawValue) < ($1.key, $1.op.rawValue) }
     }
 
     /// A selector requiring every given label to equal its value.
@@ -251,6 +256,8 @@ struct LabelSelectorParser {
         skipSpaces()
         guard index < chars.count, chars[index] == "(" else { throw error("expected '(' after \(opWord)") }
         index += 1
+        skipSpaces()
+        if index < chars.count, chars[index] == ")" { throw error("the value set of \(key) \(opWord) can't be empty") }
         var values: [String] = []
         while true {
             skipSpaces()

