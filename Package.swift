@@ -29,11 +29,14 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "CSystemShims",
+            dependencies: []),
 
         // MARK: Libraries
         .target(
             name: "FerrySystem",
-            dependencies: []),
+            dependencies: ["CSystemShims"]),
         .target(
             name: "FerryBlob",
             dependencies: ["FerrySystem"]),
