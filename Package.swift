@@ -42,13 +42,13 @@ let package = Package(
             dependencies: ["FerrySystem"]),
         .target(
             name: "FerryRepo",
-            dependencies: ["FerryBlob", "CLZ4", "COpenSSL"]),
+            dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "COpenSSL"]),
         .target(
             name: "FerryVolume",
             dependencies: ["FerrySystem"]),
         .target(
             name: "FerryMover",
-            dependencies: ["FerryRepo", "FerryVolume"]),
+            dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem"]),
 
         // MARK: The executable
         .executableTarget(

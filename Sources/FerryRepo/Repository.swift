@@ -229,30 +229,33 @@ public final class Repository: Sendable {
         return PackBuilder(kind: kind, keys: keys, hasher: hasher, target: target, maxChunk: maxChunk)
     }
 
-    /// Opens a pack's trailer (for check and index rebuilds).
+    /// Opens the trailer of a whole pack (for check and index rebuilds).
     public func packEntries(_ bytes: [UInt8], name: String) throws -> (header: PackFormat.Header, entries: [PackEntry]) {
-        let header = try PackFormat.parseHeader(bytes[...], name: name)
-        guard header.encrypted == isEncrypted else {
-            throw RepositoryError.corruptObject(name: name, detail: "pack encryption flag does not match the repository")
-        }
         guard bytes.count >= PackFormat.headerSize + PackFormat.footerSize else {
-            throw RepositoryError.corruptObject(name: name, detail: "truncated")
+            throw RepositoryError.corruptObject(name: name, detail: "\(bytes.count) bytes is too short to be a pack")
         }
         let (length, count) = try PackFormat.parseFooter(bytes[(bytes.count - PackFormat.footerSize)...], name: name)
         let trailerEnd = bytes.count - PackFormat.footerSize
         guard length <= trailerEnd - PackFormat.headerSize else {
             throw RepositoryError.corruptObject(name: name, detail: "trailer length \(length) exceeds the pack")
         }
-        let sealed = Array(bytes[(trailerEnd - length)..<trailerEnd])
+        return try packEntries(header: Array(bytes[0..<PackFormat.headerSize]), trailer: Array(bytes[(trailerEnd - length)..<trailerEnd]), count: count, trailerStart: trailerEnd - length, name: name)
+    }
+
+    /// Opens a pack's trailer given its header, sealed trailer and entry count.
+    public func packEntries(header bytes: [UInt8], trailer sealed: [UInt8], count: Int, trailerStart: Int, name: String) throws -> (header: PackFormat.Header, entries: [PackEntry]) {
+        let header = try PackFormat.parseHeader(bytes[...], name: name)
+        guard header.encrypted == isEncrypted else {
+            throw RepositoryError.corruptObject(name: name, detail: "pack encryption flag does not match the repository")
+        }
         var plain = sealed
         if let keys {
-            let aad = PackFormat.trailerAAD(header: Array(bytes[0..<PackFormat.headerSize]))
-            guard let opened = keys.subkey(salt: header.salt, purpose: PackFormat.purpose).open(sealed, aad: aad) else {
+            guard let opened = keys.subkey(salt: header.salt, purpose: PackFormat.purpose).open(sealed, aad: PackFormat.trailerAAD(header: bytes)) else {
                 throw RepositoryError.corruptObject(name: name, detail: "trailer authentication failed (damaged or altered)")
             }
             plain = opened
         }
-        return (header, try PackFormat.parseTrailer(plain, count: count, packSize: trailerEnd - length, name: name))
+        return (header, try PackFormat.parseTrailer(plain, count: count, packSize: trailerStart, name: name))
     }
 
     // MARK: - Helpers

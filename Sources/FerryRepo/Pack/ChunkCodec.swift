@@ -19,7 +19,7 @@ public struct ChunkCodec: Sendable {
 
     /// Encodes `plaintext` (whose id is `id`) into `output`; `scratch` must hold
     /// `Codec.lz4Bound(plaintext.count)` bytes. Returns the record's length.
-    func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: UnsafeMutableRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {
+    public func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: UnsafeMutableRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {
         var codec = Codec.none
         var payload = plaintext
         if let n = Codec.lz4Compress(plaintext, into: scratch) {
@@ -39,7 +39,7 @@ public struct ChunkCodec: Sendable {
 
     /// Decodes a record into `output` (exactly the chunk's raw length) and verifies the id.
     /// `pack` names the pack for error messages.
-    func decode(_ record: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, pack: String) throws {
+    public func decode(_ record: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, pack: String) throws {
         if let cipher {
             guard record.count > AESGCM.overhead else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
             var opened = [UInt8](repeating: 0, count: record.count - AESGCM.overhead)

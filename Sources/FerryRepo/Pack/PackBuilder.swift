@@ -1,23 +1,21 @@
-import Foundation
-
 /// Fills one pack with chunk records, then seals it with its trailer and footer.
 ///
 /// One builder belongs to one worker at a time, or is guarded by its owner's lock: appends are
-/// not synchronised (hence `@unchecked Sendable`). The buffer is allocated once at the pack's
-/// full capacity, so appending never reallocates.
-final class PackBuilder: @unchecked Sendable {
-    let kind: PackFormat.Kind
+/// not synchronised (hence `@unchecked Sendable`). Its byte array is reserved at the pack's
+/// full size up front and handed to the upload without copying.
+public final class PackBuilder: @unchecked Sendable {
+    public let kind: PackFormat.Kind
     let salt: [UInt8]
     private let header: [UInt8]
     private let codec: ChunkCodec
     private let cipher: AESGCM?
     private let target: Int
-    private var buffer: UnsafeMutableRawBufferPointer
-    private(set) var size: Int
+    private let maxChunk: Int
+    private var bytes: [UInt8] = []
     private(set) var entries: [PackEntry] = []
 
     /// - Parameters:
-    ///   - target: seal once the pack reaches this many bytes.
+    ///   - target: the pack is full once it reaches this many bytes.
     ///   - maxChunk: the largest chunk that will be appended.
     init(kind: PackFormat.Kind, keys: MasterKeys?, hasher: ChunkHasher, target: Int, maxChunk: Int) {
         self.kind = kind
@@ -26,36 +24,33 @@ final class PackBuilder: @unchecked Sendable {
         codec = ChunkCodec(cipher: cipher, hasher: hasher)
         header = PackFormat.header(kind: kind, encrypted: keys != nil, salt: salt)
         self.target = target
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: target + ChunkCodec.maxRecordSize(maxChunk), alignment: 64)
-        header.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        self.buffer = buffer
-        size = header.count
+        self.maxChunk = maxChunk
+        bytes.reserveCapacity(target + ChunkCodec.maxRecordSize(maxChunk) + (target / 4096 + 64) * PackFormat.entrySize)
+        bytes.append(contentsOf: header)
     }
 
-    deinit {
-        buffer.deallocate()
-    }
-
-    var isEmpty: Bool { entries.isEmpty }
-    var isFull: Bool { size >= target }
+    public var isEmpty: Bool { entries.isEmpty }
+    public var isFull: Bool { bytes.count >= target }
+    public var size: Int { bytes.count }
 
     /// Whether a chunk of `count` bytes may still be appended.
-    func canAppend(_ count: Int) -> Bool {
-        !isFull && size + ChunkCodec.maxRecordSize(count) <= buffer.count
+    public func canAppend(_ count: Int) -> Bool {
+        !isFull && count <= maxChunk
     }
 
-    /// Compresses, seals and appends a chunk. `scratch` must hold `Codec.lz4Bound(plaintext.count)` bytes.
-    func append(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: UnsafeMutableRawBufferPointer) -> PackEntry {
-        precondition(size + ChunkCodec.maxRecordSize(plaintext.count) <= buffer.count, "pack overfilled")
-        let n = codec.encode(plaintext, id: id, scratch: scratch, into: UnsafeMutableRawBufferPointer(rebasing: buffer[size...]))
-        let entry = PackEntry(id: id, offset: UInt32(size), length: UInt32(n), rawLength: UInt32(plaintext.count))
+    /// Compresses, seals and appends a chunk, using the caller's `scratch` buffers.
+    @discardableResult
+    public func append(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: ChunkScratch) -> PackEntry {
+        precondition(plaintext.count <= maxChunk && plaintext.count <= scratch.capacity, "chunk larger than the pack builder allows")
+        let n = codec.encode(plaintext, id: id, scratch: scratch.compressed, into: scratch.record)
+        let entry = PackEntry(id: id, offset: UInt32(bytes.count), length: UInt32(n), rawLength: UInt32(plaintext.count))
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch.record[..<n]))
         entries.append(entry)
-        size += n
         return entry
     }
 
     /// Appends the trailer and footer and returns the finished pack. The builder is spent.
-    func seal() -> SealedPack {
+    public func seal() -> SealedPack {
         var trailer = ByteWriter(capacity: entries.count * PackFormat.entrySize)
         for e in entries {
             trailer.id(e.id)
@@ -68,12 +63,29 @@ final class PackBuilder: @unchecked Sendable {
         footer.u32(UInt32(sealedTrailer.count))
         footer.u32(UInt32(entries.count))
         footer.raw(PackFormat.footerMagic)
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(size + sealedTrailer.count + PackFormat.footerSize)
-        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<size]))
-        bytes.append(contentsOf: sealedTrailer)
-        bytes.append(contentsOf: footer.bytes)
-        return SealedPack(id: Digest.sha256(bytes), kind: kind, salt: salt, bytes: bytes, entries: entries)
+        var finished: [UInt8] = []
+        swap(&finished, &bytes)
+        finished.append(contentsOf: sealedTrailer)
+        finished.append(contentsOf: footer.bytes)
+        return SealedPack(id: Digest.sha256(finished), kind: kind, salt: salt, bytes: finished, entries: entries)
+    }
+}
+
+/// Per-worker scratch space for encoding chunks of up to `capacity` bytes (allocated once, reused).
+public final class ChunkScratch: @unchecked Sendable {
+    public let capacity: Int
+    let compressed: UnsafeMutableRawBufferPointer
+    let record: UnsafeMutableRawBufferPointer
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        compressed = .allocate(byteCount: Codec.lz4Bound(capacity), alignment: 64)
+        record = .allocate(byteCount: ChunkCodec.maxRecordSize(capacity), alignment: 64)
+    }
+
+    deinit {
+        compressed.deallocate()
+        record.deallocate()
     }
 }
 

@@ -90,12 +90,12 @@ public final class WriteSession: Sendable {
     }
 
     /// A builder for a data pack, for one worker to fill.
-    func makeDataPack(maxChunk: Int) -> PackBuilder {
+    public func makeDataPack(maxChunk: Int) -> PackBuilder {
         repository.newPackBuilder(kind: .data, maxChunk: maxChunk)
     }
 
     /// Seals and uploads a filled pack, then records it for the next index object.
-    func store(_ builder: PackBuilder) async throws {
+    public func store(_ builder: PackBuilder) async throws {
         try await upload(builder.seal())
     }
 
@@ -141,21 +141,18 @@ public final class WriteSession: Sendable {
         let id = repository.hasher.id(of: bytes)
         guard claim(id) else { return id }
         let repository = self.repository
+        let scratch = ChunkScratch(capacity: bytes.count)
         let full: SealedPack? = bytes.withUnsafeBytes { plain in
-            var scratch = [UInt8](repeating: 0, count: Codec.lz4Bound(plain.count))
-            return state.withLock { state in
+            state.withLock { state in
+                var sealed: SealedPack?
                 if let builder = state.metadata, !builder.canAppend(plain.count) {
+                    sealed = builder.seal()
                     state.metadata = nil
-                    let sealed = builder.seal()
-                    state.metadata = repository.newPackBuilder(kind: .metadata, maxChunk: max(plain.count, 1 << 20))
-                    _ = scratch.withUnsafeMutableBytes { state.metadata!.append(plain, id: id, scratch: $0) }
-                    return sealed
                 }
-                if state.metadata == nil {
-                    state.metadata = repository.newPackBuilder(kind: .metadata, maxChunk: max(plain.count, 1 << 20))
-                }
-                _ = scratch.withUnsafeMutableBytes { state.metadata!.append(plain, id: id, scratch: $0) }
-                return nil
+                let builder = state.metadata ?? repository.newPackBuilder(kind: .metadata, maxChunk: max(plain.count, 1 << 20))
+                builder.append(plain, id: id, scratch: scratch)
+                state.metadata = builder
+                return sealed
             }
         }
         if let full { try await upload(full) }
