@@ -55,7 +55,7 @@ public final class Repository: Sendable {
         } catch let error as ObjectStoreError {
             throw RepositoryError.store(error)
         }
-        return config
+        return try Self.decoder.decode(RepositoryConfig.self, from: Data(configBytes))
     }
 
     /// Opens the repository in `store` with `password` (nil only for unencrypted repositories).
@@ -260,16 +260,26 @@ public final class Repository: Sendable {
 
     // MARK: - Helpers
 
+    /// JSON as stored in the repository: sorted keys, ISO 8601 times with fractional seconds
+    /// (snapshots taken within one second must still order correctly).
     static var encoder: JSONEncoder {
         let e = JSONEncoder()
-        e.dateEncodingStrategy = .iso8601
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
         e.outputFormatting = [.sortedKeys]
         return e
     }
 
     static var decoder: JSONDecoder {
         let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
+        d.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+            if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time: \(text)"))
+        }
         return d
     }
 
