@@ -10,7 +10,9 @@ public final class ChildProcess: @unchecked Sendable {
     public let logPath: String
 
     /// Starts `executable` with `arguments`, its output going to `logPath`.
-    public init(executable: String, arguments: [String], logPath: String, environment: [String: String]? = nil) throws {
+    /// With `dieWithParent`, a small watchdog kills the program when the test process goes away
+    /// without stopping it (a crash, or a shared server nobody stops).
+    public init(executable: String, arguments: [String], logPath: String, environment: [String: String]? = nil, dieWithParent: Bool = false) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -22,6 +24,18 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         self.logPath = logPath
         try process.run()
+        if dieWithParent {
+            let child = process.processIdentifier
+            let parent = getpid()
+            let watchdog = Process()
+            watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+            watchdog.arguments = [
+                "-c", "while kill -0 \(parent) 2>/dev/null && kill -0 \(child) 2>/dev/null; do sleep 1; done; kill -0 \(parent) 2>/dev/null || kill -9 \(child) 2>/dev/null",
+            ]
+            watchdog.standardOutput = FileHandle.nullDevice
+            watchdog.standardError = FileHandle.nullDevice
+            try? watchdog.run()
+        }
     }
 
     public var pid: Int32 { process.processIdentifier }
