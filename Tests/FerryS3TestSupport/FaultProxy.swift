@@ -22,17 +22,17 @@ public final class FaultProxy: @unchecked Sendable {
     /// Which requests a fault strikes.
     public struct Rule: Sendable {
         public var method: String?
-        /// A substring of the request path (an object name).
-        public var pathContains: String?
+        /// A substring of the request target, path and query ("packs/ab", "list-type=2").
+        public var targetContains: String?
         /// Only the request with this 1-based number through the proxy.
         public var requestNumber: Int?
         public var fault: Fault
         /// How many matching requests it strikes before it is spent.
         public var times: Int
 
-        public init(method: String? = nil, pathContains: String? = nil, requestNumber: Int? = nil, fault: Fault, times: Int = 1) {
+        public init(method: String? = nil, targetContains: String? = nil, requestNumber: Int? = nil, fault: Fault, times: Int = 1) {
             self.method = method
-            self.pathContains = pathContains
+            self.targetContains = targetContains
             self.requestNumber = requestNumber
             self.fault = fault
             self.times = times
@@ -40,7 +40,7 @@ public final class FaultProxy: @unchecked Sendable {
 
         func matches(_ request: WireRequest, number: Int) -> Bool {
             if let method, method != request.method { return false }
-            if let pathContains, !request.path.contains(pathContains) { return false }
+            if let targetContains, !request.target.contains(targetContains) { return false }
             if let requestNumber, requestNumber != number { return false }
             return true
         }

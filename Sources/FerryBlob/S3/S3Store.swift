@@ -35,6 +35,7 @@ public final class S3Store: ObjectStore, Sendable {
         endpoint = try S3Endpoint(configuration: configuration)
         var prefix = configuration.prefix
         while prefix.hasPrefix("/") { prefix.removeFirst() }
+        while prefix.hasSuffix("//") { prefix.removeLast() }
         if !prefix.isEmpty && !prefix.hasSuffix("/") { prefix += "/" }
         keyPrefix = prefix
         signer = S3Signer(region: configuration.region)

@@ -8,13 +8,13 @@ import Foundation
 /// credentials are renewed `refreshMargin` before they expire, or at once when the server
 /// reports them expired. Concurrent callers share one STS call.
 public actor WebIdentityCredentialsProvider: S3CredentialsProvider {
-    public let roleARN: String
-    public let tokenFile: String
-    public let sessionName: String
+    public nonisolated let roleARN: String
+    public nonisolated let tokenFile: String
+    public nonisolated let sessionName: String
     /// STS endpoint URL (`https://sts.REGION.amazonaws.com`, or `AWS_ENDPOINT_URL_STS`).
-    public let endpoint: String
-    public let refreshMargin: Duration
-    public let durationSeconds: Int?
+    public nonisolated let endpoint: String
+    public nonisolated let refreshMargin: Duration
+    public nonisolated let durationSeconds: Int?
     public nonisolated var source: String { "web identity (role \(roleARN), token file \(tokenFile))" }
 
     private let client: HTTPClient
