@@ -29,11 +29,14 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "CSystemShims",
+            dependencies: []),
 
         // MARK: Libraries
         .target(
             name: "FerrySystem",
-            dependencies: []),
+            dependencies: ["CSystemShims"]),
         .target(
             name: "FerryHTTP",
             dependencies: ["CCurl"]),
@@ -42,13 +45,13 @@ let package = Package(
             dependencies: ["FerrySystem", "FerryHTTP", "COpenSSL"]),
         .target(
             name: "FerryRepo",
-            dependencies: ["FerryBlob", "CLZ4", "COpenSSL"]),
+            dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "COpenSSL"]),
         .target(
             name: "FerryVolume",
             dependencies: ["FerrySystem"]),
         .target(
             name: "FerryMover",
-            dependencies: ["FerryRepo", "FerryVolume"]),
+            dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem"]),
 
         // MARK: The executable
         .executableTarget(
