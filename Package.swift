@@ -38,8 +38,11 @@ let package = Package(
             name: "FerrySystem",
             dependencies: ["CSystemShims"]),
         .target(
+            name: "FerryHTTP",
+            dependencies: ["CCurl"]),
+        .target(
             name: "FerryBlob",
-            dependencies: ["FerrySystem"]),
+            dependencies: ["FerrySystem", "FerryHTTP", "COpenSSL"]),
         .target(
             name: "FerryRepo",
             dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "COpenSSL"]),
@@ -73,6 +76,16 @@ let package = Package(
         .testTarget(
             name: "FerryMoverTests",
             dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport"]),
+        .target(
+            name: "FerryS3TestSupport",
+            dependencies: ["FerrySystem"],
+            path: "Tests/FerryS3TestSupport"),
+        .testTarget(
+            name: "FerryHTTPTests",
+            dependencies: ["FerryHTTP", "FerryS3TestSupport"]),
+        .testTarget(
+            name: "FerryS3Tests",
+            dependencies: ["FerryBlob", "FerryHTTP", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),
