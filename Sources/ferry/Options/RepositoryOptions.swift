@@ -64,8 +64,8 @@ struct RepositoryOptions: ParsableArguments {
     }
 
     /// Opens the repository, warning on stderr about index objects that could not be read.
-    func open() async throws -> Repository {
-        let repository = try await Repository.open(store: try store(), password: try password())
+    func open(loadIndex: Bool = true) async throws -> Repository {
+        let repository = try await Repository.open(store: try store(), password: try password(), loadIndex: loadIndex)
         for problem in repository.indexProblems {
             Terminal.error("warning: \(problem); its chunks are treated as missing (run ferry check)")
         }
