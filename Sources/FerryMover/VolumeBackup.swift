@@ -178,7 +178,8 @@ public struct VolumeBackup: Sendable {
             }
             let id = hasher.id(of: data)
             outcome.entries.append((block, id))
-            if let parentPage, block < parentPage.entries.count, parentPage.entries[block] == id {
+            if let parentPage, block < parentPage.entries.count, parentPage.entries[block] == id, session.holds(id) {
+                // The parent's chunk may be relied on unless a prune has tombstoned it since.
                 outcome.stats.unchangedBlocks += 1
             } else if !session.claim(id) {
                 outcome.stats.dedupBlocks += 1
