@@ -107,19 +107,33 @@ public final class Repository: Sendable {
     }
 
     private static func loadIndex(store: any ObjectStore, keys: MasterKeys?) async throws -> (ChunkIndex, Set<String>, [String]) {
+        let (objects, problems) = try await loadIndexObjects(store: store, keys: keys)
+        return (ChunkIndex(merging: objects.map(\.object)), Set(objects.map(\.name)), problems)
+    }
+
+    /// Every readable index object with its name, and a description of each unreadable one.
+    static func loadIndexObjects(store: any ObjectStore, keys: MasterKeys?) async throws -> (objects: [(name: String, object: IndexObject)], problems: [String]) {
         let names = try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name)
-        var objects: [IndexObject] = []
-        var loaded: Set<String> = []
+        var objects: [(name: String, object: IndexObject)] = []
         var problems: [String] = []
         for (name, bytes) in try await fetchAll(names, store: store) {
             do {
-                objects.append(try readIndexObject(bytes, name: name, keys: keys))
-                loaded.insert(name)
+                objects.append((name, try readIndexObject(bytes, name: name, keys: keys)))
             } catch let error as RepositoryError {
                 problems.append(error.description)
             }
         }
-        return (ChunkIndex(merging: objects), loaded, problems.sorted())
+        return (objects, problems.sorted())
+    }
+
+    /// This repository's index objects, as stored now.
+    func indexObjects() async throws -> (objects: [(name: String, object: IndexObject)], problems: [String]) {
+        try await Self.loadIndexObjects(store: store, keys: keys)
+    }
+
+    /// Reads one index object by name.
+    func indexObject(named name: String) async throws -> IndexObject {
+        try Self.readIndexObject(try await Self.wrap { try await store.get(name) }, name: name, keys: keys)
     }
 
     static func readIndexObject(_ bytes: [UInt8], name: String, keys: MasterKeys?) throws -> IndexObject {
