@@ -14,13 +14,21 @@ public final class Repository: Sendable {
     public let indexProblems: [String]
     /// Names of the index objects merged into `index`.
     public let indexNames: Set<String>
-    let keys: MasterKeys?
+    /// How the repository was opened: its keys, the config's bytes, the key slot used.
+    struct Access: Sendable {
+        var keys: MasterKeys?
+        var configBytes: [UInt8]
+        var slot: String?
+    }
 
-    private init(store: any ObjectStore, config: RepositoryConfig, keys: MasterKeys?, index: ChunkIndex, indexNames: Set<String>, indexProblems: [String]) {
+    let access: Access
+    var keys: MasterKeys? { access.keys }
+
+    private init(store: any ObjectStore, config: RepositoryConfig, access: Access, index: ChunkIndex, indexNames: Set<String>, indexProblems: [String]) {
         self.store = store
         self.config = config
-        self.keys = keys
-        self.hasher = ChunkHasher(key: keys?.idKey)
+        self.access = access
+        self.hasher = ChunkHasher(key: access.keys?.idKey)
         self.index = index
         self.indexNames = indexNames
         self.indexProblems = indexProblems
@@ -62,6 +70,11 @@ public final class Repository: Sendable {
     /// Without `loadIndex` the chunk index is left empty (enough to list snapshots or to begin
     /// a write session, which reads the index itself).
     public static func open(store: any ObjectStore, password: [UInt8]?, loadIndex: Bool = true) async throws -> Repository {
+        try await open(store: store, credential: password.map { .password($0) }, loadIndex: loadIndex)
+    }
+
+    /// Opens the repository with a password or a raw key (nil only for unencrypted repositories).
+    public static func open(store: any ObjectStore, credential: Credential?, loadIndex: Bool = true) async throws -> Repository {
         let configBytes: [UInt8]
         do {
             configBytes = try await store.get(ObjectName.config)
@@ -79,13 +92,15 @@ public final class Repository: Sendable {
         try config.validate(location: store.location)
         let slots = try await wrap { try await store.list(prefix: ObjectName.keysPrefix) }
         var keys: MasterKeys?
+        var slotName: String?
         if config.isEncrypted {
-            guard let password else { throw RepositoryError.passwordRequired }
+            guard let credential else { throw RepositoryError.passwordRequired }
             for slot in slots.sorted(by: { $0.name < $1.name }) {
                 let bytes = try await wrap { try await store.get(slot.name) }
                 guard let decoded = try? Self.decoder.decode(KeySlot.self, from: Data(bytes)) else { continue }
-                if let opened = try decoded.open(password: password, config: config, configBytes: configBytes, name: slot.name) {
+                if let opened = try decoded.open(credential, config: config, configBytes: configBytes, name: slot.name) {
                     keys = opened
+                    slotName = slot.name
                     break
                 }
             }
@@ -93,17 +108,18 @@ public final class Repository: Sendable {
         } else if !slots.isEmpty {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "it says the repository is unencrypted, but key slots exist (altered?)")
         }
+        let access = Access(keys: keys, configBytes: configBytes, slot: slotName)
         guard loadIndex else {
-            return Repository(store: store, config: config, keys: keys, index: ChunkIndex(), indexNames: [], indexProblems: [])
+            return Repository(store: store, config: config, access: access, index: ChunkIndex(), indexNames: [], indexProblems: [])
         }
         let (index, names, problems) = try await Self.loadIndex(store: store, keys: keys)
-        return Repository(store: store, config: config, keys: keys, index: index, indexNames: names, indexProblems: problems)
+        return Repository(store: store, config: config, access: access, index: index, indexNames: names, indexProblems: problems)
     }
 
     /// The same repository with its index read again (to see what other writers committed).
     public func reopened() async throws -> Repository {
         let (index, names, problems) = try await Self.loadIndex(store: store, keys: keys)
-        return Repository(store: store, config: config, keys: keys, index: index, indexNames: names, indexProblems: problems)
+        return Repository(store: store, config: config, access: access, index: index, indexNames: names, indexProblems: problems)
     }
 
     private static func loadIndex(store: any ObjectStore, keys: MasterKeys?) async throws -> (ChunkIndex, Set<String>, [String]) {

@@ -20,16 +20,16 @@ import Foundation
 /// repository and the next prune finishes the work.
 public struct Pruner: Sendable {
     public let store: any ObjectStore
-    public let password: [UInt8]?
+    public let credential: Credential?
     /// Rewrite a pack when more than this fraction (0...1) of its bytes is no longer needed.
     public let maxUnused: Double
     public let dryRun: Bool
     /// Called with a line describing each step, for the CLI to print.
     public let log: @Sendable (String) -> Void
 
-    public init(store: any ObjectStore, password: [UInt8]?, maxUnused: Double = 0.2, dryRun: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(store: any ObjectStore, credential: Credential?, maxUnused: Double = 0.2, dryRun: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
-        self.password = password
+        self.credential = credential
         self.maxUnused = maxUnused
         self.dryRun = dryRun
         self.log = log
@@ -87,7 +87,7 @@ public struct Pruner: Sendable {
     // MARK: - Mark
 
     private func mark(pending: [PruneMark], report: inout PruneReport) async throws -> PruneMark? {
-        let repository = try await Repository.open(store: store, password: password)
+        let repository = try await Repository.open(store: store, credential: credential)
         let live = try await liveChunks(repository)
         var covered: Set<ChunkID> = []
         for mark in pending {
@@ -168,7 +168,7 @@ public struct Pruner: Sendable {
     // MARK: - Sweep
 
     private func sweep(_ mark: PruneMark, report: inout PruneReport) async throws {
-        let repository = try await Repository.open(store: store, password: password)
+        let repository = try await Repository.open(store: store, credential: credential)
         guard let tombstones = try? await repository.indexObject(named: mark.tombstoneIndex) else {
             log("mark \(mark.id) has no tombstone index (an interrupted prune); discarding it")
             if !dryRun { try await Repository.wrap { try await store.delete([mark.name]) } }
@@ -214,10 +214,11 @@ public struct Pruner: Sendable {
                 return seen.insert(entry.id).inserted
             }
             let neededBytes = needed.reduce(Int64(0)) { $0 + Int64($1.length) }
+            let allBytes = group.entries.reduce(Int64(0)) { $0 + Int64($1.length) }
             if needed.isEmpty {
                 deletions.append(name)
                 reclaimed += size
-            } else if Double(size - neededBytes) > maxUnused * Double(size) {
+            } else if Double(allBytes - neededBytes) > maxUnused * Double(size) {
                 rewrite.append((group.pack, needed))
             }
         }
@@ -315,14 +316,17 @@ public struct Pruner: Sendable {
     /// Replaces all index objects with a few holding only each chunk's current location. Only
     /// run when no mark is pending (a pending mark's tombstones must keep their place).
     private func compact(report: inout PruneReport) async throws {
-        let repository = try await Repository.open(store: store, password: password)
+        let repository = try await Repository.open(store: store, credential: credential)
         let before = repository.indexNames
         guard before.count > 1 || !repository.indexProblems.isEmpty else { return }
         guard repository.indexProblems.isEmpty else { return }
         // With no mark pending, a tombstone protects nothing (it can only be left by a prune
         // killed before recording its mark): every chunk is written back as a plain entry.
+        let packs = Set(try await Repository.wrap { try await store.list(prefix: ObjectName.packsPrefix) }.compactMap { ObjectName.id(in: $0.name) })
         var current: [(ChunkID, ChunkLocation)] = []
-        repository.index.forEach { id, location, _ in current.append((id, location)) }
+        repository.index.forEach { id, location, _ in
+            if packs.contains(location.pack.id) { current.append((id, location)) }
+        }
         let perObject = 500_000
         var start = 0
         repeat {
