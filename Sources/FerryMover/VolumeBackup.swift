@@ -18,6 +18,8 @@ public struct BackupRequest: Sendable {
     public var tags: [String: String]
     /// Live counters for a progress display.
     public var progress: TransferProgress?
+    /// The session marker's lease (refreshed every third of it).
+    public var sessionLease: Duration = .seconds(900)
 
     public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil) {
         self.name = name
@@ -63,7 +65,7 @@ public struct VolumeBackup: Sendable {
             throw RepositoryError.invalidArgument("block size \(request.blockSize) is not a power of two between 64 KiB and 8 MiB")
         }
         let started = ContinuousClock.now
-        let session = try await repository.beginSession()
+        let session = try await repository.beginSession(lease: request.sessionLease)
         do {
             var (pages, stats) = try await writeBlocks(session, repository: session.repository)
             let parentVolume = comparableParent

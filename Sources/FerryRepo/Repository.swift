@@ -243,8 +243,8 @@ public final class Repository: Sendable {
 
     /// Starts a writer session: it announces itself with a `sessions/<id>` marker, which it
     /// refreshes while alive.
-    public func beginSession() async throws -> WriteSession {
-        try await WriteSession.begin(repository: self)
+    public func beginSession(lease: Duration = .seconds(900)) async throws -> WriteSession {
+        try await WriteSession.begin(repository: self, lease: lease)
     }
 
     /// Seals and names a snapshot manifest (the caller stores it).

@@ -152,7 +152,7 @@ public struct Pruner: Sendable {
                 dead.append(name)
                 continue
             }
-            if marker.expires.timeIntervalSinceNow < -SessionMarker.commitMargin {
+            if marker.expires.timeIntervalSinceNow < -marker.margin {
                 dead.append(name)
             } else {
                 alive.append(session)

@@ -211,7 +211,7 @@ public final class WriteSession: Sendable {
             throw RepositoryError.sessionExpired(session: id)
         }
         guard let marker = try? Repository.decoder.decode(SessionMarker.self, from: Data(bytes)),
-              marker.expires.timeIntervalSinceNow > SessionMarker.commitMargin
+              marker.expires.timeIntervalSinceNow > marker.margin
         else {
             throw RepositoryError.sessionExpired(session: id)
         }

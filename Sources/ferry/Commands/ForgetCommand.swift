@@ -13,6 +13,9 @@ struct ForgetCommand: AsyncParsableCommand {
             Calendar rules use the local time zone (TZ).
             """)
 
+    @Argument(help: ArgumentHelp("Snapshots to remove (ids or unique prefixes), instead of a policy.", valueName: "snapshot"))
+    var snapshots: [String] = []
+
     @OptionGroup var repository: RepositoryOptions
 
     @Option(name: .long, help: "Only snapshots with this name.")
@@ -43,6 +46,11 @@ struct ForgetCommand: AsyncParsableCommand {
             throw ValidationError("\(flag) must not be negative")
         }
         let policy = RetentionPolicy(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly, yearly: keepYearly, within: within)
+        if !snapshots.isEmpty {
+            guard policy.isEmpty, name == nil else { throw ValidationError("give either snapshot ids or a policy, not both") }
+            try await forgetExplicitly()
+            return
+        }
         guard !policy.isEmpty else {
             throw ValidationError("no retention rule given (--keep-last, --keep-daily, ..., --keep-within): refusing to remove every snapshot")
         }
@@ -70,6 +78,23 @@ struct ForgetCommand: AsyncParsableCommand {
         }
         Terminal.table(rows)
         Terminal.error("\(decisions.count - removals.count) kept, \(removals.count) \(dryRun ? "would be " : "")removed")
+    }
+}
+
+extension ForgetCommand {
+    /// Removes the snapshots named on the command line.
+    private func forgetExplicitly() async throws {
+        let repo = try await repository.open(loadIndex: false)
+        var chosen: [Snapshot] = []
+        for text in snapshots { chosen.append(try await repo.snapshot(matching: text)) }
+        if !dryRun {
+            try await repo.store.delete(chosen.map { ObjectName.snapshot($0.id) })
+        }
+        if json {
+            try Terminal.json(chosen.map { ForgetDecision(id: $0.id.hex, name: $0.manifest.name, time: $0.manifest.time, action: "remove", reasons: ["named"]) })
+        } else {
+            for snapshot in chosen { Terminal.error("\(dryRun ? "would remove" : "removed") snapshot \(snapshot.id.short) of \(snapshot.manifest.name)") }
+        }
     }
 }
 
