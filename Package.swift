@@ -31,23 +31,29 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "CSystemShims",
+            dependencies: []),
 
         // MARK: Libraries
         .target(
             name: "FerrySystem",
-            dependencies: []),
+            dependencies: ["CSystemShims"]),
+        .target(
+            name: "FerryHTTP",
+            dependencies: ["CCurl"]),
         .target(
             name: "FerryBlob",
-            dependencies: ["FerrySystem"]),
+            dependencies: ["FerrySystem", "FerryHTTP", "COpenSSL"]),
         .target(
             name: "FerryRepo",
-            dependencies: ["FerryBlob", "CLZ4", "COpenSSL"]),
+            dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "COpenSSL"]),
         .target(
             name: "FerryVolume",
             dependencies: ["FerrySystem"]),
         .target(
             name: "FerryMover",
-            dependencies: ["FerryRepo", "FerryVolume"]),
+            dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem"]),
         .target(
             name: "FerryKube",
             dependencies: [
@@ -99,6 +105,16 @@ let package = Package(
         .testTarget(
             name: "FerryMoverTests",
             dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport"]),
+        .target(
+            name: "FerryS3TestSupport",
+            dependencies: ["FerrySystem"],
+            path: "Tests/FerryS3TestSupport"),
+        .testTarget(
+            name: "FerryHTTPTests",
+            dependencies: ["FerryHTTP", "FerryS3TestSupport"]),
+        .testTarget(
+            name: "FerryS3Tests",
+            dependencies: ["FerryBlob", "FerryHTTP", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryKubeTests",
             dependencies: ["FerryKube", "FerryKubeTestServer"]),
