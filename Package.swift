@@ -117,7 +117,7 @@ let package = Package(
             dependencies: ["FerryBlob", "FerryHTTP", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryKubeTests",
-            dependencies: ["FerryKube", "FerryKubeTestServer"]),
+            dependencies: ["FerryKube", "FerryKubeTestServer", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryKubeTestServerTests",
             dependencies: ["FerryKubeTestServer", "FerryKube"]),

@@ -22,10 +22,8 @@ func raw(_ client: KubeClient, _ method: String, _ path: String, query: [(String
     do {
         let response = try await client.send(method, path, query: query, body: body, contentType: contentType, accept: accept)
         return (response.status, try? JSONValue(parsing: response.body))
-    } catch let error as KubeError {
-        return (error.status?.code ?? -1, error.status?.json)
     } catch {
-        return (-1, nil)
+        return (error.status?.code ?? -1, error.status?.json)
     }
 }
 

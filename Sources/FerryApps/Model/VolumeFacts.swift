@@ -29,6 +29,12 @@ public struct VolumeFacts: Sendable, Hashable {
         public var path: String
         public var kind: Kind
 
+        public init(node: String, path: String, kind: Kind) {
+            self.node = node
+            self.path = path
+            self.kind = kind
+        }
+
         public static func < (a: HostPath, b: HostPath) -> Bool { (a.node, a.path) < (b.node, b.path) }
     }
 

@@ -111,7 +111,12 @@ public final class KubeClient: KubeAPI, Sendable {
             return .unreachable(server: server, reason: "cannot resolve host \(host)")
         case .timedOut(_, let detail):
             return .unreachable(server: server, reason: "timed out: \(detail)")
-        case .connectionFailed(_, let detail), .connectionReset(_, let detail), .truncatedResponse(_, let detail):
+        case .connectionFailed(_, let detail), .connectionReset(_, let detail), .truncatedResponse(_, let detail),
+            .transport(_, _, let detail):
+            // TLS 1.3 reports a refused client certificate after the handshake, as a read error.
+            if detail.contains("SSL") || detail.contains("TLS") || detail.contains("certificate") {
+                return .tls(server: server, reason: detail)
+            }
             return .unreachable(server: server, reason: detail)
         case .responseTooLarge(_, let limit):
             return .invalidResponse("the answer is larger than \(limit) bytes")
