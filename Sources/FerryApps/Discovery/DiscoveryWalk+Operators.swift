@@ -94,7 +94,9 @@ extension DiscoveryWalk {
         }
         let permissions = (install["permissions"]?.arrayValue ?? []) + (install["clusterPermissions"]?.arrayValue ?? [])
         for serviceAccount in Set(permissions.compactMap { $0["serviceAccountName"]?.stringValue }).sorted() {
-            try await include(group: "", kind: "ServiceAccount", namespace: namespace, name: serviceAccount, reason: .operatorRBAC(serviceAccount: serviceAccount))
+            if let account = try await include(group: "", kind: "ServiceAccount", namespace: namespace, name: serviceAccount, reason: .operatorRBAC(serviceAccount: serviceAccount)) {
+                try await includeOperatorRBAC(of: account.reference)
+            }
         }
         // OLM labels the Roles, ClusterRoles and bindings it generates with the CSV as owner.
         let ownerLabel = "olm.owner=\(csv.name)"
@@ -144,6 +146,7 @@ extension DiscoveryWalk {
             }
         }
         for serviceAccount in serviceAccounts {
+            try await includeOperatorRBAC(of: serviceAccount)
             for crd in try await crdsManaged(byServiceAccount: serviceAccount) where !owned.contains(crd.name) {
                 owned.append(crd.name)
                 include(crd, resource: resource("apiextensions.k8s.io", "CustomResourceDefinition")!, reason: .operatorOwnedCRD(installedBy: "Helm release \(release)"))
@@ -176,11 +179,25 @@ extension DiscoveryWalk {
             owned.append(crd.name)
             include(crd, resource: self.resource("apiextensions.k8s.io", "CustomResourceDefinition")!, reason: .operatorOwnedCRD(installedBy: "Deployment \(name)"))
         }
-        // Mark the account's bindings and roles as the operator's own.
-        for binding in try await bindings(of: account.reference) {
-            components[binding.reference]?.reasons.insert(.operatorRBAC(serviceAccount: accountName))
-        }
+        try await includeOperatorRBAC(of: account.reference)
         return owned
+    }
+
+    /// The bindings naming the operator's service account and the roles they grant, as the
+    /// operator's own RBAC (restored before the operator).
+    mutating func includeOperatorRBAC(of account: ObjectReference) async throws(KubeError) {
+        let reason = InclusionReason.operatorRBAC(serviceAccount: account.name)
+        for binding in try await bindings(of: account) {
+            guard let bindingResource = resource(binding.groupVersion.group, binding.kind) else { continue }
+            include(binding, resource: bindingResource, reason: reason)
+            guard let roleKind = binding["roleRef"]?["kind"]?.stringValue, let roleName = binding["roleRef"]?["name"]?.stringValue,
+                let roleResource = resource("rbac.authorization.k8s.io", roleKind),
+                let role = try await fetch(roleResource, namespace: binding.namespace, name: roleName)
+            else { continue }
+            if role.labels["kubernetes.io/bootstrapping"] != "rbac-defaults" {
+                include(role, resource: roleResource, reason: reason)
+            }
+        }
     }
 
     /// CRDs whose `status` subresource (or everything in the group, with `*`) the service
