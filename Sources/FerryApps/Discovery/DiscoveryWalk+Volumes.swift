@@ -101,6 +101,8 @@ extension DiscoveryWalk {
             method = .hostPath(node: first.node, path: first.path)
         } else if volumeName == nil {
             method = .unavailable("the claim is not bound to a volume")
+        } else if volume == nil {
+            method = .unavailable("its PersistentVolume \(volumeName!) could not be read")
         } else if let driver {
             method = .unavailable("no VolumeSnapshotClass for CSI driver \(driver) and no running pod mounts the volume")
         } else {
