@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume",
+                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -123,7 +123,7 @@ let package = Package(
             dependencies: ["FerryKubeTestServer", "FerryKube"]),
         .testTarget(
             name: "FerryAppsTests",
-            dependencies: ["FerryApps", "FerryKube", "FerryKubeTestServer"]),
+            dependencies: ["FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

@@ -40,9 +40,10 @@ public enum ExternalTool: String, Sendable {
         return nil
     }
 
-    /// Runs the tool to completion; returns its status and combined output.
+    /// Runs the tool to completion; returns its status and combined output. The wait happens on
+    /// a Dispatch thread, so an in-process test server keeps the cooperative pool.
     public func run(_ arguments: [String], environment extra: [String: String] = [:], path: String) async throws -> (status: Int32, output: String) {
-        try await Task.detached {
+        try await Self.offPool {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: path)
             process.arguments = arguments
@@ -57,6 +58,13 @@ public enum ExternalTool: String, Sendable {
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }.value
+        }
+    }
+
+    /// Runs blocking work (waiting for a child process) on a Dispatch thread.
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
     }
 }

@@ -19,6 +19,7 @@ struct Ferry: AsyncParsableCommand {
             ForgetCommand.self,
             PruneCommand.self,
             KeyCommand.self,
+            PlanCommand.self,
         ])
 
     /// Parses and runs a command; a failure is one line on stderr and exit status 1 (usage

@@ -134,6 +134,9 @@ public struct Kubeconfig: Sendable {
 
     /// Reads a kubeconfig file.
     public static func load(file path: String) throws(KubeError) -> Kubeconfig {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw KubeError.configuration("kubeconfig \(path) does not exist")
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
