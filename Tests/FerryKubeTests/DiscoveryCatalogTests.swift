@@ -60,3 +60,35 @@ import Testing
         #expect(classes.path(namespace: "ignored", name: "fast") == "/apis/storage.k8s.io/v1/storageclasses/fast")
     }
 }
+
+@Suite struct TypedViewTests {
+    @Test func podSpecsOfEveryWorkloadKind() throws {
+        let template: JSONValue = ["spec": ["serviceAccountName": "builder", "volumes": [["name": "cache", "persistentVolumeClaim": ["claimName": "c"]]]]]
+        let cronJob = KubeObject(apiVersion: "batch/v1", kind: "CronJob", name: "nightly", body: ["spec": ["jobTemplate": ["spec": ["template": template]]]])
+        let spec = try #require(PodSpecView(of: cronJob))
+        #expect(spec.volumes == [.init(name: "cache", claimName: "c")] && spec.serviceAccountName == "builder")
+        let deployment = KubeObject(apiVersion: "apps/v1", kind: "Deployment", name: "d", body: ["spec": ["template": ["spec": ["serviceAccountName": "default"]]]])
+        #expect(PodSpecView(of: deployment)?.serviceAccountName == nil, "the default account is not a dependency")
+        #expect(PodSpecView(of: KubeObject(apiVersion: "v1", kind: "ConfigMap", name: "x")) == nil)
+    }
+
+    @Test func virtualMachineReferencesOfAnUpstreamExample() throws {
+        let documents = try YAMLDocuments.parse(try Fixtures.text("kubevirt/kubevirt-examples/vm-alpine-multipvc.yaml"))
+        let vm = try #require(VirtualMachineView(KubeObject(documents[0])))
+        #expect(vm.diskClaims.count == 2)
+        #expect(vm.instancetype == nil && vm.preference == nil)
+        var edited = documents[0]
+        edited.setValue(["name": "u1.small"], at: ["spec", "instancetype"])
+        #expect(VirtualMachineView(KubeObject(edited))?.instancetype == .init(kind: "VirtualMachineClusterInstancetype", name: "u1.small"))
+    }
+
+    @Test func volumeViews() throws {
+        let pv = PersistentVolumeView(KubeObject(try Fixtures.json("objects/kubectl-neat/pv1-raw.json")))
+        #expect(pv?.hostPath?.hasPrefix("/tmp/hostpath-provisioner/") == true && pv?.capacity != nil)
+        let claims = try Fixtures.json("objects/kubeclient-recorded/persistent_volume_claim_list.json")
+        let first = try #require(try ObjectList(json: claims).items.first)
+        let claim = try #require(PersistentVolumeClaimView(first))
+        #expect(claim.volumeMode == "Filesystem" && claim.requestedStorage != nil)
+        #expect(PersistentVolumeClaimView(KubeObject(apiVersion: "v1", kind: "Pod", name: "p")) == nil)
+    }
+}

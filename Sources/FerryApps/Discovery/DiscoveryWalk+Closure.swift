@@ -10,30 +10,19 @@ extension DiscoveryWalk {
         }
     }
 
-    static func podSpec(of object: KubeObject) -> JSONValue? {
-        switch (object.groupVersion.group, object.kind) {
-        case ("", "Pod"): return object["spec"]
-        case ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet"),
-            ("batch", "Job"), ("", "ReplicationController"):
-            return object["spec"]?["template"]?["spec"]
-        case ("batch", "CronJob"): return object["spec"]?["jobTemplate"]?["spec"]?["template"]?["spec"]
-        default: return nil
-        }
-    }
-
     mutating func expand(_ object: KubeObject, reference: ObjectReference) async throws(KubeError) {
         let crds = try await loadCRDs()
         if let crd = crds[reference.groupKind], let crdResource = resource("apiextensions.k8s.io", "CustomResourceDefinition") {
             include(crd, resource: crdResource, reason: .definitionOf(reference))
         }
         let namespace = object.namespace
-        if let spec = Self.podSpec(of: object) {
-            for volume in spec["volumes"]?.arrayValue ?? [] {
-                if let claim = volume["persistentVolumeClaim"]?["claimName"]?.stringValue {
-                    try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: claim, reason: .claimOfWorkload(reference, volume: volume["name"]?.stringValue ?? ""))
+        if let spec = PodSpecView(of: object) {
+            for volume in spec.volumes {
+                if let claim = volume.claimName {
+                    try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: claim, reason: .claimOfWorkload(reference, volume: volume.name))
                 }
             }
-            if let account = spec["serviceAccountName"]?.stringValue ?? spec["serviceAccount"]?.stringValue, !account.isEmpty, account != "default" {
+            if let account = spec.serviceAccountName {
                 try await include(group: "", kind: "ServiceAccount", namespace: namespace, name: account, reason: .serviceAccountOf(reference))
             }
         }
@@ -41,14 +30,15 @@ extension DiscoveryWalk {
         case ("apps", "StatefulSet"):
             try await includeStatefulSetClaims(object)
         case ("", "PersistentVolumeClaim"):
-            if let volumeName = object["spec"]?["volumeName"]?.stringValue, !volumeName.isEmpty {
+            let claim = PersistentVolumeClaimView(object)
+            if let volumeName = claim?.volumeName {
                 try await include(group: "", kind: "PersistentVolume", namespace: nil, name: volumeName, reason: .boundVolumeOf(reference))
             }
-            if let className = object["spec"]?["storageClassName"]?.stringValue, !className.isEmpty {
+            if let className = claim?.storageClassName {
                 try await include(group: "storage.k8s.io", kind: "StorageClass", namespace: nil, name: className, reason: .storageClassOf(reference))
             }
         case ("", "PersistentVolume"):
-            if let className = object["spec"]?["storageClassName"]?.stringValue, !className.isEmpty {
+            if let className = PersistentVolumeView(object)?.storageClassName {
                 try await include(group: "storage.k8s.io", kind: "StorageClass", namespace: nil, name: className, reason: .storageClassOf(reference))
             }
         case ("", "ServiceAccount"):

@@ -22,57 +22,41 @@ extension DiscoveryWalk {
     /// KubeVirt rules for a selected VirtualMachine: its volumes' claims and DataVolumes,
     /// dataVolumeTemplates, instancetype and preference, the persistent-state claim, the Secrets
     /// it references, and where it runs (VMI node, virt-launcher pods) for volume facts.
-    mutating func expandVirtualMachine(_ vm: KubeObject) async throws(KubeError) {
-        let name = vm.name
-        let namespace = vm.namespace
-        let spec = vm["spec"]?["template"]?["spec"] ?? [:]
-        for volume in spec["volumes"]?.arrayValue ?? [] {
-            let volumeName = volume["name"]?.stringValue ?? ""
-            let reason = InclusionReason.virtualMachineVolume(vm: name, volume: volumeName)
-            if let claim = volume["persistentVolumeClaim"]?["claimName"]?.stringValue {
+    mutating func expandVirtualMachine(_ object: KubeObject) async throws(KubeError) {
+        guard let vm = VirtualMachineView(object) else { return }
+        let name = object.name
+        let namespace = object.namespace
+        for volume in vm.volumes {
+            let reason = InclusionReason.virtualMachineVolume(vm: name, volume: volume.name)
+            if let claim = volume.claimName {
                 try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: claim, reason: reason)
             }
-            if let dataVolume = volume["dataVolume"]?["name"]?.stringValue {
+            if let dataVolume = volume.dataVolumeName {
                 try await include(group: "cdi.kubevirt.io", kind: "DataVolume", namespace: namespace, name: dataVolume, reason: reason)
                 try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: dataVolume, reason: reason)
             }
-            for source in ["cloudInitNoCloud", "cloudInitConfigDrive"] {
-                for key in ["secretRef", "networkDataSecretRef"] {
-                    if let secret = volume[source]?[key]?["name"]?.stringValue {
-                        try await include(group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: "\(source) \(key)"))
-                    }
-                }
+            for (use, secret) in volume.secrets.sorted(by: { $0.key < $1.key }) {
+                try await include(group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: use))
             }
-            if let secret = volume["secret"]?["secretName"]?.stringValue {
-                try await include(group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: "secret volume \(volumeName)"))
-            }
-            if let configMap = volume["configMap"]?["name"]?.stringValue {
+            if let configMap = volume.configMapName {
                 try await include(group: "", kind: "ConfigMap", namespace: namespace, name: configMap, reason: reason)
             }
-            if let account = volume["serviceAccount"]?["serviceAccountName"]?.stringValue {
-                try await include(group: "", kind: "ServiceAccount", namespace: namespace, name: account, reason: .serviceAccountOf(vm.reference))
+            if let account = volume.serviceAccountName {
+                try await include(group: "", kind: "ServiceAccount", namespace: namespace, name: account, reason: .serviceAccountOf(object.reference))
             }
         }
-        for credential in spec["accessCredentials"]?.arrayValue ?? [] {
-            if let secret = credential["sshPublicKey"]?["source"]?["secret"]?["secretName"]?.stringValue {
-                try await include(group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: "SSH public keys"))
-            }
-            if let secret = credential["userPassword"]?["source"]?["secret"]?["secretName"]?.stringValue {
-                try await include(group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: "user passwords"))
-            }
+        for (use, secret) in vm.credentialSecrets {
+            try await include(group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: use))
         }
-        for template in vm["spec"]?["dataVolumeTemplates"]?.arrayValue ?? [] {
-            guard let dataVolume = template["metadata"]?["name"]?.stringValue else { continue }
+        for dataVolume in vm.dataVolumeTemplateNames {
             try await include(group: "cdi.kubevirt.io", kind: "DataVolume", namespace: namespace, name: dataVolume, reason: .dataVolumeTemplate(vm: name))
             try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: dataVolume, reason: .dataVolumeTemplate(vm: name))
         }
-        if let instancetype = vm["spec"]?["instancetype"], let typeName = instancetype["name"]?.stringValue {
-            let kind = instancetype["kind"]?.stringValue ?? "VirtualMachineClusterInstancetype"
-            try await include(group: "instancetype.kubevirt.io", kind: kind, namespace: namespace, name: typeName, reason: .virtualMachineInstancetype(vm: name))
+        if let instancetype = vm.instancetype {
+            try await include(group: "instancetype.kubevirt.io", kind: instancetype.kind, namespace: namespace, name: instancetype.name, reason: .virtualMachineInstancetype(vm: name))
         }
-        if let preference = vm["spec"]?["preference"], let preferenceName = preference["name"]?.stringValue {
-            let kind = preference["kind"]?.stringValue ?? "VirtualMachineClusterPreference"
-            try await include(group: "instancetype.kubevirt.io", kind: kind, namespace: namespace, name: preferenceName, reason: .virtualMachinePreference(vm: name))
+        if let preference = vm.preference {
+            try await include(group: "instancetype.kubevirt.io", kind: preference.kind, namespace: namespace, name: preference.name, reason: .virtualMachinePreference(vm: name))
         }
         if let claims = resource("", "PersistentVolumeClaim") {
             for claim in try await cachedList(claims, namespace: namespace, labelSelector: "persistent-state-for=\(name)") {
@@ -92,16 +76,6 @@ extension DiscoveryWalk {
                 .filter { $0.labels["vm.kubevirt.io/name"] == name || $0.labels["kubevirt.io/vm"] == name }
             if node == nil { node = launchers.compactMap { $0["spec"]?["nodeName"]?.stringValue }.first }
         }
-        vmRuntime[vm.reference] = (node, launchers)
-    }
-
-    /// Claims a VirtualMachine's disks use (for volume facts).
-    func claimNames(ofVirtualMachine vm: KubeObject) -> Set<String> {
-        var names: Set<String> = []
-        for volume in vm["spec"]?["template"]?["spec"]?["volumes"]?.arrayValue ?? [] {
-            if let claim = volume["persistentVolumeClaim"]?["claimName"]?.stringValue { names.insert(claim) }
-            if let dataVolume = volume["dataVolume"]?["name"]?.stringValue { names.insert(dataVolume) }
-        }
-        return names
+        vmRuntime[object.reference] = (node, launchers)
     }
 }

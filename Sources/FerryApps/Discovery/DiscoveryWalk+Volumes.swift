@@ -18,25 +18,23 @@ extension DiscoveryWalk {
         return result
     }
 
-    mutating func facts(of claim: KubeObject, snapshotClasses: [KubeObject], virtualMachines: [Component]) async throws(KubeError) -> VolumeFacts {
-        let namespace = claim.namespace
-        let volumeName = claim["spec"]?["volumeName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
-        var volume: KubeObject?
+    mutating func facts(of object: KubeObject, snapshotClasses: [KubeObject], virtualMachines: [Component]) async throws(KubeError) -> VolumeFacts {
+        guard let claim = PersistentVolumeClaimView(object) else { preconditionFailure("facts of a non-claim") }
+        let namespace = object.namespace
+        let volumeName = claim.volumeName
+        var volume: PersistentVolumeView?
         if let volumeName {
             let reference = ObjectReference(group: "", kind: "PersistentVolume", namespace: nil, name: volumeName)
             if let component = components[reference] {
-                volume = component.object
-            } else if let resource = resource("", "PersistentVolume") {
-                volume = try await fetch(resource, namespace: nil, name: volumeName)
+                volume = PersistentVolumeView(component.object)
+            } else if let resource = resource("", "PersistentVolume"), let fetched = try await fetch(resource, namespace: nil, name: volumeName) {
+                volume = PersistentVolumeView(fetched)
             }
         }
-        let modeText = volume?["spec"]?["volumeMode"]?.stringValue ?? claim["spec"]?["volumeMode"]?.stringValue ?? "Filesystem"
-        let mode: VolumeFacts.Mode = modeText == "Block" ? .block : .filesystem
-        let sizeText = claim["status"]?["capacity"]?["storage"]?.stringValue ?? volume?["spec"]?["capacity"]?["storage"]?.stringValue
-            ?? claim["spec"]?["resources"]?["requests"]?["storage"]?.stringValue
-        let csi = volume?["spec"]?["csi"]
-        let driver = csi?["driver"]?.stringValue
-        let storageClass = claim["spec"]?["storageClassName"]?.stringValue ?? volume?["spec"]?["storageClassName"]?.stringValue
+        let mode: VolumeFacts.Mode = (volume?.volumeMode ?? claim.volumeMode) == "Block" ? .block : .filesystem
+        let sizeText = claim.capacity ?? volume?.capacity ?? claim.requestedStorage
+        let driver = volume?.csiDriver
+        let storageClass = claim.storageClassName ?? volume?.storageClassName
         var snapshotClass: String?
         if let driver {
             let matching = snapshotClasses.filter { $0["driver"]?.stringValue == driver }
@@ -47,41 +45,38 @@ extension DiscoveryWalk {
         var mounts: [(node: String, podUID: String)] = []
         if let pods = resource("", "Pod") {
             for pod in try await cachedList(pods, namespace: namespace) {
-                let uses = (pod["spec"]?["volumes"]?.arrayValue ?? []).contains {
-                    $0["persistentVolumeClaim"]?["claimName"]?.stringValue == claim.name
-                }
-                guard uses else { continue }
+                guard let spec = PodSpecView(of: pod), spec.volumes.contains(where: { $0.claimName == object.name }) else { continue }
                 usedBy.append(pod.reference)
                 let phase = pod["status"]?["phase"]?.stringValue ?? ""
-                if let node = pod["spec"]?["nodeName"]?.stringValue, let uid = pod.uid, phase != "Succeeded" && phase != "Failed" {
+                if let node = spec.nodeName, let uid = pod.uid, phase != "Succeeded" && phase != "Failed" {
                     mounts.append((node, uid))
                 }
             }
         }
         var diskImage = false
         var nodes: [String] = []
-        for vm in virtualMachines where vm.reference.namespace == namespace && claimNames(ofVirtualMachine: vm.object).contains(claim.name) {
+        for vm in virtualMachines where vm.reference.namespace == namespace && VirtualMachineView(vm.object)?.diskClaims.contains(object.name) == true {
             usedBy.append(vm.reference)
             diskImage = true
             if let node = vmRuntime[vm.reference]?.node { nodes.append(node) }
         }
         // Local and hostPath volumes name their nodes and paths directly.
         var hostPaths: [VolumeFacts.HostPath] = []
-        let affinityNodes = Self.hostnames(inNodeAffinity: volume?["spec"]?["nodeAffinity"])
+        let affinityNodes = volume?.affinityHostnames ?? []
         nodes += affinityNodes
         let podNodes = mounts.map(\.node)
         nodes += podNodes
         let fileName = diskImage && mode == .filesystem ? "/disk.img" : ""
-        if let local = volume?["spec"]?["local"]?["path"]?.stringValue {
+        if let local = volume?.localPath {
             for node in affinityNodes {
                 hostPaths.append(.init(node: node, path: local + fileName, kind: fileName.isEmpty ? .localVolume : .diskImage))
             }
-        } else if let hostPath = volume?["spec"]?["hostPath"]?["path"]?.stringValue {
+        } else if let hostPath = volume?.hostPath {
             for node in Set(affinityNodes + podNodes).sorted() {
                 hostPaths.append(.init(node: node, path: hostPath + fileName, kind: fileName.isEmpty ? .hostPathVolume : .diskImage))
             }
         } else if let volumeName {
-            let plugin = csi != nil ? "kubernetes.io~csi" : nil
+            let plugin = driver != nil ? "kubernetes.io~csi" : nil
             if let plugin {
                 for (node, podUID) in mounts {
                     if mode == .block {
@@ -109,21 +104,9 @@ extension DiscoveryWalk {
             method = .unavailable("the volume is neither CSI, local nor hostPath, and no running pod mounts it")
         }
         return VolumeFacts(
-            claim: claim.reference, volumeName: volumeName, sizeBytes: sizeText.flatMap { Quantity($0)?.value }, sizeText: sizeText,
-            mode: mode, storageClass: storageClass, csiDriver: driver, volumeHandle: csi?["volumeHandle"]?.stringValue,
+            claim: object.reference, volumeName: volumeName, sizeBytes: sizeText.flatMap { Quantity($0)?.value }, sizeText: sizeText,
+            mode: mode, storageClass: storageClass, csiDriver: driver, volumeHandle: volume?.csiVolumeHandle,
             snapshotClass: snapshotClass, nodes: Array(Set(nodes)).sorted(), hostPaths: hostPaths,
             usedBy: usedBy.sorted(), readMethod: method)
-    }
-
-    /// Node names a volume's required node affinity pins it to (`kubernetes.io/hostname In ...`).
-    static func hostnames(inNodeAffinity affinity: JSONValue?) -> [String] {
-        var names: [String] = []
-        for term in affinity?["required"]?["nodeSelectorTerms"]?.arrayValue ?? [] {
-            for expression in term["matchExpressions"]?.arrayValue ?? []
-            where expression["key"]?.stringValue == "kubernetes.io/hostname" && expression["operator"]?.stringValue == "In" {
-                names += (expression["values"]?.arrayValue ?? []).compactMap(\.stringValue)
-            }
-        }
-        return names
     }
 }
