@@ -91,6 +91,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // MARK: Benchmark tools (not part of the shipped image)
+        .executableTarget(
+            name: "ferry-synthetic-repo",
+            dependencies: ["FerryRepo", "FerryBlob"],
+            path: "Benchmarks/SyntheticRepository"),
+
         // MARK: Tests
         .target(
             name: "FerryTestSupport",

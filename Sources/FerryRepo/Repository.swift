@@ -19,6 +19,7 @@ public final class Repository: Sendable {
         var keys: MasterKeys?
         var configBytes: [UInt8]
         var slot: String?
+        var cache: IndexCache?
     }
 
     let access: Access
@@ -69,12 +70,13 @@ public final class Repository: Sendable {
     /// Opens the repository in `store` with `password` (nil only for unencrypted repositories).
     /// Without `loadIndex` the chunk index is left empty (enough to list snapshots or to begin
     /// a write session, which reads the index itself).
-    public static func open(store: any ObjectStore, password: [UInt8]?, loadIndex: Bool = true) async throws -> Repository {
-        try await open(store: store, credential: password.map { .password($0) }, loadIndex: loadIndex)
+    public static func open(store: any ObjectStore, password: [UInt8]?, loadIndex: Bool = true, cache: IndexCache? = nil) async throws -> Repository {
+        try await open(store: store, credential: password.map { .password($0) }, loadIndex: loadIndex, cache: cache)
     }
 
     /// Opens the repository with a password or a raw key (nil only for unencrypted repositories).
-    public static func open(store: any ObjectStore, credential: Credential?, loadIndex: Bool = true) async throws -> Repository {
+    /// With a `cache`, the merged index is kept locally between runs.
+    public static func open(store: any ObjectStore, credential: Credential?, loadIndex: Bool = true, cache: IndexCache? = nil) async throws -> Repository {
         let configBytes: [UInt8]
         do {
             configBytes = try await store.get(ObjectName.config)
@@ -108,23 +110,47 @@ public final class Repository: Sendable {
         } else if !slots.isEmpty {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "it says the repository is unencrypted, but key slots exist (altered?)")
         }
-        let access = Access(keys: keys, configBytes: configBytes, slot: slotName)
+        let access = Access(keys: keys, configBytes: configBytes, slot: slotName, cache: cache)
         guard loadIndex else {
             return Repository(store: store, config: config, access: access, index: ChunkIndex(), indexNames: [], indexProblems: [])
         }
-        let (index, names, problems) = try await Self.loadIndex(store: store, keys: keys)
+        let (index, names, problems) = try await Self.loadIndex(store: store, config: config, access: access)
         return Repository(store: store, config: config, access: access, index: index, indexNames: names, indexProblems: problems)
     }
 
     /// The same repository with its index read again (to see what other writers committed).
     public func reopened() async throws -> Repository {
-        let (index, names, problems) = try await Self.loadIndex(store: store, keys: keys)
+        let (index, names, problems) = try await Self.loadIndex(store: store, config: config, access: access)
         return Repository(store: store, config: config, access: access, index: index, indexNames: names, indexProblems: problems)
     }
 
-    private static func loadIndex(store: any ObjectStore, keys: MasterKeys?) async throws -> (ChunkIndex, Set<String>, [String]) {
-        let (objects, problems) = try await loadIndexObjects(store: store, keys: keys)
-        return (ChunkIndex(merging: objects.map(\.object)), Set(objects.map(\.name)), problems)
+    /// Reads the merged index: from the local cache plus the index objects written since, or,
+    /// without a usable cache, from every index object (then caching the result).
+    private static func loadIndex(store: any ObjectStore, config: RepositoryConfig, access: Access) async throws -> (ChunkIndex, Set<String>, [String]) {
+        let listed = Set(try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name))
+        var covered: [String: UInt64] = [:]
+        var index = ChunkIndex()
+        if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys), Set(cached.names.keys).isSubset(of: listed) {
+            covered = cached.names
+            index = cached.index
+        }
+        let missing = listed.subtracting(covered.keys).sorted()
+        var objects: [IndexObject] = []
+        var problems: [String] = []
+        for (name, bytes) in try await fetchAll(missing, store: store) {
+            do {
+                let object = try readIndexObject(bytes, name: name, keys: access.keys)
+                objects.append(object)
+                covered[name] = UInt64(max(0, object.created.timeIntervalSince1970 * 1e9))
+            } catch let error as RepositoryError {
+                problems.append(error.description)
+            }
+        }
+        index.merge(objects)
+        if let cache = access.cache, !objects.isEmpty {
+            cache.store(IndexCache.Contents(names: covered, index: index), repositoryID: config.id, keys: access.keys)
+        }
+        return (index, Set(covered.keys), problems.sorted())
     }
 
     /// Every readable index object with its name, and a description of each unreadable one.

@@ -42,6 +42,16 @@ public struct ChunkIndex: Sendable {
 
     public init() {}
 
+    init(packs: [IndexObject.Pack], records: [Record], located: [UInt64], tombstoned: [UInt64]) {
+        self.packs = packs
+        self.records = records
+        self.locatedAt = located
+        self.tombstonedAt = tombstoned
+    }
+
+    /// The raw table, for serialisation.
+    var storage: ([Record], [UInt64], [UInt64]) { (records, locatedAt, tombstonedAt) }
+
     /// Merges index objects; later `created` times win over earlier ones.
     public init(merging objects: [IndexObject]) {
         merge(objects)

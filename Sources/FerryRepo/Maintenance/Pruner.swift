@@ -21,15 +21,17 @@ import Foundation
 public struct Pruner: Sendable {
     public let store: any ObjectStore
     public let credential: Credential?
+    public let cache: IndexCache?
     /// Rewrite a pack when more than this fraction (0...1) of its bytes is no longer needed.
     public let maxUnused: Double
     public let dryRun: Bool
     /// Called with a line describing each step, for the CLI to print.
     public let log: @Sendable (String) -> Void
 
-    public init(store: any ObjectStore, credential: Credential?, maxUnused: Double = 0.2, dryRun: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(store: any ObjectStore, credential: Credential?, cache: IndexCache? = nil, maxUnused: Double = 0.2, dryRun: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.credential = credential
+        self.cache = cache
         self.maxUnused = maxUnused
         self.dryRun = dryRun
         self.log = log
@@ -87,7 +89,7 @@ public struct Pruner: Sendable {
     // MARK: - Mark
 
     private func mark(pending: [PruneMark], report: inout PruneReport) async throws -> PruneMark? {
-        let repository = try await Repository.open(store: store, credential: credential)
+        let repository = try await Repository.open(store: store, credential: credential, cache: cache)
         let live = try await liveChunks(repository)
         var covered: Set<ChunkID> = []
         for mark in pending {
@@ -168,7 +170,7 @@ public struct Pruner: Sendable {
     // MARK: - Sweep
 
     private func sweep(_ mark: PruneMark, report: inout PruneReport) async throws {
-        let repository = try await Repository.open(store: store, credential: credential)
+        let repository = try await Repository.open(store: store, credential: credential, cache: cache)
         guard let tombstones = try? await repository.indexObject(named: mark.tombstoneIndex) else {
             log("mark \(mark.id) has no tombstone index (an interrupted prune); discarding it")
             if !dryRun { try await Repository.wrap { try await store.delete([mark.name]) } }
@@ -316,7 +318,7 @@ public struct Pruner: Sendable {
     /// Replaces all index objects with a few holding only each chunk's current location. Only
     /// run when no mark is pending (a pending mark's tombstones must keep their place).
     private func compact(report: inout PruneReport) async throws {
-        let repository = try await Repository.open(store: store, credential: credential)
+        let repository = try await Repository.open(store: store, credential: credential, cache: cache)
         let before = repository.indexNames
         guard before.count > 1 || !repository.indexProblems.isEmpty else { return }
         guard repository.indexProblems.isEmpty else { return }

@@ -30,7 +30,7 @@ struct PruneCommand: AsyncParsableCommand {
         // Open once to check the credential and report a wrong password before taking the lock.
         _ = try await Repository.open(store: store, credential: credential, loadIndex: false)
         let json = self.json
-        let report = try await Pruner(store: store, credential: credential, maxUnused: maxUnused / 100, dryRun: dryRun) { line in
+        let report = try await Pruner(store: store, credential: credential, cache: repository.cache, maxUnused: maxUnused / 100, dryRun: dryRun) { line in
             if !json { Terminal.error(line) }
         }.run()
         if json {

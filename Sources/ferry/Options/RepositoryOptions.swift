@@ -29,6 +29,16 @@ struct RepositoryOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not verify TLS certificates (insecure; for testing only).")
     var insecureSkipTlsVerify = false
 
+    @Option(name: .long, help: ArgumentHelp("Where to cache the repository's index (default: FERRY_CACHE_DIR, else ~/.cache/ferry).", valueName: "dir"))
+    var cacheDir: String?
+
+    @Flag(name: .long, help: "Do not use or update the local index cache.")
+    var noCache = false
+
+    var cache: IndexCache? {
+        noCache ? nil : IndexCache(directory: cacheDir ?? IndexCache.defaultDirectory)
+    }
+
     /// The repository location from `--repo` or FERRY_REPOSITORY.
     func location() throws -> String {
         if let repo, !repo.isEmpty { return repo }
@@ -88,7 +98,7 @@ struct RepositoryOptions: ParsableArguments {
 
     /// Opens the repository, warning on stderr about index objects that could not be read.
     func open(loadIndex: Bool = true) async throws -> Repository {
-        let repository = try await Repository.open(store: try store(), credential: try credential(), loadIndex: loadIndex)
+        let repository = try await Repository.open(store: try store(), credential: try credential(), loadIndex: loadIndex, cache: cache)
         for problem in repository.indexProblems {
             Terminal.error("warning: \(problem); its chunks are treated as missing (run ferry check)")
         }
