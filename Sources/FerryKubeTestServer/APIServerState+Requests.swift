@@ -474,27 +474,39 @@ extension APIServerState {
             listRV = UInt64(rv)
             startAfter = ObjectKey(namespace: String(start[..<slash]), name: String(start[start.index(after: slash)...]))
         }
-        let all = (store[r.entry.storageKey] ?? [:])
-        var keys = all.keys.filter { key in
-            if let namespace = r.namespace, key.namespace != namespace { return false }
-            if let startAfter, !(startAfter < key) { return false }
-            return true
+        let all = store[r.entry.storageKey] ?? [:]
+        let keys = sortedKeys(r.entry.storageKey)
+        // First key of the namespace (or of everything), then the first after the continue point.
+        func firstIndex(after bound: ObjectKey, inclusive: Bool) -> Int {
+            var low = 0
+            var high = keys.count
+            while low < high {
+                let mid = (low + high) / 2
+                if keys[mid] < bound || (!inclusive && keys[mid] == bound) { low = mid + 1 } else { high = mid }
+            }
+            return low
         }
-        keys.sort()
+        var index = r.namespace.map { firstIndex(after: ObjectKey(namespace: $0, name: ""), inclusive: true) } ?? 0
+        if let startAfter { index = max(index, firstIndex(after: startAfter, inclusive: false)) }
         var items: [JSONValue] = []
         var continueToken: String?
         var remaining = 0
-        for (index, key) in keys.enumerated() {
-            let object = all[key]!
+        while index < keys.count {
+            let key = keys[index]
+            if let namespace = r.namespace, key.namespace != namespace { break }
+            index += 1
+            guard let object = all[key] else { continue }
             guard labels.matches(object["metadata"]?["labels"]?.stringMap ?? [:]),
                 fields.matches(fieldValues(of: object, entry: r.entry, for: fields))
             else { continue }
             if limit > 0 && items.count == limit {
-                let last = items.last!
-                let lastKey = objectKey(last, entry: r.entry)
+                let lastKey = objectKey(items.last!, entry: r.entry)
                 let token: JSONValue = ["v": "meta.k8s.io/v1", "rv": .int(Int64(listRV)), "start": .string(lastKey.token)]
                 continueToken = Data(token.serialized()).base64EncodedString()
-                if labels.isEverything && fields.terms.isEmpty { remaining = keys.count - index }
+                if labels.isEverything && fields.terms.isEmpty {
+                    let end = r.namespace.map { firstIndex(after: ObjectKey(namespace: $0 + "\u{0}", name: ""), inclusive: true) } ?? keys.count
+                    remaining = end - index + 1
+                }
                 break
             }
             items.append(present(object, as: r.entry))

@@ -33,7 +33,11 @@ actor APIServerState {
 
     let options: KubeTestServer.Options
     var registry: ResourceRegistry
-    var store: [StorageKey: [ObjectKey: JSONValue]] = [:]
+    var store: [StorageKey: [ObjectKey: JSONValue]] = [:] {
+        didSet { sortedKeysCache.removeAll(keepingCapacity: true) }
+    }
+    /// Keys of each resource in list order, rebuilt after writes (lists page through them).
+    var sortedKeysCache: [StorageKey: [ObjectKey]] = [:]
     var uidIndex: [String: (StorageKey, ObjectKey)] = [:]
     var clock: UInt64 = 1
     var history: [StoredEvent] = []
@@ -70,6 +74,13 @@ actor APIServerState {
     }
 
     func setPort(_ port: Int) { self.port = port }
+
+    func sortedKeys(_ key: StorageKey) -> [ObjectKey] {
+        if let cached = sortedKeysCache[key] { return cached }
+        let sorted = (store[key] ?? [:]).keys.sorted()
+        sortedKeysCache[key] = sorted
+        return sorted
+    }
 
     // MARK: - Clock and history
 
