@@ -256,6 +256,36 @@ import Testing
         }
     }
 
+    @Test func readsAreRetriedWhenTheConnectionDrops() async throws {
+        try await withCluster { cluster in
+            let configMaps = try await cluster.resource("v1", "ConfigMap")
+            await cluster.server.addHook(.init(times: 1, matching: { $0.method == "GET" && $0.path.hasSuffix("/configmaps") }) { _, _ in .closeConnection })
+            await cluster.server.clearRequests()
+            _ = try await cluster.client.list(configMaps, namespace: "default")
+            #expect(await cluster.server.requests().filter { $0.path.hasSuffix("/configmaps") }.map(\.status) == [0, 200])
+        }
+    }
+
+    @Test func generateNameAndDryRun() async throws {
+        try await withCluster { cluster in
+            let configMaps = try await cluster.resource("v1", "ConfigMap")
+            var template = KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "")
+            template.json.setValue(nil, at: ["metadata", "name"])
+            template.json.setValue("job-", at: ["metadata", "generateName"])
+            let first = try await cluster.client.create(configMaps, template)
+            let second = try await cluster.client.create(configMaps, template)
+            #expect(first.name.hasPrefix("job-") && first.name.count == 9 && first.name != second.name)
+            let invalid = await #expect(throws: KubeError.self) {
+                try await cluster.client.create(configMaps, KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "Not_Valid"))
+            }
+            #expect(invalid?.status?.causes.first?.field == "metadata.name")
+            let missingNamespace = await #expect(throws: KubeError.self) {
+                try await cluster.client.create(configMaps, configMap("x", namespace: "nowhere"))
+            }
+            #expect(missingNamespace?.isNotFound == true && missingNamespace?.status?.message == #"namespaces "nowhere" not found"#)
+        }
+    }
+
     @Test func watchDeliversEventsAndBookmarks() async throws {
         try await withCluster { cluster in
             let configMaps = try await cluster.resource("v1", "ConfigMap")

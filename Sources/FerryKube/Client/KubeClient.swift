@@ -114,7 +114,7 @@ public final class KubeClient: KubeAPI, Sendable {
         case .connectionFailed(_, let detail), .connectionReset(_, let detail), .truncatedResponse(_, let detail),
             .transport(_, _, let detail):
             // TLS 1.3 reports a refused client certificate after the handshake, as a read error.
-            if detail.contains("SSL") || detail.contains("TLS") || detail.contains("certificate") {
+            if isTLSFailure(detail) {
                 return .tls(server: server, reason: detail)
             }
             return .unreachable(server: server, reason: detail)
@@ -123,6 +123,11 @@ public final class KubeClient: KubeAPI, Sendable {
         default:
             return .unreachable(server: server, reason: error.description)
         }
+    }
+
+
+    static func isTLSFailure(_ detail: String) -> Bool {
+        detail.contains("SSL") || detail.contains("TLS") || detail.contains("certificate")
     }
 
     /// The error an unsuccessful answer stands for: its Status body, or one made from the code.
@@ -172,7 +177,8 @@ public final class KubeClient: KubeAPI, Sendable {
                 // Mid-flight breaks of idempotent requests are retried; refusals and TLS are not.
                 let retryable: Bool
                 switch error {
-                case .connectionReset, .truncatedResponse: retryable = idempotent
+                case .connectionReset(_, let detail), .truncatedResponse(_, let detail):
+                    retryable = idempotent && !Self.isTLSFailure(detail)
                 default: retryable = false
                 }
                 if retryable && attempt < configuration.maxRetries {
