@@ -128,7 +128,7 @@ extension DiscoveryWalk {
     /// An operator a Helm chart installed: the release, its Deployments as the operator, CRDs in
     /// its manifest, and CRDs whose status its service accounts may write.
     mutating func seedHelmOperator(_ release: String) async throws(KubeError) -> [String] {
-        let objects = try await seedHelmRelease(release, role: "operator")
+        let objects = try await seedHelmRelease(release)
         var owned: [String] = []
         var serviceAccounts: [ObjectReference] = []
         for object in objects {

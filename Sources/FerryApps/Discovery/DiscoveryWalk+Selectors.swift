@@ -5,7 +5,7 @@ extension DiscoveryWalk {
         _ = try await loadCRDs()
         switch selector {
         case .helmRelease(let name):
-            _ = try await seedHelmRelease(name, role: nil)
+            _ = try await seedHelmRelease(name)
         case .namespace(let namespace):
             try await seedNamespace(namespace)
         case .labelSelector(let selector):
@@ -31,7 +31,7 @@ extension DiscoveryWalk {
     /// Finds a release's storage objects, captures them, and selects what the deployed revision's
     /// manifest names. Returns the manifest's objects.
     @discardableResult
-    mutating func seedHelmRelease(_ release: String, role: String?) async throws(KubeError) -> [KubeObject] {
+    mutating func seedHelmRelease(_ release: String) async throws(KubeError) -> [KubeObject] {
         var storage: [(KubeObject, APIResource)] = []
         for kind in ["Secret", "ConfigMap"] {
             guard let resource = resource("", kind) else { continue }
