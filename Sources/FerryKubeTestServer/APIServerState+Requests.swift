@@ -22,9 +22,13 @@ extension APIServerState {
         return response
     }
 
-    func user(for request: APIRequest) -> Result<String, APIError> {
+    /// The authenticated user: with `Options.tokens` set, a bearer token must be one of them
+    /// (a wrong one is 401 everywhere); without credentials only the public paths answer, as
+    /// `system:anonymous`.
+    func user(for request: APIRequest, publicPath: Bool) -> Result<String, APIError> {
         guard let tokens = options.tokens else { return .success(options.anonymousUser) }
         let authorization = request.headers["authorization"] ?? ""
+        if authorization.isEmpty && publicPath { return .success("system:anonymous") }
         if authorization.hasPrefix("Bearer "), let user = tokens[String(authorization.dropFirst(7))] {
             return .success(user)
         }
@@ -34,6 +38,11 @@ extension APIServerState {
     func route(_ request: APIRequest) -> APIResponse {
         let segments = request.path.split(separator: "/").map(String.init)
         guard let first = segments.first else { return .status(Self.notFoundPath) }
+        let userName: String
+        switch user(for: request, publicPath: ["healthz", "readyz", "livez", "version", "openapi"].contains(first)) {
+        case .success(let name): userName = name
+        case .failure(let error): return .status(error.status)
+        }
         switch first {
         case "healthz", "readyz", "livez": return .text(200, "ok")
         case "version": return .json(200, versionDocument)
@@ -42,11 +51,6 @@ extension APIServerState {
             // --disable-openapi-validation), as the server's documentation says.
             return .status(Self.notFoundPath)
         default: break
-        }
-        let userName: String
-        switch user(for: request) {
-        case .success(let name): userName = name
-        case .failure(let error): return .status(error.status)
         }
         guard first == "api" || first == "apis" else { return .status(Self.notFoundPath) }
         let isCore = first == "api"

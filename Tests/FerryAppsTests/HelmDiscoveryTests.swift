@@ -157,8 +157,8 @@ import Testing
             }
             let notGzip = Array("this is not a release".utf8)
             let corruptGzip: [UInt8] = [0x1F, 0x8B, 0x08, 0x00, 0, 0, 0, 0, 0, 0x03, 0xFF, 0xFF, 0x00, 0x12]
-            let bomb = try gzip(zeros: 64 << 20)
-            let noManifest = try gzip(Array(#"{"name":"broken","version":4,"info":{"status":"deployed"}}"#.utf8))
+            let bomb = try await gzip(zeros: 16 << 20)
+            let noManifest = try await gzip(Array(#"{"name":"broken","version":4,"info":{"status":"deployed"}}"#.utf8))
             var notBase64 = storage(5, [])
             notBase64["data"] = ["release": .string(Data("%%% not base64 %%%".utf8).base64EncodedString())]
             try await cluster.server.load([
@@ -224,23 +224,26 @@ import Testing
     }
 }
 
-/// gzip data with the real gzip command, for building release payloads.
-func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
-    let file = NSTemporaryDirectory() + "ferry-gzip-\(UUID().uuidString)"
-    try Data(bytes).write(to: URL(fileURLWithPath: file))
-    defer { try? FileManager.default.removeItem(atPath: file) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = ["-c", file]
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Array(data)
+/// gzip data with the real gzip command, for building release payloads (run off the
+/// cooperative pool: it waits for a child process).
+func gzip(_ bytes: [UInt8]) async throws -> [UInt8] {
+    try await ExternalTool.offPool {
+        let file = NSTemporaryDirectory() + "ferry-gzip-\(UUID().uuidString)"
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-c", file]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Array(data)
+    }
 }
 
 /// A gzip stream of `count` zero bytes (about 1 KB per MiB: a gzip bomb in miniature).
-func gzip(zeros count: Int) throws -> [UInt8] {
-    try gzip([UInt8](repeating: 0, count: count))
+func gzip(zeros count: Int) async throws -> [UInt8] {
+    try await gzip([UInt8](repeating: 0, count: count))
 }

@@ -377,6 +377,31 @@ import Testing
         }
     }
 
+    @Test func bearerTokensAndRotatedTokenFiles() async throws {
+        var options = KubeTestServer.Options()
+        options.tokens = ["good-token": "system:serviceaccount:ferry:coordinator", "rotated-token": "system:serviceaccount:ferry:coordinator"]
+        try await withCluster(options: options) { cluster in
+            let anonymous = KubeClient(configuration: KubeClientConfiguration(server: cluster.server.url))
+            let rejected = await #expect(throws: KubeError.self) { try await anonymous.resourceCatalog() }
+            guard case .unauthorized? = rejected else {
+                Issue.record("expected 401, got \(String(describing: rejected))")
+                return
+            }
+            #expect(rejected?.description.contains("check the kubeconfig's credentials") == true)
+            // A token file that rotates: after a 401 the client re-reads it and retries once.
+            let directory = try TemporaryDirectory()
+            let token = try directory.write("token", "stale-token")
+            let client = KubeClient(configuration: KubeClientConfiguration(server: cluster.server.url, credentials: .tokenFile(token)))
+            await #expect(throws: KubeError.self) { try await client.serverVersion() }
+            try "rotated-token".write(toFile: token, atomically: true, encoding: .utf8)
+            _ = try await client.resourceCatalog()
+            await cluster.server.deny(.init(verbs: ["list"], resource: "secrets"))
+            let secrets = try await client.resource(apiVersion: "v1", kind: "Secret")
+            let denied = await #expect(throws: KubeError.self) { try await client.list(secrets, namespace: "ferry") }
+            #expect(denied?.status?.message.contains(#"User "system:serviceaccount:ferry:coordinator" cannot list"#) == true)
+        }
+    }
+
     @Test func unreachableServerIsAClearError() async throws {
         // Bind and close a port so nothing listens there.
         let server = try KubeTestServer()

@@ -1,4 +1,5 @@
 import FerryKube
+import FerryKubeTestServer
 import FerryS3TestSupport
 import Foundation
 import Testing
@@ -30,8 +31,9 @@ import Testing
 
     @Test func verifiesTheServerAgainstTheKubeconfigCA() async throws {
         let directory = try TemporaryDirectory()
-        let certificates = try TestCertificates(in: directory.path)
-        let server = try TLSTestServer(certificates: certificates, directory: directory.path)
+        let path = directory.path
+        let certificates = try await ExternalTool.offPool { try TestCertificates(in: path) }
+        let server = try await ExternalTool.offPool { try TLSTestServer(certificates: certificates, directory: path) }
         defer { server.stop() }
         let url = "https://127.0.0.1:\(server.port)"
 
@@ -70,14 +72,25 @@ import Testing
 
     @Test func presentsTheClientCertificate() async throws {
         let directory = try TemporaryDirectory()
-        let certificates = try TestCertificates(in: directory.path)
-        let server = try TLSTestServer(certificates: certificates, requireClientCertificate: true, directory: directory.path)
+        let path = directory.path
+        let certificates = try await ExternalTool.offPool { try TestCertificates(in: path) }
+        let server = try await ExternalTool.offPool { try TLSTestServer(certificates: certificates, requireClientCertificate: true, directory: path) }
         defer { server.stop() }
         let url = "https://127.0.0.1:\(server.port)"
         let cluster = "{server: SERVER, certificate-authority: \(certificates.caCertificate)}"
         let anonymous = try kubeconfig(directory, server: url, cluster: cluster)
         guard case .tls? = await outcome(anonymous) else {
             Issue.record("a server demanding a client certificate accepted none: \(String(describing: await outcome(anonymous)))")
+            return
+        }
+        // An exec plugin can hand out the client certificate instead of the kubeconfig.
+        let plugin = try directory.write("cert-plugin.sh", """
+            #!/bin/sh
+            exec python3 -c 'import json; print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"clientCertificateData": open("\(certificates.clientCertificate)").read(), "clientKeyData": open("\(certificates.clientKey)").read()}}))'
+            """, mode: 0o755)
+        let viaPlugin = try kubeconfig(directory, server: url, cluster: cluster, user: "{exec: {apiVersion: client.authentication.k8s.io/v1, command: \(plugin)}}")
+        guard case .invalidResponse? = await outcome(viaPlugin) else {
+            Issue.record("the exec plugin's client certificate was not presented: \(String(describing: await outcome(viaPlugin)))")
             return
         }
         let user = "{client-certificate: \(certificates.clientCertificate), client-key: \(certificates.clientKey)}"
