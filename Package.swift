@@ -62,6 +62,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // The S3 store's own throughput (scripts/bench.sh); not shipped.
+        .executableTarget(
+            name: "ferry-s3-bench",
+            dependencies: ["FerryBlob", "FerryHTTP"]),
+
         // MARK: Tests
         .target(
             name: "FerryTestSupport",
@@ -86,6 +91,9 @@ let package = Package(
         .testTarget(
             name: "FerryS3Tests",
             dependencies: ["FerryBlob", "FerryHTTP", "FerryS3TestSupport"]),
+        .testTarget(
+            name: "FerryS3EndToEndTests",
+            dependencies: ["FerryBlob", "FerryTestSupport", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

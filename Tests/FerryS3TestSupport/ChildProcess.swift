@@ -115,7 +115,7 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 /// A temporary directory removed when the value is released.
-public final class TemporaryDirectory: @unchecked Sendable {
+public final class ScratchDirectory: @unchecked Sendable {
     public let path: String
 
     public init(_ prefix: String = "ferry-test") throws {

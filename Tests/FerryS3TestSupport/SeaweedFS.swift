@@ -45,7 +45,7 @@ public final class SeaweedFS: @unchecked Sendable {
 
     public let options: Options
     public let port: Int
-    public let directory: TemporaryDirectory
+    public let directory: ScratchDirectory
     /// The identity with every permission (also creates buckets).
     public let admin = Identity(name: "ferry-admin", accessKey: "FERRYTESTADMINKEY", secretKey: "ferry-test-admin-secret", actions: ["Admin", "Read", "Write", "List", "Tagging"])
     private let lock = NSLock()
@@ -62,7 +62,7 @@ public final class SeaweedFS: @unchecked Sendable {
     public init(_ options: Options = Options()) throws {
         guard let weed = Self.executable else { throw TestServerError.setup(Self.unavailableReason ?? "weed not found") }
         self.options = options
-        directory = try TemporaryDirectory("ferry-weed")
+        directory = try ScratchDirectory("ferry-weed")
         port = try FreePort.find(alsoFree: [10000])
         try writeIdentities()
         try start(weed)
