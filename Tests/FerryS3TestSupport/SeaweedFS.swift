@@ -44,7 +44,8 @@ public final class SeaweedFS: @unchecked Sendable {
     }
 
     public let options: Options
-    public let port: Int
+    /// The S3 port (fixed once started: `restart` reuses it).
+    public private(set) var port: Int
     public let directory: ScratchDirectory
     /// The identity with every permission (also creates buckets).
     public let admin = Identity(name: "ferry-admin", accessKey: "FERRYTESTADMINKEY", secretKey: "ferry-test-admin-secret", actions: ["Admin", "Read", "Write", "List", "Tagging"])
@@ -65,7 +66,18 @@ public final class SeaweedFS: @unchecked Sendable {
         directory = try ScratchDirectory("ferry-weed")
         port = try FreePort.find(alsoFree: [10000])
         try writeIdentities()
-        try start(weed)
+        // weed mini picks its other ports (master, filer, volume, admin) itself, and two
+        // gateways starting at once can pick the same one: then one exits, and gets a new try.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try start(weed)
+                return
+            } catch let error as TestServerError where attempt < 5 && "\(error)".contains("address already in use") {
+                port = try FreePort.find(alsoFree: [10000])
+            }
+        }
     }
 
     deinit {
