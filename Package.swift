@@ -62,10 +62,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
-        // The S3 store's own throughput (scripts/bench.sh); not shipped.
+        // MARK: Benchmark tools (not part of the shipped image)
+        .executableTarget(
+            name: "ferry-synthetic-repo",
+            dependencies: ["FerryRepo", "FerryBlob"],
+            path: "Benchmarks/SyntheticRepository"),
         .executableTarget(
             name: "ferry-s3-bench",
-            dependencies: ["FerryBlob", "FerryHTTP"]),
+            dependencies: ["FerryBlob", "FerryHTTP"],
+            path: "Benchmarks/S3Throughput"),
 
         // MARK: Tests
         .target(

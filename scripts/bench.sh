@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh                      # the comparison table
 #   scripts/bench.sh --block-sizes "256K 512K 1M 2M 4M"   # plus ferry's block-size sweep
+#   scripts/bench.sh --maintenance        # forget/prune/open on a synthetic 1M-chunk, 30-snapshot repository
 #   scripts/bench.sh --no-s3              # without the S3 table (local SeaweedFS, scripts/lib/bench-s3.sh)
 #
 # Needs root (the image is built by mounting it). Work files go to $FERRY_BENCH_DIR
@@ -14,14 +15,40 @@ source scripts/lib/deps.sh
 source scripts/lib/bench-s3.sh
 
 BLOCK_SIZES=""
+MAINTENANCE=""
 S3=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
+        --maintenance) MAINTENANCE=1; shift ;;
         --no-s3) S3=0; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
+
+if [ -n "$MAINTENANCE" ]; then
+    install_build_deps
+    apt_install time
+    WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/maintenance"
+    rm -rf "$WORK"; mkdir -p "$WORK"
+    swift build -c release --product ferry 2>&1 | tail -1
+    swift build -c release --product ferry-synthetic-repo 2>&1 | tail -1
+    BIN="$(swift build -c release --show-bin-path)"
+    export FERRY_PASSWORD=bench-password FERRY_CACHE_DIR="$WORK/cache"
+    run() { local label=$1; shift; /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" > /dev/null 2>&1; read -r s m < "$WORK/t"; printf '| %s | %.2f s | %d MiB |\n' "$label" "$s" $((m / 1024)); }
+    echo "building a synthetic repository (1M chunks, 30 snapshots)..."
+    "$BIN/ferry-synthetic-repo" "$WORK/repo" --chunks 1000000 --snapshots 30
+    echo "| step | time | peak RSS |"
+    echo "|---|---:|---:|"
+    run "open, no cache (ferry stats --no-cache)" "$BIN/ferry" stats --repo "$WORK/repo" --no-cache
+    run "open, filling the cache" "$BIN/ferry" stats --repo "$WORK/repo"
+    run "open, cached" "$BIN/ferry" stats --repo "$WORK/repo"
+    run "forget --keep-last 10" "$BIN/ferry" forget --repo "$WORK/repo" --keep-last 10
+    run "prune (mark, sweep, repack, compact)" "$BIN/ferry" prune --repo "$WORK/repo"
+    run "open after prune (cache rebuilt)" "$BIN/ferry" stats --repo "$WORK/repo"
+    run "open, cached" "$BIN/ferry" stats --repo "$WORK/repo"
+    exit 0
+fi
 
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (it mounts the image it builds)" >&2; exit 1; }
 install_bench_deps

@@ -107,12 +107,41 @@ struct PackAndIndexTests {
         let newer = IndexObject(created: Date(timeIntervalSince1970: 2), session: [], packs: [p2], entries: [entry(a, 500), entry(b, 0, tomb: true)])
         let revived = IndexObject(created: Date(timeIntervalSince1970: 3), session: [], packs: [p1], entries: [entry(c, 600)])
         let index = ChunkIndex(merging: [revived, newer, old])
-        #expect(index.count == 2)
+        #expect(index.count == 3)
         #expect(index.location(of: a)?.pack.id == p2.id)
         #expect(index.location(of: a)?.offset == 500)
-        #expect(index.location(of: b) == nil)
+        // Tombstoned: hidden from writers, still readable at its last location.
+        #expect(!index.contains(b))
+        #expect(index.isTombstoned(b))
+        #expect(index.location(of: b)?.offset == 200)
+        #expect(index.contains(a) && index.contains(c))
         #expect(index.location(of: c)?.offset == 600)
         #expect(index.location(of: ChunkID(random.bytes(32))) == nil)
+    }
+
+    @Test func incrementalMergeEqualsMergingEverythingAtOnce() {
+        var random = DeterministicBytes(seed: 8)
+        let ids = (0..<300).map { _ in ChunkID(random.bytes(32)) }
+        let pack = IndexObject.Pack(id: ChunkID(random.bytes(32)), salt: random.bytes(32), kind: .data, size: 1 << 20)
+        // 12 objects at shuffled times, each with locations or tombstones for random chunks.
+        var objects: [IndexObject] = []
+        for n in 0..<12 {
+            let entries = (0..<80).map { _ in
+                IndexObject.Entry(id: ids[Int(random.next() % 300)], pack: 0, offset: UInt32(random.next() % 1000), length: 1, rawLength: 1, isTombstone: random.next() % 4 == 0)
+            }
+            let unique = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).values
+            objects.append(IndexObject(created: Date(timeIntervalSince1970: Double((n * 7) % 12) + 1), session: [], packs: [pack], entries: Array(unique)))
+        }
+        let whole = ChunkIndex(merging: objects)
+        var stepwise = ChunkIndex()
+        for part in [objects[0..<3], objects[3..<4], objects[4..<9], objects[9...]] {
+            stepwise.merge(Array(part))
+        }
+        #expect(whole.count == stepwise.count)
+        for id in ids {
+            #expect(whole.location(of: id) == stepwise.location(of: id))
+            #expect(whole.isTombstoned(id) == stepwise.isTombstoned(id))
+        }
     }
 
     @Test func largeIndexLookupsFindEveryEntry() {

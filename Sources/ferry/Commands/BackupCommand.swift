@@ -31,11 +31,14 @@ struct BackupCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Read a device even if it is mounted or in use.")
     var force = false
 
+    @Option(name: .long, help: .hidden)
+    var sessionLease: Int = 900
+
     @Flag(name: .long, help: "Print a JSON object instead of the snapshot id.")
     var json = false
 
     func run() async throws {
-        let repo = try await repository.open()
+        let repo = try await repository.open(loadIndex: false)
         var blockSize = repo.config.blockSize
         if let text = self.blockSize {
             guard let parsed = BlockSize.parse(text), BlockSize.isValid(parsed) else {
@@ -53,7 +56,8 @@ struct BackupCommand: AsyncParsableCommand {
         let block = try RawBlockSource(path: source, force: force)
         defer { block.close() }
         let progress = TransferProgress(total: block.size)
-        let request = BackupRequest(name: name, blockSize: blockSize, parent: parentSnapshot, format: "raw", tags: tags, progress: progress)
+        var request = BackupRequest(name: name, blockSize: blockSize, parent: parentSnapshot, format: "raw", tags: tags, progress: progress)
+        request.sessionLease = .seconds(max(1, sessionLease))
         let result = try await ProgressDisplay(progress: progress, verb: "backup").around {
             try await VolumeBackup(source: block, repository: repo, request: request).run()
         }

@@ -14,6 +14,9 @@ struct RepositoryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Run a shell command and use what it prints as the password.", valueName: "command"))
     var passwordCommand: String?
 
+    @Option(name: .long, help: ArgumentHelp("Open the repository with a raw key: a file holding base64 of 32 random bytes (or FERRY_KEY).", valueName: "file"))
+    var keyFile: String?
+
     @Option(name: .long, help: ArgumentHelp("S3 endpoint URL (or FERRY_S3_ENDPOINT).", valueName: "url"))
     var s3Endpoint: String?
 
@@ -25,6 +28,16 @@ struct RepositoryOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Do not verify TLS certificates (insecure; for testing only).")
     var insecureSkipTlsVerify = false
+
+    @Option(name: .long, help: ArgumentHelp("Where to cache the repository's index (default: FERRY_CACHE_DIR, else ~/.cache/ferry).", valueName: "dir"))
+    var cacheDir: String?
+
+    @Flag(name: .long, help: "Do not use or update the local index cache.")
+    var noCache = false
+
+    var cache: IndexCache? {
+        noCache ? nil : IndexCache(directory: cacheDir ?? IndexCache.defaultDirectory)
+    }
 
     /// The repository location from `--repo` or FERRY_REPOSITORY.
     func location() throws -> String {
@@ -63,16 +76,36 @@ struct RepositoryOptions: ParsableArguments {
         return nil
     }
 
+    /// The credential to open the repository with: a raw key (--key-file, FERRY_KEY), else the
+    /// password, or nil when neither is given.
+    func credential() throws -> Credential? {
+        if let keyFile {
+            guard let data = FileManager.default.contents(atPath: keyFile) else { throw CLIError("cannot read the key file \(keyFile)") }
+            return .rawKey(try Self.decodeRawKey(String(decoding: data, as: UTF8.self), source: keyFile))
+        }
+        if let env = ProcessInfo.processInfo.environment["FERRY_KEY"], !env.isEmpty {
+            return .rawKey(try Self.decodeRawKey(env, source: "FERRY_KEY"))
+        }
+        return try password().map { .password($0) }
+    }
+
+    static func decodeRawKey(_ text: String, source: String) throws -> [UInt8] {
+        guard let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), data.count == 32 else {
+            throw CLIError("\(source) must hold base64 of exactly 32 bytes (e.g. `head -c 32 /dev/urandom | base64`)")
+        }
+        return [UInt8](data)
+    }
+
     /// Opens the repository, warning on stderr about index objects that could not be read.
-    func open() async throws -> Repository {
-        let repository = try await Repository.open(store: try store(), password: try password())
+    func open(loadIndex: Bool = true) async throws -> Repository {
+        let repository = try await Repository.open(store: try store(), credential: try credential(), loadIndex: loadIndex, cache: cache)
         for problem in repository.indexProblems {
             Terminal.error("warning: \(problem); its chunks are treated as missing (run ferry check)")
         }
         return repository
     }
 
-    private static func firstLine(_ data: Data) -> [UInt8] {
+    static func firstLine(_ data: Data) -> [UInt8] {
         var bytes = [UInt8](data)
         if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { bytes.removeSubrange(newline...) }
         if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
