@@ -130,6 +130,30 @@ struct S3BackupTests {
         #expect(try cli.check(["--read-data"]).succeeded, "the damage was in transit only")
     }
 
+    @Test func forgetAndPruneDeleteFromTheBucket() async throws {
+        let server = try SeaweedFS.shared()
+        let cli = try S3CLIFixture(server: server, extra: ["--pack-size", "2M"])
+        defer { cli.remove() }
+        let first = cli.dir.file("first.img")
+        try makeImage(first, size: 12 << 20, seed: 70)
+        _ = try cli.backup(first, ["--name", "disk"])
+        let second = cli.dir.file("second.img")
+        try makeImage(second, size: 12 << 20, seed: 71)
+        let kept = try cli.backup(second, ["--name", "disk"])
+        let packsBefore = try await cli.objects("packs/").count
+
+        try cli.expectSuccess(["forget", "--repo", cli.repo, "--keep-last", "1"])
+        let prune = try cli.expectSuccess(["prune", "--repo", cli.repo])
+        #expect(prune.succeeded)
+        let packsAfter = try await cli.objects("packs/").count
+        #expect(packsAfter < packsBefore, "the forgotten snapshot's packs were deleted (\(packsBefore) -> \(packsAfter))")
+        #expect(try await cli.objects("snapshots/").count == 1)
+        let restored = cli.dir.file("restored.img")
+        #expect(try cli.restore(kept.string("snapshot"), to: restored).succeeded)
+        #expect(try ImageFile.identical(second, restored))
+        #expect(try cli.check(["--read-data"]).succeeded)
+    }
+
     @Test func wrongCredentialsAndMissingBucketAreClearAndLeaveNoSnapshot() async throws {
         let server = try SeaweedFS.shared()
         let cli = try S3CLIFixture(server: server)
