@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized) struct HTTPTLSTests {
     /// Made once for the whole suite.
     static let material: Result<(ScratchDirectory, TestCertificates), any Error> = Result {
-        let directory = try ScratchDirectory("ferry-tls")
+        let directory = try ScratchDirectory("ferry-tls", removeAtExit: true)
         return (directory, try TestCertificates(in: directory.path))
     }
 

@@ -155,7 +155,7 @@ public final class SeaweedFS: @unchecked Sendable {
         generation += 1
         let log = directory.file("weed-\(generation).log")
         lock.unlock()
-        let child = try ChildProcess(executable: weed, arguments: arguments, logPath: log, dieWithParent: true)
+        let child = try ChildProcess(executable: weed, arguments: arguments, logPath: log, dieWithParent: true, cleanupPath: directory.path)
         lock.lock()
         process = child
         lock.unlock()
