@@ -13,6 +13,9 @@ struct S3BackupTests {
         defer { cli.remove() }
         let image = cli.dir.file("disk.img")
         try makeImage(image, size: 40 << 20, seed: 61)
+        // repo init probed If-None-Match: * and recorded what SeaweedFS does with it.
+        let config = try JSONSerialization.jsonObject(with: Data(try await cli.object("config"))) as? [String: Any]
+        #expect(config?["conditionalWrites"] as? String == "honoured")
 
         let full = try cli.backup(image, ["--name", "disk"])
         #expect(full.int("size") == 40 << 20)

@@ -58,10 +58,18 @@ struct S3CLIFixture {
 
     /// The repository's objects, straight from the bucket.
     func objects(_ prefix: String = "") async throws -> [ObjectInfo] {
-        let store = try S3Store(
+        try await bucket().list(prefix: prefix)
+    }
+
+    /// One object's bytes, straight from the bucket.
+    func object(_ name: String) async throws -> [UInt8] {
+        try await bucket().get(name)
+    }
+
+    private func bucket() throws -> S3Store {
+        try S3Store(
             configuration: S3Configuration(bucket: server.bucket, prefix: self.prefix, endpoint: server.endpoint, addressing: .path),
             credentials: StaticCredentialsProvider(S3Credentials(accessKeyID: server.admin.accessKey, secretAccessKey: server.admin.secretKey)))
-        return try await store.list(prefix: prefix)
     }
 
     func remove() {
