@@ -96,6 +96,10 @@ let package = Package(
             name: "ferry-synthetic-repo",
             dependencies: ["FerryRepo", "FerryBlob"],
             path: "Benchmarks/SyntheticRepository"),
+        .executableTarget(
+            name: "ferry-s3-bench",
+            dependencies: ["FerryBlob", "FerryHTTP"],
+            path: "Benchmarks/S3Throughput"),
 
         // MARK: Tests
         .target(
@@ -121,6 +125,9 @@ let package = Package(
         .testTarget(
             name: "FerryS3Tests",
             dependencies: ["FerryBlob", "FerryHTTP", "FerryS3TestSupport"]),
+        .testTarget(
+            name: "FerryS3EndToEndTests",
+            dependencies: ["FerryBlob", "FerryTestSupport", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryKubeTests",
             dependencies: ["FerryKube", "FerryKubeTestServer", "FerryS3TestSupport"]),

@@ -5,19 +5,23 @@
 #   scripts/bench.sh                      # the comparison table
 #   scripts/bench.sh --block-sizes "256K 512K 1M 2M 4M"   # plus ferry's block-size sweep
 #   scripts/bench.sh --maintenance        # forget/prune/open on a synthetic 1M-chunk, 30-snapshot repository
+#   scripts/bench.sh --no-s3              # without the S3 table (local SeaweedFS, scripts/lib/bench-s3.sh)
 #
 # Needs root (the image is built by mounting it). Work files go to $FERRY_BENCH_DIR
 # (default /var/tmp/ferry-bench); the shared image builders come from $FERRY_SHARED (../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
+source scripts/lib/bench-s3.sh
 
 BLOCK_SIZES=""
 MAINTENANCE=""
+S3=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
         --maintenance) MAINTENANCE=1; shift ;;
+        --no-s3) S3=0; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -54,6 +58,7 @@ mkdir -p "$WORK"
 
 echo "building ferry (release)..."
 swift build -c release --product ferry 2>&1 | tail -1
+if [ "$S3" = 1 ]; then swift build -c release --product ferry-s3-bench 2>&1 | tail -1; fi
 FERRY="$(swift build -c release --show-bin-path)/ferry"
 
 BASE="$WORK/base.img"
@@ -130,6 +135,8 @@ for tool, op, s, rss, repo in rows:
     ratio = secs.get(('restic', op), 0) / s if s > 0 else 0
     print(f"| {tool} | {op} | {s:.2f} | {size / 2**20 / s:.0f} | {ratio:.2f} | {int(repo) / 2**20:.0f} MiB | {int(rss) / 1024:.0f} MiB |")
 PY
+
+if [ "$S3" = 1 ]; then bench_s3; fi
 
 if [ -n "$BLOCK_SIZES" ]; then
     echo

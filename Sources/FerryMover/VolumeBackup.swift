@@ -190,9 +190,8 @@ public struct VolumeBackup: Sendable {
                 let builder = pool.take()
                 builder.append(data, id: id, scratch: scratch)
                 if builder.isFull {
-                    let before = session.bytesStored
                     try await session.store(builder)
-                    request.progress?.addStored(session.bytesStored - before)
+                    request.progress?.setStored(session.bytesStored)
                 } else {
                     pool.put(builder)
                 }

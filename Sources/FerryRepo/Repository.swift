@@ -50,7 +50,11 @@ public final class Repository: Sendable {
         if try await wrap({ try await store.head(ObjectName.config) }) != nil {
             throw RepositoryError.alreadyInitialized(location: store.location)
         }
-        let config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize)
+        var config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize)
+        if let s3 = store as? S3Store {
+            // Recorded once, so every later open knows whether create-only writes are atomic.
+            config.conditionalWrites = try await wrap { try await s3.probeConditionalWrites() }.rawValue
+        }
         let configBytes = try [UInt8](Self.encoder.encode(config))
         if let password {
             let slot = try KeySlot.make(password: password, masterKeys: .random(), config: config, configBytes: configBytes, kdf: kdf)
@@ -92,6 +96,9 @@ public final class Repository: Sendable {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "not valid JSON")
         }
         try config.validate(location: store.location)
+        if let s3 = store as? S3Store, let recorded = config.conditionalWrites.flatMap(S3ConditionalWrites.init(rawValue:)) {
+            s3.assumeConditionalWrites(recorded)
+        }
         let slots = try await wrap { try await store.list(prefix: ObjectName.keysPrefix) }
         var keys: MasterKeys?
         var slotName: String?

@@ -110,13 +110,7 @@ public struct IndexCache: Sendable {
 extension ChunkIndex {
     /// Serialises the table for `IndexCache`: packs, then records with their merge times.
     func encode(into w: inout ByteWriter) {
-        w.u32(UInt32(packs.count))
-        for p in packs {
-            w.id(p.id)
-            w.raw(p.salt)
-            w.u8(p.kind.rawValue)
-            w.u32(p.size)
-        }
+        IndexObject.Pack.encode(packs, into: &w)
         let (records, located, tombstoned) = storage
         w.u32(UInt32(records.count))
         for (i, r) in records.enumerated() {
@@ -131,16 +125,7 @@ extension ChunkIndex {
     }
 
     init(decoding r: inout ByteReader) throws {
-        let packCount = Int(try r.u32())
-        try r.need(packCount * 69)
-        var packs: [IndexObject.Pack] = []
-        packs.reserveCapacity(packCount)
-        for _ in 0..<packCount {
-            let id = try r.id()
-            let salt = Array(try r.raw(32))
-            guard let kind = PackFormat.Kind(rawValue: try r.u8()) else { throw ByteReader.Truncated() }
-            packs.append(IndexObject.Pack(id: id, salt: salt, kind: kind, size: try r.u32()))
-        }
+        let packs = try IndexObject.Pack.decode(from: &r, name: "index cache")
         let count = Int(try r.u32())
         try r.need(count * 64)
         var records: [Record] = []

@@ -23,6 +23,15 @@ struct RepositoryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("S3 region (or AWS_REGION).", valueName: "region"))
     var s3Region: String?
 
+    @Option(name: .long, help: ArgumentHelp("AWS profile in the shared credentials/config files (or AWS_PROFILE).", valueName: "name"))
+    var s3Profile: String?
+
+    @Option(name: .long, help: ArgumentHelp("S3 addressing: path, virtual or auto.", valueName: "style"))
+    var s3Addressing: String = "auto"
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Storage class for objects under a prefix, e.g. packs/=STANDARD_IA (repeatable).", valueName: "prefix=class"))
+    var s3StorageClass: [String] = []
+
     @Option(name: .long, help: ArgumentHelp("Trust the CA certificates in this PEM file for TLS.", valueName: "file"))
     var caFile: String?
 
@@ -46,16 +55,26 @@ struct RepositoryOptions: ParsableArguments {
         throw ValidationError("no repository given: pass --repo or set FERRY_REPOSITORY")
     }
 
-    var storeOptions: StoreOptions {
+    func storeOptions() throws -> StoreOptions {
         let env = ProcessInfo.processInfo.environment
+        guard let addressing = S3AddressingStyle(rawValue: s3Addressing) else {
+            throw ValidationError("--s3-addressing takes path, virtual or auto")
+        }
+        let classes = try s3StorageClass.map { rule -> S3StorageClassRule in
+            guard let eq = rule.firstIndex(of: "="), eq != rule.startIndex, rule.index(after: eq) != rule.endIndex else {
+                throw ValidationError("--s3-storage-class takes PREFIX=CLASS, got \(rule)")
+            }
+            return S3StorageClassRule(prefix: String(rule[..<eq]), storageClass: String(rule[rule.index(after: eq)...]))
+        }
         return StoreOptions(
             s3Endpoint: s3Endpoint ?? env["FERRY_S3_ENDPOINT"],
             s3Region: s3Region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"],
-            caFile: caFile, insecureSkipTLSVerify: insecureSkipTlsVerify)
+            caFile: caFile, insecureSkipTLSVerify: insecureSkipTlsVerify,
+            s3Profile: s3Profile, s3Addressing: addressing, s3StorageClasses: classes)
     }
 
     func store(create: Bool = false) throws -> any ObjectStore {
-        try StoreLocator.open(try location(), options: storeOptions, create: create)
+        try StoreLocator.open(try location(), options: try storeOptions(), create: create)
     }
 
     /// The password from --password-file, --password-command or FERRY_PASSWORD, or nil when
