@@ -29,6 +29,9 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
 
         // MARK: Libraries
         .target(
@@ -42,7 +45,7 @@ let package = Package(
             dependencies: ["FerryBlob", "CLZ4", "COpenSSL"]),
         .target(
             name: "FerryVolume",
-            dependencies: ["FerrySystem"]),
+            dependencies: ["FerrySystem", "CZlib", "CZstd"]),
         .target(
             name: "FerryMover",
             dependencies: ["FerryRepo", "FerryVolume"]),
@@ -70,6 +73,16 @@ let package = Package(
         .testTarget(
             name: "FerryMoverTests",
             dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport"]),
+        .target(
+            name: "FerryQEMUTestSupport",
+            dependencies: ["FerryVolume"],
+            path: "Tests/FerryQEMUTestSupport"),
+        .testTarget(
+            name: "FerryQCOW2Tests",
+            dependencies: ["FerryVolume", "FerryQEMUTestSupport"]),
+        .testTarget(
+            name: "FerryCBTTests",
+            dependencies: ["FerryVolume", "FerryQEMUTestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

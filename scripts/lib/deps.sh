@@ -14,7 +14,7 @@ apt_install() {
 }
 
 install_build_deps() {
-    apt_install libcurl4-openssl-dev liblz4-dev libssl-dev zlib1g-dev pkg-config
+    apt_install libcurl4-openssl-dev liblz4-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
 }
 
 install_test_deps() {
