@@ -139,3 +139,37 @@ public enum Bytes {
         } ?? a.allSatisfy { $0 == 0 }
     }
 }
+
+/// A real `qemu-io` process holding an image open (read-write, or read-only with `readOnly`),
+/// as a running VM would: it keeps QEMU's OFD locks until `release()`.
+public final class QEMUHolder: @unchecked Sendable {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+
+    /// Starts qemu-io on `image` and returns once it has answered a read, so the image is open.
+    public init(_ image: String, format: String = "qcow2", readOnly: Bool = false, in directory: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["qemu-io", "-f", format] + (readOnly ? ["-r"] : []) + [image]
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data("read 0 512\n".utf8))
+        var seen = ""
+        while !seen.contains("bytes at offset 0") {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { throw QEMUTools.Failure(command: "qemu-io \(image)", status: -1, output: seen) }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+    }
+
+    /// Closes qemu-io's input, so it closes the image and exits; waits for that.
+    public func release() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { release() } }
+}

@@ -143,26 +143,29 @@ public final class QCOW2BlockSource: BlockSource {
             // Backing chain.
             if let name = header.backingFile {
                 let resolved = Self.resolve(name, relativeTo: path)
+                let identity: FileIdentity
+                do { identity = try Self.identity(ofFileAt: resolved) } catch {
+                    throw QCOW2Error.missingFile(path: path, role: "backing file", file: resolved, detail: "\(error)")
+                }
+                if let earlier = chain.seen[identity] {
+                    throw QCOW2Error.backingChainLoop(path: path, repeated: earlier)
+                }
                 let format = try Self.backingFormat(header.backingFormat, of: resolved, image: path)
-                switch format {
-                case .qcow2:
-                    backing = try QCOW2BlockSource(path: resolved, options: options, chain: &chain)
-                    rawBacking = nil
-                default:
-                    let identity: FileIdentity
-                    do { identity = try Self.identity(ofFileAt: resolved) } catch {
-                        throw QCOW2Error.missingFile(path: path, role: "backing file", file: resolved, detail: "\(error)")
+                do {
+                    switch format {
+                    case .qcow2:
+                        backing = try QCOW2BlockSource(path: resolved, options: options, chain: &chain)
+                        rawBacking = nil
+                    default:
+                        chain.seen[identity] = resolved
+                        let raw = try RawBlockSource(path: resolved, force: true)
+                        openedRaw.append(raw)
+                        backing = raw
+                        rawBacking = raw
                     }
-                    if let earlier = chain.seen[identity] {
-                        throw QCOW2Error.backingChainLoop(path: path, repeated: earlier)
-                    }
-                    let raw: RawBlockSource
-                    do { raw = try RawBlockSource(path: resolved, force: true) } catch {
-                        throw QCOW2Error.missingFile(path: path, role: "backing file", file: resolved, detail: "\(error)")
-                    }
-                    openedRaw.append(raw)
-                    backing = raw
-                    rawBacking = raw
+                } catch let error as VolumeError {
+                    guard case let .unreadable(_, detail) = error else { throw error }
+                    throw QCOW2Error.missingFile(path: path, role: "backing file", file: resolved, detail: detail)
                 }
             } else {
                 backing = nil
@@ -413,8 +416,11 @@ public final class QCOW2BlockSource: BlockSource {
         guard offset % Int64(clusterSize) == 0 else {
             throw QCOW2Error.corruptTable(path: path, table: "L1 table", detail: "entry \(l1Index) points at unaligned offset \(offset)")
         }
-        guard offset + Int64(clusterSize) <= fileSize else {
+        guard offset < fileSize else {
             throw QCOW2Error.corruptTable(path: path, table: "L1 table", detail: "entry \(l1Index) points at \(offset), past the end of the \(fileSize)-byte file")
+        }
+        guard offset + Int64(clusterSize) <= fileSize else {
+            throw QCOW2Error.truncated(path: path, structure: "L2 table at \(offset)", needed: offset + Int64(clusterSize), fileSize: fileSize)
         }
         return try cache.table(at: offset) {
             let bytes = try readBytes(file, at: offset, count: clusterSize)
