@@ -171,5 +171,42 @@ public final class QEMUHolder: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Kills qemu-io with SIGKILL, as a crashing VM would die: it stores nothing on the way out.
+    public func crash() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? input.fileHandleForWriting.close()
+    }
+
+    /// Sends one qemu-io command and waits for its answer.
+    public func command(_ line: String, until marker: String) throws {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+        var seen = ""
+        while !seen.contains(marker) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { throw QEMUTools.Failure(command: line, status: -1, output: seen) }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+    }
+
     deinit { if process.isRunning { release() } }
+}
+
+/// The filesystem's timestamp clock, which ticks coarsely (a few milliseconds): tests that need a
+/// file modified strictly after another wait for the clock itself, not for a guessed delay.
+public enum FileClock {
+    public static func modificationTime(_ path: String) throws -> Date {
+        try FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date ?? .distantPast
+    }
+
+    /// Rewrites `probe` until its modification time is later than that of `path`.
+    public static func waitUntilAfter(_ path: String, probe: String) throws {
+        let reference = try modificationTime(path)
+        var rounds = 0
+        repeat {
+            try Data([UInt8(rounds & 0xFF)]).write(to: URL(fileURLWithPath: probe))
+            rounds += 1
+            precondition(rounds < 10_000_000, "the filesystem clock does not advance")
+        } while try modificationTime(probe) <= reference
+    }
 }
