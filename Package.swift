@@ -32,23 +32,26 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .target(
+            name: "CSystemShims",
+            dependencies: []),
 
         // MARK: Libraries
         .target(
             name: "FerrySystem",
-            dependencies: []),
+            dependencies: ["CSystemShims"]),
         .target(
             name: "FerryBlob",
             dependencies: ["FerrySystem"]),
         .target(
             name: "FerryRepo",
-            dependencies: ["FerryBlob", "CLZ4", "COpenSSL"]),
+            dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "COpenSSL"]),
         .target(
             name: "FerryVolume",
             dependencies: ["FerrySystem", "CZlib", "CZstd"]),
         .target(
             name: "FerryMover",
-            dependencies: ["FerryRepo", "FerryVolume"]),
+            dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem"]),
 
         // MARK: The executable
         .executableTarget(

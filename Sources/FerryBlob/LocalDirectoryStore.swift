@@ -32,6 +32,7 @@ public struct LocalDirectoryStore: ObjectStore {
         }
     }
 
+    @discardableResult
     public func put(_ name: String, _ bytes: [UInt8], mode: PutMode) async throws -> PutOutcome {
         let path = try self.path(of: name)
         let root = self.root

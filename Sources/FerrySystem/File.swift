@@ -1,3 +1,4 @@
+import CSystemShims
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -95,4 +96,13 @@ public enum LinuxConstant {
     public static let seekHole: Int32 = 4
     public static let fallocKeepSize: Int32 = 0x01
     public static let fallocPunchHole: Int32 = 0x02
+}
+
+extension File {
+    /// Deallocates `range` of a regular file (it then reads as zeros) without changing its size.
+    public func punchHole(_ range: Range<Int64>) throws(SystemError) {
+        if ferry_fallocate(descriptor, LinuxConstant.fallocPunchHole | LinuxConstant.fallocKeepSize, off_t(range.lowerBound), off_t(range.count)) != 0 {
+            throw SystemError("fallocate(PUNCH_HOLE)", path: path)
+        }
+    }
 }

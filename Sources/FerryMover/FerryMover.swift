@@ -1,1 +1,0 @@
-// The data mover: joins block sources to the repository.

@@ -1,0 +1,250 @@
+import FerryRepo
+import FerrySystem
+import FerryVolume
+import Foundation
+import Synchronization
+
+/// What to back up and how.
+public struct BackupRequest: Sendable {
+    /// The snapshot name; `--parent auto` matches on it.
+    public var name: String
+    public var blockSize: Int
+    /// The snapshot to compare against; blocks equal to its block map count as unchanged.
+    public var parent: Snapshot?
+    /// The source's format, recorded in the manifest.
+    public var format: String
+    /// Concurrent block workers.
+    public var workers: Int
+    public var tags: [String: String]
+    /// Live counters for a progress display.
+    public var progress: TransferProgress?
+
+    public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil) {
+        self.name = name
+        self.blockSize = blockSize
+        self.parent = parent
+        self.format = format
+        self.workers = workers
+        self.tags = tags
+        self.progress = progress
+    }
+}
+
+/// The outcome of a backup: the committed snapshot and what it took.
+public struct BackupResult: Sendable {
+    public var snapshot: ChunkID
+    public var manifest: SnapshotManifest
+    public var stats: VolumeStats
+}
+
+/// Backs up one volume into a repository: the agent's data path (DESIGN §2).
+///
+/// The volume is cut into fixed, offset-aligned blocks and processed one block-map page at a
+/// time. Within a page, blocks the source reports as holes are recorded as zeros without being
+/// read; the rest are read by parallel workers, each of which recognises all-zero blocks,
+/// computes the keyed chunk id, compares it with the parent's block map and the repository's
+/// index, and only for new content compresses, encrypts and appends it to its own pack. Memory
+/// is bounded by the workers' blocks and packs, whatever the volume's size.
+public struct VolumeBackup: Sendable {
+    public static let defaultWorkers = max(2, ProcessInfo.processInfo.activeProcessorCount + 1)
+
+    public let source: any BlockSource
+    public let repository: Repository
+    public let request: BackupRequest
+
+    public init(source: any BlockSource, repository: Repository, request: BackupRequest) {
+        self.source = source
+        self.repository = repository
+        self.request = request
+    }
+
+    public func run() async throws -> BackupResult {
+        guard BlockSize.isValid(request.blockSize) else {
+            throw RepositoryError.invalidArgument("block size \(request.blockSize) is not a power of two between 64 KiB and 8 MiB")
+        }
+        let started = ContinuousClock.now
+        let session = try await repository.beginSession()
+        do {
+            var (pages, stats) = try await writeBlocks(session)
+            let parentVolume = comparableParent
+            stats.bytesStored = session.bytesStored
+            stats.seconds = (ContinuousClock.now - started).seconds
+            let volume = VolumeManifest(
+                name: "disk", source: source.description, format: request.format, size: source.size,
+                blockSize: request.blockSize, pageEntries: repository.config.blockMapPageEntries, pages: pages,
+                changeTracking: ChangeTrackingRecord(provider: parentVolume == nil ? "none" : "hash"), stats: stats)
+            let manifest = SnapshotManifest(
+                time: Date(), name: request.name, hostname: ProcessInfo.processInfo.hostName,
+                parent: request.parent?.id.hex, session: session.id, volumes: [volume], tags: request.tags)
+            let (id, stored) = try await session.commit(manifest)
+            stats.bytesStored = stored
+            stats.seconds = (ContinuousClock.now - started).seconds
+            pages.removeAll()
+            return BackupResult(snapshot: id, manifest: manifest, stats: stats)
+        } catch {
+            await session.end()
+            throw error
+        }
+    }
+
+    /// The parent's volume when its block map lines up with this backup's blocks.
+    var comparableParent: VolumeManifest? {
+        guard let volume = request.parent?.manifest.volumes.first, volume.blockSize == request.blockSize else { return nil }
+        return volume
+    }
+
+    private func writeBlocks(_ session: WriteSession) async throws -> ([String], VolumeStats) {
+        let blockSize = Int64(request.blockSize)
+        let size = source.size
+        let pageEntries = repository.config.blockMapPageEntries
+        let blockCount = Int((size + blockSize - 1) / blockSize)
+        let pageCount = (blockCount + pageEntries - 1) / pageEntries
+        let parent = comparableParent
+        let pool = PackPool(session: session, maxChunk: request.blockSize)
+        var stats = VolumeStats()
+        stats.size = size
+        var pages: [String] = []
+        pages.reserveCapacity(pageCount)
+
+        for page in 0..<pageCount {
+            let first = page * pageEntries
+            let count = min(pageEntries, blockCount - first)
+            let pageRange = Int64(first) * blockSize..<min(size, Int64(first + count) * blockSize)
+            var parentPage: BlockMapPage?
+            if let parent, page < parent.pageCount {
+                parentPage = try await repository.blockMapPage(parent, page: page)
+            }
+            let source = self.source
+            let ranges = try await BlockingExecutor.io.run { try source.dataRanges(in: pageRange) }
+            let toRead = Self.blocksTouching(ranges, first: first, count: count, blockSize: blockSize)
+            let skipped = Int64(pageRange.count) - toRead.reduce(Int64(0)) { $0 + Self.length(of: first + $1, blockSize: blockSize, size: size) }
+            stats.zeroBlocks += count - toRead.count
+            stats.bytesNotRead += skipped
+            request.progress?.advance(skipped)
+
+            var entries = [ChunkID](repeating: .zero, count: count)
+            let outcome = try await processBlocks(toRead, first: first, parentPage: parentPage, pool: pool)
+            for (block, id) in outcome.entries { entries[block] = id }
+            stats.merge(outcome.stats)
+            let pageID = try await session.storeMetadata(BlockMapPage(entries: entries).encode())
+            pages.append(pageID.hex)
+        }
+        try await pool.flush()
+        return (pages, stats)
+    }
+
+    /// Reads and stores the blocks `toRead` (indices within the page starting at block `first`).
+    private func processBlocks(_ toRead: [Int], first: Int, parentPage: BlockMapPage?, pool: PackPool) async throws -> WorkerOutcome {
+        let cursor = WorkCursor()
+        let workers = min(request.workers, max(1, toRead.count))
+        return try await withThrowingTaskGroup(of: WorkerOutcome.self) { group in
+            for _ in 0..<workers {
+                group.addTask {
+                    try await worker(toRead: toRead, cursor: cursor, first: first, parentPage: parentPage, pool: pool)
+                }
+            }
+            var total = WorkerOutcome()
+            for try await outcome in group {
+                total.entries += outcome.entries
+                total.stats.merge(outcome.stats)
+            }
+            return total
+        }
+    }
+
+    private func worker(toRead: [Int], cursor: WorkCursor, first: Int, parentPage: BlockMapPage?, pool: PackPool) async throws -> WorkerOutcome {
+        let blockSize = Int64(request.blockSize)
+        let buffer = BlockBuffer(capacity: request.blockSize)
+        let scratch = ChunkScratch(capacity: request.blockSize)
+        let hasher = repository.hasher
+        let session = pool.session
+        let source = self.source
+        var outcome = WorkerOutcome()
+        while true {
+            let k = cursor.next()
+            guard k < toRead.count else { break }
+            try Task.checkCancellation()
+            let block = toRead[k]
+            let offset = Int64(first + block) * blockSize
+            let length = Self.length(of: first + block, blockSize: blockSize, size: source.size)
+            try await BlockingExecutor.io.run { try source.read(at: offset, into: buffer.prefix(Int(length))) }
+            outcome.stats.bytesRead += length
+            request.progress?.advance(length)
+            let data = UnsafeRawBufferPointer(buffer.prefix(Int(length)))
+            if data.isAllZero {
+                outcome.stats.zeroBlocks += 1
+                continue  // entries default to zero
+            }
+            let id = hasher.id(of: data)
+            outcome.entries.append((block, id))
+            if let parentPage, block < parentPage.entries.count, parentPage.entries[block] == id {
+                outcome.stats.unchangedBlocks += 1
+            } else if !session.claim(id) {
+                outcome.stats.dedupBlocks += 1
+            } else {
+                outcome.stats.newBlocks += 1
+                let builder = pool.take()
+                builder.append(data, id: id, scratch: scratch)
+                if builder.isFull {
+                    let before = session.bytesStored
+                    try await session.store(builder)
+                    request.progress?.addStored(session.bytesStored - before)
+                } else {
+                    pool.put(builder)
+                }
+            }
+        }
+        return outcome
+    }
+
+    /// Indices (within the page) of the blocks that intersect `ranges`.
+    static func blocksTouching(_ ranges: [Range<Int64>], first: Int, count: Int, blockSize: Int64) -> [Int] {
+        var blocks: [Int] = []
+        var last = -1
+        for range in ranges where !range.isEmpty {
+            let low = max(Int(range.lowerBound / blockSize) - first, last + 1)
+            let high = min(Int((range.upperBound - 1) / blockSize) - first, count - 1)
+            guard low <= high else { continue }
+            blocks.append(contentsOf: low...high)
+            last = high
+        }
+        return blocks
+    }
+
+    static func length(of block: Int, blockSize: Int64, size: Int64) -> Int64 {
+        min(blockSize, size - Int64(block) * blockSize)
+    }
+}
+
+/// Hands out consecutive work item numbers to concurrent workers.
+final class WorkCursor: Sendable {
+    private let counter = Atomic<Int>(0)
+
+    func next() -> Int {
+        counter.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+}
+
+/// What one worker did on one page.
+struct WorkerOutcome: Sendable {
+    var entries: [(Int, ChunkID)] = []
+    var stats = VolumeStats()
+}
+
+extension VolumeStats {
+    mutating func merge(_ other: VolumeStats) {
+        bytesRead += other.bytesRead
+        bytesNotRead += other.bytesNotRead
+        bytesSampled += other.bytesSampled
+        zeroBlocks += other.zeroBlocks
+        unchangedBlocks += other.unchangedBlocks
+        dedupBlocks += other.dedupBlocks
+        newBlocks += other.newBlocks
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

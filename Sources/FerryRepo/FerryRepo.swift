@@ -1,1 +1,0 @@
-// The repository format and chunk pipeline: see docs/architecture.md.

@@ -1,0 +1,70 @@
+/// Encodes chunks into pack records and decodes them back, verifying their ids.
+///
+/// A record is `seal(codec u8 | payload)` with the chunk id as associated data; the payload is
+/// LZ4 when that is smaller, the plaintext otherwise. Decoding checks authentication, decodes,
+/// and re-hashes the plaintext, so a wrong byte anywhere is caught, never restored.
+public struct ChunkCodec: Sendable {
+    let cipher: AESGCM?
+    let hasher: ChunkHasher
+
+    init(cipher: AESGCM?, hasher: ChunkHasher) {
+        self.cipher = cipher
+        self.hasher = hasher
+    }
+
+    /// The largest record a chunk of `count` bytes can become.
+    static func maxRecordSize(_ count: Int) -> Int {
+        1 + max(count, Codec.lz4Bound(count)) + AESGCM.overhead
+    }
+
+    /// Encodes `plaintext` (whose id is `id`) into `output`; `scratch` must hold
+    /// `Codec.lz4Bound(plaintext.count)` bytes. Returns the record's length.
+    public func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: UnsafeMutableRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {
+        var codec = Codec.none
+        var payload = plaintext
+        if let n = Codec.lz4Compress(plaintext, into: scratch) {
+            codec = .lz4
+            payload = UnsafeRawBufferPointer(rebasing: scratch[..<n])
+        }
+        guard let cipher else {
+            output[0] = codec.rawValue
+            UnsafeMutableRawBufferPointer(rebasing: output[1...]).copyMemory(from: payload)
+            return 1 + payload.count
+        }
+        let codecByte = [codec.rawValue]
+        return codecByte.withUnsafeBytes { codecBytes in
+            id.bytes.withUnsafeBytes { cipher.seal([codecBytes, payload], aad: $0, into: output) }
+        }
+    }
+
+    /// Decodes a record into `output` (exactly the chunk's raw length) and verifies the id.
+    /// `pack` names the pack for error messages.
+    public func decode(_ record: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, pack: String) throws {
+        if let cipher {
+            guard record.count > AESGCM.overhead else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
+            var opened = [UInt8](repeating: 0, count: record.count - AESGCM.overhead)
+            let n = id.bytes.withUnsafeBytes { aad in opened.withUnsafeMutableBytes { cipher.open(record, aad: aad, into: $0) } }
+            guard let n, n >= 1 else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
+            try opened.withUnsafeBytes { try decodePlain(UnsafeRawBufferPointer(rebasing: $0[..<n]), id: id, into: output, pack: pack) }
+        } else {
+            guard record.count >= 1 else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
+            try decodePlain(record, id: id, into: output, pack: pack)
+        }
+        guard hasher.id(of: UnsafeRawBufferPointer(output)) == id else {
+            throw RepositoryError.chunkMismatch(id: id, pack: pack)
+        }
+    }
+
+    private func decodePlain(_ plain: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, pack: String) throws {
+        let payload = UnsafeRawBufferPointer(rebasing: plain[1...])
+        switch Codec(rawValue: plain[0]) {
+        case .none?:
+            guard payload.count == output.count else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
+            output.copyMemory(from: payload)
+        case .lz4?:
+            guard Codec.lz4Decompress(payload, into: output) else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
+        case nil:
+            throw RepositoryError.chunkMismatch(id: id, pack: pack)
+        }
+    }
+}

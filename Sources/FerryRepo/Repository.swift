@@ -1,0 +1,313 @@
+import FerryBlob
+import Foundation
+
+/// An open Ferry repository: its config, keys and merged chunk index, over an object store.
+///
+/// The index is read once at open; a writer session adds to the store without changing this
+/// value, so each `ferry backup` dedups against what was committed before it started.
+public final class Repository: Sendable {
+    public let store: any ObjectStore
+    public let config: RepositoryConfig
+    public let hasher: ChunkHasher
+    public let index: ChunkIndex
+    /// Index objects that could not be read (named, with the reason); their chunks count as absent.
+    public let indexProblems: [String]
+    /// Names of the index objects merged into `index`.
+    public let indexNames: Set<String>
+    let keys: MasterKeys?
+
+    private init(store: any ObjectStore, config: RepositoryConfig, keys: MasterKeys?, index: ChunkIndex, indexNames: Set<String>, indexProblems: [String]) {
+        self.store = store
+        self.config = config
+        self.keys = keys
+        self.hasher = ChunkHasher(key: keys?.idKey)
+        self.index = index
+        self.indexNames = indexNames
+        self.indexProblems = indexProblems
+    }
+
+    public var location: String { store.location }
+    public var isEncrypted: Bool { keys != nil }
+
+    // MARK: - Creating and opening
+
+    /// Creates a repository in an empty store: writes `config` and the first key slot.
+    /// `password` nil creates an unencrypted repository.
+    @discardableResult
+    public static func initialize(store: any ObjectStore, password: [UInt8]?, blockSize: Int = BlockSize.default, packSize: Int = 32 << 20, kdf: Scrypt = .standard) async throws -> RepositoryConfig {
+        guard BlockSize.isValid(blockSize) else {
+            throw RepositoryError.invalidArgument("block size \(blockSize) is not a power of two between 64 KiB and 8 MiB")
+        }
+        if try await wrap({ try await store.head(ObjectName.config) }) != nil {
+            throw RepositoryError.alreadyInitialized(location: store.location)
+        }
+        let config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize)
+        let configBytes = try [UInt8](Self.encoder.encode(config))
+        if let password {
+            let slot = try KeySlot.make(password: password, masterKeys: .random(), config: config, configBytes: configBytes, kdf: kdf)
+            try await wrap { try await store.put(ObjectName.key(SecureRandom.hex(16)), try [UInt8](Self.encoder.encode(slot))) }
+        }
+        // The config goes last: a store holding only a key slot is not yet a repository.
+        do {
+            try await store.put(ObjectName.config, configBytes)
+        } catch ObjectStoreError.alreadyExists {
+            throw RepositoryError.alreadyInitialized(location: store.location)
+        } catch let error as ObjectStoreError {
+            throw RepositoryError.store(error)
+        }
+        return try Self.decoder.decode(RepositoryConfig.self, from: Data(configBytes))
+    }
+
+    /// Opens the repository in `store` with `password` (nil only for unencrypted repositories).
+    public static func open(store: any ObjectStore, password: [UInt8]?) async throws -> Repository {
+        let configBytes: [UInt8]
+        do {
+            configBytes = try await store.get(ObjectName.config)
+        } catch ObjectStoreError.notFound {
+            throw RepositoryError.notARepository(location: store.location)
+        } catch let error as ObjectStoreError {
+            throw RepositoryError.store(error)
+        }
+        let config: RepositoryConfig
+        do {
+            config = try Self.decoder.decode(RepositoryConfig.self, from: Data(configBytes))
+        } catch {
+            throw RepositoryError.corruptObject(name: ObjectName.config, detail: "not valid JSON")
+        }
+        try config.validate(location: store.location)
+        let slots = try await wrap { try await store.list(prefix: ObjectName.keysPrefix) }
+        var keys: MasterKeys?
+        if config.isEncrypted {
+            guard let password else { throw RepositoryError.passwordRequired }
+            for slot in slots.sorted(by: { $0.name < $1.name }) {
+                let bytes = try await wrap { try await store.get(slot.name) }
+                guard let decoded = try? Self.decoder.decode(KeySlot.self, from: Data(bytes)) else { continue }
+                if let opened = try decoded.open(password: password, config: config, configBytes: configBytes, name: slot.name) {
+                    keys = opened
+                    break
+                }
+            }
+            guard keys != nil else { throw RepositoryError.wrongPassword(location: store.location) }
+        } else if !slots.isEmpty {
+            throw RepositoryError.corruptObject(name: ObjectName.config, detail: "it says the repository is unencrypted, but key slots exist (altered?)")
+        }
+        let (index, names, problems) = try await loadIndex(store: store, keys: keys)
+        return Repository(store: store, config: config, keys: keys, index: index, indexNames: names, indexProblems: problems)
+    }
+
+    /// The same repository with its index read again (to see what other writers committed).
+    public func reopened() async throws -> Repository {
+        let (index, names, problems) = try await Self.loadIndex(store: store, keys: keys)
+        return Repository(store: store, config: config, keys: keys, index: index, indexNames: names, indexProblems: problems)
+    }
+
+    private static func loadIndex(store: any ObjectStore, keys: MasterKeys?) async throws -> (ChunkIndex, Set<String>, [String]) {
+        let names = try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name)
+        var objects: [IndexObject] = []
+        var loaded: Set<String> = []
+        var problems: [String] = []
+        for (name, bytes) in try await fetchAll(names, store: store) {
+            do {
+                objects.append(try readIndexObject(bytes, name: name, keys: keys))
+                loaded.insert(name)
+            } catch let error as RepositoryError {
+                problems.append(error.description)
+            }
+        }
+        return (ChunkIndex(merging: objects), loaded, problems.sorted())
+    }
+
+    static func readIndexObject(_ bytes: [UInt8], name: String, keys: MasterKeys?) throws -> IndexObject {
+        guard let id = ObjectName.id(in: name), Digest.sha256(bytes) == id else {
+            throw RepositoryError.corruptObject(name: name, detail: "content does not match its name (damaged)")
+        }
+        return try IndexObject.decode(ObjectEnvelope.open(bytes, kind: .index, keys: keys, name: name), name: name)
+    }
+
+    // MARK: - Snapshots
+
+    /// Every readable snapshot, oldest first, and a description of each one that is not.
+    public func snapshots() async throws -> (snapshots: [Snapshot], problems: [String]) {
+        let names = try await Self.wrap { try await store.list(prefix: ObjectName.snapshotsPrefix) }.map(\.name)
+        var snapshots: [Snapshot] = []
+        var problems: [String] = []
+        for (name, bytes) in try await Self.fetchAll(names, store: store) {
+            do {
+                snapshots.append(try decodeSnapshot(bytes, name: name))
+            } catch let error as RepositoryError {
+                problems.append(error.description)
+            }
+        }
+        snapshots.sort { ($0.manifest.time, $0.id) < ($1.manifest.time, $1.id) }
+        return (snapshots, problems.sorted())
+    }
+
+    /// The snapshot whose id is or starts with `text` ("latest" means the newest).
+    public func snapshot(matching text: String) async throws -> Snapshot {
+        if let id = ChunkID(hex: text) { return try await snapshot(id: id) }
+        let all = try await snapshots().snapshots
+        if text == "latest", let newest = all.last { return newest }
+        let matches = all.filter { $0.id.hex.hasPrefix(text.lowercased()) }
+        guard !text.isEmpty, let first = matches.first else { throw RepositoryError.snapshotNotFound(text) }
+        guard matches.count == 1 else { throw RepositoryError.ambiguousSnapshot(prefix: text, matches: matches.map(\.id.short)) }
+        return first
+    }
+
+    public func snapshot(id: ChunkID) async throws -> Snapshot {
+        let name = ObjectName.snapshot(id)
+        do {
+            return try decodeSnapshot(try await store.get(name), name: name)
+        } catch ObjectStoreError.notFound {
+            throw RepositoryError.snapshotNotFound(id.hex)
+        } catch let error as ObjectStoreError {
+            throw RepositoryError.store(error)
+        }
+    }
+
+    func decodeSnapshot(_ bytes: [UInt8], name: String) throws -> Snapshot {
+        guard let id = ObjectName.id(in: name), Digest.sha256(bytes) == id else {
+            throw RepositoryError.corruptObject(name: name, detail: "content does not match its name (damaged)")
+        }
+        let payload = try ObjectEnvelope.open(bytes, kind: .snapshot, keys: keys, name: name)
+        do {
+            return Snapshot(id: id, manifest: try Self.decoder.decode(SnapshotManifest.self, from: Data(payload)))
+        } catch {
+            throw RepositoryError.corruptObject(name: name, detail: "manifest is not valid: \(error)")
+        }
+    }
+
+    // MARK: - Chunks
+
+    /// The codec that opens chunks of `pack`.
+    public func codec(for pack: IndexObject.Pack) -> ChunkCodec {
+        ChunkCodec(cipher: keys?.subkey(salt: pack.salt, purpose: PackFormat.purpose), hasher: hasher)
+    }
+
+    /// Reads, decrypts, decompresses and verifies one chunk.
+    public func readChunk(_ id: ChunkID, context: String) async throws -> [UInt8] {
+        guard let location = index.location(of: id) else {
+            throw RepositoryError.missingChunk(id: id, context: context)
+        }
+        let start = Int64(location.offset)
+        let record = try await Self.wrap { try await store.get(location.packName, range: start..<start + Int64(location.length)) }
+        var plain = [UInt8](repeating: 0, count: Int(location.rawLength))
+        try record.withUnsafeBytes { r in
+            try plain.withUnsafeMutableBytes { try codec(for: location.pack).decode(r, id: id, into: $0, pack: location.packName) }
+        }
+        return plain
+    }
+
+    /// Page `page` of a volume's block map.
+    public func blockMapPage(_ volume: VolumeManifest, page: Int) async throws -> BlockMapPage {
+        let id = try volume.pageID(page)
+        let bytes = try await readChunk(id, context: "block map of \(volume.name)")
+        return try BlockMapPage.decode(bytes, expectedEntries: volume.entries(inPage: page), name: "block-map page \(id.short)")
+    }
+
+    // MARK: - Writing
+
+    /// Starts a writer session: it announces itself with a `sessions/<id>` marker, which it
+    /// refreshes while alive.
+    public func beginSession() async throws -> WriteSession {
+        try await WriteSession.begin(repository: self)
+    }
+
+    /// Seals and names a snapshot manifest (the caller stores it).
+    func sealSnapshot(_ manifest: SnapshotManifest) throws -> (name: String, bytes: [UInt8]) {
+        let payload = try [UInt8](Self.encoder.encode(manifest))
+        let bytes = ObjectEnvelope.seal(payload, kind: .snapshot, keys: keys)
+        return (ObjectName.snapshot(Digest.sha256(bytes)), bytes)
+    }
+
+    func sealIndex(_ object: IndexObject) -> (name: String, bytes: [UInt8]) {
+        let bytes = ObjectEnvelope.seal(object.encode(), kind: .index, keys: keys)
+        return (ObjectName.index(Digest.sha256(bytes)), bytes)
+    }
+
+    func newPackBuilder(kind: PackFormat.Kind, maxChunk: Int) -> PackBuilder {
+        let target = kind == .data ? config.packSize : min(config.packSize, 8 << 20)
+        return PackBuilder(kind: kind, keys: keys, hasher: hasher, target: target, maxChunk: maxChunk)
+    }
+
+    /// Opens the trailer of a whole pack (for check and index rebuilds).
+    public func packEntries(_ bytes: [UInt8], name: String) throws -> (header: PackFormat.Header, entries: [PackEntry]) {
+        guard bytes.count >= PackFormat.headerSize + PackFormat.footerSize else {
+            throw RepositoryError.corruptObject(name: name, detail: "\(bytes.count) bytes is too short to be a pack")
+        }
+        let (length, count) = try PackFormat.parseFooter(bytes[(bytes.count - PackFormat.footerSize)...], name: name)
+        let trailerEnd = bytes.count - PackFormat.footerSize
+        guard length <= trailerEnd - PackFormat.headerSize else {
+            throw RepositoryError.corruptObject(name: name, detail: "trailer length \(length) exceeds the pack")
+        }
+        return try packEntries(header: Array(bytes[0..<PackFormat.headerSize]), trailer: Array(bytes[(trailerEnd - length)..<trailerEnd]), count: count, trailerStart: trailerEnd - length, name: name)
+    }
+
+    /// Opens a pack's trailer given its header, sealed trailer and entry count.
+    public func packEntries(header bytes: [UInt8], trailer sealed: [UInt8], count: Int, trailerStart: Int, name: String) throws -> (header: PackFormat.Header, entries: [PackEntry]) {
+        let header = try PackFormat.parseHeader(bytes[...], name: name)
+        guard header.encrypted == isEncrypted else {
+            throw RepositoryError.corruptObject(name: name, detail: "pack encryption flag does not match the repository")
+        }
+        var plain = sealed
+        if let keys {
+            guard let opened = keys.subkey(salt: header.salt, purpose: PackFormat.purpose).open(sealed, aad: PackFormat.trailerAAD(header: bytes)) else {
+                throw RepositoryError.corruptObject(name: name, detail: "trailer authentication failed (damaged or altered)")
+            }
+            plain = opened
+        }
+        return (header, try PackFormat.parseTrailer(plain, count: count, packSize: trailerStart, name: name))
+    }
+
+    // MARK: - Helpers
+
+    /// JSON as stored in the repository: sorted keys, ISO 8601 times with fractional seconds
+    /// (snapshots taken within one second must still order correctly).
+    static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+
+    static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
+            if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 time: \(text)"))
+        }
+        return d
+    }
+
+    /// Runs a store call, turning store errors into repository errors.
+    @discardableResult
+    static func wrap<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ObjectStoreError {
+            throw RepositoryError.store(error)
+        }
+    }
+
+    /// Fetches whole objects with at most `width` requests in flight.
+    static func fetchAll(_ names: [String], store: any ObjectStore, width: Int = 16) async throws -> [(String, [UInt8])] {
+        try await withThrowingTaskGroup(of: (String, [UInt8]).self) { group in
+            var results: [(String, [UInt8])] = []
+            var pending = names[...]
+            func startNext() {
+                guard let name = pending.popFirst() else { return }
+                group.addTask { (name, try await wrap { try await store.get(name) }) }
+            }
+            for _ in 0..<width { startNext() }
+            while let result = try await group.next() {
+                results.append(result)
+                startNext()
+            }
+            return results
+        }
+    }
+}

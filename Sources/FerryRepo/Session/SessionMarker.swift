@@ -1,0 +1,13 @@
+import Foundation
+
+/// The `sessions/<id>` object a writer keeps while it is alive: a lease that prune honours
+/// (DESIGN §3). Refreshed by replacing it; removed when the session ends.
+public struct SessionMarker: Codable, Sendable {
+    public var id: String
+    public var hostname: String
+    public var pid: Int32
+    public var started: Date
+    public var refreshed: Date
+    /// Past this time, without a refresh, the writer is presumed dead.
+    public var expires: Date
+}

@@ -1,0 +1,203 @@
+import FerryBlob
+import Foundation
+import Synchronization
+
+/// One writer's view of a repository while it adds data: it decides which chunks must be
+/// stored, uploads packs, emits index objects every few packs (so a crashed writer's uploads
+/// still dedup on the rerun), stores metadata chunks, and finally commits a snapshot manifest.
+///
+/// Commit order: packs → index → block-map pages (metadata pack, then its index) → manifest.
+/// Several sessions may write to one repository at once without locks: each writes only its own
+/// new objects, and duplicate chunks between them are legal.
+public final class WriteSession: Sendable {
+    public let id: String
+    public let repository: Repository
+    /// How many data packs may be stored before an index object is written.
+    public let indexEveryPacks: Int
+    /// How long stored packs may wait for an index object.
+    public let indexEvery: Duration
+    /// Session marker lease.
+    public let lease: Duration
+
+    private let state: Mutex<State>
+    private let refresher: Mutex<Task<Void, Never>?>
+    private let started: Date
+
+    struct State: ~Copyable {
+        /// Chunks this session has stored or is storing.
+        var claimed: Set<ChunkID> = []
+        /// Packs stored but not yet listed in an index object.
+        var unindexed: [SealedPackInfo] = []
+        var lastIndex = ContinuousClock.now
+        var metadata: PackBuilder?
+        var bytesStored: Int64 = 0
+        var indexObjects = 0
+        var packs = 0
+    }
+
+    struct SealedPackInfo: Sendable {
+        var pack: IndexObject.Pack
+        var entries: [PackEntry]
+    }
+
+    private init(repository: Repository, id: String, indexEveryPacks: Int, indexEvery: Duration, lease: Duration) {
+        self.repository = repository
+        self.id = id
+        self.indexEveryPacks = indexEveryPacks
+        self.indexEvery = indexEvery
+        self.lease = lease
+        self.started = Date()
+        self.state = Mutex(State())
+        self.refresher = Mutex(nil)
+    }
+
+    static func begin(repository: Repository, indexEveryPacks: Int = 8, indexEvery: Duration = .seconds(60), lease: Duration = .seconds(900)) async throws -> WriteSession {
+        let session = WriteSession(repository: repository, id: SecureRandom.hex(16), indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease)
+        try await session.writeMarker(mode: .createOnly)
+        let refresh = Task { [weak session] in
+            while !Task.isCancelled {
+                guard let interval = session?.lease else { return }
+                try? await Task.sleep(for: interval / 3)
+                guard !Task.isCancelled, let session else { return }
+                try? await session.writeMarker(mode: .replace)
+            }
+        }
+        session.refresher.withLock { $0 = refresh }
+        return session
+    }
+
+    private func writeMarker(mode: PutMode) async throws {
+        let now = Date()
+        let marker = SessionMarker(
+            id: id, hostname: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier,
+            started: started, refreshed: now, expires: now.addingTimeInterval(Double(lease.components.seconds)))
+        let bytes = try [UInt8](Repository.encoder.encode(marker))
+        try await Repository.wrap { try await repository.store.put(ObjectName.session(id), bytes, mode: mode) }
+    }
+
+    // MARK: - Data chunks
+
+    /// Whether the caller must store chunk `id`: false when the repository already holds it or
+    /// another worker of this session is storing it.
+    public func claim(_ id: ChunkID) -> Bool {
+        if repository.index.contains(id) { return false }
+        return state.withLock { $0.claimed.insert(id).inserted }
+    }
+
+    /// Whether the repository (as opened) or this session holds chunk `id`.
+    public func holds(_ id: ChunkID) -> Bool {
+        repository.index.contains(id) || state.withLock { $0.claimed.contains(id) }
+    }
+
+    /// A builder for a data pack, for one worker to fill.
+    public func makeDataPack(maxChunk: Int) -> PackBuilder {
+        repository.newPackBuilder(kind: .data, maxChunk: maxChunk)
+    }
+
+    /// Seals and uploads a filled pack, then records it for the next index object.
+    public func store(_ builder: PackBuilder) async throws {
+        try await upload(builder.seal())
+    }
+
+    private func upload(_ pack: SealedPack) async throws {
+        try await Repository.wrap { try await repository.store.put(pack.name, pack.bytes) }
+        let info = SealedPackInfo(pack: IndexObject.Pack(id: pack.id, salt: pack.salt, kind: pack.kind, size: UInt32(pack.bytes.count)), entries: pack.entries)
+        let due: [SealedPackInfo]? = state.withLock { state in
+            state.bytesStored += Int64(pack.bytes.count)
+            state.packs += 1
+            state.unindexed.append(info)
+            guard state.unindexed.count >= indexEveryPacks || ContinuousClock.now - state.lastIndex >= indexEvery else { return nil }
+            state.lastIndex = ContinuousClock.now
+            defer { state.unindexed = [] }
+            return state.unindexed
+        }
+        if pack.kind == .data { FaultPoint.packStored.reach() }
+        if let due { try await writeIndex(due) }
+    }
+
+    private func writeIndex(_ packs: [SealedPackInfo]) async throws {
+        guard !packs.isEmpty else { return }
+        var entries: [IndexObject.Entry] = []
+        for (number, info) in packs.enumerated() {
+            for e in info.entries {
+                entries.append(IndexObject.Entry(id: e.id, pack: UInt32(number), offset: e.offset, length: e.length, rawLength: e.rawLength, isTombstone: false))
+            }
+        }
+        let object = IndexObject(created: Date(), session: Array(id.utf8.prefix(16)), packs: packs.map(\.pack), entries: entries)
+        let (name, bytes) = repository.sealIndex(object)
+        try await Repository.wrap { try await repository.store.put(name, bytes) }
+        state.withLock {
+            $0.bytesStored += Int64(bytes.count)
+            $0.indexObjects += 1
+        }
+        FaultPoint.indexStored.reach()
+    }
+
+    // MARK: - Metadata chunks
+
+    /// Stores a metadata chunk (a block-map page, captured resources) unless the repository
+    /// already holds it, and returns its id.
+    public func storeMetadata(_ bytes: [UInt8]) async throws -> ChunkID {
+        let id = repository.hasher.id(of: bytes)
+        guard claim(id) else { return id }
+        let repository = self.repository
+        let scratch = ChunkScratch(capacity: bytes.count)
+        let full: SealedPack? = bytes.withUnsafeBytes { plain in
+            state.withLock { state in
+                var sealed: SealedPack?
+                if let builder = state.metadata, !builder.canAppend(plain.count) {
+                    sealed = builder.seal()
+                    state.metadata = nil
+                }
+                let builder = state.metadata ?? repository.newPackBuilder(kind: .metadata, maxChunk: max(plain.count, 1 << 20))
+                builder.append(plain, id: id, scratch: scratch)
+                state.metadata = builder
+                return sealed
+            }
+        }
+        if let full { try await upload(full) }
+        return id
+    }
+
+    // MARK: - Commit
+
+    /// What the session stored so far (packs and index objects, in bytes).
+    public var bytesStored: Int64 { state.withLock { $0.bytesStored } }
+
+    /// Flushes the metadata pack and the last index object, checks the session is still valid,
+    /// and writes the manifest: the commit point. Returns the snapshot's id.
+    public func commit(_ manifest: SnapshotManifest) async throws -> (id: ChunkID, bytesStored: Int64) {
+        let metadata: SealedPack? = state.withLock { state in
+            defer { state.metadata = nil }
+            return state.metadata.flatMap { $0.isEmpty ? nil : $0.seal() }
+        }
+        if let metadata { try await upload(metadata) }
+        let remaining = state.withLock { state in
+            defer { state.unindexed = [] }
+            return state.unindexed
+        }
+        try await writeIndex(remaining)
+        FaultPoint.beforeManifest.reach()
+        guard try await Repository.wrap({ try await repository.store.head(ObjectName.session(id)) }) != nil else {
+            throw RepositoryError.sessionExpired(session: id)
+        }
+        let (name, bytes) = try repository.sealSnapshot(manifest)
+        try await Repository.wrap { try await repository.store.put(name, bytes) }
+        let total = state.withLock {
+            $0.bytesStored += Int64(bytes.count)
+            return $0.bytesStored
+        }
+        await end()
+        return (ObjectName.id(in: name)!, total)
+    }
+
+    /// Ends the session without committing: stops refreshing and removes the marker. What was
+    /// uploaded stays (its index objects let a rerun dedup against it).
+    public func end() async {
+        refresher.withLock {
+            $0?.cancel()
+            $0 = nil
+        }
+        try? await repository.store.delete([ObjectName.session(id)])
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import FerryMover
+import FerryRepo
+import FerryVolume
+import Foundation
+
+/// `ferry backup SOURCE`: backs up a block device or disk image.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Back up a block device or a disk image.",
+        discussion: "Prints the new snapshot's id on stdout (or, with --json, a JSON object of what was done).")
+
+    @Argument(help: ArgumentHelp("A block device or a raw disk image file.", valueName: "source"))
+    var source: String
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Option(name: .long, help: "Snapshot name (default: the source path); --parent auto matches on it.")
+    var name: String?
+
+    @Option(name: .long, help: ArgumentHelp("Block size (default: the repository's).", valueName: "size"))
+    var blockSize: String?
+
+    @Option(name: .long, help: ArgumentHelp("Snapshot to compare against, or 'auto' for the newest with the same name.", valueName: "snapshot|auto"))
+    var parent: String?
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A key=value tag to record (repeatable).", valueName: "key=value"))
+    var tag: [String] = []
+
+    @Flag(name: .long, help: "Read a device even if it is mounted or in use.")
+    var force = false
+
+    @Flag(name: .long, help: "Print a JSON object instead of the snapshot id.")
+    var json = false
+
+    func run() async throws {
+        let repo = try await repository.open()
+        var blockSize = repo.config.blockSize
+        if let text = self.blockSize {
+            guard let parsed = BlockSize.parse(text), BlockSize.isValid(parsed) else {
+                throw ValidationError("--block-size must be a power of two between 64K and 8M")
+            }
+            blockSize = parsed
+        }
+        var tags: [String: String] = [:]
+        for item in tag {
+            guard let eq = item.firstIndex(of: "=") else { throw ValidationError("--tag takes key=value, got \(item)") }
+            tags[String(item[..<eq])] = String(item[item.index(after: eq)...])
+        }
+        let name = self.name ?? source
+        let parentSnapshot = try await resolveParent(repo, name: name)
+        let block = try RawBlockSource(path: source, force: force)
+        defer { block.close() }
+        let progress = TransferProgress(total: block.size)
+        let request = BackupRequest(name: name, blockSize: blockSize, parent: parentSnapshot, format: "raw", tags: tags, progress: progress)
+        let result = try await ProgressDisplay(progress: progress, verb: "backup").around {
+            try await VolumeBackup(source: block, repository: repo, request: request).run()
+        }
+        let stats = result.stats
+        if json {
+            try Terminal.json(BackupReport(snapshot: result.snapshot.hex, name: name, parent: parentSnapshot?.id.hex, blockSize: blockSize,
+                                           cbtProvider: result.manifest.volumes.first?.changeTracking?.provider ?? "none", stats: stats))
+        } else {
+            Terminal.error("""
+                snapshot \(result.snapshot.short) of \(name): \(Format.bytes(stats.size)) in \(Format.duration(stats.seconds)) \
+                (\(Format.rate(stats.size, seconds: stats.seconds))); read \(Format.bytes(stats.bytesRead)), \
+                blocks: \(stats.newBlocks) new, \(stats.dedupBlocks) dedup, \(stats.unchangedBlocks) unchanged, \(stats.zeroBlocks) zero; \
+                stored \(Format.bytes(stats.bytesStored))
+                """)
+            Terminal.output(result.snapshot.hex)
+        }
+    }
+
+    private func resolveParent(_ repo: Repository, name: String) async throws -> Snapshot? {
+        guard let parent else { return nil }
+        guard parent == "auto" else { return try await repo.snapshot(matching: parent) }
+        return try await repo.snapshots().snapshots.last { $0.manifest.name == name }
+    }
+}
+
+/// The JSON object `ferry backup --json` prints.
+struct BackupReport: Encodable {
+    var snapshot: String
+    var name: String
+    var parent: String?
+    var blockSize: Int
+    var cbtProvider: String
+    var stats: VolumeStats
+
+    enum CodingKeys: String, CodingKey {
+        case snapshot, name, parent, blockSize, cbtProvider
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(snapshot, forKey: .snapshot)
+        try container.encode(name, forKey: .name)
+        try container.encode(parent, forKey: .parent)
+        try container.encode(blockSize, forKey: .blockSize)
+        try container.encode(cbtProvider, forKey: .cbtProvider)
+        try stats.encode(to: encoder)
+    }
+}

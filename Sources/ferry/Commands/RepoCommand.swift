@@ -1,0 +1,50 @@
+import ArgumentParser
+import FerryRepo
+
+/// `ferry repo ...`: creating and inspecting repositories.
+struct RepoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repo",
+        abstract: "Create and manage repositories.",
+        subcommands: [RepoInitCommand.self])
+}
+
+/// `ferry repo init`: creates an encrypted repository (unencrypted only when asked explicitly).
+struct RepoInitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Create a new repository.")
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Option(name: .long, help: ArgumentHelp("Default block size of backups (64K to 8M, a power of two).", valueName: "size"))
+    var blockSize: String = "1M"
+
+    @Option(name: .long, help: .hidden)
+    var packSize: String = "32M"
+
+    @Flag(name: .long, help: "Create a repository without encryption (anyone with access to the storage can read it).")
+    var insecureNoEncryption = false
+
+    func run() async throws {
+        guard let blockSize = BlockSize.parse(self.blockSize), BlockSize.isValid(blockSize) else {
+            throw ValidationError("--block-size must be a power of two between 64K and 8M")
+        }
+        guard let packSize = BlockSize.parse(self.packSize) else {
+            throw ValidationError("--pack-size must be a size such as 32M")
+        }
+        let password = try repository.password()
+        if insecureNoEncryption && password != nil {
+            throw ValidationError("--insecure-no-encryption and a password were both given; choose one")
+        }
+        if !insecureNoEncryption && password == nil {
+            throw CLIError("a password is required to create an encrypted repository: set FERRY_PASSWORD or pass --password-file or --password-command (or --insecure-no-encryption)")
+        }
+        if let password, password.isEmpty {
+            throw CLIError("the password is empty")
+        }
+        let store = try repository.store(create: true)
+        let config = try await Repository.initialize(store: store, password: password, blockSize: blockSize, packSize: packSize)
+        Terminal.error("created \(config.isEncrypted ? "encrypted" : "UNENCRYPTED") repository \(config.id) at \(store.location)")
+    }
+}

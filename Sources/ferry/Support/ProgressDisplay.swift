@@ -1,0 +1,34 @@
+import FerryMover
+import Foundation
+
+/// A progress line on stderr, redrawn a few times a second while a backup or restore runs,
+/// shown only when stderr is a terminal.
+struct ProgressDisplay {
+    let progress: TransferProgress
+    let verb: String
+
+    /// Runs `body` with the progress line shown.
+    func around<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        guard Terminal.stderrIsTerminal else { return try await body() }
+        let progress = self.progress
+        let verb = self.verb
+        let started = ContinuousClock.now
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(250))
+                let elapsed = ContinuousClock.now - started
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let done = progress.completed
+                let percent = progress.total > 0 ? Double(done) * 100 / Double(progress.total) : 100
+                let line = String(format: "\r%@ %5.1f%%  %@ / %@  %@  stored %@\u{1B}[K", verb, percent,
+                                  Format.bytes(done), Format.bytes(progress.total), Format.rate(done, seconds: seconds), Format.bytes(progress.bytesStored))
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+        }
+        defer {
+            ticker.cancel()
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+        return try await body()
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+
+/// Runs the real `ferry` executable built next to the tests, as a user would.
+public struct FerryProcess: Sendable {
+    /// What a finished run printed and returned.
+    public struct Result: Sendable, CustomStringConvertible {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        /// Set when the process was killed by a signal.
+        public var signal: Int32?
+
+        public var succeeded: Bool { status == 0 && signal == nil }
+        public var description: String { "status \(status)\(signal.map { " signal \($0)" } ?? "")\nstdout: \(stdout)\nstderr: \(stderr)" }
+
+        /// The stdout parsed as a JSON object.
+        public func json() throws -> [String: Any] {
+            guard let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any] else {
+                throw CocoaError(.propertyListReadCorrupt)
+            }
+            return object
+        }
+    }
+
+    /// The `ferry` binary: FERRY_BIN, or the one in the build directory holding this test bundle.
+    public static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["FERRY_BIN"] { return path }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = directory.appendingPathComponent("ferry").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        let fromSource = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return fromSource.appendingPathComponent(".build/debug/ferry").path
+    }
+
+    public var environment: [String: String]
+
+    public init(password: String? = "test-password", extra: [String: String] = [:]) {
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "FERRY_PASSWORD")
+        env.removeValue(forKey: "FERRY_REPOSITORY")
+        env.removeValue(forKey: "FERRY_TEST_STOP_AT")
+        if let password { env["FERRY_PASSWORD"] = password }
+        env.merge(extra) { _, new in new }
+        environment = env
+    }
+
+    /// Runs `ferry args` to completion.
+    @discardableResult
+    public func run(_ args: [String], prefix: [String] = []) throws -> Result {
+        let process = try start(args, prefix: prefix)
+        return process.wait()
+    }
+
+    /// Starts `ferry args` (optionally through a wrapper like setpriv).
+    public func start(_ args: [String], prefix: [String] = []) throws -> RunningProcess {
+        let process = Process()
+        if prefix.isEmpty {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = args
+        } else {
+            process.executableURL = URL(fileURLWithPath: prefix[0])
+            process.arguments = Array(prefix.dropFirst()) + [Self.binary] + args
+        }
+        process.environment = environment
+        return try RunningProcess(process)
+    }
+}
+
+/// A started process whose output is collected in the background.
+public final class RunningProcess: @unchecked Sendable {
+    public let process: Process
+    private let out = Pipe()
+    private let err = Pipe()
+    private var stdoutData = Data()
+    private var stderrData = Data()
+    private let group = DispatchGroup()
+
+    init(_ process: Process) throws {
+        self.process = process
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        group.enter()
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        DispatchQueue.global().async { [self] in
+            stderrData = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Waits until the process has stopped itself (SIGSTOP at a fault point) or exited; true
+    /// when it is stopped.
+    public func waitUntilStopped(timeout: TimeInterval = 120) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard process.isRunning else { return false }
+            if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+               let close = stat.lastIndex(of: ")") {
+                let state = stat[stat.index(close, offsetBy: 2)]
+                if state == "T" || state == "t" { return true }
+            }
+            usleep(2000)
+        }
+        return false
+    }
+
+    public func kill(_ signal: Int32 = SIGKILL) {
+        Foundation.kill(pid, signal)
+    }
+
+    public func wait() -> FerryProcess.Result {
+        process.waitUntilExit()
+        group.wait()
+        let signaled = process.terminationReason == .uncaughtSignal
+        return FerryProcess.Result(
+            status: signaled ? -1 : process.terminationStatus,
+            stdout: String(decoding: stdoutData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+            stderr: String(decoding: stderrData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+            signal: signaled ? process.terminationStatus : nil)
+    }
+}
