@@ -14,6 +14,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // FerryCSI only (CSI SnapshotMetadata over gRPC); generated code is committed, no build plugin.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // MARK: C system libraries (pkg-config names the package to install when one is missing)
@@ -49,6 +56,16 @@ let package = Package(
         .target(
             name: "FerryVolume",
             dependencies: ["FerrySystem", "CZlib", "CZstd"]),
+        .target(
+            name: "FerryCSI",
+            dependencies: [
+                "FerryVolume",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Proto"]),
         .target(
             name: "FerryMover",
             dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem"]),
@@ -86,6 +103,15 @@ let package = Package(
         .testTarget(
             name: "FerryCBTTests",
             dependencies: ["FerryVolume", "FerryQEMUTestSupport"]),
+        .testTarget(
+            name: "FerryCSITests",
+            dependencies: [
+                "FerryCSI", "FerryVolume", "FerryQEMUTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

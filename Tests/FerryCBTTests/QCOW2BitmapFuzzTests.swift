@@ -16,7 +16,7 @@ struct QCOW2BitmapFuzzTests {
         try QEMUTools.io("disk.qcow2", ["write -P 1 0 1M", "write -P 2 20M 3M", "write -P 3 63M 4k"], in: dir.path)
         let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.file("disk.qcow2"))))
         let source = try QCOW2BlockSource(path: dir.file("disk.qcow2"))
-        let parent = try await #require(try await QCOW2BitmapTracker(source: source, bitmapName: "b1").currentBookmark())
+        let parent = try #require(try await QCOW2BitmapTracker(source: source, bitmapName: "b1").currentBookmark())
         let ext = try #require(source.header.bitmaps)
         var regions = [0..<512, Int(ext.directoryOffset)..<(Int(ext.directoryOffset) + ext.directorySize)]
         for bitmap in try source.bitmaps() {

@@ -99,7 +99,7 @@ struct QCOW2BitmapTrackerTests {
         let tracker = try Self.tracker(dir.file("disk.qcow2"))
         let now = try await tracker.changes(since: parent, size: 16 << 20)
         #expect(Self.reason(now)?.contains("disabled") == true, "\(now)")
-        let bookmark = try await #require(try await tracker.currentBookmark())
+        let bookmark = try #require(try await tracker.currentBookmark())
         #expect(bookmark["enabled"] == "false")
         // Re-enabling does not make the writes made meanwhile visible: the next backup refuses.
         try QEMUTools.img("bitmap", "--enable", "disk.qcow2", "b1", in: dir.path)
@@ -151,7 +151,7 @@ struct QCOW2BitmapTrackerTests {
         try QEMUTools.img("create", "-q", "-f", "qcow2", "disk.qcow2", "16M", in: dir.path)
         try QEMUTools.img("bitmap", "--add", "disk.qcow2", "b1", in: dir.path)
         let tracker = try Self.tracker(dir.file("disk.qcow2"))
-        let parent = try await #require(try await tracker.currentBookmark())
+        let parent = try #require(try await tracker.currentBookmark())
         for bookmark in [CBTBookmark(provider: "csi", fields: ["snapshotHandle": "x"]),
                          CBTBookmark(provider: "qcow2-bitmap", fields: ["bitmap": "other", "enabled": "true", "consistent": "true"]),
                          CBTBookmark(provider: "qcow2-bitmap", fields: ["bitmap": "b1", "enabled": "true"])] {
