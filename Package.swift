@@ -48,8 +48,11 @@ let package = Package(
             name: "FerrySystem",
             dependencies: ["CSystemShims"]),
         .target(
+            name: "FerryHTTP",
+            dependencies: ["CCurl"]),
+        .target(
             name: "FerryBlob",
-            dependencies: ["FerrySystem"]),
+            dependencies: ["FerrySystem", "FerryHTTP", "COpenSSL"]),
         .target(
             name: "FerryRepo",
             dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "COpenSSL"]),
@@ -112,6 +115,16 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        .target(
+            name: "FerryS3TestSupport",
+            dependencies: ["FerrySystem"],
+            path: "Tests/FerryS3TestSupport"),
+        .testTarget(
+            name: "FerryHTTPTests",
+            dependencies: ["FerryHTTP", "FerryS3TestSupport"]),
+        .testTarget(
+            name: "FerryS3Tests",
+            dependencies: ["FerryBlob", "FerryHTTP", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

@@ -22,4 +22,17 @@ static inline CURLcode ferry_curl_easy_getinfo_string(CURL *h, CURLINFO i, char 
 static inline CURLMcode ferry_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLSHcode ferry_curl_share_setopt_long(CURLSH *s, CURLSHoption o, long v) { return curl_share_setopt(s, o, v); }
 static inline CURLcode ferry_curl_easy_setopt_share(CURL *h, CURLSH *s) { return curl_easy_setopt(h, CURLOPT_SHARE, s); }
+
+// In-memory PEM (CA bundle, client certificate, key): libcurl copies the bytes.
+static inline CURLcode ferry_curl_easy_setopt_blob(CURL *h, CURLoption o, const void *data, size_t len) {
+    struct curl_blob blob = { (void *)data, len, CURL_BLOB_COPY };
+    return curl_easy_setopt(h, o, &blob);
+}
+static inline CURLMcode ferry_curl_multi_setopt_pointer(CURLM *m, CURLMoption o, void *v) { return curl_multi_setopt(m, o, v); }
+// Macros Swift does not import.
+static inline int ferry_curl_pause_cont(void) { return CURLPAUSE_CONT; }
+static inline size_t ferry_curl_readfunc_pause(void) { return CURL_READFUNC_PAUSE; }
+static inline size_t ferry_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
+static inline size_t ferry_curl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+static inline long ferry_curl_global_all(void) { return CURL_GLOBAL_ALL; }
 #endif

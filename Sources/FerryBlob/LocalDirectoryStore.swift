@@ -52,10 +52,9 @@ public struct LocalDirectoryStore: ObjectStore {
             do {
                 let file = try File.open(path, flags: O_RDONLY)
                 defer { file.close() }
-                let size = try file.size()
-                var bytes = [UInt8](repeating: 0, count: Int(size))
-                let n = try bytes.withUnsafeMutableBytes { try file.read(at: 0, into: $0) }
-                if n != bytes.count {
+                let size = Int(try file.size())
+                let (bytes, n) = try Self.read(file, at: 0, count: size)
+                if n != size {
                     throw ObjectStoreError.corrupt(name: name, store: root, detail: "file changed size while being read")
                 }
                 return bytes
@@ -73,9 +72,8 @@ public struct LocalDirectoryStore: ObjectStore {
             do {
                 let file = try File.open(path, flags: O_RDONLY)
                 defer { file.close() }
-                var bytes = [UInt8](repeating: 0, count: range.count)
-                let n = try bytes.withUnsafeMutableBytes { try file.read(at: range.lowerBound, into: $0) }
-                if n != bytes.count {
+                let (bytes, n) = try Self.read(file, at: range.lowerBound, count: range.count)
+                if n != range.count {
                     throw ObjectStoreError.corrupt(
                         name: name, store: root,
                         detail: "object ends at byte \(range.lowerBound + Int64(n)), before the requested range \(range.lowerBound)..<\(range.upperBound)")
@@ -134,6 +132,16 @@ public struct LocalDirectoryStore: ObjectStore {
     }
 
     // MARK: - Blocking helpers
+
+    /// Reads up to `count` bytes into a new array without zero-filling it first.
+    private static func read(_ file: File, at offset: Int64, count: Int) throws -> ([UInt8], Int) {
+        var n = 0
+        let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            n = try file.read(at: offset, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = n
+        }
+        return (bytes, n)
+    }
 
     private static func write(_ bytes: [UInt8], to path: String, mode: PutMode, name: String, store: String) throws -> PutOutcome {
         let slash = path.lastIndex(of: "/")!

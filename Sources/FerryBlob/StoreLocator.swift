@@ -1,3 +1,6 @@
+import FerryHTTP
+import Foundation
+
 /// Settings for reaching an object store, gathered from command-line flags and the environment.
 public struct StoreOptions: Sendable {
     /// S3 endpoint URL (`--s3-endpoint`, `FERRY_S3_ENDPOINT`); nil means AWS.
@@ -8,26 +11,103 @@ public struct StoreOptions: Sendable {
     public var caFile: String?
     /// Skip TLS verification: only when the user asks explicitly (`--insecure-skip-tls-verify`).
     public var insecureSkipTLSVerify: Bool
+    /// AWS profile in the shared credentials/config files (`--s3-profile`); nil means
+    /// `AWS_PROFILE` or `default`, after the environment's keys and web identity.
+    public var s3Profile: String?
+    /// Path-style, virtual-hosted, or chosen by endpoint (`--s3-addressing path|virtual|auto`).
+    public var s3Addressing: S3AddressingStyle
+    /// Storage class by object-name prefix (`--s3-storage-class packs/=STANDARD_IA`).
+    public var s3StorageClasses: [S3StorageClassRule]
+    /// Objects larger than this go up in parts; nil means the store's default.
+    public var s3MultipartThreshold: Int?
+    /// Part size of multipart uploads; nil means the store's default.
+    public var s3MultipartPartSize: Int?
+    /// HTTP requests in flight at once; nil means the store's default.
+    public var s3MaxConcurrentRequests: Int?
+    /// What the repository recorded about `If-None-Match: *`; nil means probe when needed.
+    public var s3ConditionalWrites: S3ConditionalWrites?
+    /// Host names pinned to addresses (`HOST:PORT:ADDRESS`), for virtual-hosted buckets without DNS.
+    public var resolve: [String]
+    /// The environment to read AWS_* and FERRY_* variables from; nil means the process's.
+    public var environment: [String: String]?
 
-    public init(s3Endpoint: String? = nil, s3Region: String? = nil, caFile: String? = nil, insecureSkipTLSVerify: Bool = false) {
+    public init(
+        s3Endpoint: String? = nil, s3Region: String? = nil, caFile: String? = nil, insecureSkipTLSVerify: Bool = false,
+        s3Profile: String? = nil, s3Addressing: S3AddressingStyle = .auto, s3StorageClasses: [S3StorageClassRule] = [],
+        s3MultipartThreshold: Int? = nil, s3MultipartPartSize: Int? = nil, s3MaxConcurrentRequests: Int? = nil,
+        s3ConditionalWrites: S3ConditionalWrites? = nil, resolve: [String] = [], environment: [String: String]? = nil
+    ) {
         self.s3Endpoint = s3Endpoint
         self.s3Region = s3Region
         self.caFile = caFile
         self.insecureSkipTLSVerify = insecureSkipTLSVerify
+        self.s3Profile = s3Profile
+        self.s3Addressing = s3Addressing
+        self.s3StorageClasses = s3StorageClasses
+        self.s3MultipartThreshold = s3MultipartThreshold
+        self.s3MultipartPartSize = s3MultipartPartSize
+        self.s3MaxConcurrentRequests = s3MaxConcurrentRequests
+        self.s3ConditionalWrites = s3ConditionalWrites
+        self.resolve = resolve
+        self.environment = environment
     }
 }
 
 /// Turns a repository location as users write it (`/srv/backups`, `s3://bucket/prefix`) into
 /// an object store.
 public enum StoreLocator {
-    /// Opens the store at `location`. With `create`, a missing local directory is created.
+    /// Opens the store at `location`. With `create`, a missing local directory is created (an S3
+    /// bucket must already exist).
     public static func open(_ location: String, options: StoreOptions = StoreOptions(), create: Bool = false) throws -> any ObjectStore {
         if location.hasPrefix("s3://") {
-            throw ObjectStoreError.unavailable(store: location, detail: "S3 repositories are not supported by this build yet")
+            return try openS3(location, options: options)
         }
         if location.contains("://") {
             throw ObjectStoreError.missingStore(store: location, detail: "unknown repository scheme; use a directory path or s3://BUCKET/PREFIX")
         }
         return try LocalDirectoryStore(root: location, create: create)
+    }
+
+    /// The S3 configuration `s3://BUCKET/PREFIX` and `options` describe, with the region, endpoint
+    /// and TLS settings resolved from the environment.
+    public static func s3Configuration(_ location: String, options: StoreOptions = StoreOptions()) throws -> S3Configuration {
+        let environment = options.environment ?? ProcessInfo.processInfo.environment
+        let rest = location.dropFirst("s3://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let bucket = String(rest[..<slash])
+        var prefix = slash < rest.endIndex ? String(rest[rest.index(after: slash)...]) : ""
+        while prefix.hasSuffix("//") { prefix.removeLast() }
+        guard !bucket.isEmpty else {
+            throw ObjectStoreError.missingStore(store: location, detail: "no bucket name; write s3://BUCKET/PREFIX")
+        }
+        func env(_ name: String) -> String? { environment[name].flatMap(S3CredentialsChain.nonEmpty) }
+        let profile = options.s3Profile ?? env("AWS_PROFILE") ?? "default"
+        let region = options.s3Region ?? env("AWS_REGION") ?? env("AWS_DEFAULT_REGION")
+            ?? S3SharedConfig(environment: environment).region(profile: profile) ?? "us-east-1"
+        var configuration = S3Configuration(
+            bucket: bucket, prefix: prefix,
+            endpoint: options.s3Endpoint ?? env("FERRY_S3_ENDPOINT") ?? env("AWS_ENDPOINT_URL_S3") ?? env("AWS_ENDPOINT_URL"),
+            region: region, addressing: options.s3Addressing,
+            tls: HTTPTLSConfiguration(certificateAuthorities: options.caFile.map { .file($0) }, insecureSkipVerify: options.insecureSkipTLSVerify),
+            resolve: options.resolve, storageClasses: options.s3StorageClasses, conditionalWrites: options.s3ConditionalWrites)
+        if let threshold = options.s3MultipartThreshold { configuration.multipartThreshold = threshold }
+        if let partSize = options.s3MultipartPartSize { configuration.multipartPartSize = partSize }
+        if let requests = options.s3MaxConcurrentRequests { configuration.maxConcurrentRequests = requests }
+        return configuration
+    }
+
+    static func openS3(_ location: String, options: StoreOptions) throws -> S3Store {
+        let configuration = try s3Configuration(location, options: options)
+        let environment = options.environment ?? ProcessInfo.processInfo.environment
+        let stsClient: HTTPClient
+        do {
+            stsClient = try HTTPClient(configuration: HTTPClientConfiguration(maxConcurrentTransfers: 2, userAgent: "ferry-sts"))
+        } catch {
+            throw ObjectStoreError.unavailable(store: configuration.location, detail: error.description)
+        }
+        let credentials = try S3CredentialsChain.resolve(
+            profile: options.s3Profile, region: configuration.region, environment: environment, client: stsClient,
+            store: configuration.location)
+        return try S3Store(configuration: configuration, credentials: credentials)
     }
 }

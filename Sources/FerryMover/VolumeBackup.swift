@@ -65,7 +65,7 @@ public struct VolumeBackup: Sendable {
         let started = ContinuousClock.now
         let session = try await repository.beginSession()
         do {
-            var (pages, stats) = try await writeBlocks(session)
+            var (pages, stats) = try await writeBlocks(session, repository: session.repository)
             let parentVolume = comparableParent
             stats.bytesStored = session.bytesStored
             stats.seconds = (ContinuousClock.now - started).seconds
@@ -93,7 +93,9 @@ public struct VolumeBackup: Sendable {
         return volume
     }
 
-    private func writeBlocks(_ session: WriteSession) async throws -> ([String], VolumeStats) {
+    /// Writes every block and page; `repository` is the session's view (its index was read
+    /// after the session announced itself).
+    private func writeBlocks(_ session: WriteSession, repository: Repository) async throws -> ([String], VolumeStats) {
         let blockSize = Int64(request.blockSize)
         let size = source.size
         let pageEntries = repository.config.blockMapPageEntries
@@ -123,7 +125,7 @@ public struct VolumeBackup: Sendable {
             request.progress?.advance(skipped)
 
             var entries = [ChunkID](repeating: .zero, count: count)
-            let outcome = try await processBlocks(toRead, first: first, parentPage: parentPage, pool: pool)
+            let outcome = try await processBlocks(toRead, first: first, parentPage: parentPage, pool: pool, hasher: repository.hasher)
             for (block, id) in outcome.entries { entries[block] = id }
             stats.merge(outcome.stats)
             let pageID = try await session.storeMetadata(BlockMapPage(entries: entries).encode())
@@ -134,13 +136,13 @@ public struct VolumeBackup: Sendable {
     }
 
     /// Reads and stores the blocks `toRead` (indices within the page starting at block `first`).
-    private func processBlocks(_ toRead: [Int], first: Int, parentPage: BlockMapPage?, pool: PackPool) async throws -> WorkerOutcome {
+    private func processBlocks(_ toRead: [Int], first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher) async throws -> WorkerOutcome {
         let cursor = WorkCursor()
         let workers = min(request.workers, max(1, toRead.count))
         return try await withThrowingTaskGroup(of: WorkerOutcome.self) { group in
             for _ in 0..<workers {
                 group.addTask {
-                    try await worker(toRead: toRead, cursor: cursor, first: first, parentPage: parentPage, pool: pool)
+                    try await worker(toRead: toRead, cursor: cursor, first: first, parentPage: parentPage, pool: pool, hasher: hasher)
                 }
             }
             var total = WorkerOutcome()
@@ -152,11 +154,10 @@ public struct VolumeBackup: Sendable {
         }
     }
 
-    private func worker(toRead: [Int], cursor: WorkCursor, first: Int, parentPage: BlockMapPage?, pool: PackPool) async throws -> WorkerOutcome {
+    private func worker(toRead: [Int], cursor: WorkCursor, first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher) async throws -> WorkerOutcome {
         let blockSize = Int64(request.blockSize)
         let buffer = BlockBuffer(capacity: request.blockSize)
         let scratch = ChunkScratch(capacity: request.blockSize)
-        let hasher = repository.hasher
         let session = pool.session
         let source = self.source
         var outcome = WorkerOutcome()
@@ -177,7 +178,8 @@ public struct VolumeBackup: Sendable {
             }
             let id = hasher.id(of: data)
             outcome.entries.append((block, id))
-            if let parentPage, block < parentPage.entries.count, parentPage.entries[block] == id {
+            if let parentPage, block < parentPage.entries.count, parentPage.entries[block] == id, session.holds(id) {
+                // The parent's chunk may be relied on unless a prune has tombstoned it since.
                 outcome.stats.unchangedBlocks += 1
             } else if !session.claim(id) {
                 outcome.stats.dedupBlocks += 1

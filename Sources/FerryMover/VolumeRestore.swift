@@ -12,7 +12,7 @@ public struct RestoreRequest: Sendable {
     public var workers: Int
     public var progress: TransferProgress?
 
-    public init(force: Bool = false, workers: Int = 8, progress: TransferProgress? = nil) {
+    public init(force: Bool = false, workers: Int = 4, progress: TransferProgress? = nil) {
         self.force = force
         self.workers = workers
         self.progress = progress
@@ -39,7 +39,7 @@ public struct RestoreResult: Sendable {
 /// it and its pack: a wrong byte is never written silently.
 public struct VolumeRestore: Sendable {
     /// Largest span of a pack fetched in one read.
-    static let maxSpan: Int64 = 16 << 20
+    static let maxSpan: Int64 = 8 << 20
     /// Largest unused gap between records read together.
     static let maxGap: Int64 = 256 << 10
 
@@ -143,16 +143,20 @@ public struct VolumeRestore: Sendable {
 
     private func restore(_ spans: [Span], output: RestoreTarget) async throws -> (Int64, Int) {
         let cursor = WorkCursor()
+        let largest = spans.lazy.flatMap(\.chunks).map { Int($0.location.rawLength) }.max() ?? 0
+        let largestRecord = spans.lazy.flatMap(\.chunks).map { Int($0.location.length) }.max() ?? 0
         return try await withThrowingTaskGroup(of: (Int64, Int).self) { group in
             for _ in 0..<min(request.workers, max(1, spans.count)) {
                 group.addTask {
+                    let plain = BlockBuffer(capacity: largest)
+                    let scratch = BlockBuffer(capacity: largestRecord)
                     var written: Int64 = 0
                     var chunks = 0
                     while true {
                         let k = cursor.next()
                         guard k < spans.count else { break }
                         try Task.checkCancellation()
-                        let (w, c) = try await restore(spans[k], output: output)
+                        let (w, c) = try await restore(spans[k], output: output, plain: plain, scratch: scratch)
                         written += w
                         chunks += c
                     }
@@ -168,7 +172,8 @@ public struct VolumeRestore: Sendable {
         }
     }
 
-    private func restore(_ span: Span, output: RestoreTarget) async throws -> (Int64, Int) {
+    /// Fetches one span, then decodes, verifies and writes its chunks, reusing the worker's buffers.
+    private func restore(_ span: Span, output: RestoreTarget, plain: BlockBuffer, scratch: BlockBuffer) async throws -> (Int64, Int) {
         let name = ObjectName.pack(span.pack.id)
         let store = repository.store
         let bytes: [UInt8]
@@ -180,17 +185,17 @@ public struct VolumeRestore: Sendable {
         let codec = repository.codec(for: span.pack)
         var written: Int64 = 0
         for chunk in span.chunks {
-            let plain = BlockBuffer(capacity: Int(chunk.location.rawLength))
+            let length = Int(chunk.location.rawLength)
             let start = Int(Int64(chunk.location.offset) - span.range.lowerBound)
             try bytes.withUnsafeBytes { raw in
                 let record = UnsafeRawBufferPointer(rebasing: raw[start..<start + Int(chunk.location.length)])
-                try codec.decode(record, id: chunk.id, into: plain.bytes, pack: name)
+                try codec.decode(record, id: chunk.id, into: plain.prefix(length), scratch: scratch.bytes, pack: name)
             }
             let offsets = chunk.offsets
             try await BlockingExecutor.io.run {
-                for offset in offsets { try output.write(at: offset, UnsafeRawBufferPointer(plain.bytes)) }
+                for offset in offsets { try output.write(at: offset, UnsafeRawBufferPointer(plain.prefix(length))) }
             }
-            let total = Int64(plain.bytes.count) * Int64(offsets.count)
+            let total = Int64(length) * Int64(offsets.count)
             written += total
             request.progress?.advance(total)
         }

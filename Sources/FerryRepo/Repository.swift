@@ -59,7 +59,9 @@ public final class Repository: Sendable {
     }
 
     /// Opens the repository in `store` with `password` (nil only for unencrypted repositories).
-    public static func open(store: any ObjectStore, password: [UInt8]?) async throws -> Repository {
+    /// Without `loadIndex` the chunk index is left empty (enough to list snapshots or to begin
+    /// a write session, which reads the index itself).
+    public static func open(store: any ObjectStore, password: [UInt8]?, loadIndex: Bool = true) async throws -> Repository {
         let configBytes: [UInt8]
         do {
             configBytes = try await store.get(ObjectName.config)
@@ -91,7 +93,10 @@ public final class Repository: Sendable {
         } else if !slots.isEmpty {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "it says the repository is unencrypted, but key slots exist (altered?)")
         }
-        let (index, names, problems) = try await loadIndex(store: store, keys: keys)
+        guard loadIndex else {
+            return Repository(store: store, config: config, keys: keys, index: ChunkIndex(), indexNames: [], indexProblems: [])
+        }
+        let (index, names, problems) = try await Self.loadIndex(store: store, keys: keys)
         return Repository(store: store, config: config, keys: keys, index: index, indexNames: names, indexProblems: problems)
     }
 

@@ -107,10 +107,14 @@ struct PackAndIndexTests {
         let newer = IndexObject(created: Date(timeIntervalSince1970: 2), session: [], packs: [p2], entries: [entry(a, 500), entry(b, 0, tomb: true)])
         let revived = IndexObject(created: Date(timeIntervalSince1970: 3), session: [], packs: [p1], entries: [entry(c, 600)])
         let index = ChunkIndex(merging: [revived, newer, old])
-        #expect(index.count == 2)
+        #expect(index.count == 3)
         #expect(index.location(of: a)?.pack.id == p2.id)
         #expect(index.location(of: a)?.offset == 500)
-        #expect(index.location(of: b) == nil)
+        // Tombstoned: hidden from writers, still readable at its last location.
+        #expect(!index.contains(b))
+        #expect(index.isTombstoned(b))
+        #expect(index.location(of: b)?.offset == 200)
+        #expect(index.contains(a) && index.contains(c))
         #expect(index.location(of: c)?.offset == 600)
         #expect(index.location(of: ChunkID(random.bytes(32))) == nil)
     }

@@ -65,6 +65,18 @@ public enum ImageFile {
         try handle.close()
     }
 
+    /// `count` bytes from /dev/urandom: fast, for large incompressible test data.
+    public static func urandom(_ count: Int) throws -> [UInt8] {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/urandom"))
+        defer { try? handle.close() }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(count)
+        while bytes.count < count {
+            bytes += try handle.read(upToCount: min(4 << 20, count - bytes.count)) ?? Data()
+        }
+        return bytes
+    }
+
     public static func read(_ path: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
     }

@@ -21,3 +21,8 @@ install_test_deps() {
     install_build_deps
     apt_install util-linux e2fsprogs qemu-utils
 }
+
+install_bench_deps() {
+    install_build_deps
+    apt_install restic borgbackup e2fsprogs time util-linux
+}

@@ -61,7 +61,7 @@ public struct RepositoryChecker: Sendable {
         // Index entries grouped by pack, checked against the listing.
         var indexed: [ChunkID: [(ChunkID, ChunkLocation)]] = [:]
         var packInfo: [ChunkID: IndexObject.Pack] = [:]
-        repository.index.forEach { id, location in
+        repository.index.forEach { id, location, _ in
             indexed[location.pack.id, default: []].append((id, location))
             packInfo[location.pack.id] = location.pack
         }
@@ -218,7 +218,7 @@ public struct RepositoryChecker: Sendable {
                     let id = try volume.pageID(page)
                     guard pagesSeen.insert(id).inserted else { continue }
                     let entries = try await repository.blockMapPage(volume, page: page).entries
-                    for entry in entries where !entry.isZero && !repository.index.contains(entry) {
+                    for entry in entries where !entry.isZero && repository.index.location(of: entry) == nil {
                         errors.append("\(label): chunk \(entry.short) of volume \(volume.name) is not in the repository")
                     }
                 } catch let error as RepositoryError {

@@ -25,7 +25,7 @@ public struct RepositoryStats: Codable, Sendable {
         let (snapshots, _) = try await repository.snapshots()
         stats.snapshots = snapshots.count
         stats.logicalBytes = snapshots.reduce(0) { $0 + $1.manifest.volumes.reduce(0) { $0 + $1.size } }
-        repository.index.forEach { _, location in
+        repository.index.forEach { _, location, _ in
             stats.chunks += 1
             stats.chunkBytes += Int64(location.rawLength)
             stats.storedChunkBytes += Int64(location.length)

@@ -38,14 +38,19 @@ public struct ChunkCodec: Sendable {
     }
 
     /// Decodes a record into `output` (exactly the chunk's raw length) and verifies the id.
+    /// `scratch`, when given, must hold the record's size and saves an allocation per chunk.
     /// `pack` names the pack for error messages.
-    public func decode(_ record: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, pack: String) throws {
+    public func decode(_ record: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, scratch: UnsafeMutableRawBufferPointer? = nil, pack: String) throws {
         if let cipher {
             guard record.count > AESGCM.overhead else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
-            var opened = [UInt8](repeating: 0, count: record.count - AESGCM.overhead)
-            let n = id.bytes.withUnsafeBytes { aad in opened.withUnsafeMutableBytes { cipher.open(record, aad: aad, into: $0) } }
-            guard let n, n >= 1 else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
-            try opened.withUnsafeBytes { try decodePlain(UnsafeRawBufferPointer(rebasing: $0[..<n]), id: id, into: output, pack: pack) }
+            let needed = record.count - AESGCM.overhead
+            if let scratch, scratch.count >= needed {
+                try open(record, id: id, cipher: cipher, into: scratch, output: output, pack: pack)
+            } else {
+                let owned = UnsafeMutableRawBufferPointer.allocate(byteCount: needed, alignment: 16)
+                defer { owned.deallocate() }
+                try open(record, id: id, cipher: cipher, into: owned, output: output, pack: pack)
+            }
         } else {
             guard record.count >= 1 else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
             try decodePlain(record, id: id, into: output, pack: pack)
@@ -53,6 +58,12 @@ public struct ChunkCodec: Sendable {
         guard hasher.id(of: UnsafeRawBufferPointer(output)) == id else {
             throw RepositoryError.chunkMismatch(id: id, pack: pack)
         }
+    }
+
+    private func open(_ record: UnsafeRawBufferPointer, id: ChunkID, cipher: AESGCM, into plain: UnsafeMutableRawBufferPointer, output: UnsafeMutableRawBufferPointer, pack: String) throws {
+        let n = id.bytes.withUnsafeBytes { cipher.open(record, aad: $0, into: plain) }
+        guard let n, n >= 1 else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
+        try decodePlain(UnsafeRawBufferPointer(rebasing: plain[..<n]), id: id, into: output, pack: pack)
     }
 
     private func decodePlain(_ plain: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, pack: String) throws {

@@ -10,4 +10,8 @@ public struct SessionMarker: Codable, Sendable {
     public var refreshed: Date
     /// Past this time, without a refresh, the writer is presumed dead.
     public var expires: Date
+
+    /// A writer commits only while its marker has at least this long (seconds) to live; prune
+    /// treats a marker as dead only this long after it expired.
+    public static let commitMargin: TimeInterval = 60
 }

@@ -51,9 +51,20 @@ public final class WriteSession: Sendable {
         self.refresher = Mutex(nil)
     }
 
+    /// Announces the session with its marker, then reads the index: a prune that marks after
+    /// this point sees the marker and waits for the session; one that marked before has already
+    /// written its tombstones, which this session then sees (DESIGN §3).
     static func begin(repository: Repository, indexEveryPacks: Int = 8, indexEvery: Duration = .seconds(60), lease: Duration = .seconds(900)) async throws -> WriteSession {
-        let session = WriteSession(repository: repository, id: SecureRandom.hex(16), indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease)
-        try await session.writeMarker(mode: .createOnly)
+        let id = SecureRandom.hex(16)
+        let announcing = WriteSession(repository: repository, id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease)
+        try await announcing.writeMarker(mode: .createOnly)
+        let session: WriteSession
+        do {
+            session = WriteSession(repository: try await repository.reopened(), id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease)
+        } catch {
+            await announcing.end()
+            throw error
+        }
         let refresh = Task { [weak session] in
             while !Task.isCancelled {
                 guard let interval = session?.lease else { return }
@@ -178,9 +189,7 @@ public final class WriteSession: Sendable {
         }
         try await writeIndex(remaining)
         FaultPoint.beforeManifest.reach()
-        guard try await Repository.wrap({ try await repository.store.head(ObjectName.session(id)) }) != nil else {
-            throw RepositoryError.sessionExpired(session: id)
-        }
+        try await verifyMarker()
         let (name, bytes) = try repository.sealSnapshot(manifest)
         try await Repository.wrap { try await repository.store.put(name, bytes) }
         let total = state.withLock {
@@ -189,6 +198,23 @@ public final class WriteSession: Sendable {
         }
         await end()
         return (ObjectName.id(in: name)!, total)
+    }
+
+    /// Checks, just before the commit, that this session's marker still exists and will not
+    /// expire within the margin a prune allows: a session that a prune may have given up on
+    /// must not commit a snapshot referencing chunks that prune could be deleting.
+    private func verifyMarker() async throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try await repository.store.get(ObjectName.session(id))
+        } catch {
+            throw RepositoryError.sessionExpired(session: id)
+        }
+        guard let marker = try? Repository.decoder.decode(SessionMarker.self, from: Data(bytes)),
+              marker.expires.timeIntervalSinceNow > SessionMarker.commitMargin
+        else {
+            throw RepositoryError.sessionExpired(session: id)
+        }
     }
 
     /// Ends the session without committing: stops refreshing and removes the marker. What was

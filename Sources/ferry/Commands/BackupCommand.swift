@@ -35,7 +35,7 @@ struct BackupCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let repo = try await repository.open()
+        let repo = try await repository.open(loadIndex: false)
         var blockSize = repo.config.blockSize
         if let text = self.blockSize {
             guard let parsed = BlockSize.parse(text), BlockSize.isValid(parsed) else {

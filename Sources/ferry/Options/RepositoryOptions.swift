@@ -63,9 +63,13 @@ struct RepositoryOptions: ParsableArguments {
         return nil
     }
 
-    /// Opens the repository.
-    func open() async throws -> Repository {
-        try await Repository.open(store: try store(), password: try password())
+    /// Opens the repository, warning on stderr about index objects that could not be read.
+    func open(loadIndex: Bool = true) async throws -> Repository {
+        let repository = try await Repository.open(store: try store(), password: try password(), loadIndex: loadIndex)
+        for problem in repository.indexProblems {
+            Terminal.error("warning: \(problem); its chunks are treated as missing (run ferry check)")
+        }
+        return repository
     }
 
     private static func firstLine(_ data: Data) -> [UInt8] {

@@ -1,0 +1,85 @@
+import CCurl
+
+/// A curl easy handle with the memory its options point at. Handles are reused across transfers
+/// (reset in between) by the engine thread that owns them.
+final class EasyHandle {
+    let handle: UnsafeMutableRawPointer
+    /// curl writes a human-readable error here (CURLOPT_ERRORBUFFER).
+    let errorBuffer: UnsafeMutablePointer<CChar>
+    /// Request headers of the current transfer.
+    var headerList: UnsafeMutablePointer<curl_slist>?
+
+    init?() {
+        guard let handle = curl_easy_init() else { return nil }
+        self.handle = handle
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        if let headerList { curl_slist_free_all(headerList) }
+        errorBuffer.deallocate()
+    }
+
+    /// Clears every option and the previous transfer's header list.
+    func reset() {
+        curl_easy_reset(handle)
+        if let headerList { curl_slist_free_all(headerList) }
+        headerList = nil
+        errorBuffer[0] = 0
+    }
+
+    var errorMessage: String {
+        String(cString: errorBuffer)
+    }
+
+    func set(_ option: CURLoption, _ value: Int) throws(HTTPError) {
+        try check(ferry_curl_easy_setopt_long(handle, option, value), option)
+    }
+
+    func set(_ option: CURLoption, _ value: Bool) throws(HTTPError) {
+        try set(option, value ? 1 : 0)
+    }
+
+    func set(_ option: CURLoption, offset value: Int64) throws(HTTPError) {
+        try check(ferry_curl_easy_setopt_off(handle, option, curl_off_t(value)), option)
+    }
+
+    func set(_ option: CURLoption, _ value: String) throws(HTTPError) {
+        // curl copies string options.
+        try check(value.withCString { ferry_curl_easy_setopt_string(handle, option, $0) }, option)
+    }
+
+    func set(_ option: CURLoption, pointer value: UnsafeMutableRawPointer?) throws(HTTPError) {
+        try check(ferry_curl_easy_setopt_pointer(handle, option, value), option)
+    }
+
+    func set(_ option: CURLoption, list value: UnsafeMutablePointer<curl_slist>?) throws(HTTPError) {
+        try check(ferry_curl_easy_setopt_slist(handle, option, value), option)
+    }
+
+    func set(_ option: CURLoption, blob value: [UInt8]) throws(HTTPError) {
+        try check(value.withUnsafeBytes { ferry_curl_easy_setopt_blob(handle, option, $0.baseAddress, $0.count) }, option)
+    }
+
+    func set(_ option: CURLoption, callback value: ferry_curl_data_callback) throws(HTTPError) {
+        try check(ferry_curl_easy_setopt_data_callback(handle, option, value), option)
+    }
+
+    private func check(_ code: CURLcode, _ option: CURLoption) throws(HTTPError) {
+        guard code == CURLE_OK else {
+            let reason = String(cString: curl_easy_strerror(code))
+            if code == CURLE_UNKNOWN_OPTION || code == CURLE_NOT_BUILT_IN {
+                throw HTTPError.invalidRequest("this libcurl does not support option \(option.rawValue): \(reason)")
+            }
+            throw HTTPError.invalidRequest("setting curl option \(option.rawValue) failed: \(reason)")
+        }
+    }
+
+    func info(_ item: CURLINFO) -> Int {
+        var value = 0
+        _ = ferry_curl_easy_getinfo_long(handle, item, &value)
+        return value
+    }
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): ferry vs restic vs borg on the same VM-like disk image, same run,
+# page cache warm. Full backup, incremental after an "update day", restore.
+#
+#   scripts/bench.sh                      # the comparison table
+#   scripts/bench.sh --block-sizes "256K 512K 1M 2M 4M"   # plus ferry's block-size sweep
+#
+# Needs root (the image is built by mounting it). Work files go to $FERRY_BENCH_DIR
+# (default /var/tmp/ferry-bench); the shared image builders come from $FERRY_SHARED (../shared).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/deps.sh
+
+BLOCK_SIZES=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+[ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (it mounts the image it builds)" >&2; exit 1; }
+install_bench_deps
+SHARED="${FERRY_SHARED:-$(cd .. && pwd)/shared}"
+WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}"
+mkdir -p "$WORK"
+
+echo "building ferry (release)..."
+swift build -c release --product ferry 2>&1 | tail -1
+FERRY="$(swift build -c release --show-bin-path)/ferry"
+
+BASE="$WORK/base.img"
+DAY2="$WORK/day2.img"
+if [ ! -f "$BASE" ] || [ ! -f "$DAY2" ]; then
+    echo "building the 4 GiB image and its update day..."
+    bash "$SHARED/bench/mkimg.sh" "$BASE" 4G >/dev/null
+    cp --sparse=always "$BASE" "$DAY2"
+    bash "$SHARED/bench/mutate.sh" "$DAY2" 1
+fi
+SIZE=$(stat -c %s "$BASE")
+cat "$BASE" "$DAY2" > /dev/null   # warm the page cache
+
+export RESTIC_PASSWORD=bench-password BORG_PASSPHRASE=bench-password FERRY_PASSWORD=bench-password
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+
+RESULTS="$WORK/results.tsv"
+: > "$RESULTS"
+
+# measure TOOL OP REPO COMMAND...: runs the command, records seconds, peak RSS and repo size.
+measure() {
+    local tool=$1 op=$2 repo=$3; shift 3
+    local t="$WORK/time.$$"
+    /usr/bin/time -f "%e %M" -o "$t" "$@"
+    read -r secs rss < "$t"
+    local size
+    size=$(du -sb "$repo" | cut -f1)
+    printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$op" "$secs" "$rss" "$size" >> "$RESULTS"
+    printf '  %-7s %-12s %8ss  rss %6d MiB  repo %6d MiB\n' "$tool" "$op" "$secs" $((rss / 1024)) $((size / 1048576))
+}
+
+verify() {
+    if ! cmp -s "$1" "$2"; then echo "RESTORE MISMATCH: $2 differs from $1" >&2; exit 1; fi
+    rm -f "$2"
+}
+
+echo "ferry"
+R="$WORK/ferry-repo"; rm -rf "$R"
+"$FERRY" repo init --repo "$R" 2>/dev/null
+measure ferry full "$R" sh -c "\"$FERRY\" backup \"$BASE\" --repo \"$R\" --name disk --json > \"$WORK/ferry-full.json\""
+measure ferry incremental "$R" sh -c "\"$FERRY\" backup \"$DAY2\" --repo \"$R\" --name disk --parent auto --json > \"$WORK/ferry-incr.json\""
+measure ferry restore "$R" "$FERRY" restore latest "$WORK/out.img" --repo "$R"
+verify "$DAY2" "$WORK/out.img"
+
+echo "restic $(restic version | cut -d' ' -f2)"
+R="$WORK/restic-repo"; rm -rf "$R"
+restic -q -r "$R" init >/dev/null
+measure restic full "$R" sh -c "restic -q -r \"$R\" backup --stdin --stdin-filename disk.img < \"$BASE\""
+measure restic incremental "$R" sh -c "restic -q -r \"$R\" backup --stdin --stdin-filename disk.img < \"$DAY2\""
+measure restic restore "$R" sh -c "restic -q -r \"$R\" dump latest disk.img > \"$WORK/out.img\""
+verify "$DAY2" "$WORK/out.img"
+
+echo "borg $(borg --version | cut -d' ' -f2)"
+R="$WORK/borg-repo"; rm -rf "$R"
+borg init -e repokey "$R"
+measure borg full "$R" sh -c "borg create --compression lz4 \"$R::full\" - < \"$BASE\""
+measure borg incremental "$R" sh -c "borg create --compression lz4 \"$R::day2\" - < \"$DAY2\""
+measure borg restore "$R" sh -c "borg extract --stdout \"$R::day2\" > \"$WORK/out.img\""
+verify "$DAY2" "$WORK/out.img"
+
+python3 - "$RESULTS" "$SIZE" <<'PY'
+import sys, platform, subprocess
+rows = [l.rstrip('\n').split('\t') for l in open(sys.argv[1]) if l.strip()]
+size = int(sys.argv[2])
+secs = {(r[0], r[1]): float(r[2]) for r in rows}
+cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
+cores = subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()
+print(f"\nImage: {size / 2**30:.1f} GiB ext4 VM-like disk (shared/bench/mkimg.sh), update day: mutate.sh seed 1. "
+      f"Machine: {cores} cores, {cpu}. Page cache warm; repositories on the same local disk.\n")
+print("| tool | operation | seconds | MiB/s (logical) | × restic | repository | peak RSS |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for tool, op, s, rss, repo in rows:
+    s = float(s)
+    ratio = secs.get(('restic', op), 0) / s if s > 0 else 0
+    print(f"| {tool} | {op} | {s:.2f} | {size / 2**20 / s:.0f} | {ratio:.2f} | {int(repo) / 2**20:.0f} MiB | {int(rss) / 1024:.0f} MiB |")
+PY
+
+if [ -n "$BLOCK_SIZES" ]; then
+    echo
+    echo "| block size | full: stored | full: s | incremental: stored | incremental: s | block map per snapshot |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for bs in $BLOCK_SIZES; do
+        R="$WORK/ferry-bs-repo"; rm -rf "$R"
+        "$FERRY" repo init --repo "$R" --block-size "$bs" 2>/dev/null
+        full=$("$FERRY" backup "$BASE" --repo "$R" --name disk --json)
+        incr=$("$FERRY" backup "$DAY2" --repo "$R" --name disk --parent auto --json)
+        python3 - "$bs" "$full" "$incr" <<'PY'
+import sys, json
+bs, full, incr = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+blocks = -(-full['size'] // full['blockSize'])
+mib = lambda b: f"{b / 2**20:.1f} MiB"
+print(f"| {bs} | {mib(full['bytesStored'])} | {full['seconds']:.2f} | {mib(incr['bytesStored'])} | {incr['seconds']:.2f} | {mib(blocks * 32)} |")
+PY
+    done
+fi
