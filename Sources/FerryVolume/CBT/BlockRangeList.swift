@@ -47,6 +47,19 @@ public struct BlockRangeList: Sendable, Equatable {
         })
     }
 
+    /// The ranges covered by both lists.
+    public func intersection(_ other: BlockRangeList) -> BlockRangeList {
+        var result = BlockRangeList()
+        var i = 0, j = 0
+        while i < ranges.count, j < other.ranges.count {
+            let a = ranges[i], b = other.ranges[j]
+            let low = max(a.lowerBound, b.lowerBound), high = min(a.upperBound, b.upperBound)
+            if low < high { result.append(low..<high) }
+            if a.upperBound < b.upperBound { i += 1 } else { j += 1 }
+        }
+        return result
+    }
+
     /// The parts of `whole` not covered by these ranges.
     public func complement(in whole: Range<Int64>) -> BlockRangeList {
         var result = BlockRangeList()
