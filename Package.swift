@@ -105,11 +105,11 @@ let package = Package(
             dependencies: ["FerryVolume", "FerryQEMUTestSupport"]),
         .testTarget(
             name: "FerryCBTTests",
-            dependencies: ["FerryVolume", "FerryQEMUTestSupport"]),
+            dependencies: ["FerryVolume", "FerryQEMUTestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryCSITests",
             dependencies: [
-                "FerryCSI", "FerryVolume", "FerryQEMUTestSupport",
+                "FerryCSI", "FerryVolume", "FerryQEMUTestSupport", "FerryTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "X509", package: "swift-certificates"),

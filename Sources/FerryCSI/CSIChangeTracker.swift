@@ -27,14 +27,14 @@ public struct CSIChangeTracker: ChangeTracker {
         guard let delta = try await client.delta(baseSnapshotID: base, targetSnapshotName: snapshotName) else {
             return .unusable(reason: "the SnapshotMetadata service cannot compute the changes since snapshot \(base) (FAILED_PRECONDITION or NOT_FOUND: the base snapshot may be gone)")
         }
-        guard delta.volumeCapacity == size else {
-            return .unusable(reason: "the SnapshotMetadata service reports a \(delta.volumeCapacity)-byte volume, but the snapshot holds \(size) bytes")
+        if let capacity = delta.volumeCapacity, capacity != size {
+            return .unusable(reason: "the SnapshotMetadata service reports a \(capacity)-byte volume, but the snapshot holds \(size) bytes")
         }
         return .changed(delta.ranges)
     }
 
     public func allocatedRanges(size: Int64) async throws -> [Range<Int64>]? {
-        guard let allocated = try await client.allocated(snapshotName: snapshotName), allocated.volumeCapacity == size else { return nil }
+        guard let allocated = try await client.allocated(snapshotName: snapshotName), (allocated.volumeCapacity ?? size) == size else { return nil }
         return allocated.ranges
     }
 

@@ -6,7 +6,9 @@ import Synchronization
 /// The ranges a SnapshotMetadata call returned, merged and validated.
 public struct SnapshotMetadataRanges: Sendable, Equatable {
     public var ranges: [Range<Int64>]
-    public var volumeCapacity: Int64
+    /// The volume's size as the service reports it; nil when the stream carried no message
+    /// (nothing allocated or changed).
+    public var volumeCapacity: Int64?
     /// How many streams it took (more than 1 when an interrupted stream was resumed).
     public var attempts: Int
 }
@@ -149,7 +151,7 @@ public struct SnapshotMetadataClient: Sendable {
         }
 
         func result(attempts: Int) -> SnapshotMetadataRanges {
-            SnapshotMetadataRanges(ranges: ranges.ranges, volumeCapacity: capacity ?? 0, attempts: attempts)
+            SnapshotMetadataRanges(ranges: ranges.ranges, volumeCapacity: capacity, attempts: attempts)
         }
     }
 }

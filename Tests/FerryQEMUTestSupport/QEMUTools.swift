@@ -18,6 +18,12 @@ public enum QEMUTools {
         public var status: Int32
         public var output: String
         public var description: String { "\(command) exited \(status): \(output)" }
+
+        public init(command: String, status: Int32, output: String) {
+            self.command = command
+            self.status = status
+            self.output = output
+        }
     }
 
     /// Runs `tool` with `arguments` in `directory`, returning standard output; throws if it fails.

@@ -95,7 +95,9 @@ public struct QCOW2BitmapTracker: ChangeTracker {
             }
             if let dataFile = layer.dataFilePath, let dataTime = Self.modificationTime(dataFile), let imageTime = Self.modificationTime(layer.path),
                dataTime > imageTime {
-                fail("the data file \(dataFile) was modified after \(name) last stored its bitmaps: a write that bypassed QEMU is not in the bitmap")
+                // Not recorded as inconsistent: the full compare this forces covers the write,
+                // and the bitmap tracks what QEMU writes after it.
+                fail("the data file \(dataFile) was modified after \(name) last stored its bitmaps: a write that bypassed QEMU is not in the bitmap", inconsistent: false)
             }
             do {
                 result.dirty = result.dirty.union(try layer.dirtyRanges(of: bitmap))
