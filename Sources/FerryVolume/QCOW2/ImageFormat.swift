@@ -25,6 +25,13 @@ public enum ImageFormat: String, Sendable, CaseIterable, Codable {
 
     /// `.qcow2` or `.raw`, by the first bytes of `path`.
     public static func detect(path: String) throws -> ImageFormat {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw VolumeError.unreadable(path: path, detail: String(cString: strerror(errno)))
+        }
+        guard st.st_mode & S_IFMT == S_IFREG || st.st_mode & S_IFMT == S_IFBLK else {
+            throw VolumeError.unsupported(path: path, detail: "not a regular file or a block device")
+        }
         let file: File
         do { file = try File.open(path, flags: O_RDONLY) } catch {
             throw VolumeError.unreadable(path: path, detail: String(cString: strerror(error.code)))
