@@ -24,5 +24,5 @@ install_test_deps() {
 
 install_bench_deps() {
     install_build_deps
-    apt_install restic borgbackup e2fsprogs time util-linux
+    apt_install restic borgbackup e2fsprogs time util-linux qemu-utils
 }
