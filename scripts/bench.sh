@@ -111,6 +111,7 @@ PY
 EXPECTED=$(cat "$CBT/expected")
 (cd "$CBT" && qemu-io -f qcow2 disk.qcow2 < replay.txt > /dev/null)
 cmp -s "$CBT/disk.img" "$DAY2" || { echo "CBT REPLAY MISMATCH: the overlay's data file differs from the update day" >&2; exit 1; }
+sync   # the replay and the 4 GiB data file must not be written back during the measurement
 cat "$CBT/disk.img" > /dev/null
 measure ferry cbt-incremental "$R" sh -c "\"$FERRY\" backup \"$CBT/disk.qcow2\" --repo \"$R\" --name vm --parent auto --cbt qcow2-bitmap:kubevirt --json > \"$WORK/ferry-cbt.json\""
 python3 - "$WORK/ferry-cbt.json" "$EXPECTED" <<'PY'
