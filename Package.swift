@@ -82,6 +82,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // MARK: Benchmark tools (not part of the shipped image)
+        .executableTarget(
+            name: "ferry-synthetic-repo",
+            dependencies: ["FerryRepo", "FerryBlob"],
+            path: "Benchmarks/SyntheticRepository"),
+        .executableTarget(
+            name: "ferry-s3-bench",
+            dependencies: ["FerryBlob", "FerryHTTP"],
+            path: "Benchmarks/S3Throughput"),
+
         // MARK: Tests
         .target(
             name: "FerryTestSupport",
@@ -125,6 +135,9 @@ let package = Package(
         .testTarget(
             name: "FerryS3Tests",
             dependencies: ["FerryBlob", "FerryHTTP", "FerryS3TestSupport"]),
+        .testTarget(
+            name: "FerryS3EndToEndTests",
+            dependencies: ["FerryBlob", "FerryTestSupport", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

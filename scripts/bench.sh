@@ -4,20 +4,51 @@
 #
 #   scripts/bench.sh                      # the comparison table
 #   scripts/bench.sh --block-sizes "256K 512K 1M 2M 4M"   # plus ferry's block-size sweep
+#   scripts/bench.sh --maintenance        # forget/prune/open on a synthetic 1M-chunk, 30-snapshot repository
+#   scripts/bench.sh --no-s3              # without the S3 table (local SeaweedFS, scripts/lib/bench-s3.sh)
 #
 # Needs root (the image is built by mounting it). Work files go to $FERRY_BENCH_DIR
 # (default /var/tmp/ferry-bench); the shared image builders come from $FERRY_SHARED (../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
+source scripts/lib/bench-s3.sh
 
 BLOCK_SIZES=""
+MAINTENANCE=""
+S3=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
+        --maintenance) MAINTENANCE=1; shift ;;
+        --no-s3) S3=0; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
+
+if [ -n "$MAINTENANCE" ]; then
+    install_build_deps
+    apt_install time
+    WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/maintenance"
+    rm -rf "$WORK"; mkdir -p "$WORK"
+    swift build -c release --product ferry 2>&1 | tail -1
+    swift build -c release --product ferry-synthetic-repo 2>&1 | tail -1
+    BIN="$(swift build -c release --show-bin-path)"
+    export FERRY_PASSWORD=bench-password FERRY_CACHE_DIR="$WORK/cache"
+    run() { local label=$1; shift; /usr/bin/time -f "%e %M" -o "$WORK/t" "$@" > /dev/null 2>&1; read -r s m < "$WORK/t"; printf '| %s | %.2f s | %d MiB |\n' "$label" "$s" $((m / 1024)); }
+    echo "building a synthetic repository (1M chunks, 30 snapshots)..."
+    "$BIN/ferry-synthetic-repo" "$WORK/repo" --chunks 1000000 --snapshots 30
+    echo "| step | time | peak RSS |"
+    echo "|---|---:|---:|"
+    run "open, no cache (ferry stats --no-cache)" "$BIN/ferry" stats --repo "$WORK/repo" --no-cache
+    run "open, filling the cache" "$BIN/ferry" stats --repo "$WORK/repo"
+    run "open, cached" "$BIN/ferry" stats --repo "$WORK/repo"
+    run "forget --keep-last 10" "$BIN/ferry" forget --repo "$WORK/repo" --keep-last 10
+    run "prune (mark, sweep, repack, compact)" "$BIN/ferry" prune --repo "$WORK/repo"
+    run "open after prune (cache rebuilt)" "$BIN/ferry" stats --repo "$WORK/repo"
+    run "open, cached" "$BIN/ferry" stats --repo "$WORK/repo"
+    exit 0
+fi
 
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (it mounts the image it builds)" >&2; exit 1; }
 install_bench_deps
@@ -27,6 +58,7 @@ mkdir -p "$WORK"
 
 echo "building ferry (release)..."
 swift build -c release --product ferry 2>&1 | tail -1
+if [ "$S3" = 1 ]; then swift build -c release --product ferry-s3-bench 2>&1 | tail -1; fi
 FERRY="$(swift build -c release --show-bin-path)/ferry"
 
 BASE="$WORK/base.img"
@@ -157,6 +189,8 @@ for tool, op, s, rss, repo in rows:
     ratio = secs.get(('restic', op.removeprefix('cbt-')), 0) / s if s > 0 else 0
     print(f"| {tool} | {op} | {s:.2f} | {size / 2**20 / s:.0f} | {ratio:.2f} | {int(repo) / 2**20:.0f} MiB | {int(rss) / 1024:.0f} MiB |")
 PY
+
+if [ "$S3" = 1 ]; then bench_s3; fi
 
 if [ -n "$BLOCK_SIZES" ]; then
     echo

@@ -46,39 +46,37 @@ public struct LocalDirectoryStore: ObjectStore {
     }
 
     public func get(_ name: String) async throws -> [UInt8] {
-        let path = try self.path(of: name)
-        let root = self.root
-        return try await executor.run {
-            do {
-                let file = try File.open(path, flags: O_RDONLY)
-                defer { file.close() }
-                let size = Int(try file.size())
-                let (bytes, n) = try Self.read(file, at: 0, count: size)
-                if n != size {
-                    throw ObjectStoreError.corrupt(name: name, store: root, detail: "file changed size while being read")
-                }
-                return bytes
-            } catch let error as SystemError {
-                if error.isNotFound { throw ObjectStoreError.notFound(name: name, store: root) }
-                throw Self.translate(error, store: root)
+        try await reading(name) { file, root in
+            let size = Int(try file.size())
+            let (bytes, n) = try Self.read(file, at: 0, count: size)
+            if n != size {
+                throw ObjectStoreError.corrupt(name: name, store: root, detail: "file changed size while being read")
             }
+            return bytes
         }
     }
 
     public func get(_ name: String, range: Range<Int64>) async throws -> [UInt8] {
+        try await reading(name) { file, root in
+            let (bytes, n) = try Self.read(file, at: range.lowerBound, count: range.count)
+            if n != range.count {
+                throw ObjectStoreError.corrupt(
+                    name: name, store: root,
+                    detail: "object ends at byte \(range.lowerBound + Int64(n)), before the requested range \(range.lowerBound)..<\(range.upperBound)")
+            }
+            return bytes
+        }
+    }
+
+    /// Opens object `name` on the executor and runs `body` on it, translating errors.
+    private func reading(_ name: String, _ body: @escaping @Sendable (File, String) throws -> [UInt8]) async throws -> [UInt8] {
         let path = try self.path(of: name)
         let root = self.root
         return try await executor.run {
             do {
                 let file = try File.open(path, flags: O_RDONLY)
                 defer { file.close() }
-                let (bytes, n) = try Self.read(file, at: range.lowerBound, count: range.count)
-                if n != range.count {
-                    throw ObjectStoreError.corrupt(
-                        name: name, store: root,
-                        detail: "object ends at byte \(range.lowerBound + Int64(n)), before the requested range \(range.lowerBound)..<\(range.upperBound)")
-                }
-                return bytes
+                return try body(file, root)
             } catch let error as SystemError {
                 if error.isNotFound { throw ObjectStoreError.notFound(name: name, store: root) }
                 throw Self.translate(error, store: root)

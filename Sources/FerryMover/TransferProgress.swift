@@ -20,7 +20,7 @@ public final class TransferProgress: Sendable {
         done.add(bytes, ordering: .relaxed)
     }
 
-    func addStored(_ bytes: Int64) {
-        stored.add(bytes, ordering: .relaxed)
+    func setStored(_ bytes: Int64) {
+        stored.store(bytes, ordering: .relaxed)
     }
 }

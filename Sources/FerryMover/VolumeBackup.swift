@@ -24,6 +24,8 @@ public struct BackupRequest: Sendable {
     public var cbtSample: CBTSample
     /// Compare every block and report those the tracker missed (`--verify-cbt`).
     public var verifyCBT: Bool
+    /// The session marker's lease (refreshed every third of it).
+    public var sessionLease: Duration = .seconds(900)
 
     public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil,
                 changeTracker: (any ChangeTracker)? = nil, cbtSample: CBTSample = .standard, verifyCBT: Bool = false) {
@@ -75,7 +77,7 @@ public struct VolumeBackup: Sendable {
             throw RepositoryError.invalidArgument("block size \(request.blockSize) is not a power of two between 64 KiB and 8 MiB")
         }
         let started = ContinuousClock.now
-        let session = try await repository.beginSession()
+        let session = try await repository.beginSession(lease: request.sessionLease)
         do {
             let plan = try await ChangePlan.make(
                 tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository)
@@ -233,9 +235,8 @@ public struct VolumeBackup: Sendable {
                 let builder = pool.take()
                 builder.append(data, id: id, scratch: scratch)
                 if builder.isFull {
-                    let before = session.bytesStored
                     try await session.store(builder)
-                    request.progress?.addStored(session.bytesStored - before)
+                    request.progress?.setStored(session.bytesStored)
                 } else {
                     pool.put(builder)
                 }

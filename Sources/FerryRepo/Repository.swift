@@ -14,13 +14,22 @@ public final class Repository: Sendable {
     public let indexProblems: [String]
     /// Names of the index objects merged into `index`.
     public let indexNames: Set<String>
-    let keys: MasterKeys?
+    /// How the repository was opened: its keys, the config's bytes, the key slot used.
+    struct Access: Sendable {
+        var keys: MasterKeys?
+        var configBytes: [UInt8]
+        var slot: String?
+        var cache: IndexCache?
+    }
 
-    private init(store: any ObjectStore, config: RepositoryConfig, keys: MasterKeys?, index: ChunkIndex, indexNames: Set<String>, indexProblems: [String]) {
+    let access: Access
+    var keys: MasterKeys? { access.keys }
+
+    private init(store: any ObjectStore, config: RepositoryConfig, access: Access, index: ChunkIndex, indexNames: Set<String>, indexProblems: [String]) {
         self.store = store
         self.config = config
-        self.keys = keys
-        self.hasher = ChunkHasher(key: keys?.idKey)
+        self.access = access
+        self.hasher = ChunkHasher(key: access.keys?.idKey)
         self.index = index
         self.indexNames = indexNames
         self.indexProblems = indexProblems
@@ -41,7 +50,11 @@ public final class Repository: Sendable {
         if try await wrap({ try await store.head(ObjectName.config) }) != nil {
             throw RepositoryError.alreadyInitialized(location: store.location)
         }
-        let config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize)
+        var config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize)
+        if let s3 = store as? S3Store {
+            // Recorded once, so every later open knows whether create-only writes are atomic.
+            config.conditionalWrites = try await wrap { try await s3.probeConditionalWrites() }.rawValue
+        }
         let configBytes = try [UInt8](Self.encoder.encode(config))
         if let password {
             let slot = try KeySlot.make(password: password, masterKeys: .random(), config: config, configBytes: configBytes, kdf: kdf)
@@ -61,7 +74,13 @@ public final class Repository: Sendable {
     /// Opens the repository in `store` with `password` (nil only for unencrypted repositories).
     /// Without `loadIndex` the chunk index is left empty (enough to list snapshots or to begin
     /// a write session, which reads the index itself).
-    public static func open(store: any ObjectStore, password: [UInt8]?, loadIndex: Bool = true) async throws -> Repository {
+    public static func open(store: any ObjectStore, password: [UInt8]?, loadIndex: Bool = true, cache: IndexCache? = nil) async throws -> Repository {
+        try await open(store: store, credential: password.map { .password($0) }, loadIndex: loadIndex, cache: cache)
+    }
+
+    /// Opens the repository with a password or a raw key (nil only for unencrypted repositories).
+    /// With a `cache`, the merged index is kept locally between runs.
+    public static func open(store: any ObjectStore, credential: Credential?, loadIndex: Bool = true, cache: IndexCache? = nil) async throws -> Repository {
         let configBytes: [UInt8]
         do {
             configBytes = try await store.get(ObjectName.config)
@@ -77,15 +96,20 @@ public final class Repository: Sendable {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "not valid JSON")
         }
         try config.validate(location: store.location)
+        if let s3 = store as? S3Store, let recorded = config.conditionalWrites.flatMap(S3ConditionalWrites.init(rawValue:)) {
+            s3.assumeConditionalWrites(recorded)
+        }
         let slots = try await wrap { try await store.list(prefix: ObjectName.keysPrefix) }
         var keys: MasterKeys?
+        var slotName: String?
         if config.isEncrypted {
-            guard let password else { throw RepositoryError.passwordRequired }
+            guard let credential else { throw RepositoryError.passwordRequired }
             for slot in slots.sorted(by: { $0.name < $1.name }) {
                 let bytes = try await wrap { try await store.get(slot.name) }
                 guard let decoded = try? Self.decoder.decode(KeySlot.self, from: Data(bytes)) else { continue }
-                if let opened = try decoded.open(password: password, config: config, configBytes: configBytes, name: slot.name) {
+                if let opened = try decoded.open(credential, config: config, configBytes: configBytes, name: slot.name) {
                     keys = opened
+                    slotName = slot.name
                     break
                 }
             }
@@ -93,33 +117,72 @@ public final class Repository: Sendable {
         } else if !slots.isEmpty {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "it says the repository is unencrypted, but key slots exist (altered?)")
         }
+        let access = Access(keys: keys, configBytes: configBytes, slot: slotName, cache: cache)
         guard loadIndex else {
-            return Repository(store: store, config: config, keys: keys, index: ChunkIndex(), indexNames: [], indexProblems: [])
+            return Repository(store: store, config: config, access: access, index: ChunkIndex(), indexNames: [], indexProblems: [])
         }
-        let (index, names, problems) = try await Self.loadIndex(store: store, keys: keys)
-        return Repository(store: store, config: config, keys: keys, index: index, indexNames: names, indexProblems: problems)
+        let (index, names, problems) = try await Self.loadIndex(store: store, config: config, access: access)
+        return Repository(store: store, config: config, access: access, index: index, indexNames: names, indexProblems: problems)
     }
 
     /// The same repository with its index read again (to see what other writers committed).
     public func reopened() async throws -> Repository {
-        let (index, names, problems) = try await Self.loadIndex(store: store, keys: keys)
-        return Repository(store: store, config: config, keys: keys, index: index, indexNames: names, indexProblems: problems)
+        let (index, names, problems) = try await Self.loadIndex(store: store, config: config, access: access)
+        return Repository(store: store, config: config, access: access, index: index, indexNames: names, indexProblems: problems)
     }
 
-    private static func loadIndex(store: any ObjectStore, keys: MasterKeys?) async throws -> (ChunkIndex, Set<String>, [String]) {
-        let names = try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name)
+    /// Reads the merged index: from the local cache plus the index objects written since, or,
+    /// without a usable cache, from every index object (then caching the result).
+    private static func loadIndex(store: any ObjectStore, config: RepositoryConfig, access: Access) async throws -> (ChunkIndex, Set<String>, [String]) {
+        let listed = Set(try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name))
+        var covered: [String: UInt64] = [:]
+        var index = ChunkIndex()
+        if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys), Set(cached.names.keys).isSubset(of: listed) {
+            covered = cached.names
+            index = cached.index
+        }
+        let missing = listed.subtracting(covered.keys).sorted()
         var objects: [IndexObject] = []
-        var loaded: Set<String> = []
         var problems: [String] = []
-        for (name, bytes) in try await fetchAll(names, store: store) {
+        for (name, bytes) in try await fetchAll(missing, store: store) {
             do {
-                objects.append(try readIndexObject(bytes, name: name, keys: keys))
-                loaded.insert(name)
+                let object = try readIndexObject(bytes, name: name, keys: access.keys)
+                objects.append(object)
+                covered[name] = UInt64(max(0, object.created.timeIntervalSince1970 * 1e9))
             } catch let error as RepositoryError {
                 problems.append(error.description)
             }
         }
-        return (ChunkIndex(merging: objects), loaded, problems.sorted())
+        index.merge(objects)
+        if let cache = access.cache, !objects.isEmpty {
+            cache.store(IndexCache.Contents(names: covered, index: index), repositoryID: config.id, keys: access.keys)
+        }
+        return (index, Set(covered.keys), problems.sorted())
+    }
+
+    /// Every readable index object with its name, and a description of each unreadable one.
+    static func loadIndexObjects(store: any ObjectStore, keys: MasterKeys?) async throws -> (objects: [(name: String, object: IndexObject)], problems: [String]) {
+        let names = try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name)
+        var objects: [(name: String, object: IndexObject)] = []
+        var problems: [String] = []
+        for (name, bytes) in try await fetchAll(names, store: store) {
+            do {
+                objects.append((name, try readIndexObject(bytes, name: name, keys: keys)))
+            } catch let error as RepositoryError {
+                problems.append(error.description)
+            }
+        }
+        return (objects, problems.sorted())
+    }
+
+    /// This repository's index objects, as stored now.
+    func indexObjects() async throws -> (objects: [(name: String, object: IndexObject)], problems: [String]) {
+        try await Self.loadIndexObjects(store: store, keys: keys)
+    }
+
+    /// Reads one index object by name.
+    func indexObject(named name: String) async throws -> IndexObject {
+        try Self.readIndexObject(try await Self.wrap { try await store.get(name) }, name: name, keys: keys)
     }
 
     static func readIndexObject(_ bytes: [UInt8], name: String, keys: MasterKeys?) throws -> IndexObject {
@@ -213,8 +276,8 @@ public final class Repository: Sendable {
 
     /// Starts a writer session: it announces itself with a `sessions/<id>` marker, which it
     /// refreshes while alive.
-    public func beginSession() async throws -> WriteSession {
-        try await WriteSession.begin(repository: self)
+    public func beginSession(lease: Duration = .seconds(900)) async throws -> WriteSession {
+        try await WriteSession.begin(repository: self, lease: lease)
     }
 
     /// Seals and names a snapshot manifest (the caller stores it).

@@ -25,6 +25,8 @@ public enum RepositoryError: Error, Sendable, CustomStringConvertible {
     /// The writer's session marker disappeared or expired before the snapshot was committed
     /// (a prune may have started without counting this session): nothing was committed.
     case sessionExpired(session: String)
+    /// Another prune holds the repository's prune lock.
+    case locked(holder: String)
     /// An invalid argument.
     case invalidArgument(String)
     /// The object store failed.
@@ -43,6 +45,7 @@ public enum RepositoryError: Error, Sendable, CustomStringConvertible {
         case let .snapshotNotFound(text): "no snapshot matches \(text)"
         case let .ambiguousSnapshot(prefix, matches): "snapshot prefix \(prefix) is ambiguous: \(matches.prefix(5).joined(separator: ", "))"
         case let .sessionExpired(session): "write session \(session) expired or was removed before commit; no snapshot was written"
+        case let .locked(holder): "the repository is locked by \(holder); try again when it has finished"
         case let .invalidArgument(text): text
         case let .store(error): error.description
         }

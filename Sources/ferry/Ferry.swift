@@ -16,6 +16,9 @@ struct Ferry: AsyncParsableCommand {
             SnapshotsCommand.self,
             CheckCommand.self,
             StatsCommand.self,
+            ForgetCommand.self,
+            PruneCommand.self,
+            KeyCommand.self,
         ])
 
     /// Parses and runs a command; a failure is one line on stderr and exit status 1 (usage

@@ -10,7 +10,7 @@ struct CLIFixture {
 
     init(password: String? = "cli-test-password", initialize: Bool = true, extra: [String] = []) throws {
         dir = try TemporaryDirectory("ferry-cli")
-        ferry = FerryProcess(password: password)
+        ferry = FerryProcess(password: password, extra: ["FERRY_CACHE_DIR": dir.file("cache")])
         if initialize {
             try expectSuccess(["repo", "init", "--repo", repo] + extra)
         }

@@ -119,6 +119,31 @@ struct PackAndIndexTests {
         #expect(index.location(of: ChunkID(random.bytes(32))) == nil)
     }
 
+    @Test func incrementalMergeEqualsMergingEverythingAtOnce() {
+        var random = DeterministicBytes(seed: 8)
+        let ids = (0..<300).map { _ in ChunkID(random.bytes(32)) }
+        let pack = IndexObject.Pack(id: ChunkID(random.bytes(32)), salt: random.bytes(32), kind: .data, size: 1 << 20)
+        // 12 objects at shuffled times, each with locations or tombstones for random chunks.
+        var objects: [IndexObject] = []
+        for n in 0..<12 {
+            let entries = (0..<80).map { _ in
+                IndexObject.Entry(id: ids[Int(random.next() % 300)], pack: 0, offset: UInt32(random.next() % 1000), length: 1, rawLength: 1, isTombstone: random.next() % 4 == 0)
+            }
+            let unique = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).values
+            objects.append(IndexObject(created: Date(timeIntervalSince1970: Double((n * 7) % 12) + 1), session: [], packs: [pack], entries: Array(unique)))
+        }
+        let whole = ChunkIndex(merging: objects)
+        var stepwise = ChunkIndex()
+        for part in [objects[0..<3], objects[3..<4], objects[4..<9], objects[9...]] {
+            stepwise.merge(Array(part))
+        }
+        #expect(whole.count == stepwise.count)
+        for id in ids {
+            #expect(whole.location(of: id) == stepwise.location(of: id))
+            #expect(whole.isTombstoned(id) == stepwise.isTombstoned(id))
+        }
+    }
+
     @Test func largeIndexLookupsFindEveryEntry() {
         var random = DeterministicBytes(seed: 7)
         let pack = IndexObject.Pack(id: ChunkID(random.bytes(32)), salt: random.bytes(32), kind: .data, size: UInt32.max)

@@ -11,8 +11,12 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `executable` with `arguments`, its output going to `logPath`.
     /// With `dieWithParent`, a small watchdog kills the program when the test process goes away
-    /// without stopping it (a crash, or a shared server nobody stops).
-    public init(executable: String, arguments: [String], logPath: String, environment: [String: String]? = nil, dieWithParent: Bool = false) throws {
+    /// without stopping it (a crash, or a shared server nobody stops), and then removes
+    /// `cleanupPath` if given (the server's data directory).
+    public init(
+        executable: String, arguments: [String], logPath: String, environment: [String: String]? = nil, dieWithParent: Bool = false,
+        cleanupPath: String? = nil
+    ) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -30,7 +34,9 @@ public final class ChildProcess: @unchecked Sendable {
             let watchdog = Process()
             watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
             watchdog.arguments = [
-                "-c", "while kill -0 \(parent) 2>/dev/null && kill -0 \(child) 2>/dev/null; do sleep 1; done; kill -0 \(parent) 2>/dev/null || kill -9 \(child) 2>/dev/null",
+                "-c",
+                "while kill -0 \(parent) 2>/dev/null && kill -0 \(child) 2>/dev/null; do sleep 1; done; "
+                    + "kill -0 \(parent) 2>/dev/null || { kill -9 \(child) 2>/dev/null; sleep 1; \(cleanupPath.map { "rm -rf '\($0)'" } ?? "true"); }",
             ]
             watchdog.standardOutput = FileHandle.nullDevice
             watchdog.standardError = FileHandle.nullDevice
@@ -115,15 +121,25 @@ public final class ChildProcess: @unchecked Sendable {
 }
 
 /// A temporary directory removed when the value is released.
-public final class TemporaryDirectory: @unchecked Sendable {
+public final class ScratchDirectory: @unchecked Sendable {
     public let path: String
 
-    public init(_ prefix: String = "ferry-test") throws {
+    /// - Parameter removeAtExit: also remove it when the test process ends, for directories held
+    ///   by values that live as long as the process (static test fixtures are never released).
+    public init(_ prefix: String = "ferry-test", removeAtExit: Bool = false) throws {
         var template = Array("\(NSTemporaryDirectory())/\(prefix).XXXXXX".utf8CString)
         guard let result = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             throw TestServerError.system("mkdtemp", errno)
         }
         path = String(cString: result)
+        if removeAtExit {
+            let watchdog = Process()
+            watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+            watchdog.arguments = ["-c", "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; rm -rf '\(path)'"]
+            watchdog.standardOutput = FileHandle.nullDevice
+            watchdog.standardError = FileHandle.nullDevice
+            try? watchdog.run()
+        }
     }
 
     public func file(_ name: String) -> String { "\(path)/\(name)" }

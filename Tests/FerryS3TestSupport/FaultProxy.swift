@@ -26,22 +26,35 @@ public final class FaultProxy: @unchecked Sendable {
         public var targetContains: String?
         /// Only the request with this 1-based number through the proxy.
         public var requestNumber: Int?
-        public var fault: Fault
+        /// A further condition on the request and everything logged before it.
+        public var when: (@Sendable (WireRequest, [Entry]) -> Bool)?
+        /// The fault to inject; nil forwards the request normally (with `onMatch` only).
+        public var fault: Fault?
+        /// Runs on the proxy's thread when the rule strikes, before the fault: tests kill or
+        /// restart the server here, at exactly this request.
+        public var onMatch: (@Sendable () -> Void)?
         /// How many matching requests it strikes before it is spent.
         public var times: Int
 
-        public init(method: String? = nil, targetContains: String? = nil, requestNumber: Int? = nil, fault: Fault, times: Int = 1) {
+        public init(
+            method: String? = nil, targetContains: String? = nil, requestNumber: Int? = nil,
+            when: (@Sendable (WireRequest, [Entry]) -> Bool)? = nil, fault: Fault? = nil, onMatch: (@Sendable () -> Void)? = nil,
+            times: Int = 1
+        ) {
             self.method = method
             self.targetContains = targetContains
             self.requestNumber = requestNumber
+            self.when = when
             self.fault = fault
+            self.onMatch = onMatch
             self.times = times
         }
 
-        func matches(_ request: WireRequest, number: Int) -> Bool {
+        func matches(_ request: WireRequest, number: Int, log: [Entry]) -> Bool {
             if let method, method != request.method { return false }
             if let targetContains, !request.target.contains(targetContains) { return false }
             if let requestNumber, requestNumber != number { return false }
+            if let when, !when(request, log) { return false }
             return true
         }
     }
@@ -143,12 +156,15 @@ public final class FaultProxy: @unchecked Sendable {
             count += 1
             let number = count
             var fault: Fault?
-            if let index = rules.firstIndex(where: { $0.times > 0 && $0.matches(request, number: number) }) {
+            var onMatch: (@Sendable () -> Void)?
+            if let index = rules.firstIndex(where: { $0.times > 0 && $0.matches(request, number: number, log: entries) }) {
                 fault = rules[index].fault
+                onMatch = rules[index].onMatch
                 rules[index].times -= 1
             }
             entries.append(Entry(number: number, method: request.method, target: request.target, headers: request.headers, fault: fault))
             lock.unlock()
+            onMatch?()
 
             switch fault {
             case let .respond(status, code)?:

@@ -44,8 +44,9 @@ public final class SeaweedFS: @unchecked Sendable {
     }
 
     public let options: Options
-    public let port: Int
-    public let directory: TemporaryDirectory
+    /// The S3 port (fixed once started: `restart` reuses it).
+    public private(set) var port: Int
+    public let directory: ScratchDirectory
     /// The identity with every permission (also creates buckets).
     public let admin = Identity(name: "ferry-admin", accessKey: "FERRYTESTADMINKEY", secretKey: "ferry-test-admin-secret", actions: ["Admin", "Read", "Write", "List", "Tagging"])
     private let lock = NSLock()
@@ -62,10 +63,21 @@ public final class SeaweedFS: @unchecked Sendable {
     public init(_ options: Options = Options()) throws {
         guard let weed = Self.executable else { throw TestServerError.setup(Self.unavailableReason ?? "weed not found") }
         self.options = options
-        directory = try TemporaryDirectory("ferry-weed")
+        directory = try ScratchDirectory("ferry-weed")
         port = try FreePort.find(alsoFree: [10000])
         try writeIdentities()
-        try start(weed)
+        // weed mini picks its other ports (master, filer, volume, admin) itself, and two
+        // gateways starting at once can pick the same one: then one exits, and gets a new try.
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try start(weed)
+                return
+            } catch let error as TestServerError where attempt < 5 && "\(error)".contains("address already in use") {
+                port = try FreePort.find(alsoFree: [10000])
+            }
+        }
     }
 
     deinit {
@@ -143,7 +155,7 @@ public final class SeaweedFS: @unchecked Sendable {
         generation += 1
         let log = directory.file("weed-\(generation).log")
         lock.unlock()
-        let child = try ChildProcess(executable: weed, arguments: arguments, logPath: log, dieWithParent: true)
+        let child = try ChildProcess(executable: weed, arguments: arguments, logPath: log, dieWithParent: true, cleanupPath: directory.path)
         lock.lock()
         process = child
         lock.unlock()

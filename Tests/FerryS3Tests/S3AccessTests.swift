@@ -89,7 +89,7 @@ struct S3AccessTests {
     }
 
     @Test func credentialsFromProfileAndEnvironment() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = try ScratchDirectory()
         try directory.write("credentials", """
             [default]
             aws_access_key_id = NOSUCHKEY

@@ -92,7 +92,7 @@ struct S3FaultTests {
         // Written by another tool without a checksum: only the MD5 ETag can vouch for it.
         let prefix = S3Fixtures.uniquePrefix("etag")
         let data = S3Fixtures.bytes(200_000, seed: 13)
-        let directory = try TemporaryDirectory()
+        let directory = try ScratchDirectory()
         try Data(data).write(to: URL(fileURLWithPath: directory.file("object")))
         let curl = try #require(ChildProcess.which("curl"))
         try ChildProcess.run(curl, [

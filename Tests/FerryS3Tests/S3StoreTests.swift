@@ -101,6 +101,11 @@ struct S3StoreTests {
         try await recorded.put("x", [1, 2, 3])
         #expect(try await recorded.put("x", [1, 2, 3]) == .alreadyExists)
         await #expect(throws: ObjectStoreError.self) { try await recorded.put("x", [1, 2, 4]) }
+        let assumed = try S3Fixtures.store(server, label: "assumed")
+        assumed.assumeConditionalWrites(.honoured)
+        #expect(assumed.knownConditionalWrites == .honoured)
+        try await assumed.put("y", [1])
+        #expect(try await assumed.list(prefix: "").map(\.name) == ["y"])
     }
 
     @Test func listingPagesThroughMoreThanAThousandObjectsAndDeletesInBatches() async throws {

@@ -220,6 +220,12 @@ public final class S3Store: ObjectStore, Sendable {
         return result
     }
 
+    /// Takes what a repository recorded at init (from its config, read after the store was
+    /// opened), so no probe is needed.
+    public func assumeConditionalWrites(_ recorded: S3ConditionalWrites) {
+        conditional.withLock { $0 = .known(recorded) }
+    }
+
     func conditionalWrites() async throws -> S3ConditionalWrites {
         let task = conditional.withLock { state -> Task<S3ConditionalWrites, any Error>? in
             switch state {

@@ -23,6 +23,9 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
     public var packSize: Int
     /// Entries per block-map page.
     public var blockMapPageEntries: Int
+    /// Whether the store refused to overwrite on `If-None-Match: *` when the repository was
+    /// created ("honoured" / "ignored"; absent for stores without conditional writes).
+    public var conditionalWrites: String?
 
     public var isEncrypted: Bool { encryption != "none" }
 

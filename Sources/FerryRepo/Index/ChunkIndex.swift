@@ -25,21 +25,48 @@ public struct ChunkIndex: Sendable {
         var rawLength: UInt32
 
         static let tombstoneBit: UInt32 = 1 << 31
+        /// The pack number of a record that has only seen a tombstone so far: kept so that a
+        /// later, incremental merge of an older location still finds the chunk tombstoned.
+        static let noPack: UInt32 = ~tombstoneBit
         var isTombstoned: Bool { pack & Self.tombstoneBit != 0 }
         var packNumber: Int { Int(pack & ~Self.tombstoneBit) }
+        var hasLocation: Bool { pack & ~Self.tombstoneBit != Self.noPack }
     }
 
     private var records: [Record] = []
+    /// When each record's location was indexed, and when it was last tombstoned (0: never),
+    /// in nanoseconds since 1970: what an incremental merge needs to apply "newest wins".
+    private var locatedAt: [UInt64] = []
+    private var tombstonedAt: [UInt64] = []
     public private(set) var packs: [IndexObject.Pack] = []
 
     public init() {}
 
+    init(packs: [IndexObject.Pack], records: [Record], located: [UInt64], tombstoned: [UInt64]) {
+        self.packs = packs
+        self.records = records
+        self.locatedAt = located
+        self.tombstonedAt = tombstoned
+    }
+
+    /// The raw table, for serialisation.
+    var storage: ([Record], [UInt64], [UInt64]) { (records, locatedAt, tombstonedAt) }
+
     /// Merges index objects; later `created` times win over earlier ones.
     public init(merging objects: [IndexObject]) {
-        var packNumbers: [ChunkID: UInt32] = [:]
-        var staged: [(record: Record, sequence: UInt32, tombstone: Bool)] = []
+        merge(objects)
+    }
+
+    /// Adds index objects to the table. Merging in several steps gives the same table as
+    /// merging everything at once, so a cached table can be brought up to date with only the
+    /// index objects written since.
+    public mutating func merge(_ objects: [IndexObject]) {
+        guard !objects.isEmpty else { return }
+        var packNumbers = Dictionary(packs.enumerated().map { ($1.id, UInt32($0)) }, uniquingKeysWith: { a, _ in a })
+        var staged: [(record: Record, created: UInt64, sequence: Int, tombstone: Bool)] = []
         staged.reserveCapacity(objects.reduce(0) { $0 + $1.entries.count })
         for (sequence, object) in objects.sorted(by: { $0.created < $1.created }).enumerated() {
+            let created = UInt64(max(0, object.created.timeIntervalSince1970 * 1e9))
             let mapped = object.packs.map { pack -> UInt32 in
                 if let n = packNumbers[pack.id] { return n }
                 let n = UInt32(packs.count)
@@ -49,36 +76,81 @@ public struct ChunkIndex: Sendable {
             }
             for e in object.entries {
                 let pack = e.isTombstone ? 0 : mapped[Int(e.pack)]
-                staged.append((Record(id: e.id, pack: pack, offset: e.offset, length: e.length, rawLength: e.rawLength), UInt32(sequence), e.isTombstone))
+                staged.append((Record(id: e.id, pack: pack, offset: e.offset, length: e.length, rawLength: e.rawLength), created, sequence, e.isTombstone))
             }
         }
-        staged.sort { $0.record.id == $1.record.id ? $0.sequence < $1.sequence : $0.record.id < $1.record.id }
-        records.reserveCapacity(staged.count)
+        staged.sort { $0.record.id == $1.record.id ? ($0.created, $0.sequence) < ($1.created, $1.sequence) : $0.record.id < $1.record.id }
+
+        var mergedRecords: [Record] = []
+        var mergedLocated: [UInt64] = []
+        var mergedTombstoned: [UInt64] = []
+        let capacity = records.count + staged.count
+        mergedRecords.reserveCapacity(capacity)
+        mergedLocated.reserveCapacity(capacity)
+        mergedTombstoned.reserveCapacity(capacity)
+        func emit(_ record: Record, located: UInt64, tombstoned: UInt64) {
+            var r = record
+            r.pack &= ~Record.tombstoneBit
+            if tombstoned > located { r.pack |= Record.tombstoneBit }
+            mergedRecords.append(r)
+            mergedLocated.append(located)
+            mergedTombstoned.append(tombstoned)
+        }
+        var old = 0
         var i = 0
-        while i < staged.count {
+        while i < staged.count || old < records.count {
+            // Existing records that come before the next staged id pass through unchanged.
+            if i == staged.count || (old < records.count && records[old].id < staged[i].record.id) {
+                mergedRecords.append(records[old])
+                mergedLocated.append(locatedAt[old])
+                mergedTombstoned.append(tombstonedAt[old])
+                old += 1
+                continue
+            }
+            let id = staged[i].record.id
             var last = i
-            while last + 1 < staged.count && staged[last + 1].record.id == staged[i].record.id { last += 1 }
-            if !staged[last].tombstone {
-                records.append(staged[last].record)
-            } else if let located = staged[i...last].last(where: { !$0.tombstone }) {
-                var record = located.record
-                record.pack |= Record.tombstoneBit
-                records.append(record)
+            while last + 1 < staged.count && staged[last + 1].record.id == id { last += 1 }
+            var location: Record?
+            var located: UInt64 = 0
+            var tombstoned: UInt64 = 0
+            if old < records.count && records[old].id == id {
+                location = records[old]
+                located = locatedAt[old]
+                tombstoned = tombstonedAt[old]
+                old += 1
+            }
+            if let existing = location, !existing.hasLocation { location = nil }
+            for entry in staged[i...last] {
+                if entry.tombstone {
+                    tombstoned = max(tombstoned, entry.created)
+                } else if entry.created >= located || location == nil {
+                    location = entry.record
+                    located = entry.created
+                }
+            }
+            if let location {
+                emit(location, located: located, tombstoned: tombstoned)
+            } else {
+                emit(Record(id: id, pack: Record.noPack, offset: 0, length: 0, rawLength: 0), located: 0, tombstoned: tombstoned)
             }
             i = last + 1
         }
+        records = mergedRecords
+        locatedAt = mergedLocated
+        tombstonedAt = mergedTombstoned
     }
 
     /// Number of distinct chunks with a location (tombstoned ones included).
-    public var count: Int { records.count }
+    public var count: Int { records.lazy.filter(\.hasLocation).count }
 
+    /// The record of chunk `id`, if it has a location.
     private func position(of id: ChunkID) -> Int? {
         var low = 0
         var high = records.count
         while low < high {
             let mid = (low + high) / 2
             let candidate = records[mid].id
-            if candidate == id { return mid }
+            if candidate == id { return records[mid].hasLocation ? mid : nil }
             if candidate < id { low = mid + 1 } else { high = mid }
         }
         return nil
@@ -105,7 +177,7 @@ public struct ChunkIndex: Sendable {
 
     /// Calls `body` with every chunk, its location, and whether it is tombstoned.
     public func forEach(_ body: (ChunkID, ChunkLocation, Bool) throws -> Void) rethrows {
-        for r in records {
+        for r in records where r.hasLocation {
             try body(r.id, location(r), r.isTombstoned)
         }
     }

@@ -48,13 +48,7 @@ public struct IndexObject: Sendable {
         var w = ByteWriter(capacity: 32 + packs.count * 69 + entries.count * Self.entrySize)
         w.u64(UInt64(max(0, created.timeIntervalSince1970 * 1e9)))
         w.raw(session.count == 16 ? session : [UInt8](repeating: 0, count: 16))
-        w.u32(UInt32(packs.count))
-        for p in packs {
-            w.id(p.id)
-            w.raw(p.salt)
-            w.u8(p.kind.rawValue)
-            w.u32(p.size)
-        }
+        Pack.encode(packs, into: &w)
         w.u32(UInt32(entries.count))
         for e in entries {
             w.id(e.id)
@@ -72,18 +66,7 @@ public struct IndexObject: Sendable {
         do {
             let created = Date(timeIntervalSince1970: Double(try r.u64()) / 1e9)
             let session = Array(try r.raw(16))
-            let packCount = Int(try r.u32())
-            try r.need(packCount * 69)
-            var packs: [Pack] = []
-            packs.reserveCapacity(packCount)
-            for _ in 0..<packCount {
-                let id = try r.id()
-                let salt = Array(try r.raw(32))
-                guard let kind = PackFormat.Kind(rawValue: try r.u8()) else {
-                    throw RepositoryError.corruptObject(name: name, detail: "unknown pack kind")
-                }
-                packs.append(Pack(id: id, salt: salt, kind: kind, size: try r.u32()))
-            }
+            let packs = try Pack.decode(from: &r, name: name)
             let entryCount = Int(try r.u32())
             guard r.remaining == entryCount * entrySize else {
                 throw RepositoryError.corruptObject(name: name, detail: "expected \(entryCount) entries, found \(r.remaining) bytes")
@@ -101,5 +84,36 @@ public struct IndexObject: Sendable {
         } catch is ByteReader.Truncated {
             throw RepositoryError.corruptObject(name: name, detail: "truncated")
         }
+    }
+}
+
+extension IndexObject.Pack {
+    static let encodedSize = 69
+
+    /// Writes a pack table: count u32, then id [32] | salt [32] | kind u8 | size u32 each.
+    static func encode(_ packs: [IndexObject.Pack], into w: inout ByteWriter) {
+        w.u32(UInt32(packs.count))
+        for p in packs {
+            w.id(p.id)
+            w.raw(p.salt)
+            w.u8(p.kind.rawValue)
+            w.u32(p.size)
+        }
+    }
+
+    static func decode(from r: inout ByteReader, name: String) throws -> [IndexObject.Pack] {
+        let count = Int(try r.u32())
+        try r.need(count * encodedSize)
+        var packs: [IndexObject.Pack] = []
+        packs.reserveCapacity(count)
+        for _ in 0..<count {
+            let id = try r.id()
+            let salt = Array(try r.raw(32))
+            guard let kind = PackFormat.Kind(rawValue: try r.u8()) else {
+                throw RepositoryError.corruptObject(name: name, detail: "unknown pack kind")
+            }
+            packs.append(IndexObject.Pack(id: id, salt: salt, kind: kind, size: try r.u32()))
+        }
+        return packs
     }
 }

@@ -58,17 +58,25 @@ public struct RepositoryChecker: Sendable {
         }
         report.packs = sizes.count
 
-        // Index entries grouped by pack, checked against the listing.
+        // Index entries grouped by pack, checked against the listing. Tombstoned chunks (marked
+        // by a prune) may already have lost their packs: that is only an error for chunks a
+        // snapshot references, which the snapshot walk below checks.
         var indexed: [ChunkID: [(ChunkID, ChunkLocation)]] = [:]
         var packInfo: [ChunkID: IndexObject.Pack] = [:]
-        repository.index.forEach { id, location, _ in
+        var visible: Set<ChunkID> = []
+        repository.index.forEach { id, location, tombstoned in
             indexed[location.pack.id, default: []].append((id, location))
             packInfo[location.pack.id] = location.pack
+            if !tombstoned { visible.insert(location.pack.id) }
         }
         for (packID, pack) in packInfo {
             let name = ObjectName.pack(packID)
             guard let size = sizes[packID] else {
-                report.errors.append("\(name) is missing: \(indexed[packID]?.count ?? 0) indexed chunks are lost")
+                if visible.contains(packID) {
+                    report.errors.append("\(name) is missing: \(indexed[packID]?.count ?? 0) indexed chunks are lost")
+                } else {
+                    report.notes.append("\(name) was removed by a prune; its index entries are tombstoned")
+                }
                 continue
             }
             if size != Int64(pack.size) {
@@ -98,8 +106,9 @@ public struct RepositoryChecker: Sendable {
         report.errors += problems
         report.snapshots = snapshots.count
         var pagesSeen: Set<ChunkID> = []
+        let existing = Set(sizes.keys)
         for snapshot in snapshots {
-            report.errors += await checkSnapshot(snapshot, pagesSeen: &pagesSeen)
+            report.errors += await checkSnapshot(snapshot, pagesSeen: &pagesSeen, packs: existing)
         }
 
         let sessions = try await Repository.wrap { try await store.list(prefix: ObjectName.sessionsPrefix) }
@@ -205,7 +214,7 @@ public struct RepositoryChecker: Sendable {
         return try repository.packEntries(header: header, trailer: trailer, count: count, trailerStart: Int(trailerStart), name: name).entries
     }
 
-    private func checkSnapshot(_ snapshot: Snapshot, pagesSeen: inout Set<ChunkID>) async -> [String] {
+    private func checkSnapshot(_ snapshot: Snapshot, pagesSeen: inout Set<ChunkID>, packs: Set<ChunkID>) async -> [String] {
         var errors: [String] = []
         let label = "snapshot \(snapshot.id.short)"
         for volume in snapshot.manifest.volumes {
@@ -218,8 +227,14 @@ public struct RepositoryChecker: Sendable {
                     let id = try volume.pageID(page)
                     guard pagesSeen.insert(id).inserted else { continue }
                     let entries = try await repository.blockMapPage(volume, page: page).entries
-                    for entry in entries where !entry.isZero && repository.index.location(of: entry) == nil {
-                        errors.append("\(label): chunk \(entry.short) of volume \(volume.name) is not in the repository")
+                    for entry in entries where !entry.isZero {
+                        guard let location = repository.index.location(of: entry) else {
+                            errors.append("\(label): chunk \(entry.short) of volume \(volume.name) is not in the repository")
+                            continue
+                        }
+                        if !packs.contains(location.pack.id) && repository.index.isTombstoned(entry) {
+                            errors.append("\(label): chunk \(entry.short) of volume \(volume.name) is in \(location.packName), which is missing")
+                        }
                     }
                 } catch let error as RepositoryError {
                     errors.append("\(label): \(error.description)")

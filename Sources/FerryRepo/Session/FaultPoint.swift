@@ -13,6 +13,16 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case indexStored = "index-stored"
     /// Everything but the snapshot manifest has been stored.
     case beforeManifest = "before-manifest"
+    /// Prune: the tombstone index object is stored, the mark not yet.
+    case pruneMarked = "prune-marked"
+    /// Prune: revived chunks have been re-indexed.
+    case pruneRevived = "prune-revived"
+    /// Prune: rewritten packs and their index are stored; old packs not yet deleted.
+    case pruneRepacked = "prune-repacked"
+    /// Prune: packs deleted; the mark not yet removed.
+    case pruneDeleted = "prune-deleted"
+    /// Prune: compacted index objects written; old ones not yet deleted.
+    case pruneCompacted = "prune-compacted"
 
     private static let armed: Set<String> = {
         guard let value = getenv("FERRY_TEST_STOP_AT") else { return [] }

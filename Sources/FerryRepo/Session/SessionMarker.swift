@@ -14,4 +14,9 @@ public struct SessionMarker: Codable, Sendable {
     /// A writer commits only while its marker has at least this long (seconds) to live; prune
     /// treats a marker as dead only this long after it expired.
     public static let commitMargin: TimeInterval = 60
+
+    /// The margin for this marker: `commitMargin`, or a quarter of its lease if that is shorter.
+    public var margin: TimeInterval {
+        min(Self.commitMargin, max(0, expires.timeIntervalSince(refreshed)) / 4)
+    }
 }

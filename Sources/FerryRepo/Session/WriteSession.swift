@@ -21,6 +21,7 @@ public final class WriteSession: Sendable {
 
     private let state: Mutex<State>
     private let refresher: Mutex<Task<Void, Never>?>
+    private let uploads = UploadQueue(limit: 3)
     private let started: Date
 
     struct State: ~Copyable {
@@ -105,9 +106,11 @@ public final class WriteSession: Sendable {
         repository.newPackBuilder(kind: .data, maxChunk: maxChunk)
     }
 
-    /// Seals and uploads a filled pack, then records it for the next index object.
+    /// Seals a filled pack and uploads it in the background (at most `uploads.limit` at once),
+    /// then records it for the next index object.
     public func store(_ builder: PackBuilder) async throws {
-        try await upload(builder.seal())
+        let sealed = builder.seal()
+        try await uploads.submit { [self] in try await upload(sealed) }
     }
 
     private func upload(_ pack: SealedPack) async throws {
@@ -178,6 +181,7 @@ public final class WriteSession: Sendable {
     /// Flushes the metadata pack and the last index object, checks the session is still valid,
     /// and writes the manifest: the commit point. Returns the snapshot's id.
     public func commit(_ manifest: SnapshotManifest) async throws -> (id: ChunkID, bytesStored: Int64) {
+        try await uploads.drain()
         let metadata: SealedPack? = state.withLock { state in
             defer { state.metadata = nil }
             return state.metadata.flatMap { $0.isEmpty ? nil : $0.seal() }
@@ -211,7 +215,7 @@ public final class WriteSession: Sendable {
             throw RepositoryError.sessionExpired(session: id)
         }
         guard let marker = try? Repository.decoder.decode(SessionMarker.self, from: Data(bytes)),
-              marker.expires.timeIntervalSinceNow > SessionMarker.commitMargin
+              marker.expires.timeIntervalSinceNow > marker.margin
         else {
             throw RepositoryError.sessionExpired(session: id)
         }
@@ -220,6 +224,8 @@ public final class WriteSession: Sendable {
     /// Ends the session without committing: stops refreshing and removes the marker. What was
     /// uploaded stays (its index objects let a rerun dedup against it).
     public func end() async {
+        uploads.cancel()
+        try? await uploads.drain()
         refresher.withLock {
             $0?.cancel()
             $0 = nil

@@ -33,6 +33,9 @@ struct BackupCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Read a device or image even if it is mounted or in use (a running QEMU's image included).")
     var force = false
 
+    @Option(name: .long, help: .hidden)
+    var sessionLease: Int = 900
+
     @Flag(name: .long, help: "Print a JSON object instead of the snapshot id.")
     var json = false
 
@@ -56,9 +59,10 @@ struct BackupCommand: AsyncParsableCommand {
         defer { (block as? RawBlockSource)?.close() }
         let tracker = try changeTracking.tracker(for: block, parent: parentSnapshot)
         let progress = TransferProgress(total: block.size)
-        let request = BackupRequest(
+        var request = BackupRequest(
             name: name, blockSize: blockSize, parent: parentSnapshot, format: block is QCOW2BlockSource ? "qcow2" : "raw", tags: tags,
             progress: progress, changeTracker: tracker, cbtSample: changeTracking.sample, verifyCBT: changeTracking.verifyCbt)
+        request.sessionLease = .seconds(max(1, sessionLease))
         let result = try await ProgressDisplay(progress: progress, verb: "backup").around {
             try await VolumeBackup(source: block, repository: repo, request: request).run()
         }

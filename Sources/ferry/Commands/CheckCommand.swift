@@ -26,7 +26,10 @@ struct CheckCommand: AsyncParsableCommand {
             }
             dataCheck = .subset(percent / 100)
         }
-        let repo = try await repository.open()
+        // The check reads every index object from the store: a cached index would hide damage.
+        var options = repository
+        options.noCache = true
+        let repo = try await options.open()
         let report = try await RepositoryChecker(repository: repo, dataCheck: dataCheck).run()
         for note in report.notes { Terminal.error("note: \(note)") }
         for error in report.errors { Terminal.error("error: \(error)") }

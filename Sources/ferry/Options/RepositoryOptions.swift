@@ -14,17 +14,39 @@ struct RepositoryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Run a shell command and use what it prints as the password.", valueName: "command"))
     var passwordCommand: String?
 
+    @Option(name: .long, help: ArgumentHelp("Open the repository with a raw key: a file holding base64 of 32 random bytes (or FERRY_KEY).", valueName: "file"))
+    var keyFile: String?
+
     @Option(name: .long, help: ArgumentHelp("S3 endpoint URL (or FERRY_S3_ENDPOINT).", valueName: "url"))
     var s3Endpoint: String?
 
     @Option(name: .long, help: ArgumentHelp("S3 region (or AWS_REGION).", valueName: "region"))
     var s3Region: String?
 
+    @Option(name: .long, help: ArgumentHelp("AWS profile in the shared credentials/config files (or AWS_PROFILE).", valueName: "name"))
+    var s3Profile: String?
+
+    @Option(name: .long, help: ArgumentHelp("S3 addressing: path, virtual or auto.", valueName: "style"))
+    var s3Addressing: String = "auto"
+
+    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Storage class for objects under a prefix, e.g. packs/=STANDARD_IA (repeatable).", valueName: "prefix=class"))
+    var s3StorageClass: [String] = []
+
     @Option(name: .long, help: ArgumentHelp("Trust the CA certificates in this PEM file for TLS.", valueName: "file"))
     var caFile: String?
 
     @Flag(name: .long, help: "Do not verify TLS certificates (insecure; for testing only).")
     var insecureSkipTlsVerify = false
+
+    @Option(name: .long, help: ArgumentHelp("Where to cache the repository's index (default: FERRY_CACHE_DIR, else ~/.cache/ferry).", valueName: "dir"))
+    var cacheDir: String?
+
+    @Flag(name: .long, help: "Do not use or update the local index cache.")
+    var noCache = false
+
+    var cache: IndexCache? {
+        noCache ? nil : IndexCache(directory: cacheDir ?? IndexCache.defaultDirectory)
+    }
 
     /// The repository location from `--repo` or FERRY_REPOSITORY.
     func location() throws -> String {
@@ -33,16 +55,26 @@ struct RepositoryOptions: ParsableArguments {
         throw ValidationError("no repository given: pass --repo or set FERRY_REPOSITORY")
     }
 
-    var storeOptions: StoreOptions {
+    func storeOptions() throws -> StoreOptions {
         let env = ProcessInfo.processInfo.environment
+        guard let addressing = S3AddressingStyle(rawValue: s3Addressing) else {
+            throw ValidationError("--s3-addressing takes path, virtual or auto")
+        }
+        let classes = try s3StorageClass.map { rule -> S3StorageClassRule in
+            guard let eq = rule.firstIndex(of: "="), eq != rule.startIndex, rule.index(after: eq) != rule.endIndex else {
+                throw ValidationError("--s3-storage-class takes PREFIX=CLASS, got \(rule)")
+            }
+            return S3StorageClassRule(prefix: String(rule[..<eq]), storageClass: String(rule[rule.index(after: eq)...]))
+        }
         return StoreOptions(
             s3Endpoint: s3Endpoint ?? env["FERRY_S3_ENDPOINT"],
             s3Region: s3Region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"],
-            caFile: caFile, insecureSkipTLSVerify: insecureSkipTlsVerify)
+            caFile: caFile, insecureSkipTLSVerify: insecureSkipTlsVerify,
+            s3Profile: s3Profile, s3Addressing: addressing, s3StorageClasses: classes)
     }
 
     func store(create: Bool = false) throws -> any ObjectStore {
-        try StoreLocator.open(try location(), options: storeOptions, create: create)
+        try StoreLocator.open(try location(), options: try storeOptions(), create: create)
     }
 
     /// The password from --password-file, --password-command or FERRY_PASSWORD, or nil when
@@ -63,16 +95,36 @@ struct RepositoryOptions: ParsableArguments {
         return nil
     }
 
+    /// The credential to open the repository with: a raw key (--key-file, FERRY_KEY), else the
+    /// password, or nil when neither is given.
+    func credential() throws -> Credential? {
+        if let keyFile {
+            guard let data = FileManager.default.contents(atPath: keyFile) else { throw CLIError("cannot read the key file \(keyFile)") }
+            return .rawKey(try Self.decodeRawKey(String(decoding: data, as: UTF8.self), source: keyFile))
+        }
+        if let env = ProcessInfo.processInfo.environment["FERRY_KEY"], !env.isEmpty {
+            return .rawKey(try Self.decodeRawKey(env, source: "FERRY_KEY"))
+        }
+        return try password().map { .password($0) }
+    }
+
+    static func decodeRawKey(_ text: String, source: String) throws -> [UInt8] {
+        guard let data = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), data.count == 32 else {
+            throw CLIError("\(source) must hold base64 of exactly 32 bytes (e.g. `head -c 32 /dev/urandom | base64`)")
+        }
+        return [UInt8](data)
+    }
+
     /// Opens the repository, warning on stderr about index objects that could not be read.
     func open(loadIndex: Bool = true) async throws -> Repository {
-        let repository = try await Repository.open(store: try store(), password: try password(), loadIndex: loadIndex)
+        let repository = try await Repository.open(store: try store(), credential: try credential(), loadIndex: loadIndex, cache: cache)
         for problem in repository.indexProblems {
             Terminal.error("warning: \(problem); its chunks are treated as missing (run ferry check)")
         }
         return repository
     }
 
-    private static func firstLine(_ data: Data) -> [UInt8] {
+    static func firstLine(_ data: Data) -> [UInt8] {
         var bytes = [UInt8](data)
         if let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) { bytes.removeSubrange(newline...) }
         if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }

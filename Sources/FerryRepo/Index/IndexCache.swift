@@ -1,0 +1,146 @@
+import FerrySystem
+import Foundation
+
+/// A local cache of a repository's merged chunk index, so that opening a large repository a
+/// second time reads one local file instead of downloading and decoding every index object.
+///
+/// The file (`<directory>/<repository id>/index`) holds the merged table and the names of the
+/// index objects it covers. On open it is validated against the store's listing: objects
+/// written since are fetched and merged in; if any covered object has disappeared (prune
+/// compacted the index), the cache is discarded and rebuilt. In an encrypted repository the
+/// file is sealed with a key derived from the data key, so it can be neither read nor altered
+/// (an altered cache could make a backup skip storing data it believes is there).
+public struct IndexCache: Sendable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// `FERRY_CACHE_DIR`, else `$XDG_CACHE_HOME/ferry`, else `~/.cache/ferry`.
+    public static var defaultDirectory: String {
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["FERRY_CACHE_DIR"], !dir.isEmpty { return dir }
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/ferry" }
+        return (env["HOME"] ?? NSTemporaryDirectory()) + "/.cache/ferry"
+    }
+
+    /// What a cache file holds.
+    struct Contents {
+        var names: [String: UInt64]  // covered index object -> its created time (ns)
+        var index: ChunkIndex
+    }
+
+    static let magic = Array("FERRYIDC".utf8)
+    static let purpose = "ferry/index-cache/v1"
+
+    func path(for repositoryID: String) -> String {
+        directory + "/" + repositoryID + "/index"
+    }
+
+    /// The cached contents, or nil when there is none or it cannot be trusted.
+    func load(repositoryID: String, keys: MasterKeys?) -> Contents? {
+        guard let data = FileManager.default.contents(atPath: path(for: repositoryID)) else { return nil }
+        let bytes = [UInt8](data)
+        guard bytes.count > 24, Array(bytes[0..<8]) == Self.magic else { return nil }
+        let salt = Array(bytes[8..<24])
+        let aad = Self.magic + Array(repositoryID.utf8)
+        let payload: [UInt8]
+        if let keys {
+            guard let opened = bytes.withUnsafeBytes({ keys.subkey(salt: salt, purpose: Self.purpose).open(UnsafeRawBufferPointer(rebasing: $0[24...]), aad: aad) }) else { return nil }
+            payload = opened
+        } else {
+            let body = Array(bytes[24...])
+            guard body.count > 32, Digest.sha256(Array(body.dropLast(32)) + aad).bytes == Array(body.suffix(32)) else { return nil }
+            payload = Array(body.dropLast(32))
+        }
+        return try? Self.decode(payload)
+    }
+
+    /// Writes the cache atomically (temporary file, then rename). Failures are ignored: the
+    /// cache is an optimisation.
+    func store(_ contents: Contents, repositoryID: String, keys: MasterKeys?) {
+        let payload = Self.encode(contents)
+        let salt = SecureRandom.bytes(16)
+        let aad = Self.magic + Array(repositoryID.utf8)
+        var bytes = Self.magic + salt
+        if let keys {
+            bytes += keys.subkey(salt: salt, purpose: Self.purpose).seal(payload, aad: aad)
+        } else {
+            bytes += payload + Digest.sha256(payload + aad).bytes
+        }
+        let target = path(for: repositoryID)
+        let folder = (target as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let temporary = folder + "/.index." + SecureRandom.hex(8)
+            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else { return }
+            if rename(temporary, target) != 0 { unlink(temporary) }
+        } catch {
+            return
+        }
+    }
+
+    static func encode(_ contents: Contents) -> [UInt8] {
+        var w = ByteWriter(capacity: 64 + contents.names.count * 80 + contents.index.packs.count * 69 + contents.index.count * 56)
+        w.u32(UInt32(contents.names.count))
+        for (name, created) in contents.names.sorted(by: { $0.key < $1.key }) {
+            let utf8 = Array(name.utf8)
+            w.u16(UInt16(utf8.count))
+            w.raw(utf8)
+            w.u64(created)
+        }
+        contents.index.encode(into: &w)
+        return w.bytes
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> Contents {
+        var r = ByteReader(bytes)
+        let count = Int(try r.u32())
+        var names: [String: UInt64] = [:]
+        for _ in 0..<count {
+            let length = Int(try r.u16())
+            let name = String(decoding: try r.raw(length), as: UTF8.self)
+            names[name] = try r.u64()
+        }
+        return Contents(names: names, index: try ChunkIndex(decoding: &r))
+    }
+}
+
+extension ChunkIndex {
+    /// Serialises the table for `IndexCache`: packs, then records with their merge times.
+    func encode(into w: inout ByteWriter) {
+        IndexObject.Pack.encode(packs, into: &w)
+        let (records, located, tombstoned) = storage
+        w.u32(UInt32(records.count))
+        for (i, r) in records.enumerated() {
+            w.id(r.id)
+            w.u32(r.pack)
+            w.u32(r.offset)
+            w.u32(r.length)
+            w.u32(r.rawLength)
+            w.u64(located[i])
+            w.u64(tombstoned[i])
+        }
+    }
+
+    init(decoding r: inout ByteReader) throws {
+        let packs = try IndexObject.Pack.decode(from: &r, name: "index cache")
+        let count = Int(try r.u32())
+        try r.need(count * 64)
+        var records: [Record] = []
+        var located: [UInt64] = []
+        var tombstoned: [UInt64] = []
+        records.reserveCapacity(count)
+        located.reserveCapacity(count)
+        tombstoned.reserveCapacity(count)
+        for _ in 0..<count {
+            let record = Record(id: try r.id(), pack: try r.u32(), offset: try r.u32(), length: try r.u32(), rawLength: try r.u32())
+            guard !record.hasLocation || record.packNumber < packs.count else { throw ByteReader.Truncated() }
+            records.append(record)
+            located.append(try r.u64())
+            tombstoned.append(try r.u64())
+        }
+        self.init(packs: packs, records: records, located: located, tombstoned: tombstoned)
+    }
+}

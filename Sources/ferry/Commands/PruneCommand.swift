@@ -1,0 +1,47 @@
+import ArgumentParser
+import FerryRepo
+
+/// `ferry prune`: frees the space of data no snapshot references.
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Remove data that no snapshot references.",
+        discussion: """
+            Two phases, safe while backups run: unreferenced chunks are marked first, and their \
+            packs are deleted only once every backup that was running at the mark has finished \
+            (in this run when none was running, otherwise in a later run). One prune at a time.
+            """)
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @Flag(name: .long, help: "Show what would be done without changing anything.")
+    var dryRun = false
+
+    @Option(name: .long, help: ArgumentHelp("Rewrite a pack when more than this percentage of it is unused (0-100).", valueName: "percent"))
+    var maxUnused: Double = 20
+
+    @Flag(name: .long, help: "Print a JSON object of what was done.")
+    var json = false
+
+    func run() async throws {
+        guard maxUnused >= 0 && maxUnused <= 100 else { throw ValidationError("--max-unused takes a percentage from 0 to 100") }
+        let store = try repository.store()
+        let credential = try repository.credential()
+        // Open once to check the credential and report a wrong password before taking the lock.
+        _ = try await Repository.open(store: store, credential: credential, loadIndex: false)
+        let json = self.json
+        let report = try await Pruner(store: store, credential: credential, cache: repository.cache, maxUnused: maxUnused / 100, dryRun: dryRun) { line in
+            if !json { Terminal.error(line) }
+        }.run()
+        if json {
+            try Terminal.json(report)
+            return
+        }
+        Terminal.output("""
+            \(dryRun ? "dry run: " : "")\(report.chunksMarked) chunks marked, \(report.marksSwept) mark(s) swept, \(report.chunksRevived) revived; \
+            \(report.packsDeleted) packs deleted, \(report.packsRewritten) rewritten into \(report.packsWritten); \
+            \(Format.bytes(report.bytesReclaimed)) reclaimed; index objects \(report.indexObjectsBefore) -> \(report.indexObjectsAfter)\
+            \(report.marksWaiting > 0 ? "; \(report.marksWaiting) mark(s) waiting for running backups" : "")
+            """)
+    }
+}
