@@ -16,6 +16,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // FerryCSI only (CSI SnapshotMetadata over gRPC); generated code is committed, no build plugin.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // MARK: C system libraries (pkg-config names the package to install when one is missing)
@@ -31,6 +38,9 @@ let package = Package(
         .systemLibrary(
             name: "CZlib", pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
         .target(
             name: "CSystemShims",
             dependencies: []),
@@ -50,7 +60,17 @@ let package = Package(
             dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "COpenSSL"]),
         .target(
             name: "FerryVolume",
-            dependencies: ["FerrySystem"]),
+            dependencies: ["FerrySystem", "CZlib", "CZstd"]),
+        .target(
+            name: "FerryCSI",
+            dependencies: [
+                "FerryVolume",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Proto"]),
         .target(
             name: "FerryMover",
             dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem"]),
@@ -86,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube",
+                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -115,6 +135,25 @@ let package = Package(
         .testTarget(
             name: "FerryMoverTests",
             dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport"]),
+        .target(
+            name: "FerryQEMUTestSupport",
+            dependencies: ["FerryVolume"],
+            path: "Tests/FerryQEMUTestSupport"),
+        .testTarget(
+            name: "FerryQCOW2Tests",
+            dependencies: ["FerryVolume", "FerryQEMUTestSupport"]),
+        .testTarget(
+            name: "FerryCBTTests",
+            dependencies: ["FerryVolume", "FerryQEMUTestSupport", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryCSITests",
+            dependencies: [
+                "FerryCSI", "FerryVolume", "FerryQEMUTestSupport", "FerryTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .target(
             name: "FerryS3TestSupport",
             dependencies: ["FerrySystem"],

@@ -18,10 +18,17 @@ public struct BackupRequest: Sendable {
     public var tags: [String: String]
     /// Live counters for a progress display.
     public var progress: TransferProgress?
+    /// Which blocks may have changed since the parent (`--cbt`); nil compares every block.
+    public var changeTracker: (any ChangeTracker)?
+    /// The spot check of blocks the tracker calls unchanged.
+    public var cbtSample: CBTSample
+    /// Compare every block and report those the tracker missed (`--verify-cbt`).
+    public var verifyCBT: Bool
     /// The session marker's lease (refreshed every third of it).
     public var sessionLease: Duration = .seconds(900)
 
-    public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil) {
+    public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil,
+                changeTracker: (any ChangeTracker)? = nil, cbtSample: CBTSample = .standard, verifyCBT: Bool = false) {
         self.name = name
         self.blockSize = blockSize
         self.parent = parent
@@ -29,6 +36,9 @@ public struct BackupRequest: Sendable {
         self.workers = workers
         self.tags = tags
         self.progress = progress
+        self.changeTracker = changeTracker
+        self.cbtSample = cbtSample
+        self.verifyCBT = verifyCBT
     }
 }
 
@@ -37,6 +47,8 @@ public struct BackupResult: Sendable {
     public var snapshot: ChunkID
     public var manifest: SnapshotManifest
     public var stats: VolumeStats
+    /// With `--verify-cbt`: the blocks that changed although the tracker did not report them.
+    public var missedBlocks: [Int]?
 }
 
 /// Backs up one volume into a repository: the agent's data path (DESIGN §2).
@@ -67,14 +79,18 @@ public struct VolumeBackup: Sendable {
         let started = ContinuousClock.now
         let session = try await repository.beginSession(lease: request.sessionLease)
         do {
-            var (pages, stats) = try await writeBlocks(session, repository: session.repository)
-            let parentVolume = comparableParent
+            let plan = try await ChangePlan.make(
+                tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository)
+            var (pages, stats, missed) = try await writeBlocks(session, repository: session.repository, plan: plan)
+            stats.bytesSampled = plan.bytesSampled
             stats.bytesStored = session.bytesStored
             stats.seconds = (ContinuousClock.now - started).seconds
             let volume = VolumeManifest(
                 name: "disk", source: source.description, format: request.format, size: source.size,
                 blockSize: request.blockSize, pageEntries: repository.config.blockMapPageEntries, pages: pages,
-                changeTracking: ChangeTrackingRecord(provider: parentVolume == nil ? "none" : "hash"), stats: stats)
+                changeTracking: ChangeTrackingRecord(provider: plan.provider, bookmarkProvider: plan.bookmark?.provider,
+                                                     bookmark: plan.bookmark?.fields, fallbackReason: plan.fallbackReason),
+                stats: stats)
             let manifest = SnapshotManifest(
                 time: Date(), name: request.name, hostname: ProcessInfo.processInfo.hostName,
                 parent: request.parent?.id.hex, session: session.id, volumes: [volume], tags: request.tags)
@@ -82,7 +98,7 @@ public struct VolumeBackup: Sendable {
             stats.bytesStored = stored
             stats.seconds = (ContinuousClock.now - started).seconds
             pages.removeAll()
-            return BackupResult(snapshot: id, manifest: manifest, stats: stats)
+            return BackupResult(snapshot: id, manifest: manifest, stats: stats, missedBlocks: plan.claimedBlocks == nil ? nil : missed.sorted())
         } catch {
             await session.end()
             throw error
@@ -97,7 +113,7 @@ public struct VolumeBackup: Sendable {
 
     /// Writes every block and page; `repository` is the session's view (its index was read
     /// after the session announced itself).
-    private func writeBlocks(_ session: WriteSession, repository: Repository) async throws -> ([String], VolumeStats) {
+    private func writeBlocks(_ session: WriteSession, repository: Repository, plan: ChangePlan) async throws -> ([String], VolumeStats, [Int]) {
         let blockSize = Int64(request.blockSize)
         let size = source.size
         let pageEntries = repository.config.blockMapPageEntries
@@ -108,6 +124,7 @@ public struct VolumeBackup: Sendable {
         var stats = VolumeStats()
         stats.size = size
         var pages: [String] = []
+        var missed: [Int] = []
         pages.reserveCapacity(pageCount)
 
         for page in 0..<pageCount {
@@ -119,44 +136,67 @@ public struct VolumeBackup: Sendable {
                 parentPage = try await repository.blockMapPage(parent, page: page)
             }
             let source = self.source
-            let ranges = try await BlockingExecutor.io.run { try source.dataRanges(in: pageRange) }
-            let toRead = Self.blocksTouching(ranges, first: first, count: count, blockSize: blockSize)
+            var ranges = try await BlockingExecutor.io.run { try source.dataRanges(in: pageRange) }
+            if let allocated = plan.allocated { ranges = BlockRangeList(ranges).intersection(allocated).ranges }
+            var toRead = Self.blocksTouching(ranges, first: first, count: count, blockSize: blockSize)
+            let holes = count - toRead.count
+            var entries = [ChunkID](repeating: .zero, count: count)
+            if let changed = plan.changedBlocks, let parentPage {
+                // Blocks the tracker vouches for keep the parent's chunk, unread (unless a prune
+                // has tombstoned that chunk since).
+                toRead.removeAll { block in
+                    guard !changed.contains(Int64(first + block)), block < parentPage.entries.count else { return false }
+                    let entry = parentPage.entries[block]
+                    guard entry.isZero || session.holds(entry) else { return false }
+                    entries[block] = entry
+                    stats.unchangedBlocks += 1
+                    return true
+                }
+            }
+            if let claimed = plan.claimedBlocks, let parentPage {
+                // Holes where the parent had data changed too.
+                let reading = Set(toRead)
+                for block in 0..<min(count, parentPage.entries.count) where !reading.contains(block) && !parentPage.entries[block].isZero && !claimed.contains(Int64(first + block)) {
+                    missed.append(first + block)
+                }
+            }
             let skipped = Int64(pageRange.count) - toRead.reduce(Int64(0)) { $0 + Self.length(of: first + $1, blockSize: blockSize, size: size) }
-            stats.zeroBlocks += count - toRead.count
+            stats.zeroBlocks += holes
             stats.bytesNotRead += skipped
             request.progress?.advance(skipped)
 
-            var entries = [ChunkID](repeating: .zero, count: count)
-            let outcome = try await processBlocks(toRead, first: first, parentPage: parentPage, pool: pool, hasher: repository.hasher)
+            let outcome = try await processBlocks(toRead, first: first, parentPage: parentPage, pool: pool, hasher: repository.hasher, claimed: plan.claimedBlocks)
             for (block, id) in outcome.entries { entries[block] = id }
+            missed += outcome.missed
             stats.merge(outcome.stats)
             let pageID = try await session.storeMetadata(BlockMapPage(entries: entries).encode())
             pages.append(pageID.hex)
         }
         try await pool.flush()
-        return (pages, stats)
+        return (pages, stats, missed)
     }
 
     /// Reads and stores the blocks `toRead` (indices within the page starting at block `first`).
-    private func processBlocks(_ toRead: [Int], first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher) async throws -> WorkerOutcome {
+    private func processBlocks(_ toRead: [Int], first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher, claimed: BlockRangeList?) async throws -> WorkerOutcome {
         let cursor = WorkCursor()
         let workers = min(request.workers, max(1, toRead.count))
         return try await withThrowingTaskGroup(of: WorkerOutcome.self) { group in
             for _ in 0..<workers {
                 group.addTask {
-                    try await worker(toRead: toRead, cursor: cursor, first: first, parentPage: parentPage, pool: pool, hasher: hasher)
+                    try await worker(toRead: toRead, cursor: cursor, first: first, parentPage: parentPage, pool: pool, hasher: hasher, claimed: claimed)
                 }
             }
             var total = WorkerOutcome()
             for try await outcome in group {
                 total.entries += outcome.entries
+                total.missed += outcome.missed
                 total.stats.merge(outcome.stats)
             }
             return total
         }
     }
 
-    private func worker(toRead: [Int], cursor: WorkCursor, first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher) async throws -> WorkerOutcome {
+    private func worker(toRead: [Int], cursor: WorkCursor, first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher, claimed: BlockRangeList?) async throws -> WorkerOutcome {
         let blockSize = Int64(request.blockSize)
         let buffer = BlockBuffer(capacity: request.blockSize)
         let scratch = ChunkScratch(capacity: request.blockSize)
@@ -174,11 +214,16 @@ public struct VolumeBackup: Sendable {
             outcome.stats.bytesRead += length
             request.progress?.advance(length)
             let data = UnsafeRawBufferPointer(buffer.prefix(Int(length)))
-            if data.isAllZero {
+            let zero = data.isAllZero
+            let id = zero ? ChunkID.zero : hasher.id(of: data)
+            if let claimed, let parentPage, !claimed.contains(Int64(first + block)) {
+                let before = block < parentPage.entries.count ? parentPage.entries[block] : .zero
+                if before != id { outcome.missed.append(first + block) }
+            }
+            if zero {
                 outcome.stats.zeroBlocks += 1
                 continue  // entries default to zero
             }
-            let id = hasher.id(of: data)
             outcome.entries.append((block, id))
             if let parentPage, block < parentPage.entries.count, parentPage.entries[block] == id, session.holds(id) {
                 // The parent's chunk may be relied on unless a prune has tombstoned it since.
@@ -231,6 +276,7 @@ final class WorkCursor: Sendable {
 /// What one worker did on one page.
 struct WorkerOutcome: Sendable {
     var entries: [(Int, ChunkID)] = []
+    var missed: [Int] = []
     var stats = VolumeStats()
 }
 

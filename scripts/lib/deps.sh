@@ -31,7 +31,7 @@ install_seaweedfs() {
 }
 
 install_build_deps() {
-    apt_install libcurl4-openssl-dev liblz4-dev libssl-dev zlib1g-dev pkg-config
+    apt_install libcurl4-openssl-dev liblz4-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
 }
 
 install_test_deps() {
@@ -69,6 +69,6 @@ install_kube_clients() {
 
 install_bench_deps() {
     install_build_deps
-    apt_install restic borgbackup e2fsprogs time util-linux
+    apt_install restic borgbackup e2fsprogs time util-linux qemu-utils
     install_seaweedfs
 }

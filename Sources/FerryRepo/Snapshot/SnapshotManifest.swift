@@ -68,11 +68,14 @@ public struct ChangeTrackingRecord: Codable, Sendable, Hashable {
     /// The provider's bookmark for the next incremental (provider name and fields).
     public var bookmarkProvider: String?
     public var bookmark: [String: String]?
+    /// Why the requested tracker was not used (the backup then compared every block).
+    public var fallbackReason: String?
 
-    public init(provider: String, bookmarkProvider: String? = nil, bookmark: [String: String]? = nil) {
+    public init(provider: String, bookmarkProvider: String? = nil, bookmark: [String: String]? = nil, fallbackReason: String? = nil) {
         self.provider = provider
         self.bookmarkProvider = bookmarkProvider
         self.bookmark = bookmark
+        self.fallbackReason = fallbackReason
     }
 }
 

@@ -11,10 +11,12 @@ struct BackupCommand: AsyncParsableCommand {
         abstract: "Back up a block device or a disk image.",
         discussion: "Prints the new snapshot's id on stdout (or, with --json, a JSON object of what was done).")
 
-    @Argument(help: ArgumentHelp("A block device or a raw disk image file.", valueName: "source"))
+    @Argument(help: ArgumentHelp("A block device or a disk image file (raw or qcow2).", valueName: "source"))
     var source: String
 
     @OptionGroup var repository: RepositoryOptions
+
+    @OptionGroup var changeTracking: ChangeTrackingOptions
 
     @Option(name: .long, help: "Snapshot name (default: the source path); --parent auto matches on it.")
     var name: String?
@@ -28,7 +30,7 @@ struct BackupCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A key=value tag to record (repeatable).", valueName: "key=value"))
     var tag: [String] = []
 
-    @Flag(name: .long, help: "Read a device even if it is mounted or in use.")
+    @Flag(name: .long, help: "Read a device or image even if it is mounted or in use (a running QEMU's image included).")
     var force = false
 
     @Option(name: .long, help: .hidden)
@@ -53,18 +55,26 @@ struct BackupCommand: AsyncParsableCommand {
         }
         let name = self.name ?? source
         let parentSnapshot = try await resolveParent(repo, name: name)
-        let block = try RawBlockSource(path: source, force: force)
-        defer { block.close() }
+        let block = try changeTracking.open(source, force: force)
+        defer { (block as? RawBlockSource)?.close() }
+        let tracker = try changeTracking.tracker(for: block, parent: parentSnapshot)
         let progress = TransferProgress(total: block.size)
-        var request = BackupRequest(name: name, blockSize: blockSize, parent: parentSnapshot, format: "raw", tags: tags, progress: progress)
+        var request = BackupRequest(
+            name: name, blockSize: blockSize, parent: parentSnapshot, format: block is QCOW2BlockSource ? "qcow2" : "raw", tags: tags,
+            progress: progress, changeTracker: tracker, cbtSample: changeTracking.sample, verifyCBT: changeTracking.verifyCbt)
         request.sessionLease = .seconds(max(1, sessionLease))
         let result = try await ProgressDisplay(progress: progress, verb: "backup").around {
             try await VolumeBackup(source: block, repository: repo, request: request).run()
         }
         let stats = result.stats
+        let tracking = result.manifest.volumes.first?.changeTracking
+        if let reason = tracking?.fallbackReason, let tracker {
+            Terminal.error("ferry: change tracking (\(tracker.provider)) not used: \(reason); every block was compared")
+        }
         if json {
             try Terminal.json(BackupReport(snapshot: result.snapshot.hex, name: name, parent: parentSnapshot?.id.hex, blockSize: blockSize,
-                                           cbtProvider: result.manifest.volumes.first?.changeTracking?.provider ?? "none", stats: stats))
+                                           cbtProvider: tracking?.provider ?? "none", cbtFallbackReason: tracking?.fallbackReason,
+                                           cbtMissedBlocks: result.missedBlocks, stats: stats))
         } else {
             Terminal.error("""
                 snapshot \(result.snapshot.short) of \(name): \(Format.bytes(stats.size)) in \(Format.duration(stats.seconds)) \
@@ -90,10 +100,13 @@ struct BackupReport: Encodable {
     var parent: String?
     var blockSize: Int
     var cbtProvider: String
+    var cbtFallbackReason: String?
+    /// With --verify-cbt: blocks that changed although the tracker did not report them.
+    var cbtMissedBlocks: [Int]?
     var stats: VolumeStats
 
     enum CodingKeys: String, CodingKey {
-        case snapshot, name, parent, blockSize, cbtProvider
+        case snapshot, name, parent, blockSize, cbtProvider, cbtFallbackReason, cbtMissedBlocks
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -103,6 +116,8 @@ struct BackupReport: Encodable {
         try container.encode(parent, forKey: .parent)
         try container.encode(blockSize, forKey: .blockSize)
         try container.encode(cbtProvider, forKey: .cbtProvider)
+        try container.encodeIfPresent(cbtFallbackReason, forKey: .cbtFallbackReason)
+        try container.encodeIfPresent(cbtMissedBlocks, forKey: .cbtMissedBlocks)
         try stats.encode(to: encoder)
     }
 }
