@@ -99,6 +99,12 @@ public enum LinuxConstant {
 }
 
 extension File {
+    /// Starts writing `range` back to storage without waiting, so that a final `sync()` has
+    /// little left to do. Advisory: failures are ignored.
+    public func startWriteback(_ range: Range<Int64>) {
+        _ = ferry_start_writeback(descriptor, off_t(range.lowerBound), off_t(range.count))
+    }
+
     /// Deallocates `range` of a regular file (it then reads as zeros) without changing its size.
     public func punchHole(_ range: Range<Int64>) throws(SystemError) {
         if ferry_fallocate(descriptor, LinuxConstant.fallocPunchHole | LinuxConstant.fallocKeepSize, off_t(range.lowerBound), off_t(range.count)) != 0 {

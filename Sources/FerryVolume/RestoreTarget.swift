@@ -56,8 +56,11 @@ public struct RestoreTarget: Sendable {
         }
     }
 
+    /// Writes `bytes` at `offset` and starts their writeback, so the flush at the end of a
+    /// restore overlaps with the rest of it instead of following it.
     public func write(at offset: Int64, _ bytes: UnsafeRawBufferPointer) throws {
         do { try file.write(at: offset, from: bytes) } catch { throw VolumeError.io(error) }
+        file.startWriteback(offset..<offset + Int64(bytes.count))
     }
 
     /// Makes `range` read as zeros.

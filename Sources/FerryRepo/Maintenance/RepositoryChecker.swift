@@ -156,8 +156,8 @@ public struct RepositoryChecker: Sendable {
             let entries: [PackEntry]
             if read {
                 bytes = try await store.get(name)
-                if Digest.sha256(bytes) != id {
-                    result.errors.append("\(name): content does not match its name (damaged)")
+                if PackFormat.id(of: bytes) != id {
+                    result.errors.append("\(name): header or trailer does not match its name (damaged)")
                 }
                 entries = try repository.packEntries(bytes, name: name).entries
             } else {

@@ -67,7 +67,8 @@ public final class PackBuilder: @unchecked Sendable {
         swap(&finished, &bytes)
         finished.append(contentsOf: sealedTrailer)
         finished.append(contentsOf: footer.bytes)
-        return SealedPack(id: Digest.sha256(finished), kind: kind, salt: salt, bytes: finished, entries: entries)
+        let id = PackFormat.id(header: header, tail: Array(finished.suffix(sealedTrailer.count + PackFormat.footerSize)))
+        return SealedPack(id: id, kind: kind, salt: salt, bytes: finished, entries: entries)
     }
 }
 

@@ -6,7 +6,10 @@
 ///     footer   trailer length u32 | entry count u32 | "FERRYEND"                        (16 bytes)
 ///
 /// Records are sealed with AES-256-GCM under HKDF(dataKey, salt, "ferry/pack/v1"); in an
-/// unencrypted repository they are stored in the clear. The pack id is SHA-256 of the whole object.
+/// unencrypted repository they are stored in the clear. The pack id is SHA-256 of the header,
+/// trailer and footer: they pin down everything else (the random salt makes the id unique, the
+/// trailer lists every record's chunk id, offset and length, and each record is verified against
+/// its chunk id when read), so the records need not be hashed a second time.
 public enum PackFormat {
     static let magic = Array("FERRYPAK".utf8)
     static let footerMagic = Array("FERRYEND".utf8)
@@ -28,6 +31,20 @@ public enum PackFormat {
         public var kind: Kind
         public var encrypted: Bool
         public var salt: [UInt8]
+    }
+
+    /// The id of a pack with this header and this tail (sealed trailer followed by the footer).
+    static func id(header: [UInt8], tail: [UInt8]) -> ChunkID {
+        Digest.sha256(header + tail)
+    }
+
+    /// The id of a whole pack, or nil when it is too short or its footer is malformed.
+    public static func id(of bytes: [UInt8]) -> ChunkID? {
+        guard bytes.count >= headerSize + footerSize,
+              let (length, _) = try? parseFooter(bytes[(bytes.count - footerSize)...], name: ""),
+              length <= bytes.count - headerSize - footerSize
+        else { return nil }
+        return id(header: Array(bytes[0..<headerSize]), tail: Array(bytes.suffix(length + footerSize)))
     }
 
     static func header(kind: Kind, encrypted: Bool, salt: [UInt8]) -> [UInt8] {
