@@ -4,9 +4,9 @@ import FerryTestSupport
 import Foundation
 import Testing
 
-/// Runs `ferry` off the cooperative pool (the in-process server needs it while ferry waits).
+/// Runs `ferry` (waiting asynchronously: the in-process server needs the cooperative pool).
 func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> FerryProcess.Result {
-    try await ExternalTool.offPool { try ferry.run(arguments) }
+    try await ferry.run(arguments)
 }
 
 /// `ferry plan` run as the real binary against the test API server.

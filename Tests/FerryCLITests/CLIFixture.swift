@@ -8,22 +8,22 @@ struct CLIFixture {
     let ferry: FerryProcess
     var repo: String { dir.file("repo") }
 
-    init(password: String? = "cli-test-password", initialize: Bool = true, extra: [String] = []) throws {
+    init(password: String? = "cli-test-password", initialize: Bool = true, extra: [String] = []) async throws {
         dir = try TemporaryDirectory("ferry-cli")
         ferry = FerryProcess(password: password, extra: ["FERRY_CACHE_DIR": dir.file("cache")])
         if initialize {
-            try expectSuccess(["repo", "init", "--repo", repo] + extra)
+            try await expectSuccess(["repo", "init", "--repo", repo] + extra)
         }
     }
 
     @discardableResult
-    func run(_ args: [String]) throws -> FerryProcess.Result {
-        try ferry.run(args)
+    func run(_ args: [String]) async throws -> FerryProcess.Result {
+        try await ferry.run(args)
     }
 
     @discardableResult
-    func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> FerryProcess.Result {
-        let result = try ferry.run(args)
+    func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> FerryProcess.Result {
+        let result = try await ferry.run(args)
         #expect(result.succeeded, "ferry \(args.joined(separator: " ")) failed: \(result)", sourceLocation: sourceLocation)
         if !result.succeeded { throw Failure(result: result) }
         return result
@@ -31,8 +31,8 @@ struct CLIFixture {
 
     /// Runs a command expected to fail: exit status 1, one line on stderr containing `message`.
     @discardableResult
-    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> FerryProcess.Result {
-        let result = try ferry.run(args)
+    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> FerryProcess.Result {
+        let result = try await ferry.run(args)
         #expect(result.status == 1, "expected failure: \(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains(message), "stderr should mention \"\(message)\": \(result.stderr)", sourceLocation: sourceLocation)
         #expect(result.stderr.split(separator: "\n").count == 1, "one line on stderr: \(result.stderr)", sourceLocation: sourceLocation)
@@ -40,16 +40,16 @@ struct CLIFixture {
     }
 
     /// `ferry backup --json` of `path`, parsed.
-    func backup(_ path: String, _ extra: [String] = []) throws -> [String: Any] {
-        try expectSuccess(["backup", path, "--repo", repo, "--json"] + extra).json()
+    func backup(_ path: String, _ extra: [String] = []) async throws -> [String: Any] {
+        try await expectSuccess(["backup", path, "--repo", repo, "--json"] + extra).json()
     }
 
-    func restore(_ snapshot: String, to target: String, _ extra: [String] = []) throws -> FerryProcess.Result {
-        try ferry.run(["restore", snapshot, target, "--repo", repo] + extra)
+    func restore(_ snapshot: String, to target: String, _ extra: [String] = []) async throws -> FerryProcess.Result {
+        try await ferry.run(["restore", snapshot, target, "--repo", repo] + extra)
     }
 
-    func check(_ extra: [String] = []) throws -> FerryProcess.Result {
-        try ferry.run(["check", "--repo", repo] + extra)
+    func check(_ extra: [String] = []) async throws -> FerryProcess.Result {
+        try await ferry.run(["check", "--repo", repo] + extra)
     }
 
     /// The repository's objects under `prefix`.

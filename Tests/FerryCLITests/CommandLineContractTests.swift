@@ -4,14 +4,14 @@ import Testing
 
 @Suite("Command-line contract")
 struct CommandLineContractTests {
-    @Test func backupJSONHasTheContractFields() throws {
-        let cli = try CLIFixture()
+    @Test func backupJSONHasTheContractFields() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let image = cli.dir.file("disk.img")
         var random = DeterministicBytes(seed: 21)
         try ImageFile.create(image, size: 8 << 20)
         try ImageFile.write(image, at: 1 << 20, random.bytes(3 << 20))
-        let json = try cli.backup(image)
+        let json = try await cli.backup(image)
         for key in ["snapshot", "size", "bytesRead", "bytesNotRead", "zeroBlocks", "unchangedBlocks", "dedupBlocks", "newBlocks", "bytesStored", "seconds", "cbtProvider"] {
             #expect(json[key] != nil, "missing \(key)")
         }
@@ -23,98 +23,98 @@ struct CommandLineContractTests {
         #expect(json.string("snapshot").count == 64)
 
         // Without --json: the snapshot id alone on stdout.
-        let plain = try cli.expectSuccess(["backup", image, "--repo", cli.repo])
+        let plain = try await cli.expectSuccess(["backup", image, "--repo", cli.repo])
         #expect(plain.stdout.count == 64)
         #expect(plain.stdout.allSatisfy { $0.isHexDigit })
     }
 
-    @Test func parentAutoMatchesByNameAndRestoreIsIdentical() throws {
-        let cli = try CLIFixture()
+    @Test func parentAutoMatchesByNameAndRestoreIsIdentical() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let image = cli.dir.file("disk.img")
         var random = DeterministicBytes(seed: 22)
         try ImageFile.create(image, size: 4 << 20)
         try ImageFile.write(image, at: 0, random.bytes(4 << 20))
-        let first = try cli.backup(image, ["--name", "vm-disk"])
+        let first = try await cli.backup(image, ["--name", "vm-disk"])
         // Another snapshot of the same path under another name must not be chosen as parent.
-        _ = try cli.backup(image, ["--name", "other"])
+        _ = try await cli.backup(image, ["--name", "other"])
         try ImageFile.write(image, at: 2 << 20, random.bytes(1000))
-        let second = try cli.backup(image, ["--name", "vm-disk", "--parent", "auto"])
+        let second = try await cli.backup(image, ["--name", "vm-disk", "--parent", "auto"])
         #expect(second.string("parent") == first.string("snapshot"))
         #expect(second.int("unchangedBlocks") == 3)
         #expect(second.int("newBlocks") == 1)
         // --parent auto with no earlier snapshot of that name: a full backup.
-        let fresh = try cli.backup(image, ["--name", "new-name", "--parent", "auto"])
+        let fresh = try await cli.backup(image, ["--name", "new-name", "--parent", "auto"])
         #expect(fresh["parent"] is NSNull)
         // A block size other than the parent's: a full comparison.
-        let other = try cli.backup(image, ["--name", "vm-disk", "--parent", "auto", "--block-size", "512K"])
+        let other = try await cli.backup(image, ["--name", "vm-disk", "--parent", "auto", "--block-size", "512K"])
         #expect(other.int("unchangedBlocks") == 0)
 
         let target = cli.dir.file("restored.img")
-        try cli.expectSuccess(["restore", second.string("snapshot"), target, "--repo", cli.repo])
+        try await cli.expectSuccess(["restore", second.string("snapshot"), target, "--repo", cli.repo])
         #expect(try ImageFile.identical(image, target))
-        let snapshots = try cli.expectSuccess(["snapshots", "--repo", cli.repo, "--json"])
+        let snapshots = try await cli.expectSuccess(["snapshots", "--repo", cli.repo, "--json"])
         let list = try #require(try JSONSerialization.jsonObject(with: Data(snapshots.stdout.utf8)) as? [[String: Any]])
         #expect(list.count == 5)
-        let stats = try cli.expectSuccess(["stats", "--repo", cli.repo, "--json"]).json()
+        let stats = try await cli.expectSuccess(["stats", "--repo", cli.repo, "--json"]).json()
         #expect(stats.int("snapshots") == 5)
-        #expect(try cli.check(["--read-data"]).succeeded)
-        #expect(try cli.check(["--read-data-subset", "50%"]).succeeded)
+        #expect(try await cli.check(["--read-data"]).succeeded)
+        #expect(try await cli.check(["--read-data-subset", "50%"]).succeeded)
     }
 
-    @Test func passwordSourcesAndRepositoryFromTheEnvironment() throws {
-        let cli = try CLIFixture(password: nil, initialize: false)
+    @Test func passwordSourcesAndRepositoryFromTheEnvironment() async throws {
+        let cli = try await CLIFixture(password: nil, initialize: false)
         defer { cli.remove() }
         let passwordFile = cli.dir.file("pw")
         try "from-a-file\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
-        try cli.expectSuccess(["repo", "init", "--repo", cli.repo, "--password-file", passwordFile])
-        try cli.expectSuccess(["snapshots", "--repo", cli.repo, "--password-command", "echo from-a-file"])
+        try await cli.expectSuccess(["repo", "init", "--repo", cli.repo, "--password-file", passwordFile])
+        try await cli.expectSuccess(["snapshots", "--repo", cli.repo, "--password-command", "echo from-a-file"])
         let env = FerryProcess(password: "from-a-file", extra: ["FERRY_REPOSITORY": cli.repo])
-        #expect(try env.run(["snapshots"]).succeeded)
-        let wrong = try FerryProcess(password: "nope", extra: ["FERRY_REPOSITORY": cli.repo]).run(["snapshots"])
+        #expect(try await env.run(["snapshots"]).succeeded)
+        let wrong = try await FerryProcess(password: "nope", extra: ["FERRY_REPOSITORY": cli.repo]).run(["snapshots"])
         #expect(wrong.status == 1)
         #expect(wrong.stderr.contains("wrong password"))
-        try cli.expectFailure(["snapshots", "--repo", cli.repo], mentioning: "encrypted")
-        try cli.expectFailure(["snapshots", "--repo", cli.repo, "--password-command", "exit 3"], mentioning: "status 3")
+        try await cli.expectFailure(["snapshots", "--repo", cli.repo], mentioning: "encrypted")
+        try await cli.expectFailure(["snapshots", "--repo", cli.repo, "--password-command", "exit 3"], mentioning: "status 3")
     }
 
-    @Test func initRefusesWithoutPasswordAndAllowsExplicitNoEncryption() throws {
-        let cli = try CLIFixture(password: nil, initialize: false)
+    @Test func initRefusesWithoutPasswordAndAllowsExplicitNoEncryption() async throws {
+        let cli = try await CLIFixture(password: nil, initialize: false)
         defer { cli.remove() }
-        try cli.expectFailure(["repo", "init", "--repo", cli.repo], mentioning: "password is required")
-        try cli.expectSuccess(["repo", "init", "--repo", cli.repo, "--insecure-no-encryption"])
+        try await cli.expectFailure(["repo", "init", "--repo", cli.repo], mentioning: "password is required")
+        try await cli.expectSuccess(["repo", "init", "--repo", cli.repo, "--insecure-no-encryption"])
         let image = cli.dir.file("disk.img")
         try ImageFile.create(image, size: 1 << 20)
         try ImageFile.write(image, at: 0, Array("plain".utf8))
-        _ = try cli.backup(image)
-        try cli.expectFailure(["repo", "init", "--repo", cli.repo, "--insecure-no-encryption"], mentioning: "already holds")
+        _ = try await cli.backup(image)
+        try await cli.expectFailure(["repo", "init", "--repo", cli.repo, "--insecure-no-encryption"], mentioning: "already holds")
     }
 
-    @Test func clearErrorsForBadInput() throws {
-        let cli = try CLIFixture()
+    @Test func clearErrorsForBadInput() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let empty = cli.dir.file("empty")
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-        try cli.expectFailure(["snapshots", "--repo", empty], mentioning: "not a Ferry repository")
-        try cli.expectFailure(["snapshots", "--repo", cli.dir.file("missing")], mentioning: "does not exist")
-        try cli.expectFailure(["backup", cli.dir.file("no-such.img"), "--repo", cli.repo], mentioning: "No such file")
-        try cli.expectFailure(["backup", cli.dir.path, "--repo", cli.repo], mentioning: "not a regular file or a block device")
-        try cli.expectFailure(["restore", "deadbeef", cli.dir.file("x.img"), "--repo", cli.repo], mentioning: "no snapshot matches")
-        try cli.expectFailure(["snapshots", "--repo", "ftp://host/x"], mentioning: "unknown repository scheme")
+        try await cli.expectFailure(["snapshots", "--repo", empty], mentioning: "not a Ferry repository")
+        try await cli.expectFailure(["snapshots", "--repo", cli.dir.file("missing")], mentioning: "does not exist")
+        try await cli.expectFailure(["backup", cli.dir.file("no-such.img"), "--repo", cli.repo], mentioning: "No such file")
+        try await cli.expectFailure(["backup", cli.dir.path, "--repo", cli.repo], mentioning: "not a regular file or a block device")
+        try await cli.expectFailure(["restore", "deadbeef", cli.dir.file("x.img"), "--repo", cli.repo], mentioning: "no snapshot matches")
+        try await cli.expectFailure(["snapshots", "--repo", "ftp://host/x"], mentioning: "unknown repository scheme")
     }
 
-    @Test func unreadableSourceAsUnprivilegedUser() throws {
+    @Test func unreadableSourceAsUnprivilegedUser() async throws {
         try TestEnvironment.requireRoot("switching to an unprivileged user")
         let setpriv = try TestEnvironment.requireTool("setpriv")
-        let cli = try CLIFixture()
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         // The unprivileged user needs to reach the binary, the repository and the source's directory.
         let bin = cli.dir.file("ferry")
         try FileManager.default.copyItem(atPath: FerryProcess.binary, toPath: bin)
         let image = cli.dir.file("secret.img")
         try ImageFile.create(image, size: 1 << 20)
-        try Shell.run(["chmod", "-R", "a+rwX", cli.dir.path])
-        try Shell.run(["chmod", "0600", image])
+        try await Shell.run(["chmod", "-R", "a+rwX", cli.dir.path])
+        try await Shell.run(["chmod", "0600", image])
         var ferry = cli.ferry
         ferry.environment["FERRY_BIN"] = bin
         let process = Process()

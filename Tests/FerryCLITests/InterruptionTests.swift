@@ -7,15 +7,15 @@ import Testing
 @Suite("Interrupted backups")
 struct InterruptionTests {
     @Test(arguments: ["pack-stored", "index-stored", "before-manifest"])
-    func killedAtPhase(_ phase: String) throws {
+    func killedAtPhase(_ phase: String) async throws {
         // Small packs so that a periodic index object appears (every 8 packs) well before the end.
-        let cli = try CLIFixture(extra: ["--pack-size", "1M"])
+        let cli = try await CLIFixture(extra: ["--pack-size", "1M"])
         defer { cli.remove() }
         var random = DeterministicBytes(seed: 41)
         let earlier = cli.dir.file("earlier.img")
         try ImageFile.create(earlier, size: 2 << 20)
         try ImageFile.write(earlier, at: 0, random.bytes(2 << 20))
-        let earlierSnapshot = try cli.backup(earlier).string("snapshot")
+        let earlierSnapshot = try await cli.backup(earlier).string("snapshot")
 
         let image = cli.dir.file("disk.img")
         try ImageFile.create(image, size: 24 << 20)
@@ -23,19 +23,19 @@ struct InterruptionTests {
         var ferry = cli.ferry
         ferry.environment["FERRY_TEST_STOP_AT"] = phase
         let running = try ferry.start(["backup", image, "--repo", cli.repo, "--block-size", "64K", "--json"])
-        #expect(running.waitUntilStopped(), "ferry never reached \(phase)")
+        #expect(await running.waitUntilStopped(), "ferry never reached \(phase)")
         running.kill(SIGKILL)
-        let killed = running.wait()
+        let killed = await running.wait()
         #expect(killed.signal == SIGKILL)
         #expect(cli.objects("snapshots").count == 1, "no manifest may exist for the killed backup")
 
-        let check = try cli.check(["--read-data"])
+        let check = try await cli.check(["--read-data"])
         #expect(check.succeeded, "\(check)")
         let restoredEarlier = cli.dir.file("earlier-restored.img")
-        #expect(try cli.restore(earlierSnapshot, to: restoredEarlier).succeeded)
+        #expect(try await cli.restore(earlierSnapshot, to: restoredEarlier).succeeded)
         #expect(try ImageFile.identical(earlier, restoredEarlier))
 
-        let rerun = try cli.backup(image, ["--block-size", "64K"])
+        let rerun = try await cli.backup(image, ["--block-size", "64K"])
         let blocks: Int64 = 24 * 16
         switch phase {
         case "index-stored":
@@ -47,19 +47,19 @@ struct InterruptionTests {
             #expect(rerun.int("newBlocks") + rerun.int("dedupBlocks") == blocks)
         }
         let restored = cli.dir.file("restored.img")
-        #expect(try cli.restore(rerun.string("snapshot"), to: restored).succeeded)
+        #expect(try await cli.restore(rerun.string("snapshot"), to: restored).succeeded)
         #expect(try ImageFile.identical(image, restored))
-        #expect(try cli.check(["--read-data"]).succeeded)
+        #expect(try await cli.check(["--read-data"]).succeeded)
     }
 
-    @Test func concurrentProcessesAllCommit() throws {
-        let cli = try CLIFixture()
+    @Test func concurrentProcessesAllCommit() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         var random = DeterministicBytes(seed: 42)
         let base = cli.dir.file("base.img")
         try ImageFile.create(base, size: 8 << 20)
         try ImageFile.write(base, at: 0, random.bytes(8 << 20))
-        _ = try cli.backup(base)
+        _ = try await cli.backup(base)
         var images: [String] = []
         for i in 0..<3 {
             let path = cli.dir.file("disk\(i).img")
@@ -68,16 +68,17 @@ struct InterruptionTests {
             images.append(path)
         }
         let running = try images.map { try cli.ferry.start(["backup", $0, "--repo", cli.repo, "--json"]) }
-        let results = running.map { $0.wait() }
+        var results: [FerryProcess.Result] = []
+        for process in running { results.append(await process.wait()) }
         for (image, result) in zip(images, results) {
             #expect(result.succeeded, "\(result)")
             let json = try result.json()
             #expect(json.int("dedupBlocks") == 7, "deduplicated against the base committed before it started")
             #expect(json.int("newBlocks") == 1)
             let target = cli.dir.file("restored-\((image as NSString).lastPathComponent)")
-            #expect(try cli.restore(json.string("snapshot"), to: target).succeeded)
+            #expect(try await cli.restore(json.string("snapshot"), to: target).succeeded)
             #expect(try ImageFile.identical(image, target))
         }
-        #expect(try cli.check(["--read-data"]).succeeded)
+        #expect(try await cli.check(["--read-data"]).succeeded)
     }
 }

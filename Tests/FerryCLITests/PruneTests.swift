@@ -14,57 +14,57 @@ struct PruneTests {
         return path
     }
 
-    func prune(_ cli: CLIFixture, _ extra: [String] = []) throws -> [String: Any] {
-        try cli.expectSuccess(["prune", "--repo", cli.repo, "--json"] + extra).json()
+    func prune(_ cli: CLIFixture, _ extra: [String] = []) async throws -> [String: Any] {
+        try await cli.expectSuccess(["prune", "--repo", cli.repo, "--json"] + extra).json()
     }
 
-    func expectRestores(_ cli: CLIFixture, _ snapshot: String, equals image: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectRestores(_ cli: CLIFixture, _ snapshot: String, equals image: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let target = cli.dir.file("restored-\(snapshot.prefix(8)).img")
-        let result = try cli.restore(snapshot, to: target)
+        let result = try await cli.restore(snapshot, to: target)
         #expect(result.succeeded, "\(result)", sourceLocation: sourceLocation)
         #expect(try ImageFile.identical(image, target), sourceLocation: sourceLocation)
         try? FileManager.default.removeItem(atPath: target)
     }
 
-    func expectClean(_ cli: CLIFixture, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let check = try cli.check(["--read-data"])
+    func expectClean(_ cli: CLIFixture, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let check = try await cli.check(["--read-data"])
         #expect(check.succeeded, "\(check)", sourceLocation: sourceLocation)
     }
 
-    @Test func forgetThenPruneReclaimsAndKeepsWhatIsReferenced() throws {
-        let cli = try CLIFixture(extra: ["--pack-size", "2M"])
+    @Test func forgetThenPruneReclaimsAndKeepsWhatIsReferenced() async throws {
+        let cli = try await CLIFixture(extra: ["--pack-size", "2M"])
         defer { cli.remove() }
         let a = try image(cli, "a.img", megabytes: 6, seed: 61)
-        let first = try cli.backup(a, ["--name", "disk", "--block-size", "64K"]).string("snapshot")
+        let first = try await cli.backup(a, ["--name", "disk", "--block-size", "64K"]).string("snapshot")
         // Change half of it: the first backup's packs become partly unreferenced once it is forgotten.
         var random = DeterministicBytes(seed: 62)
         try ImageFile.write(a, at: 0, random.bytes(3 << 20))
-        let second = try cli.backup(a, ["--name", "disk", "--block-size", "64K"]).string("snapshot")
-        try cli.expectSuccess(["forget", "--repo", cli.repo, "--keep-last", "1"])
+        let second = try await cli.backup(a, ["--name", "disk", "--block-size", "64K"]).string("snapshot")
+        try await cli.expectSuccess(["forget", "--repo", cli.repo, "--keep-last", "1"])
         let before = cli.objects("packs")
-        let report = try prune(cli)
+        let report = try await prune(cli)
         #expect(report.int("chunksMarked") == 48 + 1)  // the replaced blocks and the first snapshot's block-map page
         #expect(report.int("packsDeleted") + report.int("packsRewritten") > 0)
         #expect(report.int("bytesReclaimed") >= 2 << 20)
         #expect(report.int("indexObjectsAfter") == 1)
         #expect(cli.objects("packs") != before)
-        try expectRestores(cli, second, equals: a)
-        try expectClean(cli)
-        let restoreFirst = try cli.restore(first, to: cli.dir.file("gone.img"))
+        try await expectRestores(cli, second, equals: a)
+        try await expectClean(cli)
+        let restoreFirst = try await cli.restore(first, to: cli.dir.file("gone.img"))
         #expect(restoreFirst.status == 1)
         // Nothing left to do.
-        let again = try prune(cli)
+        let again = try await prune(cli)
         #expect(again.int("chunksMarked") == 0)
         #expect(again.int("packsDeleted") == 0)
         #expect(again.int("packsRewritten") == 0)
     }
 
-    @Test func markBetweenDedupAndManifestThenDeleteWhileTheSessionLives() throws {
-        let cli = try CLIFixture()
+    @Test func markBetweenDedupAndManifestThenDeleteWhileTheSessionLives() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let old = try image(cli, "old.img", megabytes: 4, seed: 63)
-        let oldSnapshot = try cli.backup(old, ["--name", "old"]).string("snapshot")
-        try cli.expectSuccess(["forget", "--repo", cli.repo, oldSnapshot])
+        let oldSnapshot = try await cli.backup(old, ["--name", "old"]).string("snapshot")
+        try await cli.expectSuccess(["forget", "--repo", cli.repo, oldSnapshot])
         #expect(cli.objects("snapshots").isEmpty)
 
         // A backup of the same content dedups against the unreferenced chunks, then stops
@@ -72,70 +72,70 @@ struct PruneTests {
         var ferry = cli.ferry
         ferry.environment["FERRY_TEST_STOP_AT"] = "before-manifest"
         let backup = try ferry.start(["backup", old, "--repo", cli.repo, "--name", "new", "--json"])
-        #expect(backup.waitUntilStopped())
+        #expect(await backup.waitUntilStopped())
         let packs = cli.objects("packs")
 
         // Prune marks them (the backup's session is alive, so nothing is deleted).
-        let first = try prune(cli)
+        let first = try await prune(cli)
         #expect(first.int("chunksMarked") >= 4)
         #expect(first.int("marksWaiting") == 1)
         #expect(first.int("packsDeleted") == 0)
         #expect(cli.objects("packs") == packs)
         // A second prune while the session still lives deletes nothing either.
-        let second = try prune(cli)
+        let second = try await prune(cli)
         #expect(second.int("packsDeleted") == 0)
         #expect(cli.objects("packs") == packs)
 
         backup.kill(SIGCONT)
-        let result = backup.wait()
+        let result = await backup.wait()
         #expect(result.succeeded, "\(result)")
         let json = try result.json()
         #expect(json.int("dedupBlocks") == 4)
         // The sweep now sees the new snapshot and keeps what it references.
-        let third = try prune(cli)
+        let third = try await prune(cli)
         #expect(third.int("marksSwept") >= 1)
         #expect(third.int("chunksRevived") >= 4)
-        try expectRestores(cli, json.string("snapshot"), equals: old)
-        try expectClean(cli)
+        try await expectRestores(cli, json.string("snapshot"), equals: old)
+        try await expectClean(cli)
     }
 
-    @Test func aBackupAfterTheMarkStoresTombstonedChunksAgain() throws {
-        let cli = try CLIFixture()
+    @Test func aBackupAfterTheMarkStoresTombstonedChunksAgain() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let x = try image(cli, "x.img", megabytes: 4, seed: 64)
         let other = try image(cli, "other.img", megabytes: 2, seed: 65)
-        let first = try cli.backup(x, ["--name", "x"]).string("snapshot")
-        try cli.expectSuccess(["forget", "--repo", cli.repo, first])
+        let first = try await cli.backup(x, ["--name", "x"]).string("snapshot")
+        try await cli.expectSuccess(["forget", "--repo", cli.repo, first])
         // A running backup keeps prune's mark pending.
         var ferry = cli.ferry
         ferry.environment["FERRY_TEST_STOP_AT"] = "before-manifest"
         let holder = try ferry.start(["backup", other, "--repo", cli.repo, "--name", "other", "--json"])
-        #expect(holder.waitUntilStopped())
-        let mark = try prune(cli)
+        #expect(await holder.waitUntilStopped())
+        let mark = try await prune(cli)
         #expect(mark.int("marksWaiting") == 1)
 
         // Started after the mark: it must not depend on the tombstoned chunks.
-        let again = try cli.backup(x, ["--name", "x"])
+        let again = try await cli.backup(x, ["--name", "x"])
         #expect(again.int("dedupBlocks") == 0)
         #expect(again.int("newBlocks") == 4)
 
         holder.kill(SIGCONT)
-        #expect(holder.wait().succeeded)
-        let sweep = try prune(cli)
+        #expect(await holder.wait().succeeded)
+        let sweep = try await prune(cli)
         #expect(sweep.int("marksSwept") == 1)
         #expect(sweep.int("packsDeleted") >= 1)
-        try expectRestores(cli, again.string("snapshot"), equals: x)
-        try expectClean(cli)
+        try await expectRestores(cli, again.string("snapshot"), equals: x)
+        try await expectClean(cli)
     }
 
-    @Test func aBackupWhoseMarkerExpiredDoesNotCommit() throws {
-        let cli = try CLIFixture()
+    @Test func aBackupWhoseMarkerExpiredDoesNotCommit() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let x = try image(cli, "x.img", megabytes: 2, seed: 66)
         var ferry = cli.ferry
         ferry.environment["FERRY_TEST_STOP_AT"] = "before-manifest"
         let backup = try ferry.start(["backup", x, "--repo", cli.repo, "--session-lease", "2", "--json"])
-        #expect(backup.waitUntilStopped())
+        #expect(await backup.waitUntilStopped())
         // Stopped, it cannot refresh its marker; wait until the marker says it has expired.
         let marker = try #require(cli.objects("sessions").first)
         let deadline = Date().addingTimeInterval(60)
@@ -149,43 +149,43 @@ struct PruneTests {
         }
         #expect(expired)
         // Prune removes the dead session's marker.
-        _ = try prune(cli)
+        _ = try await prune(cli)
         #expect(cli.objects("sessions").isEmpty)
         backup.kill(SIGCONT)
-        let result = backup.wait()
+        let result = await backup.wait()
         #expect(result.status == 1)
         #expect(result.stderr.contains("expired"), "\(result.stderr)")
         #expect(cli.objects("snapshots").isEmpty)
-        try expectClean(cli)
+        try await expectClean(cli)
     }
 
-    @Test func onePruneAtATime() throws {
-        let cli = try CLIFixture()
+    @Test func onePruneAtATime() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let x = try image(cli, "x.img", megabytes: 2, seed: 67)
-        let snapshot = try cli.backup(x, ["--name", "x"]).string("snapshot")
-        try cli.expectSuccess(["forget", "--repo", cli.repo, snapshot])
+        let snapshot = try await cli.backup(x, ["--name", "x"]).string("snapshot")
+        try await cli.expectSuccess(["forget", "--repo", cli.repo, snapshot])
         var ferry = cli.ferry
         ferry.environment["FERRY_TEST_STOP_AT"] = "prune-marked"
         let first = try ferry.start(["prune", "--repo", cli.repo])
-        #expect(first.waitUntilStopped())
-        try cli.expectFailure(["prune", "--repo", cli.repo], mentioning: "locked")
+        #expect(await first.waitUntilStopped())
+        try await cli.expectFailure(["prune", "--repo", cli.repo], mentioning: "locked")
         first.kill(SIGCONT)
-        #expect(first.wait().succeeded)
-        try expectClean(cli)
+        #expect(await first.wait().succeeded)
+        try await expectClean(cli)
     }
 
     @Test(arguments: ["prune-marked", "prune-revived", "prune-repacked", "prune-deleted", "prune-compacted"])
-    func pruneKilledAtPhase(_ phase: String) throws {
-        let cli = try CLIFixture(extra: ["--pack-size", "2M"])
+    func pruneKilledAtPhase(_ phase: String) async throws {
+        let cli = try await CLIFixture(extra: ["--pack-size", "2M"])
         defer { cli.remove() }
         let a = try image(cli, "a.img", megabytes: 6, seed: 68)
-        _ = try cli.backup(a, ["--name", "disk", "--block-size", "64K"])
+        _ = try await cli.backup(a, ["--name", "disk", "--block-size", "64K"])
         var random = DeterministicBytes(seed: 69)
         try ImageFile.write(a, at: 0, random.bytes(3 << 20))
-        let kept = try cli.backup(a, ["--name", "disk", "--block-size", "64K"]).string("snapshot")
+        let kept = try await cli.backup(a, ["--name", "disk", "--block-size", "64K"]).string("snapshot")
         let other = try image(cli, "other.img", megabytes: 1, seed: 70)
-        try cli.expectSuccess(["forget", "--repo", cli.repo, "--keep-last", "1"])
+        try await cli.expectSuccess(["forget", "--repo", cli.repo, "--keep-last", "1"])
 
         if phase == "prune-revived" {
             // A revival needs a snapshot committed between mark and sweep: a backup of the
@@ -197,28 +197,28 @@ struct PruneTests {
             try ImageFile.create(original, size: 6 << 20)
             try ImageFile.write(original, at: 0, regenerate.bytes(6 << 20))
             let backup = try holder.start(["backup", original, "--repo", cli.repo, "--name", "again", "--block-size", "64K", "--json"])
-            #expect(backup.waitUntilStopped())
-            _ = try prune(cli)
+            #expect(await backup.waitUntilStopped())
+            _ = try await prune(cli)
             backup.kill(SIGCONT)
-            #expect(backup.wait().succeeded)
+            #expect(await backup.wait().succeeded)
         }
-        _ = try cli.backup(other, ["--name", "other"])
+        _ = try await cli.backup(other, ["--name", "other"])
 
         var ferry = cli.ferry
         ferry.environment["FERRY_TEST_STOP_AT"] = phase
         let pruning = try ferry.start(["prune", "--repo", cli.repo])
-        #expect(pruning.waitUntilStopped(), "prune never reached \(phase)")
+        #expect(await pruning.waitUntilStopped(), "prune never reached \(phase)")
         pruning.kill(SIGKILL)
-        #expect(pruning.wait().signal == SIGKILL)
+        #expect(await pruning.wait().signal == SIGKILL)
 
-        try expectClean(cli)
-        try expectRestores(cli, kept, equals: a)
+        try await expectClean(cli)
+        try await expectRestores(cli, kept, equals: a)
         // A second prune takes over the dead one's lock and completes the work.
-        let second = try prune(cli)
+        let second = try await prune(cli)
         #expect(second.int("marksWaiting") == 0)
-        try expectClean(cli)
-        try expectRestores(cli, kept, equals: a)
-        let third = try prune(cli)
+        try await expectClean(cli)
+        try await expectRestores(cli, kept, equals: a)
+        let third = try await prune(cli)
         #expect(third.int("packsDeleted") == 0 && third.int("packsRewritten") == 0, "the second prune finished the work")
     }
 }

@@ -6,12 +6,12 @@ import Testing
 @Suite("Real devices", .serialized)
 struct RealDeviceTests {
     /// A 96 MiB ext4 image holding a copy of real files.
-    func makeFilesystemImage(_ path: String, in dir: TemporaryDirectory) throws {
+    func makeFilesystemImage(_ path: String, in dir: TemporaryDirectory) async throws {
         try ImageFile.create(path, size: 96 << 20)
-        try Shell.run(["mkfs.ext4", "-q", "-F", path])
+        try await Shell.run(["mkfs.ext4", "-q", "-F", path])
         let mountpoint = dir.file("mnt-src")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        try Shell.run(["mount", "-o", "loop", path, mountpoint])
+        try await Shell.run(["mount", "-o", "loop", path, mountpoint])
         defer { _ = try? Shell.run(["umount", mountpoint]) }
         for source in ["/usr/share/common-licenses", "/etc", "/usr/include/linux"] where FileManager.default.fileExists(atPath: source) {
             _ = try? Shell.run(["cp", "-a", source, mountpoint + "/"])
@@ -20,14 +20,14 @@ struct RealDeviceTests {
         try Data(random.bytes(5 << 20)).write(to: URL(fileURLWithPath: mountpoint + "/random.bin"))
     }
 
-    @Test func loopDeviceBackupRestoresToAnotherLoopDevice() throws {
+    @Test func loopDeviceBackupRestoresToAnotherLoopDevice() async throws {
         try TestEnvironment.requireRoot("loop devices")
         try TestEnvironment.requireTool("losetup")
         try TestEnvironment.requireTool("mkfs.ext4")
-        let cli = try CLIFixture()
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let sourceImage = cli.dir.file("source.img")
-        try makeFilesystemImage(sourceImage, in: cli.dir)
+        try await makeFilesystemImage(sourceImage, in: cli.dir)
         let source = try LoopDevice(backing: sourceImage)
         defer { source.detach() }
         let targetImage = cli.dir.file("target.img")
@@ -37,40 +37,40 @@ struct RealDeviceTests {
         let target = try LoopDevice(backing: targetImage)
         defer { target.detach() }
 
-        let backup = try cli.backup(source.path)
+        let backup = try await cli.backup(source.path)
         #expect(backup.int("size") == 96 << 20)
         #expect(backup.int("bytesRead") == 96 << 20, "a device has no holes: every block is read")
         #expect(backup.int("zeroBlocks") > 0)
-        let restore = try cli.restore(backup.string("snapshot"), to: target.path)
+        let restore = try await cli.restore(backup.string("snapshot"), to: target.path)
         #expect(restore.succeeded, "\(restore)")
         #expect(try ImageFile.identical(source.path, target.path))
-        try Shell.run(["e2fsck", "-n", "-f", target.path])
-        #expect(try cli.check(["--read-data"]).succeeded)
+        try await Shell.run(["e2fsck", "-n", "-f", target.path])
+        #expect(try await cli.check(["--read-data"]).succeeded)
     }
 
-    @Test func mountedDeviceIsRefusedWithoutForce() throws {
+    @Test func mountedDeviceIsRefusedWithoutForce() async throws {
         try TestEnvironment.requireRoot("loop devices")
         try TestEnvironment.requireTool("losetup")
         try TestEnvironment.requireTool("mkfs.ext4")
-        let cli = try CLIFixture()
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let image = cli.dir.file("fs.img")
-        try makeFilesystemImage(image, in: cli.dir)
+        try await makeFilesystemImage(image, in: cli.dir)
         let device = try LoopDevice(backing: image)
         defer { device.detach() }
         let mountpoint = cli.dir.file("mnt")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        try Shell.run(["mount", device.path, mountpoint])
+        try await Shell.run(["mount", device.path, mountpoint])
         defer { _ = try? Shell.run(["umount", mountpoint]) }
 
-        try cli.expectFailure(["backup", device.path, "--repo", cli.repo], mentioning: "is in use")
-        let forced = try cli.backup(device.path, ["--force"])
+        try await cli.expectFailure(["backup", device.path, "--repo", cli.repo], mentioning: "is in use")
+        let forced = try await cli.backup(device.path, ["--force"])
         #expect(forced.int("size") == 96 << 20)
-        try cli.expectFailure(["restore", forced.string("snapshot"), device.path, "--repo", cli.repo], mentioning: "is in use")
+        try await cli.expectFailure(["restore", forced.string("snapshot"), device.path, "--repo", cli.repo], mentioning: "is in use")
     }
 
-    @Test func sparseImageCostFollowsTheData() throws {
-        let cli = try CLIFixture()
+    @Test func sparseImageCostFollowsTheData() async throws {
+        let cli = try await CLIFixture()
         defer { cli.remove() }
         let image = cli.dir.file("sparse.img")
         let size: Int64 = 64 << 30
@@ -85,15 +85,15 @@ struct RealDeviceTests {
             (size - (100 << 20), try ImageFile.urandom(100 << 20)),
         ]
         for (offset, bytes) in regions { try ImageFile.write(image, at: offset, bytes) }
-        let backup = try cli.backup(image)
+        let backup = try await cli.backup(image)
         #expect(backup.int("bytesRead") == 300 << 20)
         #expect(backup.int("bytesNotRead") == size - (300 << 20))
         #expect(backup.int("newBlocks") == 300)
-        let repositorySize = try Shell.run(["du", "-sb", cli.repo]).split(separator: "\t").first.flatMap { Int64($0) } ?? 0
+        let repositorySize = try await Shell.run(["du", "-sb", cli.repo]).split(separator: "\t").first.flatMap { Int64($0) } ?? 0
         #expect(repositorySize < 260 << 20, "random data is stored once and text is compressed: \(repositorySize)")
 
         let restored = cli.dir.file("restored.img")
-        let result = try cli.restore(backup.string("snapshot"), to: restored)
+        let result = try await cli.restore(backup.string("snapshot"), to: restored)
         #expect(result.succeeded, "\(result)")
         let attributes = try FileManager.default.attributesOfItem(atPath: restored)
         #expect((attributes[.size] as? NSNumber)?.int64Value == size)

@@ -62,7 +62,7 @@ import Testing
 
     @Test func streamedRequestBodiesWithAndWithoutLength() async throws {
         let server = try Self.echoServer()
-        let client = try HTTPClient(configuration: HTTPClientConfiguration(streamBufferSize: 64 << 10))
+        let client = try HTTPClient(configuration: HTTPClientConfiguration(timeouts: Self.patient, streamBufferSize: 64 << 10))
         let chunks = (0..<40).map { index in [UInt8](repeating: UInt8(index), count: 50_000 + index) }
         let expected = chunks.flatMap { $0 }
 
@@ -79,7 +79,7 @@ import Testing
 
     @Test func streamedBodyOfTheWrongLengthOrFailingIsAnError() async throws {
         let server = try Self.echoServer()
-        let client = try HTTPClient()
+        let client = try HTTPClient(configuration: HTTPClientConfiguration(timeouts: Self.patient))
         let chunks = [[UInt8](repeating: 1, count: 1000)]
         await #expect {
             _ = try await client.send(HTTPRequest(method: .put, url: server.baseURL + "/x", body: .stream(length: 999, ChunkSequence(chunks: chunks))))
@@ -202,4 +202,14 @@ struct ChunkSequence: AsyncSequence, Sendable {
     func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(chunks: chunks, failAfter: failAfter)
     }
+}
+
+extension HTTPClientTests {
+    /// No stall timeout: streamed bodies are produced by tasks on the cooperative pool, which the
+    /// whole parallel test run shares; these tests check behaviour, not speed.
+    static let patient = HTTPTimeouts(stall: nil)
+}
+
+extension HTTPStreamingTests {
+    static let patient = HTTPTimeouts(stall: nil)
 }

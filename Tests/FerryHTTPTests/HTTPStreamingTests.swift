@@ -37,7 +37,7 @@ import Testing
         let size = 8 << 20
         let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
         let server = try LoopbackHTTPServer { _ in .response(WireResponse(status: 200, body: payload)) }
-        let client = try HTTPClient(configuration: HTTPClientConfiguration(streamBufferSize: 64 << 10))
+        let client = try HTTPClient(configuration: HTTPClientConfiguration(timeouts: Self.patient, streamBufferSize: 64 << 10))
         let response = try await client.stream(HTTPRequest(url: server.baseURL + "/big"))
         var received: [UInt8] = []
         received.reserveCapacity(size)
@@ -61,7 +61,7 @@ import Testing
                 }
             }
         }
-        let client = try HTTPClient(configuration: HTTPClientConfiguration(streamBufferSize: 64 << 10))
+        let client = try HTTPClient(configuration: HTTPClientConfiguration(timeouts: Self.patient, streamBufferSize: 64 << 10))
         do {
             let response = try await client.stream(HTTPRequest(url: server.baseURL + "/endless"))
             var iterator = response.body.makeAsyncIterator()

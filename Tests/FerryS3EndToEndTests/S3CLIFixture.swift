@@ -14,7 +14,7 @@ struct S3CLIFixture {
     var repo: String { "s3://\(server.bucket)/\(prefix)" }
 
     /// - Parameter endpoint: where ferry sends requests (a fault proxy), default the server.
-    init(server: SeaweedFS, endpoint: String? = nil, identity: SeaweedFS.Identity? = nil, initialize: Bool = true, extra: [String] = []) throws {
+    init(server: SeaweedFS, endpoint: String? = nil, identity: SeaweedFS.Identity? = nil, initialize: Bool = true, extra: [String] = []) async throws {
         self.server = server
         dir = try TemporaryDirectory("ferry-s3-cli")
         prefix = "cli-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
@@ -23,13 +23,13 @@ struct S3CLIFixture {
         environment["HOME"] = dir.path
         ferry = FerryProcess(password: "s3-cli-password", extra: environment)
         if initialize {
-            try expectSuccess(["repo", "init", "--repo", repo] + extra)
+            try await expectSuccess(["repo", "init", "--repo", repo] + extra)
         }
     }
 
     @discardableResult
-    func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> FerryProcess.Result {
-        let result = try ferry.run(args)
+    func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> FerryProcess.Result {
+        let result = try await ferry.run(args)
         #expect(result.succeeded, "ferry \(args.joined(separator: " ")) failed: \(result)", sourceLocation: sourceLocation)
         if !result.succeeded { throw Failure(result: result) }
         return result
@@ -37,23 +37,23 @@ struct S3CLIFixture {
 
     /// Runs a command expected to fail with exit status 1 and `message` on stderr.
     @discardableResult
-    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> FerryProcess.Result {
-        let result = try ferry.run(args)
+    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> FerryProcess.Result {
+        let result = try await ferry.run(args)
         #expect(result.status == 1, "expected failure: \(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains(message), "stderr should mention \"\(message)\": \(result.stderr)", sourceLocation: sourceLocation)
         return result
     }
 
-    func backup(_ path: String, _ extra: [String] = []) throws -> [String: Any] {
-        try expectSuccess(["backup", path, "--repo", repo, "--json"] + extra).json()
+    func backup(_ path: String, _ extra: [String] = []) async throws -> [String: Any] {
+        try await expectSuccess(["backup", path, "--repo", repo, "--json"] + extra).json()
     }
 
-    func restore(_ snapshot: String, to target: String) throws -> FerryProcess.Result {
-        try ferry.run(["restore", snapshot, target, "--repo", repo])
+    func restore(_ snapshot: String, to target: String) async throws -> FerryProcess.Result {
+        try await ferry.run(["restore", snapshot, target, "--repo", repo])
     }
 
-    func check(_ extra: [String] = []) throws -> FerryProcess.Result {
-        try ferry.run(["check", "--repo", repo] + extra)
+    func check(_ extra: [String] = []) async throws -> FerryProcess.Result {
+        try await ferry.run(["check", "--repo", repo] + extra)
     }
 
     /// The repository's objects, straight from the bucket.

@@ -47,11 +47,11 @@ public struct FerryProcess: Sendable {
         environment = env
     }
 
-    /// Runs `ferry args` to completion.
+    /// Runs `ferry args` to completion. Async, so that waiting never blocks one of the few
+    /// threads of Swift's cooperative pool that every other test shares.
     @discardableResult
-    public func run(_ args: [String], prefix: [String] = []) throws -> Result {
-        let process = try start(args, prefix: prefix)
-        return process.wait()
+    public func run(_ args: [String], prefix: [String] = []) async throws -> Result {
+        try await start(args, prefix: prefix).wait()
     }
 
     /// Starts `ferry args` (optionally through a wrapper like setpriv).
@@ -69,13 +69,15 @@ public struct FerryProcess: Sendable {
     }
 }
 
-/// A started process whose output is collected in the background.
+/// A started process whose output is collected in the background. Waiting for it is async:
+/// tests must not park the cooperative pool's threads on child processes.
 public final class RunningProcess: @unchecked Sendable {
     public let process: Process
     private let out = Pipe()
     private let err = Pipe()
     private var stdoutData = Data()
     private var stderrData = Data()
+    /// Left three times: at termination and at the end of each output stream.
     private let group = DispatchGroup()
 
     init(_ process: Process) throws {
@@ -83,7 +85,14 @@ public final class RunningProcess: @unchecked Sendable {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        group.enter()
+        process.terminationHandler = { [group] _ in group.leave() }
+        do {
+            try process.run()
+        } catch {
+            group.leave()
+            throw error
+        }
         group.enter()
         group.enter()
         DispatchQueue.global().async { [self] in
@@ -99,8 +108,8 @@ public final class RunningProcess: @unchecked Sendable {
     public var pid: Int32 { process.processIdentifier }
 
     /// Waits until the process has stopped itself (SIGSTOP at a fault point) or exited; true
-    /// when it is stopped.
-    public func waitUntilStopped(timeout: TimeInterval = 120) -> Bool {
+    /// when it is stopped. Polls the process state, not a guessed delay.
+    public func waitUntilStopped(timeout: TimeInterval = 120) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             guard process.isRunning else { return false }
@@ -109,7 +118,7 @@ public final class RunningProcess: @unchecked Sendable {
                 let state = stat[stat.index(close, offsetBy: 2)]
                 if state == "T" || state == "t" { return true }
             }
-            usleep(2000)
+            try? await Task.sleep(for: .milliseconds(2))
         }
         return false
     }
@@ -118,9 +127,10 @@ public final class RunningProcess: @unchecked Sendable {
         Foundation.kill(pid, signal)
     }
 
-    public func wait() -> FerryProcess.Result {
-        process.waitUntilExit()
-        group.wait()
+    public func wait() async -> FerryProcess.Result {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            group.notify(queue: .global()) { continuation.resume() }
+        }
         let signaled = process.terminationReason == .uncaughtSignal
         return FerryProcess.Result(
             status: signaled ? -1 : process.terminationStatus,
