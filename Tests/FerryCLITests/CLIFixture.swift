@@ -25,7 +25,7 @@ struct CLIFixture {
     func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> FerryProcess.Result {
         let result = try await ferry.run(args)
         #expect(result.succeeded, "ferry \(args.joined(separator: " ")) failed: \(result)", sourceLocation: sourceLocation)
-        if !result.succeeded { throw Failure(result: result) }
+        if !result.succeeded { throw FerryProcess.Failure(result: result) }
         return result
     }
 
@@ -69,20 +69,5 @@ struct CLIFixture {
 
     func remove() {
         dir.remove()
-    }
-
-    struct Failure: Error, CustomStringConvertible {
-        var result: FerryProcess.Result
-        var description: String { result.description }
-    }
-}
-
-extension Dictionary where Key == String, Value == Any {
-    func int(_ key: String) -> Int64 {
-        (self[key] as? NSNumber)?.int64Value ?? -1
-    }
-
-    func string(_ key: String) -> String {
-        self[key] as? String ?? ""
     }
 }

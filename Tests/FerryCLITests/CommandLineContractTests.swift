@@ -113,8 +113,8 @@ struct CommandLineContractTests {
         try FileManager.default.copyItem(atPath: FerryProcess.binary, toPath: bin)
         let image = cli.dir.file("secret.img")
         try ImageFile.create(image, size: 1 << 20)
-        try await Shell.run(["chmod", "-R", "a+rwX", cli.dir.path])
-        try await Shell.run(["chmod", "0600", image])
+        try Shell.run(["chmod", "-R", "a+rwX", cli.dir.path])
+        try Shell.run(["chmod", "0600", image])
         var ferry = cli.ferry
         ferry.environment["FERRY_BIN"] = bin
         let process = Process()

@@ -191,7 +191,7 @@ struct BackupRestoreTests {
         defer { fixture.remove() }
         let mount = fixture.dir.file("small")
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        try await Shell.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount])
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount])
         defer { _ = try? Shell.run(["umount", "-l", mount]) }
         let small = try await MoverFixture(repoRoot: mount + "/repo", packSize: 1 << 20)
         defer { small.remove() }

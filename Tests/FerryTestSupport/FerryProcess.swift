@@ -22,6 +22,17 @@ public struct FerryProcess: Sendable {
         }
     }
 
+    /// A run that was expected to succeed and did not.
+    public struct Failure: Error, CustomStringConvertible {
+        public var result: Result
+
+        public init(result: Result) {
+            self.result = result
+        }
+
+        public var description: String { result.description }
+    }
+
     /// The `ferry` binary: FERRY_BIN, or the one in the build directory holding this test bundle.
     public static var binary: String {
         if let path = ProcessInfo.processInfo.environment["FERRY_BIN"] { return path }
@@ -137,5 +148,17 @@ public final class RunningProcess: @unchecked Sendable {
             stdout: String(decoding: stdoutData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
             stderr: String(decoding: stderrData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
             signal: signaled ? process.terminationStatus : nil)
+    }
+}
+
+extension Dictionary where Key == String, Value == Any {
+    /// A number field of a `--json` object (-1 when absent).
+    public func int(_ key: String) -> Int64 {
+        (self[key] as? NSNumber)?.int64Value ?? -1
+    }
+
+    /// A string field of a `--json` object ("" when absent).
+    public func string(_ key: String) -> String {
+        self[key] as? String ?? ""
     }
 }
