@@ -292,9 +292,9 @@ public final class Repository: Sendable {
         return (ObjectName.index(Digest.sha256(bytes)), bytes)
     }
 
-    func newPackBuilder(kind: PackFormat.Kind, maxChunk: Int) -> PackBuilder {
+    func newPackBuilder(kind: PackFormat.Kind, maxChunk: Int, buffer: consuming [UInt8] = []) -> PackBuilder {
         let target = kind == .data ? config.packSize : min(config.packSize, 8 << 20)
-        return PackBuilder(kind: kind, keys: keys, hasher: hasher, target: target, maxChunk: maxChunk)
+        return PackBuilder(kind: kind, keys: keys, hasher: hasher, target: target, maxChunk: maxChunk, buffer: consume buffer)
     }
 
     /// Opens the trailer of a whole pack (for check and index rebuilds).

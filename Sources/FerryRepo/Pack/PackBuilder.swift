@@ -17,7 +17,8 @@ public final class PackBuilder: @unchecked Sendable {
     /// - Parameters:
     ///   - target: the pack is full once it reaches this many bytes.
     ///   - maxChunk: the largest chunk that will be appended.
-    init(kind: PackFormat.Kind, keys: MasterKeys?, hasher: ChunkHasher, target: Int, maxChunk: Int) {
+    ///   - buffer: an empty array whose capacity may be reused.
+    init(kind: PackFormat.Kind, keys: MasterKeys?, hasher: ChunkHasher, target: Int, maxChunk: Int, buffer: consuming [UInt8] = []) {
         self.kind = kind
         salt = SecureRandom.bytes(32)
         cipher = keys?.subkey(salt: salt, purpose: PackFormat.purpose)
@@ -25,6 +26,8 @@ public final class PackBuilder: @unchecked Sendable {
         header = PackFormat.header(kind: kind, encrypted: keys != nil, salt: salt)
         self.target = target
         self.maxChunk = maxChunk
+        bytes = consume buffer
+        bytes.removeAll(keepingCapacity: true)
         bytes.reserveCapacity(target + ChunkCodec.maxRecordSize(maxChunk) + (target / 4096 + 64) * PackFormat.entrySize)
         bytes.append(contentsOf: header)
     }

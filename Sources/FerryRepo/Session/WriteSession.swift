@@ -22,6 +22,9 @@ public final class WriteSession: Sendable {
     private let state: Mutex<State>
     private let refresher: Mutex<Task<Void, Never>?>
     private let uploads = UploadQueue(limit: 3)
+    /// Byte arrays of uploaded data packs, kept for the next builders: a fresh 32 MiB array
+    /// costs ~8,000 page faults and zero-fills before it is written.
+    private let spareBuffers = Mutex<[[UInt8]]>([])
     private let started: Date
 
     struct State: ~Copyable {
@@ -103,21 +106,26 @@ public final class WriteSession: Sendable {
 
     /// A builder for a data pack, for one worker to fill.
     public func makeDataPack(maxChunk: Int) -> PackBuilder {
-        repository.newPackBuilder(kind: .data, maxChunk: maxChunk)
+        let spare = spareBuffers.withLock { $0.popLast() } ?? []
+        return repository.newPackBuilder(kind: .data, maxChunk: maxChunk, buffer: consume spare)
     }
 
     /// Seals a filled pack and uploads it in the background (at most `uploads.limit` at once),
     /// then records it for the next index object.
     public func store(_ builder: PackBuilder) async throws {
-        let sealed = builder.seal()
+        let sealed = PackHandoff(builder.seal())
         try await uploads.submit { [self] in try await upload(sealed) }
     }
 
-    private func upload(_ pack: SealedPack) async throws {
-        try await Repository.wrap { try await repository.store.put(pack.name, pack.bytes) }
-        let info = SealedPackInfo(pack: IndexObject.Pack(id: pack.id, salt: pack.salt, kind: pack.kind, size: UInt32(pack.bytes.count)), entries: pack.entries)
+    private func upload(_ handoff: PackHandoff) async throws {
+        let bytes = handoff.takeBytes()
+        let pack = handoff.pack
+        try await Repository.wrap { try await repository.store.put(pack.name, bytes) }
+        let size = bytes.count
+        if pack.kind == .data { recycle(bytes) }
+        let info = SealedPackInfo(pack: IndexObject.Pack(id: pack.id, salt: pack.salt, kind: pack.kind, size: UInt32(size)), entries: pack.entries)
         let due: [SealedPackInfo]? = state.withLock { state in
-            state.bytesStored += Int64(pack.bytes.count)
+            state.bytesStored += Int64(size)
             state.packs += 1
             state.unindexed.append(info)
             guard state.unindexed.count >= indexEveryPacks || ContinuousClock.now - state.lastIndex >= indexEvery else { return nil }
@@ -128,6 +136,19 @@ public final class WriteSession: Sendable {
         if pack.kind == .data { FaultPoint.packStored.reach() }
         if let due { try await writeIndex(due) }
     }
+
+    /// Keeps an uploaded pack's array for the next builder. (Should a store still hold a
+    /// reference, emptying it allocates a new array instead: no worse than not recycling.)
+    private func recycle(_ bytes: consuming [UInt8]) {
+        var bytes = bytes
+        guard bytes.capacity >= repository.config.packSize else { return }
+        bytes.removeAll(keepingCapacity: true)
+        spareBuffers.withLock { spares in
+            if spares.count < Self.maxSpareBuffers { spares.append(bytes) }
+        }
+    }
+
+    static let maxSpareBuffers = 2
 
     private func writeIndex(_ packs: [SealedPackInfo]) async throws {
         guard !packs.isEmpty else { return }
@@ -169,7 +190,7 @@ public final class WriteSession: Sendable {
                 return sealed
             }
         }
-        if let full { try await upload(full) }
+        if let full { try await upload(PackHandoff(full)) }
         return id
     }
 
@@ -186,7 +207,7 @@ public final class WriteSession: Sendable {
             defer { state.metadata = nil }
             return state.metadata.flatMap { $0.isEmpty ? nil : $0.seal() }
         }
-        if let metadata { try await upload(metadata) }
+        if let metadata { try await upload(PackHandoff(metadata)) }
         let remaining = state.withLock { state in
             defer { state.unindexed = [] }
             return state.unindexed
@@ -231,5 +252,20 @@ public final class WriteSession: Sendable {
             $0 = nil
         }
         try? await repository.store.delete([ObjectName.session(id)])
+    }
+}
+
+/// A sealed pack on its way to the store, whose byte array the upload takes out (so that, once
+/// uploaded, nothing else holds it and it can be reused). Used by one upload task only.
+final class PackHandoff: @unchecked Sendable {
+    private(set) var pack: SealedPack
+
+    init(_ pack: SealedPack) {
+        self.pack = pack
+    }
+
+    func takeBytes() -> [UInt8] {
+        defer { pack.bytes = [] }
+        return pack.bytes
     }
 }
