@@ -34,6 +34,10 @@ public struct PruneReport: Codable, Sendable {
     public var packsWritten = 0
     /// Bytes of deleted packs minus bytes of packs written by repacking.
     public var bytesReclaimed: Int64 = 0
+    /// Unreferenced chunks left where they are, in packs below the `--max-unused` share: the
+    /// next prune marks them again and removes them once their pack is sparse enough.
+    public var unusedChunksKept = 0
+    public var unusedBytesKept: Int64 = 0
     public var indexObjectsBefore = 0
     public var indexObjectsAfter = 0
     public var dryRun = false

@@ -229,6 +229,16 @@ public struct Pruner: Sendable {
         }
         deletions += stillUnindexed
         reclaimed += stillUnindexed.reduce(Int64(0)) { $0 + (sizes[$1] ?? 0) }
+        let removed = Set(deletions).union(rewrite.map { ObjectName.pack($0.pack.id) })
+        var keptUnused: Set<ChunkID> = []
+        for (packID, group) in entriesByPack where !removed.contains(ObjectName.pack(packID)) {
+            for entry in group.entries where candidates.contains(entry.id) && !live.contains(entry.id) {
+                guard let current = repository.index.location(of: entry.id), current.pack.id == packID, current.offset == entry.offset,
+                      keptUnused.insert(entry.id).inserted else { continue }
+                report.unusedBytesKept += Int64(entry.length)
+            }
+        }
+        report.unusedChunksKept += keptUnused.count
         log("sweep of mark \(mark.id): \(revived.count) revived, \(deletions.count) pack(s) to delete, \(rewrite.count) to rewrite")
         report.marksSwept += 1
         report.packsDeleted += deletions.count
