@@ -1,4 +1,5 @@
 import FerrySystem
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -198,7 +199,31 @@ public struct LocalDirectoryStore: ObjectStore {
         }
     }
 
-    private static func walk(root: String, relative: String, visit: (String, Int64) -> Void) throws {
+    public func removeAbandonedWrites(startedBefore cutoff: Date) async throws -> AbandonedWrites {
+        let root = self.root
+        let limit = cutoff.timeIntervalSince1970
+        return try await executor.run {
+            var removed = AbandonedWrites()
+            var temporaries: [(String, Int64)] = []
+            try Self.walk(root: root, relative: "", visit: { _, _ in }, visitTemporary: { path, st in
+                if Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 < limit { temporaries.append((path, Int64(st.st_size))) }
+            })
+            for (path, size) in temporaries {
+                if unlink(path) == 0 {
+                    removed.count += 1
+                    removed.bytes += size
+                } else if errno != ENOENT {
+                    throw Self.translate(SystemError("unlink", path: path), store: root)
+                }
+            }
+            return removed
+        }
+    }
+
+    /// Visits every object below `relative`, and with `visitTemporary` every temporary file a
+    /// write creates (`.<name>.tmp.<random>`, see `write`) by its full path.
+    private static func walk(root: String, relative: String, visit: (String, Int64) -> Void,
+                             visitTemporary: ((String, stat) -> Void)? = nil) throws {
         let path = relative.isEmpty ? root : root + "/" + relative
         guard let dir = opendir(path) else {
             if errno == ENOENT || errno == ENOTDIR { return }
@@ -209,12 +234,19 @@ public struct LocalDirectoryStore: ObjectStore {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
-            if name.hasPrefix(".") { continue }
+            if name == "." || name == ".." { continue }
             let child = relative.isEmpty ? name : relative + "/" + name
+            if name.hasPrefix(".") {
+                var st = stat()
+                if let visitTemporary, name.contains(".tmp."), lstat(root + "/" + child, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+                    visitTemporary(root + "/" + child, st)
+                }
+                continue
+            }
             var st = stat()
             guard stat(root + "/" + child, &st) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                try walk(root: root, relative: child, visit: visit)
+                try walk(root: root, relative: child, visit: visit, visitTemporary: visitTemporary)
             } else if (st.st_mode & S_IFMT) == S_IFREG {
                 visit(child, Int64(st.st_size))
             }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A flat namespace of named, immutable objects: the only thing a Ferry repository needs from
 /// its storage. Implementations: `LocalDirectoryStore` (a directory) and the S3 store.
 ///
@@ -31,6 +33,22 @@ public protocol ObjectStore: Sendable {
 
     /// Deletes objects; names that do not exist are ignored.
     func delete(_ names: [String]) async throws
+
+    /// Removes what writes interrupted before `cutoff` left behind and no reader can see:
+    /// temporary files of a killed writer on a directory, incomplete multipart uploads on S3.
+    func removeAbandonedWrites(startedBefore cutoff: Date) async throws -> AbandonedWrites
+}
+
+/// What `removeAbandonedWrites` removed.
+public struct AbandonedWrites: Sendable, Equatable, Codable {
+    public var count = 0
+    /// Bytes freed, where the store can tell (S3 does not list the size of parts here).
+    public var bytes: Int64 = 0
+
+    public init(count: Int = 0, bytes: Int64 = 0) {
+        self.count = count
+        self.bytes = bytes
+    }
 }
 
 extension ObjectStore {

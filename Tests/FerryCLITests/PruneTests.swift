@@ -179,6 +179,36 @@ struct PruneTests {
         try await expectClean(cli)
     }
 
+    @Test func pruneRemovesTemporaryFilesOfKilledWritersOnceOld() async throws {
+        let cli = try await CLIFixture()
+        defer { cli.remove() }
+        let x = try image(cli, "x.img", megabytes: 2, seed: 71)
+        let snapshot = try await cli.backup(x, ["--name", "x"]).string("snapshot")
+        // What a writer killed between writing an object and linking it into place leaves:
+        // `.<name>.tmp.<random>` beside the object (LocalDirectoryStore.write).
+        let pack = try #require(cli.objects("packs").first)
+        let directory = cli.repo + "/" + pack[..<pack.lastIndex(of: "/")!]
+        let old = directory + "/.0123abcd.tmp.1f2e3d"
+        let young = directory + "/.4567cdef.tmp.4c5b6a"
+        try Data(count: 300_000).write(to: URL(fileURLWithPath: old))
+        try Data(count: 1000).write(to: URL(fileURLWithPath: young))
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -2 * 86_400)], ofItemAtPath: old)
+
+        let report = try await prune(cli)
+        let removed = try #require(report["abandonedWrites"] as? [String: Any])
+        #expect((removed["count"] as? NSNumber)?.intValue == 1)
+        #expect((removed["bytes"] as? NSNumber)?.intValue == 300_000)
+        #expect(!FileManager.default.fileExists(atPath: old))
+        #expect(FileManager.default.fileExists(atPath: young))
+        let now = try await prune(cli, ["--abandoned-after", "0h"])
+        #expect(((now["abandonedWrites"] as? [String: Any])?["count"] as? NSNumber)?.intValue == 1)
+        #expect(!FileManager.default.fileExists(atPath: young))
+        let invalid = try await cli.run(["prune", "--repo", cli.repo, "--abandoned-after", "soon"])
+        #expect(invalid.status == 64 && invalid.stderr.contains("--abandoned-after takes a span"), "\(invalid)")
+        try await expectRestores(cli, snapshot, equals: x)
+        try await expectClean(cli)
+    }
+
     @Test(arguments: ["prune-marked", "prune-revived", "prune-repacked", "prune-deleted", "prune-compacted"])
     func pruneKilledAtPhase(_ phase: String) async throws {
         let cli = try await CLIFixture(extra: ["--pack-size", "2M"])

@@ -117,6 +117,10 @@ final class CountingStore: ObjectStore {
         try await inner.list(prefix: prefix)
     }
 
+    func removeAbandonedWrites(startedBefore cutoff: Date) async throws -> AbandonedWrites {
+        try await inner.removeAbandonedWrites(startedBefore: cutoff)
+    }
+
     func delete(_ names: [String]) async throws {
         try await inner.delete(names)
     }

@@ -192,6 +192,25 @@ struct S3StoreTests {
         #expect(try await store.get("packs/small") == small)
     }
 
+    @Test func aLostCreateMultipartUploadAnswerLeavesAnUploadThatPruneAborts() async throws {
+        let proxy = try FaultProxy(upstreamPort: server.port)
+        let store = try S3Fixtures.store(server, label: "orphan", endpoint: proxy.endpoint) {
+            $0.multipartThreshold = 6 << 20
+            $0.multipartPartSize = 5 << 20
+        }
+        // The server creates the upload, its answer is lost, the retry creates a second one.
+        proxy.add(.init(method: "POST", targetContains: "uploads", fault: .dropAfterForwarding))
+        let data = S3Fixtures.bytes(11 << 20, seed: 7)
+        #expect(try await store.put("packs/orphaned", data) == .created)
+        #expect(proxy.log.filter { $0.method == "POST" && $0.target.contains("uploads") && !$0.target.contains("uploadId") }.count == 2)
+        let started = Date()
+        // Too young to count as abandoned.
+        #expect(try await store.removeAbandonedWrites(startedBefore: .distantPast) == AbandonedWrites())
+        #expect(try await store.removeAbandonedWrites(startedBefore: started.addingTimeInterval(1)).count == 1)
+        #expect(try await store.removeAbandonedWrites(startedBefore: started.addingTimeInterval(1)).count == 0)
+        #expect(try await store.get("packs/orphaned") == data)
+    }
+
     @Test func storageClassByPrefix() async throws {
         let proxy = try FaultProxy(upstreamPort: server.port)
         let store = try S3Fixtures.store(server, label: "class", endpoint: proxy.endpoint) {

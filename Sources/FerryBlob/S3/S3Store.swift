@@ -18,7 +18,7 @@ public final class S3Store: ObjectStore, Sendable {
     let credentialsProvider: any S3CredentialsProvider
     let signer: S3Signer
     let endpoint: S3Endpoint
-    private let keyPrefix: String
+    let keyPrefix: String
     private let conditional: Mutex<ConditionalState>
     private let bucketChecked = Atomic<Bool>(false)
 

@@ -1,3 +1,4 @@
+import FerryBlob
 import Foundation
 
 /// A prune's mark, stored as `prune/marks/<id>` between its two phases: when the chunks that no
@@ -38,6 +39,8 @@ public struct PruneReport: Codable, Sendable {
     /// next prune marks them again and removes them once their pack is sparse enough.
     public var unusedChunksKept = 0
     public var unusedBytesKept: Int64 = 0
+    /// Temporary files and incomplete multipart uploads of interrupted writers, removed.
+    public var abandonedWrites = AbandonedWrites()
     public var indexObjectsBefore = 0
     public var indexObjectsAfter = 0
     public var dryRun = false

@@ -25,11 +25,16 @@ public struct Pruner: Sendable {
     /// Rewrite a pack when more than this fraction (0...1) of its bytes is no longer needed.
     public let maxUnused: Double
     public let dryRun: Bool
+    /// Writes interrupted before this moment (temporary files, incomplete multipart uploads)
+    /// are removed; nil leaves them.
+    public let abandonedBefore: Date?
     /// Called with a line describing each step, for the CLI to print.
     public let log: @Sendable (String) -> Void
 
-    public init(store: any ObjectStore, credential: Credential?, cache: IndexCache? = nil, maxUnused: Double = 0.2, dryRun: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(store: any ObjectStore, credential: Credential?, cache: IndexCache? = nil, maxUnused: Double = 0.2, dryRun: Bool = false,
+                abandonedBefore: Date? = Date(timeIntervalSinceNow: -86_400), log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
+        self.abandonedBefore = abandonedBefore
         self.credential = credential
         self.cache = cache
         self.maxUnused = maxUnused
@@ -53,6 +58,10 @@ public struct Pruner: Sendable {
         var report = PruneReport()
         report.dryRun = dryRun
         report.indexObjectsBefore = try await Repository.wrap { try await store.list(prefix: ObjectName.indexPrefix) }.count
+        if let abandonedBefore, !dryRun {
+            report.abandonedWrites = try await Repository.wrap { try await store.removeAbandonedWrites(startedBefore: abandonedBefore) }
+            if report.abandonedWrites.count > 0 { log("removed \(report.abandonedWrites.count) abandoned write(s) of interrupted writers") }
+        }
 
         // Sweep earlier marks whose sessions are all gone.
         var pending = try await loadMarks()

@@ -97,7 +97,7 @@ public struct RetentionDuration: Sendable, Equatable {
         guard number.isEmpty, any else { return nil }
     }
 
-    func subtracted(from date: Date, calendar: Calendar) -> Date {
+    public func subtracted(from date: Date, calendar: Calendar) -> Date {
         let components = DateComponents(year: -years, month: -months, day: -(days + 7 * weeks), hour: -hours)
         return calendar.date(byAdding: components, to: date) ?? date
     }

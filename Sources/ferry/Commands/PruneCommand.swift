@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryRepo
+import Foundation
 
 /// `ferry prune`: frees the space of data no snapshot references.
 struct PruneCommand: AsyncParsableCommand {
@@ -20,17 +21,24 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Rewrite a pack when more than this percentage of it is unused (0-100).", valueName: "percent"))
     var maxUnused: Double = 20
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Remove what interrupted writers left (temporary files, incomplete S3 multipart uploads) once this old (e.g. 24h, 7d). "
+            + "A value shorter than the longest running backup can break that backup.", valueName: "duration"))
+    var abandonedAfter = "24h"
+
     @Flag(name: .long, help: "Print a JSON object of what was done.")
     var json = false
 
     func run() async throws {
         guard maxUnused >= 0 && maxUnused <= 100 else { throw ValidationError("--max-unused takes a percentage from 0 to 100") }
+        guard let abandoned = RetentionDuration(abandonedAfter) else { throw ValidationError("--abandoned-after takes a span like 24h, 7d or 0h") }
         let store = try repository.store()
         let credential = try repository.credential()
         // Open once to check the credential and report a wrong password before taking the lock.
         _ = try await Repository.open(store: store, credential: credential, loadIndex: false)
         let json = self.json
-        let report = try await Pruner(store: store, credential: credential, cache: repository.cache, maxUnused: maxUnused / 100, dryRun: dryRun) { line in
+        let report = try await Pruner(store: store, credential: credential, cache: repository.cache, maxUnused: maxUnused / 100, dryRun: dryRun,
+                                  abandonedBefore: abandoned.subtracted(from: Date(), calendar: Calendar(identifier: .gregorian))) { line in
             if !json { Terminal.error(line) }
         }.run()
         if json {
