@@ -6,6 +6,8 @@
 #   scripts/bench.sh --block-sizes "256K 512K 1M 2M 4M"   # plus ferry's block-size sweep
 #   scripts/bench.sh --maintenance        # forget/prune/open on a synthetic 1M-chunk, 30-snapshot repository
 #   scripts/bench.sh --no-s3              # without the S3 table (local SeaweedFS, scripts/lib/bench-s3.sh)
+#   scripts/bench.sh --rounds 5           # plus 5 alternating ferry/restic full-backup rounds (local
+#                                         # and S3) and the median ratio: this machine's speed drifts
 #
 # Needs root (the image is built by mounting it). Work files go to $FERRY_BENCH_DIR
 # (default /var/tmp/ferry-bench); the shared image builders come from $FERRY_SHARED (../shared).
@@ -17,11 +19,13 @@ source scripts/lib/bench-s3.sh
 BLOCK_SIZES=""
 MAINTENANCE=""
 S3=1
+ROUNDS=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
         --maintenance) MAINTENANCE=1; shift ;;
         --no-s3) S3=0; shift ;;
+        --rounds) ROUNDS="$2"; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -189,6 +193,41 @@ for tool, op, s, rss, repo in rows:
     ratio = secs.get(('restic', op.removeprefix('cbt-')), 0) / s if s > 0 else 0
     print(f"| {tool} | {op} | {s:.2f} | {size / 2**20 / s:.0f} | {ratio:.2f} | {int(repo) / 2**20:.0f} MiB | {int(rss) / 1024:.0f} MiB |")
 PY
+
+# full_rounds LABEL FERRY_CMD RESTIC_CMD PREPARE: ROUNDS alternating full backups (the order
+# swaps every round), each into a fresh repository that PREPARE N creates; prints each round's
+# ratio and the median (the ratio within a round is what survives the machine's drift).
+full_rounds() {
+    local label=$1 ferry_cmd=$2 restic_cmd=$3 prepare=$4 t="$WORK/time.$$" i f r
+    [ "$ROUNDS" -gt 0 ] || return 0
+    echo "$label: $ROUNDS alternating full-backup rounds"
+    local ratios=()
+    for i in $(seq 1 "$ROUNDS"); do
+        export ROUND=$i
+        $prepare "$i"
+        if [ $((i % 2)) = 1 ]; then
+            /usr/bin/time -f "%e" -o "$t" sh -c "$ferry_cmd"; f=$(cat "$t")
+            /usr/bin/time -f "%e" -o "$t" sh -c "$restic_cmd"; r=$(cat "$t")
+        else
+            /usr/bin/time -f "%e" -o "$t" sh -c "$restic_cmd"; r=$(cat "$t")
+            /usr/bin/time -f "%e" -o "$t" sh -c "$ferry_cmd"; f=$(cat "$t")
+        fi
+        ratios+=("$(awk -v f="$f" -v r="$r" 'BEGIN { printf "%.2f", r / f }')")
+        printf '  round %d: ferry %6.2fs  restic %6.2fs  ratio %s\n' "$i" "$f" "$r" "${ratios[-1]}"
+    done
+    printf '%s\n' "${ratios[@]}" | sort -n | awk -v label="$label" '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%s: median ferry/restic full-backup throughput ratio %.2f (min %.2f, max %.2f, %d rounds)\n", label, m, v[1], v[NR], NR }'
+}
+
+prepare_local_round() {
+    rm -rf "$WORK/round-ferry" "$WORK/round-restic"
+    "$FERRY" repo init --repo "$WORK/round-ferry" >/dev/null 2>&1
+    restic -q -r "$WORK/round-restic" init >/dev/null
+}
+full_rounds local "\"$FERRY\" backup \"$BASE\" --repo \"$WORK/round-ferry\" --name disk > /dev/null 2>&1" \
+    "restic -q -r \"$WORK/round-restic\" backup --stdin --stdin-filename disk.img < \"$BASE\"" prepare_local_round
+rm -rf "$WORK/round-ferry" "$WORK/round-restic"
 
 if [ "$S3" = 1 ]; then bench_s3; fi
 

@@ -166,6 +166,13 @@ EOF
         "$store_bench" --endpoint "$S3_ENDPOINT" --bucket store --concurrency "$S3_INFLIGHT" --total-mib 1024 --get | sed 's/^/  /' | tee "$WORK/s3-store.txt"
     fi
 
+    s3_prepare_round() {
+        FERRY_S3_ENDPOINT="$S3_ENDPOINT" "$FERRY" repo init --repo "s3://ferry/round-$1" >/dev/null 2>&1
+        restic -q -r "s3:$S3_ENDPOINT/restic/round-$1" init >/dev/null
+    }
+    full_rounds S3 "FERRY_S3_ENDPOINT=$S3_ENDPOINT \"$FERRY\" backup \"$BASE\" --repo s3://ferry/round-\$ROUND --name disk > /dev/null 2>&1" \
+        "restic -q -r \"s3:$S3_ENDPOINT/restic/round-\$ROUND\" backup --stdin --stdin-filename disk.img < \"$BASE\"" s3_prepare_round
+
     kill "$weed_pid" 2>/dev/null; wait "$weed_pid" 2>/dev/null || true
     trap - EXIT
 
