@@ -57,7 +57,7 @@ let package = Package(
             dependencies: ["FerrySystem", "FerryHTTP", "COpenSSL"]),
         .target(
             name: "FerryRepo",
-            dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "COpenSSL"]),
+            dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "CZstd", "COpenSSL"]),
         .target(
             name: "FerryVolume",
             dependencies: ["FerrySystem", "CZlib", "CZstd"]),

@@ -107,6 +107,15 @@ measure ferry incremental "$R" sh -c "\"$FERRY\" backup \"$DAY2\" --repo \"$R\" 
 measure ferry restore "$R" "$FERRY" restore latest "$WORK/out.img" --repo "$R"
 verify "$DAY2" "$WORK/out.img"
 
+echo "ferry, zstd repository (repo init --compression zstd)"
+R="$WORK/ferry-zstd-repo"; rm -rf "$R"
+"$FERRY" repo init --repo "$R" --compression zstd 2>/dev/null
+measure ferry-zstd full "$R" sh -c "\"$FERRY\" backup \"$BASE\" --repo \"$R\" --name disk > /dev/null"
+measure ferry-zstd incremental "$R" sh -c "\"$FERRY\" backup \"$DAY2\" --repo \"$R\" --name disk --parent auto > /dev/null"
+measure ferry-zstd restore "$R" "$FERRY" restore latest "$WORK/out.img" --repo "$R"
+verify "$DAY2" "$WORK/out.img"
+rm -rf "$R"
+
 # CBT: the same disk as a KubeVirt-style qcow2 overlay whose guest data is a raw data file, with
 # a persistent bitmap added after the base was loaded. The update day is replayed through QEMU
 # (qemu-io writes exactly the 4 KiB pages mutate.sh changed), so the bitmap records it; the

@@ -26,6 +26,8 @@ public struct BackupRequest: Sendable {
     public var verifyCBT: Bool
     /// The session marker's lease (refreshed every third of it).
     public var sessionLease: Duration = .seconds(900)
+    /// The compression of new chunks; nil for the repository's default.
+    public var compression: Compression?
 
     public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil,
                 changeTracker: (any ChangeTracker)? = nil, cbtSample: CBTSample = .standard, verifyCBT: Bool = false) {
@@ -77,7 +79,7 @@ public struct VolumeBackup: Sendable {
             throw RepositoryError.invalidArgument("block size \(request.blockSize) is not a power of two between 64 KiB and 8 MiB")
         }
         let started = ContinuousClock.now
-        let session = try await repository.beginSession(lease: request.sessionLease)
+        let session = try await repository.beginSession(lease: request.sessionLease, compression: request.compression)
         do {
             let plan = try await ChangePlan.make(
                 tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository)

@@ -43,14 +43,14 @@ public final class Repository: Sendable {
     /// Creates a repository in an empty store: writes `config` and the first key slot.
     /// `password` nil creates an unencrypted repository.
     @discardableResult
-    public static func initialize(store: any ObjectStore, password: [UInt8]?, blockSize: Int = BlockSize.default, packSize: Int = 32 << 20, kdf: Scrypt = .standard) async throws -> RepositoryConfig {
+    public static func initialize(store: any ObjectStore, password: [UInt8]?, blockSize: Int = BlockSize.default, packSize: Int = 32 << 20, compression: Compression = .lz4, kdf: Scrypt = .standard) async throws -> RepositoryConfig {
         guard BlockSize.isValid(blockSize) else {
             throw RepositoryError.invalidArgument("block size \(blockSize) is not a power of two between 64 KiB and 8 MiB")
         }
         if try await wrap({ try await store.head(ObjectName.config) }) != nil {
             throw RepositoryError.alreadyInitialized(location: store.location)
         }
-        var config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize)
+        var config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize, compression: compression)
         if let s3 = store as? S3Store {
             // Recorded once, so every later open knows whether create-only writes are atomic.
             config.conditionalWrites = try await wrap { try await s3.probeConditionalWrites() }.rawValue
@@ -275,9 +275,9 @@ public final class Repository: Sendable {
     // MARK: - Writing
 
     /// Starts a writer session: it announces itself with a `sessions/<id>` marker, which it
-    /// refreshes while alive.
-    public func beginSession(lease: Duration = .seconds(900)) async throws -> WriteSession {
-        try await WriteSession.begin(repository: self, lease: lease)
+    /// refreshes while alive. `compression` overrides the repository's default for its chunks.
+    public func beginSession(lease: Duration = .seconds(900), compression: Compression? = nil) async throws -> WriteSession {
+        try await WriteSession.begin(repository: self, lease: lease, compression: compression)
     }
 
     /// Seals and names a snapshot manifest (the caller stores it).
@@ -292,9 +292,10 @@ public final class Repository: Sendable {
         return (ObjectName.index(Digest.sha256(bytes)), bytes)
     }
 
-    func newPackBuilder(kind: PackFormat.Kind, maxChunk: Int, buffer: consuming [UInt8] = []) -> PackBuilder {
+    func newPackBuilder(kind: PackFormat.Kind, maxChunk: Int, compression: Compression? = nil, buffer: consuming [UInt8] = []) -> PackBuilder {
         let target = kind == .data ? config.packSize : min(config.packSize, 8 << 20)
-        return PackBuilder(kind: kind, keys: keys, hasher: hasher, target: target, maxChunk: maxChunk, buffer: consume buffer)
+        return PackBuilder(kind: kind, keys: keys, hasher: hasher, target: target, maxChunk: maxChunk,
+                           compression: compression ?? config.defaultCompression, buffer: consume buffer)
     }
 
     /// Opens the trailer of a whole pack (for check and index rebuilds).

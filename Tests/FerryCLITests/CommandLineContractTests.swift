@@ -62,6 +62,39 @@ struct CommandLineContractTests {
         #expect(try await cli.check(["--read-data-subset", "50%"]).succeeded)
     }
 
+    @Test func zstdRepositoriesAreSmallerDedupAcrossCodecsAndRestoreIdentically() async throws {
+        let lz4 = try await CLIFixture()
+        defer { lz4.remove() }
+        let zstd = try await CLIFixture(extra: ["--compression", "zstd"])
+        defer { zstd.remove() }
+        let image = zstd.dir.file("disk.img")
+        var random = DeterministicBytes(seed: 24)
+        try ImageFile.create(image, size: 6 << 20)
+        try ImageFile.write(image, at: 0, random.text(4 << 20))
+        try ImageFile.write(image, at: 4 << 20, random.bytes(1 << 20))
+        let small = try await zstd.backup(image, ["--name", "disk"])
+        let large = try await lz4.backup(image, ["--name", "disk"])
+        #expect(small.int("bytesStored") < large.int("bytesStored") * 9 / 10, "zstd \(small.int("bytesStored")) vs lz4 \(large.int("bytesStored"))")
+        let original = zstd.dir.file("original.img")
+        try FileManager.default.copyItem(atPath: image, toPath: original)
+        // The repository's default can be overridden per backup; chunk ids do not depend on the
+        // codec, so unchanged content dedups whichever codec stored it.
+        try ImageFile.write(image, at: 1 << 20, random.text(1 << 20))
+        let mixed = try await zstd.backup(image, ["--name", "disk", "--parent", "auto", "--compression", "lz4"])
+        #expect(mixed.int("unchangedBlocks") == 4)  // block 5 is a hole
+        #expect(mixed.int("newBlocks") == 1)
+        let again = try await zstd.backup(image, ["--name", "copy", "--compression", "zstd:5"])
+        #expect(again.int("dedupBlocks") == 5 && again.int("newBlocks") == 0)
+        for (snapshot, source) in [(small, original), (mixed, image)] {
+            let target = zstd.dir.file("restored-\(snapshot.string("snapshot").prefix(8)).img")
+            try await zstd.expectSuccess(["restore", snapshot.string("snapshot"), target, "--repo", zstd.repo])
+            #expect(try ImageFile.identical(source, target))
+        }
+        #expect(try await zstd.check(["--read-data"]).succeeded)
+        let invalid = try await zstd.run(["backup", image, "--repo", zstd.repo, "--compression", "zstd:99"])
+        #expect(invalid.status == 64 && invalid.stderr.contains("--compression"), "\(invalid)")
+    }
+
     @Test func passwordSourcesAndRepositoryFromTheEnvironment() async throws {
         let cli = try await CLIFixture(password: nil, initialize: false)
         defer { cli.remove() }

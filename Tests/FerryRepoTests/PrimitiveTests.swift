@@ -71,6 +71,46 @@ struct PrimitiveTests {
         #expect(noise.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.lz4Compress(t, into: $0) } } == nil)
     }
 
+    @Test func zstdRoundTripIncompressibleAndMalformedFrames() throws {
+        var random = DeterministicBytes(seed: 3)
+        let text = random.text(1 << 20)
+        let context = ZstdContext()
+        var compressed = [UInt8](repeating: 0, count: Codec.zstdBound(text.count))
+        let n = try #require(text.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 1, context: context) } })
+        var lz4 = [UInt8](repeating: 0, count: Codec.lz4Bound(text.count))
+        let m = try #require(text.withUnsafeBytes { t in lz4.withUnsafeMutableBytes { Codec.lz4Compress(t, into: $0) } })
+        #expect(n < m)
+        func decode(_ bytes: ArraySlice<UInt8>, size: Int) -> [UInt8]? {
+            var out = [UInt8](repeating: 0, count: size)
+            let ok = bytes.withUnsafeBytes { c in out.withUnsafeMutableBytes { Codec.zstdDecompress(c, into: $0) } }
+            return ok ? out : nil
+        }
+        #expect(decode(compressed[..<n], size: text.count) == text)
+        // The context is reused: a second chunk through it decodes as well.
+        let other = random.text(300_000)
+        let k = try #require(other.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 3, context: context) } })
+        #expect(decode(compressed[..<k], size: other.count) == other)
+        // A wrong size, a truncated frame and trailing bytes are errors, not partial results.
+        #expect(decode(compressed[..<k], size: other.count - 1) == nil)
+        #expect(decode(compressed[..<(k - 1)], size: other.count) == nil)
+        #expect(decode(compressed[..<k] + [0, 0, 0, 0], size: other.count) == nil)
+        #expect(decode([1, 2, 3, 4, 5, 6, 7, 8], size: 8) == nil)
+        let noise = random.bytes(1 << 16)
+        #expect(noise.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 1, context: context) } } == nil)
+    }
+
+    @Test func compressionSettings() {
+        #expect(Compression("lz4") == .lz4)
+        #expect(Compression("zstd") == .zstd(level: 1))
+        #expect(Compression("zstd:19") == .zstd(level: 19))
+        #expect(Compression("zstd:-7") == .zstd(level: -7))
+        #expect(Compression("zstd:0") == nil)
+        #expect(Compression("zstd:20") == nil)
+        #expect(Compression("gzip") == nil)
+        #expect(Compression("zstd:3")?.description == "zstd:3")
+        #expect(Compression.zstd(level: 1).description == "zstd")
+    }
+
     @Test func blockSizeParsing() {
         #expect(BlockSize.parse("1M") == 1 << 20)
         #expect(BlockSize.parse("64KiB") == 64 << 10)

@@ -29,13 +29,16 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
 
     public var isEncrypted: Bool { encryption != "none" }
 
-    public init(id: String, created: Date, encrypted: Bool, blockSize: Int, packSize: Int = 32 << 20, blockMapPageEntries: Int = 4096) {
+    /// The compression new chunks get unless a backup asks for another.
+    public var defaultCompression: Compression { Compression(compression) ?? .lz4 }
+
+    public init(id: String, created: Date, encrypted: Bool, blockSize: Int, packSize: Int = 32 << 20, blockMapPageEntries: Int = 4096, compression: Compression = .lz4) {
         self.version = Self.currentVersion
         self.id = id
         self.created = created
         self.encryption = encrypted ? "aes-256-gcm" : "none"
         self.chunkID = encrypted ? "hmac-sha256" : "sha256"
-        self.compression = "lz4"
+        self.compression = compression.description
         self.blockSize = blockSize
         self.packSize = packSize
         self.blockMapPageEntries = blockMapPageEntries
@@ -48,7 +51,7 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
         }
         guard encryption == "aes-256-gcm" || encryption == "none",
               chunkID == (isEncrypted ? "hmac-sha256" : "sha256"),
-              compression == "lz4",
+              Compression(compression) != nil,
               BlockSize.isValid(blockSize),
               packSize >= 1 << 20 && packSize <= 1 << 30,
               blockMapPageEntries >= 16 && blockMapPageEntries <= 1 << 20 && blockMapPageEntries.nonzeroBitCount == 1

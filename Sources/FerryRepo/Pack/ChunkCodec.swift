@@ -1,31 +1,39 @@
 /// Encodes chunks into pack records and decodes them back, verifying their ids.
 ///
 /// A record is `seal(codec u8 | payload)` with the chunk id as associated data; the payload is
-/// LZ4 when that is smaller, the plaintext otherwise. Decoding checks authentication, decodes,
+/// compressed (LZ4, or zstd when so configured) when that is smaller, the plaintext otherwise. Decoding checks authentication, decodes,
 /// and re-hashes the plaintext, so a wrong byte anywhere is caught, never restored.
 public struct ChunkCodec: Sendable {
     let cipher: AESGCM?
     let hasher: ChunkHasher
+    /// How `encode` compresses; decoding follows each record's codec byte.
+    let compression: Compression
 
-    init(cipher: AESGCM?, hasher: ChunkHasher) {
+    init(cipher: AESGCM?, hasher: ChunkHasher, compression: Compression = .lz4) {
         self.cipher = cipher
         self.hasher = hasher
+        self.compression = compression
     }
 
     /// The largest record a chunk of `count` bytes can become.
     static func maxRecordSize(_ count: Int) -> Int {
-        1 + max(count, Codec.lz4Bound(count)) + AESGCM.overhead
+        1 + max(count, Codec.lz4Bound(count), Codec.zstdBound(count)) + AESGCM.overhead
     }
 
-    /// Encodes `plaintext` (whose id is `id`) into `output`; `scratch` must hold
-    /// `Codec.lz4Bound(plaintext.count)` bytes. Returns the record's length.
-    public func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: UnsafeMutableRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int {
+    /// Encodes `plaintext` (whose id is `id`) into `scratch.record` using `scratch`'s other
+    /// buffers. Returns the record's length.
+    func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: ChunkScratch) -> Int {
         var codec = Codec.none
         var payload = plaintext
-        if let n = Codec.lz4Compress(plaintext, into: scratch) {
-            codec = .lz4
-            payload = UnsafeRawBufferPointer(rebasing: scratch[..<n])
+        let compressed: Int? = switch compression {
+        case .lz4: Codec.lz4Compress(plaintext, into: scratch.compressed)
+        case .zstd(let level): Codec.zstdCompress(plaintext, into: scratch.compressed, level: level, context: scratch.zstd)
         }
+        if let n = compressed {
+            codec = compression == .lz4 ? .lz4 : .zstd
+            payload = UnsafeRawBufferPointer(rebasing: scratch.compressed[..<n])
+        }
+        let output = scratch.record
         guard let cipher else {
             output[0] = codec.rawValue
             UnsafeMutableRawBufferPointer(rebasing: output[1...]).copyMemory(from: payload)
@@ -74,6 +82,8 @@ public struct ChunkCodec: Sendable {
             output.copyMemory(from: payload)
         case .lz4?:
             guard Codec.lz4Decompress(payload, into: output) else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
+        case .zstd?:
+            guard Codec.zstdDecompress(payload, into: output) else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
         case nil:
             throw RepositoryError.chunkMismatch(id: id, pack: pack)
         }

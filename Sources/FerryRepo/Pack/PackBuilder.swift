@@ -18,11 +18,11 @@ public final class PackBuilder: @unchecked Sendable {
     ///   - target: the pack is full once it reaches this many bytes.
     ///   - maxChunk: the largest chunk that will be appended.
     ///   - buffer: an empty array whose capacity may be reused.
-    init(kind: PackFormat.Kind, keys: MasterKeys?, hasher: ChunkHasher, target: Int, maxChunk: Int, buffer: consuming [UInt8] = []) {
+    init(kind: PackFormat.Kind, keys: MasterKeys?, hasher: ChunkHasher, target: Int, maxChunk: Int, compression: Compression = .lz4, buffer: consuming [UInt8] = []) {
         self.kind = kind
         salt = SecureRandom.bytes(32)
         cipher = keys?.subkey(salt: salt, purpose: PackFormat.purpose)
-        codec = ChunkCodec(cipher: cipher, hasher: hasher)
+        codec = ChunkCodec(cipher: cipher, hasher: hasher, compression: compression)
         header = PackFormat.header(kind: kind, encrypted: keys != nil, salt: salt)
         self.target = target
         self.maxChunk = maxChunk
@@ -45,7 +45,7 @@ public final class PackBuilder: @unchecked Sendable {
     @discardableResult
     public func append(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: ChunkScratch) -> PackEntry {
         precondition(plaintext.count <= maxChunk && plaintext.count <= scratch.capacity, "chunk larger than the pack builder allows")
-        let n = codec.encode(plaintext, id: id, scratch: scratch.compressed, into: scratch.record)
+        let n = codec.encode(plaintext, id: id, scratch: scratch)
         let entry = PackEntry(id: id, offset: UInt32(bytes.count), length: UInt32(n), rawLength: UInt32(plaintext.count))
         bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch.record[..<n]))
         entries.append(entry)
@@ -80,10 +80,12 @@ public final class ChunkScratch: @unchecked Sendable {
     public let capacity: Int
     let compressed: UnsafeMutableRawBufferPointer
     let record: UnsafeMutableRawBufferPointer
+    /// Made on first use: only zstd needs one.
+    private(set) lazy var zstd = ZstdContext()
 
     public init(capacity: Int) {
         self.capacity = capacity
-        compressed = .allocate(byteCount: Codec.lz4Bound(capacity), alignment: 64)
+        compressed = .allocate(byteCount: max(Codec.lz4Bound(capacity), Codec.zstdBound(capacity)), alignment: 64)
         record = .allocate(byteCount: ChunkCodec.maxRecordSize(capacity), alignment: 64)
     }
 

@@ -18,6 +18,8 @@ public final class WriteSession: Sendable {
     public let indexEvery: Duration
     /// Session marker lease.
     public let lease: Duration
+    /// The compression of the chunks this session stores; nil for the repository's default.
+    public let compression: Compression?
 
     private let state: Mutex<State>
     private let refresher: Mutex<Task<Void, Never>?>
@@ -44,8 +46,9 @@ public final class WriteSession: Sendable {
         var entries: [PackEntry]
     }
 
-    private init(repository: Repository, id: String, indexEveryPacks: Int, indexEvery: Duration, lease: Duration) {
+    private init(repository: Repository, id: String, indexEveryPacks: Int, indexEvery: Duration, lease: Duration, compression: Compression?) {
         self.repository = repository
+        self.compression = compression
         self.id = id
         self.indexEveryPacks = indexEveryPacks
         self.indexEvery = indexEvery
@@ -58,13 +61,15 @@ public final class WriteSession: Sendable {
     /// Announces the session with its marker, then reads the index: a prune that marks after
     /// this point sees the marker and waits for the session; one that marked before has already
     /// written its tombstones, which this session then sees (DESIGN §3).
-    static func begin(repository: Repository, indexEveryPacks: Int = 8, indexEvery: Duration = .seconds(60), lease: Duration = .seconds(900)) async throws -> WriteSession {
+    static func begin(repository: Repository, indexEveryPacks: Int = 8, indexEvery: Duration = .seconds(60), lease: Duration = .seconds(900),
+                      compression: Compression? = nil) async throws -> WriteSession {
         let id = SecureRandom.hex(16)
-        let announcing = WriteSession(repository: repository, id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease)
+        let announcing = WriteSession(repository: repository, id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease, compression: compression)
         try await announcing.writeMarker(mode: .createOnly)
         let session: WriteSession
         do {
-            session = WriteSession(repository: try await repository.reopened(), id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease)
+            session = WriteSession(repository: try await repository.reopened(), id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease,
+                                   compression: compression)
         } catch {
             await announcing.end()
             throw error
@@ -107,7 +112,7 @@ public final class WriteSession: Sendable {
     /// A builder for a data pack, for one worker to fill.
     public func makeDataPack(maxChunk: Int) -> PackBuilder {
         let spare = spareBuffers.withLock { $0.popLast() } ?? []
-        return repository.newPackBuilder(kind: .data, maxChunk: maxChunk, buffer: consume spare)
+        return repository.newPackBuilder(kind: .data, maxChunk: maxChunk, compression: compression, buffer: consume spare)
     }
 
     /// Seals a filled pack and uploads it in the background (at most `uploads.limit` at once),
@@ -184,7 +189,7 @@ public final class WriteSession: Sendable {
                     sealed = builder.seal()
                     state.metadata = nil
                 }
-                let builder = state.metadata ?? repository.newPackBuilder(kind: .metadata, maxChunk: max(plain.count, 1 << 20))
+                let builder = state.metadata ?? repository.newPackBuilder(kind: .metadata, maxChunk: max(plain.count, 1 << 20), compression: compression)
                 builder.append(plain, id: id, scratch: scratch)
                 state.metadata = builder
                 return sealed

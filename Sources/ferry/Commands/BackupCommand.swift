@@ -33,6 +33,9 @@ struct BackupCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Read a device or image even if it is mounted or in use (a running QEMU's image included).")
     var force = false
 
+    @Option(name: .long, help: ArgumentHelp("Compression of new chunks (default: the repository's): lz4, zstd or zstd:LEVEL.", valueName: "codec"))
+    var compression: Compression?
+
     @Option(name: .long, help: .hidden)
     var sessionLease: Int = 900
 
@@ -63,6 +66,7 @@ struct BackupCommand: AsyncParsableCommand {
             name: name, blockSize: blockSize, parent: parentSnapshot, format: block is QCOW2BlockSource ? "qcow2" : "raw", tags: tags,
             progress: progress, changeTracker: tracker, cbtSample: changeTracking.sample, verifyCBT: changeTracking.verifyCbt)
         request.sessionLease = .seconds(max(1, sessionLease))
+        request.compression = compression
         let result = try await ProgressDisplay(progress: progress, verb: "backup").around {
             try await VolumeBackup(source: block, repository: repo, request: request).run()
         }

@@ -23,6 +23,11 @@ struct RepoInitCommand: AsyncParsableCommand {
     @Option(name: .long, help: .hidden)
     var packSize: String = "32M"
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Default compression of new chunks: lz4 (fastest), zstd (about a quarter smaller, slower) or zstd:LEVEL (-7 to 19).",
+        valueName: "codec"))
+    var compression: Compression = .lz4
+
     @Flag(name: .long, help: "Create a repository without encryption (anyone with access to the storage can read it).")
     var insecureNoEncryption = false
 
@@ -44,7 +49,7 @@ struct RepoInitCommand: AsyncParsableCommand {
             throw CLIError("the password is empty")
         }
         let store = try repository.store(create: true)
-        let config = try await Repository.initialize(store: store, password: password, blockSize: blockSize, packSize: packSize)
+        let config = try await Repository.initialize(store: store, password: password, blockSize: blockSize, packSize: packSize, compression: compression)
         Terminal.error("created \(config.isEncrypted ? "encrypted" : "UNENCRYPTED") repository \(config.id) at \(store.location)")
     }
 }
