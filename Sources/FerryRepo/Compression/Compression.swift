@@ -4,8 +4,8 @@
 public enum Compression: Sendable, Equatable, CustomStringConvertible {
     /// LZ4, the default: the fastest, for full backups at disk speed.
     case lz4
-    /// zstd at `level` (-7...19): a quarter smaller than LZ4 on disk images at level 1, for
-    /// about 1.6× the compression CPU; for slow links and storage billed by the byte.
+    /// zstd at `level` (-7...19). On the benchmark's disk image level -1 stores 12% less than
+    /// LZ4 at about its speed and level 1 23% less at 1.3× its time; restores are 15–30% slower.
     case zstd(level: Int32)
 
     public static let zstdLevels: ClosedRange<Int32> = -7...19
