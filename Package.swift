@@ -93,8 +93,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
-            ],
-            resources: [.copy("Discovery")]),
+            ]),
         .executableTarget(
             name: "ferry-testkube",
             dependencies: [

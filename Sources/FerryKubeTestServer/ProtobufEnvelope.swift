@@ -37,22 +37,22 @@ enum ProtobufEnvelope {
             }
         }
         var object: JSONValue = ["apiVersion": .string(apiVersion), "kind": .string(kind)]
+        /// Adds one protobuf map entry to the JSON map `name`, its value rendered by `render`.
+        func add(_ entry: ArraySlice<UInt8>, to name: String, _ render: (ArraySlice<UInt8>) -> String) throws(DecodeError) {
+            let (key, value) = try mapEntry(entry)
+            var map = object[name] ?? [:]
+            map[key] = .string(render(value))
+            object[name] = map
+        }
+        let base64 = { (bytes: ArraySlice<UInt8>) in Data(bytes).base64EncodedString() }
         switch kind {
         case "Secret":
             for field in try fields(raw) {
                 switch (field.number, field.value) {
                 case (1, .bytes(let b)): object["metadata"] = try objectMeta(b)
-                case (2, .bytes(let b)):
-                    let (key, value) = try mapEntry(b)
-                    var data = object["data"] ?? [:]
-                    data[key] = .string(Data(value).base64EncodedString())
-                    object["data"] = data
+                case (2, .bytes(let b)): try add(b, to: "data", base64)
                 case (3, .bytes(let b)): if !b.isEmpty { object["type"] = .string(string(b)) }
-                case (4, .bytes(let b)):
-                    let (key, value) = try mapEntry(b)
-                    var data = object["stringData"] ?? [:]
-                    data[key] = .string(string(value))
-                    object["stringData"] = data
+                case (4, .bytes(let b)): try add(b, to: "stringData", string)
                 case (5, .varint(let v)): object["immutable"] = .bool(v != 0)
                 default: break
                 }
@@ -61,16 +61,8 @@ enum ProtobufEnvelope {
             for field in try fields(raw) {
                 switch (field.number, field.value) {
                 case (1, .bytes(let b)): object["metadata"] = try objectMeta(b)
-                case (2, .bytes(let b)):
-                    let (key, value) = try mapEntry(b)
-                    var data = object["data"] ?? [:]
-                    data[key] = .string(string(value))
-                    object["data"] = data
-                case (3, .bytes(let b)):
-                    let (key, value) = try mapEntry(b)
-                    var data = object["binaryData"] ?? [:]
-                    data[key] = .string(Data(value).base64EncodedString())
-                    object["binaryData"] = data
+                case (2, .bytes(let b)): try add(b, to: "data", string)
+                case (3, .bytes(let b)): try add(b, to: "binaryData", base64)
                 case (4, .varint(let v)): object["immutable"] = .bool(v != 0)
                 default: break
                 }

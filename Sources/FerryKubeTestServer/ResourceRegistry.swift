@@ -94,18 +94,21 @@ struct ResourceRegistry: Sendable {
         "certificates.k8s.io/certificatesigningrequests": ["spec.signerName"],
     ]
 
-    /// Loads the recorded discovery documents bundled with the server.
+    /// Built from the recorded discovery documents in `Tests/Fixtures/kube/discovery` (see its
+    /// SOURCES.md).
     static func recorded() throws -> ResourceRegistry {
         func load(_ name: String) throws -> JSONValue {
-            guard let url = Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Discovery") else {
-                throw KubeTestServerError.setup("bundled discovery document \(name).json is missing")
+            do {
+                return try KubeFixtures.json("discovery/\(name).json")
+            } catch {
+                throw KubeTestServerError.setup("recorded discovery document \(name).json: \(error)")
             }
-            return try JSONValue(parsing: Array(try Data(contentsOf: url)))
         }
         let core = try APIResourceCatalog.resources(fromResourceList: try load("api__v1"))
-        let groups = try APIResourceCatalog(aggregated: try load("aggregated_v2"))
+        let aggregated = try load("aggregated_v2")
+        let groups = try APIResourceCatalog(aggregated: aggregated)
         var groupVersions: [String: [String]] = ["": ["v1"]]
-        for item in (try load("aggregated_v2"))["items"]?.arrayValue ?? [] {
+        for item in aggregated["items"]?.arrayValue ?? [] {
             let name = item["metadata"]?["name"]?.stringValue ?? ""
             groupVersions[name] = (item["versions"]?.arrayValue ?? []).compactMap { $0["version"]?.stringValue }
         }

@@ -33,16 +33,7 @@ extension S3Store {
         repeat {
             var query: [(String, String)] = [("uploads", ""), ("prefix", keyPrefix), ("encoding-type", "url")]
             if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
-            let response = try await send(S3Request(method: .get, key: nil, query: query, operation: "ListMultipartUploads"))
-            guard response.isSuccess else {
-                throw S3ErrorResponse(response).storeError(operation: "ListMultipartUploads", name: nil, store: self)
-            }
-            let document: XMLElement
-            do {
-                document = try S3XML.parse(response.body)
-            } catch {
-                throw ObjectStoreError.unavailable(store: location, detail: "ListMultipartUploads returned \(error)")
-            }
+            let document = try await bucketDocument(query: query, operation: "ListMultipartUploads")
             let urlEncoded = document.text("EncodingType") == "url"
             for upload in document.all("Upload") {
                 guard let rawKey = upload.text("Key"), let id = upload.text("UploadId"),

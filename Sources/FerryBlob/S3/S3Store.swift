@@ -161,16 +161,7 @@ public final class S3Store: ObjectStore, Sendable {
                 ("encoding-type", "url"),
             ]
             if let token { query.append(("continuation-token", token)) }
-            let response = try await send(S3Request(method: .get, key: nil, query: query, operation: "LIST", name: prefix.isEmpty ? nil : prefix + "*"))
-            guard response.isSuccess else {
-                throw S3ErrorResponse(response).storeError(operation: "LIST", name: prefix.isEmpty ? nil : prefix + "*", store: self)
-            }
-            let document: XMLElement
-            do {
-                document = try S3XML.parse(response.body)
-            } catch {
-                throw ObjectStoreError.unavailable(store: location, detail: "LIST returned \(error)")
-            }
+            let document = try await bucketDocument(query: query, operation: "LIST", name: prefix.isEmpty ? nil : prefix + "*")
             let urlEncoded = document.text("EncodingType") == "url"
             for entry in document.all("Contents") {
                 guard let rawKey = entry.text("Key"), let size = entry.text("Size").flatMap({ Int64($0) }) else { continue }
@@ -185,6 +176,20 @@ public final class S3Store: ObjectStore, Sendable {
             }
         } while token != nil
         return found
+    }
+
+    /// GETs a bucket-level listing (`query` names which) and parses its XML; an error status or
+    /// a body that is not XML is thrown as the store's error for `operation`.
+    func bucketDocument(query: [(String, String)], operation: String, name: String? = nil) async throws -> XMLElement {
+        let response = try await send(S3Request(method: .get, key: nil, query: query, operation: operation, name: name))
+        guard response.isSuccess else {
+            throw S3ErrorResponse(response).storeError(operation: operation, name: name, store: self)
+        }
+        do {
+            return try S3XML.parse(response.body)
+        } catch {
+            throw ObjectStoreError.unavailable(store: location, detail: "\(operation) returned \(error)")
+        }
     }
 
     public func delete(_ names: [String]) async throws {

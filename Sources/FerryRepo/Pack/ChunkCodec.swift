@@ -23,14 +23,14 @@ public struct ChunkCodec: Sendable {
     /// Encodes `plaintext` (whose id is `id`) into `scratch.record` using `scratch`'s other
     /// buffers. Returns the record's length.
     func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: ChunkScratch) -> Int {
+        let compressed: (Codec, Int?) = switch compression {
+        case .lz4: (.lz4, Codec.lz4Compress(plaintext, into: scratch.compressed))
+        case .zstd(let level): (.zstd, Codec.zstdCompress(plaintext, into: scratch.compressed, level: level, context: scratch.zstd))
+        }
         var codec = Codec.none
         var payload = plaintext
-        let compressed: Int? = switch compression {
-        case .lz4: Codec.lz4Compress(plaintext, into: scratch.compressed)
-        case .zstd(let level): Codec.zstdCompress(plaintext, into: scratch.compressed, level: level, context: scratch.zstd)
-        }
-        if let n = compressed {
-            codec = compression == .lz4 ? .lz4 : .zstd
+        if case (let used, let n?) = compressed {
+            codec = used
             payload = UnsafeRawBufferPointer(rebasing: scratch.compressed[..<n])
         }
         let output = scratch.record
