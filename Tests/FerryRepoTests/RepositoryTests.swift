@@ -98,6 +98,33 @@ struct RepositoryTests {
         #expect(snapshot.id == snapshotID)
         #expect(try await reopened.blockMapPage(snapshot.manifest.volumes[0], page: 0) == page)
     }
+
+    /// A prune gives up on a session whose marker expired; refreshing the marker afterwards
+    /// must not revive the session (it would commit chunks the prune is deleting).
+    @Test func aSessionWhoseMarkerLapsedNeverCommits() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try LocalDirectoryStore(root: dir.path)
+        try await Repository.initialize(store: store, password: password, kdf: Self.fastKDF)
+        let repo = try await Repository.open(store: store, password: password)
+        let session = try await repo.beginSession(lease: .seconds(2))
+        session.stopRefreshing()
+        func marker() async throws -> SessionMarker {
+            try Repository.decoder.decode(SessionMarker.self, from: Data(try await store.get(ObjectName.session(session.id))))
+        }
+        let written = try await marker()
+        while written.expires.timeIntervalSinceNow >= 0 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(await session.refreshMarker() == false)
+        #expect(try await marker().refreshed == written.refreshed, "a lapsed session wrote its marker again")
+        let manifest = SnapshotManifest(time: Date(), name: "t", hostname: "h", parent: nil, session: session.id, volumes: [])
+        await #expect { try await session.commit(manifest) } throws: { error in
+            guard case RepositoryError.sessionExpired = error else { return false }
+            return true
+        }
+        #expect(try await store.list(prefix: "snapshots/").isEmpty)
+    }
 }
 
 @Suite("Local directory store")

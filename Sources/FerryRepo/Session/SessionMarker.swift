@@ -19,4 +19,9 @@ public struct SessionMarker: Codable, Sendable {
     public var margin: TimeInterval {
         min(Self.commitMargin, max(0, expires.timeIntervalSince(refreshed)) / 4)
     }
+
+    /// The margin of a marker written with `lease`.
+    public static func margin(lease: Duration) -> TimeInterval {
+        min(commitMargin, Double(lease.components.seconds) / 4)
+    }
 }

@@ -23,6 +23,10 @@ public final class WriteSession: Sendable {
 
     private let state: Mutex<State>
     private let refresher: Mutex<Task<Void, Never>?>
+    /// When the last marker this session wrote expires; nil once a refresh came too late. A
+    /// prune may give up on a session whose marker expired, so such a session never commits,
+    /// even if a later refresh would put its marker back.
+    private let markerExpiry: Mutex<Date?>
     private let uploads = UploadQueue(limit: 3)
     /// Byte arrays of uploaded data packs, kept for the next builders: a fresh 32 MiB array
     /// costs ~8,000 page faults and zero-fills before it is written.
@@ -56,6 +60,7 @@ public final class WriteSession: Sendable {
         self.started = Date()
         self.state = Mutex(State())
         self.refresher = Mutex(nil)
+        self.markerExpiry = Mutex(nil)
     }
 
     /// Announces the session with its marker, then reads the index: a prune that marks after
@@ -65,7 +70,7 @@ public final class WriteSession: Sendable {
                       compression: Compression? = nil) async throws -> WriteSession {
         let id = SecureRandom.hex(16)
         let announcing = WriteSession(repository: repository, id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease, compression: compression)
-        try await announcing.writeMarker(mode: .createOnly)
+        let expires = try await announcing.writeMarker(mode: .createOnly)
         let session: WriteSession
         do {
             session = WriteSession(repository: try await repository.reopened(), id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease,
@@ -74,25 +79,42 @@ public final class WriteSession: Sendable {
             await announcing.end()
             throw error
         }
+        session.markerExpiry.withLock { $0 = expires }
         let refresh = Task { [weak session] in
             while !Task.isCancelled {
                 guard let interval = session?.lease else { return }
                 try? await Task.sleep(for: interval / 3)
-                guard !Task.isCancelled, let session else { return }
-                try? await session.writeMarker(mode: .replace)
+                guard !Task.isCancelled, let session, await session.refreshMarker() else { return }
             }
         }
         session.refresher.withLock { $0 = refresh }
         return session
     }
 
-    private func writeMarker(mode: PutMode) async throws {
+    /// Writes the marker; returns when it expires.
+    private func writeMarker(mode: PutMode) async throws -> Date {
         let now = Date()
         let marker = SessionMarker(
             id: id, hostname: ProcessInfo.processInfo.hostName, pid: ProcessInfo.processInfo.processIdentifier,
             started: started, refreshed: now, expires: now.addingTimeInterval(Double(lease.components.seconds)))
         let bytes = try [UInt8](Repository.encoder.encode(marker))
         try await Repository.wrap { try await repository.store.put(ObjectName.session(id), bytes, mode: mode) }
+        return marker.expires
+    }
+
+    /// Extends the marker's lease. Returns false, and leaves the marker alone, once the session
+    /// has lapsed: the previous marker expired before this refresh was written, so a prune may
+    /// already have treated the session as dead (writing the marker again would hide that).
+    func refreshMarker() async -> Bool {
+        guard let previous = markerExpiry.withLock({ $0 }), Date() < previous else {
+            markerExpiry.withLock { $0 = nil }
+            return false
+        }
+        guard let expires = try? await writeMarker(mode: .replace) else { return true }
+        // The write may have landed after `previous` (a stalled process): the session lapsed.
+        let intime = Date() < previous
+        markerExpiry.withLock { $0 = intime && $0 != nil ? expires : nil }
+        return intime
     }
 
     // MARK: - Data chunks
@@ -234,6 +256,10 @@ public final class WriteSession: Sendable {
     /// expire within the margin a prune allows: a session that a prune may have given up on
     /// must not commit a snapshot referencing chunks that prune could be deleting.
     private func verifyMarker() async throws {
+        guard let expiry = markerExpiry.withLock({ $0 }), expiry.timeIntervalSinceNow > SessionMarker.margin(lease: lease) else {
+            markerExpiry.withLock { $0 = nil }
+            throw RepositoryError.sessionExpired(session: id)
+        }
         let bytes: [UInt8]
         do {
             bytes = try await repository.store.get(ObjectName.session(id))
@@ -252,11 +278,16 @@ public final class WriteSession: Sendable {
     public func end() async {
         uploads.cancel()
         try? await uploads.drain()
+        stopRefreshing()
+        try? await repository.store.delete([ObjectName.session(id)])
+    }
+
+    /// Stops extending the marker's lease (what a stalled process amounts to).
+    func stopRefreshing() {
         refresher.withLock {
             $0?.cancel()
             $0 = nil
         }
-        try? await repository.store.delete([ObjectName.session(id)])
     }
 }
 
