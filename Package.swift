@@ -83,6 +83,9 @@ let package = Package(
         .target(
             name: "FerryApps",
             dependencies: ["FerryKube", "CZlib"]),
+        .target(
+            name: "FerryResources",
+            dependencies: ["FerryApps", "FerryKube", "FerryRepo"]),
 
         // MARK: Test support that is not a test target (never a dependency of `ferry`)
         .target(
@@ -105,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI",
+                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI", "FerryResources",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -20,6 +20,7 @@ struct Ferry: AsyncParsableCommand {
             PruneCommand.self,
             KeyCommand.self,
             PlanCommand.self,
+            AppCommand.self,
         ])
 
     /// Parses and runs a command; a failure is one line on stderr and exit status 1 (usage

@@ -39,6 +39,30 @@ public enum RestoreOrder {
             }
         }
 
+        /// A stable name for the phase, as recorded in a snapshot's resource catalog.
+        public var identifier: String {
+            switch self {
+            case .customResourceDefinitions: return "crds"
+            case .namespaces: return "namespaces"
+            case .operatorPrerequisites: return "operatorPrerequisites"
+            case .operatorInstallation: return "operator"
+            case .admissionWebhooks: return "admissionWebhooks"
+            case .serviceAccountsAndRBAC: return "rbac"
+            case .configuration: return "configuration"
+            case .storage: return "storage"
+            case .services: return "services"
+            case .other: return "other"
+            case .customResources: return "customResources"
+            case .workloads: return "workloads"
+            case .virtualMachines: return "virtualMachines"
+            }
+        }
+
+        public init?(identifier: String) {
+            guard let phase = Self.allCases.first(where: { $0.identifier == identifier }) else { return nil }
+            self = phase
+        }
+
         /// Whether restore must wait for this phase's objects to become ready before going on.
         public var waitsUntilReady: Bool { self == .operatorInstallation || self == .customResourceDefinitions }
     }
@@ -110,20 +134,19 @@ public enum RestoreOrder {
         for component in components { byPhase[phase(of: component), default: []].append(component) }
         return Phase.allCases.compactMap { phase in
             guard let members = byPhase[phase], !members.isEmpty else { return nil }
-            return Step(phase: phase, components: members.sorted { storageRank($0) < storageRank($1) })
+            return Step(phase: phase, components: members.sorted { (storageRank(kind: $0.reference.kind), $0.reference) < (storageRank(kind: $1.reference.kind), $1.reference) })
         }
     }
 
-    /// Within storage: classes, volumes, claims, then the DataVolumes that adopt them.
-    private static func storageRank(_ component: Component) -> (Int, ObjectReference) {
-        let rank: Int
-        switch component.reference.kind {
-        case "StorageClass": rank = 0
-        case "PersistentVolume": rank = 1
-        case "PersistentVolumeClaim": rank = 2
-        case "DataVolume": rank = 3
-        default: rank = 4
+    /// Order within a phase: storage classes, volumes, claims, then the DataVolumes that adopt
+    /// them; every other kind after those.
+    public static func storageRank(kind: String) -> Int {
+        switch kind {
+        case "StorageClass": return 0
+        case "PersistentVolume": return 1
+        case "PersistentVolumeClaim": return 2
+        case "DataVolume": return 3
+        default: return 4
         }
-        return (rank, component.reference)
     }
 }

@@ -362,7 +362,8 @@ public struct Pruner: Sendable {
 
     // MARK: - Liveness
 
-    /// Every chunk a snapshot references: block-map pages and the blocks they list.
+    /// Every chunk a snapshot references: block-map pages and the blocks they list, resource
+    /// catalog pages and the objects they list.
     private func liveChunks(_ repository: Repository) async throws -> Set<ChunkID> {
         let (snapshots, problems) = try await repository.snapshots()
         guard problems.isEmpty else {
@@ -376,6 +377,14 @@ public struct Pruner: Sendable {
                     guard live.insert(id).inserted else { continue }
                     for entry in try await repository.blockMapPage(volume, page: page).entries where !entry.isZero {
                         live.insert(entry)
+                    }
+                }
+            }
+            if let resources = snapshot.manifest.resources {
+                for page in resources.pages.indices {
+                    guard live.insert(try resources.pageID(page)).inserted else { continue }
+                    for entry in try await repository.resourceCatalogPage(resources, page: page).entries {
+                        live.insert(try entry.objectID())
                     }
                 }
             }

@@ -228,22 +228,46 @@ public struct RepositoryChecker: Sendable {
                     guard pagesSeen.insert(id).inserted else { continue }
                     let entries = try await repository.blockMapPage(volume, page: page).entries
                     for entry in entries where !entry.isZero {
-                        guard let location = repository.index.location(of: entry) else {
-                            errors.append("\(label): chunk \(entry.short) of volume \(volume.name) is not in the repository")
-                            continue
-                        }
-                        if !packs.contains(location.pack.id) && repository.index.isTombstoned(entry) {
-                            errors.append("\(label): chunk \(entry.short) of volume \(volume.name) is in \(location.packName), which is missing")
-                        }
+                        if let problem = chunkProblem(entry, packs: packs) { errors.append("\(label): \(problem) (volume \(volume.name))") }
                     }
-                } catch let error as RepositoryError {
-                    errors.append("\(label): \(error.description)")
                 } catch {
-                    errors.append("\(label): \(error)")
+                    errors.append("\(label): \(Self.describe(error))")
                 }
             }
         }
+        if let resources = snapshot.manifest.resources {
+            do {
+                var listed = 0
+                for page in resources.pages.indices {
+                    let entries = try await repository.resourceCatalogPage(resources, page: page).entries
+                    listed += entries.count
+                    for entry in entries {
+                        if let problem = chunkProblem(try entry.objectID(), packs: packs) {
+                            errors.append("\(label): \(entry.kind) \(entry.namespace.map { "\($0)/" } ?? "")\(entry.name): \(problem)")
+                        }
+                    }
+                }
+                if listed != resources.count {
+                    errors.append("\(label): the resource catalog lists \(listed) objects, the manifest says \(resources.count)")
+                }
+            } catch {
+                errors.append("\(label): \(Self.describe(error))")
+            }
+        }
         return errors
+    }
+
+    /// Why a chunk a snapshot references cannot be read, or nil.
+    private func chunkProblem(_ id: ChunkID, packs: Set<ChunkID>) -> String? {
+        guard let location = repository.index.location(of: id) else { return "chunk \(id.short) is not in the repository" }
+        if !packs.contains(location.pack.id) && repository.index.isTombstoned(id) {
+            return "chunk \(id.short) is in \(location.packName), which is missing"
+        }
+        return nil
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        (error as? RepositoryError)?.description ?? "\(error)"
     }
 }
 

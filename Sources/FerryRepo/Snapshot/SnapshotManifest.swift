@@ -13,9 +13,13 @@ public struct SnapshotManifest: Codable, Sendable {
     /// The writer session that produced it.
     public var session: String
     public var volumes: [VolumeManifest]
+    /// The Kubernetes objects captured with it (an application backup); nil for a volume backup.
+    public var resources: ResourceManifest?
     public var tags: [String: String]
 
-    public init(time: Date, name: String, hostname: String, parent: String?, session: String, volumes: [VolumeManifest], tags: [String: String] = [:]) {
+    public init(time: Date, name: String, hostname: String, parent: String?, session: String, volumes: [VolumeManifest],
+                resources: ResourceManifest? = nil, tags: [String: String] = [:]) {
+        self.resources = resources
         self.version = 1
         self.time = time
         self.name = name

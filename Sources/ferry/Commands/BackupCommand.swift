@@ -51,11 +51,7 @@ struct BackupCommand: AsyncParsableCommand {
             }
             blockSize = parsed
         }
-        var tags: [String: String] = [:]
-        for item in tag {
-            guard let eq = item.firstIndex(of: "=") else { throw ValidationError("--tag takes key=value, got \(item)") }
-            tags[String(item[..<eq])] = String(item[item.index(after: eq)...])
-        }
+        let tags = try Tags.parse(tag)
         let name = self.name ?? source
         let parentSnapshot = try await resolveParent(repo, name: name)
         let block = try changeTracking.open(source, force: force)

@@ -15,58 +15,13 @@ struct PlanCommand: AsyncParsableCommand {
             makes it cluster-wide. Nothing in the cluster is changed.
             """)
 
-    @Option(help: ArgumentHelp("Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the pod's service account).", valueName: "file"))
-    var kubeconfig: String?
-
-    @Option(help: ArgumentHelp("Kubeconfig context (default: the current context).", valueName: "name"))
-    var context: String?
-
-    @Option(name: .customShort("n"), help: ArgumentHelp("The plan's namespace.", valueName: "namespace"))
-    var planNamespace: String?
-
-    @Flag(name: [.customShort("A"), .long], help: "Cluster-wide plan: search every namespace.")
-    var allNamespaces = false
-
-    @Option(help: ArgumentHelp("A Helm release.", valueName: "name"))
-    var helmRelease: String?
-
-    @Option(name: .customLong("operator"), help: ArgumentHelp("An operator: OLM Subscription, ClusterServiceVersion, Helm release or Deployment name.", valueName: "name"))
-    var operatorName: String?
-
-    @Option(name: .customLong("custom-resource"), help: ArgumentHelp("With --operator: a custom resource kind to capture (Kind.group; repeatable; default all).", valueName: "kind"))
-    var customResources: [String] = []
-
-    @Option(help: ArgumentHelp("A label selector (app=web,tier in (a,b),!legacy).", valueName: "selector"))
-    var selector: String?
-
-    @Option(name: .customLong("namespace"), help: ArgumentHelp("Everything in a namespace.", valueName: "namespace"))
-    var wholeNamespace: String?
-
-    @Option(name: .customLong("vm"), help: ArgumentHelp("A KubeVirt VirtualMachine.", valueName: "name"))
-    var virtualMachine: String?
+    @OptionGroup var application: ApplicationOptions
 
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
-    func validate() throws {
-        let chosen = [helmRelease, operatorName, selector, wholeNamespace, virtualMachine].compactMap { $0 }
-        guard chosen.count == 1 else {
-            throw ValidationError("name the application with exactly one of --helm-release, --operator, --selector, --namespace, --vm")
-        }
-        if !customResources.isEmpty && operatorName == nil {
-            throw ValidationError("--custom-resource only applies to --operator")
-        }
-        if allNamespaces && planNamespace != nil {
-            throw ValidationError("-n and --all-namespaces exclude each other")
-        }
-    }
-
     func run() async throws {
-        let client = try KubeClient.fromEnvironment(kubeconfig: kubeconfig, context: context)
-        let scope: DiscoveryScope = allNamespaces
-            ? .cluster(namespaces: nil) : .namespace(planNamespace ?? wholeNamespace ?? client.configuration.namespace)
-        let application = try selectedApplication()
-        let result = try await ApplicationDiscovery(api: client).discover(application, scope: scope)
+        let (result, application, scope) = try await self.application.discover()
         if json {
             Terminal.output(PlanReport.json(result).serializedString())
         } else if !result.components.isEmpty {
@@ -76,24 +31,6 @@ struct PlanCommand: AsyncParsableCommand {
             let why = result.issues.map(\.description).joined(separator: "; ")
             throw PlanError.nothingFound("\(application) has no components in \(scope)\(why.isEmpty ? "" : ": \(why)")")
         }
-    }
-
-    func selectedApplication() throws -> ApplicationSelector {
-        if let helmRelease { return .helmRelease(name: helmRelease) }
-        if let wholeNamespace { return .namespace(wholeNamespace) }
-        if let virtualMachine { return .virtualMachine(name: virtualMachine) }
-        if let selector {
-            do {
-                return .labelSelector(try LabelSelector(parsing: selector))
-            } catch {
-                throw ValidationError("--selector: \(error)")
-            }
-        }
-        let kinds: Set<GroupKind>? = customResources.isEmpty ? nil : Set(customResources.map { text in
-            guard let dot = text.firstIndex(of: ".") else { return GroupKind(group: "", kind: text) }
-            return GroupKind(group: String(text[text.index(after: dot)...]), kind: String(text[..<dot]))
-        })
-        return .operator(OperatorReference(.named(operatorName ?? ""), customResources: kinds))
     }
 }
 

@@ -26,10 +26,11 @@ struct SnapshotsCommand: AsyncParsableCommand {
             return
         }
         let formatter = ISO8601DateFormatter()
-        var rows = [["ID", "TIME", "SIZE", "PARENT", "NAME"]]
+        var rows = [["ID", "TIME", "SIZE", "OBJECTS", "PARENT", "NAME"]]
         for s in snapshots {
             let size = s.manifest.volumes.reduce(Int64(0)) { $0 + $1.size }
-            rows.append([s.id.short, formatter.string(from: s.manifest.time), Format.bytes(size), String((s.manifest.parent ?? "-").prefix(8)), s.manifest.name])
+            rows.append([s.id.short, formatter.string(from: s.manifest.time), Format.bytes(size), s.manifest.resources.map { String($0.count) } ?? "-",
+                         String((s.manifest.parent ?? "-").prefix(8)), s.manifest.name])
         }
         Terminal.table(rows)
     }
@@ -44,6 +45,8 @@ struct SnapshotListing: Encodable {
     var parent: String?
     var tags: [String: String]
     var volumes: [Volume]
+    /// The Kubernetes objects captured (an application backup).
+    var resources: ResourceManifest?
 
     struct Volume: Encodable {
         var name: String
@@ -62,6 +65,7 @@ struct SnapshotListing: Encodable {
         hostname = snapshot.manifest.hostname
         parent = snapshot.manifest.parent
         tags = snapshot.manifest.tags
+        resources = snapshot.manifest.resources
         volumes = snapshot.manifest.volumes.map {
             Volume(name: $0.name, source: $0.source, format: $0.format, size: $0.size, blockSize: $0.blockSize, cbtProvider: $0.changeTracking?.provider, stats: $0.stats)
         }
