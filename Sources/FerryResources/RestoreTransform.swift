@@ -1,3 +1,4 @@
+import FerryApps
 import FerryKube
 
 /// Turns a captured object into what is created on the target cluster: namespaces mapped, owner
@@ -24,7 +25,13 @@ struct RestoreTransform: Sendable {
     func apply(to captured: KubeObject, capturedVolumes: Set<String>, ownerUID: (ObjectReference) -> String?) -> KubeObject {
         var json = captured.json
         let kind = captured.groupKind
-        if let ns = captured.namespace { json.setValue(.string(namespace(ns)), at: ["metadata", "namespace"]) }
+        if let ns = captured.namespace, namespace(ns) != ns {
+            json.setValue(.string(namespace(ns)), at: ["metadata", "namespace"])
+            // A release record names its namespace too; unreadable records are restored as they are.
+            if HelmRelease.isStorageObject(captured), let moved = try? HelmRelease.storageObject(captured, movedTo: namespace(ns)) {
+                json["data"] = moved["data"]
+            }
+        }
         if kind == GroupKind(group: "", kind: "Namespace") { json.setValue(.string(namespace(captured.name)), at: ["metadata", "name"]) }
 
         let owners = captured.ownerReferences.compactMap { owner -> JSONValue? in

@@ -88,6 +88,31 @@ import Testing
         #expect(try await repo.run(["check"]).succeeded)
     }
 
+    /// Restored into another namespace, the release record names the new one, so helm lists,
+    /// reports and upgrades it there.
+    @Test func helmReleaseMovedToAnotherNamespace() async throws {
+        let repo = try await Repo.make()
+        defer { repo.remove() }
+        let snapshot: String? = try await withApps { source in
+            try await source.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
+            guard try await source.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return nil }
+            return try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))["snapshot"]?.stringValue
+        }
+        guard let snapshot else { return }
+        try await withApps { target in
+            let restored = try await repo.json(["app", "restore", snapshot, "--namespace-mapping", "web=web2"] + kubeconfig(target))
+            #expect(restored["failed"] == 0 && restored["created"] == 5, "\(restored)")
+            let releases = try JSONValue(parsing: try #require(try await target.helm(["list", "-n", "web2", "-o", "json"])))
+            #expect(releases[0]?["name"] == "hello" && releases[0]?["namespace"] == "web2", "\(releases)")
+            let status = try #require(try await target.helm(["status", "hello", "-n", "web2"]))
+            #expect(status.contains("NAMESPACE: web2"), "\(status)")
+            _ = try await target.helm(["upgrade", "hello", HelmDiscoveryTests.helloChart, "-n", "web2", "--set", "replicaCount=3", "--disable-openapi-validation"])
+            let deployments = await target.server.objects(apiVersion: "apps/v1", kind: "Deployment")
+            #expect(deployments.map { "\($0.namespace ?? "")/\($0.name)" } == ["web2/hello-hello-world"])
+            #expect(deployments.first?["spec"]?["replicas"] == 3)
+        }
+    }
+
     /// Captures a plain-Deployment operator with its CRD, RBAC and custom resource, then
     /// restores it into another namespace of a fresh cluster.
     func captureOperator(_ repo: Repo) async throws -> String {

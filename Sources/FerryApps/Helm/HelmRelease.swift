@@ -27,11 +27,12 @@ public struct HelmRelease: Sendable {
     /// a release's JSON rarely passes a few MiB).
     public static let maximumDecodedSize = 32 << 20
 
-    /// Decodes a storage object: `data.release` = base64(gzip(JSON)), where for a Secret the API
-    /// adds its own base64 layer on top (ConfigMaps hold the text directly).
-    public init(storageObject object: KubeObject, limit: Int = maximumDecodedSize) throws(HelmReleaseError) {
-        let label = "\(object.kind) \(object.namespace ?? "")/\(object.name)"
-        func fail(_ reason: String) -> HelmReleaseError { HelmReleaseError(object: label, reason: reason) }
+    static func label(_ object: KubeObject) -> String { "\(object.kind) \(object.namespace ?? "")/\(object.name)" }
+
+    /// The release record (JSON) a storage object holds: `data.release` = base64(gzip(JSON)),
+    /// where for a Secret the API adds its own base64 layer on top (ConfigMaps hold the text).
+    static func record(of object: KubeObject, limit: Int = maximumDecodedSize) throws(HelmReleaseError) -> JSONValue {
+        func fail(_ reason: String) -> HelmReleaseError { HelmReleaseError(object: label(object), reason: reason) }
         guard let field = object["data"]?["release"]?.stringValue, !field.isEmpty else {
             throw fail("data.release is missing")
         }
@@ -54,12 +55,38 @@ public struct HelmRelease: Sendable {
         } else if bytes.count > limit {
             throw fail("the release record exceeds the \(limit)-byte limit")
         }
-        let json: JSONValue
         do {
-            json = try JSONValue(parsing: bytes)
+            return try JSONValue(parsing: bytes)
         } catch {
             throw fail("the release record is not JSON: \(error)")
         }
+    }
+
+    /// Whether an object is a Helm release record (Secret or ConfigMap storage driver).
+    public static func isStorageObject(_ object: KubeObject) -> Bool {
+        switch (object.groupKind.group, object.kind) {
+        case ("", "Secret"): return object["type"]?.stringValue == "helm.sh/release.v1"
+        case ("", "ConfigMap"): return object.labels["owner"] == "helm"
+        default: return false
+        }
+    }
+
+    /// The storage object with the release recorded in `namespace` (for a restore into another
+    /// namespace: `helm status` and later revisions then name the new one).
+    public static func storageObject(_ object: KubeObject, movedTo namespace: String) throws(HelmReleaseError) -> KubeObject {
+        var record = try record(of: object)
+        record["namespace"] = .string(namespace)
+        var encoded = Data(GzipDeflater.compress(record.serialized())).base64EncodedString()
+        if object.kind == "Secret" { encoded = Data(encoded.utf8).base64EncodedString() }
+        var moved = object
+        moved.json.setValue(.string(encoded), at: ["data", "release"])
+        return moved
+    }
+
+    /// Decodes a storage object (Secret or ConfigMap).
+    public init(storageObject object: KubeObject, limit: Int = maximumDecodedSize) throws(HelmReleaseError) {
+        let json = try Self.record(of: object, limit: limit)
+        func fail(_ reason: String) -> HelmReleaseError { HelmReleaseError(object: Self.label(object), reason: reason) }
         guard let name = json["name"]?.stringValue, !name.isEmpty else { throw fail("the release record has no name") }
         guard let revision = json["version"]?.intValue else { throw fail("the release record has no version") }
         self.name = name
