@@ -86,6 +86,9 @@ let package = Package(
         .target(
             name: "FerryResources",
             dependencies: ["FerryApps", "FerryKube", "FerryRepo"]),
+        .target(
+            name: "FerryCluster",
+            dependencies: ["FerryResources", "FerryApps", "FerryKube", "FerryRepo", "FerryBlob"]),
 
         // MARK: Test support that is not a test target (never a dependency of `ferry`)
         .target(
@@ -108,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI", "FerryResources",
+                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI", "FerryResources", "FerryCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

@@ -25,6 +25,6 @@ public enum ResourceCapture {
             pages.append(try await session.storeMetadata(try page.encode()).hex)
             start += ResourceManifest.entriesPerPage
         } while start < entries.count
-        return ResourceManifest(application: result.selector.description, scope: result.scope.description, count: entries.count, pages: pages)
+        return ResourceManifest(application: result.application, scope: result.scope.description, count: entries.count, pages: pages)
     }
 }

@@ -19,6 +19,10 @@ public struct ResourceRestore: Sendable {
         public var pollInterval: Duration = .milliseconds(250)
         /// The field manager of creates and applies.
         public var fieldManager = "ferry"
+        /// When set, everything lands in this namespace (every captured namespace maps to it)
+        /// and cluster-scoped objects are not created (`skipped`): what a namespaced Restore
+        /// resource may do.
+        public var confinedTo: String?
 
         public init() {}
     }
@@ -45,7 +49,12 @@ public struct ResourceRestore: Sendable {
 
     public func run(log: @Sendable (String) -> Void = { _ in }) async throws -> ResourceRestoreReport {
         let captured = try await load()
-        let transform = RestoreTransform(namespaceMapping: options.namespaceMapping)
+        var mapping = options.namespaceMapping
+        if let own = options.confinedTo {
+            mapping = [:]
+            for namespace in Set(captured.compactMap(\.entry.namespace)) { mapping[namespace] = own }
+        }
+        let transform = RestoreTransform(namespaceMapping: mapping)
         let volumes = Set(captured.filter { $0.object.groupKind == GroupKind(group: "", kind: "PersistentVolume") }.map(\.object.name))
         var catalog = try await client.resourceCatalog(refresh: true)
         var uids: [ObjectReference: String] = [:]
@@ -59,6 +68,11 @@ public struct ResourceRestore: Sendable {
             var present: [(KubeObject, APIResource)] = []
             for item in members {
                 let target = transform.target(item.reference)
+                if options.confinedTo != nil, !item.entry.namespaced {
+                    report.objects.append(RestoredObject(reference: target, phase: phase, action: .skipped,
+                                                         message: "cluster-scoped: a namespaced restore writes only into its own namespace"))
+                    continue
+                }
                 guard let resource = try await resolve(item.entry, catalog: &catalog) else {
                     report.objects.append(RestoredObject(reference: target, phase: phase, action: .failed,
                                                          message: "the server does not serve \(item.entry.kind) (\(item.entry.apiVersion))"))
@@ -68,7 +82,7 @@ public struct ResourceRestore: Sendable {
                     uids[owner] ?? uids[ObjectReference(group: owner.group, kind: owner.kind, namespace: nil, name: owner.name)]
                 }
                 do {
-                    if let namespace = target.namespace, namespaces.insert(namespace).inserted, let created = try await ensureNamespace(namespace, catalog: catalog) {
+                    if let namespace = target.namespace, options.confinedTo == nil, namespaces.insert(namespace).inserted, let created = try await ensureNamespace(namespace, catalog: catalog) {
                         report.objects.append(created)
                     }
                     let (action, live) = try await put(object, resource: resource)
@@ -245,6 +259,8 @@ public enum ExistingResourcePolicy: String, Sendable, CaseIterable {
 public struct RestoredObject: Sendable {
     public enum Action: String, Sendable {
         case created, existing, updated, failed
+        /// Not restored on purpose (see the message).
+        case skipped
     }
 
     /// Where it was restored (namespace mapping applied).

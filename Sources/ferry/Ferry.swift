@@ -21,6 +21,7 @@ struct Ferry: AsyncParsableCommand {
             KeyCommand.self,
             PlanCommand.self,
             AppCommand.self,
+            CoordinatorCommand.self,
         ])
 
     /// Parses and runs a command; a failure is one line on stderr and exit status 1 (usage

@@ -29,12 +29,20 @@ public struct ApplicationDiscovery<API: KubeAPI>: Sendable {
     /// - Throws: only when nothing can be discovered at all (the server is unreachable, discovery
     ///   of the API itself fails).
     public func discover(_ selector: ApplicationSelector, scope: DiscoveryScope) async throws(KubeError) -> DiscoveryResult {
+        try await discover([selector], scope: scope)
+    }
+
+    /// Discovers one application made of several parts (a plan's Helm releases, operators,
+    /// selectors and VMs) in one walk: an object several parts reach is captured once, with
+    /// every reason.
+    public func discover(_ selectors: [ApplicationSelector], scope: DiscoveryScope) async throws(KubeError) -> DiscoveryResult {
+        precondition(!selectors.isEmpty, "discovery needs at least one selector")
         var walk = DiscoveryWalk(api: api, catalog: try await api.resourceCatalog(refresh: true), scope: scope, options: options)
-        try await walk.seed(selector)
+        for selector in selectors { try await walk.seed(selector) }
         try await walk.closeOver()
         let volumes = try await walk.volumeFacts()
         return DiscoveryResult(
-            selector: selector, scope: scope,
+            selectors: selectors, scope: scope,
             components: walk.components.values.map { component in
                 var captured = component
                 captured.object = CaptureSanitizer.sanitize(component.object)

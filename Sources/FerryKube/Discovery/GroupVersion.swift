@@ -42,6 +42,16 @@ public struct GroupKind: Sendable, Hashable, Comparable, CustomStringConvertible
         self.kind = kind
     }
 
+    /// Parses `Kind.group` (`Memcached.cache.example.com`; a bare `Kind` is in the core group),
+    /// the form `description` prints.
+    public init(dotted text: String) {
+        guard let dot = text.firstIndex(of: ".") else {
+            self.init(group: "", kind: text)
+            return
+        }
+        self.init(group: String(text[text.index(after: dot)...]), kind: String(text[..<dot]))
+    }
+
     public var description: String { group.isEmpty ? kind : "\(kind).\(group)" }
 
     public static func < (a: GroupKind, b: GroupKind) -> Bool { (a.group, a.kind) < (b.group, b.kind) }

@@ -195,6 +195,7 @@ struct AppRestoreReport: Encodable {
     var existing: Int
     var updated: Int
     var failed: Int
+    var skipped: Int
     var objects: [Object]
     var waits: [Wait]
 
@@ -204,6 +205,7 @@ struct AppRestoreReport: Encodable {
         existing = report.count(.existing)
         updated = report.count(.updated)
         failed = report.count(.failed)
+        skipped = report.count(.skipped)
         objects = report.objects.map {
             Object(group: $0.reference.group, kind: $0.reference.kind, namespace: $0.reference.namespace, name: $0.reference.name,
                    phase: $0.phase.identifier, action: $0.action.rawValue, message: $0.message)

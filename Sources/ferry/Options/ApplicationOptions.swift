@@ -55,10 +55,7 @@ struct ApplicationOptions: ParsableArguments {
                 throw ValidationError("--selector: \(error)")
             }
         }
-        let kinds: Set<GroupKind>? = customResources.isEmpty ? nil : Set(customResources.map { text in
-            guard let dot = text.firstIndex(of: ".") else { return GroupKind(group: "", kind: text) }
-            return GroupKind(group: String(text[text.index(after: dot)...]), kind: String(text[..<dot]))
-        })
+        let kinds: Set<GroupKind>? = customResources.isEmpty ? nil : Set(customResources.map(GroupKind.init(dotted:)))
         return .operator(OperatorReference(.named(operatorName ?? ""), customResources: kinds))
     }
 

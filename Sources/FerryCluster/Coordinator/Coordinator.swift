@@ -1,0 +1,106 @@
+import FerryKube
+import FerryRepo
+import Foundation
+
+/// The coordinator (`ferry coordinator`): once it holds the leader lease, it watches `Backup`
+/// and `Restore` resources and carries out each new one, one at a time, writing progress and
+/// the outcome into its status. A Backup or Restore left `InProgress` by a previous leader (its
+/// attempt is not ours) is run again: capturing and restoring objects are idempotent.
+public struct Coordinator: Sendable {
+    public struct Options: Sendable {
+        /// Watch only this namespace (nil: all namespaces).
+        public var namespace: String?
+        public var leaseNamespace: String
+        public var identity: String
+        public var leaseDuration: Duration = .seconds(15)
+        /// Where repository index caches go (nil: none).
+        public var cacheDirectory: String?
+
+        public init(namespace: String?, leaseNamespace: String, identity: String) {
+            self.namespace = namespace
+            self.leaseNamespace = leaseNamespace
+            self.identity = identity
+        }
+    }
+
+    public let client: KubeClient
+    public let options: Options
+    let log: @Sendable (String) -> Void
+
+    public init(client: KubeClient, options: Options, log: @escaping @Sendable (String) -> Void) {
+        self.client = client
+        self.options = options
+        self.log = log
+    }
+
+    /// Runs until leadership is lost (then returns, and the process should exit so that it
+    /// starts again as a candidate) or the API fails for good.
+    public func run() async throws {
+        let election = LeaderElection(client: client, namespace: options.leaseNamespace, identity: options.identity,
+                                      leaseDuration: options.leaseDuration, log: log)
+        try await election.acquire()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await election.hold() }
+            group.addTask { try await work() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// One unit of work: a Backup or a Restore to carry out.
+    struct Job: Sendable {
+        var kind: FerryKind
+        var object: KubeObject
+    }
+
+    func work() async throws {
+        let attempt = "\(options.identity)-\(SecureRandom.hex(4))"
+        let (jobs, queue) = AsyncStream<Job>.makeStream()
+        let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory)
+        let status = StatusWriter(client: client)
+        let backups = BackupRunner(client: client, connector: connector, status: status, log: log)
+        let restores = RestoreRunner(client: client, connector: connector, status: status, log: log)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for kind in [FerryKind.backup, .restore] {
+                let resource = try await kind.resource(client)
+                group.addTask {
+                    for try await event in client.listAndWatch(resource, namespace: options.namespace) {
+                        switch event {
+                        case .synced(let objects, _):
+                            for object in objects where Self.needsWork(object, attempt: attempt) { queue.yield(Job(kind: kind, object: object)) }
+                        case .event(.added(let object)), .event(.modified(let object)):
+                            if Self.needsWork(object, attempt: attempt) { queue.yield(Job(kind: kind, object: object)) }
+                        case .event:
+                            break
+                        }
+                    }
+                    throw ClusterError.repository("the watch of \(resource.name) ended")
+                }
+            }
+            group.addTask {
+                var done: Set<String> = []
+                for await job in jobs {
+                    guard let uid = job.object.uid, done.insert(uid).inserted else { continue }
+                    log("\(job.object.label): starting (attempt \(attempt))")
+                    switch job.kind {
+                    case .backup: await backups.run(job.object, attempt: attempt)
+                    case .restore: await restores.run(job.object, attempt: attempt)
+                    default: break
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// New (no phase, or Pending), or left in progress by another attempt.
+    static func needsWork(_ object: KubeObject, attempt: String) -> Bool {
+        guard object.deletionTimestamp == nil else { return false }
+        switch object["status"]?["phase"]?.stringValue ?? "" {
+        case "", "Pending": return true
+        case "InProgress": return object["status"]?["attempt"]?.stringValue != attempt
+        default: return false
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import FerryApps
+import FerryKube
+import FerryRepo
+
+/// A `BackupPlan`: the application (one or more selectors, all within the plan's namespace),
+/// its Target and the retention applied after each backup.
+public struct BackupPlanSpec: Sendable {
+    public var namespace: String
+    public var name: String
+    public var target: String
+    public var selectors: [ApplicationSelector]
+    public var retention: RetentionPolicy?
+
+    public init(_ object: KubeObject) throws(ClusterError) {
+        namespace = object.namespace ?? ""
+        name = object.name
+        target = try object.requiredString("target")
+        let components = object["spec"]?["components"]
+        var selectors: [ApplicationSelector] = []
+        for release in components?["helmReleases"]?.arrayValue ?? [] {
+            guard let name = release.stringValue, !name.isEmpty else {
+                throw .invalidSpec(object: object.label, field: "spec.components.helmReleases", message: "entries are release names")
+            }
+            selectors.append(.helmRelease(name: name))
+        }
+        for (index, entry) in (components?["operators"]?.arrayValue ?? []).enumerated() {
+            selectors.append(.operator(try Self.operatorReference(entry, field: "spec.components.operators[\(index)]", object: object)))
+        }
+        if let selector = components?["labelSelector"], !selector.isNull {
+            do {
+                selectors.append(.labelSelector(try LabelSelector(object: selector)))
+            } catch {
+                throw .invalidSpec(object: object.label, field: "spec.components.labelSelector", message: error.description)
+            }
+        }
+        for (index, vm) in (components?["virtualMachines"]?.arrayValue ?? []).enumerated() {
+            guard let name = vm["name"]?.stringValue, !name.isEmpty else {
+                throw .invalidSpec(object: object.label, field: "spec.components.virtualMachines[\(index)].name", message: "required")
+            }
+            selectors.append(.virtualMachine(name: name))
+        }
+        if components?["wholeNamespace"]?.boolValue == true { selectors.append(.namespace(namespace)) }
+        guard !selectors.isEmpty else {
+            throw .invalidSpec(object: object.label, field: "spec.components", message: "names nothing to back up")
+        }
+        self.selectors = selectors
+        retention = Self.retention(object["spec"]?["retention"])
+    }
+
+    static func operatorReference(_ entry: JSONValue, field: String, object: KubeObject) throws(ClusterError) -> OperatorReference {
+        let installation: OperatorReference.Installation
+        if let name = entry["subscription"]?.stringValue {
+            installation = .subscription(name)
+        } else if let name = entry["helmRelease"]?.stringValue {
+            installation = .helmRelease(name)
+        } else if let name = entry["deployment"]?.stringValue {
+            installation = .deployment(name)
+        } else if let name = entry["name"]?.stringValue {
+            installation = .named(name)
+        } else {
+            throw .invalidSpec(object: object.label, field: field, message: "set one of name, subscription, helmRelease, deployment")
+        }
+        let kinds = (entry["customResources"]?.arrayValue ?? []).compactMap(\.stringValue).map(GroupKind.init(dotted:))
+        return OperatorReference(installation, customResources: kinds.isEmpty ? nil : Set(kinds))
+    }
+
+    static func retention(_ json: JSONValue?) -> RetentionPolicy? {
+        guard let json, !json.isNull else { return nil }
+        func count(_ key: String) -> Int { Int(json[key]?.intValue ?? 0) }
+        let policy = RetentionPolicy(last: count("keepLast"), hourly: count("keepHourly"), daily: count("keepDaily"),
+                                     weekly: count("keepWeekly"), monthly: count("keepMonthly"), yearly: count("keepYearly"))
+        return policy.isEmpty ? nil : policy
+    }
+
+    /// The snapshot name of the plan's backups.
+    public var snapshotName: String { "plan:\(namespace)/\(name)" }
+}

@@ -1,0 +1,262 @@
+import FerryKube
+import FerryKubeTestServer
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// `ferry coordinator` run as the real binary against the test API server with the chart's
+/// CustomResourceDefinitions installed: Backup and Restore resources carried out end to end.
+@Suite(.serialized) struct CoordinatorTests {
+    static let chartCRDs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("charts/ferry/crds")
+
+    /// A cluster with Ferry's CRDs, a repository directory and the Secret and Target for it.
+    struct Setup {
+        let cluster: AppsCluster
+        let repository: String
+
+        static func make(_ cluster: AppsCluster) async throws -> Setup {
+            try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
+            let setup = Setup(cluster: cluster, repository: "\(cluster.directory)/repository")
+            try FileManager.default.createDirectory(atPath: setup.repository, withIntermediateDirectories: true)
+            return setup
+        }
+
+        /// The password Secret and a Target in `namespace`.
+        func target(in namespace: String, name: String = "local") async throws {
+            try await cluster.server.load(yaml: """
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: ferry-repository, namespace: \(namespace)}
+                data: {password: \(Data("coordinator-test-password\n".utf8).base64EncodedString())}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Target
+                metadata: {name: \(name), namespace: \(namespace)}
+                spec:
+                  path: \(repository)
+                  encryptionSecret: {name: ferry-repository}
+                """)
+        }
+
+        func coordinator(identity: String, leaseDuration: Int = 15) throws -> RunningProcess {
+            try FerryProcess(password: nil).start([
+                "coordinator", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--lease-namespace", "ferry", "--identity", identity,
+                "--lease-duration", String(leaseDuration),
+            ])
+        }
+
+        /// Waits (on a watch, not a clock) until a Backup or Restore reaches a final phase.
+        func finished(_ kind: String, namespace: String, name: String) async throws -> KubeObject {
+            let resource = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
+            for try await event in cluster.client.watch(resource, namespace: namespace, resourceVersion: nil) {
+                guard let object = event.object, object.name == name else { continue }
+                if ["Completed", "PartiallyFailed", "Failed"].contains(object["status"]?["phase"]?.stringValue ?? "") { return object }
+            }
+            throw WatchEnded()
+        }
+
+        struct WatchEnded: Error {}
+    }
+
+    @Test func backupAndRestoreResourcesOfAHelmApplication() async throws {
+        try await withApps { cluster in
+            let setup = try await Setup.make(cluster)
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
+            guard try await cluster.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            try await setup.target(in: "web")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: hello, namespace: web}
+                spec:
+                  target: local
+                  components: {helmReleases: [hello]}
+                  retention: {keepLast: 1}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Backup
+                metadata: {name: hello-1, namespace: web}
+                spec: {plan: hello}
+                """)
+            let coordinator = try setup.coordinator(identity: "alpha")
+            defer { coordinator.kill() }
+
+            let backup = try await setup.finished("Backup", namespace: "web", name: "hello-1")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            #expect(backup["status"]?["resources"] == 4)
+            #expect(backup["status"]?["attempt"]?.stringValue?.hasPrefix("alpha-") == true)
+            let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
+            let plan = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "hello"))
+            #expect(plan["status"]?["lastBackup"] == "hello-1")
+
+            // The repository the Target names was created and holds the snapshot.
+            let ferry = FerryProcess(password: "coordinator-test-password")
+            let listing = try JSONValue(parsing: try await ferry.run(["snapshots", "--repo", setup.repository, "--json"]).stdout)
+            #expect(listing[0]?["id"]?.stringValue == snapshot && listing[0]?["name"] == "plan:web/hello")
+            #expect(listing[0]?["tags"]?["backup"] == "hello-1")
+
+            // A second backup: retention keeps only the newest snapshot of the plan.
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: hello-2, namespace: web}\nspec: {plan: hello}")
+            let second = try await setup.finished("Backup", namespace: "web", name: "hello-2")
+            #expect(second["status"]?["phase"] == "Completed")
+            let after = try JSONValue(parsing: try await ferry.run(["snapshots", "--repo", setup.repository, "--json"]).stdout)
+            #expect(after.arrayValue?.count == 1 && after[0]?["tags"]?["backup"] == "hello-2")
+
+            // Lost workload, restored from the Backup in its own namespace.
+            await cluster.server.delete(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world")
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: again, namespace: web}\nspec: {backup: hello-2}")
+            let restore = try await setup.finished("Restore", namespace: "web", name: "again")
+            #expect(restore["status"]?["phase"] == "Completed" && restore["status"]?["created"] == 1 && restore["status"]?["existing"] == 3,
+                    "\(restore.json.serializedString())")
+            #expect(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world") != nil)
+
+            // Another namespace restores a snapshot through its own Target: everything lands there.
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: staging}")
+            try await setup.target(in: "staging")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: Restore
+                metadata: {name: copy, namespace: staging}
+                spec: {target: local, snapshot: latest}
+                """)
+            let copy = try await setup.finished("Restore", namespace: "staging", name: "copy")
+            #expect(copy["status"]?["phase"] == "Completed" && copy["status"]?["created"] == 4, "\(copy.json.serializedString())")
+            let releases = try JSONValue(parsing: try #require(try await cluster.helm(["list", "-n", "staging", "-o", "json"])))
+            #expect(releases[0]?["name"] == "hello" && releases[0]?["namespace"] == "staging", "\(releases)")
+        }
+    }
+
+    @Test func aNamespacedRestoreSkipsClusterScopedObjects() async throws {
+        try await withApps { cluster in
+            let setup = try await Setup.make(cluster)
+            let base = "operators/memcached-operator/config"
+            try await cluster.load("\(base)/crd/bases/cache.example.com_memcacheds.yaml")
+            try await cluster.load("\(base)/manager/manager.yaml")
+            for file in ["service_account", "role", "role_binding", "leader_election_role", "leader_election_role_binding"] {
+                try await cluster.load("\(base)/rbac/\(file).yaml", namespace: "system")
+            }
+            try await setup.target(in: "system")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: operator, namespace: system}
+                spec:
+                  target: local
+                  components: {operators: [{deployment: controller-manager}]}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Backup
+                metadata: {name: operator-1, namespace: system}
+                spec: {plan: operator}
+                """)
+            let coordinator = try setup.coordinator(identity: "alpha")
+            defer { coordinator.kill() }
+            let backup = try await setup.finished("Backup", namespace: "system", name: "operator-1")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}")
+            try await setup.target(in: "other")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: Restore
+                metadata: {name: copy, namespace: other}
+                spec: {target: local, snapshot: latest, waitTimeoutSeconds: 0}
+                """)
+            let restore = try await setup.finished("Restore", namespace: "other", name: "copy")
+            #expect(restore["status"]?["phase"] == "Completed", "\(restore.json.serializedString())")
+            let skipped = (restore["status"]?["skipped"]?.arrayValue ?? []).compactMap(\.stringValue)
+            #expect(skipped.contains("ClusterRoleBinding.rbac.authorization.k8s.io manager-rolebinding"), "\(skipped)")
+            #expect(skipped.contains("CustomResourceDefinition.apiextensions.k8s.io memcacheds.cache.example.com"), "\(skipped)")
+            #expect(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "other", name: "controller-manager") != nil)
+            let binding = try #require(await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", namespace: "other", name: "leader-election-rolebinding"))
+            #expect(binding["subjects"]?[0]?["namespace"] == "other")
+        }
+    }
+
+    @Test func mistakesEndInTheStatusWithTheReason() async throws {
+        try await withApps { cluster in
+            let setup = try await Setup.make(cluster)
+            try await cluster.server.load(yaml: """
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: app}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Backup
+                metadata: {name: no-plan, namespace: app}
+                spec: {plan: missing}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: no-secret, namespace: app}
+                spec: {target: local, components: {helmReleases: [x]}}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Target
+                metadata: {name: local, namespace: app}
+                spec: {path: \(setup.repository), encryptionSecret: {name: absent}}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Backup
+                metadata: {name: secret-missing, namespace: app}
+                spec: {plan: no-secret}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Restore
+                metadata: {name: nothing, namespace: app}
+                spec: {}
+                """)
+            let coordinator = try setup.coordinator(identity: "alpha")
+            defer { coordinator.kill() }
+            let noPlan = try await setup.finished("Backup", namespace: "app", name: "no-plan")
+            #expect(noPlan["status"]?["phase"] == "Failed")
+            #expect(noPlan["status"]?["errors"] == ["BackupPlan app/missing (needed by Backup app/no-plan) does not exist"])
+            let noSecret = try await setup.finished("Backup", namespace: "app", name: "secret-missing")
+            #expect(noSecret["status"]?["errors"] == ["Secret app/absent (needed by a Target) does not exist"])
+            let nothing = try await setup.finished("Restore", namespace: "app", name: "nothing")
+            #expect(nothing["status"]?["errors"] == ["Restore app/nothing: spec: set backup, or target and snapshot"])
+        }
+    }
+
+    /// Two replicas: only the lease holder acts; killed, the other takes over after the lease.
+    @Test func onlyTheLeaderActsAndAStandbyTakesOver() async throws {
+        try await withApps { cluster in
+            let setup = try await Setup.make(cluster)
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
+            guard try await cluster.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            try await setup.target(in: "web")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: hello, namespace: web}
+                spec: {target: local, components: {helmReleases: [hello]}}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Backup
+                metadata: {name: first, namespace: web}
+                spec: {plan: hello}
+                """)
+            let alpha = try setup.coordinator(identity: "alpha", leaseDuration: 2)
+            defer { alpha.kill() }
+            let first = try await setup.finished("Backup", namespace: "web", name: "first")
+            #expect(first["status"]?["attempt"]?.stringValue?.hasPrefix("alpha-") == true)
+
+            let beta = try setup.coordinator(identity: "beta", leaseDuration: 2)
+            defer { beta.kill() }
+            alpha.kill(SIGKILL)
+            _ = await alpha.wait()
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: second, namespace: web}\nspec: {plan: hello}")
+            let second = try await setup.finished("Backup", namespace: "web", name: "second")
+            #expect(second["status"]?["phase"] == "Completed")
+            #expect(second["status"]?["attempt"]?.stringValue?.hasPrefix("beta-") == true)
+            let lease = try #require(await cluster.server.object(apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "ferry", name: "ferry-coordinator"))
+            #expect(lease["spec"]?["holderIdentity"] == "beta" && lease["spec"]?["leaseTransitions"] == 1)
+            beta.kill(SIGTERM)
+            let log = await beta.wait().stderr
+            #expect(log.contains("waiting for leadership: lease ferry/ferry-coordinator is held by alpha"), "\(log)")
+            #expect(log.contains("taken over from alpha"), "\(log)")
+        }
+    }
+}
