@@ -28,6 +28,8 @@ public struct BackupRequest: Sendable {
     public var sessionLease: Duration = .seconds(900)
     /// The compression of new chunks; nil for the repository's default.
     public var compression: Compression?
+    /// The volume's name in the snapshot; the parent's volume of the same name is compared.
+    public var volumeName = "disk"
 
     public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil,
                 changeTracker: (any ChangeTracker)? = nil, cbtSample: CBTSample = .standard, verifyCBT: Bool = false) {
@@ -75,41 +77,53 @@ public struct VolumeBackup: Sendable {
     }
 
     public func run() async throws -> BackupResult {
-        guard BlockSize.isValid(request.blockSize) else {
-            throw RepositoryError.invalidArgument("block size \(request.blockSize) is not a power of two between 64 KiB and 8 MiB")
-        }
         let started = ContinuousClock.now
         let session = try await repository.beginSession(lease: request.sessionLease, compression: request.compression)
         do {
-            let plan = try await ChangePlan.make(
-                tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository)
-            var (pages, stats, missed) = try await writeBlocks(session, repository: session.repository, plan: plan)
-            stats.bytesSampled = plan.bytesSampled
-            stats.bytesStored = session.bytesStored
-            stats.seconds = (ContinuousClock.now - started).seconds
-            let volume = VolumeManifest(
-                name: "disk", source: source.description, format: request.format, size: source.size,
-                blockSize: request.blockSize, pageEntries: repository.config.blockMapPageEntries, pages: pages,
-                changeTracking: ChangeTrackingRecord(provider: plan.provider, bookmarkProvider: plan.bookmark?.provider,
-                                                     bookmark: plan.bookmark?.fields, fallbackReason: plan.fallbackReason),
-                stats: stats)
+            let (volume, missed) = try await store(in: session)
+            var stats = volume.stats
             let manifest = SnapshotManifest(
                 time: Date(), name: request.name, hostname: ProcessInfo.processInfo.hostName,
                 parent: request.parent?.id.hex, session: session.id, volumes: [volume], tags: request.tags)
             let (id, stored) = try await session.commit(manifest)
             stats.bytesStored = stored
             stats.seconds = (ContinuousClock.now - started).seconds
-            pages.removeAll()
-            return BackupResult(snapshot: id, manifest: manifest, stats: stats, missedBlocks: plan.claimedBlocks == nil ? nil : missed.sorted())
+            return BackupResult(snapshot: id, manifest: manifest, stats: stats, missedBlocks: missed)
         } catch {
             await session.end()
             throw error
         }
     }
 
+    /// Stores the volume's blocks and block map in `session` (flushed, not committed) and
+    /// returns its manifest entry: what an agent hands to the coordinator, which commits the
+    /// snapshot. Also returns, with `verifyCBT`, the blocks the tracker missed.
+    public func store(in session: WriteSession) async throws -> (VolumeManifest, missedBlocks: [Int]?) {
+        guard BlockSize.isValid(request.blockSize) else {
+            throw RepositoryError.invalidArgument("block size \(request.blockSize) is not a power of two between 64 KiB and 8 MiB")
+        }
+        let started = ContinuousClock.now
+        let plan = try await ChangePlan.make(
+            tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository)
+        var (pages, stats, missed) = try await writeBlocks(session, repository: session.repository, plan: plan)
+        try await session.flush()
+        stats.bytesSampled = plan.bytesSampled
+        stats.bytesStored = session.bytesStored
+        stats.seconds = (ContinuousClock.now - started).seconds
+        let volume = VolumeManifest(
+            name: request.volumeName, source: source.description, format: request.format, size: source.size,
+            blockSize: request.blockSize, pageEntries: repository.config.blockMapPageEntries, pages: pages,
+            changeTracking: ChangeTrackingRecord(provider: plan.provider, bookmarkProvider: plan.bookmark?.provider,
+                                                 bookmark: plan.bookmark?.fields, fallbackReason: plan.fallbackReason),
+            stats: stats)
+        pages.removeAll()
+        return (volume, plan.claimedBlocks == nil ? nil : missed.sorted())
+    }
+
     /// The parent's volume when its block map lines up with this backup's blocks.
     var comparableParent: VolumeManifest? {
-        guard let volume = request.parent?.manifest.volumes.first, volume.blockSize == request.blockSize else { return nil }
+        guard let volume = request.parent?.manifest.volumes.first(where: { $0.name == request.volumeName }), volume.blockSize == request.blockSize
+        else { return nil }
         return volume
     }
 

@@ -229,6 +229,23 @@ public final class WriteSession: Sendable {
     /// Flushes the metadata pack and the last index object, checks the session is still valid,
     /// and writes the manifest: the commit point. Returns the snapshot's id.
     public func commit(_ manifest: SnapshotManifest) async throws -> (id: ChunkID, bytesStored: Int64) {
+        try await flush()
+        FaultPoint.beforeManifest.reach()
+        try await verifyMarker()
+        let (name, bytes) = try repository.sealSnapshot(manifest)
+        try await Repository.wrap { try await repository.store.put(name, bytes) }
+        let total = state.withLock {
+            $0.bytesStored += Int64(bytes.count)
+            return $0.bytesStored
+        }
+        await end()
+        return (ObjectName.id(in: name)!, total)
+    }
+
+    /// Stores everything written so far: waits for the uploads, stores the metadata pack and
+    /// the last index object. A session that does not commit a snapshot itself (an agent's
+    /// part of a backup another process commits) flushes, then ends.
+    public func flush() async throws {
         try await uploads.drain()
         let metadata: SealedPack? = state.withLock { state in
             defer { state.metadata = nil }
@@ -240,16 +257,6 @@ public final class WriteSession: Sendable {
             return state.unindexed
         }
         try await writeIndex(remaining)
-        FaultPoint.beforeManifest.reach()
-        try await verifyMarker()
-        let (name, bytes) = try repository.sealSnapshot(manifest)
-        try await Repository.wrap { try await repository.store.put(name, bytes) }
-        let total = state.withLock {
-            $0.bytesStored += Int64(bytes.count)
-            return $0.bytesStored
-        }
-        await end()
-        return (ObjectName.id(in: name)!, total)
     }
 
     /// Checks, just before the commit, that this session's marker still exists and will not
