@@ -88,7 +88,7 @@ let package = Package(
             dependencies: ["FerryApps", "FerryKube", "FerryRepo"]),
         .target(
             name: "FerryCluster",
-            dependencies: ["FerryResources", "FerryApps", "FerryKube", "FerryRepo", "FerryBlob"]),
+            dependencies: ["FerryResources", "FerryApps", "FerryKube", "FerryMover", "FerryVolume", "FerryRepo", "FerryBlob"]),
 
         // MARK: Test support that is not a test target (never a dependency of `ferry`)
         .target(

@@ -31,6 +31,7 @@ public enum FerryKind: String, Sendable, CaseIterable {
     case backupPlan = "BackupPlan"
     case backup = "Backup"
     case restore = "Restore"
+    case volumeTransfer = "VolumeTransfer"
 
     public static let apiVersion = "ferry.dev/v1alpha1"
 

@@ -331,7 +331,7 @@ public final class Repository: Sendable {
 
     /// JSON as stored in the repository: sorted keys, ISO 8601 times with fractional seconds
     /// (snapshots taken within one second must still order correctly).
-    static var encoder: JSONEncoder {
+    public static var encoder: JSONEncoder {
         let e = JSONEncoder()
         e.dateEncodingStrategy = .custom { date, encoder in
             var container = encoder.singleValueContainer()
@@ -341,7 +341,7 @@ public final class Repository: Sendable {
         return e
     }
 
-    static var decoder: JSONDecoder {
+    public static var decoder: JSONDecoder {
         let d = JSONDecoder()
         d.dateDecodingStrategy = .custom { decoder in
             let text = try decoder.singleValueContainer().decode(String.self)

@@ -22,6 +22,7 @@ struct Ferry: AsyncParsableCommand {
             PlanCommand.self,
             AppCommand.self,
             CoordinatorCommand.self,
+            AgentCommand.self,
         ])
 
     /// Parses and runs a command; a failure is one line on stderr and exit status 1 (usage

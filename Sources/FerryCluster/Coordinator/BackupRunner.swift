@@ -11,6 +11,7 @@ struct BackupRunner: Sendable {
     let client: KubeClient
     let connector: TargetConnector
     let status: StatusWriter
+    let timing: VolumeUnits.Timing
     let log: @Sendable (String) -> Void
 
     /// Runs the backup; every failure ends in the status (phase Failed with the reason).
@@ -45,14 +46,37 @@ struct BackupRunner: Sendable {
             throw ClusterError.invalidSpec(object: "BackupPlan \(namespace)/\(planName)", field: "spec.components",
                                            message: "\(result.application) found nothing in namespace \(namespace)")
         }
+        // Volumes first: agents store them; this process commits the snapshot once all are done.
+        let (specs, notMoved) = VolumeUnits.plan(result.volumes, backup: backup.name, target: plan.target, snapshotName: plan.snapshotName)
+        let units = VolumeUnits(client: client, status: status, timing: timing, log: log)
+        var finished: [KubeObject] = []
+        if !specs.isEmpty {
+            finished = try await units.follow(try await units.create(specs, for: backup), of: backup, notMoved: notMoved)
+        }
+        var volumes: [VolumeManifest] = []
+        var failures: [JSONValue] = []
+        for unit in finished {
+            let claim = unit["spec"]?["volume"]?.stringValue ?? unit.name
+            guard unit["status"]?["phase"]?.stringValue == "Succeeded", let result = unit["status"]?["result"] else {
+                failures.append(.string("volume \(claim): \(unit["status"]?["message"]?.stringValue ?? "failed")"))
+                continue
+            }
+            do {
+                volumes.append(try Repository.decoder.decode(VolumeManifest.self, from: Data(result.serialized())))
+            } catch {
+                failures.append(.string("volume \(claim): the agent's result is not a volume manifest: \(error)"))
+            }
+        }
+
         let session = try await repository.beginSession()
         let snapshot: ChunkID
         let stored: Int64
         let resources: ResourceManifest
         do {
+            try await Self.verifyStored(volumes, in: session)
             resources = try await ResourceCapture.store(result, in: session)
             let manifest = SnapshotManifest(
-                time: Date(), name: plan.snapshotName, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id, volumes: [],
+                time: Date(), name: plan.snapshotName, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id, volumes: volumes,
                 resources: resources, tags: ["backup": backup.name, "plan": planName, "namespace": namespace])
             (snapshot, stored) = try await session.commit(manifest)
         } catch {
@@ -60,23 +84,35 @@ struct BackupRunner: Sendable {
             throw error
         }
         var warnings = result.issues.map { JSONValue.string($0.description) }
+        warnings += notMoved.map { .string("volume \($0.claim) not moved: \($0.reason)") }
         if let retention = plan.retention {
             let removed = try await applyRetention(retention, name: plan.snapshotName, repository: repository)
             if removed > 0 { log("\(backup.label): retention removed \(removed) older snapshot(s) of \(plan.snapshotName)") }
         }
-        let incomplete = result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) }
-        let volumes = result.volumes.map { volume -> JSONValue in
-            ["claim": .string(volume.claim.description), "phase": "NotMoved",
-             "message": "the node agent that moves volume data is not part of this version"]
-        }
-        if !volumes.isEmpty { warnings.append(.string("the data of \(volumes.count) volume(s) was not moved")) }
+        let incomplete = result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) } || !failures.isEmpty || !notMoved.isEmpty
         try? await status.patch(.backupPlan, try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: backup.label),
                                 ["lastBackup": .string(backup.name), "lastBackupTime": StatusWriter.now()])
         return [
             "phase": .string(incomplete ? "PartiallyFailed" : "Completed"), "snapshot": .string(snapshot.hex),
-            "resources": .int(Int64(resources.count)), "bytesStored": .int(stored), "volumes": .array(volumes),
-            "warnings": warnings.isEmpty ? .null : .array(warnings),
+            "resources": .int(Int64(resources.count)), "bytesStored": .int(stored + volumes.reduce(0) { $0 + $1.stats.bytesStored }),
+            "volumes": .array(VolumeUnits.summary(finished, notMoved: notMoved)),
+            "warnings": warnings.isEmpty ? .null : .array(warnings), "errors": failures.isEmpty ? .null : .array(failures),
         ]
+    }
+
+    /// Every block-map page and block the agents' volumes reference must still be stored and not
+    /// marked for deletion as this session sees the index: a prune that ran between an agent's
+    /// session and this one may have claimed them (the backup must then run again).
+    static func verifyStored(_ volumes: [VolumeManifest], in session: WriteSession) async throws {
+        for volume in volumes {
+            for page in 0..<volume.pageCount {
+                let id = try volume.pageID(page)
+                guard session.holds(id) else { throw ClusterError.repository("volume \(volume.name): block-map page \(id.short) is no longer stored (a prune ran meanwhile); run the backup again") }
+                for entry in try await session.repository.blockMapPage(volume, page: page).entries where !entry.isZero && !session.holds(entry) {
+                    throw ClusterError.repository("volume \(volume.name): chunk \(entry.short) is no longer stored (a prune ran meanwhile); run the backup again")
+                }
+            }
+        }
     }
 
     /// Forgets the plan's snapshots the policy does not keep (prune reclaims their space).

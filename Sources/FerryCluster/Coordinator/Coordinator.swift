@@ -15,6 +15,10 @@ public struct Coordinator: Sendable {
         public var leaseDuration: Duration = .seconds(15)
         /// Where repository index caches go (nil: none).
         public var cacheDirectory: String?
+        /// A running VolumeTransfer whose status does not change for this long is requeued.
+        public var unitLease: Duration = .seconds(60)
+        /// A VolumeTransfer no agent claims for this long fails.
+        public var claimTimeout: Duration = .seconds(600)
 
         public init(namespace: String?, leaseNamespace: String, identity: String) {
             self.namespace = namespace
@@ -58,7 +62,8 @@ public struct Coordinator: Sendable {
         let (jobs, queue) = AsyncStream<Job>.makeStream()
         let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory)
         let status = StatusWriter(client: client)
-        let backups = BackupRunner(client: client, connector: connector, status: status, log: log)
+        let timing = VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout)
+        let backups = BackupRunner(client: client, connector: connector, status: status, timing: timing, log: log)
         let restores = RestoreRunner(client: client, connector: connector, status: status, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for kind in [FerryKind.backup, .restore] {

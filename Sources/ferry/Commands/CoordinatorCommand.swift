@@ -30,7 +30,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Index cache directory (default: FERRY_CACHE_DIR; none if unset).", valueName: "dir"))
     var cacheDir: String?
 
+    @Option(name: .long, help: ArgumentHelp("Seconds without a heartbeat after which a volume's work unit is given to another attempt.", valueName: "seconds"))
+    var unitLease: Int = 60
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a volume's work unit may wait for an agent to claim it.", valueName: "seconds"))
+    var claimTimeout: Int = 600
+
     func validate() throws {
+        guard unitLease >= 1, claimTimeout >= 1 else { throw ValidationError("--unit-lease and --claim-timeout must be at least 1 second") }
         guard leaseDuration >= 1 else { throw ValidationError("--lease-duration must be at least 1 second") }
     }
 
@@ -41,6 +48,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             identity: identity ?? environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName)
         options.leaseDuration = .seconds(leaseDuration)
         options.cacheDirectory = cacheDir ?? environment["FERRY_CACHE_DIR"]
+        options.unitLease = .seconds(unitLease)
+        options.claimTimeout = .seconds(claimTimeout)
         let coordinator = Coordinator(client: try kube.client(), options: options) { line in
             Terminal.error("\(Date().formatted(Date.ISO8601FormatStyle())) \(line)")
         }

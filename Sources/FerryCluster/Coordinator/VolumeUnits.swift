@@ -1,0 +1,148 @@
+import FerryApps
+import FerryKube
+import FerryRepo
+import Foundation
+
+/// The volumes of one Backup as work units: which can be read by an agent (and where), the
+/// `VolumeTransfer` objects for them, and following them to the end. The coordinator judges
+/// heartbeats on its own clock (when it last saw a unit's status change), requeues a unit
+/// whose agent went silent for a lease, and fails one no agent claims.
+struct VolumeUnits: Sendable {
+    struct Timing: Sendable {
+        /// A running unit whose status has not changed for this long is requeued.
+        var unitLease: Duration = .seconds(60)
+        /// A unit nobody claims for this long fails (no agent on its node).
+        var claimTimeout: Duration = .seconds(600)
+        var poll: Duration = .milliseconds(500)
+    }
+
+    /// A volume that is not moved, and why.
+    struct NotMoved: Sendable {
+        var claim: String
+        var reason: String
+    }
+
+    let client: KubeClient
+    let status: StatusWriter
+    let timing: Timing
+    let log: @Sendable (String) -> Void
+
+    /// The units for the volumes an agent can read directly: block-mode volumes and VM disk
+    /// images at a host path on a node.
+    static func plan(_ volumes: [VolumeFacts], backup: String, target: String, snapshotName: String) -> ([VolumeTransferSpec], [NotMoved]) {
+        var units: [VolumeTransferSpec] = []
+        var notMoved: [NotMoved] = []
+        for volume in volumes {
+            let claim = "\(volume.claim.namespace ?? "")/\(volume.claim.name)"
+            switch volume.readMethod {
+            case .hostPath(let node, let path):
+                let kind = volume.hostPaths.first { $0.node == node && $0.path == path }?.kind
+                if volume.mode == .block || kind == .diskImage {
+                    units.append(VolumeTransferSpec(backup: backup, target: target, node: node, volume: claim, snapshotName: snapshotName, path: path))
+                } else {
+                    notMoved.append(NotMoved(claim: claim, reason: "a filesystem volume (\(path) on \(node)): agents read block devices and disk images; it needs a CSI snapshot, which this version does not take"))
+                }
+            case .csiSnapshot(let snapshotClass, _):
+                notMoved.append(NotMoved(claim: claim, reason: "would be read from a CSI snapshot (class \(snapshotClass)), which this version does not take"))
+            case .unavailable(let reason):
+                notMoved.append(NotMoved(claim: claim, reason: reason))
+            }
+        }
+        return (units, notMoved)
+    }
+
+    /// Creates the units (owned by the Backup, so they go with it). A unit that exists already
+    /// (a coordinator restarted mid-backup) is kept with whatever it has done.
+    func create(_ units: [VolumeTransferSpec], for backup: KubeObject) async throws -> [String] {
+        let resource = try await FerryKind.volumeTransfer.resource(client)
+        var names: [String] = []
+        for (index, unit) in units.enumerated() {
+            let name = "\(backup.name)-\(index)"
+            var object = KubeObject(apiVersion: FerryKind.apiVersion, kind: FerryKind.volumeTransfer.rawValue, namespace: backup.namespace, name: name)
+            object.json["spec"] = unit.json
+            object.json.setValue([
+                VolumeTransferSpec.nodeLabel: .string(VolumeTransferSpec.nodeLabelValue(unit.node)),
+                VolumeTransferSpec.backupLabel: .string(backup.name),
+            ], at: ["metadata", "labels"])
+            if let uid = backup.uid {
+                object.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: "Backup", name: backup.name, uid: uid, controller: true).json],
+                                     at: ["metadata", "ownerReferences"])
+            }
+            do {
+                _ = try await client.create(resource, object)
+            } catch .alreadyExists {
+                log("\(object.label) exists already; keeping its progress")
+            } catch {
+                throw ClusterError.kube(error)
+            }
+            names.append(name)
+        }
+        return names
+    }
+
+    /// Follows the units until each has succeeded or failed; keeps the Backup's status current.
+    func follow(_ names: [String], of backup: KubeObject, notMoved: [NotMoved]) async throws -> [KubeObject] {
+        let resource = try await FerryKind.volumeTransfer.resource(client)
+        var lastChange: [String: (state: String, at: ContinuousClock.Instant)] = [:]
+        var reported = ""
+        while true {
+            var units: [KubeObject] = []
+            do {
+                units = try await client.listAll(resource, namespace: backup.namespace, labelSelector: "\(VolumeTransferSpec.backupLabel)=\(backup.name)")
+                    .filter { names.contains($0.name) }
+            } catch {
+                throw ClusterError.kube(error)
+            }
+            let now = ContinuousClock.now
+            for unit in units {
+                let state = (unit["status"] ?? .null).serializedString()
+                if lastChange[unit.name]?.state != state { lastChange[unit.name] = (state, now) }
+                let quiet = now - lastChange[unit.name]!.at
+                let phase = unit["status"]?["phase"]?.stringValue ?? ""
+                switch phase.isEmpty ? "Pending" : phase {
+                case "Running" where quiet >= timing.unitLease:
+                    let attempt = unit["status"]?["attempt"]?.stringValue ?? ""
+                    try await reset(unit, resource: resource, ["phase": "Pending", "message": .string("requeued: no heartbeat from attempt \(attempt) for \(timing.unitLease)")])
+                    log("\(unit.label): requeued (attempt \(attempt) silent for \(timing.unitLease))")
+                case "Pending" where quiet >= timing.claimTimeout:
+                    let node = unit["spec"]?["node"]?.stringValue ?? "?"
+                    try await reset(unit, resource: resource, ["phase": "Failed", "message": .string("no agent on node \(node) claimed it within \(timing.claimTimeout)")])
+                default:
+                    break
+                }
+            }
+            let volumes = Self.summary(units, notMoved: notMoved)
+            let summary = JSONValue.array(volumes).serializedString()
+            if summary != reported {
+                try await status.patch(.backup, backup, ["volumes": .array(volumes)])
+                reported = summary
+            }
+            if units.count == names.count, units.allSatisfy({ ["Succeeded", "Failed"].contains($0["status"]?["phase"]?.stringValue ?? "") }) {
+                return units
+            }
+            try await Task.sleep(for: timing.poll)
+        }
+    }
+
+    /// The Backup's `status.volumes`: each unit's phase and progress, and the volumes not moved.
+    static func summary(_ units: [KubeObject], notMoved: [NotMoved]) -> [JSONValue] {
+        units.map { unit -> JSONValue in
+            ["claim": unit["spec"]?["volume"] ?? .null, "phase": unit["status"]?["phase"] ?? "Pending",
+             "bytesDone": unit["status"]?["bytesDone"] ?? .null, "bytesTotal": unit["status"]?["bytesTotal"] ?? .null,
+             "message": unit["status"]?["message"] ?? .null]
+        } + notMoved.map { ["claim": .string($0.claim), "phase": "NotMoved", "message": .string($0.reason)] }
+    }
+
+    /// Replaces a unit's status (conditional on the version read: an agent's write in between wins).
+    func reset(_ unit: KubeObject, resource: APIResource, _ status: JSONValue) async throws {
+        var changed = unit
+        changed.json["status"] = status
+        do {
+            _ = try await client.updateStatus(resource, changed)
+        } catch .conflict {
+            // The agent wrote first; judged again on the next round.
+        } catch {
+            throw ClusterError.kube(error)
+        }
+    }
+}

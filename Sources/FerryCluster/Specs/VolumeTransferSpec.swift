@@ -1,0 +1,55 @@
+import FerryKube
+import FerryRepo
+
+/// A `VolumeTransfer`: one volume of a Backup, to be read on one node by the agent there.
+public struct VolumeTransferSpec: Sendable {
+    public var backup: String
+    public var target: String
+    public var node: String
+    /// The volume's name in the snapshot (`namespace/claim`).
+    public var volume: String
+    /// Snapshots of this name are searched for the volume's parent.
+    public var snapshotName: String?
+    /// Host path of the block device or disk image.
+    public var path: String
+    public var format: String
+
+    public init(backup: String, target: String, node: String, volume: String, snapshotName: String?, path: String, format: String = "auto") {
+        self.backup = backup
+        self.target = target
+        self.node = node
+        self.volume = volume
+        self.snapshotName = snapshotName
+        self.path = path
+        self.format = format
+    }
+
+    public init(_ object: KubeObject) throws(ClusterError) {
+        backup = try object.requiredString("backup")
+        target = try object.requiredString("target")
+        node = try object.requiredString("node")
+        volume = try object.requiredString("volume")
+        snapshotName = object.optionalString("snapshotName")
+        path = try object.requiredString("source", "path")
+        format = object.optionalString("source", "format") ?? "auto"
+    }
+
+    public var json: JSONValue {
+        var spec: JSONValue = [
+            "backup": .string(backup), "target": .string(target), "node": .string(node), "volume": .string(volume),
+            "source": ["path": .string(path), "format": .string(format)],
+        ]
+        if let snapshotName { spec["snapshotName"] = .string(snapshotName) }
+        return spec
+    }
+
+    /// The label agents select their units by. Node names may be longer than a label value
+    /// allows (63), so the value is a digest of the name.
+    public static let nodeLabel = "ferry.dev/node"
+    /// The label that ties units to their Backup.
+    public static let backupLabel = "ferry.dev/backup"
+
+    public static func nodeLabelValue(_ node: String) -> String {
+        String(Digest.sha256(Array(node.utf8)).hex.prefix(32))
+    }
+}

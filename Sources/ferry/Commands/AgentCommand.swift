@@ -1,0 +1,51 @@
+import ArgumentParser
+import FerryCluster
+import Foundation
+
+/// `ferry agent`: the node agent (a DaemonSet in the Helm chart).
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the node agent: read the volumes of VolumeTransfer work units on this node into their repositories.",
+        discussion: """
+            The coordinator creates one VolumeTransfer per volume of a Backup, labelled for the node where the \
+            volume's data can be read (a block device or a VM disk image at a host path). The agent claims the \
+            units for its node, stores the volumes, and reports each volume's block map to the coordinator, which \
+            commits the snapshot.
+            """)
+
+    @OptionGroup var kube: KubeOptions
+
+    @Option(name: .long, help: ArgumentHelp("This node's name (default: NODE_NAME).", valueName: "name"))
+    var node: String?
+
+    @Option(name: .long, help: ArgumentHelp("This agent's identity (default: POD_NAME, else the host name).", valueName: "name"))
+    var identity: String?
+
+    @Option(name: .long, help: ArgumentHelp("Watch only this namespace (default: all).", valueName: "namespace"))
+    var watchNamespace: String?
+
+    @Option(name: .long, help: ArgumentHelp("Where the host's root file system is mounted (default: / on the host itself).", valueName: "dir"))
+    var hostRoot: String = ""
+
+    @Option(name: .long, help: ArgumentHelp("Seconds between heartbeats.", valueName: "seconds"))
+    var heartbeat: Int = 10
+
+    @Option(name: .long, help: ArgumentHelp("Index cache directory (default: FERRY_CACHE_DIR; none if unset).", valueName: "dir"))
+    var cacheDir: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let node = node ?? environment["NODE_NAME"], !node.isEmpty else {
+            throw ValidationError("give the node's name with --node or NODE_NAME")
+        }
+        var options = Agent.Options(node: node, identity: identity ?? environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName, namespace: watchNamespace)
+        options.hostRoot = hostRoot.hasSuffix("/") ? String(hostRoot.dropLast()) : hostRoot
+        options.heartbeat = .seconds(max(1, heartbeat))
+        options.cacheDirectory = cacheDir ?? environment["FERRY_CACHE_DIR"]
+        let agent = Agent(client: try kube.client(), options: options) { line in
+            Terminal.error("\(Date().formatted(Date.ISO8601FormatStyle())) \(line)")
+        }
+        try await agent.run()
+    }
+}

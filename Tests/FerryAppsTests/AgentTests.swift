@@ -1,0 +1,178 @@
+import FerryKube
+import FerryKubeTestServer
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// `ferry coordinator` and `ferry agent` as real processes: a Backup whose application has a
+/// block-mode local volume becomes a VolumeTransfer the agent on the volume's node stores, and
+/// the coordinator commits one snapshot with the objects and the volume.
+@Suite(.serialized) struct AgentTests {
+    static let blockSize = 1 << 20
+
+    /// The application: a claim bound to a local Block volume on node-1 (its device is a file
+    /// here), used by a pod, all labelled app=db; a plan and its Target.
+    func install(_ setup: CoordinatorTests.Setup, device: String) async throws {
+        try await setup.cluster.server.load(yaml: """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: db}
+            ---
+            apiVersion: storage.k8s.io/v1
+            kind: StorageClass
+            metadata: {name: local-block}
+            provisioner: kubernetes.io/no-provisioner
+            volumeBindingMode: WaitForFirstConsumer
+            ---
+            apiVersion: v1
+            kind: PersistentVolume
+            metadata: {name: pv-data}
+            spec:
+              capacity: {storage: 8Mi}
+              volumeMode: Block
+              accessModes: [ReadWriteOnce]
+              storageClassName: local-block
+              local: {path: \(device)}
+              claimRef: {namespace: db, name: data}
+              nodeAffinity:
+                required:
+                  nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]
+            ---
+            apiVersion: v1
+            kind: PersistentVolumeClaim
+            metadata: {name: data, namespace: db, labels: {app: db}}
+            spec:
+              volumeMode: Block
+              accessModes: [ReadWriteOnce]
+              storageClassName: local-block
+              volumeName: pv-data
+              resources: {requests: {storage: 8Mi}}
+            status: {phase: Bound, capacity: {storage: 8Mi}}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: db-0, namespace: db, uid: pod-db-0, labels: {app: db}}
+            spec:
+              nodeName: node-1
+              containers: [{name: db, image: postgres, volumeDevices: [{name: data, devicePath: /dev/xvda}]}]
+              volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+            status: {phase: Running}
+            """)
+        try await setup.target(in: "db")
+        try await setup.cluster.server.load(yaml: """
+            apiVersion: ferry.dev/v1alpha1
+            kind: BackupPlan
+            metadata: {name: db, namespace: db}
+            spec: {target: local, components: {labelSelector: {matchLabels: {app: db}}}}
+            """)
+    }
+
+    /// 8 MiB: six blocks of random data and two zero blocks.
+    func writeDevice(_ path: String, seed: UInt64) throws -> Data {
+        var random = DeterministicBytes(seed: seed)
+        var data = Data()
+        for block in 0..<8 {
+            data.append(block == 2 || block == 5 ? Data(count: Self.blockSize) : Data(random.bytes(Self.blockSize)))
+        }
+        try data.write(to: URL(fileURLWithPath: path))
+        return data
+    }
+
+    func agent(_ setup: CoordinatorTests.Setup, identity: String, stopAt: String? = nil) throws -> RunningProcess {
+        var ferry = FerryProcess(password: nil)
+        if let stopAt { ferry.environment["FERRY_TEST_STOP_AT"] = stopAt }
+        return try ferry.start(["agent", "--kubeconfig", "\(setup.cluster.directory)/kubeconfig", "--node", "node-1", "--identity", identity, "--heartbeat", "1"])
+    }
+
+    func coordinator(_ setup: CoordinatorTests.Setup) throws -> RunningProcess {
+        try FerryProcess(password: nil).start([
+            "coordinator", "--kubeconfig", "\(setup.cluster.directory)/kubeconfig", "--lease-namespace", "ferry", "--identity", "coordinator",
+            "--unit-lease", "3",
+        ])
+    }
+
+    func snapshots(_ setup: CoordinatorTests.Setup) async throws -> JSONValue {
+        let result = try await FerryProcess(password: "coordinator-test-password").run(["snapshots", "--repo", setup.repository, "--json"])
+        #expect(result.succeeded, "\(result)")
+        return try JSONValue(parsing: result.stdout)
+    }
+
+    func restoredVolume(_ setup: CoordinatorTests.Setup, snapshot: String) async throws -> Data {
+        let out = "\(setup.cluster.directory)/restored.img"
+        try? FileManager.default.removeItem(atPath: out)
+        let result = try await FerryProcess(password: "coordinator-test-password").run(["restore", snapshot, out, "--volume", "db/data", "--repo", setup.repository])
+        #expect(result.succeeded, "\(result)")
+        return try Data(contentsOf: URL(fileURLWithPath: out))
+    }
+
+    @Test func aVolumeIsStoredByTheAgentOnItsNodeAndCommittedWithTheObjects() async throws {
+        try await withApps { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            let device = "\(cluster.directory)/pv-data.img"
+            let original = try writeDevice(device, seed: 91)
+            try await install(setup, device: device)
+            let coordinator = try coordinator(setup)
+            defer { coordinator.kill() }
+            let agent = try agent(setup, identity: "agent-1")
+            defer { agent.kill() }
+
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            #expect(backup["status"]?["volumes"]?[0]?["claim"] == "db/data" && backup["status"]?["volumes"]?[0]?["phase"] == "Succeeded")
+            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
+            #expect(unit["spec"]?["node"] == "node-1" && unit["spec"]?["source"]?["path"]?.stringValue == device)
+            #expect(unit.ownerReferences.first?.name == "db-1", "units go with their Backup")
+            let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
+            let listing = try await snapshots(setup)
+            #expect(listing[0]?["volumes"]?[0]?["name"] == "db/data" && listing[0]?["volumes"]?[0]?["stats"]?["newBlocks"] == 6)
+            #expect((listing[0]?["resources"]?["count"]?.intValue ?? 0) >= 3)
+            #expect(try await restoredVolume(setup, snapshot: snapshot) == original)
+
+            // One block changes: the next backup compares with the last one and stores one block.
+            var changed = original
+            changed.replaceSubrange(Self.blockSize * 6..<Self.blockSize * 6 + 4096, with: Data(repeating: 0xAB, count: 4096))
+            try changed.write(to: URL(fileURLWithPath: device))
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-2, namespace: db}\nspec: {plan: db}")
+            let second = try await setup.finished("Backup", namespace: "db", name: "db-2")
+            #expect(second["status"]?["phase"] == "Completed", "\(second.json.serializedString())")
+            let after = try await snapshots(setup)
+            let volume = try #require(after.arrayValue?.first { $0["tags"]?["backup"] == "db-2" }?["volumes"]?[0])
+            #expect(volume["stats"]?["newBlocks"] == 1 && volume["stats"]?["unchangedBlocks"] == 5, "\(volume)")
+            #expect(try await restoredVolume(setup, snapshot: try #require(second["status"]?["snapshot"]?.stringValue)) == changed)
+            let check = try await FerryProcess(password: "coordinator-test-password").run(["check", "--read-data", "--repo", setup.repository])
+            #expect(check.succeeded, "\(check)")
+        }
+    }
+
+    /// The agent dies after storing data but before reporting: the coordinator sees no
+    /// heartbeat for a unit lease, requeues the unit, and another agent finishes it.
+    @Test func aSilentAgentsUnitIsRequeuedAndFinishedByAnother() async throws {
+        try await withApps { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            let device = "\(cluster.directory)/pv-data.img"
+            let original = try writeDevice(device, seed: 92)
+            try await install(setup, device: device)
+            let coordinator = try coordinator(setup)
+            defer { coordinator.kill() }
+            let doomed = try agent(setup, identity: "doomed", stopAt: "pack-stored")
+            defer { doomed.kill() }
+
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            #expect(await doomed.waitUntilStopped())
+            doomed.kill(SIGKILL)
+            _ = await doomed.wait()
+            let rescuer = try agent(setup, identity: "rescuer")
+            defer { rescuer.kill() }
+
+            let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
+            #expect(unit["status"]?["attempt"]?.stringValue?.hasPrefix("rescuer-") == true, "\(unit.json.serializedString())")
+            #expect(try await restoredVolume(setup, snapshot: try #require(backup["status"]?["snapshot"]?.stringValue)) == original)
+            coordinator.kill(SIGTERM)
+            let log = await coordinator.wait().stderr
+            #expect(log.contains("VolumeTransfer db/db-1-0: requeued (attempt doomed-"), "\(log)")
+        }
+    }
+}
