@@ -15,7 +15,7 @@ import Testing
         return output
     }
 
-    @Test(arguments: [[String](), ["--set", "rbac.restore=false,coordinator.watchNamespace=apps,coordinator.replicas=2"]])
+    @Test(arguments: [[String](), ["--set", "rbac.restore=false,coordinator.watchNamespace=apps,coordinator.replicas=2,agent.privileged=false,agent.hostPaths={/mnt/disks}"]])
     func lintsAndRendersValidManifests(_ values: [String]) async throws {
         guard try await helm(["lint", "--strict", Self.chart] + values) != nil else { return }
         guard let rendered = try await helm(["template", "ferry", Self.chart, "-n", "ferry", "--include-crds"] + values),
@@ -27,8 +27,8 @@ import Testing
         let (status, output) = try await ExternalTool.kubernetesValidate.run(["--strict", file], path: validator)
         #expect(status == 0, "\(output)")
         let kinds = try YAMLDocuments.parse(rendered).compactMap { $0["kind"]?.stringValue }
-        #expect(kinds.filter { $0 == "CustomResourceDefinition" }.count == 4)
-        #expect(Set(kinds).isSuperset(of: ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment"]))
+        #expect(kinds.filter { $0 == "CustomResourceDefinition" }.count == 5)
+        #expect(Set(kinds).isSuperset(of: ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "DaemonSet"]))
     }
 
     /// Installed by helm into the API test server: the CRDs are served, the coordinator runs as
@@ -38,7 +38,7 @@ import Testing
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
             guard try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry", "--disable-openapi-validation"]) != nil else { return }
             let catalog = try await cluster.client.resourceCatalog(refresh: true)
-            for kind in ["Target", "BackupPlan", "Backup", "Restore"] {
+            for kind in ["Target", "BackupPlan", "Backup", "Restore", "VolumeTransfer"] {
                 #expect(catalog.resource(for: GroupKind(group: "ferry.dev", kind: kind))?.hasStatus == true, "\(kind) is not served")
             }
             let deployment = try #require(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "ferry", name: "ferry-coordinator"))
@@ -55,11 +55,23 @@ import Testing
             let lease = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", namespace: "ferry", name: "ferry-leader-election")
             #expect(lease?["rules"]?[0]?["resources"] == ["leases"])
 
+            // The agent: root for the devices, read-only host mounts, and only its units' status to write.
+            let agent = try #require(await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent"))
+            let agentPod = agent["spec"]?["template"]?["spec"]
+            #expect(agentPod?["containers"]?[0]?["args"] == ["agent", "--host-root=/host", "--heartbeat=10"])
+            #expect((agentPod?["containers"]?[0]?["volumeMounts"]?.arrayValue ?? []).filter { $0["name"] == "dev" || $0["name"] == "kubelet" }
+                .allSatisfy { $0["readOnly"] == true })
+            #expect(agentPod?["containers"]?[0]?["securityContext"]?["privileged"] == true, "block devices need it")
+            let agentRole = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-agent")
+            #expect(verbs(agentRole) == ["get", "list", "watch", "update", "patch"])
+            let agentWrites = (agentRole?["rules"]?.arrayValue ?? []).filter { ($0["verbs"]?.arrayValue ?? []).contains("update") }
+            #expect(agentWrites.count == 1 && agentWrites[0]["resources"] == ["volumetransfers/status"])
+
             _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false", "--disable-openapi-validation"])
             let readOnly = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
-            #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update"])
-            let writes = (readOnly?["rules"]?.arrayValue ?? []).filter { ($0["verbs"]?.arrayValue ?? []).contains("patch") }
-            #expect(writes.count == 1 && writes[0]["apiGroups"] == ["ferry.dev"], "without restores only Ferry's own status is written")
+            #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update", "create"])
+            let writes = (readOnly?["rules"]?.arrayValue ?? []).filter { !Set(($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue)).isSubset(of: ["get", "list", "watch"]) }
+            #expect(writes.allSatisfy { $0["apiGroups"] == ["ferry.dev"] }, "without restores only Ferry's own resources are written")
         }
     }
 }
