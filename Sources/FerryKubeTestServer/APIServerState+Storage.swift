@@ -212,6 +212,7 @@ extension APIServerState {
 
     /// Kind-specific behaviour kube-apiserver's strategies apply on write.
     func applyDefaults(_ object: inout JSONValue, entry: ResourceRegistry.Entry, creating: Bool) throws(APIError) {
+        if let schema = entry.schema { StructuralPruning.prune(&object, schema: schema) }
         switch (entry.resource.group, entry.resource.name) {
         case ("", "secrets"):
             if let stringData = object["stringData"]?.objectValue {

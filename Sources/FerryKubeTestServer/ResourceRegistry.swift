@@ -16,6 +16,8 @@ struct ResourceRegistry: Sendable {
         var isCustom: Bool
         /// Field selector paths accepted besides metadata.name/namespace.
         var selectableFields: Set<String>
+        /// A CRD version's openAPIV3Schema: stored objects are pruned to it.
+        var schema: JSONValue? = nil
         var storageKey: StorageKey { StorageKey(group: resource.group, resource: resource.name) }
     }
 
@@ -169,7 +171,8 @@ struct ResourceRegistry: Sendable {
                 shortNames: (spec["names"]?["shortNames"]?.arrayValue ?? []).compactMap(\.stringValue),
                 categories: (spec["names"]?["categories"]?.arrayValue ?? []).compactMap(\.stringValue),
                 subresources: subresources)
-            entries.append(Entry(resource: resource, isCustom: true, selectableFields: Set(selectable)))
+            entries.append(Entry(resource: resource, isCustom: true, selectableFields: Set(selectable),
+                                 schema: version["schema"]?["openAPIV3Schema"] ?? spec["validation"]?["openAPIV3Schema"]))
         }
         return .success(entries)
     }

@@ -23,6 +23,9 @@ public struct ResourceRestore: Sendable {
         /// and cluster-scoped objects are not created (`skipped`): what a namespaced Restore
         /// resource may do.
         public var confinedTo: String?
+        /// Runs after each phase's objects are in place (and waited for), before the next phase:
+        /// e.g. writing volume data once the claims exist and before the workloads start.
+        public var afterPhase: (@Sendable (RestoreOrder.Phase) async throws -> Void)?
 
         public init() {}
     }
@@ -100,6 +103,7 @@ public struct ResourceRestore: Sendable {
                 if phase == .customResourceDefinitions { catalog = try await waitUntilServed(present.map(\.0)) }
                 report.waits.append(ResourceRestoreReport.Wait(phase: phase, seconds: (ContinuousClock.now - start).seconds))
             }
+            try await options.afterPhase?(phase)
         }
         return report
     }

@@ -145,6 +145,42 @@ import Testing
         }
     }
 
+    /// The volume's data is lost and the claim and pod deleted: a Restore recreates the claim,
+    /// has the agent write the data back to the volume it is bound to, and only then the pod.
+    @Test func aRestoreWritesTheVolumeBackBeforeTheWorkloadStarts() async throws {
+        try await withApps { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            let device = "\(cluster.directory)/pv-data.img"
+            let original = try writeDevice(device, seed: 93)
+            try await install(setup, device: device)
+            let coordinator = try coordinator(setup)
+            defer { coordinator.kill() }
+            let agent = try agent(setup, identity: "agent-1")
+            defer { agent.kill() }
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            #expect(try await setup.finished("Backup", namespace: "db", name: "db-1")["status"]?["phase"] == "Completed")
+
+            _ = try writeDevice(device, seed: 666)
+            await cluster.server.delete(apiVersion: "v1", kind: "Pod", namespace: "db", name: "db-0")
+            await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data")
+            await cluster.server.clearRequests()
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: back, namespace: db}\nspec: {backup: db-1}")
+            let restore = try await setup.finished("Restore", namespace: "db", name: "back")
+            #expect(restore["status"]?["phase"] == "Completed", "\(restore.json.serializedString())")
+            #expect(restore["status"]?["volumesRestored"] == ["db/data"])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: device)) == original)
+            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "back-0"))
+            #expect(unit["spec"]?["direction"] == "Restore" && unit["status"]?["phase"] == "Succeeded")
+
+            // Claim, then data, then the pod.
+            let requests = await cluster.server.requests()
+            let claim = try #require(requests.firstIndex { $0.method == "POST" && $0.path.hasSuffix("/namespaces/db/persistentvolumeclaims") })
+            let written = try #require(requests.lastIndex { $0.method == "PUT" && $0.path.hasSuffix("/volumetransfers/back-0/status") })
+            let pod = try #require(requests.firstIndex { $0.method == "POST" && $0.path.hasSuffix("/namespaces/db/pods") })
+            #expect(claim < written && written < pod)
+        }
+    }
+
     /// The agent dies after storing data but before reporting: the coordinator sees no
     /// heartbeat for a unit lease, requeues the unit, and another agent finishes it.
     @Test func aSilentAgentsUnitIsRequeuedAndFinishedByAnother() async throws {

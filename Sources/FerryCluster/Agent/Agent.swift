@@ -90,7 +90,7 @@ public struct Agent: Sendable {
     }
 
     func transfer(_ unit: KubeObject, attempt: String, resource: APIResource) async {
-        log("\(unit.label): reading \(unit["spec"]?["source"]?["path"]?.stringValue ?? "") (attempt \(attempt))")
+        log("\(unit.label): \(unit["spec"]?["direction"]?.stringValue ?? "Backup") \(unit["spec"]?["source"]?["path"]?.stringValue ?? "") (attempt \(attempt))")
         var heartbeat: Task<Void, Never>?
         defer { heartbeat?.cancel() }
         do {
@@ -98,28 +98,38 @@ public struct Agent: Sendable {
             guard spec.node == options.node else {
                 throw ClusterError.invalidSpec(object: unit.label, field: "spec.node", message: "is \(spec.node), this agent runs on \(options.node)")
             }
-            guard let format = ImageFormat(rawValue: spec.format) else {
-                throw ClusterError.invalidSpec(object: unit.label, field: "spec.source.format", message: "must be auto, raw or qcow2")
-            }
-            let source = try format.open(path: options.hostRoot + spec.path)
-            defer { (source as? RawBlockSource)?.close() }
-            let progress = TransferProgress(total: source.size)
-            heartbeat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: options.heartbeat)
-                    guard !Task.isCancelled else { return }
-                    let fields: JSONValue = ["heartbeat": StatusWriter.now(), "bytesDone": .int(progress.completed), "bytesTotal": .int(progress.total)]
-                    guard await write(unit, attempt: attempt, resource: resource, fields) else { return }
+            let target = try TargetSpec(try await FerryKind.target.get(client, namespace: unit.namespace ?? "", name: spec.target, neededBy: unit.label))
+            let repository = try await TargetConnector(client: client, cacheDirectory: options.cacheDirectory).open(target)
+            let result: JSONValue
+            switch spec.direction {
+            case .backup:
+                guard let format = ImageFormat(rawValue: spec.format) else {
+                    throw ClusterError.invalidSpec(object: unit.label, field: "spec.source.format", message: "must be auto, raw or qcow2")
                 }
-            }
-            let volume = try await backup(unit, spec: spec, source: source, progress: progress)
-            heartbeat?.cancel()
-            let result = try JSONValue(parsing: try [UInt8](Repository.encoder.encode(volume)))
-            if await write(unit, attempt: attempt, resource: resource, [
-                "phase": "Succeeded", "result": result, "bytesDone": .int(volume.size), "bytesTotal": .int(volume.size), "heartbeat": StatusWriter.now(),
-            ]) {
+                let source = try format.open(path: options.hostRoot + spec.path)
+                defer { (source as? RawBlockSource)?.close() }
+                let progress = TransferProgress(total: source.size)
+                heartbeat = beat(unit, attempt: attempt, resource: resource, progress: progress)
+                let volume = try await backup(spec, source: source, repository: repository, progress: progress)
                 log("\(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks")
+                result = try JSONValue(parsing: try [UInt8](Repository.encoder.encode(volume)))
+            case .restore:
+                let snapshot = try await repository.snapshot(matching: spec.snapshot ?? "")
+                guard let volume = snapshot.manifest.volumes.first(where: { $0.name == spec.volume }) else {
+                    throw ClusterError.invalidSpec(object: unit.label, field: "spec.volume", message: "snapshot \(snapshot.id.short) has no volume \(spec.volume)")
+                }
+                let progress = TransferProgress(total: volume.size)
+                heartbeat = beat(unit, attempt: attempt, resource: resource, progress: progress)
+                let written = try await VolumeRestore(repository: repository, volume: volume, target: options.hostRoot + spec.path,
+                                                      request: RestoreRequest(progress: progress)).run()
+                log("\(unit.label): wrote \(volume.name) to \(spec.path)")
+                result = ["size": .int(written.size), "bytesWritten": .int(written.bytesWritten)]
             }
+            heartbeat?.cancel()
+            let size = result["size"] ?? .null
+            _ = await write(unit, attempt: attempt, resource: resource, [
+                "phase": "Succeeded", "result": result, "bytesDone": size, "bytesTotal": size, "heartbeat": StatusWriter.now(),
+            ])
         } catch {
             heartbeat?.cancel()
             log("\(unit.label): failed: \(error)")
@@ -127,10 +137,20 @@ public struct Agent: Sendable {
         }
     }
 
+    /// Reports progress every heartbeat interval until cancelled or the unit is no longer ours.
+    func beat(_ unit: KubeObject, attempt: String, resource: APIResource, progress: TransferProgress) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: options.heartbeat)
+                guard !Task.isCancelled else { return }
+                let fields: JSONValue = ["heartbeat": StatusWriter.now(), "bytesDone": .int(progress.completed), "bytesTotal": .int(progress.total)]
+                guard await write(unit, attempt: attempt, resource: resource, fields) else { return }
+            }
+        }
+    }
+
     /// Stores the volume in the Target's repository, compared with its latest earlier copy.
-    func backup(_ unit: KubeObject, spec: VolumeTransferSpec, source: any BlockSource, progress: TransferProgress) async throws -> VolumeManifest {
-        let target = try TargetSpec(try await FerryKind.target.get(client, namespace: unit.namespace ?? "", name: spec.target, neededBy: unit.label))
-        let repository = try await TargetConnector(client: client, cacheDirectory: options.cacheDirectory).open(target)
+    func backup(_ spec: VolumeTransferSpec, source: any BlockSource, repository: Repository, progress: TransferProgress) async throws -> VolumeManifest {
         var parent: Snapshot?
         if let name = spec.snapshotName {
             parent = try await repository.snapshots().snapshots.last { $0.manifest.name == name && $0.manifest.volumes.contains { $0.name == spec.volume } }

@@ -64,7 +64,7 @@ public struct Coordinator: Sendable {
         let status = StatusWriter(client: client)
         let timing = VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout)
         let backups = BackupRunner(client: client, connector: connector, status: status, timing: timing, log: log)
-        let restores = RestoreRunner(client: client, connector: connector, status: status, log: log)
+        let restores = RestoreRunner(client: client, connector: connector, status: status, timing: timing, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for kind in [FerryKind.backup, .restore] {
                 let resource = try await kind.resource(client)

@@ -2,6 +2,7 @@ import FerryKube
 import FerryRepo
 import FerryResources
 import Foundation
+import Synchronization
 
 /// Carries out one `Restore`: finds the snapshot (through a Backup, or a Target and snapshot id
 /// when the Backup is gone with its namespace) and restores its objects into the Restore's own
@@ -10,6 +11,7 @@ struct RestoreRunner: Sendable {
     let client: KubeClient
     let connector: TargetConnector
     let status: StatusWriter
+    let timing: VolumeUnits.Timing
     let log: @Sendable (String) -> Void
 
     func run(_ restore: KubeObject, attempt: String) async {
@@ -42,15 +44,90 @@ struct RestoreRunner: Sendable {
             options.existing = existing
         }
         if let seconds = restore["spec"]?["waitTimeoutSeconds"]?.intValue { options.waitTimeout = .seconds(max(0, seconds)) }
+        let volumeOutcome = VolumeOutcome()
+        let volumes = snapshot.manifest.volumes
+        if !volumes.isEmpty {
+            // Claims exist after the storage phase; their data goes back before any workload starts.
+            options.afterPhase = { phase in
+                guard phase == .storage else { return }
+                let outcome = try await restoreVolumes(volumes, snapshot: snapshot.id.hex, target: targetName, restore: restore, namespace: namespace)
+                volumeOutcome.value.withLock { $0 = outcome }
+            }
+        }
         let report = try await ResourceRestore(client: client, repository: repository, resources: resources, options: options).run()
+        let (restoredVolumes, notMoved) = volumeOutcome.value.withLock { $0 }
         let failures = report.objects.filter { $0.action == .failed }.map { JSONValue.string("\($0.reference): \($0.message ?? "failed")") }
         let skipped = report.objects.filter { $0.action == .skipped }.map { JSONValue.string($0.reference.description) }
+        let incomplete = !failures.isEmpty || !notMoved.isEmpty
         return [
-            "phase": .string(failures.isEmpty ? "Completed" : "PartiallyFailed"), "snapshot": .string(snapshot.id.hex),
+            "phase": .string(incomplete ? "PartiallyFailed" : "Completed"), "snapshot": .string(snapshot.id.hex),
+            "volumesRestored": .array(restoredVolumes.map(JSONValue.string)),
+            "warnings": notMoved.isEmpty ? .null : .array(notMoved.map { .string("volume \($0.claim) not restored: \($0.reason)") }),
             "created": .int(Int64(report.count(.created))), "existing": .int(Int64(report.count(.existing))),
             "updated": .int(Int64(report.count(.updated))), "failed": .int(Int64(failures.count)),
             "skipped": skipped.isEmpty ? .null : .array(skipped), "errors": failures.isEmpty ? .null : .array(failures),
         ]
+    }
+
+    /// Writes the snapshot's volumes back to the volumes their restored claims are bound to,
+    /// through the agents on those volumes' nodes. A failed unit stops the restore before the
+    /// workloads (they must not start on missing data).
+    func restoreVolumes(_ volumes: [VolumeManifest], snapshot: String, target: String, restore: KubeObject, namespace: String) async throws
+        -> ([String], [VolumeUnits.NotMoved]) {
+        var units: [VolumeTransferSpec] = []
+        var notMoved: [VolumeUnits.NotMoved] = []
+        let claims: APIResource
+        let persistentVolumes: APIResource
+        do {
+            claims = try await client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim")
+            persistentVolumes = try await client.resource(apiVersion: "v1", kind: "PersistentVolume")
+        } catch {
+            throw ClusterError.kube(error)
+        }
+        for volume in volumes {
+            let claimName = String(volume.name.split(separator: "/").last ?? "")
+            guard volume.name.contains("/"), !claimName.isEmpty else {
+                notMoved.append(.init(claim: volume.name, reason: "not a claim's volume"))
+                continue
+            }
+            guard let claim = try await find(claims, namespace: namespace, name: claimName) else {
+                notMoved.append(.init(claim: volume.name, reason: "its claim \(namespace)/\(claimName) was not restored"))
+                continue
+            }
+            guard let bound = claim["spec"]?["volumeName"]?.stringValue, !bound.isEmpty,
+                  let found = try await find(persistentVolumes, namespace: nil, name: bound), let pv = PersistentVolumeView(found)
+            else {
+                notMoved.append(.init(claim: volume.name, reason: "its claim is not bound to a volume yet"))
+                continue
+            }
+            guard let base = pv.localPath ?? pv.hostPath, let node = pv.affinityHostnames.first else {
+                notMoved.append(.init(claim: volume.name, reason: "volume \(bound) is not a local or hostPath volume pinned to a node; writing into CSI volumes is not supported yet"))
+                continue
+            }
+            let path = base + (volume.source.hasSuffix("/disk.img") ? "/disk.img" : "")
+            units.append(VolumeTransferSpec(direction: .restore, backup: restore.name, target: target, node: node, volume: volume.name,
+                                            snapshotName: nil, path: path, snapshot: snapshot))
+        }
+        guard !units.isEmpty else { return ([], notMoved) }
+        let follower = VolumeUnits(client: client, status: status, timing: timing, log: log)
+        let finished = try await follower.follow(try await follower.create(units, for: restore, kind: .restore), of: restore, kind: .restore, notMoved: notMoved)
+        let failed = finished.filter { $0["status"]?["phase"]?.stringValue != "Succeeded" }
+        guard failed.isEmpty else {
+            throw ClusterError.repository("volume data not restored, so the workloads were not created: " + failed.map {
+                "\($0["spec"]?["volume"]?.stringValue ?? $0.name): \($0["status"]?["message"]?.stringValue ?? "failed")"
+            }.joined(separator: "; "))
+        }
+        return (finished.compactMap { $0["spec"]?["volume"]?.stringValue }, notMoved)
+    }
+
+    /// One object, or nil when it does not exist.
+    func find(_ resource: APIResource, namespace: String?, name: String) async throws(ClusterError) -> KubeObject? {
+        do {
+            return try await client.get(resource, namespace: namespace, name: name)
+        } catch {
+            if case .notFound = error { return nil }
+            throw .kube(error)
+        }
     }
 
     /// The Target and snapshot a Restore names: through `backup`, or `target` + `snapshot`.
@@ -70,4 +147,9 @@ struct RestoreRunner: Sendable {
         }
         return (target, snapshot)
     }
+}
+
+/// What the volume phase of a restore did, handed out of the phase callback.
+final class VolumeOutcome: Sendable {
+    let value = Mutex<(restored: [String], notMoved: [VolumeUnits.NotMoved])>(([], []))
 }

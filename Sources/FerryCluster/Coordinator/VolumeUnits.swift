@@ -51,9 +51,14 @@ struct VolumeUnits: Sendable {
         return (units, notMoved)
     }
 
-    /// Creates the units (owned by the Backup, so they go with it). A unit that exists already
-    /// (a coordinator restarted mid-backup) is kept with whatever it has done.
-    func create(_ units: [VolumeTransferSpec], for backup: KubeObject) async throws -> [String] {
+    /// The label tying units to their Backup or Restore.
+    static func ownerLabel(_ kind: FerryKind) -> String {
+        kind == .restore ? VolumeTransferSpec.restoreLabel : VolumeTransferSpec.backupLabel
+    }
+
+    /// Creates the units (owned by the Backup or Restore, so they go with it). A unit that
+    /// exists already (a coordinator restarted midway) is kept with whatever it has done.
+    func create(_ units: [VolumeTransferSpec], for backup: KubeObject, kind ownerKind: FerryKind = .backup) async throws -> [String] {
         let resource = try await FerryKind.volumeTransfer.resource(client)
         var names: [String] = []
         for (index, unit) in units.enumerated() {
@@ -62,10 +67,10 @@ struct VolumeUnits: Sendable {
             object.json["spec"] = unit.json
             object.json.setValue([
                 VolumeTransferSpec.nodeLabel: .string(VolumeTransferSpec.nodeLabelValue(unit.node)),
-                VolumeTransferSpec.backupLabel: .string(backup.name),
+                Self.ownerLabel(ownerKind): .string(backup.name),
             ], at: ["metadata", "labels"])
             if let uid = backup.uid {
-                object.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: "Backup", name: backup.name, uid: uid, controller: true).json],
+                object.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: ownerKind.rawValue, name: backup.name, uid: uid, controller: true).json],
                                      at: ["metadata", "ownerReferences"])
             }
             do {
@@ -80,15 +85,15 @@ struct VolumeUnits: Sendable {
         return names
     }
 
-    /// Follows the units until each has succeeded or failed; keeps the Backup's status current.
-    func follow(_ names: [String], of backup: KubeObject, notMoved: [NotMoved]) async throws -> [KubeObject] {
+    /// Follows the units until each has succeeded or failed; keeps the owner's status current.
+    func follow(_ names: [String], of backup: KubeObject, kind ownerKind: FerryKind = .backup, notMoved: [NotMoved]) async throws -> [KubeObject] {
         let resource = try await FerryKind.volumeTransfer.resource(client)
         var lastChange: [String: (state: String, at: ContinuousClock.Instant)] = [:]
         var reported = ""
         while true {
             var units: [KubeObject] = []
             do {
-                units = try await client.listAll(resource, namespace: backup.namespace, labelSelector: "\(VolumeTransferSpec.backupLabel)=\(backup.name)")
+                units = try await client.listAll(resource, namespace: backup.namespace, labelSelector: "\(Self.ownerLabel(ownerKind))=\(backup.name)")
                     .filter { names.contains($0.name) }
             } catch {
                 throw ClusterError.kube(error)
@@ -114,7 +119,7 @@ struct VolumeUnits: Sendable {
             let volumes = Self.summary(units, notMoved: notMoved)
             let summary = JSONValue.array(volumes).serializedString()
             if summary != reported {
-                try await status.patch(.backup, backup, ["volumes": .array(volumes)])
+                try await status.patch(ownerKind, backup, ["volumes": .array(volumes)])
                 reported = summary
             }
             if units.count == names.count, units.allSatisfy({ ["Succeeded", "Failed"].contains($0["status"]?["phase"]?.stringValue ?? "") }) {

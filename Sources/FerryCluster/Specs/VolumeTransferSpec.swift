@@ -1,8 +1,16 @@
 import FerryKube
 import FerryRepo
 
-/// A `VolumeTransfer`: one volume of a Backup, to be read on one node by the agent there.
+/// A `VolumeTransfer`: one volume of a Backup, to be read on one node by the agent there; or,
+/// for a Restore, one volume of a snapshot to be written back to its device or image there.
 public struct VolumeTransferSpec: Sendable {
+    public enum Direction: String, Sendable {
+        case backup = "Backup"
+        case restore = "Restore"
+    }
+
+    public var direction: Direction
+    /// The Backup (or Restore) the unit belongs to.
     public var backup: String
     public var target: String
     public var node: String
@@ -13,8 +21,13 @@ public struct VolumeTransferSpec: Sendable {
     /// Host path of the block device or disk image.
     public var path: String
     public var format: String
+    /// For a restore: the snapshot (id) whose volume is written.
+    public var snapshot: String?
 
-    public init(backup: String, target: String, node: String, volume: String, snapshotName: String?, path: String, format: String = "auto") {
+    public init(direction: Direction = .backup, backup: String, target: String, node: String, volume: String, snapshotName: String?,
+                path: String, format: String = "auto", snapshot: String? = nil) {
+        self.direction = direction
+        self.snapshot = snapshot
         self.backup = backup
         self.target = target
         self.node = node
@@ -25,6 +38,15 @@ public struct VolumeTransferSpec: Sendable {
     }
 
     public init(_ object: KubeObject) throws(ClusterError) {
+        let direction = object.optionalString("direction") ?? Direction.backup.rawValue
+        guard let parsed = Direction(rawValue: direction) else {
+            throw .invalidSpec(object: object.label, field: "spec.direction", message: "must be Backup or Restore, not \(direction)")
+        }
+        self.direction = parsed
+        snapshot = object.optionalString("snapshot")
+        if parsed == .restore, snapshot == nil {
+            throw .invalidSpec(object: object.label, field: "spec.snapshot", message: "required for a restore")
+        }
         backup = try object.requiredString("backup")
         target = try object.requiredString("target")
         node = try object.requiredString("node")
@@ -40,14 +62,17 @@ public struct VolumeTransferSpec: Sendable {
             "source": ["path": .string(path), "format": .string(format)],
         ]
         if let snapshotName { spec["snapshotName"] = .string(snapshotName) }
+        if direction != .backup { spec["direction"] = .string(direction.rawValue) }
+        if let snapshot { spec["snapshot"] = .string(snapshot) }
         return spec
     }
 
     /// The label agents select their units by. Node names may be longer than a label value
     /// allows (63), so the value is a digest of the name.
     public static let nodeLabel = "ferry.dev/node"
-    /// The label that ties units to their Backup.
+    /// The label that ties units to their Backup or Restore.
     public static let backupLabel = "ferry.dev/backup"
+    public static let restoreLabel = "ferry.dev/restore"
 
     public static func nodeLabelValue(_ node: String) -> String {
         String(Digest.sha256(Array(node.utf8)).hex.prefix(32))
