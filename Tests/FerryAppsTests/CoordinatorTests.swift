@@ -220,6 +220,43 @@ import Testing
         }
     }
 
+    /// A scheduled plan gets its Backups from the coordinator; a bad schedule is reported.
+    @Test func scheduledPlansGetBackups() async throws {
+        try await withApps { cluster in
+            let setup = try await Setup.make(cluster)
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
+            guard try await cluster.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            try await setup.target(in: "web")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: hello, namespace: web}
+                spec: {target: local, schedule: "@every 2s", components: {helmReleases: [hello]}}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: typo, namespace: web}
+                spec: {target: local, schedule: "0 25 * * *", components: {helmReleases: [hello]}}
+                """)
+            let coordinator = try setup.coordinator(identity: "alpha")
+            defer { coordinator.kill() }
+            let backups = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "Backup")
+            var completed: KubeObject?
+            for try await event in cluster.client.watch(backups, namespace: "web", resourceVersion: nil, labelSelector: "ferry.dev/plan=hello") {
+                if let object = event.object, object["status"]?["phase"] == "Completed" {
+                    completed = object
+                    break
+                }
+            }
+            let backup = try #require(completed)
+            #expect(backup.name.hasPrefix("hello-2") && backup.labels["ferry.dev/scheduled"] == "true" && backup["spec"]?["plan"] == "hello")
+            let plan = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "hello"))
+            #expect(plan["status"]?["lastScheduleTime"] != nil)
+            let typo = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "typo"))
+            #expect(typo["status"]?["scheduleError"]?.stringValue?.contains("invalid hour field \"25\"") == true, "\(typo.json.serializedString())")
+        }
+    }
+
     /// Two replicas: only the lease holder acts; killed, the other takes over after the lease.
     @Test func onlyTheLeaderActsAndAStandbyTakesOver() async throws {
         try await withApps { cluster in

@@ -2,9 +2,9 @@ import FerryKube
 import FerryRepo
 import Foundation
 
-/// The coordinator (`ferry coordinator`): once it holds the leader lease, it watches `Backup`
-/// and `Restore` resources and carries out each new one, one at a time, writing progress and
-/// the outcome into its status. A Backup or Restore left `InProgress` by a previous leader (its
+/// The coordinator (`ferry coordinator`): once it holds the leader lease, it creates the Backups
+/// of scheduled BackupPlans, watches `Backup` and `Restore` resources and carries out each new
+/// one, one at a time, writing progress and the outcome into its status. A Backup or Restore left `InProgress` by a previous leader (its
 /// attempt is not ours) is run again: capturing and restoring objects are idempotent.
 public struct Coordinator: Sendable {
     public struct Options: Sendable {
@@ -81,6 +81,9 @@ public struct Coordinator: Sendable {
                     }
                     throw ClusterError.repository("the watch of \(resource.name) ended")
                 }
+            }
+            group.addTask {
+                try await Scheduler(client: client, namespace: options.namespace, status: status, log: log).run()
             }
             group.addTask {
                 var done: Set<String> = []
