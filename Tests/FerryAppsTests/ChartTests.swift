@@ -55,19 +55,24 @@ import Testing
             let lease = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", namespace: "ferry", name: "ferry-leader-election")
             #expect(lease?["rules"]?[0]?["resources"] == ["leases"])
 
-            // The agent: root for the devices, read-only host mounts, and only its units' status to write.
+            // The agent: root for the devices, host mounts (writable for restores), and only its units' status to write.
             let agent = try #require(await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent"))
             let agentPod = agent["spec"]?["template"]?["spec"]
             #expect(agentPod?["containers"]?[0]?["args"] == ["agent", "--host-root=/host", "--heartbeat=10"])
-            #expect((agentPod?["containers"]?[0]?["volumeMounts"]?.arrayValue ?? []).filter { $0["name"] == "dev" || $0["name"] == "kubelet" }
-                .allSatisfy { $0["readOnly"] == true })
+            func hostMountsReadOnly(_ pod: JSONValue?) -> [Bool] {
+                (pod?["containers"]?[0]?["volumeMounts"]?.arrayValue ?? []).filter { $0["name"] == "dev" || $0["name"] == "kubelet" }
+                    .map { $0["readOnly"]?.boolValue ?? false }
+            }
+            #expect(hostMountsReadOnly(agentPod) == [false, false])
             #expect(agentPod?["containers"]?[0]?["securityContext"]?["privileged"] == true, "block devices need it")
             let agentRole = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-agent")
             #expect(verbs(agentRole) == ["get", "list", "watch", "update", "patch"])
             let agentWrites = (agentRole?["rules"]?.arrayValue ?? []).filter { ($0["verbs"]?.arrayValue ?? []).contains("update") }
             #expect(agentWrites.count == 1 && agentWrites[0]["resources"] == ["volumetransfers/status"])
 
-            _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false,agent.restore=false", "--disable-openapi-validation"])
+            let backupOnly = await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent")
+            #expect(hostMountsReadOnly(backupOnly?["spec"]?["template"]?["spec"]) == [true, true])
             let readOnly = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
             #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update", "create"])
             let writes = (readOnly?["rules"]?.arrayValue ?? []).filter { !Set(($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue)).isSubset(of: ["get", "list", "watch"]) }
