@@ -47,14 +47,7 @@ public struct Agent: Sendable {
         log("agent on node \(options.node) watching VolumeTransfers (\(selector))")
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for try await event in client.listAndWatch(resource, namespace: options.namespace, labelSelector: selector) {
-                    switch event {
-                    case .synced(let objects, _): for object in objects where Self.isPending(object) { queue.yield(object) }
-                    case .event(.added(let object)), .event(.modified(let object)): if Self.isPending(object) { queue.yield(object) }
-                    case .event: break
-                    }
-                }
-                throw ClusterError.repository("the watch of VolumeTransfers ended")
+                try await client.forEachWorkItem(resource, namespace: options.namespace, labelSelector: selector, where: Self.isPending) { queue.yield($0) }
             }
             group.addTask {
                 for await unit in units {

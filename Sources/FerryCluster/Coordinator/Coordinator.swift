@@ -69,17 +69,9 @@ public struct Coordinator: Sendable {
             for kind in [FerryKind.backup, .restore] {
                 let resource = try await kind.resource(client)
                 group.addTask {
-                    for try await event in client.listAndWatch(resource, namespace: options.namespace) {
-                        switch event {
-                        case .synced(let objects, _):
-                            for object in objects where Self.needsWork(object, attempt: attempt) { queue.yield(Job(kind: kind, object: object)) }
-                        case .event(.added(let object)), .event(.modified(let object)):
-                            if Self.needsWork(object, attempt: attempt) { queue.yield(Job(kind: kind, object: object)) }
-                        case .event:
-                            break
-                        }
+                    try await client.forEachWorkItem(resource, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) }) {
+                        queue.yield(Job(kind: kind, object: $0))
                     }
-                    throw ClusterError.repository("the watch of \(resource.name) ended")
                 }
             }
             group.addTask {

@@ -14,16 +14,10 @@ struct AgentCommand: AsyncParsableCommand {
             commits the snapshot.
             """)
 
-    @OptionGroup var kube: KubeOptions
+    @OptionGroup var process: ClusterProcessOptions
 
     @Option(name: .long, help: ArgumentHelp("This node's name (default: NODE_NAME).", valueName: "name"))
     var node: String?
-
-    @Option(name: .long, help: ArgumentHelp("This agent's identity (default: POD_NAME, else the host name).", valueName: "name"))
-    var identity: String?
-
-    @Option(name: .long, help: ArgumentHelp("Watch only this namespace (default: all).", valueName: "namespace"))
-    var watchNamespace: String?
 
     @Option(name: .long, help: ArgumentHelp("Where the host's root file system is mounted (default: / on the host itself).", valueName: "dir"))
     var hostRoot: String = ""
@@ -31,21 +25,16 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds between heartbeats.", valueName: "seconds"))
     var heartbeat: Int = 10
 
-    @Option(name: .long, help: ArgumentHelp("Index cache directory (default: FERRY_CACHE_DIR; none if unset).", valueName: "dir"))
-    var cacheDir: String?
-
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         guard let node = node ?? environment["NODE_NAME"], !node.isEmpty else {
             throw ValidationError("give the node's name with --node or NODE_NAME")
         }
-        var options = Agent.Options(node: node, identity: identity ?? environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName, namespace: watchNamespace)
+        var options = Agent.Options(node: node, identity: process.resolvedIdentity, namespace: process.watchNamespace)
         options.hostRoot = hostRoot.hasSuffix("/") ? String(hostRoot.dropLast()) : hostRoot
         options.heartbeat = .seconds(max(1, heartbeat))
-        options.cacheDirectory = cacheDir ?? environment["FERRY_CACHE_DIR"]
-        let agent = Agent(client: try kube.client(), options: options) { line in
-            Terminal.error("\(Date().formatted(Date.ISO8601FormatStyle())) \(line)")
-        }
+        options.cacheDirectory = process.resolvedCacheDirectory
+        let agent = Agent(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
         try await agent.run()
     }
 }

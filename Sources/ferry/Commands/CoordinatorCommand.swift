@@ -13,22 +13,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
             into its own namespace. Exits when leadership is lost, so that it starts again as a candidate.
             """)
 
-    @OptionGroup var kube: KubeOptions
-
-    @Option(name: .long, help: ArgumentHelp("Watch only this namespace (default: all).", valueName: "namespace"))
-    var watchNamespace: String?
+    @OptionGroup var process: ClusterProcessOptions
 
     @Option(name: .long, help: ArgumentHelp("Namespace of the leader Lease (default: POD_NAMESPACE, else ferry).", valueName: "namespace"))
     var leaseNamespace: String?
 
-    @Option(name: .long, help: ArgumentHelp("This replica's identity (default: POD_NAME, else the host name).", valueName: "name"))
-    var identity: String?
-
     @Option(name: .long, help: ArgumentHelp("Lease duration in seconds.", valueName: "seconds"))
     var leaseDuration: Int = 15
-
-    @Option(name: .long, help: ArgumentHelp("Index cache directory (default: FERRY_CACHE_DIR; none if unset).", valueName: "dir"))
-    var cacheDir: String?
 
     @Option(name: .long, help: ArgumentHelp("Seconds without a heartbeat after which a volume's work unit is given to another attempt.", valueName: "seconds"))
     var unitLease: Int = 60
@@ -44,15 +35,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         var options = Coordinator.Options(
-            namespace: watchNamespace, leaseNamespace: leaseNamespace ?? environment["POD_NAMESPACE"] ?? "ferry",
-            identity: identity ?? environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName)
+            namespace: process.watchNamespace, leaseNamespace: leaseNamespace ?? environment["POD_NAMESPACE"] ?? "ferry",
+            identity: process.resolvedIdentity)
         options.leaseDuration = .seconds(leaseDuration)
-        options.cacheDirectory = cacheDir ?? environment["FERRY_CACHE_DIR"]
+        options.cacheDirectory = process.resolvedCacheDirectory
         options.unitLease = .seconds(unitLease)
         options.claimTimeout = .seconds(claimTimeout)
-        let coordinator = Coordinator(client: try kube.client(), options: options) { line in
-            Terminal.error("\(Date().formatted(Date.ISO8601FormatStyle())) \(line)")
-        }
+        let coordinator = Coordinator(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
         try await coordinator.run()
         throw CLIError("leadership lost; exiting so that the coordinator starts again as a candidate")
     }
