@@ -257,6 +257,40 @@ import Testing
         }
     }
 
+    /// A Target with a prune schedule is pruned by the coordinator: a forgotten snapshot's data goes.
+    @Test func targetsArePrunedOnSchedule() async throws {
+        try await withApps { cluster in
+            let setup = try await Setup.make(cluster)
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}")
+            let ferry = FerryProcess(password: "coordinator-test-password")
+            #expect(try await ferry.run(["repo", "init", "--repo", setup.repository]).succeeded)
+            let image = "\(cluster.directory)/garbage.img"
+            var random = DeterministicBytes(seed: 77)
+            try Data(random.bytes(3 << 20)).write(to: URL(fileURLWithPath: image))
+            let snapshot = try await ferry.run(["backup", image, "--repo", setup.repository]).stdout
+            #expect(try await ferry.run(["forget", snapshot, "--repo", setup.repository]).succeeded)
+
+            try await setup.target(in: "app")
+            let targets = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "Target")
+            var target = try await cluster.client.get(targets, namespace: "app", name: "local")
+            target.json.setValue(["schedule": "@every 1s", "maxUnusedPercent": 0], at: ["spec", "prune"])
+            _ = try await cluster.client.update(targets, target)
+            let coordinator = try setup.coordinator(identity: "alpha")
+            defer { coordinator.kill() }
+            var pruned: KubeObject?
+            for try await event in cluster.client.watch(targets, namespace: "app", resourceVersion: nil) {
+                if let object = event.object, object["status"]?["lastPrune"] != nil || object["status"]?["pruneError"] != nil {
+                    pruned = object
+                    break
+                }
+            }
+            let status = try #require(pruned?["status"])
+            #expect(status["pruneError"] == nil, "\(status)")
+            #expect((status["lastPrune"]?["packsDeleted"]?.intValue ?? 0) >= 1 && (status["lastPrune"]?["bytesReclaimed"]?.intValue ?? 0) > 3 << 20)
+            #expect(try await ferry.run(["check", "--repo", setup.repository]).succeeded)
+        }
+    }
+
     /// Two replicas: only the lease holder acts; killed, the other takes over after the lease.
     @Test func onlyTheLeaderActsAndAStandbyTakesOver() async throws {
         try await withApps { cluster in

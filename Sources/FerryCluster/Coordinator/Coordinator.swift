@@ -75,7 +75,7 @@ public struct Coordinator: Sendable {
                 }
             }
             group.addTask {
-                try await Scheduler(client: client, namespace: options.namespace, status: status, log: log).run()
+                try await Scheduler(client: client, namespace: options.namespace, status: status, connector: connector, log: log).run()
             }
             group.addTask {
                 var done: Set<String> = []

@@ -17,6 +17,23 @@ public struct TargetConnector: Sendable {
     }
 
     public func open(_ target: TargetSpec) async throws(ClusterError) -> Repository {
+        let (store, password) = try await store(target)
+        do {
+            let cache = cacheDirectory.map(IndexCache.init(directory:))
+            do {
+                return try await Repository.open(store: store, password: password, cache: cache)
+            } catch RepositoryError.notARepository {
+                try await Repository.initialize(store: store, password: password)
+                return try await Repository.open(store: store, password: password, cache: cache)
+            }
+        } catch {
+            throw .repository("Target \(target.namespace)/\(target.name) (\(target.locationText)): \(error)")
+        }
+    }
+
+    /// The Target's object store and the repository password (for maintenance, which opens the
+    /// repository itself).
+    public func store(_ target: TargetSpec) async throws(ClusterError) -> (any ObjectStore, [UInt8]) {
         let password = try await secretValue(target.encryptionSecret, key: target.encryptionKey, namespace: target.namespace)
         var options = StoreOptions()
         if case .s3(let s3) = target.location {
@@ -29,21 +46,14 @@ public struct TargetConnector: Sendable {
                     environment["AWS_SESSION_TOKEN"] = String(decoding: token, as: UTF8.self)
                 }
             } else {
-                // No Secret: the coordinator's own identity (web identity on EKS, instance role).
+                // No Secret: the process's own identity (web identity on EKS, instance role).
                 environment = ProcessInfo.processInfo.environment
             }
             options = StoreOptions(s3Endpoint: s3.endpoint, s3Region: s3.region, insecureSkipTLSVerify: s3.insecureSkipTLSVerify,
                                    s3Addressing: s3.addressing, environment: environment)
         }
         do {
-            let store = try StoreLocator.open(target.locationText, options: options, create: true)
-            let cache = cacheDirectory.map(IndexCache.init(directory:))
-            do {
-                return try await Repository.open(store: store, password: password, cache: cache)
-            } catch RepositoryError.notARepository {
-                try await Repository.initialize(store: store, password: password)
-                return try await Repository.open(store: store, password: password, cache: cache)
-            }
+            return (try StoreLocator.open(target.locationText, options: options, create: true), password)
         } catch {
             throw .repository("Target \(target.namespace)/\(target.name) (\(target.locationText)): \(error)")
         }

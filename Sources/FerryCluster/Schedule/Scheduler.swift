@@ -1,26 +1,33 @@
 import FerryKube
+import FerryRepo
 import Foundation
 
-/// Creates Backups for BackupPlans that have a `schedule`. Each due time gets one Backup named
-/// after the plan and that time (`web-20261122093000`), so a new leader repeating the work gets
-/// AlreadyExists rather than a second backup. After downtime only the latest missed time is
-/// backed up, not every one. `status.lastScheduleTime` records the last time handled.
+/// Runs what is scheduled: Backups for BackupPlans with a `schedule` (each due time gets one
+/// Backup named after the plan and that time, `web-20261122093000`, so a new leader repeating
+/// the work gets AlreadyExists rather than a second backup), and prunes of Targets with a
+/// `prune.schedule`. After downtime only the latest missed time is acted on, not every one.
+/// `status.lastScheduleTime` / `status.lastPruneTime` record the last time handled.
 struct Scheduler: Sendable {
     let client: KubeClient
     let namespace: String?
     let status: StatusWriter
+    let connector: TargetConnector
     let log: @Sendable (String) -> Void
     /// The longest sleep between looks at the plans (plans added or changed are seen then).
     var poll: Duration = .seconds(10)
 
     func run() async throws {
         let plans = try await FerryKind.backupPlan.resource(client)
+        let targets = try await FerryKind.target.resource(client)
         let backups = try await FerryKind.backup.resource(client)
         while true {
             var sleep = poll
             do {
                 for plan in try await client.listAll(plans, namespace: namespace) {
                     if let wait = try await handle(plan, backups: backups) { sleep = min(sleep, wait) }
+                }
+                for target in try await client.listAll(targets, namespace: namespace) {
+                    if let wait = try await prune(target) { sleep = min(sleep, wait) }
                 }
             } catch {
                 log("scheduler: \(error)")
@@ -29,27 +36,79 @@ struct Scheduler: Sendable {
         }
     }
 
-    /// Creates the plan's Backup if one is due; returns how long until the next is.
-    func handle(_ plan: KubeObject, backups: APIResource) async throws -> Duration? {
-        guard let text = plan["spec"]?["schedule"]?.stringValue, !text.isEmpty else { return nil }
+    /// The schedule's state for an object: nil when it has none; an error when it is malformed
+    /// (reported in the object's status under `errorField`).
+    enum Timing {
+        /// Due now at this time (the latest of those passed), `skipped` earlier ones missed.
+        case due(Date, skipped: Int, then: Date?)
+        case waiting(until: Date)
+        case never
+    }
+
+    func timing(_ text: String, object: KubeObject, kind: FerryKind, lastField: String, errorField: String) async throws -> Timing? {
         let schedule: CronSchedule
         do {
             schedule = try CronSchedule(text)
         } catch {
-            if plan["status"]?["scheduleError"]?.stringValue != "\(error)" {
-                try await status.patch(.backupPlan, plan, ["scheduleError": .string("\(error)")])
+            if object["status"]?[errorField]?.stringValue != "\(error)" {
+                try await status.patch(kind, object, [errorField: .string("\(error)")])
             }
             return nil
         }
         let now = Date()
-        let last = Self.time(plan["status"]?["lastScheduleTime"]) ?? plan.creationTimestamp.flatMap { Self.time(.string($0)) } ?? now
-        guard var due = schedule.next(after: last) else { return nil }
-        if due <= now {
-            var skipped = 0
-            while let following = schedule.next(after: due), following <= now, skipped < 100_000 {
-                due = following
-                skipped += 1
+        let last = Self.time(object["status"]?[lastField]) ?? object.creationTimestamp.flatMap { Self.time(.string($0)) } ?? now
+        guard var due = schedule.next(after: last) else { return .never }
+        guard due <= now else { return .waiting(until: due) }
+        var skipped = 0
+        while let following = schedule.next(after: due), following <= now, skipped < 100_000 {
+            due = following
+            skipped += 1
+        }
+        return .due(due, skipped: skipped, then: schedule.next(after: due))
+    }
+
+    static func wait(until date: Date?) -> Duration? {
+        date.map { .seconds(max(0, $0.timeIntervalSinceNow)) }
+    }
+
+    /// Prunes the Target's repository if a prune is due; returns how long until the next is.
+    func prune(_ object: KubeObject) async throws -> Duration? {
+        guard let text = object["spec"]?["prune"]?["schedule"]?.stringValue, !text.isEmpty,
+              let timing = try await timing(text, object: object, kind: .target, lastField: "lastPruneTime", errorField: "pruneError")
+        else { return nil }
+        switch timing {
+        case .never: return nil
+        case .waiting(let until): return Self.wait(until: until)
+        case .due(let due, _, let then):
+            var fields: JSONValue = ["lastPruneTime": .string(due.formatted(Date.ISO8601FormatStyle()))]
+            do {
+                let target = try TargetSpec(object)
+                let (store, password) = try await connector.store(target)
+                let report = try await Pruner(store: store, credential: .password(password), maxUnused: target.pruneMaxUnused).run()
+                log("\(object.label): pruned: \(report.packsDeleted) packs deleted, \(report.bytesReclaimed) bytes reclaimed")
+                fields["lastPrune"] = [
+                    "packsDeleted": .int(Int64(report.packsDeleted)), "packsRewritten": .int(Int64(report.packsRewritten)),
+                    "bytesReclaimed": .int(report.bytesReclaimed), "marksWaiting": .int(Int64(report.marksWaiting)),
+                ]
+                fields["pruneError"] = .null
+            } catch {
+                log("\(object.label): prune failed: \(error)")
+                fields["pruneError"] = .string("\(error)")
             }
+            try await status.patch(.target, object, fields)
+            return Self.wait(until: then)
+        }
+    }
+
+    /// Creates the plan's Backup if one is due; returns how long until the next is.
+    func handle(_ plan: KubeObject, backups: APIResource) async throws -> Duration? {
+        guard let text = plan["spec"]?["schedule"]?.stringValue, !text.isEmpty,
+              let timing = try await timing(text, object: plan, kind: .backupPlan, lastField: "lastScheduleTime", errorField: "scheduleError")
+        else { return nil }
+        switch timing {
+        case .never: return nil
+        case .waiting(let until): return Self.wait(until: until)
+        case .due(let due, let skipped, let then):
             let name = "\(plan.name)-\(Self.stamp(due))"
             var backup = KubeObject(apiVersion: FerryKind.apiVersion, kind: FerryKind.backup.rawValue, namespace: plan.namespace, name: name)
             backup.json["spec"] = ["plan": .string(plan.name)]
@@ -58,10 +117,8 @@ struct Scheduler: Sendable {
                 log("\(plan.label): scheduled Backup \(name) (\(text))\(skipped > 0 ? ", \(skipped) missed time(s) skipped" : "")")
             }
             try await status.patch(.backupPlan, plan, ["lastScheduleTime": .string(due.formatted(Date.ISO8601FormatStyle())), "scheduleError": .null])
-            guard let next = schedule.next(after: due) else { return nil }
-            return .seconds(max(0, next.timeIntervalSince(now)))
+            return Self.wait(until: then)
         }
-        return .seconds(max(0, due.timeIntervalSince(now)))
     }
 
     /// Creates the object; false when it exists already (a previous leader created it).

@@ -25,12 +25,18 @@ public struct TargetSpec: Sendable {
     public var location: Location
     public var encryptionSecret: String
     public var encryptionKey: String
+    /// When to prune the repository (nil: never from the cluster).
+    public var pruneSchedule: String?
+    /// Rewrite a pack when more than this share of it is unused.
+    public var pruneMaxUnused: Double
 
     public init(_ object: KubeObject) throws(ClusterError) {
         namespace = object.namespace ?? ""
         name = object.name
         encryptionSecret = try object.requiredString("encryptionSecret", "name")
         encryptionKey = object.optionalString("encryptionSecret", "key") ?? "password"
+        pruneSchedule = object.optionalString("prune", "schedule")
+        pruneMaxUnused = Double(object["spec"]?["prune"]?["maxUnusedPercent"]?.intValue ?? 20) / 100
         let path = object.optionalString("path")
         let s3 = object["spec"]?["s3"]
         switch (path, s3) {
