@@ -180,7 +180,7 @@ let package = Package(
             dependencies: ["FerryKubeTestServer", "FerryKube"]),
         .testTarget(
             name: "FerryAppsTests",
-            dependencies: ["FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport", "FerryCluster"]),
+            dependencies: ["FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport", "FerryCluster", "FerryQEMUTestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

@@ -1,5 +1,6 @@
 import FerryKube
 import FerryKubeTestServer
+import FerryQEMUTestSupport
 import FerryTestSupport
 import Foundation
 import Testing
@@ -178,6 +179,81 @@ import Testing
             let written = try #require(requests.lastIndex { $0.method == "PUT" && $0.path.hasSuffix("/volumetransfers/back-0/status") })
             let pod = try #require(requests.firstIndex { $0.method == "POST" && $0.path.hasSuffix("/namespaces/db/pods") })
             #expect(claim < written && written < pod)
+        }
+    }
+
+    /// A stopped KubeVirt VM whose disk is a qcow2 `disk.img` on a filesystem-mode local volume:
+    /// the agent reads the guest's disk through the image format, like `qemu-img convert`.
+    @Test(.enabled(if: QEMUTools.shouldRun)) func aVirtualMachinesDiskImageIsBackedUpAsTheGuestSeesIt() async throws {
+        try await withApps { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            try await cluster.load("crds/kubevirt.yaml")
+            let volume = "\(cluster.directory)/pv-vm1"
+            try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
+            try QEMUTools.img("create", "-f", "qcow2", "disk.img", "16M", in: volume)
+            try QEMUTools.io("disk.img", ["write -P 0x5a 0 3M", "write -P 0xc3 9M 2M", "write -z 10M 64k"], in: volume)
+            try await cluster.server.load(yaml: """
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: vms}
+                ---
+                apiVersion: v1
+                kind: PersistentVolume
+                metadata: {name: pv-vm1}
+                spec:
+                  capacity: {storage: 64Mi}
+                  volumeMode: Filesystem
+                  accessModes: [ReadWriteOnce]
+                  storageClassName: local-disks
+                  local: {path: \(volume)}
+                  claimRef: {namespace: vms, name: vm1-disk}
+                  nodeAffinity:
+                    required:
+                      nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]
+                ---
+                apiVersion: v1
+                kind: PersistentVolumeClaim
+                metadata: {name: vm1-disk, namespace: vms}
+                spec: {accessModes: [ReadWriteOnce], storageClassName: local-disks, volumeName: pv-vm1, resources: {requests: {storage: 64Mi}}}
+                status: {phase: Bound, capacity: {storage: 64Mi}}
+                ---
+                apiVersion: kubevirt.io/v1
+                kind: VirtualMachine
+                metadata: {name: vm1, namespace: vms}
+                spec:
+                  runStrategy: Halted
+                  template:
+                    spec:
+                      domain: {devices: {disks: [{name: root, disk: {bus: virtio}}]}, resources: {requests: {memory: 1Gi}}}
+                      volumes: [{name: root, persistentVolumeClaim: {claimName: vm1-disk}}]
+                """)
+            try await setup.target(in: "vms")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: vm1, namespace: vms}
+                spec: {target: local, components: {virtualMachines: [{name: vm1}]}}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Backup
+                metadata: {name: vm1-1, namespace: vms}
+                spec: {plan: vm1}
+                """)
+            let coordinator = try coordinator(setup)
+            defer { coordinator.kill() }
+            let agent = try agent(setup, identity: "agent-1")
+            defer { agent.kill() }
+            let backup = try await setup.finished("Backup", namespace: "vms", name: "vm1-1")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "vms", name: "vm1-1-0"))
+            #expect(unit["spec"]?["source"]?["path"]?.stringValue == "\(volume)/disk.img")
+            let listing = try await snapshots(setup)
+            #expect(listing[0]?["volumes"]?[0]?["format"] == "qcow2" && listing[0]?["volumes"]?[0]?["size"] == .int(16 << 20))
+            let out = "\(cluster.directory)/vm1.raw"
+            let restored = try await FerryProcess(password: "coordinator-test-password").run(
+                ["restore", try #require(backup["status"]?["snapshot"]?.stringValue), out, "--volume", "vms/vm1-disk", "--repo", setup.repository])
+            #expect(restored.succeeded, "\(restored)")
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: out))) == QEMUTools.convertToRaw("disk.img", in: volume))
         }
     }
 
