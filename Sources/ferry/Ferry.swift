@@ -23,6 +23,7 @@ struct Ferry: AsyncParsableCommand {
             AppCommand.self,
             CoordinatorCommand.self,
             AgentCommand.self,
+            ClusterCommand.self,
         ])
 
     /// Parses and runs a command; a failure is one line on stderr and exit status 1 (usage

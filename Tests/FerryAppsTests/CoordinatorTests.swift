@@ -220,6 +220,38 @@ import Testing
         }
     }
 
+    /// `ferry cluster backup/restore --wait` create the resources and follow them to the end.
+    @Test func clusterCommandsStartAndFollow() async throws {
+        try await withApps { cluster in
+            let kubeconfig = ["--kubeconfig", "\(cluster.directory)/kubeconfig"]
+            let ferry = FerryProcess(password: nil)
+            let missing = try await ferry.run(["cluster", "backup", "hello", "-n", "web"] + kubeconfig)
+            #expect(missing.status == 1 && missing.stderr.contains("does not serve Backup.ferry.dev: is Ferry installed"), "\(missing)")
+
+            let setup = try await Setup.make(cluster)
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
+            guard try await cluster.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            try await setup.target(in: "web")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: hello, namespace: web}
+                spec: {target: local, components: {helmReleases: [hello]}}
+                """)
+            let coordinator = try setup.coordinator(identity: "alpha")
+            defer { coordinator.kill() }
+            let backup = try await ferry.run(["cluster", "backup", "hello", "-n", "web", "--name", "manual", "--wait"] + kubeconfig)
+            #expect(backup.succeeded && backup.stderr.contains("backup web/manual created") && backup.stderr.contains("Completed"), "\(backup)")
+            let status = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: "web", name: "manual"))
+            #expect(backup.stdout == status["status"]?["snapshot"]?.stringValue)
+
+            let restore = try await ferry.run(["cluster", "restore", "--backup", "manual", "-n", "web", "--wait"] + kubeconfig)
+            #expect(restore.succeeded && restore.stderr.contains("Completed"), "\(restore)")
+            let failing = try await ferry.run(["cluster", "backup", "absent", "-n", "web", "--wait"] + kubeconfig)
+            #expect(failing.status == 1 && failing.stderr.contains("error: BackupPlan web/absent"), "\(failing)")
+        }
+    }
+
     /// A scheduled plan gets its Backups from the coordinator; a bad schedule is reported.
     @Test func scheduledPlansGetBackups() async throws {
         try await withApps { cluster in

@@ -1,0 +1,136 @@
+import ArgumentParser
+import FerryKube
+import Foundation
+
+/// `ferry cluster backup|restore`: start a Backup or Restore resource and follow it.
+struct ClusterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster",
+        abstract: "Start backups and restores on a cluster where Ferry is installed, and follow them.",
+        subcommands: [ClusterBackupCommand.self, ClusterRestoreCommand.self])
+
+    /// Creates `object` and, with `wait`, prints its progress until it ends; exits 1 unless it
+    /// ends Completed.
+    static func start(_ object: KubeObject, kind: String, client: KubeClient, wait: Bool) async throws {
+        let created = try await create(object, kind: kind, client: client)
+        let resource = try await client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
+        Terminal.error("\(kind.lowercased()) \(created.namespace ?? "")/\(created.name) created")
+        guard wait else {
+            Terminal.output(created.name)
+            return
+        }
+        var last = ""
+        for try await event in client.watch(resource, namespace: created.namespace, resourceVersion: created.resourceVersion,
+                                            fieldSelector: "metadata.name=\(created.name)", timeoutSeconds: nil) {
+            guard let object = event.object, object.name == created.name else { continue }
+            let status = object["status"] ?? [:]
+            let line = describe(status)
+            if line != last, !line.isEmpty {
+                Terminal.error(line)
+                last = line
+            }
+            switch status["phase"]?.stringValue ?? "" {
+            case "Completed":
+                Terminal.output(status["snapshot"]?.stringValue ?? created.name)
+                return
+            case "PartiallyFailed", "Failed":
+                for error in status["errors"]?.arrayValue ?? [] { Terminal.error("error: \(error.stringValue ?? "")") }
+                for warning in status["warnings"]?.arrayValue ?? [] { Terminal.error("warning: \(warning.stringValue ?? "")") }
+                throw ExitCode(1)
+            default:
+                continue
+            }
+        }
+        throw CLIError("the watch of \(kind) \(created.name) ended before it finished")
+    }
+
+    static func create(_ object: KubeObject, kind: String, client: KubeClient) async throws -> KubeObject {
+        let resource: APIResource
+        do {
+            resource = try await client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
+        } catch {
+            guard case .unknownResource = error else { throw error }
+            throw CLIError("the cluster does not serve \(kind).ferry.dev: is Ferry installed (helm install ferry charts/ferry)?")
+        }
+        return try await client.create(resource, object)
+    }
+
+    /// One line of progress: the phase and each volume's.
+    static func describe(_ status: JSONValue) -> String {
+        guard let phase = status["phase"]?.stringValue else { return "" }
+        let volumes = (status["volumes"]?.arrayValue ?? []).map { volume -> String in
+            let done = volume["bytesDone"]?.intValue, total = volume["bytesTotal"]?.intValue
+            let progress = (done != nil && total != nil && total! > 0) ? " \(Format.bytes(done!))/\(Format.bytes(total!))" : ""
+            return "\(volume["claim"]?.stringValue ?? "?") \(volume["phase"]?.stringValue ?? "?")\(progress)"
+        }
+        return ([phase] + volumes).joined(separator: "; ")
+    }
+}
+
+/// `ferry cluster backup PLAN`.
+struct ClusterBackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup", abstract: "Create a Backup of a BackupPlan; with --wait, follow it and print the snapshot id.")
+
+    @Argument(help: ArgumentHelp("The BackupPlan.", valueName: "plan"))
+    var plan: String
+
+    @OptionGroup var kube: KubeOptions
+
+    @Option(name: .customShort("n"), help: ArgumentHelp("The plan's namespace (default: the context's).", valueName: "namespace"))
+    var namespace: String?
+
+    @Option(name: .long, help: ArgumentHelp("The Backup's name (default: PLAN-<time>).", valueName: "name"))
+    var name: String?
+
+    @Flag(name: .long, help: "Follow the backup until it ends; exit 1 unless it completes.")
+    var wait = false
+
+    func run() async throws {
+        let client = try kube.client()
+        let name = self.name ?? "\(plan)-\(Int(Date().timeIntervalSince1970))"
+        var backup = KubeObject(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: namespace ?? client.configuration.namespace, name: name)
+        backup.json["spec"] = ["plan": .string(plan)]
+        try await ClusterCommand.start(backup, kind: "Backup", client: client, wait: wait)
+    }
+}
+
+/// `ferry cluster restore (--backup B | --target T --snapshot S)`.
+struct ClusterRestoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore", abstract: "Create a Restore into a namespace; with --wait, follow it.")
+
+    @OptionGroup var kube: KubeOptions
+
+    @Option(name: .customShort("n"), help: ArgumentHelp("The namespace to restore into (default: the context's).", valueName: "namespace"))
+    var namespace: String?
+
+    @Option(name: .long, help: ArgumentHelp("A Backup in that namespace.", valueName: "backup"))
+    var backup: String?
+
+    @Option(name: .long, help: ArgumentHelp("Instead of --backup: a Target in that namespace.", valueName: "target"))
+    var target: String?
+
+    @Option(name: .long, help: ArgumentHelp("With --target: a snapshot id, prefix or latest.", valueName: "snapshot"))
+    var snapshot: String?
+
+    @Option(name: .long, help: ArgumentHelp("The Restore's name (default: restore-<time>).", valueName: "name"))
+    var name: String?
+
+    @Flag(name: .long, help: "Follow the restore until it ends; exit 1 unless it completes.")
+    var wait = false
+
+    func validate() throws {
+        guard (backup != nil) != (target != nil), (target == nil) == (snapshot == nil) else {
+            throw ValidationError("give --backup, or --target with --snapshot")
+        }
+    }
+
+    func run() async throws {
+        let client = try kube.client()
+        var restore = KubeObject(apiVersion: "ferry.dev/v1alpha1", kind: "Restore", namespace: namespace ?? client.configuration.namespace,
+                                 name: name ?? "restore-\(Int(Date().timeIntervalSince1970))")
+        restore.json["spec"] = backup.map { ["backup": .string($0)] } ?? ["target": .string(target!), "snapshot": .string(snapshot!)]
+        try await ClusterCommand.start(restore, kind: "Restore", client: client, wait: wait)
+    }
+}
