@@ -58,8 +58,8 @@ public struct ResourceRestore: Sendable {
             for namespace in Set(captured.compactMap(\.entry.namespace)) { mapping[namespace] = own }
         }
         let transform = RestoreTransform(namespaceMapping: mapping)
-        let volumes = Set(captured.filter { $0.object.groupKind == GroupKind(group: "", kind: "PersistentVolume") }.map(\.object.name))
         var catalog = try await client.resourceCatalog(refresh: true)
+        let volumes = try await volumesThatWillExist(captured, catalog: catalog)
         var uids: [ObjectReference: String] = [:]
         var namespaces: Set<String> = []
         var report = ResourceRestoreReport()
@@ -131,6 +131,24 @@ public struct ResourceRestore: Sendable {
             (a.element.phase, RestoreOrder.storageRank(kind: a.element.entry.kind), a.offset)
                 < (b.element.phase, RestoreOrder.storageRank(kind: b.element.entry.kind), b.offset)
         }.map(\.element)
+    }
+
+    /// The captured PersistentVolumes a restored claim may stay bound to: those this restore
+    /// creates, and (when cluster-scoped objects are not restored) those the cluster still has.
+    func volumesThatWillExist(_ captured: [Captured], catalog: APIResourceCatalog) async throws -> Set<String> {
+        let names = Set(captured.filter { $0.object.groupKind == GroupKind(group: "", kind: "PersistentVolume") }.map(\.object.name))
+        guard options.confinedTo != nil else { return names }
+        guard let resource = catalog.resource(for: GroupKind(group: "", kind: "PersistentVolume")) else { return [] }
+        var existing: Set<String> = []
+        for name in names {
+            do {
+                _ = try await client.get(resource, namespace: nil, name: name)
+                existing.insert(name)
+            } catch {
+                if Self.isFatal(error) { throw ResourceRestoreError.kube(error) }
+            }
+        }
+        return existing
     }
 
     // MARK: - Writing

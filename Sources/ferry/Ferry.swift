@@ -24,6 +24,7 @@ struct Ferry: AsyncParsableCommand {
             CoordinatorCommand.self,
             AgentCommand.self,
             ClusterCommand.self,
+            PauseCommand.self,
         ])
 
     /// Parses and runs a command; a failure is one line on stderr and exit status 1 (usage

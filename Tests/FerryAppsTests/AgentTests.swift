@@ -257,6 +257,128 @@ import Testing
         }
     }
 
+    /// A CSI volume: the coordinator snapshots the claim, restores the snapshot into a new claim,
+    /// runs a pause pod on it, and the agent on that pod's node reads the kubelet's device. The
+    /// test plays the CSI snapshotter and provisioner and the scheduler and kubelet (there is no
+    /// cluster): it copies the volume at the moment the snapshot is requested, then keeps writing
+    /// to the live volume, which the backup must not see.
+    @Test func aCSIVolumeIsReadThroughAnExposedSnapshot() async throws {
+        try await withApps { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            for crd in ["volumesnapshotclasses", "volumesnapshotcontents", "volumesnapshots"] {
+                try await cluster.load("csi/external-snapshotter/crd/snapshot.storage.k8s.io_\(crd).yaml")
+            }
+            try await cluster.load("csi/external-snapshotter/examples/snapshotclass-v1.yaml")
+            let live = "\(cluster.directory)/csi-h1.img"
+            let original = try writeDevice(live, seed: 94)
+            let hostRoot = "\(cluster.directory)/host"
+            try await cluster.server.load(yaml: """
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: db}
+                ---
+                apiVersion: storage.k8s.io/v1
+                kind: StorageClass
+                metadata: {name: csi-hostpath-sc}
+                provisioner: hostpath.csi.k8s.io
+                ---
+                apiVersion: v1
+                kind: PersistentVolume
+                metadata: {name: pv-csi}
+                spec:
+                  capacity: {storage: 8Mi}
+                  volumeMode: Block
+                  accessModes: [ReadWriteOnce]
+                  storageClassName: csi-hostpath-sc
+                  csi: {driver: hostpath.csi.k8s.io, volumeHandle: h1}
+                  claimRef: {namespace: db, name: data}
+                ---
+                apiVersion: v1
+                kind: PersistentVolumeClaim
+                metadata: {name: data, namespace: db, labels: {app: db}}
+                spec: {volumeMode: Block, accessModes: [ReadWriteOnce], storageClassName: csi-hostpath-sc, volumeName: pv-csi, resources: {requests: {storage: 8Mi}}}
+                status: {phase: Bound, capacity: {storage: 8Mi}}
+                """)
+            try await setup.target(in: "db")
+            try await cluster.server.load(yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: db, namespace: db}
+                spec: {target: local, components: {labelSelector: {matchLabels: {app: db}}}}
+                """)
+            let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot)
+            defer { controllers.cancel() }
+            let coordinator = try FerryProcess(password: nil).start([
+                "coordinator", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--lease-namespace", "ferry", "--exposer-image", "ferry:test",
+            ])
+            defer { coordinator.kill() }
+            let agent = try FerryProcess(password: nil).start([
+                "agent", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--node", "node-2", "--host-root", hostRoot, "--heartbeat", "1",
+            ])
+            defer { agent.kill() }
+
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
+            #expect(unit["spec"]?["node"] == "node-2" && unit["spec"]?["volume"] == "db/data")
+            #expect(unit["spec"]?["source"]?["path"]?.stringValue?.contains("/volumeDevices/kubernetes.io~csi/") == true)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: live)) != original, "the live volume changed after the snapshot")
+            #expect(try await restoredVolume(setup, snapshot: try #require(backup["status"]?["snapshot"]?.stringValue)) == original)
+            // The snapshot, its claim and the pause pod are gone.
+            #expect(await cluster.server.objects(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: "db").isEmpty)
+            #expect(await cluster.server.object(apiVersion: "v1", kind: "Pod", namespace: "db", name: "ferry-db-1-0") == nil)
+            #expect(await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "ferry-db-1-0") == nil)
+        }
+    }
+
+    /// What the CSI external-snapshotter, the external-provisioner, the scheduler and the kubelet
+    /// would do for the objects the coordinator creates, driven by watch events.
+    func playCSIAndKubelet(_ cluster: AppsCluster, live: String, hostRoot: String) -> Task<Void, any Error> {
+        let client = cluster.client
+        return Task {
+            async let snapshots: Void = {
+                let resource = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot")
+                for try await event in client.watch(resource, namespace: "db", resourceVersion: nil) {
+                    guard case .added(var snapshot) = event else { continue }
+                    // Cut the snapshot, then the application goes on writing.
+                    try FileManager.default.copyItem(atPath: live, toPath: "\(live).\(snapshot.name)")
+                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: live))
+                    try handle.write(contentsOf: Data(repeating: 0xEE, count: 4096))
+                    try handle.close()
+                    snapshot.json["status"] = ["readyToUse": true, "restoreSize": "8Mi", "boundVolumeSnapshotContentName": .string("content-\(snapshot.name)")]
+                    _ = try await client.updateStatus(resource, snapshot)
+                }
+            }()
+            let pods = try await client.resource(apiVersion: "v1", kind: "Pod")
+            let claims = try await client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim")
+            let volumes = try await client.resource(apiVersion: "v1", kind: "PersistentVolume")
+            for try await event in client.watch(pods, namespace: "db", resourceVersion: nil) {
+                guard case .added(var pod) = event, pod.name.hasPrefix("ferry-") else { continue }
+                // Provision the claim from its snapshot and bind it.
+                var claim = try await client.get(claims, namespace: "db", name: pod.name)
+                let source = try #require(claim["spec"]?["dataSource"]?["name"]?.stringValue)
+                let pvName = "pvc-\(claim.uid ?? pod.name)"
+                var volume = KubeObject(apiVersion: "v1", kind: "PersistentVolume", name: pvName)
+                volume.json["spec"] = ["capacity": ["storage": "8Mi"], "volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
+                                       "csi": ["driver": "hostpath.csi.k8s.io", "volumeHandle": .string(pvName)],
+                                       "claimRef": ["namespace": "db", "name": .string(pod.name)]]
+                _ = try await client.create(volumes, volume)
+                claim.json.setValue(.string(pvName), at: ["spec", "volumeName"])
+                claim = try await client.update(claims, claim)
+                // Schedule the pod and attach the device where the kubelet would.
+                let device = "\(hostRoot)/var/lib/kubelet/pods/\(pod.uid!)/volumeDevices/kubernetes.io~csi"
+                try FileManager.default.createDirectory(atPath: device, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: "\(live).\(source)", toPath: "\(device)/\(pvName)")
+                pod.json.setValue("node-2", at: ["spec", "nodeName"])
+                pod = try await client.update(pods, pod)
+                pod.json["status"] = ["phase": "Running"]
+                _ = try await client.updateStatus(pods, pod)
+            }
+            try await snapshots
+        }
+    }
+
     /// The agent dies after storing data but before reporting: the coordinator sees no
     /// heartbeat for a unit lease, requeues the unit, and another agent finishes it.
     @Test func aSilentAgentsUnitIsRequeuedAndFinishedByAnother() async throws {

@@ -105,6 +105,10 @@ struct DiscoveryWalk<API: KubeAPI> {
     /// Why the cluster regenerates this object (so it is not captured), or nil.
     func regeneratedReason(_ object: KubeObject) -> String? {
         let group = object.groupVersion.group
+        if object.labels["ferry.dev/exposes"] != nil { return "Ferry's temporary object exposing a snapshot" }
+        if group == "ferry.dev", ["Backup", "Restore", "VolumeTransfer"].contains(object.kind) {
+            return "Ferry's own record of a backup or restore (restoring it would run it again)"
+        }
         switch (group, object.kind) {
         case ("", "Event"), ("events.k8s.io", "Event"): return "events are not restored"
         case ("discovery.k8s.io", "EndpointSlice"): return "EndpointSlices are regenerated from Services"

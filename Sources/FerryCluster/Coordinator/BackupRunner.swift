@@ -12,6 +12,8 @@ struct BackupRunner: Sendable {
     let connector: TargetConnector
     let status: StatusWriter
     let timing: VolumeUnits.Timing
+    /// Exposes CSI snapshots to agents; nil when no image is configured for its pods.
+    let exposer: SnapshotExposer?
     let log: @Sendable (String) -> Void
 
     /// Runs the backup; every failure ends in the status (phase Failed with the reason).
@@ -47,12 +49,29 @@ struct BackupRunner: Sendable {
                                            message: "\(result.application) found nothing in namespace \(namespace)")
         }
         // Volumes first: agents store them; this process commits the snapshot once all are done.
-        let (specs, notMoved) = VolumeUnits.plan(result.volumes, backup: backup.name, target: plan.target, snapshotName: plan.snapshotName)
+        var (specs, snapshotted, notMoved) = VolumeUnits.plan(result.volumes, backup: backup.name, target: plan.target, snapshotName: plan.snapshotName)
+        if !snapshotted.isEmpty {
+            if let exposer {
+                let (exposed, failed) = await expose(snapshotted, startingAt: specs.count, backup: backup, exposer: exposer)
+                specs += exposed
+                notMoved += failed
+            } else {
+                notMoved += snapshotted.map {
+                    .init(claim: $0.unit.volume, reason: "a CSI volume: the coordinator has no image for the pods that expose snapshots (--exposer-image, FERRY_IMAGE)")
+                }
+            }
+        }
         let units = VolumeUnits(client: client, status: status, timing: timing, log: log)
         var finished: [KubeObject] = []
         if !specs.isEmpty {
-            finished = try await units.follow(try await units.create(specs, for: backup), of: backup, notMoved: notMoved)
+            do {
+                finished = try await units.follow(try await units.create(specs, for: backup), of: backup, notMoved: notMoved)
+            } catch {
+                await exposer?.cleanup(namespace: namespace, backup: backup.name)
+                throw error
+            }
         }
+        await exposer?.cleanup(namespace: namespace, backup: backup.name)
         var volumes: [VolumeManifest] = []
         var failures: [JSONValue] = []
         for unit in finished {
@@ -89,6 +108,7 @@ struct BackupRunner: Sendable {
             let removed = try await applyRetention(retention, name: plan.snapshotName, repository: repository)
             if removed > 0 { log("\(backup.label): retention removed \(removed) older snapshot(s) of \(plan.snapshotName)") }
         }
+        failures += notMoved.filter { $0.phase == "Failed" }.map { .string("volume \($0.claim): \($0.reason)") }
         let incomplete = result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) } || !failures.isEmpty || !notMoved.isEmpty
         try? await status.patch(.backupPlan, try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: backup.label),
                                 ["lastBackup": .string(backup.name), "lastBackupTime": StatusWriter.now()])
@@ -98,6 +118,40 @@ struct BackupRunner: Sendable {
             "volumes": .array(VolumeUnits.summary(finished, notMoved: notMoved)),
             "warnings": warnings.isEmpty ? .null : .array(warnings), "errors": failures.isEmpty ? .null : .array(failures),
         ]
+    }
+
+    /// Snapshots every CSI volume (all requested before any is waited for), then exposes each;
+    /// returns the units of those exposed and the failures.
+    func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, backup: KubeObject, exposer: SnapshotExposer) async
+        -> ([VolumeTransferSpec], [VolumeUnits.NotMoved]) {
+        let namespace = backup.namespace ?? ""
+        var failed: [VolumeUnits.NotMoved] = []
+        var requested: [(Int, VolumeUnits.Snapshotted)] = []
+        for (offset, item) in volumes.enumerated() {
+            do {
+                try await exposer.snapshot(item.volume, snapshotClass: item.snapshotClass, name: SnapshotExposer.name(backup: backup.name, index: first + offset),
+                                           namespace: namespace, backup: backup)
+                requested.append((first + offset, item))
+            } catch {
+                failed.append(.init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
+            }
+        }
+        let outcomes = await withTaskGroup(of: (VolumeTransferSpec?, VolumeUnits.NotMoved?).self) { group in
+            for (index, item) in requested {
+                group.addTask {
+                    do {
+                        return (try await exposer.expose(item.volume, name: SnapshotExposer.name(backup: backup.name, index: index), namespace: namespace,
+                                                         unit: item.unit, backup: backup), nil)
+                    } catch {
+                        return (nil, .init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
+                    }
+                }
+            }
+            var all: [(VolumeTransferSpec?, VolumeUnits.NotMoved?)] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
+        return (outcomes.compactMap(\.0).sorted { $0.volume < $1.volume }, failed + outcomes.compactMap(\.1))
     }
 
     /// Every block-map page and block the agents' volumes reference must still be stored and not

@@ -19,6 +19,10 @@ public struct Coordinator: Sendable {
         public var unitLease: Duration = .seconds(60)
         /// A VolumeTransfer no agent claims for this long fails.
         public var claimTimeout: Duration = .seconds(600)
+        /// The image of the pods that expose CSI snapshots to agents (nil: CSI volumes are not moved).
+        public var exposerImage: String?
+        /// The kubelet's root directory on nodes.
+        public var kubeletRoot = "/var/lib/kubelet"
 
         public init(namespace: String?, leaseNamespace: String, identity: String) {
             self.namespace = namespace
@@ -63,7 +67,10 @@ public struct Coordinator: Sendable {
         let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory)
         let status = StatusWriter(client: client)
         let timing = VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout)
-        let backups = BackupRunner(client: client, connector: connector, status: status, timing: timing, log: log)
+        let exposer = options.exposerImage.map {
+            SnapshotExposer(client: client, options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)
+        }
+        let backups = BackupRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
         let restores = RestoreRunner(client: client, connector: connector, status: status, timing: timing, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for kind in [FerryKind.backup, .restore] {

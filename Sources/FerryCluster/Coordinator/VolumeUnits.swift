@@ -16,10 +16,19 @@ struct VolumeUnits: Sendable {
         var poll: Duration = .milliseconds(500)
     }
 
-    /// A volume that is not moved, and why.
+    /// A volume that is not moved (or whose snapshot could not be exposed: `Failed`), and why.
     struct NotMoved: Sendable {
         var claim: String
         var reason: String
+        var phase = "NotMoved"
+    }
+
+    /// A CSI volume to snapshot and expose before an agent can read it.
+    struct Snapshotted: Sendable {
+        var volume: VolumeFacts
+        var snapshotClass: String
+        /// The unit, with node and path filled in once the snapshot is exposed.
+        var unit: VolumeTransferSpec
     }
 
     let client: KubeClient
@@ -27,10 +36,12 @@ struct VolumeUnits: Sendable {
     let timing: Timing
     let log: @Sendable (String) -> Void
 
-    /// The units for the volumes an agent can read directly: block-mode volumes and VM disk
-    /// images at a host path on a node.
-    static func plan(_ volumes: [VolumeFacts], backup: String, target: String, snapshotName: String) -> ([VolumeTransferSpec], [NotMoved]) {
+    /// The units for the volumes an agent can read directly (block-mode volumes and VM disk
+    /// images at a host path on a node), the CSI volumes to snapshot first (block mode or VM
+    /// disks), and the rest with the reason.
+    static func plan(_ volumes: [VolumeFacts], backup: String, target: String, snapshotName: String) -> ([VolumeTransferSpec], [Snapshotted], [NotMoved]) {
         var units: [VolumeTransferSpec] = []
+        var snapshotted: [Snapshotted] = []
         var notMoved: [NotMoved] = []
         for volume in volumes {
             let claim = "\(volume.claim.namespace ?? "")/\(volume.claim.name)"
@@ -43,12 +54,17 @@ struct VolumeUnits: Sendable {
                     notMoved.append(NotMoved(claim: claim, reason: "a filesystem volume (\(path) on \(node)): agents read block devices and disk images; it needs a CSI snapshot, which this version does not take"))
                 }
             case .csiSnapshot(let snapshotClass, _):
-                notMoved.append(NotMoved(claim: claim, reason: "would be read from a CSI snapshot (class \(snapshotClass)), which this version does not take"))
+                if volume.mode == .block || volume.hostPaths.contains(where: { $0.kind == .diskImage }) {
+                    snapshotted.append(Snapshotted(volume: volume, snapshotClass: snapshotClass, unit: VolumeTransferSpec(
+                        backup: backup, target: target, node: "", volume: claim, snapshotName: snapshotName, path: "")))
+                } else {
+                    notMoved.append(NotMoved(claim: claim, reason: "a filesystem volume (snapshot class \(snapshotClass)): agents read block devices and disk images, and exposing a filesystem snapshot as a block device is not supported yet"))
+                }
             case .unavailable(let reason):
                 notMoved.append(NotMoved(claim: claim, reason: reason))
             }
         }
-        return (units, notMoved)
+        return (units, snapshotted, notMoved)
     }
 
     /// The label tying units to their Backup or Restore.
@@ -135,7 +151,7 @@ struct VolumeUnits: Sendable {
             ["claim": unit["spec"]?["volume"] ?? .null, "phase": unit["status"]?["phase"] ?? "Pending",
              "bytesDone": unit["status"]?["bytesDone"] ?? .null, "bytesTotal": unit["status"]?["bytesTotal"] ?? .null,
              "message": unit["status"]?["message"] ?? .null]
-        } + notMoved.map { ["claim": .string($0.claim), "phase": "NotMoved", "message": .string($0.reason)] }
+        } + notMoved.map { ["claim": .string($0.claim), "phase": .string($0.phase), "message": .string($0.reason)] }
     }
 
     /// Replaces a unit's status (conditional on the version read: an agent's write in between wins).

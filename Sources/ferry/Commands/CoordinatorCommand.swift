@@ -27,6 +27,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds a volume's work unit may wait for an agent to claim it.", valueName: "seconds"))
     var claimTimeout: Int = 600
 
+    @Option(name: .long, help: ArgumentHelp("Image of the pods that expose CSI snapshots to agents (default: FERRY_IMAGE; without one CSI volumes are not moved).", valueName: "image"))
+    var exposerImage: String?
+
+    @Option(name: .long, help: ArgumentHelp("The kubelet's root directory on nodes.", valueName: "dir"))
+    var kubeletRoot = "/var/lib/kubelet"
+
     func validate() throws {
         guard unitLease >= 1, claimTimeout >= 1 else { throw ValidationError("--unit-lease and --claim-timeout must be at least 1 second") }
         guard leaseDuration >= 1 else { throw ValidationError("--lease-duration must be at least 1 second") }
@@ -40,6 +46,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.leaseDuration = .seconds(leaseDuration)
         options.cacheDirectory = process.resolvedCacheDirectory
         options.unitLease = .seconds(unitLease)
+        options.exposerImage = exposerImage ?? environment["FERRY_IMAGE"]
+        options.kubeletRoot = kubeletRoot
         options.claimTimeout = .seconds(claimTimeout)
         let coordinator = Coordinator(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
         try await coordinator.run()

@@ -1,0 +1,131 @@
+import FerryApps
+import FerryKube
+import Foundation
+
+/// Makes a CSI volume readable by an agent at a point in time: a VolumeSnapshot of the claim
+/// (all of a Backup's snapshots are requested before any is waited for, so they are taken close
+/// together), then a claim restored from it and a pause pod that uses it, so the kubelet attaches
+/// the snapshot's copy on some node; the agent there reads the kubelet's device (or, for a
+/// filesystem volume holding a KubeVirt disk, the `disk.img` in its mount). All three objects
+/// are removed when the unit is done.
+struct SnapshotExposer: Sendable {
+    struct Options: Sendable {
+        /// The image of the pause pod (Ferry's own: `ferry pause`).
+        var image: String
+        var kubeletRoot = "/var/lib/kubelet"
+        /// How long a snapshot may take to become ready, and the exposing pod to run.
+        var timeout: Duration = .seconds(600)
+        var poll: Duration = .milliseconds(500)
+    }
+
+    let client: KubeClient
+    let options: Options
+    let log: @Sendable (String) -> Void
+
+    static let labelKey = "ferry.dev/exposes"
+
+    /// The name of the objects exposing volume `index` of `backup`.
+    static func name(backup: String, index: Int) -> String { "ferry-\(backup)-\(index)" }
+
+    /// Requests the VolumeSnapshot of a claim.
+    func snapshot(_ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, backup: KubeObject) async throws(ClusterError) {
+        var snapshot = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, name: name)
+        snapshot.json["spec"] = ["volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(volume.claim.name)]]
+        snapshot.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
+        try await createIfAbsent(snapshot)
+    }
+
+    /// Waits for the snapshot, exposes it, and returns the unit that reads it.
+    func expose(_ volume: VolumeFacts, name: String, namespace: String, unit: VolumeTransferSpec, backup: KubeObject) async throws(ClusterError) -> VolumeTransferSpec {
+        let snapshot = try await waitFor("VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
+                                         kind: "VolumeSnapshot", namespace: namespace, name: name) { object in
+            if let message = object["status"]?["error"]?["message"]?.stringValue { throw ClusterError.repository("VolumeSnapshot \(namespace)/\(name): \(message)") }
+            return object["status"]?["readyToUse"]?.boolValue == true
+        }
+        let diskImage = volume.hostPaths.contains { $0.kind == .diskImage }
+        let size = snapshot["status"]?["restoreSize"] ?? .string(volume.sizeText ?? "\(volume.sizeBytes ?? 0)")
+        var claim = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name)
+        var claimSpec: JSONValue = [
+            "accessModes": ["ReadWriteOnce"], "volumeMode": .string(volume.mode.rawValue),
+            "dataSource": ["apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": .string(name)],
+            "resources": ["requests": ["storage": size]],
+        ]
+        if let storageClass = volume.storageClass { claimSpec["storageClassName"] = .string(storageClass) }
+        claim.json["spec"] = claimSpec
+        claim.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
+        try await createIfAbsent(claim)
+
+        var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: namespace, name: name)
+        let device: JSONValue = volume.mode == .block
+            ? ["volumeDevices": [["name": "data", "devicePath": "/dev/ferry-data"]]]
+            : ["volumeMounts": [["name": "data", "mountPath": "/data", "readOnly": true]]]
+        let container: JSONValue = [
+            "name": "pause", "image": .string(options.image), "args": ["pause"],
+            "securityContext": ["runAsNonRoot": true, "runAsUser": 65532, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                                "capabilities": ["drop": ["ALL"]]],
+            "resources": ["requests": ["cpu": "10m", "memory": "16Mi"], "limits": ["memory": "64Mi"]],
+        ]
+        let claimSource: JSONValue = ["claimName": .string(name), "readOnly": .bool(volume.mode != .block)]
+        let podVolume: JSONValue = ["name": "data", "persistentVolumeClaim": claimSource]
+        pod.json["spec"] = ["restartPolicy": "Never", "containers": .array([container.merging(device)]), "volumes": .array([podVolume])]
+        pod.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
+        try await createIfAbsent(pod)
+        let running = try await waitFor("pod \(namespace)/\(name) exposing the snapshot to run", apiVersion: "v1", kind: "Pod", namespace: namespace, name: name) { object in
+            if object["status"]?["phase"]?.stringValue == "Failed" { throw ClusterError.repository("pod \(namespace)/\(name) failed") }
+            return object["status"]?["phase"]?.stringValue == "Running" && object["spec"]?["nodeName"]?.stringValue != nil
+        }
+        let bound = try await waitFor("claim \(namespace)/\(name) to be bound", apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name) { object in
+            object["spec"]?["volumeName"]?.stringValue?.isEmpty == false
+        }
+        let node = running["spec"]?["nodeName"]?.stringValue ?? ""
+        let podUID = running.uid ?? ""
+        let pv = bound["spec"]?["volumeName"]?.stringValue ?? ""
+        let path = volume.mode == .block
+            ? "\(options.kubeletRoot)/pods/\(podUID)/volumeDevices/kubernetes.io~csi/\(pv)"
+            : "\(options.kubeletRoot)/pods/\(podUID)/volumes/kubernetes.io~csi/\(pv)/mount" + (diskImage ? "/disk.img" : "")
+        var exposed = unit
+        exposed.node = node
+        exposed.path = path
+        log("\(backup.label): snapshot of \(volume.claim) exposed on node \(node)")
+        return exposed
+    }
+
+    /// Removes what `snapshot` and `expose` created for a Backup (whatever exists of it).
+    func cleanup(namespace: String, backup: String) async {
+        for (apiVersion, kind) in [("v1", "Pod"), ("v1", "PersistentVolumeClaim"), ("snapshot.storage.k8s.io/v1", "VolumeSnapshot")] {
+            guard let resource = try? await client.resource(apiVersion: apiVersion, kind: kind),
+                  let objects = try? await client.listAll(resource, namespace: namespace, labelSelector: "\(Self.labelKey)=\(backup)")
+            else { continue }
+            for object in objects { _ = try? await client.delete(resource, namespace: namespace, name: object.name) }
+        }
+    }
+
+    func createIfAbsent(_ object: KubeObject) async throws(ClusterError) {
+        do {
+            _ = try await client.create(try await client.resource(apiVersion: object.apiVersion, kind: object.kind), object)
+        } catch {
+            if case .alreadyExists = error { return }
+            throw .kube(error)
+        }
+    }
+
+    /// Polls an object until `ready` says so (or throws), up to the timeout.
+    func waitFor(_ what: String, apiVersion: String, kind: String, namespace: String, name: String,
+                 ready: (KubeObject) throws -> Bool) async throws(ClusterError) -> KubeObject {
+        let deadline = ContinuousClock.now + options.timeout
+        while true {
+            do {
+                let object = try await client.get(try await client.resource(apiVersion: apiVersion, kind: kind), namespace: namespace, name: name)
+                if try ready(object) { return object }
+            } catch let error as ClusterError {
+                throw error
+            } catch let error as KubeError {
+                if case .notFound = error {} else { throw .kube(error) }
+            } catch {
+                throw .repository("\(error)")
+            }
+            guard ContinuousClock.now < deadline else { throw .repository("gave up waiting for \(what) after \(options.timeout)") }
+            try? await Task.sleep(for: options.poll)
+        }
+    }
+}
