@@ -43,7 +43,8 @@ import Testing
             }
             let deployment = try #require(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "ferry", name: "ferry-coordinator"))
             let pod = deployment["spec"]?["template"]?["spec"]
-            #expect(pod?["containers"]?[0]?["args"] == ["coordinator", "--lease-duration=15"])
+            #expect(pod?["containers"]?[0]?["args"] == ["coordinator", "--lease-duration=15", "--exposer-image=ghcr.io/ferry-backup/ferry:0.1.0",
+                                                         "--kubelet-root=/var/lib/kubelet"])
             #expect(pod?["securityContext"]?["runAsNonRoot"] == true && pod?["serviceAccountName"] == "ferry-coordinator")
             #expect(pod?["containers"]?[0]?["securityContext"]?["readOnlyRootFilesystem"] == true)
 
@@ -51,7 +52,10 @@ import Testing
                 Set((role?["rules"]?.arrayValue ?? []).flatMap { ($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue) })
             }
             let role = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
-            #expect(verbs(role) == ["get", "list", "watch", "create", "patch", "update", "bind", "escalate"])
+            #expect(verbs(role) == ["get", "list", "watch", "create", "patch", "update", "bind", "escalate", "delete"])
+            // Deleting is only for the objects that expose CSI snapshots.
+            let deletes = (role?["rules"]?.arrayValue ?? []).filter { ($0["verbs"]?.arrayValue ?? []).contains("delete") }
+            #expect(Set(deletes.flatMap { ($0["resources"]?.arrayValue ?? []).compactMap(\.stringValue) }) == ["volumesnapshots", "persistentvolumeclaims", "pods"])
             let lease = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", namespace: "ferry", name: "ferry-leader-election")
             #expect(lease?["rules"]?[0]?["resources"] == ["leases"])
 
@@ -74,9 +78,11 @@ import Testing
             let backupOnly = await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent")
             #expect(hostMountsReadOnly(backupOnly?["spec"]?["template"]?["spec"]) == [true, true])
             let readOnly = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
-            #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update", "create"])
+            #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update", "create", "delete"])
             let writes = (readOnly?["rules"]?.arrayValue ?? []).filter { !Set(($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue)).isSubset(of: ["get", "list", "watch"]) }
-            #expect(writes.allSatisfy { $0["apiGroups"] == ["ferry.dev"] }, "without restores only Ferry's own resources are written")
+            let written = Set(writes.flatMap { ($0["resources"]?.arrayValue ?? []).compactMap(\.stringValue) })
+            #expect(written == ["backups/status", "restores/status", "backupplans/status", "targets/status", "volumetransfers/status", "volumetransfers",
+                                "volumesnapshots", "persistentvolumeclaims", "pods"], "without restores only Ferry's own resources and snapshot exposure are written")
         }
     }
 }
