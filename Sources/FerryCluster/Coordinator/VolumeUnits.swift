@@ -114,6 +114,12 @@ struct VolumeUnits: Sendable {
             } catch {
                 throw ClusterError.kube(error)
             }
+            // A unit someone deleted will never finish: it counts as failed.
+            for name in names where !units.contains(where: { $0.name == name }) {
+                var gone = KubeObject(apiVersion: FerryKind.apiVersion, kind: FerryKind.volumeTransfer.rawValue, namespace: backup.namespace, name: name)
+                gone.json["status"] = ["phase": "Failed", "message": "the VolumeTransfer was deleted before it finished"]
+                units.append(gone)
+            }
             let now = ContinuousClock.now
             for unit in units {
                 let state = (unit["status"] ?? .null).serializedString()
@@ -138,7 +144,7 @@ struct VolumeUnits: Sendable {
                 try await status.patch(ownerKind, backup, ["volumes": .array(volumes)])
                 reported = summary
             }
-            if units.count == names.count, units.allSatisfy({ ["Succeeded", "Failed"].contains($0["status"]?["phase"]?.stringValue ?? "") }) {
+            if units.allSatisfy({ ["Succeeded", "Failed"].contains($0["status"]?["phase"]?.stringValue ?? "") }) {
                 return units
             }
             try await Task.sleep(for: timing.poll)
