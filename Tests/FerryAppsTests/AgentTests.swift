@@ -329,6 +329,17 @@ import Testing
             #expect(await cluster.server.objects(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: "db").isEmpty)
             #expect(await cluster.server.object(apiVersion: "v1", kind: "Pod", namespace: "db", name: "ferry-db-1-0") == nil)
             #expect(await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "ferry-db-1-0") == nil)
+
+            // The claim is lost; a Restore recreates it and writes the data through an attaching pod.
+            await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data")
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: back, namespace: db}\nspec: {backup: db-1}")
+            let restore = try await setup.finished("Restore", namespace: "db", name: "back")
+            #expect(restore["status"]?["phase"] == "Completed" && restore["status"]?["volumesRestored"] == ["db/data"], "\(restore.json.serializedString())")
+            let writer = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "back-0"))
+            let written = hostRoot + (writer["spec"]?["source"]?["path"]?.stringValue ?? "")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: written)) == original, "the attached volume holds the backup")
+            #expect(await cluster.server.object(apiVersion: "v1", kind: "Pod", namespace: "db", name: "ferry-back-0") == nil, "the attaching pod is gone")
+            #expect(await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data") != nil, "the restored claim stays")
         }
     }
 
@@ -355,21 +366,27 @@ import Testing
             let volumes = try await client.resource(apiVersion: "v1", kind: "PersistentVolume")
             for try await event in client.watch(pods, namespace: "db", resourceVersion: nil) {
                 guard case .added(var pod) = event, pod.name.hasPrefix("ferry-") else { continue }
-                // Provision the claim from its snapshot and bind it.
-                var claim = try await client.get(claims, namespace: "db", name: pod.name)
-                let source = try #require(claim["spec"]?["dataSource"]?["name"]?.stringValue)
-                let pvName = "pvc-\(claim.uid ?? pod.name)"
-                var volume = KubeObject(apiVersion: "v1", kind: "PersistentVolume", name: pvName)
-                volume.json["spec"] = ["capacity": ["storage": "8Mi"], "volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
-                                       "csi": ["driver": "hostpath.csi.k8s.io", "volumeHandle": .string(pvName)],
-                                       "claimRef": ["namespace": "db", "name": .string(pod.name)]]
-                _ = try await client.create(volumes, volume)
-                claim.json.setValue(.string(pvName), at: ["spec", "volumeName"])
-                claim = try await client.update(claims, claim)
-                // Schedule the pod and attach the device where the kubelet would.
+                let claimName = try #require(pod["spec"]?["volumes"]?[0]?["persistentVolumeClaim"]?["claimName"]?.stringValue)
+                var claim = try await client.get(claims, namespace: "db", name: claimName)
                 let device = "\(hostRoot)/var/lib/kubelet/pods/\(pod.uid!)/volumeDevices/kubernetes.io~csi"
                 try FileManager.default.createDirectory(atPath: device, withIntermediateDirectories: true)
-                try FileManager.default.copyItem(atPath: "\(live).\(source)", toPath: "\(device)/\(pvName)")
+                if let pvName = claim["spec"]?["volumeName"]?.stringValue {
+                    // An existing volume (the live one): attach it.
+                    try FileManager.default.copyItem(atPath: live, toPath: "\(device)/\(pvName)")
+                } else {
+                    // Provision the claim from its snapshot and bind it.
+                    let source = try #require(claim["spec"]?["dataSource"]?["name"]?.stringValue)
+                    let pvName = "pvc-\(claim.uid ?? pod.name)"
+                    var volume = KubeObject(apiVersion: "v1", kind: "PersistentVolume", name: pvName)
+                    volume.json["spec"] = ["capacity": ["storage": "8Mi"], "volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
+                                           "csi": ["driver": "hostpath.csi.k8s.io", "volumeHandle": .string(pvName)],
+                                           "claimRef": ["namespace": "db", "name": .string(claimName)]]
+                    _ = try await client.create(volumes, volume)
+                    claim.json.setValue(.string(pvName), at: ["spec", "volumeName"])
+                    claim = try await client.update(claims, claim)
+                    try FileManager.default.copyItem(atPath: "\(live).\(source)", toPath: "\(device)/\(pvName)")
+                }
+                // Schedule the pod where the device was attached.
                 pod.json.setValue("node-2", at: ["spec", "nodeName"])
                 pod = try await client.update(pods, pod)
                 pod.json["status"] = ["phase": "Running"]

@@ -71,7 +71,7 @@ public struct Coordinator: Sendable {
             SnapshotExposer(client: client, options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)
         }
         let backups = BackupRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
-        let restores = RestoreRunner(client: client, connector: connector, status: status, timing: timing, log: log)
+        let restores = RestoreRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for kind in [FerryKind.backup, .restore] {
                 let resource = try await kind.resource(client)

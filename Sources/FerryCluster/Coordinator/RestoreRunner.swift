@@ -12,6 +12,8 @@ struct RestoreRunner: Sendable {
     let connector: TargetConnector
     let status: StatusWriter
     let timing: VolumeUnits.Timing
+    /// Attaches restored CSI claims on a node for the agent; nil when no image is configured.
+    let exposer: SnapshotExposer?
     let log: @Sendable (String) -> Void
 
     func run(_ restore: KubeObject, attempt: String) async {
@@ -94,23 +96,48 @@ struct RestoreRunner: Sendable {
                 notMoved.append(.init(claim: volume.name, reason: "its claim \(namespace)/\(claimName) was not restored"))
                 continue
             }
-            guard let bound = claim["spec"]?["volumeName"]?.stringValue, !bound.isEmpty,
-                  let found = try await find(persistentVolumes, namespace: nil, name: bound), let pv = PersistentVolumeView(found)
-            else {
-                notMoved.append(.init(claim: volume.name, reason: "its claim is not bound to a volume yet"))
+            let bound = claim["spec"]?["volumeName"]?.stringValue ?? ""
+            let pv = bound.isEmpty ? nil : try await find(persistentVolumes, namespace: nil, name: bound).flatMap(PersistentVolumeView.init)
+            let diskImage = volume.source.hasSuffix("/disk.img")
+            if let pv, let base = pv.localPath ?? pv.hostPath {
+                guard let node = pv.affinityHostnames.first else {
+                    notMoved.append(.init(claim: volume.name, reason: "volume \(bound) is a host path volume not pinned to a node"))
+                    continue
+                }
+                units.append(VolumeTransferSpec(direction: .restore, backup: restore.name, target: target, node: node, volume: volume.name,
+                                                snapshotName: nil, path: base + (diskImage ? "/disk.img" : ""), snapshot: snapshot))
                 continue
             }
-            guard let base = pv.localPath ?? pv.hostPath, let node = pv.affinityHostnames.first else {
-                notMoved.append(.init(claim: volume.name, reason: "volume \(bound) is not a local or hostPath volume pinned to a node; writing into CSI volumes is not supported yet"))
+            // A provisioned (CSI) claim, bound or waiting for its first consumer: attach it with a pause pod.
+            let block = claim["spec"]?["volumeMode"]?.stringValue == "Block"
+            guard let exposer else {
+                notMoved.append(.init(claim: volume.name, reason: "a provisioned volume: the coordinator has no image for the pods that attach it (--exposer-image, FERRY_IMAGE)"))
                 continue
             }
-            let path = base + (volume.source.hasSuffix("/disk.img") ? "/disk.img" : "")
-            units.append(VolumeTransferSpec(direction: .restore, backup: restore.name, target: target, node: node, volume: volume.name,
-                                            snapshotName: nil, path: path, snapshot: snapshot))
+            guard block || diskImage else {
+                notMoved.append(.init(claim: volume.name, reason: "a filesystem claim: the agent writes block devices and disk images"))
+                continue
+            }
+            do {
+                let (node, path) = try await exposer.attach(claim: claimName, podName: SnapshotExposer.name(backup: restore.name, index: units.count),
+                                                            namespace: namespace, block: block, diskImage: diskImage, writable: true, owner: restore)
+                units.append(VolumeTransferSpec(direction: .restore, backup: restore.name, target: target, node: node, volume: volume.name,
+                                                snapshotName: nil, path: path, snapshot: snapshot))
+            } catch {
+                await exposer.cleanup(namespace: namespace, backup: restore.name)
+                throw ClusterError.repository("volume \(volume.name): \(error); the workloads were not created")
+            }
         }
         guard !units.isEmpty else { return ([], notMoved) }
         let follower = VolumeUnits(client: client, status: status, timing: timing, log: log)
-        let finished = try await follower.follow(try await follower.create(units, for: restore, kind: .restore), of: restore, kind: .restore, notMoved: notMoved)
+        let finished: [KubeObject]
+        do {
+            finished = try await follower.follow(try await follower.create(units, for: restore, kind: .restore), of: restore, kind: .restore, notMoved: notMoved)
+        } catch {
+            await exposer?.cleanup(namespace: namespace, backup: restore.name)
+            throw error
+        }
+        await exposer?.cleanup(namespace: namespace, backup: restore.name)
         let failed = finished.filter { $0["status"]?["phase"]?.stringValue != "Succeeded" }
         guard failed.isEmpty else {
             throw ClusterError.repository("volume data not restored, so the workloads were not created: " + failed.map {

@@ -55,39 +55,48 @@ struct SnapshotExposer: Sendable {
         claim.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
         try await createIfAbsent(claim)
 
-        var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: namespace, name: name)
-        let device: JSONValue = volume.mode == .block
+        let (node, path) = try await attach(claim: name, podName: name, namespace: namespace, block: volume.mode == .block,
+                                            diskImage: diskImage, writable: false, owner: backup)
+        var exposed = unit
+        exposed.node = node
+        exposed.path = path
+        log("\(backup.label): snapshot of \(volume.claim) exposed on node \(node)")
+        return exposed
+    }
+
+    /// Runs a pause pod that uses `claim`, so the kubelet attaches it on some node; returns the
+    /// node and the host path of the data there (the block device, or `disk.img` in the mount).
+    func attach(claim: String, podName: String, namespace: String, block: Bool, diskImage: Bool, writable: Bool,
+                owner: KubeObject) async throws(ClusterError) -> (node: String, path: String) {
+        var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: namespace, name: podName)
+        let device: JSONValue = block
             ? ["volumeDevices": [["name": "data", "devicePath": "/dev/ferry-data"]]]
-            : ["volumeMounts": [["name": "data", "mountPath": "/data", "readOnly": true]]]
+            : ["volumeMounts": [["name": "data", "mountPath": "/data", "readOnly": .bool(!writable)]]]
         let container: JSONValue = [
             "name": "pause", "image": .string(options.image), "args": ["pause"],
             "securityContext": ["runAsNonRoot": true, "runAsUser": 65532, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
                                 "capabilities": ["drop": ["ALL"]]],
             "resources": ["requests": ["cpu": "10m", "memory": "16Mi"], "limits": ["memory": "64Mi"]],
         ]
-        let claimSource: JSONValue = ["claimName": .string(name), "readOnly": .bool(volume.mode != .block)]
+        let claimSource: JSONValue = ["claimName": .string(claim), "readOnly": .bool(!block && !writable)]
         let podVolume: JSONValue = ["name": "data", "persistentVolumeClaim": claimSource]
         pod.json["spec"] = ["restartPolicy": "Never", "containers": .array([container.merging(device)]), "volumes": .array([podVolume])]
-        pod.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
+        pod.json.setValue([Self.labelKey: .string(owner.name)], at: ["metadata", "labels"])
         try await createIfAbsent(pod)
-        let running = try await waitFor("pod \(namespace)/\(name) exposing the snapshot to run", apiVersion: "v1", kind: "Pod", namespace: namespace, name: name) { object in
-            if object["status"]?["phase"]?.stringValue == "Failed" { throw ClusterError.repository("pod \(namespace)/\(name) failed") }
+        let running = try await waitFor("pod \(namespace)/\(podName) using claim \(claim) to run", apiVersion: "v1", kind: "Pod", namespace: namespace, name: podName) { object in
+            if object["status"]?["phase"]?.stringValue == "Failed" { throw ClusterError.repository("pod \(namespace)/\(podName) failed") }
             return object["status"]?["phase"]?.stringValue == "Running" && object["spec"]?["nodeName"]?.stringValue != nil
         }
-        let bound = try await waitFor("claim \(namespace)/\(name) to be bound", apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name) { object in
+        let bound = try await waitFor("claim \(namespace)/\(claim) to be bound", apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: claim) { object in
             object["spec"]?["volumeName"]?.stringValue?.isEmpty == false
         }
         let node = running["spec"]?["nodeName"]?.stringValue ?? ""
         let podUID = running.uid ?? ""
         let pv = bound["spec"]?["volumeName"]?.stringValue ?? ""
-        let path = volume.mode == .block
+        let path = block
             ? "\(options.kubeletRoot)/pods/\(podUID)/volumeDevices/kubernetes.io~csi/\(pv)"
             : "\(options.kubeletRoot)/pods/\(podUID)/volumes/kubernetes.io~csi/\(pv)/mount" + (diskImage ? "/disk.img" : "")
-        var exposed = unit
-        exposed.node = node
-        exposed.path = path
-        log("\(backup.label): snapshot of \(volume.claim) exposed on node \(node)")
-        return exposed
+        return (node, path)
     }
 
     /// Removes what `snapshot` and `expose` created for a Backup (whatever exists of it).
