@@ -396,6 +396,48 @@ import Testing
         }
     }
 
+    /// A Backup waiting for its volume (no agent yet) does not hold up another plan's Backup.
+    @Test func aBackupWaitingForItsVolumeDoesNotHoldUpOthers() async throws {
+        try await withApps { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            let device = "\(cluster.directory)/pv-data.img"
+            let original = try writeDevice(device, seed: 95)
+            try await install(setup, device: device)
+            try await cluster.server.load(yaml: """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: settings, namespace: db, labels: {app: cfg}}
+                data: {mode: fast}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: cfg, namespace: db}
+                spec: {target: local, components: {labelSelector: {matchLabels: {app: cfg}}}}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Backup
+                metadata: {name: db-1, namespace: db}
+                spec: {plan: db}
+                """)
+            let coordinator = try coordinator(setup)
+            defer { coordinator.kill() }
+            // db-1 is waiting for an agent once its unit exists.
+            let units = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer")
+            for try await event in cluster.client.watch(units, namespace: "db", resourceVersion: nil) where event.object?.name == "db-1-0" { break }
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: cfg-1, namespace: db}\nspec: {plan: cfg}")
+            let other = try await setup.finished("Backup", namespace: "db", name: "cfg-1")
+            #expect(other["status"]?["phase"] == "Completed" && other["status"]?["resources"] == 1, "\(other.json.serializedString())")
+            let waiting = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: "db", name: "db-1"))
+            #expect(waiting["status"]?["phase"] == "InProgress")
+
+            let agent = try agent(setup, identity: "late")
+            defer { agent.kill() }
+            let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")
+            #expect(backup["status"]?["phase"] == "Completed")
+            #expect(try await restoredVolume(setup, snapshot: try #require(backup["status"]?["snapshot"]?.stringValue)) == original)
+        }
+    }
+
     /// The agent dies after storing data but before reporting: the coordinator sees no
     /// heartbeat for a unit lease, requeues the unit, and another agent finishes it.
     @Test func aSilentAgentsUnitIsRequeuedAndFinishedByAnother() async throws {

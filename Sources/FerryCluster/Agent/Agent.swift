@@ -6,7 +6,7 @@ import Foundation
 
 /// The node agent (`ferry agent`, a DaemonSet): carries out the `VolumeTransfer`s labelled for
 /// its node. It claims a unit with a conditional status write that records its attempt id (so
-/// two agents never both run it), heartbeats while it reads, stores the volume in the Target's
+/// two agents never both run it; `maxConcurrentUnits` at once), heartbeats while it reads, stores the volume in the Target's
 /// repository (flushed, not committed: the coordinator commits the snapshot when every unit of
 /// the Backup is done), and writes the volume's manifest entry as the unit's result. Every
 /// status write is conditional and only under its own attempt: a unit the coordinator has
@@ -22,6 +22,8 @@ public struct Agent: Sendable {
         public var hostRoot = ""
         public var heartbeat: Duration = .seconds(10)
         public var cacheDirectory: String?
+        /// Units carried out at once on this node.
+        public var maxConcurrentUnits = 1
 
         public init(node: String, identity: String, namespace: String?) {
             self.node = node
@@ -50,9 +52,11 @@ public struct Agent: Sendable {
                 try await client.forEachWorkItem(resource, namespace: options.namespace, labelSelector: selector, where: Self.isPending) { queue.yield($0) }
             }
             group.addTask {
-                for await unit in units {
+                // The same pending unit may come twice (list, then an event): the claim's
+                // conditional write lets only one attempt have it.
+                await forEachConcurrently(units, limit: options.maxConcurrentUnits) { unit in
                     let attempt = "\(options.identity)-\(SecureRandom.hex(4))"
-                    guard let claimed = await claim(unit, attempt: attempt, resource: resource) else { continue }
+                    guard let claimed = await claim(unit, attempt: attempt, resource: resource) else { return }
                     await transfer(claimed, attempt: attempt, resource: resource)
                 }
             }

@@ -4,7 +4,8 @@ import Foundation
 
 /// The coordinator (`ferry coordinator`): once it holds the leader lease, it creates the Backups
 /// of scheduled BackupPlans, watches `Backup` and `Restore` resources and carries out each new
-/// one, one at a time, writing progress and the outcome into its status. A Backup or Restore left `InProgress` by a previous leader (its
+/// one (several at once, up to `maxConcurrentJobs`), writing progress and the outcome into its
+/// status. A Backup or Restore left `InProgress` by a previous leader (its
 /// attempt is not ours) is run again: capturing and restoring objects are idempotent.
 public struct Coordinator: Sendable {
     public struct Options: Sendable {
@@ -23,6 +24,8 @@ public struct Coordinator: Sendable {
         public var exposerImage: String?
         /// The kubelet's root directory on nodes.
         public var kubeletRoot = "/var/lib/kubelet"
+        /// Backups and Restores carried out at once.
+        public var maxConcurrentJobs = 4
 
         public init(namespace: String?, leaseNamespace: String, identity: String) {
             self.namespace = namespace
@@ -73,11 +76,12 @@ public struct Coordinator: Sendable {
         let backups = BackupRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
         let restores = RestoreRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
+            let seen = SeenSet()
             for kind in [FerryKind.backup, .restore] {
                 let resource = try await kind.resource(client)
                 group.addTask {
-                    try await client.forEachWorkItem(resource, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) }) {
-                        queue.yield(Job(kind: kind, object: $0))
+                    try await client.forEachWorkItem(resource, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) }) { object in
+                        if let uid = object.uid, seen.insert(uid) { queue.yield(Job(kind: kind, object: object)) }
                     }
                 }
             }
@@ -85,9 +89,7 @@ public struct Coordinator: Sendable {
                 try await Scheduler(client: client, namespace: options.namespace, status: status, connector: connector, log: log).run()
             }
             group.addTask {
-                var done: Set<String> = []
-                for await job in jobs {
-                    guard let uid = job.object.uid, done.insert(uid).inserted else { continue }
+                await forEachConcurrently(jobs, limit: options.maxConcurrentJobs) { job in
                     log("\(job.object.label): starting (attempt \(attempt))")
                     switch job.kind {
                     case .backup: await backups.run(job.object, attempt: attempt)

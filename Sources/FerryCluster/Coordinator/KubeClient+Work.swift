@@ -1,4 +1,5 @@
 import FerryKube
+import Synchronization
 
 extension KubeClient {
     /// Lists and watches a collection and hands `body` every object (from the list, and each
@@ -20,4 +21,27 @@ extension KubeClient {
         }
         throw ClusterError.repository("the watch of \(resource.name) ended")
     }
+}
+
+/// Runs `body` for each element of `stream`, at most `limit` at a time.
+func forEachConcurrently<Element: Sendable>(_ stream: AsyncStream<Element>, limit: Int, _ body: @escaping @Sendable (Element) async -> Void) async {
+    await withTaskGroup(of: Void.self) { group in
+        var running = 0
+        for await element in stream {
+            if running >= max(1, limit) {
+                await group.next()
+                running -= 1
+            }
+            group.addTask { await body(element) }
+            running += 1
+        }
+    }
+}
+
+/// Names already handed out, shared by the tasks that feed a work queue.
+final class SeenSet: Sendable {
+    private let names = Mutex<Set<String>>([])
+
+    /// True the first time `name` is offered.
+    func insert(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
 }

@@ -25,7 +25,11 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds between heartbeats.", valueName: "seconds"))
     var heartbeat: Int = 10
 
+    @Option(name: .long, help: ArgumentHelp("Volume work units carried out at once on this node.", valueName: "n"))
+    var maxUnits = 1
+
     func run() async throws {
+        guard maxUnits >= 1 else { throw ValidationError("--max-units must be at least 1") }
         let environment = ProcessInfo.processInfo.environment
         guard let node = node ?? environment["NODE_NAME"], !node.isEmpty else {
             throw ValidationError("give the node's name with --node or NODE_NAME")
@@ -34,6 +38,7 @@ struct AgentCommand: AsyncParsableCommand {
         options.hostRoot = hostRoot.hasSuffix("/") ? String(hostRoot.dropLast()) : hostRoot
         options.heartbeat = .seconds(max(1, heartbeat))
         options.cacheDirectory = process.resolvedCacheDirectory
+        options.maxConcurrentUnits = maxUnits
         let agent = Agent(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
         try await agent.run()
     }

@@ -33,7 +33,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The kubelet's root directory on nodes.", valueName: "dir"))
     var kubeletRoot = "/var/lib/kubelet"
 
+    @Option(name: .long, help: ArgumentHelp("Backups and Restores carried out at once.", valueName: "n"))
+    var maxJobs = 4
+
     func validate() throws {
+        guard maxJobs >= 1 else { throw ValidationError("--max-jobs must be at least 1") }
         guard unitLease >= 1, claimTimeout >= 1 else { throw ValidationError("--unit-lease and --claim-timeout must be at least 1 second") }
         guard leaseDuration >= 1 else { throw ValidationError("--lease-duration must be at least 1 second") }
     }
@@ -48,6 +52,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.unitLease = .seconds(unitLease)
         options.exposerImage = exposerImage ?? environment["FERRY_IMAGE"]
         options.kubeletRoot = kubeletRoot
+        options.maxConcurrentJobs = maxJobs
         options.claimTimeout = .seconds(claimTimeout)
         let coordinator = Coordinator(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
         try await coordinator.run()
