@@ -18,17 +18,7 @@ struct BackupRunner: Sendable {
 
     /// Runs the backup; every failure ends in the status (phase Failed with the reason).
     func run(_ backup: KubeObject, attempt: String) async {
-        let started = StatusWriter.now()
-        do {
-            try await status.patch(.backup, backup, ["phase": "InProgress", "attempt": .string(attempt), "startTime": started,
-                                                     "errors": .null, "warnings": .null])
-            let outcome = try await perform(backup)
-            try await status.patch(.backup, backup, outcome.merging(["completionTime": StatusWriter.now()]))
-            log("\(backup.label): \(outcome["phase"]?.stringValue ?? "")")
-        } catch {
-            log("\(backup.label) failed: \(error)")
-            try? await status.patch(.backup, backup, ["phase": "Failed", "errors": [.string("\(error)")], "completionTime": StatusWriter.now()])
-        }
+        await status.carryOut(.backup, backup, attempt: attempt, log: log) { try await perform(backup) }
     }
 
     func perform(_ backup: KubeObject) async throws -> JSONValue {

@@ -16,16 +16,9 @@ struct RestoreRunner: Sendable {
     let exposer: SnapshotExposer?
     let log: @Sendable (String) -> Void
 
+    /// Runs the restore; every failure ends in the status (phase Failed with the reason).
     func run(_ restore: KubeObject, attempt: String) async {
-        do {
-            try await status.patch(.restore, restore, ["phase": "InProgress", "attempt": .string(attempt), "startTime": StatusWriter.now(), "errors": .null])
-            let outcome = try await perform(restore)
-            try await status.patch(.restore, restore, outcome.merging(["completionTime": StatusWriter.now()]))
-            log("\(restore.label): \(outcome["phase"]?.stringValue ?? "")")
-        } catch {
-            log("\(restore.label) failed: \(error)")
-            try? await status.patch(.restore, restore, ["phase": "Failed", "errors": [.string("\(error)")], "completionTime": StatusWriter.now()])
-        }
+        await status.carryOut(.restore, restore, attempt: attempt, log: log) { try await perform(restore) }
     }
 
     func perform(_ restore: KubeObject) async throws -> JSONValue {

@@ -16,6 +16,21 @@ struct StatusWriter: Sendable {
         }
     }
 
+    /// Carries out a Backup or Restore: phase InProgress under `attempt`, then the status
+    /// `perform` returns with the completion time, or phase Failed with the error.
+    func carryOut(_ kind: FerryKind, _ object: KubeObject, attempt: String, log: @Sendable (String) -> Void,
+                  _ perform: () async throws -> JSONValue) async {
+        do {
+            try await patch(kind, object, ["phase": "InProgress", "attempt": .string(attempt), "startTime": Self.now(), "errors": .null, "warnings": .null])
+            let outcome = try await perform()
+            try await patch(kind, object, outcome.merging(["completionTime": Self.now()]))
+            log("\(object.label): \(outcome["phase"]?.stringValue ?? "")")
+        } catch {
+            log("\(object.label) failed: \(error)")
+            try? await patch(kind, object, ["phase": "Failed", "errors": [.string("\(error)")], "completionTime": Self.now()])
+        }
+    }
+
     static func now() -> JSONValue {
         .string(Date().formatted(Date.ISO8601FormatStyle()))
     }
