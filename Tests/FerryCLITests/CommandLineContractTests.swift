@@ -4,6 +4,15 @@ import Testing
 
 @Suite("Command-line contract")
 struct CommandLineContractTests {
+    /// Help is printed, not reported as an error, at every level.
+    @Test(arguments: [["--help"], ["help"], ["help", "app"], ["app", "--help"], ["app", "backup", "--help"], ["cluster", "--help"], ["backup", "--help"]])
+    func helpIsPrinted(_ arguments: [String]) async throws {
+        let result = try await FerryProcess(password: nil).run(arguments)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.contains("USAGE: ferry"), "\(result)")
+        #expect(!result.stderr.contains("CommandError"), "\(result)")
+    }
+
     @Test func backupJSONHasTheContractFields() async throws {
         let cli = try await CLIFixture()
         defer { cli.remove() }
