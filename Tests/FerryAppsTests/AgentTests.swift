@@ -123,6 +123,7 @@ import Testing
             #expect(backup["status"]?["volumes"]?[0]?["claim"] == "db/data" && backup["status"]?["volumes"]?[0]?["phase"] == "Succeeded")
             let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
             #expect(unit["spec"]?["node"] == "node-1" && unit["spec"]?["source"]?["path"]?.stringValue == device)
+            #expect(unit["spec"]?["source"]?["attached"] == false, "a live volume is refused when something holds it exclusively")
             #expect(unit.ownerReferences.first?.name == "db-1", "units go with their Backup")
             let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
             let listing = try await snapshots(setup)
@@ -323,6 +324,7 @@ import Testing
             let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
             #expect(unit["spec"]?["node"] == "node-2" && unit["spec"]?["volume"] == "db/data")
             #expect(unit["spec"]?["source"]?["path"]?.stringValue?.contains("/volumeDevices/kubernetes.io~csi/") == true)
+            #expect(unit["spec"]?["source"]?["attached"] == true, "Ferry's own attachment is opened although the kubelet holds it")
             #expect(try Data(contentsOf: URL(fileURLWithPath: live)) != original, "the live volume changed after the snapshot")
             #expect(try await restoredVolume(setup, snapshot: try #require(backup["status"]?["snapshot"]?.stringValue)) == original)
             // The snapshot, its claim and the pause pod are gone.

@@ -103,7 +103,7 @@ public struct Agent: Sendable {
                 guard let format = ImageFormat(rawValue: spec.format) else {
                     throw ClusterError.invalidSpec(object: unit.label, field: "spec.source.format", message: "must be auto, raw or qcow2")
                 }
-                let source = try format.open(path: options.hostRoot + spec.path)
+                let source = try format.open(path: options.hostRoot + spec.path, force: spec.attached)
                 defer { (source as? RawBlockSource)?.close() }
                 let progress = TransferProgress(total: source.size)
                 heartbeat = beat(unit, attempt: attempt, resource: resource, progress: progress)
@@ -118,7 +118,7 @@ public struct Agent: Sendable {
                 let progress = TransferProgress(total: volume.size)
                 heartbeat = beat(unit, attempt: attempt, resource: resource, progress: progress)
                 let written = try await VolumeRestore(repository: repository, volume: volume, target: options.hostRoot + spec.path,
-                                                      request: RestoreRequest(progress: progress)).run()
+                                                      request: RestoreRequest(force: spec.attached, progress: progress)).run()
                 log("\(unit.label): wrote \(volume.name) to \(spec.path)")
                 result = ["size": .int(written.size), "bytesWritten": .int(written.bytesWritten)]
             }

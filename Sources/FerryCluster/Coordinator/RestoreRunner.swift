@@ -114,8 +114,10 @@ struct RestoreRunner: Sendable {
             do {
                 let (node, path) = try await exposer.attach(claim: claimName, podName: SnapshotExposer.name(backup: restore.name, index: units.count),
                                                             namespace: namespace, block: block, diskImage: diskImage, writable: true, owner: restore)
-                units.append(VolumeTransferSpec(direction: .restore, backup: restore.name, target: target, node: node, volume: volume.name,
-                                                snapshotName: nil, path: path, snapshot: snapshot))
+                var unit = VolumeTransferSpec(direction: .restore, backup: restore.name, target: target, node: node, volume: volume.name,
+                                              snapshotName: nil, path: path, snapshot: snapshot)
+                unit.attached = true
+                units.append(unit)
             } catch {
                 await exposer.cleanup(namespace: namespace, backup: restore.name)
                 throw ClusterError.repository("volume \(volume.name): \(error); the workloads were not created")

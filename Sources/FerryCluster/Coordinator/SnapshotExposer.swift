@@ -60,6 +60,7 @@ struct SnapshotExposer: Sendable {
         var exposed = unit
         exposed.node = node
         exposed.path = path
+        exposed.attached = true
         log("\(backup.label): snapshot of \(volume.claim) exposed on node \(node)")
         return exposed
     }

@@ -23,6 +23,9 @@ public struct VolumeTransferSpec: Sendable {
     public var format: String
     /// For a restore: the snapshot (id) whose volume is written.
     public var snapshot: String?
+    /// The source is Ferry's own attachment of a snapshot or restored claim (a pause pod holds
+    /// it, nobody writes it): open it even though the kubelet holds the device.
+    public var attached = false
 
     public init(direction: Direction = .backup, backup: String, target: String, node: String, volume: String, snapshotName: String?,
                 path: String, format: String = "auto", snapshot: String? = nil) {
@@ -54,12 +57,13 @@ public struct VolumeTransferSpec: Sendable {
         snapshotName = object.optionalString("snapshotName")
         path = try object.requiredString("source", "path")
         format = object.optionalString("source", "format") ?? "auto"
+        attached = object["spec"]?["source"]?["attached"]?.boolValue ?? false
     }
 
     public var json: JSONValue {
         var spec: JSONValue = [
             "backup": .string(backup), "target": .string(target), "node": .string(node), "volume": .string(volume),
-            "source": ["path": .string(path), "format": .string(format)],
+            "source": ["path": .string(path), "format": .string(format), "attached": .bool(attached)],
         ]
         if let snapshotName { spec["snapshotName"] = .string(snapshotName) }
         if direction != .backup { spec["direction"] = .string(direction.rawValue) }
