@@ -79,17 +79,37 @@ import Testing
         return data
     }
 
-    func agent(_ setup: CoordinatorTests.Setup, identity: String, stopAt: String? = nil) throws -> RunningProcess {
+    func agent(_ setup: CoordinatorTests.Setup, identity: String, node: String = "node-1", stopAt: String? = nil, _ extra: [String] = []) throws -> RunningProcess {
         var ferry = FerryProcess(password: nil)
         if let stopAt { ferry.environment["FERRY_TEST_STOP_AT"] = stopAt }
-        return try ferry.start(["agent", "--kubeconfig", "\(setup.cluster.directory)/kubeconfig", "--node", "node-1", "--identity", identity, "--heartbeat", "1"])
+        return try ferry.start(["agent", "--kubeconfig", "\(setup.cluster.directory)/kubeconfig", "--node", node, "--identity", identity, "--heartbeat", "1"] + extra)
     }
 
-    func coordinator(_ setup: CoordinatorTests.Setup) throws -> RunningProcess {
-        try FerryProcess(password: nil).start([
-            "coordinator", "--kubeconfig", "\(setup.cluster.directory)/kubeconfig", "--lease-namespace", "ferry", "--identity", "coordinator",
-            "--unit-lease", "3",
-        ])
+    func coordinator(_ setup: CoordinatorTests.Setup, _ extra: [String] = []) throws -> RunningProcess {
+        try setup.coordinator(identity: "coordinator", ["--unit-lease", "3"] + extra)
+    }
+
+    /// A loop device over `image` (the local volume's device, as on a node).
+    func loopDevice(_ image: String) throws -> LoopDevice {
+        try TestEnvironment.requireRoot("loop devices")
+        try TestEnvironment.requireTool("losetup")
+        return try LoopDevice(backing: image)
+    }
+
+    /// The first `count` bytes of a device or file.
+    func contents(_ path: String, count: Int = 8 << 20) throws -> Data {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        return try handle.read(upToCount: count) ?? Data()
+    }
+
+    /// Writes `data` at `offset` of a device or file, synchronously.
+    func write(_ data: Data, at offset: UInt64, to path: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: offset)
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
     }
 
     func snapshots(_ setup: CoordinatorTests.Setup) async throws -> JSONValue {
@@ -109,16 +129,18 @@ import Testing
     @Test func aVolumeIsStoredByTheAgentOnItsNodeAndCommittedWithTheObjects() async throws {
         try await withApps { cluster in
             let setup = try await CoordinatorTests.Setup.make(cluster)
-            let device = "\(cluster.directory)/pv-data.img"
-            let original = try writeDevice(device, seed: 91)
+            let image = "\(cluster.directory)/pv-data.img"
+            let original = try writeDevice(image, seed: 91)
+            let loop = try loopDevice(image)
+            defer { loop.detach() }
+            let device = loop.path
             try await install(setup, device: device)
             let coordinator = try coordinator(setup)
             defer { coordinator.kill() }
             let agent = try agent(setup, identity: "agent-1")
             defer { agent.kill() }
 
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
-            let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")
+            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
             #expect(backup["status"]?["volumes"]?[0]?["claim"] == "db/data" && backup["status"]?["volumes"]?[0]?["phase"] == "Succeeded")
             let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
@@ -134,9 +156,8 @@ import Testing
             // One block changes: the next backup compares with the last one and stores one block.
             var changed = original
             changed.replaceSubrange(Self.blockSize * 6..<Self.blockSize * 6 + 4096, with: Data(repeating: 0xAB, count: 4096))
-            try changed.write(to: URL(fileURLWithPath: device))
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-2, namespace: db}\nspec: {plan: db}")
-            let second = try await setup.finished("Backup", namespace: "db", name: "db-2")
+            try write(Data(repeating: 0xAB, count: 4096), at: UInt64(Self.blockSize * 6), to: device)
+            let second = try await setup.backup("db-2", plan: "db", namespace: "db")
             #expect(second["status"]?["phase"] == "Completed", "\(second.json.serializedString())")
             let after = try await snapshots(setup)
             let volume = try #require(after.arrayValue?.first { $0["tags"]?["backup"] == "db-2" }?["volumes"]?[0])
@@ -152,17 +173,20 @@ import Testing
     @Test func aRestoreWritesTheVolumeBackBeforeTheWorkloadStarts() async throws {
         try await withApps { cluster in
             let setup = try await CoordinatorTests.Setup.make(cluster)
-            let device = "\(cluster.directory)/pv-data.img"
-            let original = try writeDevice(device, seed: 93)
+            let image = "\(cluster.directory)/pv-data.img"
+            let original = try writeDevice(image, seed: 93)
+            let loop = try loopDevice(image)
+            defer { loop.detach() }
+            let device = loop.path
             try await install(setup, device: device)
             let coordinator = try coordinator(setup)
             defer { coordinator.kill() }
             let agent = try agent(setup, identity: "agent-1")
             defer { agent.kill() }
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
-            #expect(try await setup.finished("Backup", namespace: "db", name: "db-1")["status"]?["phase"] == "Completed")
+            #expect(try await setup.backup("db-1", plan: "db", namespace: "db")["status"]?["phase"] == "Completed")
 
-            _ = try writeDevice(device, seed: 666)
+            var garbage = DeterministicBytes(seed: 666)
+            try write(Data(garbage.bytes(8 << 20)), at: 0, to: device)
             await cluster.server.delete(apiVersion: "v1", kind: "Pod", namespace: "db", name: "db-0")
             await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data")
             await cluster.server.clearRequests()
@@ -170,7 +194,7 @@ import Testing
             let restore = try await setup.finished("Restore", namespace: "db", name: "back")
             #expect(restore["status"]?["phase"] == "Completed", "\(restore.json.serializedString())")
             #expect(restore["status"]?["volumesRestored"] == ["db/data"])
-            #expect(try Data(contentsOf: URL(fileURLWithPath: device)) == original)
+            #expect(try contents(device) == original, "the device holds the backup again")
             let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "back-0"))
             #expect(unit["spec"]?["direction"] == "Restore" && unit["status"]?["phase"] == "Succeeded")
 
@@ -309,17 +333,12 @@ import Testing
                 """)
             let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot)
             defer { controllers.cancel() }
-            let coordinator = try FerryProcess(password: nil).start([
-                "coordinator", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--lease-namespace", "ferry", "--exposer-image", "ferry:test",
-            ])
+            let coordinator = try coordinator(setup, ["--exposer-image", "ferry:test"])
             defer { coordinator.kill() }
-            let agent = try FerryProcess(password: nil).start([
-                "agent", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--node", "node-2", "--host-root", hostRoot, "--heartbeat", "1",
-            ])
+            let agent = try agent(setup, identity: "agent-2", node: "node-2", ["--host-root", hostRoot])
             defer { agent.kill() }
 
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
-            let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")
+            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
             let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
             #expect(unit["spec"]?["node"] == "node-2" && unit["spec"]?["volume"] == "db/data")
@@ -426,8 +445,7 @@ import Testing
             // db-1 is waiting for an agent once its unit exists.
             let units = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer")
             for try await event in cluster.client.watch(units, namespace: "db", resourceVersion: nil) where event.object?.name == "db-1-0" { break }
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: cfg-1, namespace: db}\nspec: {plan: cfg}")
-            let other = try await setup.finished("Backup", namespace: "db", name: "cfg-1")
+            let other = try await setup.backup("cfg-1", plan: "cfg", namespace: "db")
             #expect(other["status"]?["phase"] == "Completed" && other["status"]?["resources"] == 1, "\(other.json.serializedString())")
             let waiting = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: "db", name: "db-1"))
             #expect(waiting["status"]?["phase"] == "InProgress")

@@ -40,10 +40,8 @@ import Testing
         let repo = try await Repo.make()
         defer { repo.remove() }
         let snapshot: String? = try await withApps { source in
-            try await source.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
-            let chart = HelmDiscoveryTests.helloChart
-            guard try await source.helm(["install", "hello", chart, "-n", "web", "--disable-openapi-validation"]) != nil else { return nil }
-            _ = try await source.helm(["upgrade", "hello", chart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation"])
+            guard try await source.installHello(in: "web") else { return nil }
+            _ = try await source.helm(["upgrade", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation"])
             let backup = try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))
             #expect(backup["resources"] == 5 && backup["name"] == "helm:hello@web" && backup["issues"] == [])
             return backup["snapshot"]?.stringValue
@@ -94,8 +92,7 @@ import Testing
         let repo = try await Repo.make()
         defer { repo.remove() }
         let snapshot: String? = try await withApps { source in
-            try await source.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
-            guard try await source.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return nil }
+            guard try await source.installHello(in: "web") else { return nil }
             return try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))["snapshot"]?.stringValue
         }
         guard let snapshot else { return }
@@ -117,13 +114,8 @@ import Testing
     /// restores it into another namespace of a fresh cluster.
     func captureOperator(_ repo: Repo) async throws -> String {
         try await withApps { source in
-            let base = "operators/memcached-operator/config"
-            try await source.load("\(base)/crd/bases/cache.example.com_memcacheds.yaml")
-            try await source.load("\(base)/manager/manager.yaml")
-            for file in ["service_account", "role", "role_binding", "leader_election_role", "leader_election_role_binding"] {
-                try await source.load("\(base)/rbac/\(file).yaml", namespace: "system")
-            }
-            try await source.load("\(base)/samples/cache_v1alpha1_memcached.yaml", namespace: "system")
+            try await source.loadMemcachedOperator(in: "system")
+            try await source.load("operators/memcached-operator/config/samples/cache_v1alpha1_memcached.yaml", namespace: "system")
             try await OperatorDiscoveryTests().addOperand(source, namespace: "system")
             let backup = try await repo.json(["app", "backup", "--operator", "controller-manager", "-n", "system"] + kubeconfig(source))
             return try #require(backup["snapshot"]?.stringValue)

@@ -47,6 +47,23 @@ struct AppsCluster {
         return try await server.load(documents)
     }
 
+    /// The hello-world chart installed by the real helm as release `hello` in `namespace`;
+    /// false when helm is missing outside CI.
+    func installHello(in namespace: String) async throws -> Bool {
+        try await server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(namespace)}")
+        return try await helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", namespace, "--disable-openapi-validation"]) != nil
+    }
+
+    /// The memcached operator as a plain Deployment: its CRD, the manager and its RBAC.
+    func loadMemcachedOperator(in namespace: String) async throws {
+        let base = "operators/memcached-operator/config"
+        try await load("\(base)/crd/bases/cache.example.com_memcacheds.yaml")
+        try await load("\(base)/manager/manager.yaml")
+        for file in ["service_account", "role", "role_binding", "leader_election_role", "leader_election_role_binding"] {
+            try await load("\(base)/rbac/\(file).yaml", namespace: namespace)
+        }
+    }
+
     /// Runs the real helm against the server (nil when helm is missing outside CI).
     func helm(_ arguments: [String]) async throws -> String? {
         guard let path = try ExternalTool.helm.require() else { return nil }

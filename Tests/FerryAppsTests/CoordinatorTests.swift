@@ -40,11 +40,17 @@ import Testing
                 """)
         }
 
-        func coordinator(identity: String, leaseDuration: Int = 15) throws -> RunningProcess {
+        func coordinator(identity: String, leaseDuration: Int = 15, _ extra: [String] = []) throws -> RunningProcess {
             try FerryProcess(password: nil).start([
                 "coordinator", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--lease-namespace", "ferry", "--identity", identity,
                 "--lease-duration", String(leaseDuration),
-            ])
+            ] + extra)
+        }
+
+        /// Creates a Backup of `plan` and waits until it ends.
+        func backup(_ name: String, plan: String, namespace: String) async throws -> KubeObject {
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: \(name), namespace: \(namespace)}\nspec: {plan: \(plan)}")
+            return try await finished("Backup", namespace: namespace, name: name)
         }
 
         /// Waits (on a watch, not a clock) until a Backup or Restore reaches a final phase.
@@ -63,8 +69,7 @@ import Testing
     @Test func backupAndRestoreResourcesOfAHelmApplication() async throws {
         try await withApps { cluster in
             let setup = try await Setup.make(cluster)
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
-            guard try await cluster.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            guard try await cluster.installHello(in: "web") else { return }
             try await setup.target(in: "web")
             try await cluster.server.load(yaml: """
                 apiVersion: ferry.dev/v1alpha1
@@ -98,8 +103,7 @@ import Testing
             #expect(listing[0]?["tags"]?["backup"] == "hello-1")
 
             // A second backup: retention keeps only the newest snapshot of the plan.
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: hello-2, namespace: web}\nspec: {plan: hello}")
-            let second = try await setup.finished("Backup", namespace: "web", name: "hello-2")
+            let second = try await setup.backup("hello-2", plan: "hello", namespace: "web")
             #expect(second["status"]?["phase"] == "Completed")
             let after = try JSONValue(parsing: try await ferry.run(["snapshots", "--repo", setup.repository, "--json"]).stdout)
             #expect(after.arrayValue?.count == 1 && after[0]?["tags"]?["backup"] == "hello-2")
@@ -131,12 +135,7 @@ import Testing
     @Test func aNamespacedRestoreSkipsClusterScopedObjects() async throws {
         try await withApps { cluster in
             let setup = try await Setup.make(cluster)
-            let base = "operators/memcached-operator/config"
-            try await cluster.load("\(base)/crd/bases/cache.example.com_memcacheds.yaml")
-            try await cluster.load("\(base)/manager/manager.yaml")
-            for file in ["service_account", "role", "role_binding", "leader_election_role", "leader_election_role_binding"] {
-                try await cluster.load("\(base)/rbac/\(file).yaml", namespace: "system")
-            }
+            try await cluster.loadMemcachedOperator(in: "system")
             try await setup.target(in: "system")
             try await cluster.server.load(yaml: """
                 apiVersion: ferry.dev/v1alpha1
@@ -229,8 +228,7 @@ import Testing
             #expect(missing.status == 1 && missing.stderr.contains("does not serve Backup.ferry.dev: is Ferry installed"), "\(missing)")
 
             let setup = try await Setup.make(cluster)
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
-            guard try await cluster.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            guard try await cluster.installHello(in: "web") else { return }
             try await setup.target(in: "web")
             try await cluster.server.load(yaml: """
                 apiVersion: ferry.dev/v1alpha1
@@ -256,8 +254,7 @@ import Testing
     @Test func scheduledPlansGetBackups() async throws {
         try await withApps { cluster in
             let setup = try await Setup.make(cluster)
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
-            guard try await cluster.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            guard try await cluster.installHello(in: "web") else { return }
             try await setup.target(in: "web")
             try await cluster.server.load(yaml: """
                 apiVersion: ferry.dev/v1alpha1
@@ -327,8 +324,7 @@ import Testing
     @Test func onlyTheLeaderActsAndAStandbyTakesOver() async throws {
         try await withApps { cluster in
             let setup = try await Setup.make(cluster)
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
-            guard try await cluster.helm(["install", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            guard try await cluster.installHello(in: "web") else { return }
             try await setup.target(in: "web")
             try await cluster.server.load(yaml: """
                 apiVersion: ferry.dev/v1alpha1
@@ -350,8 +346,7 @@ import Testing
             defer { beta.kill() }
             alpha.kill(SIGKILL)
             _ = await alpha.wait()
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: second, namespace: web}\nspec: {plan: hello}")
-            let second = try await setup.finished("Backup", namespace: "web", name: "second")
+            let second = try await setup.backup("second", plan: "hello", namespace: "web")
             #expect(second["status"]?["phase"] == "Completed")
             #expect(second["status"]?["attempt"]?.stringValue?.hasPrefix("beta-") == true)
             let lease = try #require(await cluster.server.object(apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "ferry", name: "ferry-coordinator"))

@@ -96,7 +96,9 @@ public struct Agent: Sendable {
                 throw ClusterError.invalidSpec(object: unit.label, field: "spec.node", message: "is \(spec.node), this agent runs on \(options.node)")
             }
             let target = try TargetSpec(try await FerryKind.target.get(client, namespace: unit.namespace ?? "", name: spec.target, neededBy: unit.label))
-            let repository = try await TargetConnector(client: client, cacheDirectory: options.cacheDirectory).open(target)
+            // A backup's write session reads the index itself; a restore reads chunks through it.
+            let repository = try await TargetConnector(client: client, cacheDirectory: options.cacheDirectory)
+                .open(target, loadIndex: spec.direction == .restore)
             let result: JSONValue
             switch spec.direction {
             case .backup:

@@ -73,8 +73,7 @@ public struct Coordinator: Sendable {
         let exposer = options.exposerImage.map {
             SnapshotExposer(client: client, options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)
         }
-        let backups = BackupRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
-        let restores = RestoreRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
+        let runner = JobRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
             let seen = SeenSet()
             for kind in [FerryKind.backup, .restore] {
@@ -92,8 +91,8 @@ public struct Coordinator: Sendable {
                 await forEachConcurrently(jobs, limit: options.maxConcurrentJobs) { job in
                     log("\(job.object.label): starting (attempt \(attempt))")
                     switch job.kind {
-                    case .backup: await backups.run(job.object, attempt: attempt)
-                    case .restore: await restores.run(job.object, attempt: attempt)
+                    case .backup: await runner.backup(job.object, attempt: attempt)
+                    case .restore: await runner.restore(job.object, attempt: attempt)
                     default: break
                     }
                 }

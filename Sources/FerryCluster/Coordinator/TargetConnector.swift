@@ -16,15 +16,17 @@ public struct TargetConnector: Sendable {
         self.cacheDirectory = cacheDirectory
     }
 
-    public func open(_ target: TargetSpec) async throws(ClusterError) -> Repository {
+    /// - Parameter loadIndex: false when the caller only begins a write session (which reads the
+    ///   index itself) or reads manifests.
+    public func open(_ target: TargetSpec, loadIndex: Bool = true) async throws(ClusterError) -> Repository {
         let (store, password) = try await store(target)
         do {
             let cache = cacheDirectory.map(IndexCache.init(directory:))
             do {
-                return try await Repository.open(store: store, password: password, cache: cache)
+                return try await Repository.open(store: store, password: password, loadIndex: loadIndex, cache: cache)
             } catch RepositoryError.notARepository {
                 try await Repository.initialize(store: store, password: password)
-                return try await Repository.open(store: store, password: password, cache: cache)
+                return try await Repository.open(store: store, password: password, loadIndex: loadIndex, cache: cache)
             }
         } catch {
             throw .repository("Target \(target.namespace)/\(target.name) (\(target.locationText)): \(error)")

@@ -12,8 +12,8 @@ struct ClusterCommand: AsyncParsableCommand {
     /// Creates `object` and, with `wait`, prints its progress until it ends; exits 1 unless it
     /// ends Completed.
     static func start(_ object: KubeObject, kind: String, client: KubeClient, wait: Bool) async throws {
-        let created = try await create(object, kind: kind, client: client)
-        let resource = try await client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
+        let resource = try await served(kind, client: client)
+        let created = try await client.create(resource, object)
         Terminal.error("\(kind.lowercased()) \(created.namespace ?? "")/\(created.name) created")
         guard wait else {
             Terminal.output(created.name)
@@ -44,15 +44,14 @@ struct ClusterCommand: AsyncParsableCommand {
         throw CLIError("the watch of \(kind) \(created.name) ended before it finished")
     }
 
-    static func create(_ object: KubeObject, kind: String, client: KubeClient) async throws -> KubeObject {
-        let resource: APIResource
+    /// The resource of a Ferry kind, or an error saying Ferry is not installed.
+    static func served(_ kind: String, client: KubeClient) async throws -> APIResource {
         do {
-            resource = try await client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
+            return try await client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
         } catch {
             guard case .unknownResource = error else { throw error }
             throw CLIError("the cluster does not serve \(kind).ferry.dev: is Ferry installed (helm install ferry charts/ferry)?")
         }
-        return try await client.create(resource, object)
     }
 
     /// One line of progress: the phase and each volume's.

@@ -7,21 +7,13 @@ import Synchronization
 /// Carries out one `Restore`: finds the snapshot (through a Backup, or a Target and snapshot id
 /// when the Backup is gone with its namespace) and restores its objects into the Restore's own
 /// namespace; cluster-scoped objects are left to an administrator (reported as skipped).
-struct RestoreRunner: Sendable {
-    let client: KubeClient
-    let connector: TargetConnector
-    let status: StatusWriter
-    let timing: VolumeUnits.Timing
-    /// Attaches restored CSI claims on a node for the agent; nil when no image is configured.
-    let exposer: SnapshotExposer?
-    let log: @Sendable (String) -> Void
-
+extension JobRunner {
     /// Runs the restore; every failure ends in the status (phase Failed with the reason).
-    func run(_ restore: KubeObject, attempt: String) async {
-        await status.carryOut(.restore, restore, attempt: attempt, log: log) { try await perform(restore) }
+    func restore(_ restore: KubeObject, attempt: String) async {
+        await status.carryOut(.restore, restore, attempt: attempt, log: log) { try await performRestore(restore) }
     }
 
-    func perform(_ restore: KubeObject) async throws -> JSONValue {
+    func performRestore(_ restore: KubeObject) async throws -> JSONValue {
         let namespace = restore.namespace ?? ""
         let (targetName, snapshotText) = try await source(restore, namespace: namespace)
         let target = try TargetSpec(try await FerryKind.target.get(client, namespace: namespace, name: targetName, neededBy: restore.label))

@@ -4,29 +4,35 @@ import FerryRepo
 import FerryResources
 import Foundation
 
-/// Carries out one `Backup`: reads its plan and target, discovers the application within the
-/// plan's namespace, captures its objects into the target's repository, applies the plan's
-/// retention, and records the outcome in the Backup's status.
-struct BackupRunner: Sendable {
+/// What the coordinator needs to carry out Backups and Restores (`JobRunner+Backup`,
+/// `JobRunner+Restore`).
+struct JobRunner: Sendable {
     let client: KubeClient
     let connector: TargetConnector
     let status: StatusWriter
     let timing: VolumeUnits.Timing
-    /// Exposes CSI snapshots to agents; nil when no image is configured for its pods.
+    /// Exposes CSI snapshots and attaches restored claims for agents; nil when no image is
+    /// configured for its pods.
     let exposer: SnapshotExposer?
     let log: @Sendable (String) -> Void
+}
 
+/// Carries out one `Backup`: reads its plan and target, discovers the application within the
+/// plan's namespace, has its volumes stored by agents, captures its objects into the target's
+/// repository, applies the plan's retention, and records the outcome in the Backup's status.
+extension JobRunner {
     /// Runs the backup; every failure ends in the status (phase Failed with the reason).
-    func run(_ backup: KubeObject, attempt: String) async {
-        await status.carryOut(.backup, backup, attempt: attempt, log: log) { try await perform(backup) }
+    func backup(_ backup: KubeObject, attempt: String) async {
+        await status.carryOut(.backup, backup, attempt: attempt, log: log) { try await performBackup(backup) }
     }
 
-    func perform(_ backup: KubeObject) async throws -> JSONValue {
+    func performBackup(_ backup: KubeObject) async throws -> JSONValue {
         let namespace = backup.namespace ?? ""
         let planName = try backup.requiredString("plan")
         let plan = try BackupPlanSpec(try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: backup.label))
         let target = try TargetSpec(try await FerryKind.target.get(client, namespace: namespace, name: plan.target, neededBy: "BackupPlan \(namespace)/\(planName)"))
-        let repository = try await connector.open(target)
+        // The commit's write session reads the index; retention reads only manifests.
+        let repository = try await connector.open(target, loadIndex: false)
 
         let result: DiscoveryResult
         do {
