@@ -125,7 +125,7 @@ extension APIServerState {
                 store[entry.storageKey]![key] = final
                 record(StoredEvent(resourceVersion: rv, type: "MODIFIED", key: entry.storageKey, object: final, previous: object))
                 let delay = options.namespaceFinalizationDelay
-                Task { [weak self] in
+                Task(executorPreference: ServerThreads.shared) { [weak self] in
                     try? await Task.sleep(for: delay)
                     await self?.finalizeNamespace(key.name)
                 }

@@ -121,7 +121,7 @@ public final class KubeTestServer: Sendable {
             }
         let boundPort = server.channel.localAddress?.port ?? port
         await state.setPort(boundPort)
-        let task = Task {
+        let task = Task(executorPreference: ServerThreads.shared) {
             await withDiscardingTaskGroup { group in
                 try? await server.executeThenClose { inbound in
                     for try await connection in inbound {
@@ -255,7 +255,7 @@ public final class KubeTestServer: Sendable {
                 responseHeaders.add(name: "Transfer-Encoding", value: "chunked")
                 responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
                 try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .ok, headers: responseHeaders)))
-                defer { Task { await stream.onEnd() } }
+                defer { Task(executorPreference: ServerThreads.shared) { await stream.onEnd() } }
                 for event in stream.initial {
                     try await outbound.write(.body(.byteBuffer(Self.eventBuffer(event))))
                 }

@@ -1,0 +1,52 @@
+import FerryKubeTestServer
+import Foundation
+import Testing
+
+/// The server keeps answering while other tests hold Swift's cooperative pool: real clients
+/// (kubectl waits 32 s for discovery) must not time out because a neighbour computes.
+@Suite struct ResponsivenessTests {
+    @Test func answersWhileEveryCooperativeThreadIsBlocked() async throws {
+        try await withServer { server, _ in
+            let width = ProcessInfo.processInfo.activeProcessorCount
+            let blocked = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            let url = "\(server.url)/api"
+            // The request goes out from a Dispatch thread once every pool thread is held, and it
+            // lets them go whatever the answer, so a server on the pool fails the test, not hang it.
+            let answer = Task.detached { () -> (Int32, String) in
+                await withCheckedContinuation { continuation in
+                    DispatchQueue.global().async {
+                        for _ in 0..<width { blocked.wait() }
+                        let result = Self.curl(url)
+                        for _ in 0..<width { release.signal() }
+                        continuation.resume(returning: result)
+                    }
+                }
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<width {
+                    group.addTask {
+                        blocked.signal()
+                        release.wait()
+                    }
+                }
+            }
+            let (status, body) = await answer.value
+            #expect(status == 0, "curl \(url) failed while the pool was blocked: \(body)")
+            #expect(body.contains("\"APIVersions\""))
+        }
+    }
+
+    private static func curl(_ url: String) -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-sS", "--max-time", "20", url]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        do { try process.run() } catch { return (-1, "\(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
