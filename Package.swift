@@ -88,7 +88,7 @@ let package = Package(
             dependencies: ["FerryApps", "FerryKube", "FerryRepo"]),
         .target(
             name: "FerryCluster",
-            dependencies: ["FerryResources", "FerryApps", "FerryKube", "FerryMover", "FerryVolume", "FerryRepo", "FerryBlob"]),
+            dependencies: ["FerryResources", "FerryApps", "FerryKube", "FerryMover", "FerryVolume", "FerryRepo", "FerryBlob", "FerryCSI"]),
 
         // MARK: Test support that is not a test target (never a dependency of `ferry`)
         .target(
@@ -150,14 +150,21 @@ let package = Package(
         .testTarget(
             name: "FerryCBTTests",
             dependencies: ["FerryVolume", "FerryQEMUTestSupport", "FerryTestSupport"]),
-        .testTarget(
-            name: "FerryCSITests",
+        .target(
+            name: "FerryCSITestSupport",
             dependencies: [
-                "FerryCSI", "FerryVolume", "FerryQEMUTestSupport", "FerryTestSupport",
+                "FerryCSI", "FerryVolume",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/FerryCSITestSupport"),
+        .testTarget(
+            name: "FerryCSITests",
+            dependencies: [
+                "FerryCSI", "FerryVolume", "FerryQEMUTestSupport", "FerryTestSupport", "FerryCSITestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
         .target(
             name: "FerryS3TestSupport",
@@ -180,7 +187,10 @@ let package = Package(
             dependencies: ["FerryKubeTestServer", "FerryKube"]),
         .testTarget(
             name: "FerryAppsTests",
-            dependencies: ["FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport", "FerryCluster", "FerryQEMUTestSupport"]),
+            dependencies: [
+                "FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport", "FerryCluster", "FerryQEMUTestSupport", "FerryCSITestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

@@ -162,6 +162,8 @@ extension APIServerState {
             return .json(200, present(object, as: r.entry))
         case ("POST", nil, _):
             return try create(request, r)
+        case ("POST", let name?, "token") where r.entry.resource.group == "" && r.entry.resource.name == "serviceaccounts":
+            return try issueToken(request, r, name: name)
         case ("PUT", let name?, let sub):
             return try update(request, r, name: name, subresource: sub)
         case ("PATCH", let name?, let sub):

@@ -52,6 +52,7 @@ actor APIServerState {
     var nextHookID = 0
     var log: [KubeTestServer.RecordedRequest] = []
     var nextServiceIP: UInt32 = 10
+    var issuedTokens: [String: IssuedToken] = [:]
     var port = 0
 
     init(options: KubeTestServer.Options) throws {

@@ -82,6 +82,13 @@ extension KubeTestServer {
     public func currentResourceVersion() async -> String { String(await state.clock) }
 
     /// The requests served so far (bounded by `Options.requestLogCapacity`).
+    /// What a TokenReview would answer for a ServiceAccount token this server issued
+    /// (TokenRequest): the user (`system:serviceaccount:NS:NAME`) and the token's audiences;
+    /// nil for a token it did not issue or one that expired.
+    public func reviewToken(_ token: String) async -> (user: String, audiences: [String])? {
+        await state.reviewToken(token).map { ($0.user, $0.audiences) }
+    }
+
     public func requests() async -> [RecordedRequest] { await state.requestLog() }
     public func clearRequests() async { await state.clearRequestLog() }
 }

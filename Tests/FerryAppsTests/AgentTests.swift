@@ -290,47 +290,10 @@ import Testing
     @Test func aCSIVolumeIsReadThroughAnExposedSnapshot() async throws {
         try await withApps { cluster in
             let setup = try await CoordinatorTests.Setup.make(cluster)
-            for crd in ["volumesnapshotclasses", "volumesnapshotcontents", "volumesnapshots"] {
-                try await cluster.load("csi/external-snapshotter/crd/snapshot.storage.k8s.io_\(crd).yaml")
-            }
-            try await cluster.load("csi/external-snapshotter/examples/snapshotclass-v1.yaml")
             let live = "\(cluster.directory)/csi-h1.img"
             let original = try writeDevice(live, seed: 94)
             let hostRoot = "\(cluster.directory)/host"
-            try await cluster.server.load(yaml: """
-                apiVersion: v1
-                kind: Namespace
-                metadata: {name: db}
-                ---
-                apiVersion: storage.k8s.io/v1
-                kind: StorageClass
-                metadata: {name: csi-hostpath-sc}
-                provisioner: hostpath.csi.k8s.io
-                ---
-                apiVersion: v1
-                kind: PersistentVolume
-                metadata: {name: pv-csi}
-                spec:
-                  capacity: {storage: 8Mi}
-                  volumeMode: Block
-                  accessModes: [ReadWriteOnce]
-                  storageClassName: csi-hostpath-sc
-                  csi: {driver: hostpath.csi.k8s.io, volumeHandle: h1}
-                  claimRef: {namespace: db, name: data}
-                ---
-                apiVersion: v1
-                kind: PersistentVolumeClaim
-                metadata: {name: data, namespace: db, labels: {app: db}}
-                spec: {volumeMode: Block, accessModes: [ReadWriteOnce], storageClassName: csi-hostpath-sc, volumeName: pv-csi, resources: {requests: {storage: 8Mi}}}
-                status: {phase: Bound, capacity: {storage: 8Mi}}
-                """)
-            try await setup.target(in: "db")
-            try await cluster.server.load(yaml: """
-                apiVersion: ferry.dev/v1alpha1
-                kind: BackupPlan
-                metadata: {name: db, namespace: db}
-                spec: {target: local, components: {labelSelector: {matchLabels: {app: db}}}}
-                """)
+            try await installCSIVolume(setup)
             let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot)
             defer { controllers.cancel() }
             let coordinator = try coordinator(setup, ["--exposer-image", "ferry:test"])
@@ -364,21 +327,79 @@ import Testing
         }
     }
 
+    /// A block-mode CSI volume (driver hostpath.csi.k8s.io, handle h1) claimed as db/data, the
+    /// snapshot CRDs and class, and a plan of everything labelled app=db.
+    func installCSIVolume(_ setup: CoordinatorTests.Setup) async throws {
+        let cluster = setup.cluster
+        for crd in ["volumesnapshotclasses", "volumesnapshotcontents", "volumesnapshots"] {
+            try await cluster.load("csi/external-snapshotter/crd/snapshot.storage.k8s.io_\(crd).yaml")
+        }
+        try await cluster.load("csi/external-snapshotter/examples/snapshotclass-v1.yaml")
+        try await cluster.server.load(yaml: """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: db}
+            ---
+            apiVersion: storage.k8s.io/v1
+            kind: StorageClass
+            metadata: {name: csi-hostpath-sc}
+            provisioner: hostpath.csi.k8s.io
+            ---
+            apiVersion: v1
+            kind: PersistentVolume
+            metadata: {name: pv-csi}
+            spec:
+              capacity: {storage: 8Mi}
+              volumeMode: Block
+              accessModes: [ReadWriteOnce]
+              storageClassName: csi-hostpath-sc
+              csi: {driver: hostpath.csi.k8s.io, volumeHandle: h1}
+              claimRef: {namespace: db, name: data}
+            ---
+            apiVersion: v1
+            kind: PersistentVolumeClaim
+            metadata: {name: data, namespace: db, labels: {app: db}}
+            spec: {volumeMode: Block, accessModes: [ReadWriteOnce], storageClassName: csi-hostpath-sc, volumeName: pv-csi, resources: {requests: {storage: 8Mi}}}
+            status: {phase: Bound, capacity: {storage: 8Mi}}
+            """)
+        try await setup.target(in: "db")
+        try await cluster.server.load(yaml: """
+            apiVersion: ferry.dev/v1alpha1
+            kind: BackupPlan
+            metadata: {name: db, namespace: db}
+            spec: {target: local, components: {labelSelector: {matchLabels: {app: db}}}}
+            """)
+    }
+
     /// What the CSI external-snapshotter, the external-provisioner, the scheduler and the kubelet
-    /// would do for the objects the coordinator creates, driven by watch events.
-    func playCSIAndKubelet(_ cluster: AppsCluster, live: String, hostRoot: String) -> Task<Void, any Error> {
+    /// would do for the objects the coordinator creates, driven by watch events. A snapshot is a
+    /// copy of `live` at `live.NAME` with the CSI handle `handle-NAME` (its VolumeSnapshotContent
+    /// says so); `cut` hears of each.
+    func playCSIAndKubelet(_ cluster: AppsCluster, live: String, hostRoot: String,
+                           cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) -> Void = { _, _, _ in }) -> Task<Void, any Error> {
         let client = cluster.client
         return Task {
             async let snapshots: Void = {
                 let resource = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot")
+                let contents = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent")
                 for try await event in client.watch(resource, namespace: "db", resourceVersion: nil) {
                     guard case .added(var snapshot) = event else { continue }
                     // Cut the snapshot, then the application goes on writing.
-                    try FileManager.default.copyItem(atPath: live, toPath: "\(live).\(snapshot.name)")
-                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: live))
-                    try handle.write(contentsOf: Data(repeating: 0xEE, count: 4096))
-                    try handle.close()
-                    snapshot.json["status"] = ["readyToUse": true, "restoreSize": "8Mi", "boundVolumeSnapshotContentName": .string("content-\(snapshot.name)")]
+                    let copy = "\(live).\(snapshot.name)", handle = "handle-\(snapshot.name)"
+                    try FileManager.default.copyItem(atPath: live, toPath: copy)
+                    let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: live))
+                    try writer.write(contentsOf: Data(repeating: 0xEE, count: 4096))
+                    try writer.close()
+                    var content = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent", name: "content-\(snapshot.name)")
+                    content.json["spec"] = [
+                        "driver": "hostpath.csi.k8s.io", "deletionPolicy": "Delete", "source": ["volumeHandle": "h1"],
+                        "volumeSnapshotRef": ["namespace": "db", "name": .string(snapshot.name)],
+                    ]
+                    content = try await client.create(contents, content)
+                    content.json["status"] = ["snapshotHandle": .string(handle), "readyToUse": true, "restoreSize": .int(8 << 20)]
+                    _ = try await client.updateStatus(contents, content)
+                    cut(snapshot.name, handle, copy)
+                    snapshot.json["status"] = ["readyToUse": true, "restoreSize": "8Mi", "boundVolumeSnapshotContentName": .string(content.name)]
                     _ = try await client.updateStatus(resource, snapshot)
                 }
             }()

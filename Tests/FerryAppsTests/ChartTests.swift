@@ -73,6 +73,12 @@ import Testing
             #expect(verbs(agentRole) == ["get", "list", "watch", "update", "patch"])
             let agentWrites = (agentRole?["rules"]?.arrayValue ?? []).filter { ($0["verbs"]?.arrayValue ?? []).contains("update") }
             #expect(agentWrites.count == 1 && agentWrites[0]["resources"] == ["volumetransfers/status"])
+            // Tokens of its own ServiceAccount only, for CSI SnapshotMetadata services.
+            let tokenRole = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", namespace: "ferry", name: "ferry-agent-token")
+            #expect(tokenRole?["rules"] == [["apiGroups": [""], "resources": ["serviceaccounts/token"], "resourceNames": ["ferry-agent"], "verbs": ["create"]]])
+            let agentEnvironment = agentPod?["containers"]?[0]?["env"]?.arrayValue ?? []
+            #expect(agentEnvironment.contains { $0["name"] == "FERRY_SERVICE_ACCOUNT" && $0["value"] == "ferry/ferry-agent" })
+            #expect(await cluster.server.object(apiVersion: "v1", kind: "ServiceAccount", namespace: "ferry", name: "ferry-agent") != nil)
 
             _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false,agent.restore=false", "--disable-openapi-validation"])
             let backupOnly = await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent")

@@ -1,4 +1,5 @@
 @testable import FerryCSI
+import FerryCSITestSupport
 import FerryQEMUTestSupport
 import FerryTestSupport
 import Foundation

@@ -24,6 +24,8 @@ public struct Agent: Sendable {
         public var cacheDirectory: String?
         /// Units carried out at once on this node.
         public var maxConcurrentUnits = 1
+        /// The agent's own ServiceAccount, whose tokens a CSI SnapshotMetadata service accepts.
+        public var serviceAccount: (namespace: String, name: String)?
 
         public init(node: String, identity: String, namespace: String?) {
             self.node = node
@@ -110,7 +112,8 @@ public struct Agent: Sendable {
                 let progress = TransferProgress(total: source.size)
                 heartbeat = beat(unit, attempt: attempt, resource: resource, progress: progress)
                 let volume = try await backup(spec, source: source, repository: repository, progress: progress)
-                log("\(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks")
+                let tracking = volume.changeTracking.map { " (changes: \($0.provider)\($0.fallbackReason.map { "; \($0)" } ?? ""))" } ?? ""
+                log("\(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, read \(volume.stats.bytesRead) bytes\(tracking)")
                 result = try JSONValue(parsing: try [UInt8](Repository.encoder.encode(volume)))
             case .restore:
                 let snapshot = try await repository.snapshot(matching: spec.snapshot ?? "")
@@ -157,6 +160,7 @@ public struct Agent: Sendable {
         var request = BackupRequest(name: spec.volume, blockSize: repository.config.blockSize, parent: parent,
                                     format: source is QCOW2BlockSource ? "qcow2" : "raw", progress: progress)
         request.volumeName = spec.volume
+        request.changeTracker = await AgentChangeTracking(serviceAccount: options.serviceAccount, client: client).tracker(for: spec)
         let session = try await repository.beginSession()
         do {
             let (volume, _) = try await VolumeBackup(source: source, repository: repository, request: request).store(in: session)

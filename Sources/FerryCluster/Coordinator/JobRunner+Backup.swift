@@ -1,4 +1,5 @@
 import FerryApps
+import FerryCSI
 import FerryKube
 import FerryRepo
 import FerryResources
@@ -67,7 +68,29 @@ extension JobRunner {
                 throw error
             }
         }
-        await exposer?.cleanup(namespace: namespace, backup: backup.name)
+        // Snapshots read with the driver's change tracking may become the next delta's bases.
+        var bases: [String: String] = [:]
+        for spec in specs { if let csi = spec.csi { bases[spec.volume] = csi.snapshot } }
+        await exposer?.cleanup(namespace: namespace, backup: backup.name, keep: Set(bases.values))
+        do {
+            let (outcome, stored) = try await commit(backup, plan: plan, planName: planName, result: result, finished: finished, notMoved: notMoved,
+                                                     repository: repository)
+            let committed = Set(stored.compactMap { bases[$0] })
+            await exposer?.cleanup(namespace: namespace, backup: backup.name, keep: committed)
+            await exposer?.replaceBases(namespace: namespace, backup: backup.name, with: committed)
+            return outcome
+        } catch {
+            await exposer?.cleanup(namespace: namespace, backup: backup.name)
+            throw error
+        }
+    }
+
+    /// Records the volumes the agents stored and the captured objects as one snapshot, applies
+    /// the plan's retention; returns the Backup's final status and the names of the volumes
+    /// stored with a CSI bookmark (their snapshots are the next deltas' bases).
+    func commit(_ backup: KubeObject, plan: BackupPlanSpec, planName: String, result: DiscoveryResult, finished: [KubeObject],
+                notMoved: [VolumeUnits.NotMoved], repository: Repository) async throws -> (JSONValue, [String]) {
+        let namespace = backup.namespace ?? ""
         var volumes: [VolumeManifest] = []
         var failures: [JSONValue] = []
         for unit in finished {
@@ -108,12 +131,13 @@ extension JobRunner {
         let incomplete = result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) } || !failures.isEmpty || !notMoved.isEmpty
         try? await status.patch(.backupPlan, try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: backup.label),
                                 ["lastBackup": .string(backup.name), "lastBackupTime": StatusWriter.now()])
-        return [
+        let status: JSONValue = [
             "phase": .string(incomplete ? "PartiallyFailed" : "Completed"), "snapshot": .string(snapshot.hex),
             "resources": .int(Int64(resources.count)), "bytesStored": .int(stored + volumes.reduce(0) { $0 + $1.stats.bytesStored }),
             "volumes": .array(VolumeUnits.summary(finished, notMoved: notMoved)),
             "warnings": warnings.isEmpty ? .null : .array(warnings), "errors": failures.isEmpty ? .null : .array(failures),
         ]
+        return (status, volumes.filter { $0.changeTracking?.bookmarkProvider == CSIChangeTracker.providerName }.map(\.name))
     }
 
     /// Snapshots every CSI volume (all requested before any is waited for), then exposes each;
@@ -126,7 +150,7 @@ extension JobRunner {
         for (offset, item) in volumes.enumerated() {
             do {
                 try await exposer.snapshot(item.volume, snapshotClass: item.snapshotClass, name: SnapshotExposer.name(backup: backup.name, index: first + offset),
-                                           namespace: namespace, backup: backup)
+                                           namespace: namespace, backup: backup, chain: item.unit.snapshotName ?? "")
                 requested.append((first + offset, item))
             } catch {
                 failed.append(.init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))

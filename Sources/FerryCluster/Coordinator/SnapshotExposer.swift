@@ -6,8 +6,10 @@ import Foundation
 /// (all of a Backup's snapshots are requested before any is waited for, so they are taken close
 /// together), then a claim restored from it and a pause pod that uses it, so the kubelet attaches
 /// the snapshot's copy on some node; the agent there reads the kubelet's device (or, for a
-/// filesystem volume holding a KubeVirt disk, the `disk.img` in its mount). All three objects
-/// are removed when the unit is done.
+/// filesystem volume holding a KubeVirt disk, the `disk.img` in its mount). The claim and the pod
+/// are removed when the Backup is done. When the driver has a SnapshotMetadata service the
+/// snapshot of a stored volume is kept as the base of the next backup's delta (DESIGN §4) and
+/// the base before it goes; otherwise the snapshot goes too.
 struct SnapshotExposer: Sendable {
     struct Options: Sendable {
         /// The image of the pause pod (Ferry's own: `ferry pause`).
@@ -23,15 +25,18 @@ struct SnapshotExposer: Sendable {
     let log: @Sendable (String) -> Void
 
     static let labelKey = "ferry.dev/exposes"
+    /// On a VolumeSnapshot: the snapshot name (the plan's) whose chain it may be the base of.
+    static let chainAnnotation = "ferry.dev/snapshot-name"
 
     /// The name of the objects exposing volume `index` of `backup`.
     static func name(backup: String, index: Int) -> String { "ferry-\(backup)-\(index)" }
 
     /// Requests the VolumeSnapshot of a claim.
-    func snapshot(_ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, backup: KubeObject) async throws(ClusterError) {
+    func snapshot(_ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, backup: KubeObject, chain: String) async throws(ClusterError) {
         var snapshot = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, name: name)
         snapshot.json["spec"] = ["volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(volume.claim.name)]]
         snapshot.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
+        snapshot.json.setValue([Self.chainAnnotation: .string(chain)], at: ["metadata", "annotations"])
         try await createIfAbsent(snapshot)
     }
 
@@ -61,8 +66,39 @@ struct SnapshotExposer: Sendable {
         exposed.node = node
         exposed.path = path
         exposed.attached = true
-        log("\(backup.label): snapshot of \(volume.claim) exposed on node \(node)")
+        exposed.csi = await changeSource(of: snapshot, namespace: namespace, backup: backup)
+        log("\(backup.label): snapshot of \(volume.claim) exposed on node \(node)\(exposed.csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")")
         return exposed
+    }
+
+    /// Where the agent can ask what changed in this snapshot: the SnapshotMetadataService named
+    /// after the snapshot's CSI driver, with the snapshot's handle. Nil when the cluster or the
+    /// driver has none (the agent then compares every block with the parent).
+    func changeSource(of snapshot: KubeObject, namespace: String, backup: KubeObject) async -> CSIChangeSource? {
+        guard let contentName = snapshot["status"]?["boundVolumeSnapshotContentName"]?.stringValue else { return nil }
+        do {
+            let contents = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent")
+            let content = try await client.get(contents, namespace: nil, name: contentName)
+            guard let driver = content["spec"]?["driver"]?.stringValue, let handle = content["status"]?["snapshotHandle"]?.stringValue else { return nil }
+            let services: APIResource
+            do {
+                services = try await client.resource(apiVersion: "cbt.storage.k8s.io/v1beta1", kind: "SnapshotMetadataService")
+            } catch {
+                return nil
+            }
+            let service = try await client.get(services, namespace: nil, name: driver)
+            guard let address = service["spec"]?["address"]?.stringValue, let audience = service["spec"]?["audience"]?.stringValue else {
+                log("\(backup.label): SnapshotMetadataService \(driver) has no address or audience; comparing every block")
+                return nil
+            }
+            return CSIChangeSource(address: address, caCert: service["spec"]?["caCert"]?.stringValue, audience: audience,
+                                   namespace: namespace, snapshot: snapshot.name, snapshotHandle: handle)
+        } catch .notFound {
+            return nil
+        } catch {
+            log("\(backup.label): cannot look up the SnapshotMetadata service for \(snapshot.label): \(error); comparing every block")
+            return nil
+        }
     }
 
     /// Runs a pause pod that uses `claim`, so the kubelet attaches it on some node; returns the
@@ -100,13 +136,50 @@ struct SnapshotExposer: Sendable {
         return (node, path)
     }
 
-    /// Removes what `snapshot` and `expose` created for a Backup (whatever exists of it).
-    func cleanup(namespace: String, backup: String) async {
+    /// Removes what `snapshot` and `expose` created for a Backup (whatever exists of it), but for
+    /// the VolumeSnapshots named in `keep`.
+    func cleanup(namespace: String, backup: String, keep: Set<String> = []) async {
         for (apiVersion, kind) in [("v1", "Pod"), ("v1", "PersistentVolumeClaim"), ("snapshot.storage.k8s.io/v1", "VolumeSnapshot")] {
             guard let resource = try? await client.resource(apiVersion: apiVersion, kind: kind),
                   let objects = try? await client.listAll(resource, namespace: namespace, labelSelector: "\(Self.labelKey)=\(backup)")
             else { continue }
-            for object in objects { _ = try? await client.delete(resource, namespace: namespace, name: object.name) }
+            for object in objects where !(kind == "VolumeSnapshot" && keep.contains(object.name)) {
+                _ = try? await client.delete(resource, namespace: namespace, name: object.name)
+            }
+        }
+    }
+
+    /// Makes the Backup's VolumeSnapshots named in `bases` the bases of their claims' next deltas:
+    /// the earlier bases of the same claim and chain are deleted (unless their Backup still runs).
+    func replaceBases(namespace: String, backup: String, with bases: Set<String>) async {
+        guard !bases.isEmpty, let snapshots = try? await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot"),
+              let all = try? await client.listAll(snapshots, namespace: namespace, labelSelector: Self.labelKey) else { return }
+        let kept = all.filter { bases.contains($0.name) && $0.labels[Self.labelKey] == backup }
+        for old in all where old.labels[Self.labelKey] != backup {
+            let sameChain = kept.contains {
+                $0.annotations[Self.chainAnnotation] == old.annotations[Self.chainAnnotation]
+                    && $0["spec"]?["source"]?["persistentVolumeClaimName"] == old["spec"]?["source"]?["persistentVolumeClaimName"]
+            }
+            guard sameChain, await !isRunning(backup: old.labels[Self.labelKey] ?? "", namespace: namespace) else { continue }
+            do {
+                _ = try await client.delete(snapshots, namespace: namespace, name: old.name)
+                log("VolumeSnapshot \(namespace)/\(old.name): replaced as the base of the next delta; deleted")
+            } catch {
+                log("VolumeSnapshot \(namespace)/\(old.name): cannot delete the replaced base: \(error)")
+            }
+        }
+    }
+
+    /// Whether a Backup may still read its snapshots: it exists and has not finished (or the API
+    /// cannot say).
+    private func isRunning(backup: String, namespace: String) async -> Bool {
+        do {
+            let object = try await FerryKind.backup.get(client, namespace: namespace, name: backup, neededBy: "")
+            return !["Completed", "PartiallyFailed", "Failed"].contains(object["status"]?["phase"]?.stringValue ?? "")
+        } catch .missing {
+            return false
+        } catch {
+            return true
         }
     }
 

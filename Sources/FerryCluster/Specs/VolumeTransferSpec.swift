@@ -26,6 +26,9 @@ public struct VolumeTransferSpec: Sendable {
     /// The source is Ferry's own attachment of a snapshot or restored claim (a pause pod holds
     /// it, nobody writes it): open it even though the kubelet holds the device.
     public var attached = false
+    /// For a backup of an exposed CSI snapshot whose driver has a SnapshotMetadata service:
+    /// where the agent learns what changed since the parent.
+    public var csi: CSIChangeSource?
 
     public init(direction: Direction = .backup, backup: String, target: String, node: String, volume: String, snapshotName: String?,
                 path: String, format: String = "auto", snapshot: String? = nil) {
@@ -58,6 +61,7 @@ public struct VolumeTransferSpec: Sendable {
         path = try object.requiredString("source", "path")
         format = object.optionalString("source", "format") ?? "auto"
         attached = object["spec"]?["source"]?["attached"]?.boolValue ?? false
+        csi = CSIChangeSource(object["spec"]?["csi"])
     }
 
     public var json: JSONValue {
@@ -68,6 +72,7 @@ public struct VolumeTransferSpec: Sendable {
         if let snapshotName { spec["snapshotName"] = .string(snapshotName) }
         if direction != .backup { spec["direction"] = .string(direction.rawValue) }
         if let snapshot { spec["snapshot"] = .string(snapshot) }
+        if let csi { spec["csi"] = csi.json }
         return spec
     }
 

@@ -28,6 +28,11 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Volume work units carried out at once on this node.", valueName: "n"))
     var maxUnits = 1
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The agent's own ServiceAccount (default: FERRY_SERVICE_ACCOUNT). Its tokens authenticate the agent to CSI SnapshotMetadata services.",
+        valueName: "namespace/name"))
+    var serviceAccount: String?
+
     func run() async throws {
         guard maxUnits >= 1 else { throw ValidationError("--max-units must be at least 1") }
         let environment = ProcessInfo.processInfo.environment
@@ -39,6 +44,13 @@ struct AgentCommand: AsyncParsableCommand {
         options.heartbeat = .seconds(max(1, heartbeat))
         options.cacheDirectory = process.resolvedCacheDirectory
         options.maxConcurrentUnits = maxUnits
+        if let account = serviceAccount ?? environment["FERRY_SERVICE_ACCOUNT"], !account.isEmpty {
+            let parts = account.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--service-account (or FERRY_SERVICE_ACCOUNT) must be namespace/name, not \(account)")
+            }
+            options.serviceAccount = (String(parts[0]), String(parts[1]))
+        }
         let agent = Agent(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
         try await agent.run()
     }

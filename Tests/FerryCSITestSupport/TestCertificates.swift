@@ -5,12 +5,12 @@ import X509
 
 /// A throwaway CA and a server certificate it signs for "localhost" and 127.0.0.1, made in
 /// memory for each test run (no key material is committed).
-struct TestCertificates {
-    var caPEM: String
-    var serverCertificatePEM: String
-    var serverKeyPEM: String
+public struct TestCertificates: Sendable {
+    public var caPEM: String
+    public var serverCertificatePEM: String
+    public var serverKeyPEM: String
 
-    static func make(commonName: String = "Ferry test CA") throws -> TestCertificates {
+    public static func make(commonName: String = "Ferry test CA") throws -> TestCertificates {
         let now = Date()
         let caKey = P256.Signing.PrivateKey()
         let caName = try DistinguishedName { CommonName(commonName) }

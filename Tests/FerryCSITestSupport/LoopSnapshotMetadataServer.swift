@@ -1,4 +1,4 @@
-@testable import FerryCSI
+import FerryCSI
 import FerryVolume
 import Foundation
 import GRPCCore
@@ -8,40 +8,83 @@ import Synchronization
 /// A SnapshotMetadata service (KEP-3314) over loop-device "snapshots": each VolumeSnapshot name
 /// and CSI handle maps to a loop device, GetMetadataDelta compares two devices block by block and
 /// GetMetadataAllocated reports a device's non-zero blocks, both as FIXED_LENGTH ranges. It checks
-/// the security token and namespace like the real sidecar, and can break a stream after a given
-/// number of messages to exercise resuming.
-struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.SimpleServiceProtocol {
-    struct Snapshot: Sendable {
-        var name: String
-        var handle: String
-        var device: String
+/// the security token and namespace like the real sidecar (against one token, or through a
+/// TokenReview-like check the test supplies), and can break a stream after a given number of
+/// messages to exercise resuming. Snapshots may be added while it runs, as a test cuts them.
+package struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.SimpleServiceProtocol {
+    package struct Snapshot: Sendable {
+        package var name: String
+        package var handle: String
+        package var device: String
+
+        package init(name: String, handle: String, device: String) {
+            self.name = name
+            self.handle = handle
+            self.device = device
+        }
     }
 
     /// A request as the server saw it (without the token).
-    struct Seen: Sendable, Equatable {
-        var method: String
-        var startingOffset: Int64
+    package struct Seen: Sendable, Equatable {
+        package var method: String
+        package var startingOffset: Int64
+        /// The base snapshot handle (delta) and the target snapshot's name.
+        package var base: String = ""
+        package var target: String = ""
+
+        package init(method: String, startingOffset: Int64, base: String = "", target: String = "") {
+            self.method = method
+            self.startingOffset = startingOffset
+            self.base = base
+            self.target = target
+        }
     }
 
-    final class Control: Sendable {
+    package final class Control: Sendable {
         /// Break the next stream after this many messages (once).
-        let breakAfter = Mutex<Int?>(nil)
-        let seen = Mutex<[Seen]>([])
+        package let breakAfter = Mutex<Int?>(nil)
+        package let seen = Mutex<[Seen]>([])
+        package let snapshots: Mutex<[Snapshot]>
+
+        init(snapshots: [Snapshot]) { self.snapshots = Mutex(snapshots) }
+
+        package func add(_ snapshot: Snapshot) { snapshots.withLock { $0.append(snapshot) } }
     }
 
-    let snapshots: [Snapshot]
-    let token: String
-    let namespace: String
-    let blockSize: Int64
-    let control = Control()
+    /// Says whether a request's token may read snapshots of a namespace: nil when it may, else
+    /// the error to answer with.
+    package typealias Authorizer = @Sendable (_ token: String, _ namespace: String) async -> RPCError?
 
-    func getMetadataAllocated(
+    let authorizer: Authorizer
+    let blockSize: Int64
+    package let control: Control
+
+    /// Accepts exactly `token`, for `namespace`.
+    package init(snapshots: [Snapshot], token: String, namespace: String, blockSize: Int64) {
+        self.init(snapshots: snapshots, blockSize: blockSize) { presented, asked in
+            guard presented == token else { return RPCError(code: .unauthenticated, message: "invalid security token") }
+            guard asked == namespace else { return RPCError(code: .permissionDenied, message: "namespace \(asked) is not allowed") }
+            return nil
+        }
+    }
+
+    package init(snapshots: [Snapshot], blockSize: Int64, authorizer: @escaping Authorizer) {
+        self.authorizer = authorizer
+        self.blockSize = blockSize
+        self.control = Control(snapshots: snapshots)
+    }
+
+    private func snapshot(_ test: (Snapshot) -> Bool) -> Snapshot? {
+        control.snapshots.withLock { $0.first(where: test) }
+    }
+
+    package func getMetadataAllocated(
         request: Snapshotmetadata_GetMetadataAllocatedRequest,
         response: RPCWriter<Snapshotmetadata_GetMetadataAllocatedResponse>, context: ServerContext
     ) async throws {
-        control.seen.withLock { $0.append(Seen(method: "allocated", startingOffset: request.startingOffset)) }
-        try authorize(request.securityToken, request.namespace)
-        guard let snapshot = snapshots.first(where: { $0.name == request.snapshotName }) else {
+        control.seen.withLock { $0.append(Seen(method: "allocated", startingOffset: request.startingOffset, target: request.snapshotName)) }
+        if let denied = await authorizer(request.securityToken, request.namespace) { throw denied }
+        guard let snapshot = snapshot({ $0.name == request.snapshotName }) else {
             throw RPCError(code: .notFound, message: "VolumeSnapshot \(request.snapshotName) not found")
         }
         let device = try RawBlockSource(path: snapshot.device, force: true)
@@ -59,16 +102,18 @@ struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.SimpleServi
         }
     }
 
-    func getMetadataDelta(
+    package func getMetadataDelta(
         request: Snapshotmetadata_GetMetadataDeltaRequest,
         response: RPCWriter<Snapshotmetadata_GetMetadataDeltaResponse>, context: ServerContext
     ) async throws {
-        control.seen.withLock { $0.append(Seen(method: "delta", startingOffset: request.startingOffset)) }
-        try authorize(request.securityToken, request.namespace)
-        guard let base = snapshots.first(where: { $0.handle == request.baseSnapshotID }) else {
+        control.seen.withLock {
+            $0.append(Seen(method: "delta", startingOffset: request.startingOffset, base: request.baseSnapshotID, target: request.targetSnapshotName))
+        }
+        if let denied = await authorizer(request.securityToken, request.namespace) { throw denied }
+        guard let base = snapshot({ $0.handle == request.baseSnapshotID }) else {
             throw RPCError(code: .failedPrecondition, message: "base snapshot \(request.baseSnapshotID) does not exist")
         }
-        guard let target = snapshots.first(where: { $0.name == request.targetSnapshotName }) else {
+        guard let target = snapshot({ $0.name == request.targetSnapshotName }) else {
             throw RPCError(code: .notFound, message: "VolumeSnapshot \(request.targetSnapshotName) not found")
         }
         let a = try RawBlockSource(path: base.device, force: true), b = try RawBlockSource(path: target.device, force: true)
@@ -88,11 +133,6 @@ struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.SimpleServi
             message.blockMetadata = metadata
             try await response.write(message)
         }
-    }
-
-    private func authorize(_ token: String, _ namespace: String) throws {
-        guard token == self.token else { throw RPCError(code: .unauthenticated, message: "invalid security token") }
-        guard namespace == self.namespace else { throw RPCError(code: .permissionDenied, message: "namespace \(namespace) is not allowed") }
     }
 
     /// Offsets of the blocks at or after `start` (block-aligned) for which `test` holds.
@@ -129,7 +169,7 @@ struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.SimpleServi
 }
 
 /// Runs the test server on 127.0.0.1 (a free port) with TLS for the duration of `body`.
-func withSnapshotMetadataServer<T: Sendable>(
+package func withSnapshotMetadataServer<T: Sendable>(
     _ service: LoopSnapshotMetadataServer, certificates: TestCertificates,
     _ body: (SnapshotMetadataEndpoint) async throws -> T
 ) async throws -> T {
