@@ -66,6 +66,8 @@ extension AgentTests {
                 #expect(result?["stats"]?["bytesRead"] == .int(2 << 20), "blocks 0 and 3 only: \(result?["stats"]?.serializedString() ?? "")")
                 #expect(service.control.seen.withLock { $0 }.contains { $0.method == "delta" && $0.base == "handle-ferry-db-1-0" && $0.target == "ferry-db-2-0" })
                 #expect(await snapshotNames(cluster) == ["ferry-db-2-0"], "the earlier base is replaced")
+                let base = await cluster.server.object(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: "db", name: "ferry-db-2-0")
+                #expect(base?["metadata"]?["ownerReferences"]?[0]?["kind"] == "BackupPlan", "the base goes with its plan")
                 let snapshot = try #require(second["status"]?["snapshot"]?.stringValue)
                 #expect(try await restoredVolume(setup, snapshot: snapshot) == Data(contentsOf: URL(fileURLWithPath: "\(live).ferry-db-2-0")))
             }

@@ -30,7 +30,8 @@ extension JobRunner {
     func performBackup(_ backup: KubeObject) async throws -> JSONValue {
         let namespace = backup.namespace ?? ""
         let planName = try backup.requiredString("plan")
-        let plan = try BackupPlanSpec(try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: backup.label))
+        let planObject = try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: backup.label)
+        let plan = try BackupPlanSpec(planObject)
         let target = try TargetSpec(try await FerryKind.target.get(client, namespace: namespace, name: plan.target, neededBy: "BackupPlan \(namespace)/\(planName)"))
         // The commit's write session reads the index; retention reads only manifests.
         let repository = try await connector.open(target, loadIndex: false)
@@ -49,7 +50,7 @@ extension JobRunner {
         var (specs, snapshotted, notMoved) = VolumeUnits.plan(result.volumes, backup: backup.name, target: plan.target, snapshotName: plan.snapshotName)
         if !snapshotted.isEmpty {
             if let exposer {
-                let (exposed, failed) = await expose(snapshotted, startingAt: specs.count, backup: backup, exposer: exposer)
+                let (exposed, failed) = await expose(snapshotted, startingAt: specs.count, backup: backup, plan: planObject, exposer: exposer)
                 specs += exposed
                 notMoved += failed
             } else {
@@ -142,7 +143,7 @@ extension JobRunner {
 
     /// Snapshots every CSI volume (all requested before any is waited for), then exposes each;
     /// returns the units of those exposed and the failures.
-    func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, backup: KubeObject, exposer: SnapshotExposer) async
+    func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, backup: KubeObject, plan: KubeObject, exposer: SnapshotExposer) async
         -> ([VolumeTransferSpec], [VolumeUnits.NotMoved]) {
         let namespace = backup.namespace ?? ""
         var failed: [VolumeUnits.NotMoved] = []
@@ -150,7 +151,7 @@ extension JobRunner {
         for (offset, item) in volumes.enumerated() {
             do {
                 try await exposer.snapshot(item.volume, snapshotClass: item.snapshotClass, name: SnapshotExposer.name(backup: backup.name, index: first + offset),
-                                           namespace: namespace, backup: backup, chain: item.unit.snapshotName ?? "")
+                                           namespace: namespace, backup: backup, plan: plan, chain: item.unit.snapshotName ?? "")
                 requested.append((first + offset, item))
             } catch {
                 failed.append(.init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))

@@ -31,12 +31,18 @@ struct SnapshotExposer: Sendable {
     /// The name of the objects exposing volume `index` of `backup`.
     static func name(backup: String, index: Int) -> String { "ferry-\(backup)-\(index)" }
 
-    /// Requests the VolumeSnapshot of a claim.
-    func snapshot(_ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, backup: KubeObject, chain: String) async throws(ClusterError) {
+    /// Requests the VolumeSnapshot of a claim. It belongs to the plan: kept as a base of the next
+    /// delta, it goes when the plan does.
+    func snapshot(_ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, backup: KubeObject, plan: KubeObject,
+                  chain: String) async throws(ClusterError) {
         var snapshot = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, name: name)
         snapshot.json["spec"] = ["volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(volume.claim.name)]]
         snapshot.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
         snapshot.json.setValue([Self.chainAnnotation: .string(chain)], at: ["metadata", "annotations"])
+        if let uid = plan.uid {
+            snapshot.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: FerryKind.backupPlan.rawValue, name: plan.name, uid: uid).json],
+                                   at: ["metadata", "ownerReferences"])
+        }
         try await createIfAbsent(snapshot)
     }
 
