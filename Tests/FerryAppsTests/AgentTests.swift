@@ -327,9 +327,9 @@ import Testing
         }
     }
 
-    /// A block-mode CSI volume (driver hostpath.csi.k8s.io, handle h1) claimed as db/data, the
-    /// snapshot CRDs and class, and a plan of everything labelled app=db.
-    func installCSIVolume(_ setup: CoordinatorTests.Setup) async throws {
+    /// A CSI volume (driver hostpath.csi.k8s.io, handle h1, Block or Filesystem mode) claimed as
+    /// db/data, the snapshot CRDs and class, and a plan of everything labelled app=db.
+    func installCSIVolume(_ setup: CoordinatorTests.Setup, mode: String = "Block") async throws {
         let cluster = setup.cluster
         for crd in ["volumesnapshotclasses", "volumesnapshotcontents", "volumesnapshots"] {
             try await cluster.load("csi/external-snapshotter/crd/snapshot.storage.k8s.io_\(crd).yaml")
@@ -350,7 +350,7 @@ import Testing
             metadata: {name: pv-csi}
             spec:
               capacity: {storage: 8Mi}
-              volumeMode: Block
+              volumeMode: \(mode)
               accessModes: [ReadWriteOnce]
               storageClassName: csi-hostpath-sc
               csi: {driver: hostpath.csi.k8s.io, volumeHandle: h1}
@@ -359,7 +359,7 @@ import Testing
             apiVersion: v1
             kind: PersistentVolumeClaim
             metadata: {name: data, namespace: db, labels: {app: db}}
-            spec: {volumeMode: Block, accessModes: [ReadWriteOnce], storageClassName: csi-hostpath-sc, volumeName: pv-csi, resources: {requests: {storage: 8Mi}}}
+            spec: {volumeMode: \(mode), accessModes: [ReadWriteOnce], storageClassName: csi-hostpath-sc, volumeName: pv-csi, resources: {requests: {storage: 8Mi}}}
             status: {phase: Bound, capacity: {storage: 8Mi}}
             """)
         try await setup.target(in: "db")
@@ -374,7 +374,9 @@ import Testing
     /// What the CSI external-snapshotter, the external-provisioner, the scheduler and the kubelet
     /// would do for the objects the coordinator creates, driven by watch events. A snapshot is a
     /// copy of `live` at `live.NAME` with the CSI handle `handle-NAME` (its VolumeSnapshotContent
-    /// says so); `cut` hears of each.
+    /// says so); `cut` hears of each. As the snapshot controller does, a claim is not provisioned
+    /// from a snapshot of another volume mode unless the content allows the change (the pod that
+    /// waits for it fails).
     func playCSIAndKubelet(_ cluster: AppsCluster, live: String, hostRoot: String,
                            cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) -> Void = { _, _, _ in }) -> Task<Void, any Error> {
         let client = cluster.client
@@ -390,10 +392,13 @@ import Testing
                     let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: live))
                     try writer.write(contentsOf: Data(repeating: 0xEE, count: 4096))
                     try writer.close()
+                    let claims = try await client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim")
+                    let source = try await client.get(claims, namespace: "db", name: snapshot["spec"]?["source"]?["persistentVolumeClaimName"]?.stringValue ?? "")
                     var content = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent", name: "content-\(snapshot.name)")
                     content.json["spec"] = [
                         "driver": "hostpath.csi.k8s.io", "deletionPolicy": "Delete", "source": ["volumeHandle": "h1"],
                         "volumeSnapshotRef": ["namespace": "db", "name": .string(snapshot.name)],
+                        "sourceVolumeMode": source["spec"]?["volumeMode"] ?? "Filesystem",
                     ]
                     content = try await client.create(contents, content)
                     content.json["status"] = ["snapshotHandle": .string(handle), "readyToUse": true, "restoreSize": .int(8 << 20)]
@@ -418,9 +423,17 @@ import Testing
                 } else {
                     // Provision the claim from its snapshot and bind it.
                     let source = try #require(claim["spec"]?["dataSource"]?["name"]?.stringValue)
+                    let mode = claim["spec"]?["volumeMode"] ?? "Filesystem"
+                    let content = try await client.get(try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent"),
+                                                       namespace: nil, name: "content-\(source)")
+                    if content["spec"]?["sourceVolumeMode"] != mode && content.annotations["snapshot.storage.kubernetes.io/allow-volume-mode-change"] != "true" {
+                        pod.json["status"] = ["phase": "Failed", "message": .string("claim \(claimName): volume mode conversion from a snapshot is not allowed")]
+                        _ = try await client.updateStatus(pods, pod)
+                        continue
+                    }
                     let pvName = "pvc-\(claim.uid ?? pod.name)"
                     var volume = KubeObject(apiVersion: "v1", kind: "PersistentVolume", name: pvName)
-                    volume.json["spec"] = ["capacity": ["storage": "8Mi"], "volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
+                    volume.json["spec"] = ["capacity": ["storage": "8Mi"], "volumeMode": mode, "accessModes": ["ReadWriteOnce"],
                                            "csi": ["driver": "hostpath.csi.k8s.io", "volumeHandle": .string(pvName)],
                                            "claimRef": ["namespace": "db", "name": .string(claimName)]]
                     _ = try await client.create(volumes, volume)

@@ -54,10 +54,17 @@ struct SnapshotExposer: Sendable {
             return object["status"]?["readyToUse"]?.boolValue == true
         }
         let diskImage = volume.hostPaths.contains { $0.kind == .diskImage }
+        // A file system holding a KubeVirt disk is mounted to read `disk.img`; any other file
+        // system is read as the block device under it, which the snapshot may then expose only
+        // once its content allows the change of volume mode.
+        let block = volume.mode == .block || !diskImage
+        if volume.mode != .block && block {
+            try await allowBlockExposure(of: snapshot)
+        }
         let size = snapshot["status"]?["restoreSize"] ?? .string(volume.sizeText ?? "\(volume.sizeBytes ?? 0)")
         var claim = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name)
         var claimSpec: JSONValue = [
-            "accessModes": ["ReadWriteOnce"], "volumeMode": .string(volume.mode.rawValue),
+            "accessModes": ["ReadWriteOnce"], "volumeMode": .string(block ? "Block" : volume.mode.rawValue),
             "dataSource": ["apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": .string(name)],
             "resources": ["requests": ["storage": size]],
         ]
@@ -66,8 +73,8 @@ struct SnapshotExposer: Sendable {
         claim.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
         try await createIfAbsent(claim)
 
-        let (node, path) = try await attach(claim: name, podName: name, namespace: namespace, block: volume.mode == .block,
-                                            diskImage: diskImage, writable: false, owner: backup)
+        let (node, path) = try await attach(claim: name, podName: name, namespace: namespace, block: block,
+                                            diskImage: diskImage && !block, writable: false, owner: backup)
         var exposed = unit
         exposed.node = node
         exposed.path = path
@@ -76,6 +83,24 @@ struct SnapshotExposer: Sendable {
         log("\(backup.label): snapshot of \(volume.claim) exposed on node \(node)\(exposed.csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")")
         return exposed
     }
+
+    /// Marks the snapshot's content as one that may be restored into a claim of another volume
+    /// mode (`snapshot.storage.kubernetes.io/allow-volume-mode-change`, KEP-3141): the snapshot
+    /// controller refuses a Block claim from a Filesystem snapshot otherwise.
+    func allowBlockExposure(of snapshot: KubeObject) async throws(ClusterError) {
+        guard let contentName = snapshot["status"]?["boundVolumeSnapshotContentName"]?.stringValue else {
+            throw .repository("\(snapshot.label) is ready but names no VolumeSnapshotContent")
+        }
+        do {
+            let contents = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent")
+            _ = try await client.patch(contents, namespace: nil, name: contentName, type: .merge,
+                                       patch: ["metadata": ["annotations": [Self.allowModeChange: "true"]]])
+        } catch {
+            throw .kube(error)
+        }
+    }
+
+    static let allowModeChange = "snapshot.storage.kubernetes.io/allow-volume-mode-change"
 
     /// Where the agent can ask what changed in this snapshot: the SnapshotMetadataService named
     /// after the snapshot's CSI driver, with the snapshot's handle. Nil when the cluster or the

@@ -37,8 +37,8 @@ struct VolumeUnits: Sendable {
     let log: @Sendable (String) -> Void
 
     /// The units for the volumes an agent can read directly (block-mode volumes and VM disk
-    /// images at a host path on a node), the CSI volumes to snapshot first (block mode or VM
-    /// disks), and the rest with the reason.
+    /// images at a host path on a node), the CSI volumes to snapshot first (any mode), and the
+    /// rest with the reason.
     static func plan(_ volumes: [VolumeFacts], backup: String, target: String, snapshotName: String) -> ([VolumeTransferSpec], [Snapshotted], [NotMoved]) {
         var units: [VolumeTransferSpec] = []
         var snapshotted: [Snapshotted] = []
@@ -54,12 +54,10 @@ struct VolumeUnits: Sendable {
                     notMoved.append(NotMoved(claim: claim, reason: "a filesystem volume (\(path) on \(node)): agents read block devices and disk images; it needs a CSI snapshot, which this version does not take"))
                 }
             case .csiSnapshot(let snapshotClass, _):
-                if volume.mode == .block || volume.hostPaths.contains(where: { $0.kind == .diskImage }) {
-                    snapshotted.append(Snapshotted(volume: volume, snapshotClass: snapshotClass, unit: VolumeTransferSpec(
-                        backup: backup, target: target, node: "", volume: claim, snapshotName: snapshotName, path: "")))
-                } else {
-                    notMoved.append(NotMoved(claim: claim, reason: "a filesystem volume (snapshot class \(snapshotClass)): agents read block devices and disk images, and exposing a filesystem snapshot as a block device is not supported yet"))
-                }
+                // A filesystem volume is read as the block device under its file system: its
+                // snapshot is exposed in Block mode (SnapshotExposer).
+                snapshotted.append(Snapshotted(volume: volume, snapshotClass: snapshotClass, unit: VolumeTransferSpec(
+                    backup: backup, target: target, node: "", volume: claim, snapshotName: snapshotName, path: "")))
             case .unavailable(let reason):
                 notMoved.append(NotMoved(claim: claim, reason: reason))
             }

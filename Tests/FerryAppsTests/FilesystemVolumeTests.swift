@@ -1,0 +1,60 @@
+import FerryKube
+import FerryTestSupport
+import Foundation
+import Testing
+
+extension AgentTests {
+    /// An ext4 image holding files, as a file system on a CSI volume.
+    func writeFileSystem(_ path: String, in cluster: AppsCluster) throws {
+        try TestEnvironment.requireTool("mkfs.ext4")
+        let files = "\(cluster.directory)/files"
+        try FileManager.default.createDirectory(atPath: "\(files)/conf", withIntermediateDirectories: true)
+        try "hello from the volume\n".write(toFile: "\(files)/hello.txt", atomically: true, encoding: .utf8)
+        var random = DeterministicBytes(seed: 97)
+        try Data(random.bytes(3 << 20)).write(to: URL(fileURLWithPath: "\(files)/conf/blob.bin"))
+        try Shell.run(["mkfs.ext4", "-F", "-q", "-b", "4096", "-d", files, path, "8M"])
+    }
+
+    /// A file in an ext4 image, copied out with debugfs (no mount needed).
+    func file(_ name: String, inFileSystem image: String) throws -> String {
+        try TestEnvironment.requireTool("debugfs")
+        let out = "\(image).\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try Shell.run(["debugfs", "-R", "dump \(name) \(out)", image])
+        return try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .newlines)
+    }
+
+    /// A Filesystem-mode CSI volume is read as the block device under its file system: the
+    /// coordinator lets its snapshot's content change volume mode (the snapshot controller
+    /// refuses a Block claim from a Filesystem snapshot otherwise; the test's provisioner too)
+    /// and exposes it in Block mode; the backup holds the file system whole.
+    @Test func aFilesystemVolumeIsReadAsTheBlockDeviceUnderItsFileSystem() async throws {
+        try await withApps { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            let live = "\(cluster.directory)/csi-h1.img"
+            try writeFileSystem(live, in: cluster)
+            let hostRoot = "\(cluster.directory)/host"
+            try await installCSIVolume(setup, mode: "Filesystem")
+            let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot)
+            defer { controllers.cancel() }
+            let coordinator = try coordinator(setup, ["--exposer-image", "ferry:test"])
+            defer { coordinator.kill() }
+            let agent = try agent(setup, identity: "agent-2", node: "node-2", ["--host-root", hostRoot])
+            defer { agent.kill() }
+
+            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
+            #expect(unit["spec"]?["source"]?["path"]?.stringValue?.contains("/volumeDevices/kubernetes.io~csi/") == true, "read as a block device")
+            let content = await cluster.server.object(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent", name: "content-ferry-db-1-0")
+            #expect(content?.annotations["snapshot.storage.kubernetes.io/allow-volume-mode-change"] == "true")
+
+            let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
+            let restored = try await restoredVolume(setup, snapshot: snapshot)
+            #expect(restored == (try Data(contentsOf: URL(fileURLWithPath: "\(live).ferry-db-1-0"))), "the snapshot's blocks, whole")
+            let image = "\(cluster.directory)/restored.img"
+            #expect(try file("/hello.txt", inFileSystem: image) == "hello from the volume")
+            try Shell.run(["e2fsck", "-fn", image])
+        }
+    }
+}
