@@ -26,6 +26,10 @@ public struct ResourceRestore: Sendable {
         /// Runs after each phase's objects are in place (and waited for), before the next phase:
         /// e.g. writing volume data once the claims exist and before the workloads start.
         public var afterPhase: (@Sendable (RestoreOrder.Phase) async throws -> Void)?
+        /// The last say on each object before it is created (namespaces and owners already
+        /// mapped): e.g. a claim given a data source holding its restored data. An error stops
+        /// the restore.
+        public var prepare: (@Sendable (KubeObject) async throws -> KubeObject)?
 
         public init() {}
     }
@@ -81,9 +85,10 @@ public struct ResourceRestore: Sendable {
                                                          message: "the server does not serve \(item.entry.kind) (\(item.entry.apiVersion))"))
                     continue
                 }
-                let object = transform.apply(to: item.object, capturedVolumes: volumes) { owner in
+                var object = transform.apply(to: item.object, capturedVolumes: volumes) { owner in
                     uids[owner] ?? uids[ObjectReference(group: owner.group, kind: owner.kind, namespace: nil, name: owner.name)]
                 }
+                if let prepare = options.prepare { object = try await prepare(object) }
                 do {
                     if let namespace = target.namespace, options.confinedTo == nil, namespaces.insert(namespace).inserted, let created = try await ensureNamespace(namespace, catalog: catalog) {
                         report.objects.append(created)

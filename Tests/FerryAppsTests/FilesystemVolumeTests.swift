@@ -27,7 +27,9 @@ extension AgentTests {
     /// A Filesystem-mode CSI volume is read as the block device under its file system: the
     /// coordinator lets its snapshot's content change volume mode (the snapshot controller
     /// refuses a Block claim from a Filesystem snapshot otherwise; the test's provisioner too)
-    /// and exposes it in Block mode; the backup holds the file system whole.
+    /// and exposes it in Block mode; the backup holds the file system whole. Restored into a new
+    /// claim, the image is written into a temporary Block claim, which is snapshotted, and the
+    /// claim is created from that snapshot: it holds the file system before any workload runs.
     @Test func aFilesystemVolumeIsReadAsTheBlockDeviceUnderItsFileSystem() async throws {
         try await withApps { cluster in
             let setup = try await CoordinatorTests.Setup.make(cluster)
@@ -55,6 +57,22 @@ extension AgentTests {
             let image = "\(cluster.directory)/restored.img"
             #expect(try file("/hello.txt", inFileSystem: image) == "hello from the volume")
             try Shell.run(["e2fsck", "-fn", image])
+
+            // The claim and its volume are lost; the Restore provisions a new one holding the data.
+            await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data")
+            await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolume", name: "pv-csi")
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: back, namespace: db}\nspec: {backup: db-1}")
+            let restore = try await setup.finished("Restore", namespace: "db", name: "back")
+            #expect(restore["status"]?["phase"] == "Completed" && restore["status"]?["volumesRestored"] == ["db/data"], "\(restore.json.serializedString())")
+            let claim = try #require(await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data"))
+            #expect(claim["spec"]?["volumeMode"] == "Filesystem" && claim["spec"]?["dataSource"]?["kind"] == "VolumeSnapshot")
+            let volume = try await csiVolumeFile(cluster, claim: "data", live: live)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: volume)) == restored, "the new volume holds the backed-up file system")
+            #expect(try file("/hello.txt", inFileSystem: volume) == "hello from the volume")
+            // Nothing temporary is left: the Block claim, its pod and the snapshot are gone.
+            #expect(await snapshotNames(cluster).isEmpty)
+            #expect(await cluster.server.objects(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db").map(\.name) == ["data"])
+            #expect(await cluster.server.objects(apiVersion: "v1", kind: "Pod", namespace: "db").filter { $0.name.hasPrefix("ferry-") }.isEmpty)
         }
     }
 }

@@ -33,23 +33,33 @@ extension JobRunner {
         if let seconds = restore["spec"]?["waitTimeoutSeconds"]?.intValue { options.waitTimeout = .seconds(max(0, seconds)) }
         let volumeOutcome = VolumeOutcome()
         let volumes = snapshot.manifest.volumes
+        // New Filesystem claims are created from a snapshot holding their data; the other
+        // claims exist after the storage phase and get their data before any workload starts.
+        let seeder = volumes.isEmpty ? nil : exposer.map {
+            VolumeSeeder(runner: self, exposer: $0, restore: restore, snapshotID: snapshot.id.hex, target: targetName, volumes: volumes)
+        }
+        if let seeder { options.prepare = { try await seeder.prepare($0) } }
         if !volumes.isEmpty {
-            // Claims exist after the storage phase; their data goes back before any workload starts.
             options.afterPhase = { phase in
                 guard phase == .storage else { return }
-                let outcome = try await restoreVolumes(volumes, snapshot: snapshot.id.hex, target: targetName, restore: restore, namespace: namespace)
+                let seeded = Set(seeder?.seededVolumes ?? [])
+                let outcome = try await restoreVolumes(volumes.filter { !seeded.contains($0.name) }, snapshot: snapshot.id.hex, target: targetName,
+                                                       restore: restore, namespace: namespace)
                 volumeOutcome.value.withLock { $0 = outcome }
             }
         }
         let report = try await ResourceRestore(client: client, repository: repository, resources: resources, options: options).run()
-        let (restoredVolumes, notMoved) = volumeOutcome.value.withLock { $0 }
+        let seedWarnings = await seeder?.finish(namespace: namespace, timeout: options.waitTimeout, poll: timing.poll) ?? []
+        var (restoredVolumes, notMoved) = volumeOutcome.value.withLock { $0 }
+        restoredVolumes = (seeder?.seededVolumes ?? []) + restoredVolumes
         let failures = report.objects.filter { $0.action == .failed }.map { JSONValue.string("\($0.reference): \($0.message ?? "failed")") }
         let skipped = report.objects.filter { $0.action == .skipped }.map { JSONValue.string($0.reference.description) }
         let incomplete = !failures.isEmpty || !notMoved.isEmpty
         return [
             "phase": .string(incomplete ? "PartiallyFailed" : "Completed"), "snapshot": .string(snapshot.id.hex),
             "volumesRestored": .array(restoredVolumes.map(JSONValue.string)),
-            "warnings": notMoved.isEmpty ? .null : .array(notMoved.map { .string("volume \($0.claim) not restored: \($0.reason)") }),
+            "warnings": notMoved.isEmpty && seedWarnings.isEmpty ? .null
+                : .array(notMoved.map { .string("volume \($0.claim) not restored: \($0.reason)") } + seedWarnings.map(JSONValue.string)),
             "created": .int(Int64(report.count(.created))), "existing": .int(Int64(report.count(.existing))),
             "updated": .int(Int64(report.count(.updated))), "failed": .int(Int64(failures.count)),
             "skipped": skipped.isEmpty ? .null : .array(skipped), "errors": failures.isEmpty ? .null : .array(failures),
@@ -100,7 +110,7 @@ extension JobRunner {
                 continue
             }
             guard block || diskImage else {
-                notMoved.append(.init(claim: volume.name, reason: "a filesystem claim: the agent writes block devices and disk images"))
+                notMoved.append(.init(claim: volume.name, reason: "a filesystem claim bound to an existing volume, or of a class without a VolumeSnapshotClass: the agent writes block devices and disk images, and a file system's data is restored only into a new claim created from a snapshot"))
                 continue
             }
             do {

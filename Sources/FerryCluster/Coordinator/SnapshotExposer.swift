@@ -59,7 +59,7 @@ struct SnapshotExposer: Sendable {
         // once its content allows the change of volume mode.
         let block = volume.mode == .block || !diskImage
         if volume.mode != .block && block {
-            try await allowBlockExposure(of: snapshot)
+            try await allowVolumeModeChange(of: snapshot)
         }
         let size = snapshot["status"]?["restoreSize"] ?? .string(volume.sizeText ?? "\(volume.sizeBytes ?? 0)")
         var claim = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name)
@@ -86,8 +86,8 @@ struct SnapshotExposer: Sendable {
 
     /// Marks the snapshot's content as one that may be restored into a claim of another volume
     /// mode (`snapshot.storage.kubernetes.io/allow-volume-mode-change`, KEP-3141): the snapshot
-    /// controller refuses a Block claim from a Filesystem snapshot otherwise.
-    func allowBlockExposure(of snapshot: KubeObject) async throws(ClusterError) {
+    /// controller refuses a Block claim from a Filesystem snapshot (and the reverse) otherwise.
+    func allowVolumeModeChange(of snapshot: KubeObject) async throws(ClusterError) {
         guard let contentName = snapshot["status"]?["boundVolumeSnapshotContentName"]?.stringValue else {
             throw .repository("\(snapshot.label) is ready but names no VolumeSnapshotContent")
         }

@@ -70,13 +70,14 @@ struct VolumeUnits: Sendable {
         kind == .restore ? VolumeTransferSpec.restoreLabel : VolumeTransferSpec.backupLabel
     }
 
-    /// Creates the units (owned by the Backup or Restore, so they go with it). A unit that
-    /// exists already (a coordinator restarted midway) is kept with whatever it has done.
-    func create(_ units: [VolumeTransferSpec], for backup: KubeObject, kind ownerKind: FerryKind = .backup) async throws -> [String] {
+    /// Creates the units (owned by the Backup or Restore, so they go with it), named
+    /// `<owner>-<suffix><n>`. A unit that exists already (a coordinator restarted midway) is kept
+    /// with whatever it has done.
+    func create(_ units: [VolumeTransferSpec], for backup: KubeObject, kind ownerKind: FerryKind = .backup, suffix: String = "") async throws -> [String] {
         let resource = try await FerryKind.volumeTransfer.resource(client)
         var names: [String] = []
         for (index, unit) in units.enumerated() {
-            let name = "\(backup.name)-\(index)"
+            let name = "\(backup.name)-\(suffix)\(index)"
             var object = KubeObject(apiVersion: FerryKind.apiVersion, kind: FerryKind.volumeTransfer.rawValue, namespace: backup.namespace, name: name)
             object.json["spec"] = unit.json
             object.json.setValue([
