@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "FerryAppsTests",
             dependencies: [
-                "FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport", "FerryCluster", "FerryQEMUTestSupport", "FerryCSITestSupport",
+                "FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport", "FerryCluster", "FerryQEMUTestSupport", "FerryCSITestSupport", "FerryRepo", "FerryBlob",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
         .testTarget(

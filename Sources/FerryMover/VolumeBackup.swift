@@ -30,6 +30,10 @@ public struct BackupRequest: Sendable {
     public var compression: Compression?
     /// The volume's name in the snapshot; the parent's volume of the same name is compared.
     public var volumeName = "disk"
+    /// Only these block-map pages (clamped to the volume's): one range of a volume split across
+    /// work units. The result's `pages` are then those alone, from `pages.lowerBound`; its stats
+    /// count only their blocks (`VolumeRanges.join` puts the ranges together).
+    public var pages: Range<Int>?
 
     public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil,
                 changeTracker: (any ChangeTracker)? = nil, cbtSample: CBTSample = .standard, verifyCBT: Bool = false) {
@@ -138,12 +142,13 @@ public struct VolumeBackup: Sendable {
         let parent = comparableParent
         let pool = PackPool(session: session, maxChunk: request.blockSize)
         var stats = VolumeStats()
-        stats.size = size
         var pages: [String] = []
         var missed: [Int] = []
         pages.reserveCapacity(pageCount)
 
-        for page in 0..<pageCount {
+        let selected = (request.pages ?? 0..<pageCount).clamped(to: 0..<pageCount)
+        stats.size = VolumeRanges.bytes(of: selected, size: size, blockSize: request.blockSize, pageEntries: pageEntries)
+        for page in selected {
             let first = page * pageEntries
             let count = min(pageEntries, blockCount - first)
             let pageRange = Int64(first) * blockSize..<min(size, Int64(first + count) * blockSize)

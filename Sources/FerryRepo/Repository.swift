@@ -43,14 +43,19 @@ public final class Repository: Sendable {
     /// Creates a repository in an empty store: writes `config` and the first key slot.
     /// `password` nil creates an unencrypted repository.
     @discardableResult
-    public static func initialize(store: any ObjectStore, password: [UInt8]?, blockSize: Int = BlockSize.default, packSize: Int = 32 << 20, compression: Compression = .lz4, kdf: Scrypt = .standard) async throws -> RepositoryConfig {
+    public static func initialize(store: any ObjectStore, password: [UInt8]?, blockSize: Int = BlockSize.default, packSize: Int = 32 << 20,
+                                  blockMapPageEntries: Int = 4096, compression: Compression = .lz4, kdf: Scrypt = .standard) async throws -> RepositoryConfig {
         guard BlockSize.isValid(blockSize) else {
             throw RepositoryError.invalidArgument("block size \(blockSize) is not a power of two between 64 KiB and 8 MiB")
+        }
+        guard (16...(1 << 20)).contains(blockMapPageEntries), blockMapPageEntries.nonzeroBitCount == 1 else {
+            throw RepositoryError.invalidArgument("block-map page entries \(blockMapPageEntries) is not a power of two between 16 and 1048576")
         }
         if try await wrap({ try await store.head(ObjectName.config) }) != nil {
             throw RepositoryError.alreadyInitialized(location: store.location)
         }
-        var config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize, compression: compression)
+        var config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize,
+                                      blockMapPageEntries: blockMapPageEntries, compression: compression)
         if let s3 = store as? S3Store {
             // Recorded once, so every later open knows whether create-only writes are atomic.
             config.conditionalWrites = try await wrap { try await s3.probeConditionalWrites() }.rawValue

@@ -11,9 +11,9 @@ extension AgentTests {
     /// `cut` hears of each, and after a snapshot of `live` the application goes on writing to
     /// it. Claims are provisioned when created (empty, or from their snapshot) — but, as the
     /// snapshot controller does, not from a snapshot of another volume mode unless its content
-    /// allows the change (a pod that waits for such a claim fails). A pod is scheduled on node-2,
-    /// where its claim's volume appears at the kubelet's device path.
-    func playCSIAndKubelet(_ cluster: AppsCluster, live: String, hostRoot: String,
+    /// allows the change (a pod that waits for such a claim fails). Pods are scheduled on `nodes`
+    /// in turn, where their claim's volume appears at the kubelet's device path.
+    func playCSIAndKubelet(_ cluster: AppsCluster, live: String, hostRoot: String, nodes: [String] = ["node-2"],
                            cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) -> Void = { _, _, _ in }) -> Task<Void, any Error> {
         let client = cluster.client
         let volumesDirectory = "\(cluster.directory)/csi-volumes"
@@ -81,6 +81,7 @@ extension AgentTests {
             }()
 
             let pods = try await client.resource(apiVersion: "v1", kind: "Pod")
+            var scheduled = 0
             for try await event in client.watch(pods, namespace: "db", resourceVersion: nil) {
                 guard case .added(var pod) = event, pod.name.hasPrefix("ferry-") else { continue }
                 let claimName = try #require(pod["spec"]?["volumes"]?[0]?["persistentVolumeClaim"]?["claimName"]?.stringValue)
@@ -99,7 +100,8 @@ extension AgentTests {
                 let device = "\(hostRoot)/var/lib/kubelet/pods/\(pod.uid!)/volumeDevices/kubernetes.io~csi"
                 try FileManager.default.createDirectory(atPath: device, withIntermediateDirectories: true)
                 try FileManager.default.createSymbolicLink(atPath: "\(device)/\(pv)", withDestinationPath: backing(pv))
-                pod.json.setValue("node-2", at: ["spec", "nodeName"])
+                pod.json.setValue(.string(nodes[scheduled % nodes.count]), at: ["spec", "nodeName"])
+                scheduled += 1
                 pod = try await client.update(pods, pod)
                 pod.json["status"] = ["phase": "Running"]
                 _ = try await client.updateStatus(pods, pod)

@@ -11,10 +11,11 @@ struct MoverFixture {
     let store: LocalDirectoryStore
     let password = Array("mover-test".utf8)
 
-    init(encrypted: Bool = true, repoRoot: String? = nil, packSize: Int = 32 << 20) async throws {
+    init(encrypted: Bool = true, repoRoot: String? = nil, packSize: Int = 32 << 20, pageEntries: Int = 4096) async throws {
         dir = try TemporaryDirectory("ferry-mover")
         store = try LocalDirectoryStore(root: repoRoot ?? dir.file("repo"), create: true)
-        try await Repository.initialize(store: store, password: encrypted ? password : nil, packSize: packSize, kdf: Scrypt(n: 1 << 10, r: 8, p: 1))
+        try await Repository.initialize(store: store, password: encrypted ? password : nil, packSize: packSize, blockMapPageEntries: pageEntries,
+                                        kdf: Scrypt(n: 1 << 10, r: 8, p: 1))
     }
 
     func open() async throws -> Repository {

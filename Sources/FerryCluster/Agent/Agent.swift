@@ -109,7 +109,9 @@ public struct Agent: Sendable {
                 }
                 let source = try format.open(path: options.hostRoot + spec.path, force: spec.attached)
                 defer { (source as? RawBlockSource)?.close() }
-                let progress = TransferProgress(total: source.size)
+                let progress = TransferProgress(total: spec.pages.map {
+                    VolumeRanges.bytes(of: $0, size: source.size, blockSize: repository.config.blockSize, pageEntries: repository.config.blockMapPageEntries)
+                } ?? source.size)
                 heartbeat = beat(unit, attempt: attempt, resource: resource, progress: progress)
                 let volume = try await backup(spec, source: source, repository: repository, progress: progress)
                 let tracking = volume.changeTracking.map { " (changes: \($0.provider)\($0.fallbackReason.map { "; \($0)" } ?? ""))" } ?? ""
@@ -128,10 +130,10 @@ public struct Agent: Sendable {
                 result = ["size": .int(written.size), "bytesWritten": .int(written.bytesWritten)]
             }
             heartbeat?.cancel()
-            let size = result["size"] ?? .null
-            _ = await write(unit, attempt: attempt, resource: resource, [
-                "phase": "Succeeded", "result": result, "bytesDone": size, "bytesTotal": size, "heartbeat": StatusWriter.now(),
-            ])
+            let size = result["stats"]?["size"] ?? result["size"] ?? .null
+            var outcome: JSONValue = ["phase": "Succeeded", "result": result, "bytesDone": size, "bytesTotal": size, "heartbeat": StatusWriter.now()]
+            if let pages = spec.pages, spec.direction == .backup { outcome["firstPage"] = .int(Int64(pages.lowerBound)) }
+            _ = await write(unit, attempt: attempt, resource: resource, outcome)
         } catch {
             heartbeat?.cancel()
             log("\(unit.label): failed: \(error)")
@@ -160,6 +162,7 @@ public struct Agent: Sendable {
         var request = BackupRequest(name: spec.volume, blockSize: repository.config.blockSize, parent: parent,
                                     format: source is QCOW2BlockSource ? "qcow2" : "raw", progress: progress)
         request.volumeName = spec.volume
+        request.pages = spec.pages
         request.changeTracker = await AgentChangeTracking(serviceAccount: options.serviceAccount, client: client).tracker(for: spec)
         let session = try await repository.beginSession()
         do {

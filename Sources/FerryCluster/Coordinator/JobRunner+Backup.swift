@@ -1,6 +1,7 @@
 import FerryApps
 import FerryCSI
 import FerryKube
+import FerryMover
 import FerryRepo
 import FerryResources
 import Foundation
@@ -48,9 +49,23 @@ extension JobRunner {
         }
         // Volumes first: agents store them; this process commits the snapshot once all are done.
         var (specs, snapshotted, notMoved) = VolumeUnits.plan(result.volumes, backup: backup.name, target: plan.target, snapshotName: plan.snapshotName)
+        // A large volume becomes several units, each a range of whole block-map pages.
+        let ranges = { (facts: VolumeFacts?) -> [Range<Int>?] in
+            guard plan.rangesPerVolume > 1, let size = facts?.sizeBytes else { return [nil] }
+            let split = VolumeRanges.split(size: size, blockSize: repository.config.blockSize, pageEntries: repository.config.blockMapPageEntries,
+                                           count: plan.rangesPerVolume, minimumBytes: plan.minimumRangeSize)
+            return split.count > 1 ? split : [nil]
+        }
+        specs = specs.flatMap { spec in
+            ranges(result.volumes.first { "\($0.claim.namespace ?? "")/\($0.claim.name)" == spec.volume }).map { pages in
+                var unit = spec
+                unit.pages = pages
+                return unit
+            }
+        }
         if !snapshotted.isEmpty {
             if let exposer {
-                let (exposed, failed) = await expose(snapshotted, startingAt: specs.count, backup: backup, plan: planObject, exposer: exposer)
+                let (exposed, failed) = await expose(snapshotted, startingAt: specs.count, ranges: ranges, backup: backup, plan: planObject, exposer: exposer)
                 specs += exposed
                 notMoved += failed
             } else {
@@ -94,16 +109,29 @@ extension JobRunner {
         let namespace = backup.namespace ?? ""
         var volumes: [VolumeManifest] = []
         var failures: [JSONValue] = []
+        var claims: [String] = []
+        var unitsOf: [String: [KubeObject]] = [:]
         for unit in finished {
             let claim = unit["spec"]?["volume"]?.stringValue ?? unit.name
-            guard unit["status"]?["phase"]?.stringValue == "Succeeded", let result = unit["status"]?["result"] else {
-                failures.append(.string("volume \(claim): \(unit["status"]?["message"]?.stringValue ?? "failed")"))
+            if unitsOf[claim] == nil { claims.append(claim) }
+            unitsOf[claim, default: []].append(unit)
+        }
+        // A volume is stored when every one of its ranges is; the ranges join into one block map.
+        for claim in claims {
+            let units = unitsOf[claim] ?? []
+            if let failed = units.first(where: { $0["status"]?["phase"]?.stringValue != "Succeeded" || $0["status"]?["result"] == nil }) {
+                let range = units.count > 1 ? " (range \(failed.name))" : ""
+                failures.append(.string("volume \(claim)\(range): \(failed["status"]?["message"]?.stringValue ?? "failed")"))
                 continue
             }
             do {
-                volumes.append(try Repository.decoder.decode(VolumeManifest.self, from: Data(result.serialized())))
+                let parts = try units.map { unit in
+                    VolumeRanges.Part(firstPage: Int(unit["status"]?["firstPage"]?.intValue ?? 0),
+                                      volume: try Repository.decoder.decode(VolumeManifest.self, from: Data(unit["status"]!["result"]!.serialized())))
+                }
+                volumes.append(try VolumeRanges.join(parts))
             } catch {
-                failures.append(.string("volume \(claim): the agent's result is not a volume manifest: \(error)"))
+                failures.append(.string("volume \(claim): the agents' results do not make a volume manifest: \(error)"))
             }
         }
 
@@ -141,28 +169,34 @@ extension JobRunner {
         return (status, volumes.filter { $0.changeTracking?.bookmarkProvider == CSIChangeTracker.providerName }.map(\.name))
     }
 
-    /// Snapshots every CSI volume (all requested before any is waited for), then exposes each;
-    /// returns the units of those exposed and the failures.
-    func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, backup: KubeObject, plan: KubeObject, exposer: SnapshotExposer) async
+    /// Snapshots every CSI volume (all requested before any is waited for), then exposes each,
+    /// once per range (each copy is attached wherever the scheduler puts its pod, so the ranges
+    /// may be read on several nodes at once); returns the units and the volumes that failed.
+    func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, ranges: (VolumeFacts) -> [Range<Int>?], backup: KubeObject, plan: KubeObject,
+                exposer: SnapshotExposer) async
         -> ([VolumeTransferSpec], [VolumeUnits.NotMoved]) {
         let namespace = backup.namespace ?? ""
         var failed: [VolumeUnits.NotMoved] = []
-        var requested: [(Int, VolumeUnits.Snapshotted)] = []
+        var requested: [(snapshot: String, exposure: String, item: VolumeUnits.Snapshotted)] = []
         for (offset, item) in volumes.enumerated() {
+            let name = SnapshotExposer.name(backup: backup.name, index: first + offset)
             do {
-                try await exposer.snapshot(item.volume, snapshotClass: item.snapshotClass, name: SnapshotExposer.name(backup: backup.name, index: first + offset),
+                try await exposer.snapshot(item.volume, snapshotClass: item.snapshotClass, name: name,
                                            namespace: namespace, backup: backup, plan: plan, chain: item.unit.snapshotName ?? "")
-                requested.append((first + offset, item))
+                for (range, pages) in ranges(item.volume).enumerated() {
+                    var ranged = item
+                    ranged.unit.pages = pages
+                    requested.append((name, range == 0 ? name : "\(name)-\(range)", ranged))
+                }
             } catch {
                 failed.append(.init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
             }
         }
         let outcomes = await withTaskGroup(of: (VolumeTransferSpec?, VolumeUnits.NotMoved?).self) { group in
-            for (index, item) in requested {
+            for (snapshot, exposure, item) in requested {
                 group.addTask {
                     do {
-                        return (try await exposer.expose(item.volume, name: SnapshotExposer.name(backup: backup.name, index: index), namespace: namespace,
-                                                         unit: item.unit, backup: backup), nil)
+                        return (try await exposer.expose(item.volume, name: snapshot, as: exposure, namespace: namespace, unit: item.unit, backup: backup), nil)
                     } catch {
                         return (nil, .init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
                     }
@@ -172,7 +206,10 @@ extension JobRunner {
             for await outcome in group { all.append(outcome) }
             return all
         }
-        return (outcomes.compactMap(\.0).sorted { $0.volume < $1.volume }, failed + outcomes.compactMap(\.1))
+        // A volume with a range that could not be exposed is not read at all.
+        for failure in outcomes.compactMap(\.1) where !failed.contains(where: { $0.claim == failure.claim }) { failed.append(failure) }
+        let exposed = outcomes.compactMap(\.0).filter { unit in !failed.contains { $0.claim == unit.volume } }
+        return (exposed.sorted { ($0.volume, $0.pages?.lowerBound ?? 0) < ($1.volume, $1.pages?.lowerBound ?? 0) }, failed)
     }
 
     /// Every block-map page and block the agents' volumes reference must still be stored and not

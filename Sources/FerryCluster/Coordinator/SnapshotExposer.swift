@@ -46,8 +46,12 @@ struct SnapshotExposer: Sendable {
         try await createIfAbsent(snapshot)
     }
 
-    /// Waits for the snapshot, exposes it, and returns the unit that reads it.
-    func expose(_ volume: VolumeFacts, name: String, namespace: String, unit: VolumeTransferSpec, backup: KubeObject) async throws(ClusterError) -> VolumeTransferSpec {
+    /// Waits for the snapshot `name`, exposes it through a claim and pod named `exposure` (the
+    /// snapshot's name by default; a volume read in ranges is exposed once per range), and
+    /// returns the unit that reads it.
+    func expose(_ volume: VolumeFacts, name: String, as exposure: String? = nil, namespace: String, unit: VolumeTransferSpec,
+                backup: KubeObject) async throws(ClusterError) -> VolumeTransferSpec {
+        let exposure = exposure ?? name
         let snapshot = try await waitFor("VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
                                          kind: "VolumeSnapshot", namespace: namespace, name: name) { object in
             if let message = object["status"]?["error"]?["message"]?.stringValue { throw ClusterError.repository("VolumeSnapshot \(namespace)/\(name): \(message)") }
@@ -62,7 +66,7 @@ struct SnapshotExposer: Sendable {
             try await allowVolumeModeChange(of: snapshot)
         }
         let size = snapshot["status"]?["restoreSize"] ?? .string(volume.sizeText ?? "\(volume.sizeBytes ?? 0)")
-        var claim = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name)
+        var claim = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: exposure)
         var claimSpec: JSONValue = [
             "accessModes": ["ReadWriteOnce"], "volumeMode": .string(block ? "Block" : volume.mode.rawValue),
             "dataSource": ["apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": .string(name)],
@@ -73,7 +77,7 @@ struct SnapshotExposer: Sendable {
         claim.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
         try await createIfAbsent(claim)
 
-        let (node, path) = try await attach(claim: name, podName: name, namespace: namespace, block: block,
+        let (node, path) = try await attach(claim: exposure, podName: exposure, namespace: namespace, block: block,
                                             diskImage: diskImage && !block, writable: false, owner: backup)
         var exposed = unit
         exposed.node = node

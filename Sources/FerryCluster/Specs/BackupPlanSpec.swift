@@ -10,6 +10,10 @@ public struct BackupPlanSpec: Sendable {
     public var target: String
     public var selectors: [ApplicationSelector]
     public var retention: RetentionPolicy?
+    /// Ranges each volume is split into, to be read by several agents (or units) at once.
+    public var rangesPerVolume = 1
+    /// No range is smaller than this (bytes).
+    public var minimumRangeSize: Int64 = 16 << 30
 
     public init(_ object: KubeObject) throws(ClusterError) {
         namespace = object.namespace ?? ""
@@ -45,6 +49,20 @@ public struct BackupPlanSpec: Sendable {
         }
         self.selectors = selectors
         retention = Self.retention(object["spec"]?["retention"])
+        if let parallelism = object["spec"]?["parallelism"], !parallelism.isNull {
+            if let ranges = parallelism["rangesPerVolume"]?.intValue {
+                guard (1...256).contains(ranges) else {
+                    throw .invalidSpec(object: object.label, field: "spec.parallelism.rangesPerVolume", message: "must be between 1 and 256, not \(ranges)")
+                }
+                rangesPerVolume = Int(ranges)
+            }
+            if let text = parallelism["minimumRangeSize"]?.stringValue {
+                guard let bytes = Quantity(text)?.value, bytes > 0 else {
+                    throw .invalidSpec(object: object.label, field: "spec.parallelism.minimumRangeSize", message: "\(text) is not a size such as 16Gi")
+                }
+                minimumRangeSize = bytes
+            }
+        }
     }
 
     static func operatorReference(_ entry: JSONValue, field: String, object: KubeObject) throws(ClusterError) -> OperatorReference {

@@ -29,6 +29,8 @@ public struct VolumeTransferSpec: Sendable {
     /// For a backup of an exposed CSI snapshot whose driver has a SnapshotMetadata service:
     /// where the agent learns what changed since the parent.
     public var csi: CSIChangeSource?
+    /// For a backup: only these block-map pages (the upper bound `Int.max`: to the end).
+    public var pages: Range<Int>?
 
     public init(direction: Direction = .backup, backup: String, target: String, node: String, volume: String, snapshotName: String?,
                 path: String, format: String = "auto", snapshot: String? = nil) {
@@ -62,6 +64,13 @@ public struct VolumeTransferSpec: Sendable {
         format = object.optionalString("source", "format") ?? "auto"
         attached = object["spec"]?["source"]?["attached"]?.boolValue ?? false
         csi = CSIChangeSource(object["spec"]?["csi"])
+        if let range = object["spec"]?["range"], let first = range["firstPage"]?.intValue {
+            let count = range["pageCount"]?.intValue
+            guard first >= 0, (count ?? 1) >= 1 else {
+                throw .invalidSpec(object: object.label, field: "spec.range", message: "firstPage must be at least 0 and pageCount at least 1")
+            }
+            pages = Int(first)..<(count.map { Int(first + $0) } ?? Int.max)
+        }
     }
 
     public var json: JSONValue {
@@ -73,6 +82,10 @@ public struct VolumeTransferSpec: Sendable {
         if direction != .backup { spec["direction"] = .string(direction.rawValue) }
         if let snapshot { spec["snapshot"] = .string(snapshot) }
         if let csi { spec["csi"] = csi.json }
+        if let pages {
+            spec["range"] = pages.upperBound == Int.max ? ["firstPage": .int(Int64(pages.lowerBound))]
+                : ["firstPage": .int(Int64(pages.lowerBound)), "pageCount": .int(Int64(pages.count))]
+        }
         return spec
     }
 

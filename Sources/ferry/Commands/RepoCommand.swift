@@ -24,6 +24,11 @@ struct RepoInitCommand: AsyncParsableCommand {
     var packSize: String = "32M"
 
     @Option(name: .long, help: ArgumentHelp(
+        "Blocks per block-map page (a power of two, 16 to 1048576). A volume split across work units is split at page boundaries.",
+        valueName: "n"))
+    var blockMapPageEntries = 4096
+
+    @Option(name: .long, help: ArgumentHelp(
         "Default compression of new chunks: lz4 (fastest), zstd:-1 (an eighth smaller, about as fast), zstd (a quarter smaller, slower) or zstd:LEVEL (-7 to 19).",
         valueName: "codec"))
     var compression: Compression = .lz4
@@ -49,7 +54,11 @@ struct RepoInitCommand: AsyncParsableCommand {
             throw CLIError("the password is empty")
         }
         let store = try repository.store(create: true)
-        let config = try await Repository.initialize(store: store, password: password, blockSize: blockSize, packSize: packSize, compression: compression)
+        guard (16...(1 << 20)).contains(blockMapPageEntries), blockMapPageEntries.nonzeroBitCount == 1 else {
+            throw ValidationError("--block-map-page-entries must be a power of two between 16 and 1048576")
+        }
+        let config = try await Repository.initialize(store: store, password: password, blockSize: blockSize, packSize: packSize,
+                                                     blockMapPageEntries: blockMapPageEntries, compression: compression)
         Terminal.error("created \(config.isEncrypted ? "encrypted" : "UNENCRYPTED") repository \(config.id) at \(store.location)")
     }
 }
