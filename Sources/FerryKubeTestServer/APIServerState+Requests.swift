@@ -53,6 +53,7 @@ extension APIServerState {
         default: break
         }
         guard first == "api" || first == "apis" else { return .status(Self.notFoundPath) }
+        if let answer = kubeVirtSubresource(request, segments: segments) { return answer }
         let isCore = first == "api"
         var rest = Array(segments.dropFirst())
         if rest.isEmpty {

@@ -14,7 +14,7 @@ extension AgentTests {
     /// allows the change (a pod that waits for such a claim fails). Pods are scheduled on `nodes`
     /// in turn, where their claim's volume appears at the kubelet's device path.
     func playCSIAndKubelet(_ cluster: AppsCluster, live: String, hostRoot: String, nodes: [String] = ["node-2"],
-                           cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) -> Void = { _, _, _ in }) -> Task<Void, any Error> {
+                           cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) async -> Void = { _, _, _ in }) -> Task<Void, any Error> {
         let client = cluster.client
         let volumesDirectory = "\(cluster.directory)/csi-volumes"
         @Sendable func backing(_ pv: String) -> String { pv == "pv-csi" ? live : "\(volumesDirectory)/\(pv)" }
@@ -54,7 +54,7 @@ extension AgentTests {
                     content = try await client.create(contents, content)
                     content.json["status"] = ["snapshotHandle": .string(handle), "readyToUse": true, "restoreSize": .int(8 << 20)]
                     _ = try await client.updateStatus(contents, content)
-                    cut(snapshot.name, handle, copy)
+                    await cut(snapshot.name, handle, copy)
                     snapshot.json["status"] = ["readyToUse": true, "restoreSize": "8Mi", "boundVolumeSnapshotContentName": .string(content.name)]
                     _ = try await client.updateStatus(resource, snapshot)
                 }

@@ -48,6 +48,7 @@ extension JobRunner {
                                            message: "\(result.application) found nothing in namespace \(namespace)")
         }
         // Volumes first: agents store them; this process commits the snapshot once all are done.
+        var freezeWarnings: [String] = []
         var (specs, snapshotted, notMoved) = VolumeUnits.plan(result.volumes, backup: backup.name, target: plan.target, snapshotName: plan.snapshotName)
         // A large volume becomes several units, each a range of whole block-map pages.
         let ranges = { (facts: VolumeFacts?) -> [Range<Int>?] in
@@ -65,9 +66,11 @@ extension JobRunner {
         }
         if !snapshotted.isEmpty {
             if let exposer {
-                let (exposed, failed) = await expose(snapshotted, startingAt: specs.count, ranges: ranges, backup: backup, plan: planObject, exposer: exposer)
+                let (exposed, failed, warnings) = await expose(snapshotted, startingAt: specs.count, ranges: ranges, backup: backup, plan: planObject,
+                                                               exposer: exposer)
                 specs += exposed
                 notMoved += failed
+                freezeWarnings = warnings
             } else {
                 notMoved += snapshotted.map {
                     .init(claim: $0.unit.volume, reason: "a CSI volume: the coordinator has no image for the pods that expose snapshots (--exposer-image, FERRY_IMAGE)")
@@ -90,7 +93,7 @@ extension JobRunner {
         await exposer?.cleanup(namespace: namespace, backup: backup.name, keep: Set(bases.values))
         do {
             let (outcome, stored) = try await commit(backup, plan: plan, planName: planName, result: result, finished: finished, notMoved: notMoved,
-                                                     repository: repository)
+                                                     warnings: freezeWarnings, repository: repository)
             let committed = Set(stored.compactMap { bases[$0] })
             await exposer?.cleanup(namespace: namespace, backup: backup.name, keep: committed)
             await exposer?.replaceBases(namespace: namespace, backup: backup.name, with: committed)
@@ -105,7 +108,7 @@ extension JobRunner {
     /// the plan's retention; returns the Backup's final status and the names of the volumes
     /// stored with a CSI bookmark (their snapshots are the next deltas' bases).
     func commit(_ backup: KubeObject, plan: BackupPlanSpec, planName: String, result: DiscoveryResult, finished: [KubeObject],
-                notMoved: [VolumeUnits.NotMoved], repository: Repository) async throws -> (JSONValue, [String]) {
+                notMoved: [VolumeUnits.NotMoved], warnings extra: [String], repository: Repository) async throws -> (JSONValue, [String]) {
         let namespace = backup.namespace ?? ""
         var volumes: [VolumeManifest] = []
         var failures: [JSONValue] = []
@@ -152,6 +155,7 @@ extension JobRunner {
         }
         var warnings = result.issues.map { JSONValue.string($0.description) }
         warnings += notMoved.map { .string("volume \($0.claim) not moved: \($0.reason)") }
+        warnings += extra.map(JSONValue.string)
         if let retention = plan.retention {
             let removed = try await applyRetention(retention, name: plan.snapshotName, repository: repository)
             if removed > 0 { log("\(backup.label): retention removed \(removed) older snapshot(s) of \(plan.snapshotName)") }
@@ -169,14 +173,19 @@ extension JobRunner {
         return (status, volumes.filter { $0.changeTracking?.bookmarkProvider == CSIChangeTracker.providerName }.map(\.name))
     }
 
-    /// Snapshots every CSI volume (all requested before any is waited for), then exposes each,
-    /// once per range (each copy is attached wherever the scheduler puts its pod, so the ranges
-    /// may be read on several nodes at once); returns the units and the volumes that failed.
+    /// Snapshots every CSI volume (all requested before any is waited for, with the guests of
+    /// the VMs using them frozen until the snapshots are cut), then exposes each, once per range
+    /// (each copy is attached wherever the scheduler puts its pod, so the ranges may be read on
+    /// several nodes at once); returns the units, the volumes that failed and warnings.
     func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, ranges: (VolumeFacts) -> [Range<Int>?], backup: KubeObject, plan: KubeObject,
                 exposer: SnapshotExposer) async
-        -> ([VolumeTransferSpec], [VolumeUnits.NotMoved]) {
+        -> ([VolumeTransferSpec], [VolumeUnits.NotMoved], [String]) {
         let namespace = backup.namespace ?? ""
         var failed: [VolumeUnits.NotMoved] = []
+        var machines: [ObjectReference] = []
+        for vm in volumes.flatMap({ $0.volume.usedBy }) where vm.kind == "VirtualMachine" && !machines.contains(vm) { machines.append(vm) }
+        let guests = GuestFreeze(client: client, log: log)
+        var (frozen, warnings) = await guests.freeze(machines)
         var requested: [(snapshot: String, exposure: String, item: VolumeUnits.Snapshotted)] = []
         for (offset, item) in volumes.enumerated() {
             let name = SnapshotExposer.name(backup: backup.name, index: first + offset)
@@ -191,6 +200,11 @@ extension JobRunner {
             } catch {
                 failed.append(.init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
             }
+        }
+        if !frozen.isEmpty {
+            for name in Set(requested.map(\.snapshot)) { await exposer.waitUntilCut(name, namespace: namespace) }
+            warnings += await guests.thaw(frozen)
+            frozen = []
         }
         let outcomes = await withTaskGroup(of: (VolumeTransferSpec?, VolumeUnits.NotMoved?).self) { group in
             for (snapshot, exposure, item) in requested {
@@ -209,7 +223,7 @@ extension JobRunner {
         // A volume with a range that could not be exposed is not read at all.
         for failure in outcomes.compactMap(\.1) where !failed.contains(where: { $0.claim == failure.claim }) { failed.append(failure) }
         let exposed = outcomes.compactMap(\.0).filter { unit in !failed.contains { $0.claim == unit.volume } }
-        return (exposed.sorted { ($0.volume, $0.pages?.lowerBound ?? 0) < ($1.volume, $1.pages?.lowerBound ?? 0) }, failed)
+        return (exposed.sorted { ($0.volume, $0.pages?.lowerBound ?? 0) < ($1.volume, $1.pages?.lowerBound ?? 0) }, failed, warnings)
     }
 
     /// Every block-map page and block the agents' volumes reference must still be stored and not

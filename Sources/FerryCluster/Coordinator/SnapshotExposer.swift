@@ -46,6 +46,15 @@ struct SnapshotExposer: Sendable {
         try await createIfAbsent(snapshot)
     }
 
+    /// Waits until the snapshot has been cut (its `creationTime` is set, or it is ready), or has
+    /// failed or timed out: what a guest freeze waits for before the thaw.
+    func waitUntilCut(_ name: String, namespace: String) async {
+        _ = try? await waitFor("VolumeSnapshot \(namespace)/\(name) to be cut", apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot",
+                               namespace: namespace, name: name) { object in
+            object["status"]?["creationTime"] != nil || object["status"]?["readyToUse"]?.boolValue == true || object["status"]?["error"] != nil
+        }
+    }
+
     /// Waits for the snapshot `name`, exposes it through a claim and pod named `exposure` (the
     /// snapshot's name by default; a volume read in ranges is exposed once per range), and
     /// returns the unit that reads it.
