@@ -88,7 +88,8 @@ import Testing
             let writes = (readOnly?["rules"]?.arrayValue ?? []).filter { !Set(($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue)).isSubset(of: ["get", "list", "watch"]) }
             let written = Set(writes.flatMap { ($0["resources"]?.arrayValue ?? []).compactMap(\.stringValue) })
             #expect(written == ["backups/status", "restores/status", "backupplans/status", "targets/status", "volumetransfers/status", "volumetransfers",
-                                "volumesnapshots", "volumesnapshotcontents", "persistentvolumeclaims", "pods"],
+                                "volumesnapshots", "volumesnapshotcontents", "persistentvolumeclaims", "pods",
+                                "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze"],
                     "without restores only Ferry's own resources and snapshot exposure are written")
         }
     }
