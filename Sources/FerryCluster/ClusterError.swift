@@ -29,6 +29,7 @@ public enum ClusterError: Error, CustomStringConvertible {
 public enum FerryKind: String, Sendable, CaseIterable {
     case target = "Target"
     case backupPlan = "BackupPlan"
+    case clusterBackupPlan = "ClusterBackupPlan"
     case backup = "Backup"
     case restore = "Restore"
     case volumeTransfer = "VolumeTransfer"

@@ -83,7 +83,7 @@ extension AgentTests {
             let pods = try await client.resource(apiVersion: "v1", kind: "Pod")
             var scheduled = 0
             for try await event in client.watch(pods, namespace: "db", resourceVersion: nil) {
-                guard case .added(var pod) = event, pod.name.hasPrefix("ferry-") else { continue }
+                guard case .added(var pod) = event, pod.name.hasPrefix("ferry") else { continue }
                 let claimName = try #require(pod["spec"]?["volumes"]?[0]?["persistentVolumeClaim"]?["claimName"]?.stringValue)
                 var claim = try await client.get(claims, namespace: "db", name: claimName)
                 if try await conversionRefused(claim) {

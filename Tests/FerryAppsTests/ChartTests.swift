@@ -38,7 +38,7 @@ import Testing
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
             guard try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry", "--disable-openapi-validation"]) != nil else { return }
             let catalog = try await cluster.client.resourceCatalog(refresh: true)
-            for kind in ["Target", "BackupPlan", "Backup", "Restore", "VolumeTransfer"] {
+            for kind in ["Target", "BackupPlan", "ClusterBackupPlan", "Backup", "Restore", "VolumeTransfer"] {
                 #expect(catalog.resource(for: GroupKind(group: "ferry.dev", kind: kind))?.hasStatus == true, "\(kind) is not served")
             }
             let deployment = try #require(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "ferry", name: "ferry-coordinator"))
@@ -87,7 +87,7 @@ import Testing
             #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update", "create", "delete"])
             let writes = (readOnly?["rules"]?.arrayValue ?? []).filter { !Set(($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue)).isSubset(of: ["get", "list", "watch"]) }
             let written = Set(writes.flatMap { ($0["resources"]?.arrayValue ?? []).compactMap(\.stringValue) })
-            #expect(written == ["backups/status", "restores/status", "backupplans/status", "targets/status", "volumetransfers/status", "volumetransfers",
+            #expect(written == ["backups/status", "restores/status", "backupplans/status", "clusterbackupplans/status", "targets/status", "volumetransfers/status", "volumetransfers",
                                 "volumesnapshots", "volumesnapshotcontents", "persistentvolumeclaims", "pods",
                                 "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze"],
                     "without restores only Ferry's own resources and snapshot exposure are written")

@@ -73,7 +73,8 @@ public struct Coordinator: Sendable {
         let exposer = options.exposerImage.map {
             SnapshotExposer(client: client, options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)
         }
-        let runner = JobRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer, log: log)
+        let runner = JobRunner(client: client, connector: connector, status: status, timing: timing, exposer: exposer,
+                               adminNamespace: options.leaseNamespace, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
             let seen = SeenSet()
             for kind in [FerryKind.backup, .restore] {
@@ -85,7 +86,8 @@ public struct Coordinator: Sendable {
                 }
             }
             group.addTask {
-                try await Scheduler(client: client, namespace: options.namespace, status: status, connector: connector, log: log).run()
+                try await Scheduler(client: client, namespace: options.namespace, adminNamespace: options.leaseNamespace, status: status,
+                                    connector: connector, log: log).run()
             }
             group.addTask {
                 await forEachConcurrently(jobs, limit: options.maxConcurrentJobs) { job in

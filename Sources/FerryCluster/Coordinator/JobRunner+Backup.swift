@@ -16,6 +16,8 @@ struct JobRunner: Sendable {
     /// Exposes CSI snapshots and attaches restored claims for agents; nil when no image is
     /// configured for its pods.
     let exposer: SnapshotExposer?
+    /// The coordinator's own namespace: only Backups and Restores there may be cluster-wide.
+    let adminNamespace: String?
     let log: @Sendable (String) -> Void
 }
 
@@ -30,22 +32,21 @@ extension JobRunner {
 
     func performBackup(_ backup: KubeObject) async throws -> JSONValue {
         let namespace = backup.namespace ?? ""
-        let planName = try backup.requiredString("plan")
-        let planObject = try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: backup.label)
-        let plan = try BackupPlanSpec(planObject)
-        let target = try TargetSpec(try await FerryKind.target.get(client, namespace: namespace, name: plan.target, neededBy: "BackupPlan \(namespace)/\(planName)"))
+        let (planObject, plan) = try await plan(of: backup)
+        let target = try TargetSpec(try await FerryKind.target.get(client, namespace: namespace, name: plan.target, neededBy: plan.label))
         // The commit's write session reads the index; retention reads only manifests.
         let repository = try await connector.open(target, loadIndex: false)
+        let (scope, selectors) = try await scope(of: plan)
+        let owner = ExposureOwner(backup, clusterWide: plan.kind == .clusterBackupPlan)
 
         let result: DiscoveryResult
         do {
-            result = try await ApplicationDiscovery(api: client).discover(plan.selectors, scope: .namespace(namespace))
+            result = try await ApplicationDiscovery(api: client).discover(selectors, scope: scope)
         } catch {
             throw ClusterError.kube(error)
         }
         guard !result.components.isEmpty else {
-            throw ClusterError.invalidSpec(object: "BackupPlan \(namespace)/\(planName)", field: "spec.components",
-                                           message: "\(result.application) found nothing in namespace \(namespace)")
+            throw ClusterError.invalidSpec(object: plan.label, field: "spec.components", message: "\(result.application) found nothing in \(scope)")
         }
         // Volumes first: agents store them; this process commits the snapshot once all are done.
         var freezeWarnings: [String] = []
@@ -66,7 +67,7 @@ extension JobRunner {
         }
         if !snapshotted.isEmpty {
             if let exposer {
-                let (exposed, failed, warnings) = await expose(snapshotted, startingAt: specs.count, ranges: ranges, backup: backup, plan: planObject,
+                let (exposed, failed, warnings) = await expose(snapshotted, startingAt: specs.count, ranges: ranges, owner: owner, plan: planObject,
                                                                exposer: exposer)
                 specs += exposed
                 notMoved += failed
@@ -77,37 +78,77 @@ extension JobRunner {
                 }
             }
         }
+        // Exposure objects live in their volumes' namespaces.
+        let exposureNamespaces = Set(snapshotted.map { $0.volume.claim.namespace ?? namespace })
+        let cleanup = { @Sendable (keep: Set<String>) async in
+            for namespace in exposureNamespaces.sorted() { await exposer?.cleanup(namespace: namespace, owner: owner, keep: keep) }
+        }
         let units = VolumeUnits(client: client, status: status, timing: timing, log: log)
         var finished: [KubeObject] = []
         if !specs.isEmpty {
             do {
                 finished = try await units.follow(try await units.create(specs, for: backup), of: backup, notMoved: notMoved)
             } catch {
-                await exposer?.cleanup(namespace: namespace, backup: backup.name)
+                await cleanup([])
                 throw error
             }
         }
         // Snapshots read with the driver's change tracking may become the next delta's bases.
         var bases: [String: String] = [:]
         for spec in specs { if let csi = spec.csi { bases[spec.volume] = csi.snapshot } }
-        await exposer?.cleanup(namespace: namespace, backup: backup.name, keep: Set(bases.values))
+        await cleanup(Set(bases.values))
         do {
-            let (outcome, stored) = try await commit(backup, plan: plan, planName: planName, result: result, finished: finished, notMoved: notMoved,
+            let (outcome, stored) = try await commit(backup, plan: plan, planObject: planObject, result: result, finished: finished, notMoved: notMoved,
                                                      warnings: freezeWarnings, repository: repository)
             let committed = Set(stored.compactMap { bases[$0] })
-            await exposer?.cleanup(namespace: namespace, backup: backup.name, keep: committed)
-            await exposer?.replaceBases(namespace: namespace, backup: backup.name, with: committed)
+            await cleanup(committed)
+            for namespace in exposureNamespaces.sorted() { await exposer?.replaceBases(namespace: namespace, owner: owner, with: committed) }
             return outcome
         } catch {
-            await exposer?.cleanup(namespace: namespace, backup: backup.name)
+            await cleanup([])
             throw error
         }
+    }
+
+    /// The Backup's plan: its `plan` in its namespace, or its `clusterPlan`, which only Backups
+    /// in the coordinator's own namespace may name.
+    func plan(of backup: KubeObject) async throws -> (KubeObject, BackupPlanSpec) {
+        let namespace = backup.namespace ?? ""
+        if let clusterPlan = backup.optionalString("clusterPlan") {
+            guard let adminNamespace, namespace == adminNamespace else {
+                throw ClusterError.invalidSpec(object: backup.label, field: "spec.clusterPlan",
+                                               message: "a Backup of a ClusterBackupPlan must be in namespace \(adminNamespace ?? "(none)"), where Ferry runs")
+            }
+            let object = try await FerryKind.clusterBackupPlan.get(client, namespace: "", name: clusterPlan, neededBy: backup.label)
+            return (object, try BackupPlanSpec(object))
+        }
+        let object = try await FerryKind.backupPlan.get(client, namespace: namespace, name: try backup.requiredString("plan"), neededBy: backup.label)
+        return (object, try BackupPlanSpec(object))
+    }
+
+    /// Where discovery may look, and what it looks for: the plan's namespace; or a cluster
+    /// plan's namespaces (named and selected, as they are now), each whole if it says so.
+    func scope(of plan: BackupPlanSpec) async throws -> (DiscoveryScope, [ApplicationSelector]) {
+        guard plan.kind == .clusterBackupPlan else { return (.namespace(plan.namespace), plan.selectors) }
+        var namespaces = Set(plan.namespaces)
+        if let selector = plan.namespaceSelector {
+            do {
+                let resource = try await client.resource(apiVersion: "v1", kind: "Namespace")
+                for object in try await client.listAll(resource, namespace: nil, labelSelector: selector.description) { namespaces.insert(object.name) }
+            } catch {
+                throw ClusterError.kube(error)
+            }
+        }
+        guard !namespaces.isEmpty else {
+            throw ClusterError.invalidSpec(object: plan.label, field: "spec.namespaceSelector", message: "selects no namespace")
+        }
+        return (.cluster(namespaces: namespaces), plan.selectors + (plan.wholeNamespaces ? namespaces.sorted().map { .namespace($0) } : []))
     }
 
     /// Records the volumes the agents stored and the captured objects as one snapshot, applies
     /// the plan's retention; returns the Backup's final status and the names of the volumes
     /// stored with a CSI bookmark (their snapshots are the next deltas' bases).
-    func commit(_ backup: KubeObject, plan: BackupPlanSpec, planName: String, result: DiscoveryResult, finished: [KubeObject],
+    func commit(_ backup: KubeObject, plan: BackupPlanSpec, planObject: KubeObject, result: DiscoveryResult, finished: [KubeObject],
                 notMoved: [VolumeUnits.NotMoved], warnings extra: [String], repository: Repository) async throws -> (JSONValue, [String]) {
         let namespace = backup.namespace ?? ""
         var volumes: [VolumeManifest] = []
@@ -147,7 +188,7 @@ extension JobRunner {
             resources = try await ResourceCapture.store(result, in: session)
             let manifest = SnapshotManifest(
                 time: Date(), name: plan.snapshotName, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id, volumes: volumes,
-                resources: resources, tags: ["backup": backup.name, "plan": planName, "namespace": namespace])
+                resources: resources, tags: ["backup": backup.name, plan.kind == .clusterBackupPlan ? "clusterPlan" : "plan": plan.name, "namespace": namespace])
             (snapshot, stored) = try await session.commit(manifest)
         } catch {
             await session.end()
@@ -162,8 +203,7 @@ extension JobRunner {
         }
         failures += notMoved.filter { $0.phase == "Failed" }.map { .string("volume \($0.claim): \($0.reason)") }
         let incomplete = result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) } || !failures.isEmpty || !notMoved.isEmpty
-        try? await status.patch(.backupPlan, try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: backup.label),
-                                ["lastBackup": .string(backup.name), "lastBackupTime": StatusWriter.now()])
+        try? await status.patch(plan.kind, planObject, ["lastBackup": .string(plan.kind == .clusterBackupPlan ? "\(namespace)/\(backup.name)" : backup.name), "lastBackupTime": StatusWriter.now()])
         let status: JSONValue = [
             "phase": .string(incomplete ? "PartiallyFailed" : "Completed"), "snapshot": .string(snapshot.hex),
             "resources": .int(Int64(resources.count)), "bytesStored": .int(stored + volumes.reduce(0) { $0 + $1.stats.bytesStored }),
@@ -177,10 +217,9 @@ extension JobRunner {
     /// the VMs using them frozen until the snapshots are cut), then exposes each, once per range
     /// (each copy is attached wherever the scheduler puts its pod, so the ranges may be read on
     /// several nodes at once); returns the units, the volumes that failed and warnings.
-    func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, ranges: (VolumeFacts) -> [Range<Int>?], backup: KubeObject, plan: KubeObject,
+    func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, ranges: (VolumeFacts) -> [Range<Int>?], owner: ExposureOwner, plan: KubeObject,
                 exposer: SnapshotExposer) async
         -> ([VolumeTransferSpec], [VolumeUnits.NotMoved], [String]) {
-        let namespace = backup.namespace ?? ""
         var failed: [VolumeUnits.NotMoved] = []
         var machines: [ObjectReference] = []
         for vm in volumes.flatMap({ $0.volume.usedBy }) where vm.kind == "VirtualMachine" && !machines.contains(vm) { machines.append(vm) }
@@ -188,10 +227,10 @@ extension JobRunner {
         var (frozen, warnings) = await guests.freeze(machines)
         var requested: [(snapshot: String, exposure: String, item: VolumeUnits.Snapshotted)] = []
         for (offset, item) in volumes.enumerated() {
-            let name = SnapshotExposer.name(backup: backup.name, index: first + offset)
+            let name = owner.name(first + offset)
             do {
                 try await exposer.snapshot(item.volume, snapshotClass: item.snapshotClass, name: name,
-                                           namespace: namespace, backup: backup, plan: plan, chain: item.unit.snapshotName ?? "")
+                                           namespace: item.volume.claim.namespace ?? owner.namespace, owner: owner, plan: plan, chain: item.unit.snapshotName ?? "")
                 for (range, pages) in ranges(item.volume).enumerated() {
                     var ranged = item
                     ranged.unit.pages = pages
@@ -202,7 +241,9 @@ extension JobRunner {
             }
         }
         if !frozen.isEmpty {
-            for name in Set(requested.map(\.snapshot)) { await exposer.waitUntilCut(name, namespace: namespace) }
+            for request in requested where request.snapshot == request.exposure {
+                await exposer.waitUntilCut(request.snapshot, namespace: request.item.volume.claim.namespace ?? owner.namespace)
+            }
             warnings += await guests.thaw(frozen)
             frozen = []
         }
@@ -210,7 +251,8 @@ extension JobRunner {
             for (snapshot, exposure, item) in requested {
                 group.addTask {
                     do {
-                        return (try await exposer.expose(item.volume, name: snapshot, as: exposure, namespace: namespace, unit: item.unit, backup: backup), nil)
+                        return (try await exposer.expose(item.volume, name: snapshot, as: exposure, namespace: item.volume.claim.namespace ?? owner.namespace,
+                                                         unit: item.unit, owner: owner), nil)
                     } catch {
                         return (nil, .init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
                     }

@@ -15,7 +15,20 @@ extension JobRunner {
 
     func performRestore(_ restore: KubeObject) async throws -> JSONValue {
         let namespace = restore.namespace ?? ""
-        let (targetName, snapshotText) = try await source(restore, namespace: namespace)
+        let (targetName, snapshotText, ofClusterPlan) = try await source(restore, namespace: namespace)
+        // A cluster-wide restore writes into the backed-up namespaces (mapped) and restores
+        // cluster-scoped objects: only from the coordinator's own namespace.
+        let clusterWide = ofClusterPlan || restore["spec"]?["clusterWide"]?.boolValue == true
+        if clusterWide {
+            guard let adminNamespace, namespace == adminNamespace else {
+                throw ClusterError.invalidSpec(object: restore.label, field: "spec.clusterWide",
+                                               message: "a cluster-wide Restore must be in namespace \(adminNamespace ?? "(none)"), where Ferry runs")
+            }
+        }
+        var mapping: [String: String] = [:]
+        for (from, to) in restore["spec"]?["namespaceMapping"]?.objectValue ?? [:] { if let to = to.stringValue { mapping[from] = to } }
+        let placement = VolumePlacement(namespace: namespace, clusterWide: clusterWide, mapping: mapping)
+        let owner = ExposureOwner(restore, clusterWide: clusterWide)
         let target = try TargetSpec(try await FerryKind.target.get(client, namespace: namespace, name: targetName, neededBy: restore.label))
         let repository = try await connector.open(target)
         let snapshot = try await repository.snapshot(matching: snapshotText)
@@ -23,7 +36,7 @@ extension JobRunner {
             throw ClusterError.invalidSpec(object: restore.label, field: "spec", message: "snapshot \(snapshot.id.short) holds no Kubernetes objects")
         }
         var options = ResourceRestore.Options()
-        options.confinedTo = namespace
+        if clusterWide { options.namespaceMapping = mapping } else { options.confinedTo = namespace }
         if let policy = restore.optionalString("existingResources") {
             guard let existing = ExistingResourcePolicy(rawValue: policy) else {
                 throw ClusterError.invalidSpec(object: restore.label, field: "spec.existingResources", message: "must be skip or update, not \(policy)")
@@ -36,7 +49,8 @@ extension JobRunner {
         // New Filesystem claims are created from a snapshot holding their data; the other
         // claims exist after the storage phase and get their data before any workload starts.
         let seeder = volumes.isEmpty ? nil : exposer.map {
-            VolumeSeeder(runner: self, exposer: $0, restore: restore, snapshotID: snapshot.id.hex, target: targetName, volumes: volumes)
+            VolumeSeeder(runner: self, exposer: $0, restore: restore, owner: owner, snapshotID: snapshot.id.hex, target: targetName, volumes: volumes,
+                         placement: placement)
         }
         if let seeder { options.prepare = { try await seeder.prepare($0) } }
         if !volumes.isEmpty {
@@ -44,12 +58,12 @@ extension JobRunner {
                 guard phase == .storage else { return }
                 let seeded = Set(seeder?.seededVolumes ?? [])
                 let outcome = try await restoreVolumes(volumes.filter { !seeded.contains($0.name) }, snapshot: snapshot.id.hex, target: targetName,
-                                                       restore: restore, namespace: namespace)
+                                                       restore: restore, owner: owner, placement: placement)
                 volumeOutcome.value.withLock { $0 = outcome }
             }
         }
         let report = try await ResourceRestore(client: client, repository: repository, resources: resources, options: options).run()
-        let seedWarnings = await seeder?.finish(namespace: namespace, timeout: options.waitTimeout, poll: timing.poll) ?? []
+        let seedWarnings = await seeder?.finish(timeout: options.waitTimeout, poll: timing.poll) ?? []
         var (restoredVolumes, notMoved) = volumeOutcome.value.withLock { $0 }
         restoredVolumes = (seeder?.seededVolumes ?? []) + restoredVolumes
         let failures = report.objects.filter { $0.action == .failed }.map { JSONValue.string("\($0.reference): \($0.message ?? "failed")") }
@@ -69,9 +83,10 @@ extension JobRunner {
     /// Writes the snapshot's volumes back to the volumes their restored claims are bound to,
     /// through the agents on those volumes' nodes. A failed unit stops the restore before the
     /// workloads (they must not start on missing data).
-    func restoreVolumes(_ volumes: [VolumeManifest], snapshot: String, target: String, restore: KubeObject, namespace: String) async throws
-        -> ([String], [VolumeUnits.NotMoved]) {
+    func restoreVolumes(_ volumes: [VolumeManifest], snapshot: String, target: String, restore: KubeObject, owner: ExposureOwner,
+                        placement: VolumePlacement) async throws -> ([String], [VolumeUnits.NotMoved]) {
         var units: [VolumeTransferSpec] = []
+        var attachedIn: Set<String> = []
         var notMoved: [VolumeUnits.NotMoved] = []
         let claims: APIResource
         let persistentVolumes: APIResource
@@ -83,6 +98,7 @@ extension JobRunner {
         }
         for volume in volumes {
             let claimName = String(volume.name.split(separator: "/").last ?? "")
+            let namespace = placement.namespace(of: volume.name)
             guard volume.name.contains("/"), !claimName.isEmpty else {
                 notMoved.append(.init(claim: volume.name, reason: "not a claim's volume"))
                 continue
@@ -114,14 +130,15 @@ extension JobRunner {
                 continue
             }
             do {
-                let (node, path) = try await exposer.attach(claim: claimName, podName: SnapshotExposer.name(backup: restore.name, index: units.count),
-                                                            namespace: namespace, block: block, diskImage: diskImage, writable: true, owner: restore)
+                attachedIn.insert(namespace)
+                let (node, path) = try await exposer.attach(claim: claimName, podName: owner.name(units.count),
+                                                            namespace: namespace, block: block, diskImage: diskImage, writable: true, owner: owner)
                 var unit = VolumeTransferSpec(direction: .restore, backup: restore.name, target: target, node: node, volume: volume.name,
                                               snapshotName: nil, path: path, snapshot: snapshot)
                 unit.attached = true
                 units.append(unit)
             } catch {
-                await exposer.cleanup(namespace: namespace, backup: restore.name)
+                for namespace in attachedIn.sorted() { await exposer.cleanup(namespace: namespace, owner: owner) }
                 throw ClusterError.repository("volume \(volume.name): \(error); the workloads were not created")
             }
         }
@@ -131,10 +148,10 @@ extension JobRunner {
         do {
             finished = try await follower.follow(try await follower.create(units, for: restore, kind: .restore), of: restore, kind: .restore, notMoved: notMoved)
         } catch {
-            await exposer?.cleanup(namespace: namespace, backup: restore.name)
+            for namespace in attachedIn.sorted() { await exposer?.cleanup(namespace: namespace, owner: owner) }
             throw error
         }
-        await exposer?.cleanup(namespace: namespace, backup: restore.name)
+        for namespace in attachedIn.sorted() { await exposer?.cleanup(namespace: namespace, owner: owner) }
         let failed = finished.filter { $0["status"]?["phase"]?.stringValue != "Succeeded" }
         guard failed.isEmpty else {
             throw ClusterError.repository("volume data not restored, so the workloads were not created: " + failed.map {
@@ -155,21 +172,38 @@ extension JobRunner {
     }
 
     /// The Target and snapshot a Restore names: through `backup`, or `target` + `snapshot`.
-    func source(_ restore: KubeObject, namespace: String) async throws(ClusterError) -> (target: String, snapshot: String) {
+    func source(_ restore: KubeObject, namespace: String) async throws(ClusterError) -> (target: String, snapshot: String, ofClusterPlan: Bool) {
         if let backupName = restore.optionalString("backup") {
             let backup = try await FerryKind.backup.get(client, namespace: namespace, name: backupName, neededBy: restore.label)
             guard let snapshot = backup["status"]?["snapshot"]?.stringValue, !snapshot.isEmpty else {
                 throw .invalidSpec(object: restore.label, field: "spec.backup",
                                    message: "Backup \(backupName) has no snapshot (phase \(backup["status"]?["phase"]?.stringValue ?? "none"))")
             }
+            if let clusterPlan = backup.optionalString("clusterPlan") {
+                let plan = try BackupPlanSpec(try await FerryKind.clusterBackupPlan.get(client, namespace: "", name: clusterPlan, neededBy: restore.label))
+                return (plan.target, snapshot, true)
+            }
             let planName = try backup.requiredString("plan")
             let plan = try BackupPlanSpec(try await FerryKind.backupPlan.get(client, namespace: namespace, name: planName, neededBy: restore.label))
-            return (plan.target, snapshot)
+            return (plan.target, snapshot, false)
         }
         guard let target = restore.optionalString("target"), let snapshot = restore.optionalString("snapshot") else {
             throw .invalidSpec(object: restore.label, field: "spec", message: "set backup, or target and snapshot")
         }
-        return (target, snapshot)
+        return (target, snapshot, false)
+    }
+}
+
+/// Where a restore puts a snapshot volume's claim (`ns/claim` in the snapshot): the Restore's own
+/// namespace, or for a cluster-wide restore the backed-up namespace (mapped).
+struct VolumePlacement: Sendable {
+    var namespace: String
+    var clusterWide: Bool
+    var mapping: [String: String]
+
+    func namespace(of volume: String) -> String {
+        guard clusterWide, let original = volume.split(separator: "/").first.map(String.init) else { return namespace }
+        return mapping[original] ?? original
     }
 }
 

@@ -28,19 +28,19 @@ struct SnapshotExposer: Sendable {
     /// On a VolumeSnapshot: the snapshot name (the plan's) whose chain it may be the base of.
     static let chainAnnotation = "ferry.dev/snapshot-name"
 
-    /// The name of the objects exposing volume `index` of `backup`.
-    static func name(backup: String, index: Int) -> String { "ferry-\(backup)-\(index)" }
+    /// On a VolumeSnapshot: the Backup (`namespace/name`) that took it.
+    static let backupAnnotation = "ferry.dev/backup"
 
     /// Requests the VolumeSnapshot of a claim. It belongs to the plan: kept as a base of the next
     /// delta, it goes when the plan does.
-    func snapshot(_ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, backup: KubeObject, plan: KubeObject,
+    func snapshot(_ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, owner: ExposureOwner, plan: KubeObject,
                   chain: String) async throws(ClusterError) {
         var snapshot = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, name: name)
         snapshot.json["spec"] = ["volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(volume.claim.name)]]
-        snapshot.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
-        snapshot.json.setValue([Self.chainAnnotation: .string(chain)], at: ["metadata", "annotations"])
+        snapshot.json.setValue([Self.labelKey: .string(owner.label)], at: ["metadata", "labels"])
+        snapshot.json.setValue([Self.chainAnnotation: .string(chain), Self.backupAnnotation: .string(owner.description)], at: ["metadata", "annotations"])
         if let uid = plan.uid {
-            snapshot.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: FerryKind.backupPlan.rawValue, name: plan.name, uid: uid).json],
+            snapshot.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: plan.kind, name: plan.name, uid: uid).json],
                                    at: ["metadata", "ownerReferences"])
         }
         try await createIfAbsent(snapshot)
@@ -59,7 +59,7 @@ struct SnapshotExposer: Sendable {
     /// snapshot's name by default; a volume read in ranges is exposed once per range), and
     /// returns the unit that reads it.
     func expose(_ volume: VolumeFacts, name: String, as exposure: String? = nil, namespace: String, unit: VolumeTransferSpec,
-                backup: KubeObject) async throws(ClusterError) -> VolumeTransferSpec {
+                owner: ExposureOwner) async throws(ClusterError) -> VolumeTransferSpec {
         let exposure = exposure ?? name
         let snapshot = try await waitFor("VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
                                          kind: "VolumeSnapshot", namespace: namespace, name: name) { object in
@@ -83,17 +83,17 @@ struct SnapshotExposer: Sendable {
         ]
         if let storageClass = volume.storageClass { claimSpec["storageClassName"] = .string(storageClass) }
         claim.json["spec"] = claimSpec
-        claim.json.setValue([Self.labelKey: .string(backup.name)], at: ["metadata", "labels"])
+        claim.json.setValue([Self.labelKey: .string(owner.label)], at: ["metadata", "labels"])
         try await createIfAbsent(claim)
 
         let (node, path) = try await attach(claim: exposure, podName: exposure, namespace: namespace, block: block,
-                                            diskImage: diskImage && !block, writable: false, owner: backup)
+                                            diskImage: diskImage && !block, writable: false, owner: owner)
         var exposed = unit
         exposed.node = node
         exposed.path = path
         exposed.attached = true
-        exposed.csi = await changeSource(of: snapshot, namespace: namespace, backup: backup)
-        log("\(backup.label): snapshot of \(volume.claim) exposed on node \(node)\(exposed.csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")")
+        exposed.csi = await changeSource(of: snapshot, namespace: namespace, owner: owner)
+        log("Backup \(owner.description): snapshot of \(volume.claim) exposed on node \(node)\(exposed.csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")")
         return exposed
     }
 
@@ -118,7 +118,7 @@ struct SnapshotExposer: Sendable {
     /// Where the agent can ask what changed in this snapshot: the SnapshotMetadataService named
     /// after the snapshot's CSI driver, with the snapshot's handle. Nil when the cluster or the
     /// driver has none (the agent then compares every block with the parent).
-    func changeSource(of snapshot: KubeObject, namespace: String, backup: KubeObject) async -> CSIChangeSource? {
+    func changeSource(of snapshot: KubeObject, namespace: String, owner: ExposureOwner) async -> CSIChangeSource? {
         guard let contentName = snapshot["status"]?["boundVolumeSnapshotContentName"]?.stringValue else { return nil }
         do {
             let contents = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent")
@@ -132,7 +132,7 @@ struct SnapshotExposer: Sendable {
             }
             let service = try await client.get(services, namespace: nil, name: driver)
             guard let address = service["spec"]?["address"]?.stringValue, let audience = service["spec"]?["audience"]?.stringValue else {
-                log("\(backup.label): SnapshotMetadataService \(driver) has no address or audience; comparing every block")
+                log("Backup \(owner.description): SnapshotMetadataService \(driver) has no address or audience; comparing every block")
                 return nil
             }
             return CSIChangeSource(address: address, caCert: service["spec"]?["caCert"]?.stringValue, audience: audience,
@@ -140,7 +140,7 @@ struct SnapshotExposer: Sendable {
         } catch .notFound {
             return nil
         } catch {
-            log("\(backup.label): cannot look up the SnapshotMetadata service for \(snapshot.label): \(error); comparing every block")
+            log("Backup \(owner.description): cannot look up the SnapshotMetadata service for \(snapshot.label): \(error); comparing every block")
             return nil
         }
     }
@@ -148,7 +148,7 @@ struct SnapshotExposer: Sendable {
     /// Runs a pause pod that uses `claim`, so the kubelet attaches it on some node; returns the
     /// node and the host path of the data there (the block device, or `disk.img` in the mount).
     func attach(claim: String, podName: String, namespace: String, block: Bool, diskImage: Bool, writable: Bool,
-                owner: KubeObject) async throws(ClusterError) -> (node: String, path: String) {
+                owner: ExposureOwner) async throws(ClusterError) -> (node: String, path: String) {
         var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: namespace, name: podName)
         let device: JSONValue = block
             ? ["volumeDevices": [["name": "data", "devicePath": "/dev/ferry-data"]]]
@@ -162,7 +162,7 @@ struct SnapshotExposer: Sendable {
         let claimSource: JSONValue = ["claimName": .string(claim), "readOnly": .bool(!block && !writable)]
         let podVolume: JSONValue = ["name": "data", "persistentVolumeClaim": claimSource]
         pod.json["spec"] = ["restartPolicy": "Never", "containers": .array([container.merging(device)]), "volumes": .array([podVolume])]
-        pod.json.setValue([Self.labelKey: .string(owner.name)], at: ["metadata", "labels"])
+        pod.json.setValue([Self.labelKey: .string(owner.label)], at: ["metadata", "labels"])
         try await createIfAbsent(pod)
         let running = try await waitFor("pod \(namespace)/\(podName) using claim \(claim) to run", apiVersion: "v1", kind: "Pod", namespace: namespace, name: podName) { object in
             if object["status"]?["phase"]?.stringValue == "Failed" { throw ClusterError.repository("pod \(namespace)/\(podName) failed") }
@@ -182,10 +182,10 @@ struct SnapshotExposer: Sendable {
 
     /// Removes what `snapshot` and `expose` created for a Backup (whatever exists of it), but for
     /// the VolumeSnapshots named in `keep`.
-    func cleanup(namespace: String, backup: String, keep: Set<String> = []) async {
+    func cleanup(namespace: String, owner: ExposureOwner, keep: Set<String> = []) async {
         for (apiVersion, kind) in [("v1", "Pod"), ("v1", "PersistentVolumeClaim"), ("snapshot.storage.k8s.io/v1", "VolumeSnapshot")] {
             guard let resource = try? await client.resource(apiVersion: apiVersion, kind: kind),
-                  let objects = try? await client.listAll(resource, namespace: namespace, labelSelector: "\(Self.labelKey)=\(backup)")
+                  let objects = try? await client.listAll(resource, namespace: namespace, labelSelector: "\(Self.labelKey)=\(owner.label)")
             else { continue }
             for object in objects where !(kind == "VolumeSnapshot" && keep.contains(object.name)) {
                 _ = try? await client.delete(resource, namespace: namespace, name: object.name)
@@ -195,16 +195,16 @@ struct SnapshotExposer: Sendable {
 
     /// Makes the Backup's VolumeSnapshots named in `bases` the bases of their claims' next deltas:
     /// the earlier bases of the same claim and chain are deleted (unless their Backup still runs).
-    func replaceBases(namespace: String, backup: String, with bases: Set<String>) async {
+    func replaceBases(namespace: String, owner: ExposureOwner, with bases: Set<String>) async {
         guard !bases.isEmpty, let snapshots = try? await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot"),
               let all = try? await client.listAll(snapshots, namespace: namespace, labelSelector: Self.labelKey) else { return }
-        let kept = all.filter { bases.contains($0.name) && $0.labels[Self.labelKey] == backup }
-        for old in all where old.labels[Self.labelKey] != backup {
+        let kept = all.filter { bases.contains($0.name) && $0.labels[Self.labelKey] == owner.label }
+        for old in all where old.labels[Self.labelKey] != owner.label {
             let sameChain = kept.contains {
                 $0.annotations[Self.chainAnnotation] == old.annotations[Self.chainAnnotation]
                     && $0["spec"]?["source"]?["persistentVolumeClaimName"] == old["spec"]?["source"]?["persistentVolumeClaimName"]
             }
-            guard sameChain, await !isRunning(backup: old.labels[Self.labelKey] ?? "", namespace: namespace) else { continue }
+            guard sameChain, await !isRunning(old.annotations[Self.backupAnnotation] ?? "\(namespace)/\(old.labels[Self.labelKey] ?? "")") else { continue }
             do {
                 _ = try await client.delete(snapshots, namespace: namespace, name: old.name)
                 log("VolumeSnapshot \(namespace)/\(old.name): replaced as the base of the next delta; deleted")
@@ -216,9 +216,11 @@ struct SnapshotExposer: Sendable {
 
     /// Whether a Backup may still read its snapshots: it exists and has not finished (or the API
     /// cannot say).
-    private func isRunning(backup: String, namespace: String) async -> Bool {
+    private func isRunning(_ backup: String) async -> Bool {
+        let parts = backup.split(separator: "/", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return false }
         do {
-            let object = try await FerryKind.backup.get(client, namespace: namespace, name: backup, neededBy: "")
+            let object = try await FerryKind.backup.get(client, namespace: parts[0], name: parts[1], neededBy: "")
             return !["Completed", "PartiallyFailed", "Failed"].contains(object["status"]?["phase"]?.stringValue ?? "")
         } catch .missing {
             return false

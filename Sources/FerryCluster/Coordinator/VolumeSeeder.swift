@@ -11,6 +11,7 @@ import Synchronization
 /// temporary claim goes at once; the snapshot once the claim is bound (`finish`).
 final class VolumeSeeder: Sendable {
     struct Seeded: Sendable {
+        var namespace: String
         var claim: String
         var volume: String
         var snapshot: String
@@ -19,23 +20,26 @@ final class VolumeSeeder: Sendable {
     let runner: JobRunner
     let exposer: SnapshotExposer
     let restore: KubeObject
+    let owner: ExposureOwner
     let snapshotID: String
     let target: String
-    /// The snapshot's volumes by claim name (their namespace is the Restore's once mapped).
+    /// The snapshot's volumes by the claim they are restored into (`namespace/claim`).
     let volumes: [String: VolumeManifest]
     private let seeded = Mutex<[Seeded]>([])
 
     static let labelKey = "ferry.dev/seeds"
 
-    init(runner: JobRunner, exposer: SnapshotExposer, restore: KubeObject, snapshotID: String, target: String, volumes: [VolumeManifest]) {
+    init(runner: JobRunner, exposer: SnapshotExposer, restore: KubeObject, owner: ExposureOwner, snapshotID: String, target: String,
+         volumes: [VolumeManifest], placement: VolumePlacement) {
         self.runner = runner
         self.exposer = exposer
         self.restore = restore
+        self.owner = owner
         self.snapshotID = snapshotID
         self.target = target
         var byClaim: [String: VolumeManifest] = [:]
         for volume in volumes where volume.name.contains("/") && !volume.source.hasSuffix("/disk.img") {
-            byClaim[String(volume.name.split(separator: "/").last!)] = volume
+            byClaim["\(placement.namespace(of: volume.name))/\(volume.name.split(separator: "/").last!)"] = volume
         }
         self.volumes = byClaim
     }
@@ -47,7 +51,7 @@ final class VolumeSeeder: Sendable {
     /// dynamically provisioned Filesystem claim of a CSI class that can snapshot; unchanged
     /// otherwise (and every other object).
     func prepare(_ object: KubeObject) async throws -> KubeObject {
-        guard object.groupKind == GroupKind(group: "", kind: "PersistentVolumeClaim"), let volume = volumes[object.name],
+        guard object.groupKind == GroupKind(group: "", kind: "PersistentVolumeClaim"), let volume = volumes["\(object.namespace ?? "")/\(object.name)"],
               object["spec"]?["volumeMode"]?.stringValue != "Block", object["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true,
               object["spec"]?["dataSource"] == nil && object["spec"]?["dataSourceRef"] == nil,
               let namespace = object.namespace, let storageClass = object["spec"]?["storageClassName"]?.stringValue else { return object }
@@ -57,20 +61,20 @@ final class VolumeSeeder: Sendable {
         guard let snapshotClass = try await snapshotClass(for: storageClass) else { return object }
 
         let index = seeded.withLock { $0.count }
-        let name = "ferry-\(restore.name)-seed-\(index)"
+        let name = "\(owner.prefix)-seed-\(index)"
         runner.log("\(restore.label): writing volume \(volume.name) into a temporary claim \(namespace)/\(name) to create \(object.name) from its snapshot")
         let size = object["spec"]?["resources"]?["requests"]?["storage"] ?? .string(String(volume.size))
         var temporary = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name)
         temporary.json["spec"] = [
             "accessModes": ["ReadWriteOnce"], "volumeMode": "Block", "storageClassName": .string(storageClass), "resources": ["requests": ["storage": size]],
         ]
-        temporary.json.setValue([SnapshotExposer.labelKey: .string(restore.name)], at: ["metadata", "labels"])
+        temporary.json.setValue([SnapshotExposer.labelKey: .string(owner.label)], at: ["metadata", "labels"])
         try await exposer.createIfAbsent(temporary)
         do {
             try await write(volume, into: name, namespace: namespace, index: index)
             var snapshot = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, name: name)
             snapshot.json["spec"] = ["volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(name)]]
-            snapshot.json.setValue([Self.labelKey: .string(restore.name)], at: ["metadata", "labels"])
+            snapshot.json.setValue([Self.labelKey: .string(owner.label)], at: ["metadata", "labels"])
             try await exposer.createIfAbsent(snapshot)
             let ready = try await exposer.waitFor("VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
                                                   kind: "VolumeSnapshot", namespace: namespace, name: name) { object in
@@ -79,12 +83,12 @@ final class VolumeSeeder: Sendable {
             }
             try await exposer.allowVolumeModeChange(of: ready)
         } catch {
-            await exposer.cleanup(namespace: namespace, backup: restore.name)
+            await exposer.cleanup(namespace: namespace, owner: owner)
             await deleteSnapshots(namespace: namespace, names: [name])
             throw ClusterError.repository("volume \(volume.name): \(error); the workloads were not created")
         }
-        await exposer.cleanup(namespace: namespace, backup: restore.name)
-        seeded.withLock { $0.append(Seeded(claim: object.name, volume: volume.name, snapshot: name)) }
+        await exposer.cleanup(namespace: namespace, owner: owner)
+        seeded.withLock { $0.append(Seeded(namespace: namespace, claim: object.name, volume: volume.name, snapshot: name)) }
         var claim = object
         claim.json.setValue(["apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": .string(name)], at: ["spec", "dataSource"])
         return claim
@@ -92,7 +96,7 @@ final class VolumeSeeder: Sendable {
 
     /// Deletes each seeded snapshot once its claim is bound (the driver has provisioned the
     /// volume from it), waiting up to `timeout`; returns warnings for those left.
-    func finish(namespace: String, timeout: Duration, poll: Duration) async -> [String] {
+    func finish(timeout: Duration, poll: Duration) async -> [String] {
         let all = seeded.withLock { $0 }
         guard !all.isEmpty, let claims = try? await runner.client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim") else { return [] }
         var pending = all
@@ -100,24 +104,25 @@ final class VolumeSeeder: Sendable {
         while true {
             var waiting: [Seeded] = []
             for item in pending {
-                let claim = try? await runner.client.get(claims, namespace: namespace, name: item.claim)
+                let claim = try? await runner.client.get(claims, namespace: item.namespace, name: item.claim)
                 if claim?["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true, claim != nil { waiting.append(item) }
             }
-            let bound = pending.filter { item in !waiting.contains { $0.claim == item.claim } }
-            await deleteSnapshots(namespace: namespace, names: bound.map(\.snapshot))
+            for item in pending where !waiting.contains(where: { $0.claim == item.claim && $0.namespace == item.namespace }) {
+                await deleteSnapshots(namespace: item.namespace, names: [item.snapshot])
+            }
             pending = waiting
             if pending.isEmpty || ContinuousClock.now >= deadline { break }
             try? await Task.sleep(for: poll)
         }
         return pending.map {
-            "claim \(namespace)/\($0.claim) is not bound yet: VolumeSnapshot \($0.snapshot), which it is provisioned from, is kept; delete it once the claim is bound"
+            "claim \($0.namespace)/\($0.claim) is not bound yet: VolumeSnapshot \($0.snapshot), which it is provisioned from, is kept; delete it once the claim is bound"
         }
     }
 
     /// Writes the volume into the attached temporary claim through the agent on its node.
     private func write(_ volume: VolumeManifest, into claim: String, namespace: String, index: Int) async throws {
         let (node, path) = try await exposer.attach(claim: claim, podName: claim, namespace: namespace, block: true, diskImage: false,
-                                                    writable: true, owner: restore)
+                                                    writable: true, owner: owner)
         var unit = VolumeTransferSpec(direction: .restore, backup: restore.name, target: target, node: node, volume: volume.name,
                                       snapshotName: nil, path: path, snapshot: snapshotID)
         unit.attached = true

@@ -2,14 +2,17 @@ import FerryKube
 import FerryRepo
 import Foundation
 
-/// Runs what is scheduled: Backups for BackupPlans with a `schedule` (each due time gets one
-/// Backup named after the plan and that time, `web-20261122093000`, so a new leader repeating
+/// Runs what is scheduled: Backups for BackupPlans and ClusterBackupPlans with a `schedule`
+/// (each due time gets one Backup named after the plan and that time, `web-20261122093000`, in
+/// the plan's namespace or, for a cluster plan, the coordinator's own; so a new leader repeating
 /// the work gets AlreadyExists rather than a second backup), and prunes of Targets with a
 /// `prune.schedule`. After downtime only the latest missed time is acted on, not every one.
 /// `status.lastScheduleTime` / `status.lastPruneTime` record the last time handled.
 struct Scheduler: Sendable {
     let client: KubeClient
     let namespace: String?
+    /// Where the Backups of ClusterBackupPlans go (nil: cluster plans are not scheduled).
+    var adminNamespace: String?
     let status: StatusWriter
     let connector: TargetConnector
     let log: @Sendable (String) -> Void
@@ -20,10 +23,14 @@ struct Scheduler: Sendable {
         let plans = try await FerryKind.backupPlan.resource(client)
         let targets = try await FerryKind.target.resource(client)
         let backups = try await FerryKind.backup.resource(client)
+        // Charts older than ClusterBackupPlan do not serve it.
+        let clusterPlans = adminNamespace == nil ? nil : try? await FerryKind.clusterBackupPlan.resource(client)
         while true {
             var sleep = poll
             do {
-                for plan in try await client.listAll(plans, namespace: namespace) {
+                var all = try await client.listAll(plans, namespace: namespace)
+                if let clusterPlans { all += try await client.listAll(clusterPlans, namespace: nil) }
+                for plan in all {
                     if let wait = try await handle(plan, backups: backups) { sleep = min(sleep, wait) }
                 }
                 for target in try await client.listAll(targets, namespace: namespace) {
@@ -102,21 +109,24 @@ struct Scheduler: Sendable {
 
     /// Creates the plan's Backup if one is due; returns how long until the next is.
     func handle(_ plan: KubeObject, backups: APIResource) async throws -> Duration? {
+        let cluster = plan.kind == FerryKind.clusterBackupPlan.rawValue
+        let kind: FerryKind = cluster ? .clusterBackupPlan : .backupPlan
         guard let text = plan["spec"]?["schedule"]?.stringValue, !text.isEmpty,
-              let timing = try await timing(text, object: plan, kind: .backupPlan, lastField: "lastScheduleTime", errorField: "scheduleError")
+              let timing = try await timing(text, object: plan, kind: kind, lastField: "lastScheduleTime", errorField: "scheduleError")
         else { return nil }
         switch timing {
         case .never: return nil
         case .waiting(let until): return Self.wait(until: until)
         case .due(let due, let skipped, let then):
             let name = "\(plan.name)-\(Self.stamp(due))"
-            var backup = KubeObject(apiVersion: FerryKind.apiVersion, kind: FerryKind.backup.rawValue, namespace: plan.namespace, name: name)
-            backup.json["spec"] = ["plan": .string(plan.name)]
-            backup.json.setValue(["ferry.dev/plan": .string(plan.name), "ferry.dev/scheduled": "true"], at: ["metadata", "labels"])
+            var backup = KubeObject(apiVersion: FerryKind.apiVersion, kind: FerryKind.backup.rawValue, namespace: cluster ? adminNamespace : plan.namespace, name: name)
+            backup.json["spec"] = [cluster ? "clusterPlan" : "plan": .string(plan.name)]
+            backup.json.setValue([cluster ? "ferry.dev/cluster-plan" : "ferry.dev/plan": .string(plan.name), "ferry.dev/scheduled": "true"],
+                                 at: ["metadata", "labels"])
             if try await createIfAbsent(backup, in: backups) {
                 log("\(plan.label): scheduled Backup \(name) (\(text))\(skipped > 0 ? ", \(skipped) missed time(s) skipped" : "")")
             }
-            try await status.patch(.backupPlan, plan, ["lastScheduleTime": .string(due.formatted(Date.ISO8601FormatStyle())), "scheduleError": .null])
+            try await status.patch(kind, plan, ["lastScheduleTime": .string(due.formatted(Date.ISO8601FormatStyle())), "scheduleError": .null])
             return Self.wait(until: then)
         }
     }

@@ -3,12 +3,21 @@ import FerryKube
 import FerryRepo
 
 /// A `BackupPlan`: the application (one or more selectors, all within the plan's namespace),
-/// its Target and the retention applied after each backup.
+/// its Target and the retention applied after each backup. Or a `ClusterBackupPlan`, for
+/// administrators: the same over several namespaces (`namespaces`, `namespaceSelector`; cluster-
+/// scoped objects included), its Target and Backups in the coordinator's own namespace.
 public struct BackupPlanSpec: Sendable {
+    public var kind: FerryKind
+    /// The plan's namespace; "" for a ClusterBackupPlan.
     public var namespace: String
     public var name: String
     public var target: String
     public var selectors: [ApplicationSelector]
+    /// A ClusterBackupPlan's namespaces: named, and selected by label (resolved at each backup).
+    public var namespaces: [String] = []
+    public var namespaceSelector: LabelSelector?
+    /// `components.wholeNamespace` of a ClusterBackupPlan: every object of each namespace.
+    public var wholeNamespaces = false
     public var retention: RetentionPolicy?
     /// Ranges each volume is split into, to be read by several agents (or units) at once.
     public var rangesPerVolume = 1
@@ -16,6 +25,7 @@ public struct BackupPlanSpec: Sendable {
     public var minimumRangeSize: Int64 = 16 << 30
 
     public init(_ object: KubeObject) throws(ClusterError) {
+        kind = object.kind == FerryKind.clusterBackupPlan.rawValue ? .clusterBackupPlan : .backupPlan
         namespace = object.namespace ?? ""
         name = object.name
         target = try object.requiredString("target")
@@ -43,8 +53,23 @@ public struct BackupPlanSpec: Sendable {
             }
             selectors.append(.virtualMachine(name: name))
         }
-        if components?["wholeNamespace"]?.boolValue == true { selectors.append(.namespace(namespace)) }
-        guard !selectors.isEmpty else {
+        if components?["wholeNamespace"]?.boolValue == true {
+            if kind == .clusterBackupPlan { wholeNamespaces = true } else { selectors.append(.namespace(namespace)) }
+        }
+        if kind == .clusterBackupPlan {
+            namespaces = (object["spec"]?["namespaces"]?.arrayValue ?? []).compactMap(\.stringValue)
+            if let selector = object["spec"]?["namespaceSelector"], !selector.isNull {
+                do {
+                    namespaceSelector = try LabelSelector(object: selector)
+                } catch {
+                    throw .invalidSpec(object: object.label, field: "spec.namespaceSelector", message: error.description)
+                }
+            }
+            guard !namespaces.isEmpty || namespaceSelector != nil else {
+                throw .invalidSpec(object: object.label, field: "spec", message: "set namespaces or namespaceSelector")
+            }
+        }
+        guard !selectors.isEmpty || wholeNamespaces else {
             throw .invalidSpec(object: object.label, field: "spec.components", message: "names nothing to back up")
         }
         self.selectors = selectors
@@ -91,5 +116,8 @@ public struct BackupPlanSpec: Sendable {
     }
 
     /// The snapshot name of the plan's backups.
-    public var snapshotName: String { "plan:\(namespace)/\(name)" }
+    public var snapshotName: String { kind == .clusterBackupPlan ? "cluster-plan:\(name)" : "plan:\(namespace)/\(name)" }
+
+    /// `BackupPlan ns/name` or `ClusterBackupPlan name`, for messages.
+    public var label: String { kind == .clusterBackupPlan ? "ClusterBackupPlan \(name)" : "BackupPlan \(namespace)/\(name)" }
 }
