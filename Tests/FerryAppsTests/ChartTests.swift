@@ -27,7 +27,7 @@ import Testing
         let (status, output) = try await ExternalTool.kubernetesValidate.run(["--strict", file], path: validator)
         #expect(status == 0, "\(output)")
         let kinds = try YAMLDocuments.parse(rendered).compactMap { $0["kind"]?.stringValue }
-        #expect(kinds.filter { $0 == "CustomResourceDefinition" }.count == 5)
+        #expect(kinds.filter { $0 == "CustomResourceDefinition" }.count == 6)
         #expect(Set(kinds).isSuperset(of: ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "DaemonSet"]))
     }
 
