@@ -120,6 +120,11 @@ extension CoordinatorTests {
             let refused = try await setup.finished("Restore", namespace: "shop", name: "sneaky")
             #expect(refused["status"]?["phase"] == "Failed" && refused["status"]?["errors"]?[0]?.stringValue?.contains("must be in namespace ferry") == true,
                     "\(refused.json.serializedString())")
+
+            // The same from the command line.
+            let kubeconfig = ["--kubeconfig", "\(cluster.directory)/kubeconfig"]
+            let again = try await FerryProcess(password: nil).run(["cluster", "backup", "team-a", "--cluster-plan", "-n", "ferry", "--name", "team-a-2", "--wait"] + kubeconfig)
+            #expect(again.succeeded && again.stderr.contains("Completed"), "\(again)")
         }
     }
 }

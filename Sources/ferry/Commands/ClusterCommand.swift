@@ -71,13 +71,17 @@ struct ClusterBackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup", abstract: "Create a Backup of a BackupPlan; with --wait, follow it and print the snapshot id.")
 
-    @Argument(help: ArgumentHelp("The BackupPlan.", valueName: "plan"))
+    @Argument(help: ArgumentHelp("The BackupPlan (or, with --cluster-plan, the ClusterBackupPlan).", valueName: "plan"))
     var plan: String
 
     @OptionGroup var kube: KubeOptions
 
-    @Option(name: .customShort("n"), help: ArgumentHelp("The plan's namespace (default: the context's).", valueName: "namespace"))
+    @Option(name: .customShort("n"), help: ArgumentHelp(
+        "The plan's namespace (default: the context's); for a ClusterBackupPlan, the namespace Ferry runs in.", valueName: "namespace"))
     var namespace: String?
+
+    @Flag(name: .long, help: "PLAN is a ClusterBackupPlan (the Backup goes into -n, Ferry's own namespace).")
+    var clusterPlan = false
 
     @Option(name: .long, help: ArgumentHelp("The Backup's name (default: PLAN-<time>).", valueName: "name"))
     var name: String?
@@ -89,7 +93,7 @@ struct ClusterBackupCommand: AsyncParsableCommand {
         let client = try kube.client()
         let name = self.name ?? "\(plan)-\(Int(Date().timeIntervalSince1970))"
         var backup = KubeObject(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: namespace ?? client.configuration.namespace, name: name)
-        backup.json["spec"] = ["plan": .string(plan)]
+        backup.json["spec"] = [clusterPlan ? "clusterPlan" : "plan": .string(plan)]
         try await ClusterCommand.start(backup, kind: "Backup", client: client, wait: wait)
     }
 }
@@ -116,6 +120,9 @@ struct ClusterRestoreCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The Restore's name (default: restore-<time>).", valueName: "name"))
     var name: String?
 
+    @Flag(name: .long, help: "Restore into the backed-up namespaces, cluster-scoped objects too (a Restore in Ferry's own namespace only; implied for a ClusterBackupPlan's Backup).")
+    var clusterWide = false
+
     @Flag(name: .long, help: "Follow the restore until it ends; exit 1 unless it completes.")
     var wait = false
 
@@ -130,6 +137,7 @@ struct ClusterRestoreCommand: AsyncParsableCommand {
         var restore = KubeObject(apiVersion: "ferry.dev/v1alpha1", kind: "Restore", namespace: namespace ?? client.configuration.namespace,
                                  name: name ?? "restore-\(Int(Date().timeIntervalSince1970))")
         restore.json["spec"] = backup.map { ["backup": .string($0)] } ?? ["target": .string(target!), "snapshot": .string(snapshot!)]
+        if clusterWide { restore.json.setValue(true, at: ["spec", "clusterWide"]) }
         try await ClusterCommand.start(restore, kind: "Restore", client: client, wait: wait)
     }
 }
