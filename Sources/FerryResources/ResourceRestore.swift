@@ -118,11 +118,15 @@ public struct ResourceRestore: Sendable {
     /// Every captured object, checked against its catalog entry, in restore order.
     func load() async throws -> [Captured] {
         var captured: [Captured] = []
-        for entry in try await repository.resourceEntries(resources) {
+        let entries = try await repository.resourceEntries(resources)
+        let chunks = try await repository.readChunks(try entries.map { try $0.objectID() }, context: "captured objects")
+        for entry in entries {
             guard let phase = RestoreOrder.Phase(identifier: entry.phase) else {
                 throw ResourceRestoreError.unknownPhase(entry.phase, object: "\(entry.kind) \(entry.name)")
             }
-            let bytes = try await repository.readChunk(try entry.objectID(), context: "captured \(entry.kind) \(entry.name)")
+            guard let bytes = chunks[try entry.objectID()] else {
+                throw ResourceRestoreError.malformedObject("\(entry.kind) \(entry.name)", "its stored object was not read")
+            }
             guard let json = try? JSONValue(parsing: bytes), case .object = json else {
                 throw ResourceRestoreError.malformedObject("\(entry.kind) \(entry.name)", "its stored JSON does not parse")
             }

@@ -94,6 +94,9 @@ final class CountingStore: ObjectStore {
     }
 
     var indexReads: Int { reads.withLock { $0 } }
+    private let ranged = Mutex(0)
+    /// Ranged GETs (chunk reads).
+    var rangeReads: Int { ranged.withLock { $0 } }
     var location: String { inner.location }
 
     func put(_ name: String, _ bytes: [UInt8], mode: PutMode) async throws -> PutOutcome {
@@ -106,7 +109,8 @@ final class CountingStore: ObjectStore {
     }
 
     func get(_ name: String, range: Range<Int64>) async throws -> [UInt8] {
-        try await inner.get(name, range: range)
+        ranged.withLock { $0 += 1 }
+        return try await inner.get(name, range: range)
     }
 
     func head(_ name: String) async throws -> ObjectInfo? {
