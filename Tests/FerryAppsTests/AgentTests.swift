@@ -217,6 +217,8 @@ import Testing
             try FileManager.default.createDirectory(atPath: volume, withIntermediateDirectories: true)
             try QEMUTools.img("create", "-f", "qcow2", "disk.img", "16M", in: volume)
             try QEMUTools.io("disk.img", ["write -P 0x5a 0 3M", "write -P 0xc3 9M 2M", "write -z 10M 64k"], in: volume)
+            // KubeVirt keeps a persistent dirty bitmap in the image for changed-block tracking.
+            try QEMUTools.img("bitmap", "--add", "disk.img", "kubevirt-cbt", in: volume)
             try await cluster.server.load(yaml: """
                 apiVersion: v1
                 kind: Namespace
@@ -279,6 +281,21 @@ import Testing
                 ["restore", try #require(backup["status"]?["snapshot"]?.stringValue), out, "--volume", "vms/vm1-disk", "--repo", setup.repository])
             #expect(restored.succeeded, "\(restored)")
             #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: out))) == QEMUTools.convertToRaw("disk.img", in: volume))
+            #expect(unit["status"]?["result"]?["changeTracking"]?["bookmark"]?["bitmap"] == "kubevirt-cbt", "\(unit.json.serializedString())")
+
+            // The guest writes 64 KiB; the next backup reads only the block the bitmap marks.
+            try QEMUTools.io("disk.img", ["write -P 0x77 5M 64k"], in: volume)
+            let second = try await setup.backup("vm1-2", plan: "vm1", namespace: "vms")
+            #expect(second["status"]?["phase"] == "Completed", "\(second.json.serializedString())")
+            let incremental = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "vms", name: "vm1-2-0"))
+            let result = incremental["status"]?["result"]
+            #expect(result?["changeTracking"]?["provider"] == "qcow2-bitmap", "\(incremental.json.serializedString())")
+            #expect(result?["stats"]?["bytesRead"] == .int(1 << 20) && result?["stats"]?["newBlocks"] == 1, "\(result?["stats"]?.serializedString() ?? "")")
+            let again = "\(cluster.directory)/vm1-2.raw"
+            let restoredAgain = try await FerryProcess(password: "coordinator-test-password").run(
+                ["restore", try #require(second["status"]?["snapshot"]?.stringValue), again, "--volume", "vms/vm1-disk", "--repo", setup.repository])
+            #expect(restoredAgain.succeeded, "\(restoredAgain)")
+            #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: again))) == QEMUTools.convertToRaw("disk.img", in: volume))
         }
     }
 

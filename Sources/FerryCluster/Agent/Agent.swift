@@ -163,7 +163,8 @@ public struct Agent: Sendable {
                                     format: source is QCOW2BlockSource ? "qcow2" : "raw", progress: progress)
         request.volumeName = spec.volume
         request.pages = spec.pages
-        request.changeTracker = await AgentChangeTracking(serviceAccount: options.serviceAccount, client: client).tracker(for: spec)
+        request.changeTracker = await AgentChangeTracking(serviceAccount: options.serviceAccount, client: client)
+            .tracker(for: spec, source: source, parent: parent?.manifest.volumes.first { $0.name == spec.volume })
         let session = try await repository.beginSession()
         do {
             let (volume, _) = try await VolumeBackup(source: source, repository: repository, request: request).store(in: session)

@@ -1,19 +1,26 @@
 import FerryCSI
 import FerryKube
+import FerryRepo
 import FerryVolume
 
 /// How the agent learns what changed in a unit's source since the parent backup: for an
 /// exposed CSI snapshot whose driver has a SnapshotMetadata service, that service, asked with a
-/// token of the agent's own ServiceAccount for the service's audience (KEP-3314). Without one
-/// the backup compares every block with the parent (VolumeBackup's fallback); when the service
-/// cannot be used, the reason goes into the manifest.
+/// token of the agent's own ServiceAccount for the service's audience (KEP-3314); for a qcow2
+/// disk image (a KubeVirt VM's), its persistent dirty bitmap, the one the parent recorded or the
+/// only enabled one. Without either the backup compares every block with the parent
+/// (VolumeBackup's fallback); when a provider cannot be used, the reason goes into the manifest.
 struct AgentChangeTracking: Sendable {
     /// The agent's ServiceAccount (`namespace/name`), whose tokens the service accepts.
     let serviceAccount: (namespace: String, name: String)?
     let client: KubeClient
 
-    func tracker(for spec: VolumeTransferSpec) async -> (any ChangeTracker)? {
-        guard let csi = spec.csi else { return nil }
+    func tracker(for spec: VolumeTransferSpec, source: any BlockSource, parent: VolumeManifest?) async -> (any ChangeTracker)? {
+        guard let csi = spec.csi else {
+            guard let image = source as? QCOW2BlockSource else { return nil }
+            let record = parent?.changeTracking
+            let bookmark = record?.bookmarkProvider.map { CBTBookmark(provider: $0, fields: record?.bookmark ?? [:]) }
+            return try? QCOW2BitmapTracker.choose(source: image, name: nil, parent: bookmark)
+        }
         guard let serviceAccount else {
             return Unusable(reason: "the agent was started without --service-account, so it cannot authenticate to the SnapshotMetadata service")
         }
