@@ -80,8 +80,10 @@ import Testing
             #expect(agentEnvironment.contains { $0["name"] == "FERRY_SERVICE_ACCOUNT" && $0["value"] == "ferry/ferry-agent" })
             #expect(await cluster.server.object(apiVersion: "v1", kind: "ServiceAccount", namespace: "ferry", name: "ferry-agent") != nil)
 
-            _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false,agent.restore=false", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false,agent.restore=false,agent.maxUnits=3",
+                                        "--disable-openapi-validation"])
             let backupOnly = await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent")
+            #expect(backupOnly?["spec"]?["template"]?["spec"]?["containers"]?[0]?["args"] == ["agent", "--host-root=/host", "--heartbeat=10", "--max-units=3"])
             #expect(hostMountsReadOnly(backupOnly?["spec"]?["template"]?["spec"]) == [true, true])
             let readOnly = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
             #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update", "create", "delete"])
