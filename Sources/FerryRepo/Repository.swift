@@ -185,6 +185,26 @@ public final class Repository: Sendable {
         try await Self.loadIndexObjects(store: store, keys: keys)
     }
 
+    /// Calls `body` with each index object as stored now, fetching a few at a time and keeping
+    /// none: prune's way through millions of entries. Returns a description of each unreadable one.
+    func forEachIndexObject(batch: Int = 16, _ body: (String, IndexObject) throws -> Void) async throws -> [String] {
+        let names = try await Self.wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name)
+        var problems: [String] = []
+        var start = 0
+        while start < names.count {
+            let slice = Array(names[start..<min(names.count, start + batch)])
+            start += batch
+            for (name, bytes) in try await Self.fetchAll(slice, store: store) {
+                do {
+                    try body(name, try Self.readIndexObject(bytes, name: name, keys: keys))
+                } catch let error as RepositoryError {
+                    problems.append(error.description)
+                }
+            }
+        }
+        return problems.sorted()
+    }
+
     /// Reads one index object by name.
     func indexObject(named name: String) async throws -> IndexObject {
         try Self.readIndexObject(try await Self.wrap { try await store.get(name) }, name: name, keys: keys)

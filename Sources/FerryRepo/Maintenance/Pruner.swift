@@ -112,8 +112,7 @@ public struct Pruner: Sendable {
             indexedPacks.insert(location.pack.id)
             if !live.contains(id) && !covered.contains(id) { candidates.append(id) }
         }
-        let (objects, _) = try await repository.indexObjects()
-        for (_, object) in objects { indexedPacks.formUnion(object.packs.map(\.id)) }
+        _ = try await repository.forEachIndexObject { _, object in indexedPacks.formUnion(object.packs.map(\.id)) }
         let listed = try await Repository.wrap { try await store.list(prefix: ObjectName.packsPrefix) }
         let unindexed = listed.filter { ObjectName.id(in: $0.name).map { !indexedPacks.contains($0) } ?? false }.map(\.name)
         report.chunksMarked = candidates.count
@@ -185,13 +184,15 @@ public struct Pruner: Sendable {
             if !dryRun { try await Repository.wrap { try await store.delete([mark.name]) } }
             return
         }
-        let candidates = Set(tombstones.entries.map(\.id))
+        var tombstoned = ChunkSet.Builder()
+        tombstoned.insert(contentsOf: tombstones.entries.lazy.map(\.id))
+        let candidates = tombstoned.build()
         let live = try await liveChunks(repository)
 
         // Revive tombstoned chunks that snapshots committed since the mark reference.
         var revived: [(ChunkID, ChunkLocation)] = []
-        for id in candidates where live.contains(id) && repository.index.isTombstoned(id) {
-            if let location = repository.index.location(of: id) { revived.append((id, location)) }
+        for entry in tombstones.entries where live.contains(entry.id) && repository.index.isTombstoned(entry.id) {
+            if let location = repository.index.location(of: entry.id) { revived.append((entry.id, location)) }
         }
         report.chunksRevived += revived.count
         if !revived.isEmpty && !dryRun {
@@ -200,16 +201,15 @@ public struct Pruner: Sendable {
         }
 
         // Which entries of which packs are still needed.
-        let (objects, problems) = try await repository.indexObjects()
-        guard problems.isEmpty else {
-            throw RepositoryError.invalidArgument("prune needs every index object readable; run ferry check first: \(problems[0])")
-        }
         var entriesByPack: [ChunkID: (pack: IndexObject.Pack, entries: [IndexObject.Entry])] = [:]
-        for (_, object) in objects {
+        let problems = try await repository.forEachIndexObject { _, object in
             for entry in object.entries where !entry.isTombstone {
                 let pack = object.packs[Int(entry.pack)]
                 entriesByPack[pack.id, default: (pack, [])].entries.append(entry)
             }
+        }
+        guard problems.isEmpty else {
+            throw RepositoryError.invalidArgument("prune needs every index object readable; run ferry check first: \(problems[0])")
         }
         var deletions: [String] = []
         var rewrite: [(pack: IndexObject.Pack, needed: [IndexObject.Entry])] = []
@@ -364,31 +364,35 @@ public struct Pruner: Sendable {
 
     /// Every chunk a snapshot references: block-map pages and the blocks they list, resource
     /// catalog pages and the objects they list.
-    private func liveChunks(_ repository: Repository) async throws -> Set<ChunkID> {
+    private func liveChunks(_ repository: Repository) async throws -> ChunkSet {
         let (snapshots, problems) = try await repository.snapshots()
         guard problems.isEmpty else {
             throw RepositoryError.invalidArgument("prune needs every snapshot readable (it could not tell what they reference): \(problems[0])")
         }
-        var live: Set<ChunkID> = []
+        // Pages shared by several snapshots are read once; their entries may repeat across pages
+        // (the set removes duplicates when it is built).
+        var pages: Set<ChunkID> = []
+        var live = ChunkSet.Builder()
         for snapshot in snapshots {
             for volume in snapshot.manifest.volumes {
                 for page in 0..<volume.pageCount {
                     let id = try volume.pageID(page)
-                    guard live.insert(id).inserted else { continue }
-                    for entry in try await repository.blockMapPage(volume, page: page).entries where !entry.isZero {
-                        live.insert(entry)
-                    }
+                    guard pages.insert(id).inserted else { continue }
+                    live.insert(id)
+                    live.insert(contentsOf: try await repository.blockMapPage(volume, page: page).entries.lazy.filter { !$0.isZero })
                 }
             }
             if let resources = snapshot.manifest.resources {
                 for page in resources.pages.indices {
-                    guard live.insert(try resources.pageID(page)).inserted else { continue }
+                    let id = try resources.pageID(page)
+                    guard pages.insert(id).inserted else { continue }
+                    live.insert(id)
                     for entry in try await repository.resourceCatalogPage(resources, page: page).entries {
                         live.insert(try entry.objectID())
                     }
                 }
             }
         }
-        return live
+        return live.build()
     }
 }
