@@ -40,21 +40,28 @@ public struct IndexCache: Sendable {
 
     /// The cached contents, or nil when there is none or it cannot be trusted.
     func load(repositoryID: String, keys: MasterKeys?) -> Contents? {
-        guard let data = FileManager.default.contents(atPath: path(for: repositoryID)) else { return nil }
-        let bytes = [UInt8](data)
-        guard bytes.count > 24, Array(bytes[0..<8]) == Self.magic else { return nil }
-        let salt = Array(bytes[8..<24])
-        let aad = Self.magic + Array(repositoryID.utf8)
-        let payload: [UInt8]
-        if let keys {
-            guard let opened = bytes.withUnsafeBytes({ keys.subkey(salt: salt, purpose: Self.purpose).open(UnsafeRawBufferPointer(rebasing: $0[24...]), aad: aad) }) else { return nil }
-            payload = opened
-        } else {
-            let body = Array(bytes[24...])
-            guard body.count > 32, Digest.sha256(Array(body.dropLast(32)) + aad).bytes == Array(body.suffix(32)) else { return nil }
-            payload = Array(body.dropLast(32))
-        }
+        // The file's bytes are gone before the table is decoded: only two copies of a table
+        // that is tens of megabytes live at once.
+        guard let payload = payload(repositoryID: repositoryID, keys: keys) else { return nil }
         return try? Self.decode(payload)
+    }
+
+    /// The cache file opened (decrypted, or its digest checked), read without a copy.
+    private func payload(repositoryID: String, keys: MasterKeys?) -> [UInt8]? {
+        guard let data = FileManager.default.contents(atPath: path(for: repositoryID)) else { return nil }
+        return data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> [UInt8]? in
+            guard bytes.count > 24, Array(bytes[0..<8]) == Self.magic else { return nil }
+            let salt = Array(bytes[8..<24])
+            let aad = Self.magic + Array(repositoryID.utf8)
+            let body = UnsafeRawBufferPointer(rebasing: bytes[24...])
+            if let keys {
+                return keys.subkey(salt: salt, purpose: Self.purpose).open(body, aad: aad)
+            }
+            guard body.count > 32 else { return nil }
+            let content = Array(body.dropLast(32))
+            guard Digest.sha256(content + aad).bytes == Array(body.suffix(32)) else { return nil }
+            return content
+        }
     }
 
     /// Writes the cache atomically (temporary file, then rename). Failures are ignored: the
