@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // FerryCSI only (CSI SnapshotMetadata over gRPC); generated code is committed, no build plugin.
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.0"),
@@ -88,7 +89,13 @@ let package = Package(
             dependencies: ["FerryApps", "FerryKube", "FerryRepo"]),
         .target(
             name: "FerryCluster",
-            dependencies: ["FerryResources", "FerryApps", "FerryKube", "FerryMover", "FerryVolume", "FerryRepo", "FerryBlob", "FerryCSI"]),
+            dependencies: [
+                "FerryResources", "FerryApps", "FerryKube", "FerryMover", "FerryVolume", "FerryRepo", "FerryBlob", "FerryCSI",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
 
         // MARK: Test support that is not a test target (never a dependency of `ferry`)
         .target(

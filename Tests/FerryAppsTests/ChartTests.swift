@@ -44,7 +44,9 @@ import Testing
             let deployment = try #require(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "ferry", name: "ferry-coordinator"))
             let pod = deployment["spec"]?["template"]?["spec"]
             #expect(pod?["containers"]?[0]?["args"] == ["coordinator", "--lease-duration=15", "--exposer-image=ghcr.io/ferry-backup/ferry:0.1.0",
-                                                         "--kubelet-root=/var/lib/kubelet"])
+                                                         "--kubelet-root=/var/lib/kubelet", "--metrics-address=:9090"])
+            #expect(deployment["spec"]?["template"]?["metadata"]?["annotations"]?["prometheus.io/port"] == "9090")
+            #expect(pod?["containers"]?[0]?["ports"]?[0]?["containerPort"] == 9090)
             #expect(pod?["securityContext"]?["runAsNonRoot"] == true && pod?["serviceAccountName"] == "ferry-coordinator")
             #expect(pod?["containers"]?[0]?["securityContext"]?["readOnlyRootFilesystem"] == true)
 
@@ -62,7 +64,7 @@ import Testing
             // The agent: root for the devices, host mounts (writable for restores), and only its units' status to write.
             let agent = try #require(await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent"))
             let agentPod = agent["spec"]?["template"]?["spec"]
-            #expect(agentPod?["containers"]?[0]?["args"] == ["agent", "--host-root=/host", "--heartbeat=10"])
+            #expect(agentPod?["containers"]?[0]?["args"] == ["agent", "--host-root=/host", "--heartbeat=10", "--metrics-address=:9090"])
             func hostMountsReadOnly(_ pod: JSONValue?) -> [Bool] {
                 (pod?["containers"]?[0]?["volumeMounts"]?.arrayValue ?? []).filter { $0["name"] == "dev" || $0["name"] == "kubelet" }
                     .map { $0["readOnly"]?.boolValue ?? false }
@@ -83,7 +85,7 @@ import Testing
             _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false,agent.restore=false,agent.maxUnits=3",
                                         "--disable-openapi-validation"])
             let backupOnly = await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent")
-            #expect(backupOnly?["spec"]?["template"]?["spec"]?["containers"]?[0]?["args"] == ["agent", "--host-root=/host", "--heartbeat=10", "--max-units=3"])
+            #expect(backupOnly?["spec"]?["template"]?["spec"]?["containers"]?[0]?["args"] == ["agent", "--host-root=/host", "--heartbeat=10", "--metrics-address=:9090", "--max-units=3"])
             #expect(hostMountsReadOnly(backupOnly?["spec"]?["template"]?["spec"]) == [true, true])
             let readOnly = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
             #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update", "create", "delete"])

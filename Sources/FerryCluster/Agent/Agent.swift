@@ -26,6 +26,8 @@ public struct Agent: Sendable {
         public var maxConcurrentUnits = 1
         /// The agent's own ServiceAccount, whose tokens a CSI SnapshotMetadata service accepts.
         public var serviceAccount: (namespace: String, name: String)?
+        /// Where units are counted for `/metrics` (nil: not counted).
+        public var metrics: ClusterMetrics?
 
         public init(node: String, identity: String, namespace: String?) {
             self.node = node
@@ -92,6 +94,9 @@ public struct Agent: Sendable {
         log("\(unit.label): \(unit["spec"]?["direction"]?.stringValue ?? "Backup") \(unit["spec"]?["source"]?["path"]?.stringValue ?? "") (attempt \(attempt))")
         var heartbeat: Task<Void, Never>?
         defer { heartbeat?.cancel() }
+        let direction = unit["spec"]?["direction"]?.stringValue ?? VolumeTransferSpec.Direction.backup.rawValue
+        options.metrics?.unitsRunning(1)
+        defer { options.metrics?.unitsRunning(-1) }
         do {
             let spec = try VolumeTransferSpec(unit)
             guard spec.node == options.node else {
@@ -134,10 +139,13 @@ public struct Agent: Sendable {
             var outcome: JSONValue = ["phase": "Succeeded", "result": result, "bytesDone": size, "bytesTotal": size, "heartbeat": StatusWriter.now()]
             if let pages = spec.pages, spec.direction == .backup { outcome["firstPage"] = .int(Int64(pages.lowerBound)) }
             _ = await write(unit, attempt: attempt, resource: resource, outcome)
+            options.metrics?.unitFinished(direction: direction, succeeded: true,
+                                          bytes: result["stats"]?["bytesRead"]?.intValue ?? result["bytesWritten"]?.intValue ?? 0)
         } catch {
             heartbeat?.cancel()
             log("\(unit.label): failed: \(error)")
             _ = await write(unit, attempt: attempt, resource: resource, ["phase": "Failed", "message": .string("\(error)")])
+            options.metrics?.unitFinished(direction: direction, succeeded: false, bytes: 0)
         }
     }
 

@@ -26,6 +26,8 @@ public struct Coordinator: Sendable {
         public var kubeletRoot = "/var/lib/kubelet"
         /// Backups and Restores carried out at once.
         public var maxConcurrentJobs = 4
+        /// Where outcomes are counted for `/metrics` (nil: not counted).
+        public var metrics: ClusterMetrics?
 
         public init(namespace: String?, leaseNamespace: String, identity: String) {
             self.namespace = namespace
@@ -68,7 +70,7 @@ public struct Coordinator: Sendable {
         let attempt = "\(options.identity)-\(SecureRandom.hex(4))"
         let (jobs, queue) = AsyncStream<Job>.makeStream()
         let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory)
-        let status = StatusWriter(client: client)
+        let status = StatusWriter(client: client, metrics: options.metrics)
         let timing = VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout)
         let exposer = options.exposerImage.map {
             SnapshotExposer(client: client, options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)

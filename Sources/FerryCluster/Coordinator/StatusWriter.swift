@@ -5,6 +5,8 @@ import Foundation
 /// a write never races a spec change).
 struct StatusWriter: Sendable {
     let client: KubeClient
+    /// Where the outcomes of Backups and Restores are counted (nil: nowhere).
+    var metrics: ClusterMetrics?
 
     func patch(_ kind: FerryKind, _ object: KubeObject, _ status: JSONValue) async throws(ClusterError) {
         let resource = try await kind.resource(client)
@@ -20,14 +22,22 @@ struct StatusWriter: Sendable {
     /// `perform` returns with the completion time, or phase Failed with the error.
     func carryOut(_ kind: FerryKind, _ object: KubeObject, attempt: String, log: @Sendable (String) -> Void,
                   _ perform: () async throws -> JSONValue) async {
+        let started = ContinuousClock.now
+        let count = { (phase: String, stored: Int64?) -> Void in
+            let elapsed = (ContinuousClock.now - started).components
+            metrics?.finished(kind, namespace: object.namespace ?? "", phase: phase,
+                              seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, bytesStored: stored)
+        }
         do {
             try await patch(kind, object, ["phase": "InProgress", "attempt": .string(attempt), "startTime": Self.now(), "errors": .null, "warnings": .null])
             let outcome = try await perform()
             try await patch(kind, object, outcome.merging(["completionTime": Self.now()]))
             log("\(object.label): \(outcome["phase"]?.stringValue ?? "")")
+            count(outcome["phase"]?.stringValue ?? "Completed", outcome["bytesStored"]?.intValue)
         } catch {
             log("\(object.label) failed: \(error)")
             try? await patch(kind, object, ["phase": "Failed", "errors": [.string("\(error)")], "completionTime": Self.now()])
+            count("Failed", nil)
         }
     }
 

@@ -51,7 +51,11 @@ struct AgentCommand: AsyncParsableCommand {
             }
             options.serviceAccount = (String(parts[0]), String(parts[1]))
         }
-        let agent = Agent(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
-        try await agent.run()
+        let client = try process.kube.client()
+        try await process.withMetrics { [options] metrics in
+            var options = options
+            options.metrics = metrics
+            try await Agent(client: client, options: options, log: ClusterProcessOptions.log).run()
+        }
     }
 }

@@ -54,8 +54,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.kubeletRoot = kubeletRoot
         options.maxConcurrentJobs = maxJobs
         options.claimTimeout = .seconds(claimTimeout)
-        let coordinator = Coordinator(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
-        try await coordinator.run()
+        let client = try process.kube.client()
+        try await process.withMetrics { [options] metrics in
+            var options = options
+            options.metrics = metrics
+            try await Coordinator(client: client, options: options, log: ClusterProcessOptions.log).run()
+        }
         throw CLIError("leadership lost; exiting so that the coordinator starts again as a candidate")
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryCluster
 import Foundation
 
 /// What the long-running cluster processes (`coordinator`, `agent`) share: how to reach the API,
@@ -14,6 +15,28 @@ struct ClusterProcessOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("Index cache directory (default: FERRY_CACHE_DIR; none if unset).", valueName: "dir"))
     var cacheDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("Serve Prometheus metrics (/metrics) and /healthz on this address.", valueName: "host:port"))
+    var metricsAddress: String?
+
+    /// The metrics registry and, when --metrics-address is given, its server (run alongside the
+    /// process's work: `withMetrics`).
+    func withMetrics(_ body: @escaping @Sendable (ClusterMetrics?) async throws -> Void) async throws {
+        guard let metricsAddress else { return try await body(nil) }
+        guard let colon = metricsAddress.lastIndex(of: ":"), let port = Int(metricsAddress[metricsAddress.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--metrics-address must be host:port, not \(metricsAddress)")
+        }
+        let host = metricsAddress[..<colon].isEmpty ? "0.0.0.0" : String(metricsAddress[..<colon])
+        let metrics = ClusterMetrics()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await MetricsServer(metrics: metrics).run(host: host, port: port) { Self.log("metrics on http://\(host):\($0)/metrics") }
+            }
+            group.addTask { try await body(metrics) }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
 
     var resolvedIdentity: String { identity ?? ProcessInfo.processInfo.environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName }
     var resolvedCacheDirectory: String? { cacheDir ?? ProcessInfo.processInfo.environment["FERRY_CACHE_DIR"] }

@@ -1,0 +1,45 @@
+import Prometheus
+
+/// What the coordinator and the agents count, for Prometheus (`/metrics` on `MetricsServer`):
+/// Backups and Restores by namespace and outcome, their durations and the bytes they stored;
+/// the agents' work units by direction and outcome, the bytes they moved, and those running.
+/// One registry per process, handed down; no global metrics system.
+public final class ClusterMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+
+    public init() {}
+
+    private static func name(_ metric: String, unit: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ferry", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// A Backup or Restore ended (`phase`: Completed, PartiallyFailed or Failed).
+    func finished(_ kind: FerryKind, namespace: String, phase: String, seconds: Double, bytesStored: Int64?) {
+        let noun = kind == .restore ? "restore" : "backup"
+        registry.makeCounter(descriptor: Self.name("\(noun)s", unit: "total", help: "\(kind.rawValue)s carried out, by namespace and outcome."),
+                             labels: [("namespace", namespace), ("phase", phase)]).increment()
+        registry.makeValueHistogram(descriptor: Self.name("\(noun)_duration", unit: "seconds", help: "How long \(kind.rawValue)s took."),
+                                    labels: [("namespace", namespace)], buckets: [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200])
+            .record(seconds)
+        if let bytesStored, bytesStored > 0 {
+            registry.makeCounter(descriptor: Self.name("backup_stored_bytes", unit: "total",
+                                                       help: "Bytes Backups added to their repositories (after dedup, compression and encryption)."),
+                                 labels: [("namespace", namespace)]).increment(by: bytesStored)
+        }
+    }
+
+    /// A VolumeTransfer this agent carried out ended.
+    func unitFinished(direction: String, succeeded: Bool, bytes: Int64) {
+        registry.makeCounter(descriptor: Self.name("agent_units", unit: "total", help: "Volume work units this agent carried out, by direction and outcome."),
+                             labels: [("direction", direction), ("phase", succeeded ? "Succeeded" : "Failed")]).increment()
+        if bytes > 0 {
+            registry.makeCounter(descriptor: Self.name("agent_volume_bytes", unit: "total", help: "Bytes of volumes this agent read (Backup) or wrote (Restore)."),
+                                 labels: [("direction", direction)]).increment(by: bytes)
+        }
+    }
+
+    /// The volume work units running on this agent now.
+    func unitsRunning(_ change: Double) {
+        registry.makeGauge(descriptor: Self.name("agent_units_running", unit: "", help: "Volume work units running on this agent.")).increment(by: change)
+    }
+}
