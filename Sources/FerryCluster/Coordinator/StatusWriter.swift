@@ -25,8 +25,10 @@ struct StatusWriter: Sendable {
         let started = ContinuousClock.now
         let count = { (phase: String, stored: Int64?) -> Void in
             let elapsed = (ContinuousClock.now - started).components
-            metrics?.finished(kind, namespace: object.namespace ?? "", phase: phase,
-                              seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, bytesStored: stored)
+            let plan = object.optionalString("plan") ?? object.optionalString("clusterPlan").map { "cluster/\($0)" }
+            metrics?.finished(kind, namespace: object.namespace ?? "", plan: plan, phase: phase,
+                              seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, bytesStored: stored,
+                              at: Date().timeIntervalSince1970)
         }
         do {
             try await patch(kind, object, ["phase": "InProgress", "attempt": .string(attempt), "startTime": Self.now(), "errors": .null, "warnings": .null])

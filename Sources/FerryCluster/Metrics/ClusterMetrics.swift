@@ -13,8 +13,15 @@ public final class ClusterMetrics: Sendable {
         MetricNameDescriptor(namespace: "ferry", metricName: metric, unitName: unit, helpText: help)
     }
 
-    /// A Backup or Restore ended (`phase`: Completed, PartiallyFailed or Failed).
-    func finished(_ kind: FerryKind, namespace: String, phase: String, seconds: Double, bytesStored: Int64?) {
+    /// A Backup or Restore ended (`phase`: Completed, PartiallyFailed or Failed). For a Backup
+    /// that completed, `plan` (its BackupPlan, or `cluster/NAME`) gets the time, for alerts on
+    /// plans that have not been backed up for too long.
+    func finished(_ kind: FerryKind, namespace: String, plan: String?, phase: String, seconds: Double, bytesStored: Int64?, at time: Double) {
+        if kind == .backup, phase == "Completed", let plan {
+            registry.makeGauge(descriptor: Self.name("backup_last_success_timestamp", unit: "seconds",
+                                                     help: "When the last Backup of a plan completed (Unix time)."),
+                               labels: [("namespace", namespace), ("plan", plan)]).set(time)
+        }
         let noun = kind == .restore ? "restore" : "backup"
         registry.makeCounter(descriptor: Self.name("\(noun)s", unit: "total", help: "\(kind.rawValue)s carried out, by namespace and outcome."),
                              labels: [("namespace", namespace), ("phase", phase)]).increment()
