@@ -318,18 +318,35 @@ public struct Pruner: Sendable {
     }
 
     private func writeIndex(_ entries: [(ChunkID, ChunkLocation)], repository: Repository) async throws {
-        var packNumbers: [ChunkID: UInt32] = [:]
-        var packs: [IndexObject.Pack] = []
-        let indexEntries = entries.map { id, location -> IndexObject.Entry in
-            let number = packNumbers[location.pack.id] ?? {
+        var slice = IndexSlice()
+        for (id, location) in entries { slice.add(id, location) }
+        let (name, bytes) = repository.sealIndex(slice.take())
+        try await Repository.wrap { try await store.put(name, bytes) }
+    }
+
+    /// Plain entries gathered into one index object, with its pack table.
+    struct IndexSlice {
+        private var packs: [IndexObject.Pack] = []
+        private var numbers: [ChunkID: UInt32] = [:]
+        private var entries: [IndexObject.Entry] = []
+
+        var count: Int { entries.count }
+
+        mutating func add(_ id: ChunkID, _ location: ChunkLocation) {
+            let number = numbers[location.pack.id] ?? {
                 packs.append(location.pack)
-                packNumbers[location.pack.id] = UInt32(packs.count - 1)
+                numbers[location.pack.id] = UInt32(packs.count - 1)
                 return UInt32(packs.count - 1)
             }()
-            return IndexObject.Entry(id: id, pack: number, offset: location.offset, length: location.length, rawLength: location.rawLength, isTombstone: false)
+            entries.append(IndexObject.Entry(id: id, pack: number, offset: location.offset, length: location.length, rawLength: location.rawLength,
+                                             isTombstone: false))
         }
-        let (name, bytes) = repository.sealIndex(IndexObject(created: Date(), session: Array("prune".utf8), packs: packs, entries: indexEntries))
-        try await Repository.wrap { try await store.put(name, bytes) }
+
+        /// The object, and an empty slice left behind.
+        mutating func take() -> IndexObject {
+            defer { self = IndexSlice() }
+            return IndexObject(created: Date(), session: Array("prune".utf8), packs: packs, entries: entries)
+        }
     }
 
     // MARK: - Compaction
@@ -344,20 +361,22 @@ public struct Pruner: Sendable {
         // With no mark pending, a tombstone protects nothing (it can only be left by a prune
         // killed before recording its mark): every chunk is written back as a plain entry.
         let packs = Set(try await Repository.wrap { try await store.list(prefix: ObjectName.packsPrefix) }.compactMap { ObjectName.id(in: $0.name) })
-        var current: [(ChunkID, ChunkLocation)] = []
-        repository.index.forEach { id, location, _ in
-            if packs.contains(location.pack.id) { current.append((id, location)) }
-        }
+        // Sealed as they fill (500,000 entries an object), so only one slice of entries is held.
         let perObject = 500_000
-        var start = 0
-        repeat {
-            let slice = Array(current[start..<min(current.count, start + perObject)])
-            try await writeIndex(slice, repository: repository)
-            start += perObject
-        } while start < current.count
+        var sealed: [(name: String, bytes: [UInt8])] = []
+        var slice = IndexSlice()
+        repository.index.forEach { id, location, _ in
+            guard packs.contains(location.pack.id) else { return }
+            slice.add(id, location)
+            if slice.count == perObject { sealed.append(repository.sealIndex(slice.take())) }
+        }
+        if slice.count > 0 || sealed.isEmpty { sealed.append(repository.sealIndex(slice.take())) }
+        for (name, bytes) in sealed {
+            try await Repository.wrap { try await store.put(name, bytes) }
+        }
         FaultPoint.pruneCompacted.reach()
         try await Repository.wrap { try await store.delete(Array(before)) }
-        log("compacted \(before.count) index object(s) into \((current.count + perObject - 1) / perObject)")
+        log("compacted \(before.count) index object(s) into \(sealed.count)")
     }
 
     // MARK: - Liveness
