@@ -1,6 +1,7 @@
 import FerryApps
 import FerryKube
 import FerryRepo
+import FerrySystem
 import Foundation
 
 /// Restores the Kubernetes objects a snapshot captured, phase by phase in `RestoreOrder`:
@@ -333,8 +334,4 @@ public enum ResourceRestoreError: Error, CustomStringConvertible {
                 + "(run it again once they are ready): \(pending.joined(separator: "; "))"
         }
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -35,11 +35,7 @@ extension DiscoveryWalk {
         let sizeText = claim.capacity ?? volume?.capacity ?? claim.requestedStorage
         let driver = volume?.csiDriver
         let storageClass = claim.storageClassName ?? volume?.storageClassName
-        var snapshotClass: String?
-        if let driver {
-            let matching = snapshotClasses.filter { $0["driver"]?.stringValue == driver }
-            snapshotClass = (matching.first { $0.annotations["snapshot.storage.kubernetes.io/is-default-class"] == "true" } ?? matching.first)?.name
-        }
+        let snapshotClass = driver.flatMap { VolumeFacts.snapshotClass(forDriver: $0, among: snapshotClasses) }
         // Who uses the claim: pods (running ones give nodes and kubelet paths) and VMs.
         var usedBy: [ObjectReference] = []
         var mounts: [(node: String, podUID: String)] = []

@@ -73,3 +73,12 @@ public struct VolumeFacts: Sendable, Hashable {
     public var usedBy: [ObjectReference]
     public var readMethod: ReadMethod
 }
+
+extension VolumeFacts {
+    /// The VolumeSnapshotClass to snapshot a CSI driver's volumes with: its default class
+    /// (`snapshot.storage.kubernetes.io/is-default-class`), else the first of its classes.
+    public static func snapshotClass(forDriver driver: String, among classes: [KubeObject]) -> String? {
+        let matching = classes.filter { $0["driver"]?.stringValue == driver }
+        return (matching.first { $0.annotations["snapshot.storage.kubernetes.io/is-default-class"] == "true" } ?? matching.first)?.name
+    }
+}

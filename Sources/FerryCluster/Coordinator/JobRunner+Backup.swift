@@ -101,8 +101,10 @@ extension JobRunner {
             let (outcome, stored) = try await commit(backup, plan: plan, planObject: planObject, result: result, finished: finished, notMoved: notMoved,
                                                      warnings: freezeWarnings, repository: repository)
             let committed = Set(stored.compactMap { bases[$0] })
-            await cleanup(committed)
-            for namespace in exposureNamespaces.sorted() { await exposer?.replaceBases(namespace: namespace, owner: owner, with: committed) }
+            for namespace in exposureNamespaces.sorted() {
+                await exposer?.dropSnapshots(namespace: namespace, owner: owner, except: committed)
+                await exposer?.replaceBases(namespace: namespace, owner: owner, with: committed)
+            }
             return outcome
         } catch {
             await cleanup([])
@@ -225,47 +227,45 @@ extension JobRunner {
         for vm in volumes.flatMap({ $0.volume.usedBy }) where vm.kind == "VirtualMachine" && !machines.contains(vm) { machines.append(vm) }
         let guests = GuestFreeze(client: client, log: log)
         var (frozen, warnings) = await guests.freeze(machines)
-        var requested: [(snapshot: String, exposure: String, item: VolumeUnits.Snapshotted)] = []
+        var requested: [(snapshot: String, item: VolumeUnits.Snapshotted)] = []
         for (offset, item) in volumes.enumerated() {
             let name = owner.name(first + offset)
             do {
                 try await exposer.snapshot(item.volume, snapshotClass: item.snapshotClass, name: name,
                                            namespace: item.volume.claim.namespace ?? owner.namespace, owner: owner, plan: plan, chain: item.unit.snapshotName ?? "")
-                for (range, pages) in ranges(item.volume).enumerated() {
-                    var ranged = item
-                    ranged.unit.pages = pages
-                    requested.append((name, range == 0 ? name : "\(name)-\(range)", ranged))
-                }
+                requested.append((name, item))
             } catch {
                 failed.append(.init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
             }
         }
         if !frozen.isEmpty {
-            for request in requested where request.snapshot == request.exposure {
-                await exposer.waitUntilCut(request.snapshot, namespace: request.item.volume.claim.namespace ?? owner.namespace)
-            }
+            for (snapshot, item) in requested { await exposer.waitUntilCut(snapshot, namespace: item.volume.claim.namespace ?? owner.namespace) }
             warnings += await guests.thaw(frozen)
             frozen = []
         }
-        let outcomes = await withTaskGroup(of: (VolumeTransferSpec?, VolumeUnits.NotMoved?).self) { group in
-            for (snapshot, exposure, item) in requested {
+        // A volume is exposed whole (every range) or not read at all.
+        let outcomes = await withTaskGroup(of: ([VolumeTransferSpec], VolumeUnits.NotMoved?).self) { group in
+            for (snapshot, item) in requested {
+                let units = ranges(item.volume).map { pages in
+                    var unit = item.unit
+                    unit.pages = pages
+                    return unit
+                }
                 group.addTask {
                     do {
-                        return (try await exposer.expose(item.volume, name: snapshot, as: exposure, namespace: item.volume.claim.namespace ?? owner.namespace,
-                                                         unit: item.unit, owner: owner), nil)
+                        return (try await exposer.expose(item.volume, name: snapshot, namespace: item.volume.claim.namespace ?? owner.namespace,
+                                                         units: units, owner: owner), nil)
                     } catch {
-                        return (nil, .init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
+                        return ([], .init(claim: item.unit.volume, reason: "\(error)", phase: "Failed"))
                     }
                 }
             }
-            var all: [(VolumeTransferSpec?, VolumeUnits.NotMoved?)] = []
+            var all: [([VolumeTransferSpec], VolumeUnits.NotMoved?)] = []
             for await outcome in group { all.append(outcome) }
             return all
         }
-        // A volume with a range that could not be exposed is not read at all.
-        for failure in outcomes.compactMap(\.1) where !failed.contains(where: { $0.claim == failure.claim }) { failed.append(failure) }
-        let exposed = outcomes.compactMap(\.0).filter { unit in !failed.contains { $0.claim == unit.volume } }
-        return (exposed.sorted { ($0.volume, $0.pages?.lowerBound ?? 0) < ($1.volume, $1.pages?.lowerBound ?? 0) }, failed, warnings)
+        let exposed = outcomes.flatMap(\.0).sorted { ($0.volume, $0.pages?.lowerBound ?? 0) < ($1.volume, $1.pages?.lowerBound ?? 0) }
+        return (exposed, failed + outcomes.compactMap(\.1), warnings)
     }
 
     /// Every block-map page and block the agents' volumes reference must still be stored and not

@@ -55,17 +55,20 @@ struct SnapshotExposer: Sendable {
         }
     }
 
-    /// Waits for the snapshot `name`, exposes it through a claim and pod named `exposure` (the
-    /// snapshot's name by default; a volume read in ranges is exposed once per range), and
-    /// returns the unit that reads it.
-    func expose(_ volume: VolumeFacts, name: String, as exposure: String? = nil, namespace: String, unit: VolumeTransferSpec,
-                owner: ExposureOwner) async throws(ClusterError) -> VolumeTransferSpec {
-        let exposure = exposure ?? name
-        let snapshot = try await waitFor("VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
-                                         kind: "VolumeSnapshot", namespace: namespace, name: name) { object in
+    /// Waits until the VolumeSnapshot is ready to use; its error, when it reports one, is thrown.
+    func waitUntilReady(_ name: String, namespace: String) async throws(ClusterError) -> KubeObject {
+        try await waitFor("VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
+                          kind: "VolumeSnapshot", namespace: namespace, name: name) { object in
             if let message = object["status"]?["error"]?["message"]?.stringValue { throw ClusterError.repository("VolumeSnapshot \(namespace)/\(name): \(message)") }
             return object["status"]?["readyToUse"]?.boolValue == true
         }
+    }
+
+    /// Waits for the snapshot `name` and exposes it once for each of `units` (a volume read in
+    /// ranges is exposed once per range, each copy wherever its pod is scheduled): claims and
+    /// pods `name`, `name-1`, ... Returns the units, each with the node and path to read.
+    func expose(_ volume: VolumeFacts, name: String, namespace: String, units: [VolumeTransferSpec], owner: ExposureOwner) async throws -> [VolumeTransferSpec] {
+        let snapshot = try await waitUntilReady(name, namespace: namespace)
         let diskImage = volume.hostPaths.contains { $0.kind == .diskImage }
         // A file system holding a KubeVirt disk is mounted to read `disk.img`; any other file
         // system is read as the block device under it, which the snapshot may then expose only
@@ -74,27 +77,37 @@ struct SnapshotExposer: Sendable {
         if volume.mode != .block && block {
             try await allowVolumeModeChange(of: snapshot)
         }
-        let size = snapshot["status"]?["restoreSize"] ?? .string(volume.sizeText ?? "\(volume.sizeBytes ?? 0)")
-        var claim = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: exposure)
+        let csi = await changeSource(of: snapshot, namespace: namespace, owner: owner)
         var claimSpec: JSONValue = [
             "accessModes": ["ReadWriteOnce"], "volumeMode": .string(block ? "Block" : volume.mode.rawValue),
             "dataSource": ["apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": .string(name)],
-            "resources": ["requests": ["storage": size]],
+            "resources": ["requests": ["storage": snapshot["status"]?["restoreSize"] ?? .string(volume.sizeText ?? "\(volume.sizeBytes ?? 0)")]],
         ]
         if let storageClass = volume.storageClass { claimSpec["storageClassName"] = .string(storageClass) }
-        claim.json["spec"] = claimSpec
-        claim.json.setValue([Self.labelKey: .string(owner.label)], at: ["metadata", "labels"])
-        try await createIfAbsent(claim)
-
-        let (node, path) = try await attach(claim: exposure, podName: exposure, namespace: namespace, block: block,
-                                            diskImage: diskImage && !block, writable: false, owner: owner)
-        var exposed = unit
-        exposed.node = node
-        exposed.path = path
-        exposed.attached = true
-        exposed.csi = await changeSource(of: snapshot, namespace: namespace, owner: owner)
-        log("Backup \(owner.description): snapshot of \(volume.claim) exposed on node \(node)\(exposed.csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")")
-        return exposed
+        let spec = claimSpec
+        return try await withThrowingTaskGroup(of: (Int, VolumeTransferSpec).self) { group in
+            for (index, unit) in units.enumerated() {
+                let exposure = index == 0 ? name : "\(name)-\(index)"
+                group.addTask {
+                    var claim = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: exposure)
+                    claim.json["spec"] = spec
+                    claim.json.setValue([Self.labelKey: .string(owner.label)], at: ["metadata", "labels"])
+                    try await createIfAbsent(claim)
+                    let (node, path) = try await attach(claim: exposure, podName: exposure, namespace: namespace, block: block,
+                                                        diskImage: diskImage && !block, writable: false, owner: owner)
+                    var exposed = unit
+                    exposed.node = node
+                    exposed.path = path
+                    exposed.attached = true
+                    exposed.csi = csi
+                    log("Backup \(owner.description): snapshot of \(volume.claim) exposed on node \(node)\(csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")")
+                    return (index, exposed)
+                }
+            }
+            var exposed: [(Int, VolumeTransferSpec)] = []
+            for try await unit in group { exposed.append(unit) }
+            return exposed.sorted { $0.0 < $1.0 }.map(\.1)
+        }
     }
 
     /// Marks the snapshot's content as one that may be restored into a claim of another volume
@@ -183,13 +196,24 @@ struct SnapshotExposer: Sendable {
     /// Removes what `snapshot` and `expose` created for a Backup (whatever exists of it), but for
     /// the VolumeSnapshots named in `keep`.
     func cleanup(namespace: String, owner: ExposureOwner, keep: Set<String> = []) async {
-        for (apiVersion, kind) in [("v1", "Pod"), ("v1", "PersistentVolumeClaim"), ("snapshot.storage.k8s.io/v1", "VolumeSnapshot")] {
-            guard let resource = try? await client.resource(apiVersion: apiVersion, kind: kind),
-                  let objects = try? await client.listAll(resource, namespace: namespace, labelSelector: "\(Self.labelKey)=\(owner.label)")
-            else { continue }
-            for object in objects where !(kind == "VolumeSnapshot" && keep.contains(object.name)) {
-                _ = try? await client.delete(resource, namespace: namespace, name: object.name)
-            }
+        for (apiVersion, kind) in [("v1", "Pod"), ("v1", "PersistentVolumeClaim")] {
+            await delete(apiVersion: apiVersion, kind: kind, namespace: namespace, owner: owner)
+        }
+        await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, except: keep)
+    }
+
+    /// Deletes the owner's VolumeSnapshots but those named in `keep` (after `cleanup` took the
+    /// pods and claims).
+    func dropSnapshots(namespace: String, owner: ExposureOwner, except keep: Set<String>) async {
+        await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, except: keep)
+    }
+
+    private func delete(apiVersion: String, kind: String, namespace: String, owner: ExposureOwner, except keep: Set<String> = []) async {
+        guard let resource = try? await client.resource(apiVersion: apiVersion, kind: kind),
+              let objects = try? await client.listAll(resource, namespace: namespace, labelSelector: "\(Self.labelKey)=\(owner.label)")
+        else { return }
+        for object in objects where !keep.contains(object.name) {
+            _ = try? await client.delete(resource, namespace: namespace, name: object.name)
         }
     }
 

@@ -1,4 +1,5 @@
 import FerryKube
+import FerrySystem
 import Foundation
 
 /// Writes the status of Ferry's custom resources (merge patches on the status subresource, so
@@ -24,10 +25,9 @@ struct StatusWriter: Sendable {
                   _ perform: () async throws -> JSONValue) async {
         let started = ContinuousClock.now
         let count = { (phase: String, stored: Int64?) -> Void in
-            let elapsed = (ContinuousClock.now - started).components
             let plan = object.optionalString("plan") ?? object.optionalString("clusterPlan").map { "cluster/\($0)" }
             metrics?.finished(kind, namespace: object.namespace ?? "", plan: plan, phase: phase,
-                              seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, bytesStored: stored,
+                              seconds: (ContinuousClock.now - started).seconds, bytesStored: stored,
                               at: Date().timeIntervalSince1970)
         }
         do {

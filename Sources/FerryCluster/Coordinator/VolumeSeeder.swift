@@ -1,3 +1,4 @@
+import FerryApps
 import FerryKube
 import FerryRepo
 import Foundation
@@ -76,12 +77,7 @@ final class VolumeSeeder: Sendable {
             snapshot.json["spec"] = ["volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(name)]]
             snapshot.json.setValue([Self.labelKey: .string(owner.label)], at: ["metadata", "labels"])
             try await exposer.createIfAbsent(snapshot)
-            let ready = try await exposer.waitFor("VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
-                                                  kind: "VolumeSnapshot", namespace: namespace, name: name) { object in
-                if let message = object["status"]?["error"]?["message"]?.stringValue { throw ClusterError.repository("VolumeSnapshot \(namespace)/\(name): \(message)") }
-                return object["status"]?["readyToUse"]?.boolValue == true
-            }
-            try await exposer.allowVolumeModeChange(of: ready)
+            try await exposer.allowVolumeModeChange(of: try await exposer.waitUntilReady(name, namespace: namespace))
         } catch {
             await exposer.cleanup(namespace: namespace, owner: owner)
             await deleteSnapshots(namespace: namespace, names: [name])
@@ -141,8 +137,7 @@ final class VolumeSeeder: Sendable {
             let classes = try await client.resource(apiVersion: "storage.k8s.io/v1", kind: "StorageClass")
             guard let provisioner = try await client.get(classes, namespace: nil, name: storageClass)["provisioner"]?.stringValue,
                   let snapshotClasses = try? await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotClass") else { return nil }
-            let matching = try await client.listAll(snapshotClasses, namespace: nil).filter { $0["driver"]?.stringValue == provisioner }
-            return (matching.first { $0.annotations["snapshot.storage.kubernetes.io/is-default-class"] == "true" } ?? matching.first)?.name
+            return VolumeFacts.snapshotClass(forDriver: provisioner, among: try await client.listAll(snapshotClasses, namespace: nil))
         } catch .notFound {
             return nil
         } catch {

@@ -1,4 +1,5 @@
 import FerryMover
+import FerrySystem
 import Foundation
 
 /// A progress line on stderr, redrawn a few times a second while a backup or restore runs,
@@ -16,8 +17,7 @@ struct ProgressDisplay {
         let ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(250))
-                let elapsed = ContinuousClock.now - started
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let seconds = (ContinuousClock.now - started).seconds
                 let done = progress.completed
                 let percent = progress.total > 0 ? Double(done) * 100 / Double(progress.total) : 100
                 let line = String(format: "\r%@ %5.1f%%  %@ / %@  %@  stored %@\u{1B}[K", verb, percent,
