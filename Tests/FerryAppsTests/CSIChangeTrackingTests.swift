@@ -37,14 +37,10 @@ extension AgentTests {
                     sms.setValue(.string(Data(certificates.caPEM.utf8).base64EncodedString()), at: ["spec", "caCert"])
                     sms.setValue(.string(audience), at: ["spec", "audience"])
                 }
-                let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot) { name, handle, path in
+                let run = try runCSI(setup, live: live, hostRoot: hostRoot, agentArguments: ["--service-account", "ferry/ferry"]) { name, handle, path in
                     service.control.add(.init(name: name, handle: handle, device: path))
                 }
-                defer { controllers.cancel() }
-                let coordinator = try coordinator(setup, ["--exposer-image", "ferry:test"])
-                defer { coordinator.kill() }
-                let agent = try agent(setup, identity: "agent-2", node: "node-2", ["--host-root", hostRoot, "--service-account", "ferry/ferry"])
-                defer { agent.kill() }
+                defer { run.stop() }
 
                 let first = try await setup.backup("db-1", plan: "db", namespace: "db")
                 #expect(first["status"]?["phase"] == "Completed", "\(first.json.serializedString())")

@@ -1,4 +1,5 @@
 import FerryKube
+import FerryTestSupport
 import Foundation
 import Testing
 
@@ -116,5 +117,33 @@ extension AgentTests {
         let bound = try #require(await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: claim))
         let pv = try #require(bound["spec"]?["volumeName"]?.stringValue, "claim db/\(claim) is not bound")
         return pv == "pv-csi" ? live : "\(cluster.directory)/csi-volumes/\(pv)"
+    }
+
+    /// What a CSI test runs: the harness playing the cluster (`playCSIAndKubelet`), a
+    /// coordinator that exposes snapshots, and an agent (`agent-<node>`) on each of `nodes`.
+    struct CSIRun {
+        let controllers: Task<Void, any Error>
+        let processes: [RunningProcess]
+
+        func stop() {
+            controllers.cancel()
+            for process in processes { process.kill() }
+        }
+    }
+
+    func runCSI(_ setup: CoordinatorTests.Setup, live: String, hostRoot: String, nodes: [String] = ["node-2"], agentArguments: [String] = [],
+                cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) async -> Void = { _, _, _ in }) throws -> CSIRun {
+        let controllers = playCSIAndKubelet(setup.cluster, live: live, hostRoot: hostRoot, nodes: nodes, cut: cut)
+        var processes: [RunningProcess] = []
+        do {
+            processes.append(try coordinator(setup, ["--exposer-image", "ferry:test"]))
+            for node in nodes {
+                processes.append(try agent(setup, identity: "agent-\(node)", node: node, ["--host-root", hostRoot] + agentArguments))
+            }
+        } catch {
+            CSIRun(controllers: controllers, processes: processes).stop()
+            throw error
+        }
+        return CSIRun(controllers: controllers, processes: processes)
     }
 }

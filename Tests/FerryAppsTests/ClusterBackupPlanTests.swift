@@ -147,12 +147,8 @@ extension AgentTests {
                 spec: {target: local, namespaces: [db], components: {labelSelector: {matchLabels: {app: db}}}}
                 """)
             let exposures = Mutex<[String]>([])
-            let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot) { name, _, _ in exposures.withLock { $0.append(name) } }
-            defer { controllers.cancel() }
-            let coordinator = try coordinator(setup, ["--exposer-image", "ferry:test"])
-            defer { coordinator.kill() }
-            let agent = try agent(setup, identity: "agent-2", node: "node-2", ["--host-root", hostRoot])
-            defer { agent.kill() }
+            let run = try runCSI(setup, live: live, hostRoot: hostRoot) { name, _, _ in exposures.withLock { $0.append(name) } }
+            defer { run.stop() }
 
             try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: ferry}\nspec: {clusterPlan: everything-db}")
             let backup = try await setup.finished("Backup", namespace: "ferry", name: "db-1")

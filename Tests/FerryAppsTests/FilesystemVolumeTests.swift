@@ -37,12 +37,8 @@ extension AgentTests {
             try writeFileSystem(live, in: cluster)
             let hostRoot = "\(cluster.directory)/host"
             try await installCSIVolume(setup, mode: "Filesystem")
-            let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot)
-            defer { controllers.cancel() }
-            let coordinator = try coordinator(setup, ["--exposer-image", "ferry:test"])
-            defer { coordinator.kill() }
-            let agent = try agent(setup, identity: "agent-2", node: "node-2", ["--host-root", hostRoot])
-            defer { agent.kill() }
+            let run = try runCSI(setup, live: live, hostRoot: hostRoot)
+            defer { run.stop() }
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")

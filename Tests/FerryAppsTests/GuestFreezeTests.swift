@@ -41,15 +41,11 @@ extension AgentTests {
                 """)
             let server = cluster.server
             let frozenAtCut = Mutex<[String: String]>([:])
-            let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot) { name, _, _ in
+            let run = try runCSI(setup, live: live, hostRoot: hostRoot) { name, _, _ in
                 let vmi = await server.object(apiVersion: "kubevirt.io/v1", kind: "VirtualMachineInstance", namespace: "db", name: "vm1")
                 frozenAtCut.withLock { $0[name] = vmi?["status"]?["fsFreezeStatus"]?.stringValue ?? "thawed" }
             }
-            defer { controllers.cancel() }
-            let coordinator = try coordinator(setup, ["--exposer-image", "ferry:test"])
-            defer { coordinator.kill() }
-            let agent = try agent(setup, identity: "agent-2", node: "node-2", ["--host-root", hostRoot])
-            defer { agent.kill() }
+            defer { run.stop() }
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed" && backup["status"]?["warnings"] == nil, "\(backup.json.serializedString())")

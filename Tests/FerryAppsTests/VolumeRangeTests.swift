@@ -78,12 +78,8 @@ extension AgentTests {
             let hostRoot = "\(cluster.directory)/host"
             try await installCSIVolume(setup)
             try await split(cluster, ranges: 2)
-            let controllers = playCSIAndKubelet(cluster, live: live, hostRoot: hostRoot, nodes: ["node-2", "node-3"])
-            defer { controllers.cancel() }
-            let coordinator = try coordinator(setup, ["--exposer-image", "ferry:test"])
-            defer { coordinator.kill() }
-            let agents = try ["node-2", "node-3"].map { try agent(setup, identity: "agent-\($0)", node: $0, ["--host-root", hostRoot]) }
-            defer { agents.forEach { $0.kill() } }
+            let run = try runCSI(setup, live: live, hostRoot: hostRoot, nodes: ["node-2", "node-3"])
+            defer { run.stop() }
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
