@@ -3,7 +3,9 @@ import PackageDescription
 
 // Ferry: one executable (`ferry`), a layered set of library modules, and C system libraries.
 // Layering (arrows point at what a module may import):
-//   ferry -> FerryMover -> FerryVolume, FerryRepo -> FerryBlob -> FerryHTTP -> CCurl
+//   ferry -> FerryCoordinator -> FerryAPI -> FerryKube, FerryRepo
+//         -> FerryAgent -> FerryAPI, FerryMover (never discovery or resource capture)
+//         -> FerryMover -> FerryVolume, FerryCSI, FerryRepo -> FerryBlob -> FerryHTTP -> CCurl
 // Nothing imports "up". Test support lives in test targets (and `ferry-testkube`), never in `ferry`.
 let package = Package(
     name: "Ferry",
@@ -74,7 +76,7 @@ let package = Package(
             exclude: ["Proto"]),
         .target(
             name: "FerryMover",
-            dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem"]),
+            dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem", "FerryCSI"]),
         .target(
             name: "FerryKube",
             dependencies: [
@@ -87,15 +89,27 @@ let package = Package(
         .target(
             name: "FerryResources",
             dependencies: ["FerryApps", "FerryKube", "FerryRepo"]),
+        // The ferry.dev kinds as typed values, their client, Targets → repositories.
         .target(
-            name: "FerryCluster",
+            name: "FerryAPI",
+            dependencies: ["FerryKube", "FerryRepo", "FerryBlob"]),
+        .target(
+            name: "FerryMetrics",
             dependencies: [
-                "FerryResources", "FerryApps", "FerryKube", "FerryMover", "FerryVolume", "FerryRepo", "FerryBlob", "FerryCSI",
+                "FerryAPI",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]),
+        // The control plane: discovery → work units → one committed snapshot; restores; schedules.
+        .target(
+            name: "FerryCoordinator",
+            dependencies: ["FerryAPI", "FerryMetrics", "FerryResources", "FerryApps", "FerryKube", "FerryRepo", "FerryCSI"]),
+        // The node data plane: VolumeTransfers carried out by the agent on their node.
+        .target(
+            name: "FerryAgent",
+            dependencies: ["FerryAPI", "FerryMetrics", "FerryMover", "FerryVolume", "FerryRepo", "FerryKube", "FerryCSI"]),
 
         // MARK: Test support that is not a test target (never a dependency of `ferry`)
         .target(
@@ -118,7 +132,8 @@ let package = Package(
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI", "FerryResources", "FerryCluster",
+                "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI", "FerryResources",
+                "FerryAPI", "FerryMetrics", "FerryCoordinator", "FerryAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -192,10 +207,18 @@ let package = Package(
         .testTarget(
             name: "FerryKubeTestServerTests",
             dependencies: ["FerryKubeTestServer", "FerryKube"]),
+        .target(
+            name: "FerryKubeTestSupport",
+            dependencies: ["FerryKube", "FerryKubeTestServer"],
+            path: "Tests/FerryKubeTestSupport"),
         .testTarget(
             name: "FerryAppsTests",
+            dependencies: ["FerryApps", "FerryKube", "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport"]),
+        .testTarget(
+            name: "FerryClusterTests",
             dependencies: [
-                "FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport", "FerryCluster", "FerryQEMUTestSupport", "FerryCSITestSupport", "FerryRepo", "FerryBlob",
+                "FerryAPI", "FerryCoordinator", "FerryAgent", "FerryMetrics", "FerryMover", "FerryRepo", "FerryBlob", "FerryKube",
+                "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport", "FerryQEMUTestSupport", "FerryCSITestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
         .testTarget(

@@ -6,13 +6,11 @@ import Synchronization
 
 /// What to back up and how.
 public struct BackupRequest: Sendable {
-    /// The snapshot name; `--parent auto` matches on it.
-    public var name: String
+    /// The snapshot's name; `--parent auto` matches on it.
+    public var snapshotName: String
     public var blockSize: Int
     /// The snapshot to compare against; blocks equal to its block map count as unchanged.
     public var parent: Snapshot?
-    /// The source's format, recorded in the manifest.
-    public var format: String
     /// Concurrent block workers.
     public var workers: Int
     public var tags: [String: String]
@@ -35,12 +33,11 @@ public struct BackupRequest: Sendable {
     /// count only their blocks (`VolumeRanges.join` puts the ranges together).
     public var pages: Range<Int>?
 
-    public init(name: String, blockSize: Int, parent: Snapshot? = nil, format: String = "raw", workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil,
+    public init(snapshotName: String, blockSize: Int, parent: Snapshot? = nil, workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil,
                 changeTracker: (any ChangeTracker)? = nil, cbtSample: CBTSample = .standard, verifyCBT: Bool = false) {
-        self.name = name
+        self.snapshotName = snapshotName
         self.blockSize = blockSize
         self.parent = parent
-        self.format = format
         self.workers = workers
         self.tags = tags
         self.progress = progress
@@ -87,7 +84,7 @@ public struct VolumeBackup: Sendable {
             let (volume, missed) = try await store(in: session)
             var stats = volume.stats
             let manifest = SnapshotManifest(
-                time: Date(), name: request.name, hostname: ProcessInfo.processInfo.hostName,
+                time: Date(), name: request.snapshotName, hostname: ProcessInfo.processInfo.hostName,
                 parent: request.parent?.id.hex, session: session.id, volumes: [volume], tags: request.tags)
             let (id, stored) = try await session.commit(manifest)
             stats.bytesStored = stored
@@ -115,7 +112,7 @@ public struct VolumeBackup: Sendable {
         stats.bytesStored = session.bytesStored
         stats.seconds = (ContinuousClock.now - started).seconds
         let volume = VolumeManifest(
-            name: request.volumeName, source: source.description, format: request.format, size: source.size,
+            name: request.volumeName, source: source.description, format: source.formatName, size: source.size,
             blockSize: request.blockSize, pageEntries: repository.config.blockMapPageEntries, pages: pages,
             changeTracking: ChangeTrackingRecord(provider: plan.provider, bookmarkProvider: plan.bookmark?.provider,
                                                  bookmark: plan.bookmark?.fields, fallbackReason: plan.fallbackReason),
@@ -300,16 +297,3 @@ struct WorkerOutcome: Sendable {
     var missed: [Int] = []
     var stats = VolumeStats()
 }
-
-extension VolumeStats {
-    mutating func merge(_ other: VolumeStats) {
-        bytesRead += other.bytesRead
-        bytesNotRead += other.bytesNotRead
-        bytesSampled += other.bytesSampled
-        zeroBlocks += other.zeroBlocks
-        unchangedBlocks += other.unchangedBlocks
-        dedupBlocks += other.dedupBlocks
-        newBlocks += other.newBlocks
-    }
-}
-

@@ -3,7 +3,7 @@
 /// mover verifies a sample of the blocks a tracker calls unchanged and falls back to comparing
 /// everything whenever a tracker cannot vouch for its answer (DESIGN §4).
 public protocol ChangeTracker: Sendable {
-    /// The provider's name as recorded in manifests ("qcow2-bitmap", "csi", "allocation", ...).
+    /// The provider's name as recorded in manifests ("qcow2-bitmap", "csi").
     var provider: String { get }
 
     /// The ranges that may have changed since the backup that recorded `bookmark`, or why this

@@ -1,4 +1,5 @@
 import FerryKube
+import FerryKubeTestSupport
 import FerryKubeTestServer
 import FerryTestSupport
 import Foundation
@@ -32,16 +33,16 @@ import Testing
         func remove() { try? FileManager.default.removeItem(atPath: directory) }
     }
 
-    func kubeconfig(_ cluster: AppsCluster) -> [String] { ["--kubeconfig", "\(cluster.directory)/kubeconfig"] }
+    func kubeconfig(_ cluster: KubeTestCluster) -> [String] { ["--kubeconfig", "\(cluster.directory)/kubeconfig"] }
 
     /// The real helm installs and upgrades a chart; its objects and release records are captured,
     /// survive a prune, and restore into an empty cluster where helm still manages the release.
     @Test func helmReleaseRestoresIntoAnotherClusterAndHelmStillManagesIt() async throws {
         let repo = try await Repo.make()
         defer { repo.remove() }
-        let snapshot: String? = try await withApps { source in
+        let snapshot: String? = try await withKubeTestCluster { source in
             guard try await source.installHello(in: "web") else { return nil }
-            _ = try await source.helm(["upgrade", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation"])
+            _ = try await source.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation"])
             let backup = try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))
             #expect(backup["resources"] == 5 && backup["name"] == "helm:hello@web" && backup["issues"] == [])
             return backup["snapshot"]?.stringValue
@@ -56,7 +57,7 @@ import Testing
         let listing = try JSONValue(parsing: try await repo.run(["snapshots", "--json"]).stdout)
         #expect(listing[0]?["resources"]?["count"] == 5 && listing[0]?["resources"]?["application"] == "Helm release hello")
 
-        try await withApps { target in
+        try await withKubeTestCluster { target in
             let restored = try await repo.json(["app", "restore", snapshot] + kubeconfig(target))
             // The namespace is created, then the five objects.
             #expect(restored["created"] == 6 && restored["failed"] == 0, "\(restored)")
@@ -69,7 +70,7 @@ import Testing
             let list = try #require(try await target.helm(["list", "-n", "web", "-o", "json"]))
             let releases = try JSONValue(parsing: list)
             #expect(releases[0]?["name"] == "hello" && releases[0]?["revision"] == "2" && releases[0]?["status"] == "deployed", "\(list)")
-            _ = try await target.helm(["upgrade", "hello", HelmDiscoveryTests.helloChart, "-n", "web", "--set", "replicaCount=3", "--disable-openapi-validation"])
+            _ = try await target.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=3", "--disable-openapi-validation"])
             let upgraded = try #require(await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world"))
             #expect(upgraded["spec"]?["replicas"] == 3)
 
@@ -91,19 +92,19 @@ import Testing
     @Test func helmReleaseMovedToAnotherNamespace() async throws {
         let repo = try await Repo.make()
         defer { repo.remove() }
-        let snapshot: String? = try await withApps { source in
+        let snapshot: String? = try await withKubeTestCluster { source in
             guard try await source.installHello(in: "web") else { return nil }
             return try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))["snapshot"]?.stringValue
         }
         guard let snapshot else { return }
-        try await withApps { target in
+        try await withKubeTestCluster { target in
             let restored = try await repo.json(["app", "restore", snapshot, "--namespace-mapping", "web=web2"] + kubeconfig(target))
             #expect(restored["failed"] == 0 && restored["created"] == 5, "\(restored)")
             let releases = try JSONValue(parsing: try #require(try await target.helm(["list", "-n", "web2", "-o", "json"])))
             #expect(releases[0]?["name"] == "hello" && releases[0]?["namespace"] == "web2", "\(releases)")
             let status = try #require(try await target.helm(["status", "hello", "-n", "web2"]))
             #expect(status.contains("NAMESPACE: web2"), "\(status)")
-            _ = try await target.helm(["upgrade", "hello", HelmDiscoveryTests.helloChart, "-n", "web2", "--set", "replicaCount=3", "--disable-openapi-validation"])
+            _ = try await target.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web2", "--set", "replicaCount=3", "--disable-openapi-validation"])
             let deployments = await target.server.objects(apiVersion: "apps/v1", kind: "Deployment")
             #expect(deployments.map { "\($0.namespace ?? "")/\($0.name)" } == ["web2/hello-hello-world"])
             #expect(deployments.first?["spec"]?["replicas"] == 3)
@@ -113,7 +114,7 @@ import Testing
     /// Captures a plain-Deployment operator with its CRD, RBAC and custom resource, then
     /// restores it into another namespace of a fresh cluster.
     func captureOperator(_ repo: Repo) async throws -> String {
-        try await withApps { source in
+        try await withKubeTestCluster { source in
             try await source.loadMemcachedOperator(in: "system")
             try await source.load("operators/memcached-operator/config/samples/cache_v1alpha1_memcached.yaml", namespace: "system")
             try await OperatorDiscoveryTests().addOperand(source, namespace: "system")
@@ -123,7 +124,7 @@ import Testing
     }
 
     /// Plays the Deployment controller for one Deployment: once it appears, reports it available.
-    func markAvailable(_ cluster: AppsCluster, namespace: String, name: String) -> Task<Void, any Error> {
+    func markAvailable(_ cluster: KubeTestCluster, namespace: String, name: String) -> Task<Void, any Error> {
         Task {
             let deployments = try await cluster.client.resource(apiVersion: "apps/v1", kind: "Deployment")
             for try await event in cluster.client.watch(deployments, namespace: namespace, resourceVersion: nil) {
@@ -140,7 +141,7 @@ import Testing
         let repo = try await Repo.make()
         defer { repo.remove() }
         let snapshot = try await captureOperator(repo)
-        try await withApps { target in
+        try await withKubeTestCluster { target in
             let controller = markAvailable(target, namespace: "ops", name: "controller-manager")
             defer { controller.cancel() }
             let restored = try await repo.json(["app", "restore", snapshot, "--namespace-mapping", "system=ops"] + kubeconfig(target))
@@ -170,7 +171,7 @@ import Testing
         let repo = try await Repo.make()
         defer { repo.remove() }
         let snapshot = try await captureOperator(repo)
-        try await withApps { target in
+        try await withKubeTestCluster { target in
             let result = try await repo.run(["app", "restore", snapshot, "--wait-timeout", "1"] + kubeconfig(target))
             #expect(result.status == 1)
             #expect(result.stderr.contains("operator (wait until ready) not ready after 1s"), "\(result.stderr)")
@@ -190,7 +191,7 @@ import Testing
     @Test func badInputIsAClearError() async throws {
         let repo = try await Repo.make()
         defer { repo.remove() }
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             let nothing = try await repo.run(["app", "backup", "--helm-release", "ghost", "-n", "default"] + kubeconfig(cluster))
             #expect(nothing.status == 1 && nothing.stderr.contains("Helm release ghost has no components in namespace default; nothing was stored"), "\(nothing)")
             let mapping = try await repo.run(["app", "restore", "latest", "--namespace-mapping", "a"] + kubeconfig(cluster))

@@ -1,16 +1,17 @@
 import FerryApps
 import FerryKube
+import FerryKubeTestSupport
 import FerryKubeTestServer
 import Foundation
 import Testing
 
 /// Helm releases written by the real helm into the test server, then discovered.
 @Suite(.serialized) struct HelmDiscoveryTests {
-    static let helloChart = Fixtures.url("helm/chart-example/hello-world").path
+    static let helloChart = KubeTestCluster.helloChart
     static let dbChart = Fixtures.url("helm/statefulset-db").path
 
     @Test func helloWorldReleaseAfterAnUpgrade() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             // (helm's --create-namespace validates against OpenAPI even with validation disabled.)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
             guard try await cluster.helm(["install", "hello", Self.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
@@ -38,7 +39,7 @@ import Testing
     }
 
     @Test func decodesReleaseRecordsHelmWrote() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             guard try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default", "--disable-openapi-validation"]) != nil else { return }
             let secrets = try await cluster.client.resource(apiVersion: "v1", kind: "Secret")
             let storage = try await cluster.client.get(secrets, namespace: "default", name: "sh.helm.release.v1.hello.v1")
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func configMapDriverReleases() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             guard let helm = try ExternalTool.helm.require() else { return }
             let environment = [
                 "KUBECONFIG": "\(cluster.directory)/kubeconfig", "HOME": cluster.directory, "HELM_DRIVER": "configmap",
@@ -73,7 +74,7 @@ import Testing
     }
 
     @Test func statefulSetChartCapturesItsClaimsAndStorage() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: data}")
             guard try await cluster.helm(["install", "db", Self.dbChart, "-n", "data", "--disable-openapi-validation"]) != nil else { return }
             try await cluster.load("scenarios/statefulset-storage.yaml")
@@ -120,7 +121,7 @@ import Testing
     }
 
     /// What the StatefulSet controller would add: pods for ordinals 0 and 1 and a revision.
-    func addStatefulSetRuntime(_ cluster: AppsCluster) async throws {
+    func addStatefulSetRuntime(_ cluster: KubeTestCluster) async throws {
         let statefulSets = try await cluster.client.resource(apiVersion: "apps/v1", kind: "StatefulSet")
         let sts = try await cluster.client.get(statefulSets, namespace: "data", name: "db-db")
         let owner: JSONValue = [["apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db-db", "uid": .string(sts.uid!), "controller": true, "blockOwnerDeletion": true]]
@@ -143,7 +144,7 @@ import Testing
     }
 
     @Test func malformedReleaseRecordsAreReportedNotFatal() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             func storage(_ revision: Int, _ payload: [UInt8], status: String = "superseded") -> JSONValue {
                 let inner = Data(payload).base64EncodedString()
                 return [
@@ -178,7 +179,7 @@ import Testing
     }
 
     @Test func forbiddenAndVanishedObjectsAreReported() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             guard try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default", "--disable-openapi-validation"]) != nil else { return }
             await cluster.server.deny(.init(verbs: ["get"], resource: "serviceaccounts", namespace: "default"))
             // The walk reads the manifest in helm's install order (ServiceAccount, Service,
@@ -198,7 +199,7 @@ import Testing
     }
 
     @Test func namespacedPlanStaysInItsNamespace() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             let chart = "\(cluster.directory)/spread"
             try FileManager.default.createDirectory(atPath: "\(chart)/templates", withIntermediateDirectories: true)
             try "apiVersion: v2\nname: spread\nversion: 0.1.0\n".write(toFile: "\(chart)/Chart.yaml", atomically: true, encoding: .utf8)

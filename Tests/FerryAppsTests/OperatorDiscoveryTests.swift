@@ -1,5 +1,6 @@
 import FerryApps
 import FerryKube
+import FerryKubeTestSupport
 import FerryKubeTestServer
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
     static let account = "memcached-operator-controller-manager"
 
     /// The memcached operator as OLM installs it in namespace "operators", plus what it manages.
-    func installWithOLM(_ cluster: AppsCluster) async throws {
+    func installWithOLM(_ cluster: KubeTestCluster) async throws {
         try await cluster.load("operators/olm-crds/operators.coreos.com_subscriptions.yaml")
         try await cluster.load("operators/olm-crds/operators.coreos.com_operatorgroups.yaml")
         try await cluster.load("crds/olm-csv.yaml")
@@ -79,7 +80,7 @@ import Testing
 
     /// What the operator creates for its custom resource: a Deployment (owned by the CR), its
     /// ReplicaSet and Pod (owned by their controllers).
-    func addOperand(_ cluster: AppsCluster, namespace: String) async throws {
+    func addOperand(_ cluster: KubeTestCluster, namespace: String) async throws {
         let memcacheds = try await cluster.client.resource(apiVersion: "cache.example.com/v1alpha1", kind: "Memcached")
         let sample = try await cluster.client.get(memcacheds, namespace: namespace, name: "memcached-sample")
         try await cluster.server.load(yaml: """
@@ -106,7 +107,7 @@ import Testing
     }
 
     @Test func olmSubscriptionToEverythingTheOperatorOwns() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await installWithOLM(cluster)
             let result = try await cluster.discover(.operator(OperatorReference(.subscription("memcached-operator"))), namespace: "operators")
             let csv = "ClusterServiceVersion \(Self.csvName)"
@@ -152,7 +153,7 @@ import Testing
     }
 
     @Test func operatorByNameFindsTheSubscriptionOrTheCSV() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await installWithOLM(cluster)
             let bySubscription = try await cluster.discover(.operator(OperatorReference(.named("memcached-operator"))), namespace: "operators")
             #expect(bySubscription.references.contains("Subscription.operators.coreos.com operators/memcached-operator"))
@@ -173,7 +174,7 @@ import Testing
     }
 
     @Test func plainDeploymentOperatorFindsItsCRDsThroughRBAC() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             let base = "operators/memcached-operator/config"
             try await cluster.load("\(base)/crd/bases/cache.example.com_memcacheds.yaml")
             try await cluster.load("\(base)/manager/manager.yaml")

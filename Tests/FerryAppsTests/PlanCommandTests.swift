@@ -1,4 +1,5 @@
 import FerryKube
+import FerryKubeTestSupport
 import FerryKubeTestServer
 import FerryTestSupport
 import Foundation
@@ -12,7 +13,7 @@ func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> FerryProc
 /// `ferry plan` run as the real binary against the test API server.
 @Suite struct PlanCommandTests {
     @Test func plansALabelSelectedApplication() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: SelectionDiscoveryTests.shop)
             try await cluster.server.load(yaml: """
                 apiVersion: v1
@@ -48,7 +49,7 @@ func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> FerryProc
     }
 
     @Test func reportsBadInputClearly() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             let ferry = FerryProcess(password: nil)
             let kubeconfig = "\(cluster.directory)/kubeconfig"
             let badSelector = try await run(ferry, ["plan", "--kubeconfig", kubeconfig, "--selector", "app in (", "-n", "default"])

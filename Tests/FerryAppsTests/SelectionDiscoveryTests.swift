@@ -1,5 +1,6 @@
 import FerryApps
 import FerryKube
+import FerryKubeTestSupport
 import FerryKubeTestServer
 import Foundation
 import Testing
@@ -96,7 +97,7 @@ import Testing
         """
 
     @Test func labelSelectorWithExpressions() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.shop)
             let selector = try LabelSelector(object: [
                 "matchLabels": ["app.kubernetes.io/part-of": "shop"],
@@ -124,7 +125,7 @@ import Testing
     }
 
     @Test func labelSelectorAcrossTheCluster() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.shop)
             try await cluster.server.load(yaml: """
                 apiVersion: v1
@@ -148,7 +149,7 @@ import Testing
     }
 
     @Test func wholeNamespaceWithRegeneratedObjectsDroppedAndForbiddenReported() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.shop)
             await cluster.server.deny(.init(verbs: ["list"], resource: "secrets", namespace: "shop", reason: "RBAC: clusterrole.rbac.authorization.k8s.io \"secret-reader\" not found"))
             let result = try await cluster.discover(.namespace("shop"), namespace: "shop")
@@ -176,7 +177,7 @@ import Testing
     }
 
     @Test func largeNamespacesAreWalkedPageByPage() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.shop)
             // 3,000 ConfigMaps the application does not use, and one Deployment that is selected.
             let filler = (0..<3000).map { i -> JSONValue in

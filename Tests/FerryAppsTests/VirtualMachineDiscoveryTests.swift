@@ -1,12 +1,13 @@
 import FerryApps
 import FerryKube
+import FerryKubeTestSupport
 import FerryKubeTestServer
 import Testing
 
 @Suite struct VirtualMachineDiscoveryTests {
     static let launcherUID = "3f1a2b4c-0000-4000-8000-00000000abcd"
 
-    func install(_ cluster: AppsCluster) async throws {
+    func install(_ cluster: KubeTestCluster) async throws {
         for crd in ["crds/kubevirt.yaml", "crds/cdi.yaml", "crds/instancetype.yaml", "csi/external-snapshotter/crd/snapshot.storage.k8s.io_volumesnapshotclasses.yaml"] {
             try await cluster.load(crd)
         }
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func virtualMachineWithItsDisksStateAndSecrets() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await install(cluster)
             let result = try await cluster.discover(.virtualMachine(name: "example-vm"), namespace: "vms")
             let vm = "VirtualMachine example-vm"
@@ -128,7 +129,7 @@ import Testing
     }
 
     @Test func missingKubeVirtIsReported() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             let result = try await cluster.discover(.virtualMachine(name: "anything"), namespace: "default")
             #expect(result.components.isEmpty)
             #expect(result.issues.map(\.description) == ["unknownKind: VirtualMachine anything: KubeVirt (kubevirt.io) is not installed"])
@@ -136,7 +137,7 @@ import Testing
     }
 
     @Test func volumeDeletedMidWalkIsReported() async throws {
-        try await withApps { cluster in
+        try await withKubeTestCluster { cluster in
             try await install(cluster)
             // Strike when the walk reads the claim: its volume disappears before the walk gets to it.
             await cluster.server.addHook(.init(times: 1, matching: { $0.method == "GET" && $0.path.hasSuffix("/persistentvolumeclaims/example-dv") }) { _, server in

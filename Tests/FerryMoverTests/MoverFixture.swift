@@ -30,7 +30,7 @@ struct MoverFixture {
 
     func backup(_ source: any BlockSource, name: String, blockSize: Int = 64 << 10, parent: Snapshot? = nil, workers: Int = 3) async throws -> BackupResult {
         let repo = try await open()
-        return try await VolumeBackup(source: source, repository: repo, request: BackupRequest(name: name, blockSize: blockSize, parent: parent, workers: workers)).run()
+        return try await VolumeBackup(source: source, repository: repo, request: BackupRequest(snapshotName: name, blockSize: blockSize, parent: parent, workers: workers)).run()
     }
 
     func restore(_ snapshot: ChunkID, to target: String) async throws -> RestoreResult {

@@ -28,7 +28,7 @@ import Testing
         for range in ranges.reversed() {
             let source = try RawBlockSource(path: image)
             defer { source.close() }
-            var request = BackupRequest(name: image, blockSize: Self.blockSize, parent: parent)
+            var request = BackupRequest(snapshotName: image, blockSize: Self.blockSize, parent: parent)
             request.pages = range
             let session = try await repository.beginSession()
             let (volume, _) = try await VolumeBackup(source: source, repository: repository, request: request).store(in: session)
@@ -82,7 +82,7 @@ import Testing
         func part(_ pages: Range<Int>, name: String = "v") async throws -> VolumeRanges.Part {
             let source = try RawBlockSource(path: image)
             defer { source.close() }
-            var request = BackupRequest(name: name, blockSize: Self.blockSize)
+            var request = BackupRequest(snapshotName: name, blockSize: Self.blockSize)
             request.pages = pages
             request.volumeName = name
             let session = try await repository.beginSession()

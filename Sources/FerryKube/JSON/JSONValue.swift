@@ -153,3 +153,13 @@ extension JSONValue: CustomStringConvertible {
     /// Compact JSON text with sorted keys.
     public var description: String { serializedString() }
 }
+
+extension JSONValue {
+    /// This object with `other`'s members added (replacing same-named ones); other values as
+    /// they are.
+    public func merging(_ other: JSONValue) -> JSONValue {
+        guard case .object(var members) = self, case .object(let extra) = other else { return self }
+        for (key, value) in extra { members[key] = value }
+        return .object(members)
+    }
+}

@@ -32,7 +32,7 @@ public struct SnapshotManifest: Codable, Sendable {
 }
 
 /// One volume in a snapshot: its size, block size and the block map's pages.
-public struct VolumeManifest: Codable, Sendable {
+public struct VolumeManifest: Codable, Sendable, Equatable {
     /// The volume's name within the snapshot ("disk" for a single-volume backup).
     public var name: String
     /// Where it was read from (device or file path).
@@ -114,5 +114,19 @@ public struct Snapshot: Sendable {
     public init(id: ChunkID, manifest: SnapshotManifest) {
         self.id = id
         self.manifest = manifest
+    }
+}
+
+extension VolumeStats {
+    /// Adds the block counters and bytes read of another part of the same volume (a worker's, a
+    /// range's); size, bytes stored and seconds are the caller's to set.
+    public mutating func merge(_ other: VolumeStats) {
+        bytesRead += other.bytesRead
+        bytesNotRead += other.bytesNotRead
+        bytesSampled += other.bytesSampled
+        zeroBlocks += other.zeroBlocks
+        unchangedBlocks += other.unchangedBlocks
+        dedupBlocks += other.dedupBlocks
+        newBlocks += other.newBlocks
     }
 }

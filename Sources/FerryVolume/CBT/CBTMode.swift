@@ -3,7 +3,8 @@ public enum CBTMode: Sendable, Equatable, CustomStringConvertible {
     /// The best provider the source offers: the parent's provider when it can still vouch,
     /// otherwise the full compare.
     case auto
-    /// No change tracking and no allocation map: read every block.
+    /// No change tracker: every allocated block is read and compared with the parent's block map
+    /// (what `hash` does; holes are still skipped).
     case none
     /// Read every allocated block and compare its hash with the parent's block map (always correct).
     case hash

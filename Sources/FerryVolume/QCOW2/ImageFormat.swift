@@ -58,3 +58,8 @@ public enum ImageFormat: String, Sendable, CaseIterable, Codable {
         return .raw
     }
 }
+
+extension BlockSource {
+    /// The source's format as manifests record it: "qcow2" for a qcow2 image, else "raw".
+    public var formatName: String { self is QCOW2BlockSource ? ImageFormat.qcow2.rawValue : ImageFormat.raw.rawValue }
+}

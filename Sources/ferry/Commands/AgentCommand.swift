@@ -1,5 +1,5 @@
 import ArgumentParser
-import FerryCluster
+import FerryAgent
 import Foundation
 
 /// `ferry agent`: the node agent (a DaemonSet in the Helm chart).

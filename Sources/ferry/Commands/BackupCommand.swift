@@ -59,7 +59,7 @@ struct BackupCommand: AsyncParsableCommand {
         let tracker = try changeTracking.tracker(for: block, parent: parentSnapshot)
         let progress = TransferProgress(total: block.size)
         var request = BackupRequest(
-            name: name, blockSize: blockSize, parent: parentSnapshot, format: block is QCOW2BlockSource ? "qcow2" : "raw", tags: tags,
+            snapshotName: name, blockSize: blockSize, parent: parentSnapshot, tags: tags,
             progress: progress, changeTracker: tracker, cbtSample: changeTracking.sample, verifyCBT: changeTracking.verifyCbt)
         request.sessionLease = .seconds(max(1, sessionLease))
         request.compression = compression
@@ -89,7 +89,7 @@ struct BackupCommand: AsyncParsableCommand {
     private func resolveParent(_ repo: Repository, name: String) async throws -> Snapshot? {
         guard let parent else { return nil }
         guard parent == "auto" else { return try await repo.snapshot(matching: parent) }
-        return try await repo.snapshots().snapshots.last { $0.manifest.name == name }
+        return try await repo.latestSnapshot(named: name)
     }
 }
 

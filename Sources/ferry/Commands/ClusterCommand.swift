@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryAPI
 import FerryKube
 import Foundation
 
@@ -9,60 +10,62 @@ struct ClusterCommand: AsyncParsableCommand {
         abstract: "Start backups and restores on a cluster where Ferry is installed, and follow them.",
         subcommands: [ClusterBackupCommand.self, ClusterRestoreCommand.self])
 
-    /// Creates `object` and, with `wait`, prints its progress until it ends; exits 1 unless it
+    /// Creates the job and, with `wait`, prints its progress until it ends; exits 1 unless it
     /// ends Completed.
-    static func start(_ object: KubeObject, kind: String, client: KubeClient, wait: Bool) async throws {
-        let resource = try await served(kind, client: client)
-        let created = try await client.create(resource, object)
-        Terminal.error("\(kind.lowercased()) \(created.namespace ?? "")/\(created.name) created")
+    static func start<J: JobObject>(_ job: J, client: KubeClient, wait: Bool) async throws {
+        let ferry = FerryClient(client)
+        let resource = try await served(J.kind, ferry: ferry)
+        let created = try await ferry.create(job)
+        Terminal.error("\(J.kind.rawValue.lowercased()) \(created.namespace ?? "")/\(created.name) created")
         guard wait else {
             Terminal.output(created.name)
             return
         }
         var last = ""
-        for try await event in client.watch(resource, namespace: created.namespace, resourceVersion: created.resourceVersion,
+        for try await event in client.watch(resource, namespace: created.namespace, resourceVersion: created.object.resourceVersion,
                                             fieldSelector: "metadata.name=\(created.name)", timeoutSeconds: nil) {
-            guard let object = event.object, object.name == created.name else { continue }
-            let status = object["status"] ?? [:]
-            let line = describe(status)
+            guard let object = event.object, object.name == created.name, let current = try? J(object) else { continue }
+            let line = describe(current.status)
             if line != last, !line.isEmpty {
                 Terminal.error(line)
                 last = line
             }
-            switch status["phase"]?.stringValue ?? "" {
-            case "Completed":
-                Terminal.output(status["snapshot"]?.stringValue ?? created.name)
+            switch current.status.phase {
+            case .completed?:
+                Terminal.output((current.status as? BackupStatus)?.snapshot ?? (current.status as? RestoreStatus)?.snapshot ?? created.name)
                 return
-            case "PartiallyFailed", "Failed":
-                for error in status["errors"]?.arrayValue ?? [] { Terminal.error("error: \(error.stringValue ?? "")") }
-                for warning in status["warnings"]?.arrayValue ?? [] { Terminal.error("warning: \(warning.stringValue ?? "")") }
+            case .partiallyFailed?, .failed?:
+                for error in current.status.errors ?? [] { Terminal.error("error: \(error)") }
+                for warning in current.status.warnings ?? [] { Terminal.error("warning: \(warning)") }
                 throw ExitCode(1)
             default:
                 continue
             }
         }
-        throw CLIError("the watch of \(kind) \(created.name) ended before it finished")
+        throw CLIError("the watch of \(J.kind.rawValue) \(created.name) ended before it finished")
     }
 
     /// The resource of a Ferry kind, or an error saying Ferry is not installed.
-    static func served(_ kind: String, client: KubeClient) async throws -> APIResource {
+    static func served(_ kind: FerryKind, ferry: FerryClient) async throws -> APIResource {
         do {
-            return try await client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
-        } catch {
-            guard case .unknownResource = error else { throw error }
-            throw CLIError("the cluster does not serve \(kind).ferry.dev: is Ferry installed (helm install ferry charts/ferry)?")
+            return try await ferry.resource(kind)
+        } catch .kube(.unknownResource) {
+            throw CLIError("the cluster does not serve \(kind.rawValue).ferry.dev: is Ferry installed (helm install ferry charts/ferry)?")
         }
     }
 
     /// One line of progress: the phase and each volume's.
-    static func describe(_ status: JSONValue) -> String {
-        guard let phase = status["phase"]?.stringValue else { return "" }
-        let volumes = (status["volumes"]?.arrayValue ?? []).map { volume -> String in
-            let done = volume["bytesDone"]?.intValue, total = volume["bytesTotal"]?.intValue
-            let progress = (done != nil && total != nil && total! > 0) ? " \(Format.bytes(done!))/\(Format.bytes(total!))" : ""
-            return "\(volume["claim"]?.stringValue ?? "?") \(volume["phase"]?.stringValue ?? "?")\(progress)"
+    static func describe(_ status: some JobStatus) -> String {
+        guard let phase = status.phase else { return "" }
+        let volumes = (status.volumes ?? []).map { volume -> String in
+            let progress = if let done = volume.bytesDone, let total = volume.bytesTotal, total > 0 {
+                " \(Format.bytes(done))/\(Format.bytes(total))"
+            } else {
+                ""
+            }
+            return "\(volume.claim) \(volume.phase.rawValue)\(progress)"
         }
-        return ([phase] + volumes).joined(separator: "; ")
+        return ([phase.rawValue] + volumes).joined(separator: "; ")
     }
 }
 
@@ -92,9 +95,9 @@ struct ClusterBackupCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try kube.client()
         let name = self.name ?? "\(plan)-\(Int(Date().timeIntervalSince1970))"
-        var backup = KubeObject(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: namespace ?? client.configuration.namespace, name: name)
-        backup.json["spec"] = [clusterPlan ? "clusterPlan" : "plan": .string(plan)]
-        try await ClusterCommand.start(backup, kind: "Backup", client: client, wait: wait)
+        let backup = Backup(namespace: namespace ?? client.configuration.namespace, name: name,
+                            spec: clusterPlan ? BackupSpec(clusterPlan: plan) : BackupSpec(plan: plan))
+        try await ClusterCommand.start(backup, client: client, wait: wait)
     }
 }
 
@@ -134,10 +137,10 @@ struct ClusterRestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try kube.client()
-        var restore = KubeObject(apiVersion: "ferry.dev/v1alpha1", kind: "Restore", namespace: namespace ?? client.configuration.namespace,
-                                 name: name ?? "restore-\(Int(Date().timeIntervalSince1970))")
-        restore.json["spec"] = backup.map { ["backup": .string($0)] } ?? ["target": .string(target!), "snapshot": .string(snapshot!)]
-        if clusterWide { restore.json.setValue(true, at: ["spec", "clusterWide"]) }
-        try await ClusterCommand.start(restore, kind: "Restore", client: client, wait: wait)
+        var spec = backup.map { RestoreSpec(backup: $0) } ?? RestoreSpec(target: target, snapshot: snapshot)
+        if clusterWide { spec.clusterWide = true }
+        let restore = Restore(namespace: namespace ?? client.configuration.namespace, name: name ?? "restore-\(Int(Date().timeIntervalSince1970))",
+                              spec: spec)
+        try await ClusterCommand.start(restore, client: client, wait: wait)
     }
 }

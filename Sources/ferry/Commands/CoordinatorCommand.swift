@@ -1,5 +1,5 @@
 import ArgumentParser
-import FerryCluster
+import FerryCoordinator
 import Foundation
 
 /// `ferry coordinator`: the cluster's coordinator (a Deployment in the Helm chart).

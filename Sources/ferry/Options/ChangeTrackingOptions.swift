@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryCSI
+import FerryMover
 import FerryRepo
 import FerryVolume
 import Foundation
@@ -57,28 +58,11 @@ struct ChangeTrackingOptions: ParsableArguments {
         try (ImageFormat(rawValue: format) ?? .auto).open(path: path, force: force)
     }
 
-    /// The tracker for `--cbt`, given the source and the parent's bookmark; nil means compare
-    /// every block.
+    /// The tracker for `--cbt`, given the source and the parent; nil means compare every block.
     func tracker(for source: any BlockSource, parent: Snapshot?) throws -> (any ChangeTracker)? {
-        let record = parent?.manifest.volumes.first?.changeTracking
-        let bookmark = record?.bookmarkProvider.map { CBTBookmark(provider: $0, fields: record?.bookmark ?? [:]) }
-        switch try CBTMode(parsing: cbt) {
-        case .none, .hash:
-            return nil
-        case let .qcow2Bitmap(name):
-            guard let image = source as? QCOW2BlockSource else {
-                throw ValidationError("--cbt qcow2-bitmap needs a qcow2 source")
-            }
-            return try QCOW2BitmapTracker.choose(source: image, name: name, parent: bookmark)
-        case .csi:
-            return try csiTracker()
-        case .auto:
-            if csiEndpoint != nil { return try csiTracker() }
-            if let image = source as? QCOW2BlockSource {
-                return try? QCOW2BitmapTracker.choose(source: image, name: nil, parent: bookmark)
-            }
-            return nil
-        }
+        let mode = try CBTMode(parsing: cbt)
+        let csi = mode == .csi || (mode == .auto && csiEndpoint != nil) ? ChangeTrackerSelection.CSISource.tracker(try csiTracker()) : nil
+        return try ChangeTrackerSelection.tracker(mode, source: source, parent: parent?.manifest.volumes.first, csi: csi)
     }
 
     private func csiTracker() throws -> CSIChangeTracker {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import FerryCluster
+import FerryMetrics
 import Foundation
 
 /// What the long-running cluster processes (`coordinator`, `agent`) share: how to reach the API,

@@ -1,0 +1,119 @@
+import FerryKube
+
+/// Ferry's kinds over a `KubeClient`: typed reads, creates, and status writes that re-read and
+/// retry on conflicts, so a write never replaces fields another writer set in between.
+public struct FerryClient: Sendable {
+    public let kube: KubeClient
+
+    public init(_ kube: KubeClient) {
+        self.kube = kube
+    }
+
+    /// The served resource of a kind (from discovery: the CRDs must be installed).
+    public func resource(_ kind: FerryKind) async throws(ClusterError) -> APIResource {
+        do {
+            return try await kube.resource(apiVersion: FerryKind.apiVersion, kind: kind.rawValue)
+        } catch {
+            throw .kube(error)
+        }
+    }
+
+    /// One object, or which one is missing and who needed it.
+    public func get<R: FerryObject>(_ type: R.Type, namespace: String?, name: String, neededBy: String) async throws(ClusterError) -> R {
+        let resource = try await resource(R.kind)
+        let object: KubeObject
+        do {
+            object = try await kube.get(resource, namespace: namespace, name: name)
+        } catch .notFound {
+            throw .missing(kind: R.kind.rawValue, namespace: namespace ?? "", name: name, neededBy: neededBy)
+        } catch {
+            throw .kube(error)
+        }
+        return try R(object)
+    }
+
+    /// The current version of `value`'s object, or nil when it is gone.
+    public func reread<R: FerryObject>(_ value: R) async throws(ClusterError) -> R? {
+        let resource = try await resource(R.kind)
+        let object: KubeObject
+        do {
+            object = try await kube.get(resource, namespace: value.namespace, name: value.name)
+        } catch .notFound {
+            return nil
+        } catch {
+            throw .kube(error)
+        }
+        return try R(object)
+    }
+
+    /// Every object of the kind (in `namespace`, or everywhere), with those whose spec does
+    /// not read apart.
+    public func list<R: FerryObject>(_ type: R.Type, namespace: String?, labelSelector: String? = nil) async throws(ClusterError)
+        -> (objects: [R], invalid: [(KubeObject, ClusterError)]) {
+        let resource = try await resource(R.kind)
+        let all: [KubeObject]
+        do {
+            all = try await kube.listAll(resource, namespace: namespace, labelSelector: labelSelector)
+        } catch {
+            throw .kube(error)
+        }
+        var objects: [R] = []
+        var invalid: [(KubeObject, ClusterError)] = []
+        for object in all {
+            do {
+                objects.append(try R(object))
+            } catch {
+                invalid.append((object, error))
+            }
+        }
+        return (objects, invalid)
+    }
+
+    /// Creates the object; `alreadyExists` is the caller's to judge.
+    @discardableResult
+    public func create<R: FerryObject>(_ value: R) async throws(ClusterError) -> R {
+        let resource = try await resource(R.kind)
+        let object: KubeObject
+        do {
+            object = try value.encoded()
+        } catch {
+            throw .invalidSpec(object: value.label, field: "spec", message: "\(error)")
+        }
+        let created: KubeObject
+        do {
+            created = try await kube.create(resource, object)
+        } catch {
+            throw .kube(error)
+        }
+        return try R(created)
+    }
+
+    /// Changes the status with `change`, applied to the latest version: on a conflict the object
+    /// is read again and `change` applied again (it must be repeatable). `change` returns false to
+    /// leave the object as it is. Returns the object as written, the latest one when `change`
+    /// declined, or nil when the object is gone.
+    @discardableResult
+    public func updateStatus<R: FerryObject>(_ value: R, conflictRetries: Int = 10, _ change: (inout R.Status, R) throws -> Bool)
+        async throws -> R? {
+        let resource = try await resource(R.kind)
+        var current = value
+        for attempt in 0...conflictRetries {
+            var status = current.status
+            guard try change(&status, current) else { return current }
+            var next = current
+            next.status = status
+            do {
+                let object = try next.encoded()
+                return try R(try await kube.updateStatus(resource, object))
+            } catch KubeError.conflict where attempt < conflictRetries {
+                guard let latest = try await reread(current) else { return nil }
+                current = latest
+            } catch KubeError.notFound {
+                return nil
+            } catch let error as KubeError {
+                throw ClusterError.kube(error)
+            }
+        }
+        return nil
+    }
+}

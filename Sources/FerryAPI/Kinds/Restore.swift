@@ -1,0 +1,63 @@
+import FerryKube
+import Foundation
+
+/// Restores a snapshot's objects (and volumes) into the Restore's namespace, or, cluster-wide,
+/// into the backed-up namespaces.
+public struct Restore: FerryObject {
+    public static let kind = FerryKind.restore
+    public static let emptyStatus = RestoreStatus()
+    public var object: KubeObject
+    public var spec: RestoreSpec
+    public var status: RestoreStatus
+
+    public init(object: KubeObject, spec: RestoreSpec, status: RestoreStatus) {
+        self.object = object
+        self.spec = spec
+        self.status = status
+    }
+}
+
+public struct RestoreSpec: Codable, Sendable, Equatable {
+    /// A Backup in this namespace.
+    public var backup: String?
+    /// Instead of `backup`: a Target in this namespace, with `snapshot`.
+    public var target: String?
+    /// With `target`: a snapshot id (or unique prefix, or `latest`).
+    public var snapshot: String?
+    public var existingResources: ExistingResources?
+    public var waitTimeoutSeconds: Int?
+    /// Into the backed-up namespaces (and cluster-scoped objects): only in Ferry's namespace.
+    public var clusterWide: Bool?
+    /// With `clusterWide`: backed-up namespace → namespace to restore into.
+    public var namespaceMapping: [String: String]?
+
+    public enum ExistingResources: String, Codable, Sendable, CaseIterable {
+        case skip, update
+    }
+
+    public init(backup: String? = nil, target: String? = nil, snapshot: String? = nil) {
+        self.backup = backup
+        self.target = target
+        self.snapshot = snapshot
+    }
+}
+
+public struct RestoreStatus: Codable, Sendable, Equatable {
+    public var phase: JobPhase?
+    public var attempt: String?
+    public var startTime: Date?
+    public var completionTime: Date?
+    public var snapshot: String?
+    public var created: Int?
+    public var existing: Int?
+    public var updated: Int?
+    public var failed: Int?
+    public var skipped: [String]?
+    /// Volumes whose data was written (`namespace/claim` as in the snapshot).
+    public var volumesRestored: [String]?
+    public var volumes: [VolumeProgress]?
+    public var warnings: [String]?
+    public var errors: [String]?
+
+    public init() {}
+}

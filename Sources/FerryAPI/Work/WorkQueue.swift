@@ -1,0 +1,60 @@
+import FerryKube
+import Synchronization
+
+extension FerryClient {
+    /// Lists and watches a kind and hands `body` every object (from the list, and each later
+    /// ADDED or MODIFIED event) that `isWork` accepts; the same object may come more than once.
+    /// Objects whose spec does not read are handed to `invalid`. Returns only by throwing (the
+    /// watch ended or failed).
+    public func forEachWorkItem<R: FerryObject>(
+        _ type: R.Type, namespace: String?, labelSelector: String? = nil,
+        where isWork: @Sendable (R) -> Bool, invalid: @Sendable (KubeObject, ClusterError) -> Void = { _, _ in },
+        _ body: @Sendable (R) -> Void
+    ) async throws {
+        let resource = try await resource(R.kind)
+        func handle(_ object: KubeObject) {
+            do throws(ClusterError) {
+                let value = try R(object)
+                if isWork(value) { body(value) }
+            } catch {
+                invalid(object, error)
+            }
+        }
+        for try await event in kube.listAndWatch(resource, namespace: namespace, labelSelector: labelSelector) {
+            switch event {
+            case .synced(let objects, _):
+                for object in objects { handle(object) }
+            case .event(.added(let object)), .event(.modified(let object)):
+                handle(object)
+            case .event:
+                break
+            }
+        }
+        throw ClusterError.watchEnded(resource: resource.name)
+    }
+}
+
+/// Runs `body` for each element of `stream`, at most `limit` at a time.
+public func forEachConcurrently<Element: Sendable>(_ stream: AsyncStream<Element>, limit: Int, _ body: @escaping @Sendable (Element) async -> Void) async {
+    await withTaskGroup(of: Void.self) { group in
+        var running = 0
+        for await element in stream {
+            if running >= max(1, limit) {
+                await group.next()
+                running -= 1
+            }
+            group.addTask { await body(element) }
+            running += 1
+        }
+    }
+}
+
+/// Names already handed out, shared by the tasks that feed a work queue.
+public final class SeenSet: Sendable {
+    private let names = Mutex<Set<String>>([])
+
+    public init() {}
+
+    /// True the first time `name` is offered.
+    public func insert(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
+}

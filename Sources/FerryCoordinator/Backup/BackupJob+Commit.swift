@@ -1,0 +1,106 @@
+import FerryAPI
+import FerryApps
+import FerryCSI
+import FerryKube
+import FerryRepo
+import FerryResources
+import Foundation
+
+extension BackupJob {
+    /// Records the volumes the agents stored and the captured objects as one snapshot, applies
+    /// the plan's retention; returns the Backup's final status and the names of the volumes
+    /// stored with a CSI bookmark (their snapshots are the next deltas' bases).
+    func commit(plan: ResolvedPlan, result: DiscoveryResult, finished: [VolumeTransfer], notMoved: [VolumeUnits.NotMoved],
+                warnings extra: [String], repository: Repository) async throws -> (BackupStatus, [String]) {
+        let namespace = backup.namespace ?? ""
+        var volumes: [VolumeManifest] = []
+        var failures: [String] = []
+        var claims: [String] = []
+        var unitsOf: [String: [VolumeTransfer]] = [:]
+        for unit in finished {
+            let claim = unit.spec.volume
+            if unitsOf[claim] == nil { claims.append(claim) }
+            unitsOf[claim, default: []].append(unit)
+        }
+        // A volume is stored when every one of its ranges is; the ranges join into one block map.
+        for claim in claims {
+            let units = unitsOf[claim] ?? []
+            if let failed = units.first(where: { $0.phase != .succeeded || $0.status.result == nil }) {
+                let range = units.count > 1 ? " (range \(failed.name))" : ""
+                failures.append("volume \(claim)\(range): \(failed.status.message ?? "failed")")
+                continue
+            }
+            do {
+                let parts = units.map { VolumeRanges.Part(firstPage: $0.status.firstPage ?? 0, volume: $0.status.result!) }
+                volumes.append(try VolumeRanges.join(parts))
+            } catch {
+                failures.append("volume \(claim): the agents' results do not make a volume manifest: \(error)")
+            }
+        }
+
+        let session = try await repository.beginSession()
+        let snapshot: ChunkID
+        let stored: Int64
+        let resources: ResourceManifest
+        do {
+            try await Self.verifyStored(volumes, in: session)
+            resources = try await ResourceCapture.store(result, in: session)
+            let manifest = SnapshotManifest(
+                time: Date(), name: plan.snapshotName, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id, volumes: volumes,
+                resources: resources,
+                tags: ["backup": backup.name, plan.kind == .clusterBackupPlan ? "clusterPlan" : "plan": plan.name, "namespace": namespace])
+            (snapshot, stored) = try await session.commit(manifest)
+        } catch {
+            await session.end()
+            throw error
+        }
+        var warnings = result.issues.map(\.description)
+        warnings += notMoved.map { "volume \($0.claim) not moved: \($0.reason)" }
+        warnings += extra
+        if let retention = plan.retention {
+            let removed = try await applyRetention(retention, name: plan.snapshotName, repository: repository)
+            if removed > 0 { log("\(backup.label): retention removed \(removed) older snapshot(s) of \(plan.snapshotName)") }
+        }
+        failures += notMoved.filter { $0.phase == .failed }.map { "volume \($0.claim): \($0.reason)" }
+        let incomplete = result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) } || !failures.isEmpty || !notMoved.isEmpty
+        let lastBackup = plan.kind == .clusterBackupPlan ? "\(namespace)/\(backup.name)" : backup.name
+        try? await context.status.updatePlan(plan) {
+            $0.lastBackup = lastBackup
+            $0.lastBackupTime = Date()
+        }
+        var status = BackupStatus()
+        status.phase = incomplete ? .partiallyFailed : .completed
+        status.snapshot = snapshot.hex
+        status.resources = resources.count
+        status.bytesStored = stored + volumes.reduce(0) { $0 + $1.stats.bytesStored }
+        status.volumes = VolumeUnits.summary(finished, notMoved: notMoved)
+        status.warnings = warnings.isEmpty ? nil : warnings
+        status.errors = failures.isEmpty ? nil : failures
+        return (status, volumes.filter { $0.changeTracking?.bookmarkProvider == CSIChangeTracker.providerName }.map(\.name))
+    }
+
+    /// Every block-map page and block the agents' volumes reference must still be stored and not
+    /// marked for deletion as this session sees the index: a prune that ran between an agent's
+    /// session and this one may have claimed them (the backup must then run again).
+    static func verifyStored(_ volumes: [VolumeManifest], in session: WriteSession) async throws {
+        for volume in volumes {
+            for page in 0..<volume.pageCount {
+                let id = try volume.pageID(page)
+                guard session.holds(id) else {
+                    throw ClusterError.repository("volume \(volume.name): block-map page \(id.short) is no longer stored (a prune ran meanwhile); run the backup again")
+                }
+                for entry in try await session.repository.blockMapPage(volume, page: page).entries where !entry.isZero && !session.holds(entry) {
+                    throw ClusterError.repository("volume \(volume.name): chunk \(entry.short) is no longer stored (a prune ran meanwhile); run the backup again")
+                }
+            }
+        }
+    }
+
+    /// Forgets the plan's snapshots the policy does not keep (prune reclaims their space).
+    func applyRetention(_ policy: RetentionPolicy, name: String, repository: Repository) async throws -> Int {
+        let snapshots = try await repository.snapshots().snapshots.filter { $0.manifest.name == name }
+        let removals = policy.apply(to: snapshots, calendar: Calendar(identifier: .gregorian)).filter { !$0.keep }.map { ObjectName.snapshot($0.snapshot.id) }
+        if !removals.isEmpty { try await repository.store.delete(removals) }
+        return removals.count
+    }
+}

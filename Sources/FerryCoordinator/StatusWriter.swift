@@ -1,0 +1,120 @@
+import FerryAPI
+import FerryKube
+import FerryMetrics
+import FerrySystem
+import Foundation
+
+/// Writes the status of Ferry's custom resources through their types, and carries a job
+/// (Backup or Restore) from InProgress to its final status. A final status is written until it
+/// lands: conflicts re-read the object, other failures back off and try again, so no job stays
+/// InProgress after its work ended (unless this process stops first; the next leader then
+/// takes the job up again).
+struct StatusWriter: Sendable {
+    let client: FerryClient
+    /// Where the outcomes of Backups and Restores are counted (nil: nowhere).
+    var metrics: ClusterMetrics?
+    let log: @Sendable (String) -> Void
+    /// The longest wait between tries of a status write that must land.
+    var maximumBackoff: Duration = .seconds(30)
+
+    /// Changes the status of `value` once (conflicts are retried against the latest version).
+    @discardableResult
+    func update<R: FerryObject>(_ value: R, _ change: @escaping (inout R.Status) -> Void) async throws -> R? {
+        try await client.updateStatus(value) { status, _ in
+            change(&status)
+            return true
+        }
+    }
+
+    /// Changes the status until the write lands or the object is gone; only cancellation stops it.
+    func persist<R: FerryObject>(_ value: R, what: String, _ change: @escaping (inout R.Status, R) -> Bool) async throws(CancellationError) {
+        var delay: Duration = .milliseconds(200)
+        while true {
+            do {
+                _ = try await client.updateStatus(value, change)
+                return
+            } catch ClusterError.kube(let error) where error.isRefusal {
+                log("\(value.label): the API server refuses its \(what) (\(error)); not writing it")
+                return
+            } catch {
+                log("\(value.label): writing its \(what) failed (\(error)); trying again in \(delay)")
+            }
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                throw CancellationError()
+            }
+            delay = min(delay * 2, maximumBackoff)
+        }
+    }
+
+    /// Carries out a job: phase InProgress under `attempt`, then the status `perform` returns
+    /// with the completion time, or phase Failed with the error.
+    func carryOut<J: JobObject>(_ job: J, attempt: String, _ perform: () async throws -> J.Status) async {
+        let started = ContinuousClock.now
+        let startTime = Date()
+        do {
+            var running = J.Status()
+            running.phase = .inProgress
+            running.attempt = attempt
+            running.startTime = startTime
+            try await persist(job, what: "start") { status, _ in
+                status = running
+                return true
+            }
+        } catch {
+            return
+        }
+        var outcome: J.Status
+        do {
+            outcome = try await perform()
+            log("\(job.label): \(outcome.phase?.rawValue ?? "")")
+        } catch {
+            log("\(job.label) failed: \(error)")
+            outcome = J.Status()
+            outcome.phase = .failed
+            outcome.errors = ["\(error)"]
+        }
+        outcome.attempt = attempt
+        outcome.startTime = startTime
+        outcome.completionTime = Date()
+        let final = outcome
+        do {
+            try await persist(job, what: "final status") { status, current in
+                // A job another attempt has taken over is left to it.
+                guard current.status.attempt == attempt else { return false }
+                var next = final
+                if next.volumes == nil { next.volumes = status.volumes }
+                status = next
+                return true
+            }
+        } catch {
+            return
+        }
+        let plan = (job as? Backup).flatMap { $0.spec.plan ?? $0.spec.clusterPlan.map { "cluster/\($0)" } }
+        metrics?.finished(J.kind, namespace: job.namespace ?? "", plan: plan, phase: final.phase ?? .failed,
+                          seconds: (ContinuousClock.now - started).seconds, bytesStored: (final as? BackupStatus)?.bytesStored,
+                          at: Date().timeIntervalSince1970)
+    }
+}
+
+extension KubeError {
+    /// The server understood the request and will never accept it as it is (a write that does
+    /// not fit the schema): trying again cannot help.
+    var isRefusal: Bool {
+        switch self {
+        case .invalid, .badRequest: return true
+        default: return false
+        }
+    }
+}
+
+extension StatusWriter {
+    /// Changes the status of a BackupPlan or ClusterBackupPlan.
+    func updatePlan(_ plan: ResolvedPlan, _ change: @escaping (inout BackupPlanStatus) -> Void) async throws {
+        switch plan.kind {
+        case .clusterBackupPlan: try await update(try ClusterBackupPlan(plan.object), change)
+        default: try await update(try BackupPlan(plan.object), change)
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import FerryAPI
+import FerryApps
+import FerryKube
+import FerryRepo
+import Foundation
+
+/// The volumes of one Backup (or Restore) as work units: which can be read by an agent (and
+/// where), the `VolumeTransfer` objects for them, and following them to the end. The
+/// coordinator judges heartbeats on its own clock (when it last saw a unit's status change),
+/// requeues a unit whose agent went silent for a lease, and fails one no agent claims.
+struct VolumeUnits: Sendable {
+    struct Timing: Sendable {
+        /// A running unit whose status has not changed for this long is requeued.
+        var unitLease: Duration = .seconds(60)
+        /// A unit nobody claims for this long fails (no agent on its node).
+        var claimTimeout: Duration = .seconds(600)
+        var poll: Duration = .milliseconds(500)
+    }
+
+    /// A volume that is not moved (or whose snapshot could not be exposed: `failed`), and why.
+    struct NotMoved: Sendable {
+        var claim: String
+        var reason: String
+        var phase = VolumePhase.notMoved
+    }
+
+    /// A CSI volume to snapshot and expose before an agent can read it.
+    struct Snapshotted: Sendable {
+        var volume: VolumeFacts
+        var snapshotClass: String
+        /// The unit, with node and path filled in once the snapshot is exposed.
+        var unit: VolumeTransferSpec
+    }
+
+    let ferry: FerryClient
+    let status: StatusWriter
+    let timing: Timing
+    let log: @Sendable (String) -> Void
+
+    init(_ context: JobContext) {
+        ferry = context.ferry
+        status = context.status
+        timing = context.timing
+        log = context.log
+    }
+
+    /// The units for the volumes an agent can read directly (block-mode volumes and VM disk
+    /// images at a host path on a node), the CSI volumes to snapshot first (any mode), and the
+    /// rest with the reason.
+    static func plan(_ volumes: [VolumeFacts], backup: String, target: String, snapshotName: String) -> ([VolumeTransferSpec], [Snapshotted], [NotMoved]) {
+        var units: [VolumeTransferSpec] = []
+        var snapshotted: [Snapshotted] = []
+        var notMoved: [NotMoved] = []
+        for volume in volumes {
+            let claim = "\(volume.claim.namespace ?? "")/\(volume.claim.name)"
+            switch volume.readMethod {
+            case .hostPath(let node, let path):
+                let kind = volume.hostPaths.first { $0.node == node && $0.path == path }?.kind
+                if volume.mode == .block || kind == .diskImage {
+                    units.append(VolumeTransferSpec(owner: backup, target: target, node: node, volume: claim, snapshotName: snapshotName,
+                                                    source: .init(path: path, format: .auto)))
+                } else {
+                    notMoved.append(NotMoved(claim: claim, reason: "a filesystem volume (\(path) on \(node)): agents read block devices and disk images; it needs a CSI snapshot, which this version does not take"))
+                }
+            case .csiSnapshot(let snapshotClass, _):
+                // A filesystem volume is read as the block device under its file system: its
+                // snapshot is exposed in Block mode (SnapshotExposer).
+                snapshotted.append(Snapshotted(volume: volume, snapshotClass: snapshotClass, unit: VolumeTransferSpec(
+                    owner: backup, target: target, node: "", volume: claim, snapshotName: snapshotName, source: .init(path: "", format: .auto))))
+            case .unavailable(let reason):
+                notMoved.append(NotMoved(claim: claim, reason: reason))
+            }
+        }
+        return (units, snapshotted, notMoved)
+    }
+
+    /// The label tying units to their Backup or Restore.
+    static func ownerLabel(_ kind: FerryKind) -> String {
+        kind == .restore ? FerryLabels.restore : FerryLabels.backup
+    }
+
+    /// Creates the units (owned by the Backup or Restore, so they go with it), named
+    /// `<owner>-<suffix><n>`. A unit that exists already (a coordinator restarted midway) is kept
+    /// with whatever it has done.
+    func create<J: JobObject>(_ specs: [VolumeTransferSpec], for job: J, suffix: String = "") async throws -> [VolumeTransfer] {
+        var units: [VolumeTransfer] = []
+        for (index, spec) in specs.enumerated() {
+            var unit = VolumeTransfer(namespace: job.namespace, name: "\(job.name)-\(suffix)\(index)", spec: spec, labels: [
+                FerryLabels.node: FerryLabels.nodeValue(spec.node), Self.ownerLabel(J.kind): job.name,
+            ])
+            if let uid = job.uid {
+                unit.object.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: J.kind.rawValue, name: job.name, uid: uid, controller: true).json],
+                                          at: ["metadata", "ownerReferences"])
+            }
+            do {
+                units.append(try await ferry.create(unit))
+            } catch .kube(.alreadyExists) {
+                log("\(unit.label) exists already; keeping its progress")
+                units.append(unit)
+            }
+        }
+        return units
+    }
+
+    /// Follows the units until each has succeeded or failed; keeps the owner's status current.
+    func follow<J: JobObject>(_ created: [VolumeTransfer], of job: J, notMoved: [NotMoved]) async throws -> [VolumeTransfer] {
+        var lastChange: [String: (state: VolumeTransferStatus, at: ContinuousClock.Instant)] = [:]
+        var reported: [VolumeProgress]?
+        let names = Set(created.map(\.name))
+        while true {
+            let listed = try await ferry.list(VolumeTransfer.self, namespace: job.namespace, labelSelector: "\(Self.ownerLabel(J.kind))=\(job.name)")
+            var units = listed.objects.filter { names.contains($0.name) }
+            // A unit someone deleted will never finish: it counts as failed.
+            for unit in created where !units.contains(where: { $0.name == unit.name }) {
+                var gone = unit
+                gone.status = VolumeTransferStatus(phase: .failed, message: "the VolumeTransfer was deleted before it finished")
+                units.append(gone)
+            }
+            let now = ContinuousClock.now
+            for unit in units {
+                if lastChange[unit.name]?.state != unit.status { lastChange[unit.name] = (unit.status, now) }
+                let quiet = now - lastChange[unit.name]!.at
+                switch unit.phase {
+                case .running where quiet >= timing.unitLease:
+                    let attempt = unit.status.attempt ?? ""
+                    try await reset(unit, VolumeTransferStatus(phase: .pending, message: "requeued: no heartbeat from attempt \(attempt) for \(timing.unitLease)"))
+                    log("\(unit.label): requeued (attempt \(attempt) silent for \(timing.unitLease))")
+                case .pending where quiet >= timing.claimTimeout:
+                    try await reset(unit, VolumeTransferStatus(phase: .failed, message: "no agent on node \(unit.spec.node) claimed it within \(timing.claimTimeout)"))
+                default:
+                    break
+                }
+            }
+            let volumes = Self.summary(units, notMoved: notMoved)
+            if volumes != reported {
+                try await status.update(job) { $0.volumes = volumes }
+                reported = volumes
+            }
+            if units.allSatisfy({ $0.phase.isFinal }) {
+                return units
+            }
+            try await Task.sleep(for: timing.poll)
+        }
+    }
+
+    /// The job's `status.volumes`: each unit's phase and progress, and the volumes not moved.
+    static func summary(_ units: [VolumeTransfer], notMoved: [NotMoved]) -> [VolumeProgress] {
+        units.map { unit in
+            VolumeProgress(claim: unit.spec.volume, phase: VolumePhase(unit.phase), bytesDone: unit.status.bytesDone,
+                           bytesTotal: unit.status.bytesTotal, message: unit.status.message)
+        } + notMoved.map { VolumeProgress(claim: $0.claim, phase: $0.phase, message: $0.reason) }
+    }
+
+    /// Replaces a unit's status (conditional on the version read: an agent's write in between wins).
+    func reset(_ unit: VolumeTransfer, _ status: VolumeTransferStatus) async throws {
+        do {
+            _ = try await ferry.updateStatus(unit, conflictRetries: 0) { current, _ in
+                current = status
+                return true
+            }
+        } catch ClusterError.kube(.conflict) {
+            // The agent wrote first; judged again on the next round.
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import FerryBlob
+import FerryKube
+import FerryKubeTestSupport
+import FerryRepo
+import FerryTestSupport
+import Foundation
+import Testing
+
+extension AgentTests {
+    static let rangePassword = "coordinator-test-password"
+
+    /// The Target's repository made beforehand with 64 KiB blocks and 16-entry block-map pages
+    /// (1 MiB per page), so an 8 MiB volume has 8 pages to split.
+    func smallPageRepository(_ setup: CoordinatorTests.Setup) async throws {
+        let result = try await FerryProcess(password: Self.rangePassword).run([
+            "repo", "init", "--repo", setup.repository, "--block-size", "64K", "--block-map-page-entries", "16",
+        ])
+        #expect(result.succeeded, "\(result)")
+    }
+
+    /// Splits plan db's volumes into up to `ranges` ranges of at least 1 MiB.
+    func split(_ cluster: KubeTestCluster, ranges: Int) async throws {
+        let plans = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan")
+        var plan = try await cluster.client.get(plans, namespace: "db", name: "db")
+        plan.json.setValue(["rangesPerVolume": .int(Int64(ranges)), "minimumRangeSize": "1Mi"], at: ["spec", "parallelism"])
+        _ = try await cluster.client.update(plans, plan)
+    }
+
+    /// The block-map page ids of a snapshot's only volume, read from the repository.
+    func pages(_ setup: CoordinatorTests.Setup, snapshot: String) async throws -> [String] {
+        let repository = try await Repository.open(store: try LocalDirectoryStore(root: setup.repository), password: Array(Self.rangePassword.utf8))
+        return try await repository.snapshot(matching: snapshot).manifest.volumes[0].pages
+    }
+
+    /// A volume split into three ranges of whole block-map pages: three units, carried out at
+    /// once by the agent, join into the block map a single pass over the device writes.
+    @Test func aVolumeReadInRangesJoinsIntoTheSinglePassBlockMap() async throws {
+        try await withKubeTestCluster { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            try await smallPageRepository(setup)
+            let device = "\(cluster.directory)/pv-data.img"
+            let original = try writeDevice(device, seed: 98)
+            try await install(setup, device: device)
+            try await split(cluster, ranges: 3)
+            let coordinator = try coordinator(setup)
+            defer { coordinator.kill() }
+            let agent = try agent(setup, identity: "agent-1", ["--max-units", "3"])
+            defer { agent.kill() }
+
+            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            var ranges: [JSONValue] = []
+            for index in 0..<3 {
+                let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-\(index)"))
+                ranges.append(unit["spec"]?["range"] ?? .null)
+                #expect(unit["spec"]?["volume"] == "db/data" && unit["status"]?["phase"] == "Succeeded")
+            }
+            #expect(ranges == [["firstPage": 0, "pageCount": 2], ["firstPage": 2, "pageCount": 3], ["firstPage": 5]])
+            #expect(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-3") == nil)
+            let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
+            #expect(try await restoredVolume(setup, snapshot: snapshot) == original)
+
+            let single = try await FerryProcess(password: Self.rangePassword).run(["backup", device, "--repo", setup.repository, "--name", "single"])
+            #expect(single.succeeded, "\(single)")
+            let joined = try await pages(setup, snapshot: snapshot)
+            let singlePass = try await pages(setup, snapshot: single.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(joined.count == 8 && joined == singlePass)
+        }
+    }
+
+    /// A CSI volume in ranges: its snapshot is exposed once per range, the pods land on two
+    /// nodes, and the agent on each reads its range there.
+    @Test func aCSIVolumesRangesAreReadOnSeveralNodes() async throws {
+        try await withKubeTestCluster { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            try await smallPageRepository(setup)
+            let live = "\(cluster.directory)/csi-h1.img"
+            let original = try writeDevice(live, seed: 99)
+            let hostRoot = "\(cluster.directory)/host"
+            try await installCSIVolume(setup)
+            try await split(cluster, ranges: 2)
+            let run = try runCSI(setup, live: live, hostRoot: hostRoot, nodes: ["node-2", "node-3"])
+            defer { run.stop() }
+
+            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            var nodes: Set<String> = []
+            for index in 0..<2 {
+                let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-\(index)"))
+                nodes.insert(unit["spec"]?["node"]?.stringValue ?? "")
+                #expect(unit["status"]?["agent"]?.stringValue == "agent-\(unit["spec"]?["node"]?.stringValue ?? "")")
+            }
+            #expect(nodes == ["node-2", "node-3"])
+            let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
+            #expect(try await restoredVolume(setup, snapshot: snapshot) == original)
+            #expect(await cluster.server.objects(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db").map(\.name) == ["data"], "both exposures are gone")
+        }
+    }
+}
