@@ -207,6 +207,9 @@ let package = Package(
         .testTarget(
             name: "FerryKubeTestServerTests",
             dependencies: ["FerryKubeTestServer", "FerryKube"]),
+        .testTarget(
+            name: "FerryAPITests",
+            dependencies: ["FerryAPI", "FerryKube", "FerryRepo"]),
         .target(
             name: "FerryKubeTestSupport",
             dependencies: ["FerryKube", "FerryKubeTestServer"],

@@ -88,15 +88,28 @@ public struct FerryClient: Sendable {
         return try R(created)
     }
 
-    /// Changes the status with `change`, applied to the latest version: on a conflict the object
-    /// is read again and `change` applied again (it must be repeatable). `change` returns false to
-    /// leave the object as it is. Returns the object as written, the latest one when `change`
-    /// declined, or nil when the object is gone.
+    /// Which version of an object a status change applies to.
+    public enum StatusBasis: Sendable {
+        /// The latest: the object is read first, and again after each conflict, and `change`
+        /// applied to it (so `change` must be repeatable).
+        case latest
+        /// Exactly the version given: a conflict means someone else wrote first, and is thrown
+        /// (`.kube(.conflict)`) — a claim or a judgement made on what was seen.
+        case given
+    }
+
+    /// Changes the status with `change` (which returns false to leave the object as it is).
+    /// Returns the object as written, as it is when `change` declined, or nil when it is gone.
     @discardableResult
-    public func updateStatus<R: FerryObject>(_ value: R, conflictRetries: Int = 10, _ change: (inout R.Status, R) throws -> Bool)
+    public func updateStatus<R: FerryObject>(_ value: R, basis: StatusBasis = .latest, _ change: (inout R.Status, R) throws -> Bool)
         async throws -> R? {
         let resource = try await resource(R.kind)
         var current = value
+        if basis == .latest {
+            guard let latest = try await reread(value) else { return nil }
+            current = latest
+        }
+        let conflictRetries = basis == .latest ? 10 : 0
         for attempt in 0...conflictRetries {
             var status = current.status
             guard try change(&status, current) else { return current }

@@ -81,7 +81,7 @@ public struct Agent: Sendable {
     /// agent (or the coordinator) changed it first.
     func claim(_ unit: VolumeTransfer, attempt: String) async -> VolumeTransfer? {
         do {
-            let claimed = try await ferry.updateStatus(unit, conflictRetries: 0) { status, _ in
+            let claimed = try await ferry.updateStatus(unit, basis: .given) { status, _ in
                 status = VolumeTransferStatus(phase: .running)
                 status.attempt = attempt
                 status.agent = options.identity
@@ -207,11 +207,7 @@ public struct Agent: Sendable {
     func write(_ unit: VolumeTransfer, attempt: String, _ change: @escaping @Sendable (inout VolumeTransferStatus) -> Void) async -> Bool {
         do {
             var ours = true
-            guard let current = try await ferry.reread(unit) else {
-                log("\(unit.label): deleted; leaving it")
-                return false
-            }
-            let written = try await ferry.updateStatus(current) { status, _ in
+            let written = try await ferry.updateStatus(unit) { status, _ in
                 guard status.attempt == attempt else {
                     ours = false
                     return false

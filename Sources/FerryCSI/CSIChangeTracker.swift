@@ -1,6 +1,6 @@
 import FerryVolume
 
-/// Changed-block tracking from a CSI SnapshotMetadata service (DESIGN §4, provider 1): the delta
+/// Changed-block tracking from a CSI SnapshotMetadata service (design §4, provider 1): the delta
 /// between the previous backup's VolumeSnapshot (its CSI handle, from the bookmark) and the
 /// VolumeSnapshot being backed up now; the allocated ranges for a first full backup. The bookmark
 /// it records is this snapshot's CSI handle, the base of the next delta.

@@ -3,7 +3,7 @@ import FerrySystem
 import FerryVolume
 
 /// What the change tracker contributes to one backup, decided before any block is stored
-/// (DESIGN §4): the blocks it says may have changed, or why the backup compares everything.
+/// (design §4): the blocks it says may have changed, or why the backup compares everything.
 ///
 /// A tracker's answer is used only after a spot check: a random sample of the blocks it calls
 /// unchanged is read and hashed (counted as `bytesSampled`, not `bytesRead`) and must match the

@@ -56,7 +56,7 @@ public struct BackupResult: Sendable {
     public var missedBlocks: [Int]?
 }
 
-/// Backs up one volume into a repository: the agent's data path (DESIGN §2).
+/// Backs up one volume into a repository: the agent's data path (design §2).
 ///
 /// The volume is cut into fixed, offset-aligned blocks and processed one block-map page at a
 /// time. Within a page, blocks the source reports as holes are recorded as zeros without being

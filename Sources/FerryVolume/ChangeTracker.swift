@@ -1,7 +1,7 @@
 /// Changed-block tracking: which byte ranges of a volume may have changed since an earlier
 /// backup. An optimisation of what is read, never a source of truth for what is stored: the
 /// mover verifies a sample of the blocks a tracker calls unchanged and falls back to comparing
-/// everything whenever a tracker cannot vouch for its answer (DESIGN §4).
+/// everything whenever a tracker cannot vouch for its answer (design §4).
 public protocol ChangeTracker: Sendable {
     /// The provider's name as recorded in manifests ("qcow2-bitmap", "csi").
     var provider: String { get }

@@ -21,12 +21,6 @@ public struct BackupSpec: Codable, Sendable, Equatable {
     public var plan: String?
     /// Or a ClusterBackupPlan (only for Backups in the namespace Ferry runs in).
     public var clusterPlan: String?
-    public var type: BackupType?
-
-    public enum BackupType: String, Codable, Sendable, CaseIterable {
-        case full = "Full"
-        case incremental = "Incremental"
-    }
 
     public init(plan: String? = nil, clusterPlan: String? = nil) {
         self.plan = plan

@@ -58,7 +58,7 @@ public struct VolumeTransferSpec: Codable, Sendable, Equatable {
             case auto, raw, qcow2
         }
 
-        public init(path: String, format: Format? = nil, attached: Bool? = nil) {
+        public init(path: String, format: Format? = .auto, attached: Bool? = false) {
             self.path = path
             self.format = format
             self.attached = attached
@@ -99,7 +99,7 @@ public struct VolumeTransferSpec: Codable, Sendable, Equatable {
     }
     public var attached: Bool {
         get { source.attached ?? false }
-        set { source.attached = newValue ? true : nil }
+        set { source.attached = newValue }
     }
 
     /// Checks what the types cannot: a restore names its snapshot; a range is well-formed.

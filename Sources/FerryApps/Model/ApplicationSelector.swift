@@ -20,7 +20,7 @@ public enum ApplicationSelector: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// How an operator is identified (DESIGN §5 `operators:` entries).
+/// How an operator is identified (design §5 `operators:` entries).
 public struct OperatorReference: Sendable, Hashable, CustomStringConvertible {
     public enum Installation: Sendable, Hashable {
         /// An OLM Subscription of this name.
@@ -53,7 +53,7 @@ public struct OperatorReference: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Which namespaces discovery may reach (DESIGN §5): a namespaced plan only its own namespace;
+/// Which namespaces discovery may reach (design §5): a namespaced plan only its own namespace;
 /// a cluster-scoped plan several namespaces or all of them.
 public enum DiscoveryScope: Sendable, Hashable, CustomStringConvertible {
     case namespace(String)

@@ -22,6 +22,6 @@ public struct DiscoveryResult: Sendable {
         components.first { $0.reference == reference }
     }
 
-    /// The components grouped in restore order (DESIGN §5).
+    /// The components grouped in restore order (design §5).
     public var restorePlan: [RestoreOrder.Step] { RestoreOrder.steps(for: components) }
 }

@@ -1,6 +1,6 @@
 import FerryKube
 
-/// The order in which captured resources are restored (DESIGN §5): definitions and namespaces
+/// The order in which captured resources are restored (design §5): definitions and namespaces
 /// first, then the operator and what it needs (waited for until ready), admission webhooks only
 /// after that, then configuration, data, services, custom resources, workloads, and VMs last.
 public enum RestoreOrder {

@@ -154,7 +154,7 @@ struct VolumeUnits: Sendable {
     /// Replaces a unit's status (conditional on the version read: an agent's write in between wins).
     func reset(_ unit: VolumeTransfer, _ status: VolumeTransferStatus) async throws {
         do {
-            _ = try await ferry.updateStatus(unit, conflictRetries: 0) { current, _ in
+            _ = try await ferry.updateStatus(unit, basis: .given) { current, _ in
                 current = status
                 return true
             }

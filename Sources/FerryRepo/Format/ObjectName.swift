@@ -1,4 +1,4 @@
-/// Where each kind of object lives in a repository (DESIGN §3; docs/repository-format.md).
+/// Where each kind of object lives in a repository (design §3; docs/repository-format.md).
 public enum ObjectName {
     public static let config = "config"
     public static let keysPrefix = "keys/"

@@ -1,7 +1,7 @@
 import FerryBlob
 import Foundation
 
-/// Removes data no snapshot needs, with the two-phase protocol of DESIGN §3, safe against
+/// Removes data no snapshot needs, with the two-phase protocol of design §3, safe against
 /// backups running at the same time:
 ///
 /// 1. **Mark.** Under the prune lock, every chunk no snapshot references is tombstoned by a new

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The `sessions/<id>` object a writer keeps while it is alive: a lease that prune honours
-/// (DESIGN §3). Refreshed by replacing it; removed when the session ends.
+/// (design §3). Refreshed by replacing it; removed when the session ends.
 public struct SessionMarker: Codable, Sendable {
     public var id: String
     public var hostname: String

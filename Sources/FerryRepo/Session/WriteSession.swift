@@ -65,7 +65,7 @@ public final class WriteSession: Sendable {
 
     /// Announces the session with its marker, then reads the index: a prune that marks after
     /// this point sees the marker and waits for the session; one that marked before has already
-    /// written its tombstones, which this session then sees (DESIGN §3).
+    /// written its tombstones, which this session then sees (design §3).
     static func begin(repository: Repository, indexEveryPacks: Int = 8, indexEvery: Duration = .seconds(60), lease: Duration = .seconds(900),
                       compression: Compression? = nil) async throws -> WriteSession {
         let id = SecureRandom.hex(16)

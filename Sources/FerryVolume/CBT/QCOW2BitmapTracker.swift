@@ -7,7 +7,7 @@ import Glibc
 /// combined (union) with the same-named bitmap of every image below it in the backing chain. It
 /// works the same for a KubeVirt-style overlay whose guest data lives in a raw data file.
 ///
-/// Trust rules (DESIGN §4): changes are reported only when the parent's bookmark recorded the
+/// Trust rules (design §4): changes are reported only when the parent's bookmark recorded the
 /// bitmap enabled and consistent, and it still is in every layer now — present, enabled
 /// (`auto`), not `in_use`, in an extension QEMU kept consistent. A bitmap with fewer dirty bytes
 /// than the parent saw, or missing a dirty granule the parent saw, was cleared or recreated and is

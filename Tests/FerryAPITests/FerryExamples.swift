@@ -1,0 +1,121 @@
+import FerryAPI
+import FerryRepo
+import Foundation
+
+/// One value of each kind's spec and status with every field set, for the CRD agreement tests.
+enum FerryExamples {
+    static let time = Date(timeIntervalSince1970: 1_790_000_000)
+    static let selector = LabelSelectorSpec(matchLabels: ["app": "db"], matchExpressions: [.init(key: "tier", operator: "In", values: ["a"])])
+
+    static var targetSpec: TargetSpec {
+        TargetSpec(path: "/srv/backups", s3: .init(endpoint: "https://s3.example", bucket: "b", prefix: "p", region: "r", addressing: .path,
+                                                   insecureSkipTLSVerify: false, credentialsSecret: .init(name: "creds")),
+                   encryptionSecret: .init(name: "password", key: "password"), prune: .init(schedule: "@daily", maxUnusedPercent: 20),
+                   initialize: true)
+    }
+
+    static var targetStatus: TargetStatus {
+        var status = TargetStatus()
+        status.phase = .ready
+        status.location = "s3://b/p"
+        status.message = "m"
+        status.repositoryID = "id"
+        status.lastCheckTime = time
+        status.lastPruneTime = time
+        status.pruneError = "e"
+        status.lastPrune = .init(packsDeleted: 1, packsRewritten: 2, bytesReclaimed: 3, marksWaiting: 4)
+        return status
+    }
+
+    static func backupPlanSpec(cluster: Bool) -> BackupPlanSpec {
+        BackupPlanSpec(
+            target: "t", schedule: "@daily",
+            components: .init(helmReleases: ["web"], operators: [.init(name: "o", subscription: "s", helmRelease: "h", deployment: "d",
+                                                                        customResources: ["Memcached.cache.example.com"])],
+                              labelSelector: selector, virtualMachines: [.init(name: "vm")], wholeNamespace: true),
+            retention: .init(keepLast: 1, keepHourly: 1, keepDaily: 1, keepWeekly: 1, keepMonthly: 1, keepYearly: 1),
+            parallelism: .init(rangesPerVolume: 2, minimumRangeSize: "16Gi"),
+            namespaces: cluster ? ["a"] : nil, namespaceSelector: cluster ? selector : nil)
+    }
+
+    static var backupPlanStatus: BackupPlanStatus {
+        var status = BackupPlanStatus()
+        status.lastBackup = "b"
+        status.lastBackupTime = time
+        status.lastBackupPhase = .completed
+        status.lastScheduleTime = time
+        status.nextScheduleTime = time
+        status.scheduleError = "e"
+        return status
+    }
+
+    static let backupSpec = BackupSpec(plan: "p", clusterPlan: "c")
+
+    static let volumes = [VolumeProgress(claim: "ns/c", phase: .running, bytesDone: 1, bytesTotal: 2, message: "m")]
+
+    static var backupStatus: BackupStatus {
+        var status = BackupStatus()
+        status.phase = .completed
+        status.attempt = "a"
+        status.startTime = time
+        status.completionTime = time
+        status.snapshot = "s"
+        status.resources = 1
+        status.bytesStored = 2
+        status.volumes = volumes
+        status.warnings = ["w"]
+        status.errors = ["e"]
+        return status
+    }
+
+    static var restoreSpec: RestoreSpec {
+        var spec = RestoreSpec(backup: "b", target: "t", snapshot: "s")
+        spec.existingResources = .update
+        spec.waitTimeoutSeconds = 60
+        spec.clusterWide = true
+        spec.namespaceMapping = ["a": "b"]
+        return spec
+    }
+
+    static var restoreStatus: RestoreStatus {
+        var status = RestoreStatus()
+        status.phase = .completed
+        status.attempt = "a"
+        status.startTime = time
+        status.completionTime = time
+        status.snapshot = "s"
+        status.created = 1
+        status.existing = 1
+        status.updated = 1
+        status.failed = 1
+        status.skipped = ["k"]
+        status.volumesRestored = ["ns/c"]
+        status.volumes = volumes
+        status.warnings = ["w"]
+        status.errors = ["e"]
+        return status
+    }
+
+    static var volumeTransferSpec: VolumeTransferSpec {
+        var spec = VolumeTransferSpec(direction: .restore, owner: "o", target: "t", node: "n", volume: "ns/c", snapshotName: "plan:ns/p",
+                                      source: .init(path: "/dev/x", format: .raw, attached: true), snapshot: "s")
+        spec.range = .init(0..<4)
+        spec.csi = CSIChangeSource(address: "a:1", caCert: "ca", audience: "aud", namespace: "ns", snapshot: "vs", snapshotHandle: "h")
+        return spec
+    }
+
+    static var volumeTransferStatus: VolumeTransferStatus {
+        var status = VolumeTransferStatus(phase: .succeeded, message: "m")
+        status.attempt = "a"
+        status.agent = "g"
+        status.heartbeat = time
+        status.bytesDone = 1
+        status.bytesTotal = 2
+        status.firstPage = 0
+        status.result = VolumeManifest(name: "ns/c", source: "/dev/x", format: "raw", size: 1, blockSize: 1, pageEntries: 1, pages: [],
+                                       changeTracking: ChangeTrackingRecord(provider: "hash", bookmarkProvider: "csi", bookmark: [:], fallbackReason: "r"),
+                                       stats: VolumeStats())
+        status.written = .init(size: 1, bytesWritten: 1)
+        return status
+    }
+}
