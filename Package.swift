@@ -158,7 +158,7 @@ let package = Package(
             dependencies: ["FerryRepo", "FerryBlob", "FerryTestSupport"]),
         .testTarget(
             name: "FerryVolumeTests",
-            dependencies: ["FerryVolume", "FerryTestSupport"]),
+            dependencies: ["FerryVolume", "FerryMover", "FerryRepo", "FerryQEMUTestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryMoverTests",
             dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport"]),
@@ -166,12 +166,6 @@ let package = Package(
             name: "FerryQEMUTestSupport",
             dependencies: ["FerryVolume"],
             path: "Tests/FerryQEMUTestSupport"),
-        .testTarget(
-            name: "FerryQCOW2Tests",
-            dependencies: ["FerryVolume", "FerryQEMUTestSupport"]),
-        .testTarget(
-            name: "FerryCBTTests",
-            dependencies: ["FerryVolume", "FerryQEMUTestSupport", "FerryTestSupport"]),
         .target(
             name: "FerryCSITestSupport",
             dependencies: [

@@ -53,10 +53,10 @@ for snapshot in 0..<snapshotCount {
         }
     }
     if !builder.isEmpty { try await session.store(builder) }
-    var pages: [String] = []
+    var pages: [ChunkID] = []
     for start in stride(from: 0, to: blocks, by: repository.config.blockMapPageEntries) {
         let page = BlockMapPage(entries: Array(entries[start..<min(blocks, start + repository.config.blockMapPageEntries)]))
-        pages.append(try await session.storeMetadata(page.encode()).hex)
+        pages.append(try await session.storeMetadata(page.encode()))
     }
     let volume = VolumeManifest(name: "disk", source: "synthetic", format: "raw", size: Int64(blocks) * 65536, blockSize: 65536,
                                 pageEntries: repository.config.blockMapPageEntries, pages: pages, changeTracking: nil, stats: VolumeStats())

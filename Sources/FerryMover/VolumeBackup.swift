@@ -130,7 +130,7 @@ public struct VolumeBackup: Sendable {
 
     /// Writes every block and page; `repository` is the session's view (its index was read
     /// after the session announced itself).
-    private func writeBlocks(_ session: WriteSession, repository: Repository, plan: ChangePlan) async throws -> ([String], VolumeStats, [Int]) {
+    private func writeBlocks(_ session: WriteSession, repository: Repository, plan: ChangePlan) async throws -> ([ChunkID], VolumeStats, [Int]) {
         let blockSize = Int64(request.blockSize)
         let size = source.size
         let pageEntries = repository.config.blockMapPageEntries
@@ -139,7 +139,7 @@ public struct VolumeBackup: Sendable {
         let parent = comparableParent
         let pool = PackPool(session: session, maxChunk: request.blockSize)
         var stats = VolumeStats()
-        var pages: [String] = []
+        var pages: [ChunkID] = []
         var missed: [Int] = []
         pages.reserveCapacity(pageCount)
 
@@ -188,7 +188,7 @@ public struct VolumeBackup: Sendable {
             missed += outcome.missed
             stats.merge(outcome.stats)
             let pageID = try await session.storeMetadata(BlockMapPage(entries: entries).encode())
-            pages.append(pageID.hex)
+            pages.append(pageID)
         }
         try await pool.flush()
         return (pages, stats, missed)

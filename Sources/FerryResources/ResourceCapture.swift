@@ -18,11 +18,11 @@ public enum ResourceCapture {
                     phase: step.phase.identifier, reasons: component.reasons.sorted().map(\.description), object: id.hex, size: bytes.count))
             }
         }
-        var pages: [String] = []
+        var pages: [ChunkID] = []
         var start = 0
         repeat {
             let page = ResourceCatalogPage(entries: Array(entries[start..<min(entries.count, start + ResourceManifest.entriesPerPage)]))
-            pages.append(try await session.storeMetadata(try page.encode()).hex)
+            pages.append(try await session.storeMetadata(try page.encode()))
             start += ResourceManifest.entriesPerPage
         } while start < entries.count
         return ResourceManifest(application: result.application, scope: result.scope.description, count: entries.count, pages: pages)

@@ -27,7 +27,7 @@ extension AgentTests {
     }
 
     /// The block-map page ids of a snapshot's only volume, read from the repository.
-    func pages(_ setup: CoordinatorTests.Setup, snapshot: String) async throws -> [String] {
+    func pages(_ setup: CoordinatorTests.Setup, snapshot: String) async throws -> [ChunkID] {
         let repository = try await Repository.open(store: try LocalDirectoryStore(root: setup.repository), password: Array(Self.rangePassword.utf8))
         return try await repository.snapshot(matching: snapshot).manifest.volumes[0].pages
     }

@@ -87,7 +87,7 @@ struct RepositoryTests {
         let page = BlockMapPage(entries: (0..<4096).map { $0 % 5 == 0 ? .zero : ChunkID(random.bytes(32)) })
         let id = try await session.storeMetadata(page.encode())
         #expect(try await session.storeMetadata(page.encode()) == id)
-        let volume = VolumeManifest(name: "disk", source: "x", format: "raw", size: 4096 << 20, blockSize: 1 << 20, pageEntries: 4096, pages: [id.hex], changeTracking: nil, stats: VolumeStats())
+        let volume = VolumeManifest(name: "disk", source: "x", format: "raw", size: 4096 << 20, blockSize: 1 << 20, pageEntries: 4096, pages: [id], changeTracking: nil, stats: VolumeStats())
         let manifest = SnapshotManifest(time: Date(), name: "t", hostname: "h", parent: nil, session: session.id, volumes: [volume])
         let (snapshotID, stored) = try await session.commit(manifest)
         #expect(stored > 0)

@@ -37,10 +37,10 @@ extension VolumeManifest {
 
     /// The chunk id of page `page`.
     public func pageID(_ page: Int) throws -> ChunkID {
-        guard page < pages.count, let id = ChunkID(hex: pages[page]) else {
-            throw RepositoryError.corruptObject(name: "volume \(name)", detail: "block-map page \(page) missing or malformed")
+        guard page < pages.count else {
+            throw RepositoryError.corruptObject(name: "volume \(name)", detail: "block-map page \(page) missing")
         }
-        return id
+        return pages[page]
     }
 
     /// Number of pages a complete block map has.

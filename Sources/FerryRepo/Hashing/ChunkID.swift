@@ -88,3 +88,20 @@ public struct ChunkID: Hashable, Comparable, Sendable, CustomStringConvertible {
         return a.w3 < b.w3
     }
 }
+
+/// In JSON (manifests, statuses) a chunk id is its 64 hex digits.
+extension ChunkID: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let id = ChunkID(hex: text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "\(text) is not a chunk id (64 hex digits)")
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(hex)
+    }
+}

@@ -11,9 +11,9 @@ public struct ResourceManifest: Codable, Sendable, Equatable {
     /// Number of objects.
     public var count: Int
     /// Chunk ids (hex) of the catalog pages, in order.
-    public var pages: [String]
+    public var pages: [ChunkID]
 
-    public init(application: String, scope: String, count: Int, pages: [String]) {
+    public init(application: String, scope: String, count: Int, pages: [ChunkID]) {
         self.application = application
         self.scope = scope
         self.count = count
@@ -25,10 +25,10 @@ public struct ResourceManifest: Codable, Sendable, Equatable {
 
     /// The chunk id of catalog page `page`.
     public func pageID(_ page: Int) throws -> ChunkID {
-        guard page < pages.count, let id = ChunkID(hex: pages[page]) else {
-            throw RepositoryError.corruptObject(name: "resource catalog", detail: "page \(page) missing or malformed")
+        guard page < pages.count else {
+            throw RepositoryError.corruptObject(name: "resource catalog", detail: "page \(page) missing")
         }
-        return id
+        return pages[page]
     }
 }
 

@@ -43,14 +43,14 @@ public struct VolumeManifest: Codable, Sendable, Equatable {
     public var blockSize: Int
     /// Entries per block-map page.
     public var pageEntries: Int
-    /// Chunk ids of the block-map pages, in order (hex).
-    public var pages: [String]
+    /// The block-map pages, in order.
+    public var pages: [ChunkID]
     /// The change-tracking provider used and the bookmark the next incremental starts from.
     public var changeTracking: ChangeTrackingRecord?
     /// Counters of the backup that produced it.
     public var stats: VolumeStats
 
-    public init(name: String, source: String, format: String, size: Int64, blockSize: Int, pageEntries: Int, pages: [String], changeTracking: ChangeTrackingRecord?, stats: VolumeStats) {
+    public init(name: String, source: String, format: String, size: Int64, blockSize: Int, pageEntries: Int, pages: [ChunkID], changeTracking: ChangeTrackingRecord?, stats: VolumeStats) {
         self.name = name
         self.source = source
         self.format = format
