@@ -37,25 +37,29 @@ public struct TargetConnector: Sendable {
     /// repository itself).
     public func store(_ target: TargetSpec) async throws(ClusterError) -> (any ObjectStore, [UInt8]) {
         let password = try await secretValue(target.encryptionSecret, key: target.encryptionKey, namespace: target.namespace)
-        var options = StoreOptions()
-        if case .s3(let s3) = target.location {
-            var environment: [String: String] = [:]
+        let location: StoreLocation
+        switch target.location {
+        case .path(let path):
+            location = .directory(DirectoryLocation(path: path, create: true))
+        case .s3(let s3):
+            let credentials: S3CredentialSource
             if let secret = s3.credentialsSecret {
-                for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-                    environment[key] = String(decoding: try await secretValue(secret, key: key, namespace: target.namespace), as: UTF8.self)
+                func text(_ key: String) async throws(ClusterError) -> String {
+                    String(decoding: try await secretValue(secret, key: key, namespace: target.namespace), as: UTF8.self)
                 }
-                if let token = try? await secretValue(secret, key: "AWS_SESSION_TOKEN", namespace: target.namespace) {
-                    environment["AWS_SESSION_TOKEN"] = String(decoding: token, as: UTF8.self)
-                }
+                let token = try? await text("AWS_SESSION_TOKEN")
+                credentials = .keys(S3Credentials(
+                    accessKeyID: try await text("AWS_ACCESS_KEY_ID"), secretAccessKey: try await text("AWS_SECRET_ACCESS_KEY"), sessionToken: token))
             } else {
                 // No Secret: the process's own identity (web identity on EKS, instance role).
-                environment = ProcessInfo.processInfo.environment
+                credentials = .ambient()
             }
-            options = StoreOptions(s3Endpoint: s3.endpoint, s3Region: s3.region, insecureSkipTLSVerify: s3.insecureSkipTLSVerify,
-                                   s3Addressing: s3.addressing, environment: environment)
+            location = .s3(S3Location(
+                bucket: s3.bucket, prefix: s3.prefix, endpoint: s3.endpoint, region: s3.region, addressing: s3.addressing,
+                insecureSkipTLSVerify: s3.insecureSkipTLSVerify, credentials: credentials))
         }
         do {
-            return (try StoreLocator.open(target.locationText, options: options, create: true), password)
+            return (try location.open(), password)
         } catch {
             throw .repository("Target \(target.namespace)/\(target.name) (\(target.locationText)): \(error)")
         }

@@ -39,8 +39,22 @@ public final class PruneLock: Sendable {
         let current = sequences.last ?? 0
         if let current = sequences.last {
             let name = prefix + String(current)
-            if let bytes = try? await store.get(name), let holder = try? Repository.decoder.decode(Record.self, from: Data(bytes)), isAlive(holder) {
-                throw RepositoryError.locked(holder: "\(holder.holder) (pid \(holder.pid) on \(holder.hostname), since \(holder.created))")
+            // Only a definite answer frees the lock: the object is gone, or its holder is dead.
+            let bytes: [UInt8]?
+            do {
+                bytes = try await store.get(name)
+            } catch ObjectStoreError.notFound {
+                bytes = nil  // released since the listing
+            } catch let error as ObjectStoreError {
+                throw RepositoryError.store(error)
+            }
+            if let bytes {
+                guard let holder = try? Repository.decoder.decode(Record.self, from: Data(bytes)) else {
+                    throw RepositoryError.locked(holder: "an unreadable lock object \(name) (damaged); delete it once you are sure no prune runs")
+                }
+                if isAlive(holder) {
+                    throw RepositoryError.locked(holder: "\(holder.holder) (pid \(holder.pid) on \(holder.hostname), since \(holder.created))")
+                }
             }
         }
         let now = Date()
