@@ -32,8 +32,11 @@ struct S3ObjectLockTests {
         try await cli.expectFailure(
             ["repo", "init", "--repo", cli.repo, "--object-lock-mode", "compliance", "--object-lock-days", "30"], mentioning: "Object Lock is not enabled")
         #expect(try await cli.objects().isEmpty, "nothing written")
-        try await cli.expectFailure(["repo", "init", "--repo", cli.repo, "--object-lock-mode", "forever", "--object-lock-days", "30"], mentioning: "compliance")
-        try await cli.expectFailure(["repo", "init", "--repo", cli.repo, "--object-lock-days", "30"], mentioning: "go together")
+        for (arguments, message) in [(["--object-lock-mode", "forever", "--object-lock-days", "30"], "compliance"),
+                                     (["--object-lock-days", "30"], "go together"), (["--object-lock-mode", "governance", "--object-lock-days", "0"], "more than 0")] {
+            let usage = try await cli.ferry.run(["repo", "init", "--repo", cli.repo] + arguments)
+            #expect(usage.status == 64 && usage.stderr.contains(message), "\(usage)")
+        }
     }
 
     @Test func aLockedRepositorySurvivesAnAttackerAndRestoresFromThePast() async throws {
@@ -65,8 +68,8 @@ struct S3ObjectLockTests {
         // The attacker holds Ferry's credentials: forget, prune, delete every key, then try to
         // delete every version.
         try await cli.expectSuccess(["forget", "--repo", cli.repo, snapshot])
-        let prune = try await cli.expectSuccess(["prune", "--repo", cli.repo, "--json"]).json()
-        #expect(prune.int("packsDeleted") >= 1)
+        let attack = try await cli.expectSuccess(["prune", "--repo", cli.repo, "--json"]).json()
+        #expect(attack.int("packsDeleted") >= 1)
         try await store.delete(try await store.list(prefix: "").map(\.name))
         #expect(try await store.list(prefix: "").isEmpty)
         var refused = 0
@@ -91,7 +94,8 @@ struct S3ObjectLockTests {
         let restore = try await cli.ferry.run(["restore", snapshot, restored, "--repo", cli.repo, "--point-in-time", at])
         #expect(restore.succeeded, "\(restore)")
         #expect(try ImageFile.identical(image, restored))
-        try await cli.expectFailure(["prune", "--repo", cli.repo, "--point-in-time", at], mentioning: "point-in-time")
+        let prune = try await cli.ferry.run(["prune", "--repo", cli.repo, "--point-in-time", at])
+        #expect(prune.status == 64 && prune.stderr.contains("--point-in-time"), "only reading commands read the past: \(prune)")
 
         // Undelete brings the repository back as it was.
         let undelete = try await cli.expectSuccess(["repo", "undelete", "--repo", cli.repo, "--point-in-time", at, "--json"]).json()
