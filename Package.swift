@@ -192,7 +192,7 @@ let package = Package(
             dependencies: ["FerryHTTP", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryS3Tests",
-            dependencies: ["FerryBlob", "FerryDigest", "FerryHTTP", "FerryS3TestSupport"]),
+            dependencies: ["FerryBlob", "FerryBlobTestSupport", "FerryDigest", "FerryHTTP", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryS3EndToEndTests",
             dependencies: ["FerryBlob", "FerryTestSupport", "FerryS3TestSupport"]),

@@ -332,7 +332,8 @@ public final class Repository: Sendable {
     func requireLocking() throws {
         guard config.objectLock != nil, store.capabilities.versions == nil else { return }
         throw RepositoryError.objectLockUnavailable(
-            location: store.location, detail: "the repository requires S3 Object Lock on everything written to it; write to it through its bucket")
+            location: store.location,
+                detail: "the repository requires S3 Object Lock on everything written to it; write to it through its bucket")
     }
 
     /// Seals and names a snapshot manifest (the caller stores it).

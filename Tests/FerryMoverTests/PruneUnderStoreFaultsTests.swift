@@ -33,7 +33,8 @@ struct PruneUnderStoreFaultsTests {
     func backup(_ image: String, in session: WriteSession) async throws -> VolumeManifest {
         let source = try RawBlockSource(path: image)
         defer { source.close() }
-        return try await VolumeBackup(source: source, repository: session.repository, request: BackupRequest(name: "disk", blockSize: 64 << 10, workers: 2))
+        return try await VolumeBackup(source: source, repository: session.repository, request: BackupRequest(name: "disk",
+            blockSize: 64 << 10, workers: 2))
             .store(in: session).0
     }
 
@@ -70,7 +71,8 @@ struct PruneUnderStoreFaultsTests {
         store.removeAllFaults()
 
         // The backup commits; the snapshot is whole and restores byte-identical.
-        let manifest = SnapshotManifest(time: Date(), name: "disk", hostname: "test", parent: nil, session: session.id, volumes: [volume], tags: [:])
+        let manifest = SnapshotManifest(time: Date(), name: "disk", hostname: "test", parent: nil, session: session.id,
+            volumes: [volume], tags: [:])
         let (snapshot, _) = try await session.commit(manifest)
         try await expectWholeAndRestorable(snapshot, setup)
 
@@ -103,7 +105,8 @@ struct PruneUnderStoreFaultsTests {
         let repository = try await Repository.open(store: setup.store, password: Self.password)
         let source = try RawBlockSource(path: setup.image)
         defer { source.close() }
-        return try await VolumeBackup(source: source, repository: repository, request: BackupRequest(name: "disk", blockSize: 64 << 10, workers: 2))
+        return try await VolumeBackup(source: source, repository: repository, request: BackupRequest(name: "disk", blockSize: 64 << 10,
+            workers: 2))
             .run().snapshot
     }
 

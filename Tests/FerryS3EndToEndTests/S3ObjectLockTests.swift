@@ -30,10 +30,12 @@ struct S3ObjectLockTests {
         let cli = try await S3CLIFixture(server: server, initialize: false)
         defer { cli.remove() }
         try await cli.expectFailure(
-            ["repo", "init", "--repo", cli.repo, "--object-lock-mode", "compliance", "--object-lock-days", "30"], mentioning: "Object Lock is not enabled")
+            ["repo", "init", "--repo", cli.repo, "--object-lock-mode", "compliance", "--object-lock-days", "30"],
+                mentioning: "Object Lock is not enabled")
         #expect(try await cli.objects().isEmpty, "nothing written")
         for (arguments, message) in [(["--object-lock-mode", "forever", "--object-lock-days", "30"], "compliance"),
-                                     (["--object-lock-days", "30"], "go together"), (["--object-lock-mode", "governance", "--object-lock-days", "0"], "more than 0")] {
+                                     (["--object-lock-days", "30"], "go together"), (["--object-lock-mode", "governance",
+                                         "--object-lock-days", "0"], "more than 0")] {
             let usage = try await cli.ferry.run(["repo", "init", "--repo", cli.repo] + arguments)
             #expect(usage.status == 64 && usage.stderr.contains(message), "\(usage)")
         }
@@ -114,7 +116,8 @@ struct S3ObjectLockTests {
         let bucket = try lockedBucket(server)
         // 0.00015 days: a 13-second lock, so the test can see it pass.
         let cli = try await S3CLIFixture(
-            server: server, bucket: bucket, extra: ["--object-lock-mode", "compliance", "--object-lock-days", "0.00015", "--pack-size", "2M"])
+            server: server, bucket: bucket, extra: ["--object-lock-mode", "compliance", "--object-lock-days", "0.00015", "--pack-size",
+                "2M"])
         defer { cli.remove() }
         let store = try cli.bucket()
         let a = cli.dir.file("a.img")

@@ -65,7 +65,8 @@ public enum StoreLocator {
             return .s3(try s3Location(text, options: options))
         }
         if text.contains("://") {
-            throw ObjectStoreError.missingStore(store: text, detail: "unknown repository scheme; use a directory path or s3://BUCKET/PREFIX")
+            throw ObjectStoreError.missingStore(store: text,
+                detail: "unknown repository scheme; use a directory path or s3://BUCKET/PREFIX")
         }
         return .directory(DirectoryLocation(path: text, create: create))
     }
@@ -91,7 +92,8 @@ public enum StoreLocator {
             bucket: bucket, prefix: prefix,
             endpoint: options.s3Endpoint ?? env("FERRY_S3_ENDPOINT") ?? env("AWS_ENDPOINT_URL_S3") ?? env("AWS_ENDPOINT_URL"),
             region: options.s3Region, addressing: options.s3Addressing, certificateAuthorities: options.caFile.map { .file($0) },
-            insecureSkipTLSVerify: options.insecureSkipTLSVerify, credentials: .ambient(profile: options.s3Profile, environment: environment),
+            insecureSkipTLSVerify: options.insecureSkipTLSVerify,
+            credentials: .ambient(profile: options.s3Profile, environment: environment),
             resolve: options.resolve, storageClasses: options.s3StorageClasses, multipartThreshold: options.s3MultipartThreshold,
             multipartPartSize: options.s3MultipartPartSize, maxConcurrentRequests: options.s3MaxConcurrentRequests,
             conditionalWrites: options.s3ConditionalWrites)

@@ -61,7 +61,9 @@ extension S3Store {
                 let number = next + 1
                 let range = ranges[next]
                 next += 1
-                group.addTask { try await self.uploadPart(name: name, key: key, uploadID: uploadID, number: number, slice: bytes[range], locked: locked) }
+                group.addTask {
+                    try await self.uploadPart(name: name, key: key, uploadID: uploadID, number: number, slice: bytes[range], locked: locked)
+                }
             }
             while next < ranges.count && next < max(1, configuration.multipartConcurrency) { startNext() }
             while let part = try await group.next() {
@@ -99,19 +101,16 @@ extension S3Store {
     private func completeMultipart(
         name: String, key: String, uploadID: String, parts: [UploadedPart], bytes: [UInt8], conditional: Bool
     ) async throws -> PutOutcome {
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        var xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         for part in parts {
             xml += "<Part><PartNumber>\(part.number)</PartNumber><ETag>\(S3XML.escape(part.etag))</ETag>"
             xml += "<ChecksumSHA256>\(part.checksum)</ChecksumSHA256></Part>"
         }
         xml += "</CompleteMultipartUpload>"
-        let body = Array(xml.utf8)
         var headers = HTTPHeaders()
-        headers.add("Content-Type", "application/xml")
         if conditional { headers.add("If-None-Match", "*") }
-        let response = try await send(S3Request(
-            method: .post, key: key, query: [("uploadId", uploadID)], headers: headers, body: body[...],
-            payloadHash: ByteText.hex(Hash.sha256(body)), operation: "CompleteMultipartUpload", name: name))
+        let response = try await send(.xml(
+            method: .post, key: key, query: [("uploadId", uploadID)], xml, extra: headers, operation: "CompleteMultipartUpload", name: name))
         let document = try? S3XML.parse(response.body)
         // S3 can answer 200 and still report an error in the body.
         if response.isSuccess && document?.name != "Error" { return .created }

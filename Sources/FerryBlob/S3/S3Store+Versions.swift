@@ -4,7 +4,8 @@ import Foundation
 
 extension S3Store: VersionedObjectStore {
     public func objectLockEnabled() async throws -> Bool {
-        let response = try await send(S3Request(method: .get, key: nil, query: [("object-lock", "")], operation: "GetObjectLockConfiguration", name: nil))
+        let response = try await send(S3Request(method: .get, key: nil, query: [("object-lock", "")],
+            operation: "GetObjectLockConfiguration", name: nil))
         if response.isSuccess {
             guard let document = try? S3XML.parse(response.body) else {
                 throw ObjectStoreError.unavailable(store: location, detail: "GetObjectLockConfiguration returned a body that is not XML")
@@ -18,35 +19,22 @@ extension S3Store: VersionedObjectStore {
 
     public func listVersions(prefix: String) async throws -> [ObjectVersion] {
         var found: [ObjectVersion] = []
-        var markers: (key: String, version: String)?
-        repeat {
-            var query: [(String, String)] = [
-                ("versions", ""), ("prefix", keyPrefix + prefix), ("max-keys", String(min(1000, max(1, configuration.listPageSize)))),
-                ("encoding-type", "url"),
-            ]
-            if let markers { query += [("key-marker", markers.key), ("version-id-marker", markers.version)] }
-            let document = try await bucketDocument(query: query, operation: "ListObjectVersions", name: prefix.isEmpty ? nil : prefix + "*")
-            let urlEncoded = document.text("EncodingType") == "url"
+        let query = [("versions", ""), ("prefix", keyPrefix + prefix), ("max-keys", String(min(1000, max(1, configuration.listPageSize))))]
+        try await forEachMarkerPage(
+            query: query, operation: "ListObjectVersions", name: prefix.isEmpty ? nil : prefix + "*", secondMarker: "version-id-marker",
+            nextSecondMarker: "NextVersionIdMarker"
+        ) { document, decode in
             for entry in document.children where entry.name == "Version" || entry.name == "DeleteMarker" {
                 guard let rawKey = entry.text("Key"), let version = entry.text("VersionId"),
                       let modified = entry.text("LastModified").flatMap(Self.parseTimestamp) else { continue }
-                let key = urlEncoded ? Self.percentDecode(rawKey) : rawKey
+                let key = decode(rawKey)
                 guard key.hasPrefix(keyPrefix) else { continue }
                 found.append(ObjectVersion(
                     name: String(key.dropFirst(keyPrefix.count)), version: version, isDeleteMarker: entry.name == "DeleteMarker",
-                    isLatest: entry.text("IsLatest") == "true", lastModified: modified, size: entry.text("Size").flatMap { Int64($0) } ?? 0))
+                    isLatest: entry.text("IsLatest") == "true", lastModified: modified,
+                    size: entry.text("Size").flatMap { Int64($0) } ?? 0))
             }
-            if document.text("IsTruncated") == "true" {
-                guard let key = document.text("NextKeyMarker"), !key.isEmpty else {
-                    throw ObjectStoreError.unavailable(store: location, detail: "ListObjectVersions page was truncated but carried no NextKeyMarker")
-                }
-                let next = (key: urlEncoded ? Self.percentDecode(key) : key, version: document.text("NextVersionIdMarker") ?? "")
-                if let markers, markers == next { break }  // a server that does not advance: stop rather than loop
-                markers = next
-            } else {
-                markers = nil
-            }
-        } while markers != nil
+        }
         return found
     }
 
@@ -62,26 +50,22 @@ extension S3Store: VersionedObjectStore {
         guard response.isSuccess else {
             throw S3ErrorResponse(response).storeError(operation: "HEAD", name: name, store: self)
         }
-        guard let modeText = response.headers["x-amz-object-lock-mode"], let untilText = response.headers["x-amz-object-lock-retain-until-date"] else {
+        guard let modeText = response.headers["x-amz-object-lock-mode"],
+            let untilText = response.headers["x-amz-object-lock-retain-until-date"] else {
             return nil
         }
         guard let mode = ObjectLockMode(rawValue: modeText.uppercased()), let until = Self.parseTimestamp(untilText) else {
-            throw ObjectStoreError.unavailable(store: location, detail: "HEAD \(name) returned an unknown lock: \(modeText) until \(untilText)")
+            throw ObjectStoreError.unavailable(store: location,
+                detail: "HEAD \(name) returned an unknown lock: \(modeText) until \(untilText)")
         }
         return ObjectRetention(mode: mode, until: until)
     }
 
     public func extendRetention(of name: String, to retention: ObjectRetention) async throws {
         let key = try objectKey(name)
-        let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
-            + "<Mode>\(retention.mode.rawValue)</Mode><RetainUntilDate>\(Self.lockDate(retention.until))</RetainUntilDate></Retention>"
-        let body = Array(xml.utf8)
-        var headers = HTTPHeaders()
-        headers.add("Content-Type", "application/xml")
-        headers.add("Content-MD5", ByteText.base64(Hash.md5(body)))
-        let response = try await send(S3Request(
-            method: .put, key: key, query: [("retention", "")], headers: headers, body: body[...],
-            payloadHash: ByteText.hex(Hash.sha256(body)), operation: "PutObjectRetention", name: name))
+        let xml = "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>\(retention.mode.rawValue)</Mode>"
+            + "<RetainUntilDate>\(Self.lockDate(retention.until))</RetainUntilDate></Retention>"
+        let response = try await send(.xml(method: .put, key: key, query: [("retention", "")], xml, operation: "PutObjectRetention", name: name))
         guard response.isSuccess else {
             throw S3ErrorResponse(response).storeError(operation: "PutObjectRetention", name: name, store: self)
         }
@@ -89,7 +73,8 @@ extension S3Store: VersionedObjectStore {
 
     public func deleteVersion(of name: String, version: String) async throws {
         let key = try objectKey(name)
-        let response = try await send(S3Request(method: .delete, key: key, query: [("versionId", version)], operation: "DELETE version", name: name))
+        let response = try await send(S3Request(method: .delete, key: key, query: [("versionId", version)], operation: "DELETE version",
+            name: name))
         if response.isSuccess || response.status == 404 { return }
         throw S3ErrorResponse(response).storeError(operation: "DELETE version \(version) of", name: name, store: self)
     }

@@ -137,7 +137,8 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
         var headers = HTTPHeaders()
         headers.add("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")
         let response = try await send(S3Request(
-            method: .get, key: key, query: version.map { [("versionId", $0)] } ?? [], headers: headers, operation: "GET", name: name, maxResponseBodySize: max(1 << 20, range.count + 4096)))
+            method: .get, key: key, query: version.map { [("versionId", $0)] } ?? [], headers: headers, operation: "GET", name: name,
+            maxResponseBodySize: max(1 << 20, range.count + 4096)))
         switch response.status {
         case 206:
             if let contentRange = response.headers["Content-Range"], !contentRange.hasPrefix("bytes \(range.lowerBound)-") {
@@ -372,16 +373,10 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
 
     private func deleteBatch(_ keys: [String]) async throws {
         guard !keys.isEmpty else { return }
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+        var xml = "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
         for key in keys { xml += "<Object><Key>\(S3XML.escape(key))</Key></Object>" }
         xml += "</Delete>"
-        let body = Array(xml.utf8)
-        var headers = HTTPHeaders()
-        headers.add("Content-Type", "application/xml")
-        headers.add("Content-MD5", ByteText.base64(Hash.md5(body)))
-        let response = try await send(S3Request(
-            method: .post, key: nil, query: [("delete", "")], headers: headers, body: body[...],
-            payloadHash: ByteText.hex(Hash.sha256(body)), operation: "DELETE", name: nil))
+        let response = try await send(.xml(method: .post, key: nil, query: [("delete", "")], xml, operation: "DELETE", name: nil))
         if response.status == 501 || S3ErrorResponse(response).code == "NotImplemented" {
             for key in keys { try await deleteOne(key) }
             return

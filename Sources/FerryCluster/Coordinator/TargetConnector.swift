@@ -49,7 +49,8 @@ public struct TargetConnector: Sendable {
                 }
                 let token = try? await text("AWS_SESSION_TOKEN")
                 credentials = .keys(S3Credentials(
-                    accessKeyID: try await text("AWS_ACCESS_KEY_ID"), secretAccessKey: try await text("AWS_SECRET_ACCESS_KEY"), sessionToken: token))
+                    accessKeyID: try await text("AWS_ACCESS_KEY_ID"), secretAccessKey: try await text("AWS_SECRET_ACCESS_KEY"),
+                    sessionToken: token))
             } else {
                 // No Secret: the process's own identity (web identity on EKS, instance role).
                 credentials = .ambient()

@@ -83,7 +83,8 @@ public struct ObjectLockPolicy: Codable, Sendable, Equatable {
     public var period: TimeInterval { days * 86_400 }
 
     /// Objects the lock covers: the repository's data, not the leases and marks that come and go.
-    public static let lockedPrefixes = [ObjectName.config, ObjectName.keysPrefix, ObjectName.packsPrefix, ObjectName.indexPrefix, ObjectName.snapshotsPrefix]
+    public static let lockedPrefixes = [ObjectName.config, ObjectName.keysPrefix, ObjectName.packsPrefix, ObjectName.indexPrefix,
+        ObjectName.snapshotsPrefix]
 
     public var rule: RetentionRule {
         RetentionRule(mode: lockMode, period: period, prefixes: Self.lockedPrefixes)

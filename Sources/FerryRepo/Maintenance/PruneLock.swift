@@ -50,10 +50,12 @@ public final class PruneLock: Sendable {
             }
             if let bytes {
                 guard let holder = try? Repository.decoder.decode(Record.self, from: Data(bytes)) else {
-                    throw RepositoryError.locked(holder: "an unreadable lock object \(name) (damaged); delete it once you are sure no prune runs")
+                    throw RepositoryError.locked(
+                        holder: "an unreadable lock object \(name) (damaged); delete it once you are sure no prune runs")
                 }
                 if isAlive(holder) {
-                    throw RepositoryError.locked(holder: "\(holder.holder) (pid \(holder.pid) on \(holder.hostname), since \(holder.created))")
+                    throw RepositoryError.locked(
+                        holder: "\(holder.holder) (pid \(holder.pid) on \(holder.hostname), since \(holder.created))")
                 }
             }
         }

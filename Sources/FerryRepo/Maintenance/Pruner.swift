@@ -60,7 +60,8 @@ public struct Pruner: Sendable {
         let config = try await Repository.open(store: store, credential: credential, loadIndex: false).config
         let lock = try config.objectLock.map { policy in
             guard let versions = store.capabilities.versions else {
-                throw RepositoryError.objectLockUnavailable(location: store.location, detail: "prune of a locked repository needs its S3 bucket")
+                throw RepositoryError.objectLockUnavailable(location: store.location,
+                    detail: "prune of a locked repository needs its S3 bucket")
             }
             return (policy, versions)
         }
@@ -183,7 +184,8 @@ public struct Pruner: Sendable {
             guard let marker = try? Repository.decoder.decode(SessionMarker.self, from: Data(bytes)) else {
                 alive.append(session)
                 report.sessionProblems.append(
-                    "\(name) is not a valid session marker (damaged); mark \(mark.id) waits until it is gone: delete it once no backup runs")
+                    "\(name) is not a valid session marker (damaged); mark \(mark.id) waits until it is gone: "
+                        + "delete it once no backup runs")
                 continue
             }
             if marker.expires.timeIntervalSinceNow < -marker.margin {

@@ -25,7 +25,8 @@ public struct Undelete: Sendable {
 
     public func run() async throws -> Report {
         guard let versions = store.capabilities.versions else {
-            throw RepositoryError.invalidArgument("\(store.location) keeps no object versions: only S3 buckets with versioning can be undeleted")
+            throw RepositoryError.invalidArgument(
+                "\(store.location) keeps no object versions: only S3 buckets with versioning can be undeleted")
         }
         let lock = try await PruneLock.acquire(store: store)
         do {

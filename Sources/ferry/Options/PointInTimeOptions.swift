@@ -6,7 +6,8 @@ import Foundation
 /// from its S3 object versions (a bucket with versioning, as Object Lock requires).
 struct PointInTimeOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "Read the repository as it was at this time (ISO 8601, e.g. 2026-12-06T21:00:00Z), from its S3 object versions.", valueName: "time"))
+        "Read the repository as it was at this time (ISO 8601, e.g. 2026-12-06T21:00:00Z), from its S3 object versions.",
+            valueName: "time"))
     var pointInTime: String?
 
     /// The moment asked for, or nil.
@@ -31,7 +32,8 @@ extension RepositoryOptions {
         let store = try store()
         guard let time else { return store }
         guard let versions = store.capabilities.versions else {
-            throw CLIError("--point-in-time needs a repository in an S3 bucket with versioning (Object Lock); \(store.location) keeps no versions")
+            throw CLIError(
+                "--point-in-time needs a repository in an S3 bucket with versioning (Object Lock); \(store.location) keeps no versions")
         }
         return try await PointInTimeStore.open(versions, at: time)
     }
