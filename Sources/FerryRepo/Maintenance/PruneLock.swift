@@ -86,6 +86,19 @@ public final class PruneLock: Sendable {
         return lock
     }
 
+    /// Runs `body` holding the lock (taken first, released after, whatever `body` does).
+    public static func holding<T>(store: any ObjectStore, _ body: () async throws -> T) async throws -> T {
+        let lock = try await acquire(store: store)
+        do {
+            let result = try await body()
+            await lock.release()
+            return result
+        } catch {
+            await lock.release()
+            throw error
+        }
+    }
+
     private func refresh() async throws {
         var renewed = record
         renewed.expires = Date().addingTimeInterval(Double(lease.components.seconds))

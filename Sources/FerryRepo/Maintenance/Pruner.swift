@@ -43,15 +43,8 @@ public struct Pruner: Sendable {
     }
 
     public func run() async throws -> PruneReport {
-        let lock = dryRun ? nil : try await PruneLock.acquire(store: store)
-        do {
-            let report = try await locked()
-            await lock?.release()
-            return report
-        } catch {
-            await lock?.release()
-            throw error
-        }
+        if dryRun { return try await locked() }
+        return try await PruneLock.holding(store: store) { try await locked() }
     }
 
     private func locked() async throws -> PruneReport {

@@ -28,15 +28,7 @@ public struct Undelete: Sendable {
             throw RepositoryError.invalidArgument(
                 "\(store.location) keeps no object versions: only S3 buckets with versioning can be undeleted")
         }
-        let lock = try await PruneLock.acquire(store: store)
-        do {
-            let report = try await undelete(versions)
-            await lock.release()
-            return report
-        } catch {
-            await lock.release()
-            throw error
-        }
+        return try await PruneLock.holding(store: store) { try await undelete(versions) }
     }
 
     private func undelete(_ versions: any VersionedObjectStore) async throws -> Report {
