@@ -56,11 +56,14 @@ let package = Package(
             name: "FerryHTTP",
             dependencies: ["CCurl"]),
         .target(
+            name: "FerryDigest",
+            dependencies: ["COpenSSL"]),
+        .target(
             name: "FerryBlob",
-            dependencies: ["FerrySystem", "FerryHTTP", "COpenSSL"]),
+            dependencies: ["FerrySystem", "FerryHTTP", "FerryDigest"]),
         .target(
             name: "FerryRepo",
-            dependencies: ["FerryBlob", "FerrySystem", "CLZ4", "CZstd", "COpenSSL"]),
+            dependencies: ["FerryBlob", "FerryDigest", "FerrySystem", "CLZ4", "CZstd", "COpenSSL"]),
         .target(
             name: "FerryVolume",
             dependencies: ["FerrySystem", "CZlib", "CZstd"]),
@@ -155,13 +158,13 @@ let package = Package(
             path: "Tests/FerryTestSupport"),
         .testTarget(
             name: "FerryRepoTests",
-            dependencies: ["FerryRepo", "FerryBlob", "FerryTestSupport"]),
+            dependencies: ["FerryRepo", "FerryBlob", "FerryTestSupport", "FerryBlobTestSupport"]),
         .testTarget(
             name: "FerryVolumeTests",
             dependencies: ["FerryVolume", "FerryMover", "FerryRepo", "FerryQEMUTestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryMoverTests",
-            dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport"]),
+            dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport", "FerryBlobTestSupport"]),
         .target(
             name: "FerryQEMUTestSupport",
             dependencies: ["FerryVolume"],
@@ -186,12 +189,19 @@ let package = Package(
             name: "FerryS3TestSupport",
             dependencies: ["FerrySystem"],
             path: "Tests/FerryS3TestSupport"),
+        .target(
+            name: "FerryBlobTestSupport",
+            dependencies: ["FerryBlob"],
+            path: "Tests/FerryBlobTestSupport"),
+        .testTarget(
+            name: "FerryBlobTests",
+            dependencies: ["FerryBlob", "FerryBlobTestSupport", "FerryS3TestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryHTTPTests",
             dependencies: ["FerryHTTP", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryS3Tests",
-            dependencies: ["FerryBlob", "FerryHTTP", "FerryS3TestSupport"]),
+            dependencies: ["FerryBlob", "FerryBlobTestSupport", "FerryDigest", "FerryHTTP", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryS3EndToEndTests",
             dependencies: ["FerryBlob", "FerryTestSupport", "FerryS3TestSupport"]),

@@ -37,6 +37,31 @@ public protocol ObjectStore: Sendable {
     /// Removes what writes interrupted before `cutoff` left behind and no reader can see:
     /// temporary files of a killed writer on a directory, incomplete multipart uploads on S3.
     func removeAbandonedWrites(startedBefore cutoff: Date) async throws -> AbandonedWrites
+
+    /// What the store underneath can do beyond this contract. Wrappers forward their base's.
+    var capabilities: StoreCapabilities { get }
+}
+
+/// Controls some stores have beyond the `ObjectStore` contract, found through `capabilities`
+/// (never by casting, so that wrappers keep them).
+public struct StoreCapabilities: Sendable {
+    /// Whether create-only writes are atomic on the server, probed at init and recorded (S3).
+    public var conditionalWrites: (any ConditionalWriteControl)?
+    /// Object versions and Object Lock (S3 buckets with Object Lock enabled).
+    public var versions: (any VersionedObjectStore)?
+
+    public init(conditionalWrites: (any ConditionalWriteControl)? = nil, versions: (any VersionedObjectStore)? = nil) {
+        self.conditionalWrites = conditionalWrites
+        self.versions = versions
+    }
+}
+
+/// A store whose create-only writes rely on the server honouring `If-None-Match: *`.
+public protocol ConditionalWriteControl: Sendable {
+    /// Finds out whether the server honours it (writes and removes a probe object).
+    func probeConditionalWrites() async throws -> S3ConditionalWrites
+    /// Takes what a repository recorded at init, so no probe is needed.
+    func assumeConditionalWrites(_ recorded: S3ConditionalWrites)
 }
 
 /// What `removeAbandonedWrites` removed.
@@ -52,6 +77,8 @@ public struct AbandonedWrites: Sendable, Equatable, Codable {
 }
 
 extension ObjectStore {
+    public var capabilities: StoreCapabilities { StoreCapabilities() }
+
     @discardableResult
     public func put(_ name: String, _ bytes: [UInt8]) async throws -> PutOutcome {
         try await put(name, bytes, mode: .createOnly)

@@ -44,7 +44,8 @@ public final class Repository: Sendable {
     /// `password` nil creates an unencrypted repository.
     @discardableResult
     public static func initialize(store: any ObjectStore, password: [UInt8]?, blockSize: Int = BlockSize.default, packSize: Int = 32 << 20,
-                                  blockMapPageEntries: Int = 4096, compression: Compression = .lz4, kdf: Scrypt = .standard) async throws -> RepositoryConfig {
+                                  blockMapPageEntries: Int = 4096, compression: Compression = .lz4, objectLock: ObjectLockPolicy? = nil,
+                                  kdf: Scrypt = .standard) async throws -> RepositoryConfig {
         guard BlockSize.isValid(blockSize) else {
             throw RepositoryError.invalidArgument("block size \(blockSize) is not a power of two between 64 KiB and 8 MiB")
         }
@@ -54,11 +55,26 @@ public final class Repository: Sendable {
         if try await wrap({ try await store.head(ObjectName.config) }) != nil {
             throw RepositoryError.alreadyInitialized(location: store.location)
         }
+        if let objectLock {
+            guard objectLock.days > 0 else { throw RepositoryError.invalidArgument("the Object Lock period must be more than 0 days") }
+            guard let versions = store.capabilities.versions else {
+                throw RepositoryError.objectLockUnavailable(location: store.location, detail: "only S3 buckets have Object Lock")
+            }
+            guard try await wrap({ try await versions.objectLockEnabled() }) else {
+                throw RepositoryError.objectLockUnavailable(
+                    location: store.location,
+                    detail: "Object Lock is not enabled on the bucket (it can only be turned on when a bucket is created: "
+                        + "x-amz-bucket-object-lock-enabled, `aws s3api create-bucket --object-lock-enabled-for-bucket`)")
+            }
+            // From here on, the key slot and the config are locked too.
+            versions.lockNewObjects(objectLock.rule)
+        }
         var config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize,
                                       blockMapPageEntries: blockMapPageEntries, compression: compression)
-        if let s3 = store as? S3Store {
+        config.objectLock = objectLock
+        if let conditional = store.capabilities.conditionalWrites {
             // Recorded once, so every later open knows whether create-only writes are atomic.
-            config.conditionalWrites = try await wrap { try await s3.probeConditionalWrites() }.rawValue
+            config.conditionalWrites = try await wrap { try await conditional.probeConditionalWrites() }.rawValue
         }
         let configBytes = try [UInt8](Self.encoder.encode(config))
         if let password {
@@ -101,8 +117,14 @@ public final class Repository: Sendable {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "not valid JSON")
         }
         try config.validate(location: store.location)
-        if let s3 = store as? S3Store, let recorded = config.conditionalWrites.flatMap(S3ConditionalWrites.init(rawValue:)) {
-            s3.assumeConditionalWrites(recorded)
+        if let objectLock = config.objectLock {
+            // Whatever this process writes is locked as the repository requires; a store that
+            // cannot lock (a copy in a directory, a read-only view) can still be read.
+            store.capabilities.versions?.lockNewObjects(objectLock.rule)
+        }
+        if let conditional = store.capabilities.conditionalWrites,
+           let recorded = config.conditionalWrites.flatMap(S3ConditionalWrites.init(rawValue:)) {
+            conditional.assumeConditionalWrites(recorded)
         }
         let slots = try await wrap { try await store.list(prefix: ObjectName.keysPrefix) }
         var keys: MasterKeys?
@@ -302,7 +324,16 @@ public final class Repository: Sendable {
     /// Starts a writer session: it announces itself with a `sessions/<id>` marker, which it
     /// refreshes while alive. `compression` overrides the repository's default for its chunks.
     public func beginSession(lease: Duration = .seconds(900), compression: Compression? = nil) async throws -> WriteSession {
-        try await WriteSession.begin(repository: self, lease: lease, compression: compression)
+        try requireLocking()
+        return try await WriteSession.begin(repository: self, lease: lease, compression: compression)
+    }
+
+    /// A repository under Object Lock is written only through a store that locks what it writes.
+    func requireLocking() throws {
+        guard config.objectLock != nil, store.capabilities.versions == nil else { return }
+        throw RepositoryError.objectLockUnavailable(
+            location: store.location,
+                detail: "the repository requires S3 Object Lock on everything written to it; write to it through its bucket")
     }
 
     /// Seals and names a snapshot manifest (the caller stores it).

@@ -27,6 +27,8 @@ public enum RepositoryError: Error, Sendable, CustomStringConvertible {
     case sessionExpired(session: String)
     /// Another prune holds the repository's prune lock.
     case locked(holder: String)
+    /// The repository must be, or was asked to be, locked with S3 Object Lock, and the store cannot.
+    case objectLockUnavailable(location: String, detail: String)
     /// An invalid argument.
     case invalidArgument(String)
     /// The object store failed.
@@ -46,6 +48,7 @@ public enum RepositoryError: Error, Sendable, CustomStringConvertible {
         case let .ambiguousSnapshot(prefix, matches): "snapshot prefix \(prefix) is ambiguous: \(matches.prefix(5).joined(separator: ", "))"
         case let .sessionExpired(session): "write session \(session) expired or was removed before commit; no snapshot was written"
         case let .locked(holder): "the repository is locked by \(holder); try again when it has finished"
+        case let .objectLockUnavailable(location, detail): "\(location) cannot hold a locked repository: \(detail)"
         case let .invalidArgument(text): text
         case let .store(error): error.description
         }

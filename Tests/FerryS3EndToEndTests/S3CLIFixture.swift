@@ -10,12 +10,18 @@ struct S3CLIFixture {
     let server: SeaweedFS
     let dir: TemporaryDirectory
     let prefix: String
+    let bucketName: String
     var ferry: FerryProcess
-    var repo: String { "s3://\(server.bucket)/\(prefix)" }
+    var repo: String { "s3://\(bucketName)/\(prefix)" }
 
     /// - Parameter endpoint: where ferry sends requests (a fault proxy), default the server.
-    init(server: SeaweedFS, endpoint: String? = nil, identity: SeaweedFS.Identity? = nil, initialize: Bool = true, extra: [String] = []) async throws {
+    /// - Parameter bucket: a bucket other than the server's own (one with Object Lock, say).
+    init(
+        server: SeaweedFS, endpoint: String? = nil, identity: SeaweedFS.Identity? = nil, bucket: String? = nil, initialize: Bool = true,
+        extra: [String] = []
+    ) async throws {
         self.server = server
+        bucketName = bucket ?? server.bucket
         dir = try TemporaryDirectory("ferry-s3-cli")
         prefix = "cli-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
         var environment = server.environment(as: identity)
@@ -66,9 +72,11 @@ struct S3CLIFixture {
         try await bucket().get(name)
     }
 
-    private func bucket() throws -> S3Store {
+    /// The repository's prefix of the bucket, through a store with the admin's credentials
+    /// (what an attacker holding Ferry's credentials can do).
+    func bucket() throws -> S3Store {
         try S3Store(
-            configuration: S3Configuration(bucket: server.bucket, prefix: self.prefix, endpoint: server.endpoint, addressing: .path),
+            configuration: S3Configuration(bucket: bucketName, prefix: self.prefix, endpoint: server.endpoint, addressing: .path),
             credentials: StaticCredentialsProvider(S3Credentials(accessKeyID: server.admin.accessKey, secretAccessKey: server.admin.secretKey)))
     }
 

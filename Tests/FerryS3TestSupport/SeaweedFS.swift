@@ -181,6 +181,19 @@ public final class SeaweedFS: @unchecked Sendable {
         throw TestServerError.timeout("SeaweedFS bucket never answered (last status \(last)): \(child.log.suffix(3000))")
     }
 
+    /// Creates another bucket (as the admin identity), with S3 Object Lock enabled when asked
+    /// (`x-amz-bucket-object-lock-enabled: true`, which also turns on versioning).
+    public func createBucket(_ name: String, objectLock: Bool = false) throws {
+        guard let curl = ChildProcess.which("curl") else { throw TestServerError.setup("curl is not installed") }
+        var arguments = [
+            "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--max-time", "30", "--aws-sigv4", "aws:amz:us-east-1:s3",
+            "--user", "\(admin.accessKey):\(admin.secretKey)",
+        ]
+        if objectLock { arguments += ["-H", "x-amz-bucket-object-lock-enabled: true"] }
+        let status = try ChildProcess.run(curl, arguments + ["-k", "\(endpoint)/\(name)"])
+        guard status == "200" else { throw TestServerError.setup("creating bucket \(name) answered HTTP \(status)") }
+    }
+
     /// Stops the gateway (SIGTERM).
     public func stop() {
         lock.lock()

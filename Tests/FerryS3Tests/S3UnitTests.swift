@@ -1,3 +1,4 @@
+import FerryDigest
 import FerryHTTP
 import Foundation
 import Testing
@@ -28,12 +29,12 @@ import Testing
     }
 
     @Test func digests() {
-        #expect(S3Digest.hex(S3Digest.sha256(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(S3Digest.hex(S3Digest.md5(Array("abc".utf8))) == "900150983cd24fb0d6963f7d28e17f72")
-        #expect(S3Digest.hex(S3Digest.sha256([UInt8]())) == S3Signer.emptyPayloadHash)
+        #expect(ByteText.hex(Hash.sha256(Array("abc".utf8))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(ByteText.hex(Hash.md5(Array("abc".utf8))) == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(ByteText.hex(Hash.sha256([UInt8]())) == S3Signer.emptyPayloadHash)
         for count in 0..<7 {
             let bytes = (0..<count).map { UInt8($0 * 37 + 1) }
-            #expect(S3Digest.base64(bytes) == Data(bytes).base64EncodedString())
+            #expect(ByteText.base64(bytes) == Data(bytes).base64EncodedString())
         }
     }
 
@@ -103,10 +104,10 @@ import Testing
     @Test func integrityChecks() {
         let body = Array("payload".utf8)
         var headers = HTTPHeaders()
-        headers.add("x-amz-checksum-sha256", S3Digest.base64(S3Digest.sha256(body)))
+        headers.add("x-amz-checksum-sha256", ByteText.base64(Hash.sha256(body)))
         #expect(S3Store.integrityProblem(HTTPResponse(status: 200, headers: headers, body: body)) == nil)
         #expect(S3Store.integrityProblem(HTTPResponse(status: 200, headers: headers, body: Array("paylaod".utf8))) != nil)
-        let etag: HTTPHeaders = ["ETag": "\"\(S3Digest.hex(S3Digest.md5(body)))\""]
+        let etag: HTTPHeaders = ["ETag": "\"\(ByteText.hex(Hash.md5(body)))\""]
         #expect(S3Store.integrityProblem(HTTPResponse(status: 200, headers: etag, body: body)) == nil)
         #expect(S3Store.integrityProblem(HTTPResponse(status: 200, headers: etag, body: Array("xayload".utf8)))?.contains("MD5") == true)
         // Multipart ETags and composite checksums say nothing about the whole body.

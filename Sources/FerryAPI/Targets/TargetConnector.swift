@@ -38,29 +38,35 @@ public struct TargetConnector: Sendable {
     /// repository itself).
     public func store(_ target: Target) async throws(ClusterError) -> (any ObjectStore, [UInt8]) {
         let namespace = target.namespace ?? ""
-        let location = try target.spec.location(of: target.label)
+        let spec = try target.spec.location(of: target.label)
         let password = try await secretValue(target.spec.encryptionSecret.name, key: target.spec.encryptionKey, namespace: namespace)
-        var options = StoreOptions()
-        if case .s3(let s3) = location {
-            var environment: [String: String] = [:]
+        let location: StoreLocation
+        switch spec {
+        case .path(let path):
+            location = .directory(DirectoryLocation(path: path, create: true))
+        case .s3(let s3):
+            let credentials: S3CredentialSource
             if let secret = s3.credentialsSecret?.name {
-                for key in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
-                    environment[key] = String(decoding: try await secretValue(secret, key: key, namespace: namespace), as: UTF8.self)
+                func text(_ key: String) async throws(ClusterError) -> String {
+                    String(decoding: try await secretValue(secret, key: key, namespace: namespace), as: UTF8.self)
                 }
-                if let token = try? await secretValue(secret, key: "AWS_SESSION_TOKEN", namespace: namespace) {
-                    environment["AWS_SESSION_TOKEN"] = String(decoding: token, as: UTF8.self)
-                }
+                let token = try? await text("AWS_SESSION_TOKEN")
+                credentials = .keys(S3Credentials(
+                    accessKeyID: try await text("AWS_ACCESS_KEY_ID"), secretAccessKey: try await text("AWS_SECRET_ACCESS_KEY"),
+                    sessionToken: token))
             } else {
                 // No Secret: the process's own identity (web identity on EKS, instance role).
-                environment = ProcessInfo.processInfo.environment
+                credentials = .ambient()
             }
-            options = StoreOptions(s3Endpoint: s3.endpoint, s3Region: s3.region, insecureSkipTLSVerify: s3.insecureSkipTLSVerify ?? false,
-                                   s3Addressing: S3AddressingStyle(rawValue: (s3.addressing ?? .auto).rawValue) ?? .auto, environment: environment)
+            location = .s3(S3Location(
+                bucket: s3.bucket, prefix: s3.prefix ?? "", endpoint: s3.endpoint, region: s3.region,
+                addressing: S3AddressingStyle(rawValue: (s3.addressing ?? .auto).rawValue) ?? .auto,
+                insecureSkipTLSVerify: s3.insecureSkipTLSVerify ?? false, credentials: credentials))
         }
         do {
-            return (try StoreLocator.open(location.text, options: options, create: true), password)
+            return (try location.open(), password)
         } catch {
-            throw .repository("Target \(namespace)/\(target.name) (\(location.text)): \(error)")
+            throw .repository("Target \(namespace)/\(target.name) (\(spec.text)): \(error)")
         }
     }
 

@@ -1,3 +1,4 @@
+import FerryDigest
 import FerryHTTP
 
 /// One S3 API call before signing: method, key (nil for the bucket), query, extra headers, body.
@@ -14,6 +15,23 @@ struct S3Request: Sendable {
     /// The object name (without the store's prefix) for messages.
     var name: String?
     var maxResponseBodySize: Int = 1 << 20
+}
+
+extension S3Request {
+    /// A request whose body is an XML document (DeleteObjects, PutObjectRetention), with the
+    /// `Content-MD5` those calls require; `extra` headers are added.
+    static func xml(
+        method: HTTPMethod, key: String?, query: [(String, String)], _ document: String, extra: HTTPHeaders = HTTPHeaders(),
+        operation: String, name: String?
+    ) -> S3Request {
+        let body = Array(("<?xml version=\"1.0\" encoding=\"UTF-8\"?>" + document).utf8)
+        var headers = extra
+        headers.add("Content-Type", "application/xml")
+        headers.add("Content-MD5", ByteText.base64(Hash.md5(body)))
+        return S3Request(
+            method: method, key: key, query: query, headers: headers, body: body[...], payloadHash: ByteText.hex(Hash.sha256(body)),
+            operation: operation, name: name)
+    }
 }
 
 extension S3Store {

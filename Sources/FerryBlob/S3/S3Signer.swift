@@ -1,3 +1,4 @@
+import FerryDigest
 import FerryHTTP
 
 #if canImport(Glibc)
@@ -10,7 +11,7 @@ struct S3Signer: Sendable {
     var service = "s3"
 
     /// Hex SHA-256 of an empty payload.
-    static let emptyPayloadHash = S3Digest.hex(S3Digest.sha256([UInt8]()))
+    static let emptyPayloadHash = ByteText.hex(Hash.sha256([UInt8]()))
 
     /// Adds `x-amz-date`, `x-amz-content-sha256`, `x-amz-security-token` (with temporary
     /// credentials) and `Authorization` to `headers`, which must already hold `Host` and every
@@ -52,12 +53,12 @@ struct S3Signer: Sendable {
         ].joined(separator: "\n")
 
         let scope = "\(date)/\(region)/\(service)/aws4_request"
-        let stringToSign = "AWS4-HMAC-SHA256\n\(dateTime)\n\(scope)\n\(S3Digest.hex(S3Digest.sha256(Array(canonicalRequest.utf8))))"
-        var key = S3Digest.hmacSHA256(key: Array("AWS4\(credentials.secretAccessKey)".utf8), date)
-        key = S3Digest.hmacSHA256(key: key, region)
-        key = S3Digest.hmacSHA256(key: key, service)
-        key = S3Digest.hmacSHA256(key: key, "aws4_request")
-        let signature = S3Digest.hex(S3Digest.hmacSHA256(key: key, stringToSign))
+        let stringToSign = "AWS4-HMAC-SHA256\n\(dateTime)\n\(scope)\n\(ByteText.hex(Hash.sha256(Array(canonicalRequest.utf8))))"
+        var key = Hash.hmacSHA256(key: Array("AWS4\(credentials.secretAccessKey)".utf8), date)
+        key = Hash.hmacSHA256(key: key, region)
+        key = Hash.hmacSHA256(key: key, service)
+        key = Hash.hmacSHA256(key: key, "aws4_request")
+        let signature = ByteText.hex(Hash.hmacSHA256(key: key, stringToSign))
         headers.set(
             "Authorization",
             "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope),SignedHeaders=\(signedHeaders),Signature=\(signature)")

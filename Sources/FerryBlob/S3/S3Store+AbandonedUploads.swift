@@ -29,31 +29,47 @@ extension S3Store {
     /// ListMultipartUploads under the store's prefix, every page.
     func incompleteUploads() async throws -> [IncompleteUpload] {
         var found: [IncompleteUpload] = []
-        var markers: (key: String, upload: String)?
-        repeat {
-            var query: [(String, String)] = [("uploads", ""), ("prefix", keyPrefix), ("encoding-type", "url")]
-            if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
-            let document = try await bucketDocument(query: query, operation: "ListMultipartUploads")
-            let urlEncoded = document.text("EncodingType") == "url"
+        try await forEachMarkerPage(
+            query: [("uploads", ""), ("prefix", keyPrefix)], operation: "ListMultipartUploads", secondMarker: "upload-id-marker",
+            nextSecondMarker: "NextUploadIdMarker"
+        ) { document, decode in
             for upload in document.all("Upload") {
                 guard let rawKey = upload.text("Key"), let id = upload.text("UploadId"),
                       let initiated = upload.text("Initiated").flatMap(Self.parseTimestamp) else { continue }
-                let key = urlEncoded ? Self.percentDecode(rawKey) : rawKey
+                let key = decode(rawKey)
                 guard key.hasPrefix(keyPrefix) else { continue }
                 found.append(IncompleteUpload(key: key, id: id, initiated: initiated))
             }
+        }
+        return found
+    }
+
+    /// Pages through a bucket listing that continues with `key-marker` and a second marker
+    /// (`upload-id-marker`, `version-id-marker`), calling `body` with each page and a function
+    /// that decodes its URL-encoded keys.
+    func forEachMarkerPage(
+        query: [(String, String)], operation: String, name: String? = nil, secondMarker: String, nextSecondMarker: String,
+        _ body: (XMLElement, (String) -> String) throws -> Void
+    ) async throws {
+        var markers: (key: String, second: String)?
+        repeat {
+            var pageQuery = query + [("encoding-type", "url")]
+            if let markers { pageQuery += [("key-marker", markers.key), (secondMarker, markers.second)] }
+            let document = try await bucketDocument(query: pageQuery, operation: operation, name: name)
+            let urlEncoded = document.text("EncodingType") == "url"
+            let decode: (String) -> String = { urlEncoded ? Self.percentDecode($0) : $0 }
+            try body(document, decode)
             if document.text("IsTruncated") == "true" {
                 guard let key = document.text("NextKeyMarker"), !key.isEmpty else {
-                    throw ObjectStoreError.unavailable(store: location, detail: "ListMultipartUploads page was truncated but carried no NextKeyMarker")
+                    throw ObjectStoreError.unavailable(store: location, detail: "\(operation) page was truncated but carried no NextKeyMarker")
                 }
-                let next = (key: urlEncoded ? Self.percentDecode(key) : key, upload: document.text("NextUploadIdMarker") ?? "")
+                let next = (key: decode(key), second: document.text(nextSecondMarker) ?? "")
                 if let markers, markers == next { break }  // a server that does not advance: stop rather than loop
                 markers = next
             } else {
                 markers = nil
             }
         } while markers != nil
-        return found
     }
 
     /// S3's timestamps: ISO 8601 in UTC, with or without fractional seconds.

@@ -1,3 +1,4 @@
+import FerryDigest
 import FerryHTTP
 
 extension S3Store {
@@ -9,7 +10,7 @@ extension S3Store {
         if mode == .createOnly {
             // Checking first saves uploading every part of an object that is already there.
             if try await headObject(key: key, name: name) != nil {
-                return try await resolveExisting(name: name, key: key, bytes: bytes, sha256: S3Digest.sha256(bytes))
+                return try await resolveExisting(name: name, key: key, bytes: bytes, sha256: Hash.sha256(bytes))
             }
             useCondition = try await conditionalWrites() == .honoured
         }
@@ -18,6 +19,8 @@ extension S3Store {
         headers.add("Content-Type", "application/octet-stream")
         headers.add("x-amz-checksum-algorithm", "SHA256")
         if let storageClass = storageClass(for: name) { headers.add("x-amz-storage-class", storageClass) }
+        let locked = lockHeaders(for: name, body: nil)
+        for (header, value) in locked ?? [:] { headers.add(header, value) }
         let created = try await send(S3Request(method: .post, key: key, query: [("uploads", "")], headers: headers, operation: "CreateMultipartUpload", name: name))
         guard created.isSuccess else {
             throw S3ErrorResponse(created).storeError(operation: "CreateMultipartUpload", name: name, store: self)
@@ -27,7 +30,7 @@ extension S3Store {
         }
 
         do {
-            let parts = try await uploadParts(name: name, key: key, uploadID: uploadID, bytes: bytes)
+            let parts = try await uploadParts(name: name, key: key, uploadID: uploadID, bytes: bytes, locked: locked != nil)
             return try await completeMultipart(name: name, key: key, uploadID: uploadID, parts: parts, bytes: bytes, conditional: useCondition)
         } catch {
             _ = try? await send(S3Request(method: .delete, key: key, query: [("uploadId", uploadID)], operation: "AbortMultipartUpload", name: name))
@@ -46,7 +49,7 @@ extension S3Store {
         return stride(from: 0, to: count, by: size).map { $0..<min(count, $0 + size) }
     }
 
-    private func uploadParts(name: String, key: String, uploadID: String, bytes: [UInt8]) async throws -> [UploadedPart] {
+    private func uploadParts(name: String, key: String, uploadID: String, bytes: [UInt8], locked: Bool) async throws -> [UploadedPart] {
         let ranges = partRanges(bytes.count)
         guard ranges.count <= 10_000 else {
             throw ObjectStoreError.io(store: location, detail: "\(name) needs \(ranges.count) parts, more than S3's 10000; raise the part size")
@@ -58,7 +61,9 @@ extension S3Store {
                 let number = next + 1
                 let range = ranges[next]
                 next += 1
-                group.addTask { try await self.uploadPart(name: name, key: key, uploadID: uploadID, number: number, slice: bytes[range]) }
+                group.addTask {
+                    try await self.uploadPart(name: name, key: key, uploadID: uploadID, number: number, slice: bytes[range], locked: locked)
+                }
             }
             while next < ranges.count && next < max(1, configuration.multipartConcurrency) { startNext() }
             while let part = try await group.next() {
@@ -69,14 +74,18 @@ extension S3Store {
         }
     }
 
-    private func uploadPart(name: String, key: String, uploadID: String, number: Int, slice: ArraySlice<UInt8>) async throws -> UploadedPart {
-        let digest = S3Digest.sha256(slice)
-        let checksum = S3Digest.base64(digest)
+    private func uploadPart(
+        name: String, key: String, uploadID: String, number: Int, slice: ArraySlice<UInt8>, locked: Bool
+    ) async throws -> UploadedPart {
+        let digest = Hash.sha256(slice)
+        let checksum = ByteText.base64(digest)
         var headers = HTTPHeaders()
         headers.add("x-amz-checksum-sha256", checksum)
+        // Object Lock uploads need Content-MD5 on every part.
+        if locked { headers.add("Content-MD5", ByteText.base64(Hash.md5(slice))) }
         let response = try await send(S3Request(
             method: .put, key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], headers: headers, body: slice,
-            payloadHash: S3Digest.hex(digest), operation: "UploadPart \(number)", name: name))
+            payloadHash: ByteText.hex(digest), operation: "UploadPart \(number)", name: name))
         guard response.isSuccess else {
             throw S3ErrorResponse(response).storeError(operation: "UploadPart \(number)", name: name, store: self)
         }
@@ -92,26 +101,23 @@ extension S3Store {
     private func completeMultipart(
         name: String, key: String, uploadID: String, parts: [UploadedPart], bytes: [UInt8], conditional: Bool
     ) async throws -> PutOutcome {
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+        var xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         for part in parts {
             xml += "<Part><PartNumber>\(part.number)</PartNumber><ETag>\(S3XML.escape(part.etag))</ETag>"
             xml += "<ChecksumSHA256>\(part.checksum)</ChecksumSHA256></Part>"
         }
         xml += "</CompleteMultipartUpload>"
-        let body = Array(xml.utf8)
         var headers = HTTPHeaders()
-        headers.add("Content-Type", "application/xml")
         if conditional { headers.add("If-None-Match", "*") }
-        let response = try await send(S3Request(
-            method: .post, key: key, query: [("uploadId", uploadID)], headers: headers, body: body[...],
-            payloadHash: S3Digest.hex(S3Digest.sha256(body)), operation: "CompleteMultipartUpload", name: name))
+        let response = try await send(.xml(
+            method: .post, key: key, query: [("uploadId", uploadID)], xml, extra: headers, operation: "CompleteMultipartUpload", name: name))
         let document = try? S3XML.parse(response.body)
         // S3 can answer 200 and still report an error in the body.
         if response.isSuccess && document?.name != "Error" { return .created }
         let error = S3ErrorResponse(response)
         if response.status == 412 || error.code == "NoSuchUpload" {
             // Refused as existing, or a retry of a completion whose answer was lost.
-            let outcome = try await resolveExisting(name: name, key: key, bytes: bytes, sha256: S3Digest.sha256(bytes))
+            let outcome = try await resolveExisting(name: name, key: key, bytes: bytes, sha256: Hash.sha256(bytes))
             return error.code == "NoSuchUpload" ? .created : outcome
         }
         throw error.storeError(operation: "CompleteMultipartUpload", name: name, store: self)
@@ -123,7 +129,7 @@ extension S3Store {
         let ranges = partRanges(bytes.count)
         guard ranges.count > 1 else { return nil }
         var digests: [UInt8] = []
-        for range in ranges { digests += S3Digest.sha256(bytes[range]) }
-        return S3Digest.base64(S3Digest.sha256(digests)) + "-\(ranges.count)"
+        for range in ranges { digests += Hash.sha256(bytes[range]) }
+        return ByteText.base64(Hash.sha256(digests)) + "-\(ranges.count)"
     }
 }

@@ -1,3 +1,4 @@
+import FerryDigest
 import FerryHTTP
 import Foundation
 import Synchronization
@@ -11,7 +12,7 @@ import Synchronization
 /// `probeConditionalWrites`). Downloads are checked against the stored checksum (or the MD5
 /// ETag) and fail with `ObjectStoreError.corrupt` when they do not match. Objects above
 /// `multipartThreshold` are uploaded in parts.
-public final class S3Store: ObjectStore, Sendable {
+public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
     public let configuration: S3Configuration
     public let location: String
     let client: HTTPClient
@@ -21,6 +22,8 @@ public final class S3Store: ObjectStore, Sendable {
     let keyPrefix: String
     private let conditional: Mutex<ConditionalState>
     private let bucketChecked = Atomic<Bool>(false)
+    /// Which new objects get an Object Lock retention (`lockNewObjects`).
+    let retentionRule = Mutex<RetentionRule?>(nil)
 
     private enum ConditionalState {
         case known(S3ConditionalWrites)
@@ -55,6 +58,8 @@ public final class S3Store: ObjectStore, Sendable {
         }
     }
 
+    public var capabilities: StoreCapabilities { StoreCapabilities(conditionalWrites: self, versions: self) }
+
     var credentialsSource: String { credentialsProvider.source }
     var endpointDescription: String { endpoint.displayURL }
 
@@ -66,7 +71,7 @@ public final class S3Store: ObjectStore, Sendable {
         if bytes.count > configuration.multipartThreshold {
             return try await multipartPut(name: name, key: key, bytes: bytes, mode: mode)
         }
-        let digest = S3Digest.sha256(bytes)
+        let digest = Hash.sha256(bytes)
         var useCondition = false
         if mode == .createOnly {
             switch try await conditionalWrites() {
@@ -80,11 +85,12 @@ public final class S3Store: ObjectStore, Sendable {
         }
         var headers = HTTPHeaders()
         headers.add("Content-Type", "application/octet-stream")
-        headers.add("x-amz-checksum-sha256", S3Digest.base64(digest))
+        headers.add("x-amz-checksum-sha256", ByteText.base64(digest))
         if useCondition { headers.add("If-None-Match", "*") }
         if let storageClass = storageClass(for: name) { headers.add("x-amz-storage-class", storageClass) }
+        for (header, value) in lockHeaders(for: name, body: bytes[...]) ?? [:] { headers.add(header, value) }
         let response = try await send(S3Request(
-            method: .put, key: key, headers: headers, body: bytes[...], payloadHash: S3Digest.hex(digest), operation: "PUT", name: name))
+            method: .put, key: key, headers: headers, body: bytes[...], payloadHash: ByteText.hex(digest), operation: "PUT", name: name))
         if response.isSuccess { return .created }
         let error = S3ErrorResponse(response)
         if response.status == 412 && mode == .createOnly {
@@ -94,7 +100,13 @@ public final class S3Store: ObjectStore, Sendable {
     }
 
     public func get(_ name: String) async throws -> [UInt8] {
+        try await get(name, version: nil)
+    }
+
+    /// The whole object, or one version of it.
+    func get(_ name: String, version: String?) async throws -> [UInt8] {
         let key = try objectKey(name)
+        let versionQuery = version.map { [("versionId", $0)] } ?? []
         let attempts = min(3, configuration.retry.maxAttempts)
         var attempt = 0
         while true {
@@ -102,7 +114,7 @@ public final class S3Store: ObjectStore, Sendable {
             var headers = HTTPHeaders()
             headers.add("x-amz-checksum-mode", "ENABLED")
             let response = try await send(S3Request(
-                method: .get, key: key, headers: headers, operation: "GET", name: name, maxResponseBodySize: Int.max))
+                method: .get, key: key, query: versionQuery, headers: headers, operation: "GET", name: name, maxResponseBodySize: Int.max))
             guard response.isSuccess else {
                 throw S3ErrorResponse(response).storeError(operation: "GET", name: name, store: self)
             }
@@ -115,12 +127,18 @@ public final class S3Store: ObjectStore, Sendable {
     }
 
     public func get(_ name: String, range: Range<Int64>) async throws -> [UInt8] {
+        try await get(name, range: range, version: nil)
+    }
+
+    /// Bytes `range` of the object, or of one version of it.
+    func get(_ name: String, range: Range<Int64>, version: String?) async throws -> [UInt8] {
         let key = try objectKey(name)
         guard !range.isEmpty else { return [] }
         var headers = HTTPHeaders()
         headers.add("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")
         let response = try await send(S3Request(
-            method: .get, key: key, headers: headers, operation: "GET", name: name, maxResponseBodySize: max(1 << 20, range.count + 4096)))
+            method: .get, key: key, query: version.map { [("versionId", $0)] } ?? [], headers: headers, operation: "GET", name: name,
+            maxResponseBodySize: max(1 << 20, range.count + 4096)))
         switch response.status {
         case 206:
             if let contentRange = response.headers["Content-Range"], !contentRange.hasPrefix("bytes \(range.lowerBound)-") {
@@ -260,12 +278,12 @@ public final class S3Store: ObjectStore, Sendable {
         let key = keyPrefix + name
         func probePut(_ byte: UInt8) async throws -> HTTPResponse {
             let body: [UInt8] = Array("ferry conditional-write probe \(byte)\n".utf8)
-            let digest = S3Digest.sha256(body)
+            let digest = Hash.sha256(body)
             var headers = HTTPHeaders()
             headers.add("If-None-Match", "*")
-            headers.add("x-amz-checksum-sha256", S3Digest.base64(digest))
+            headers.add("x-amz-checksum-sha256", ByteText.base64(digest))
             return try await send(S3Request(
-                method: .put, key: key, headers: headers, body: body[...], payloadHash: S3Digest.hex(digest), operation: "PUT", name: name))
+                method: .put, key: key, headers: headers, body: body[...], payloadHash: ByteText.hex(digest), operation: "PUT", name: name))
         }
         let first = try await probePut(1)
         guard first.isSuccess else {
@@ -295,11 +313,11 @@ public final class S3Store: ObjectStore, Sendable {
             throw ObjectStoreError.alreadyExists(name: name, store: location)
         }
         if let checksum = existing.checksumSHA256, !checksum.contains("-") {
-            if checksum == S3Digest.base64(sha256) { return .alreadyExists }
+            if checksum == ByteText.base64(sha256) { return .alreadyExists }
             throw ObjectStoreError.alreadyExists(name: name, store: location)
         }
         if let etag = existing.etag, etag.count == 32, etag.allSatisfy(\.isHexDigit) {
-            if etag.lowercased() == S3Digest.hex(S3Digest.md5(bytes)) { return .alreadyExists }
+            if etag.lowercased() == ByteText.hex(Hash.md5(bytes)) { return .alreadyExists }
             throw ObjectStoreError.alreadyExists(name: name, store: location)
         }
         if let checksum = existing.checksumSHA256, checksum == multipartChecksum(bytes) {
@@ -355,16 +373,10 @@ public final class S3Store: ObjectStore, Sendable {
 
     private func deleteBatch(_ keys: [String]) async throws {
         guard !keys.isEmpty else { return }
-        var xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+        var xml = "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
         for key in keys { xml += "<Object><Key>\(S3XML.escape(key))</Key></Object>" }
         xml += "</Delete>"
-        let body = Array(xml.utf8)
-        var headers = HTTPHeaders()
-        headers.add("Content-Type", "application/xml")
-        headers.add("Content-MD5", S3Digest.base64(S3Digest.md5(body)))
-        let response = try await send(S3Request(
-            method: .post, key: nil, query: [("delete", "")], headers: headers, body: body[...],
-            payloadHash: S3Digest.hex(S3Digest.sha256(body)), operation: "DELETE", name: nil))
+        let response = try await send(.xml(method: .post, key: nil, query: [("delete", "")], xml, operation: "DELETE", name: nil))
         if response.status == 501 || S3ErrorResponse(response).code == "NotImplemented" {
             for key in keys { try await deleteOne(key) }
             return
@@ -413,7 +425,7 @@ public final class S3Store: ObjectStore, Sendable {
             return "received \(response.body.count) bytes of \(length)"
         }
         if let checksum = response.headers["x-amz-checksum-sha256"], !checksum.contains("-") {
-            if S3Digest.base64(S3Digest.sha256(response.body)) != checksum {
+            if ByteText.base64(Hash.sha256(response.body)) != checksum {
                 return "SHA-256 of the received bytes does not match the stored checksum"
             }
             return nil
@@ -421,7 +433,7 @@ public final class S3Store: ObjectStore, Sendable {
         if let etag = response.headers["ETag"].map({ String($0.filter { $0 != "\"" }) }), etag.count == 32,
             etag.allSatisfy(\.isHexDigit), response.headers["x-amz-server-side-encryption"] == nil
         {
-            if S3Digest.hex(S3Digest.md5(response.body)) != etag.lowercased() {
+            if ByteText.hex(Hash.md5(response.body)) != etag.lowercased() {
                 return "MD5 of the received bytes does not match the ETag"
             }
         }

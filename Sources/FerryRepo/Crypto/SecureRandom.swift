@@ -1,4 +1,5 @@
 import COpenSSL
+import FerryDigest
 
 /// Cryptographically secure random bytes (OpenSSL's DRBG).
 public enum SecureRandom {
@@ -16,9 +17,6 @@ public enum SecureRandom {
 
     /// `count` random bytes as lowercase hex.
     public static func hex(_ count: Int) -> String {
-        bytes(count).map { byte in
-            let s = String(byte, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined()
+        ByteText.hex(bytes(count))
     }
 }

@@ -1,3 +1,4 @@
+import FerryBlob
 import Foundation
 
 /// The repository's `config` object: format version and the parameters every client must agree
@@ -26,6 +27,8 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
     /// Whether the store refused to overwrite on `If-None-Match: *` when the repository was
     /// created ("honoured" / "ignored"; absent for stores without conditional writes).
     public var conditionalWrites: String?
+    /// S3 Object Lock on every object Ferry writes (absent: none). Recorded at `repo init`.
+    public var objectLock: ObjectLockPolicy?
 
     public var isEncrypted: Bool { encryption != "none" }
 
@@ -54,10 +57,37 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
               Compression(compression) != nil,
               BlockSize.isValid(blockSize),
               packSize >= 1 << 20 && packSize <= 1 << 30,
-              blockMapPageEntries >= 16 && blockMapPageEntries <= 1 << 20 && blockMapPageEntries.nonzeroBitCount == 1
+              blockMapPageEntries >= 16 && blockMapPageEntries <= 1 << 20 && blockMapPageEntries.nonzeroBitCount == 1,
+              objectLock.map({ $0.days > 0 && ObjectLockMode(rawValue: $0.mode) != nil }) ?? true
         else {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "unsupported parameters")
         }
+    }
+}
+
+/// A locked repository's policy: every object of the repository's own data (config, keys,
+/// packs, index, snapshots) is written with an S3 Object Lock retention of `days` in `mode`, and
+/// prune keeps the objects still referenced locked that long ahead.
+public struct ObjectLockPolicy: Codable, Sendable, Equatable {
+    /// "COMPLIANCE" or "GOVERNANCE".
+    public var mode: String
+    /// The retention period; fractions are allowed (a retain-until date is to the second).
+    public var days: Double
+
+    public init(mode: ObjectLockMode, days: Double) {
+        self.mode = mode.rawValue
+        self.days = days
+    }
+
+    public var lockMode: ObjectLockMode { ObjectLockMode(rawValue: mode) ?? .compliance }
+    public var period: TimeInterval { days * 86_400 }
+
+    /// Objects the lock covers: the repository's data, not the leases and marks that come and go.
+    public static let lockedPrefixes = [ObjectName.config, ObjectName.keysPrefix, ObjectName.packsPrefix, ObjectName.indexPrefix,
+        ObjectName.snapshotsPrefix]
+
+    public var rule: RetentionRule {
+        RetentionRule(mode: lockMode, period: period, prefixes: Self.lockedPrefixes)
     }
 }
 

@@ -1,13 +1,13 @@
-import COpenSSL
+import FerryDigest
 
-/// SHA-256 and HMAC-SHA256 through OpenSSL (which uses the CPU's SHA extensions).
+/// SHA-256, HMAC-SHA256 and HKDF as chunk ids: the typed face of `FerryDigest.Hash` (which
+/// does the hashing, for the S3 signer too) for repository objects.
 public enum Digest {
     public static func sha256(_ data: UnsafeRawBufferPointer) -> ChunkID {
-        var out = [UInt8](repeating: 0, count: 32)
-        out.withUnsafeMutableBufferPointer { o in
-            _ = SHA256(data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, o.baseAddress)
+        withUnsafeTemporaryAllocation(byteCount: Hash.sha256Length, alignment: 8) { out in
+            Hash.sha256(data, into: out)
+            return ChunkID(bytes: UnsafeRawBufferPointer(out))
         }
-        return ChunkID(out)
     }
 
     public static func sha256(_ data: [UInt8]) -> ChunkID {
@@ -15,15 +15,10 @@ public enum Digest {
     }
 
     public static func hmacSHA256(key: [UInt8], _ data: UnsafeRawBufferPointer) -> ChunkID {
-        var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 32
-        key.withUnsafeBytes { k in
-            out.withUnsafeMutableBufferPointer { o in
-                _ = HMAC(EVP_sha256(), k.baseAddress, Int32(k.count),
-                         data.baseAddress?.assumingMemoryBound(to: UInt8.self), data.count, o.baseAddress, &length)
-            }
+        withUnsafeTemporaryAllocation(byteCount: Hash.sha256Length, alignment: 8) { out in
+            key.withUnsafeBytes { Hash.hmacSHA256(key: $0, data, into: out) }
+            return ChunkID(bytes: UnsafeRawBufferPointer(out))
         }
-        return ChunkID(out)
     }
 
     public static func hmacSHA256(key: [UInt8], _ data: [UInt8]) -> ChunkID {
@@ -32,7 +27,6 @@ public enum Digest {
 
     /// HKDF-SHA256 (RFC 5869) producing 32 bytes.
     public static func hkdf(key: [UInt8], salt: [UInt8], info: [UInt8]) -> [UInt8] {
-        let prk = hmacSHA256(key: salt, key).bytes
-        return hmacSHA256(key: prk, info + [1]).bytes
+        Hash.hkdf(key: key, salt: salt, info: info)
     }
 }

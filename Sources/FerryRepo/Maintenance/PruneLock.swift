@@ -39,8 +39,24 @@ public final class PruneLock: Sendable {
         let current = sequences.last ?? 0
         if let current = sequences.last {
             let name = prefix + String(current)
-            if let bytes = try? await store.get(name), let holder = try? Repository.decoder.decode(Record.self, from: Data(bytes)), isAlive(holder) {
-                throw RepositoryError.locked(holder: "\(holder.holder) (pid \(holder.pid) on \(holder.hostname), since \(holder.created))")
+            // Only a definite answer frees the lock: the object is gone, or its holder is dead.
+            let bytes: [UInt8]?
+            do {
+                bytes = try await store.get(name)
+            } catch ObjectStoreError.notFound {
+                bytes = nil  // released since the listing
+            } catch let error as ObjectStoreError {
+                throw RepositoryError.store(error)
+            }
+            if let bytes {
+                guard let holder = try? Repository.decoder.decode(Record.self, from: Data(bytes)) else {
+                    throw RepositoryError.locked(
+                        holder: "an unreadable lock object \(name) (damaged); delete it once you are sure no prune runs")
+                }
+                if isAlive(holder) {
+                    throw RepositoryError.locked(
+                        holder: "\(holder.holder) (pid \(holder.pid) on \(holder.hostname), since \(holder.created))")
+                }
             }
         }
         let now = Date()
@@ -68,6 +84,19 @@ public final class PruneLock: Sendable {
         }
         lock.refresher.withLock { $0 = refresh }
         return lock
+    }
+
+    /// Runs `body` holding the lock (taken first, released after, whatever `body` does).
+    public static func holding<T>(store: any ObjectStore, _ body: () async throws -> T) async throws -> T {
+        let lock = try await acquire(store: store)
+        do {
+            let result = try await body()
+            await lock.release()
+            return result
+        } catch {
+            await lock.release()
+            throw error
+        }
     }
 
     private func refresh() async throws {

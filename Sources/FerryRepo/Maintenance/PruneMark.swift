@@ -28,6 +28,9 @@ public struct PruneReport: Codable, Sendable {
     public var marksWaiting = 0
     /// Sessions a waiting mark is waiting for.
     public var waitingFor: [String] = []
+    /// Session markers that could not be read or decoded: their marks wait (a session is ended
+    /// only by a definite answer), and each line says why.
+    public var sessionProblems: [String] = []
     /// Tombstoned chunks that a snapshot committed after the mark references: kept.
     public var chunksRevived = 0
     public var packsDeleted = 0
@@ -41,6 +44,14 @@ public struct PruneReport: Codable, Sendable {
     public var unusedBytesKept: Int64 = 0
     /// Temporary files and incomplete multipart uploads of interrupted writers, removed.
     public var abandonedWrites = AbandonedWrites()
+    /// Object Lock: objects whose retention was extended because they are still in use.
+    public var retentionExtended = 0
+    /// Object Lock: versions deleted for good because their retention had passed and nothing
+    /// current uses them (deleted objects' versions, and delete markers left alone).
+    public var versionsReclaimed = 0
+    public var versionBytesReclaimed: Int64 = 0
+    /// Object Lock: versions of deleted objects still locked, kept until their date.
+    public var versionsRetained = 0
     public var indexObjectsBefore = 0
     public var indexObjectsAfter = 0
     public var dryRun = false

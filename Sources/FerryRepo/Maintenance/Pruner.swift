@@ -43,20 +43,21 @@ public struct Pruner: Sendable {
     }
 
     public func run() async throws -> PruneReport {
-        let lock = dryRun ? nil : try await PruneLock.acquire(store: store)
-        do {
-            let report = try await locked()
-            await lock?.release()
-            return report
-        } catch {
-            await lock?.release()
-            throw error
-        }
+        if dryRun { return try await locked() }
+        return try await PruneLock.holding(store: store) { try await locked() }
     }
 
     private func locked() async throws -> PruneReport {
         var report = PruneReport()
         report.dryRun = dryRun
+        let config = try await Repository.open(store: store, credential: credential, loadIndex: false).config
+        let lock = try config.objectLock.map { policy in
+            guard let versions = store.capabilities.versions else {
+                throw RepositoryError.objectLockUnavailable(location: store.location,
+                    detail: "prune of a locked repository needs its S3 bucket")
+            }
+            return (policy, versions)
+        }
         report.indexObjectsBefore = try await Repository.wrap { try await store.list(prefix: ObjectName.indexPrefix) }.count
         if let abandonedBefore, !dryRun {
             report.abandonedWrites = try await Repository.wrap { try await store.removeAbandonedWrites(startedBefore: abandonedBefore) }
@@ -66,7 +67,7 @@ public struct Pruner: Sendable {
         // Sweep earlier marks whose sessions are all gone.
         var pending = try await loadMarks()
         for mark in pending.sorted(by: { $0.created < $1.created }) {
-            let waiting = try await liveSessions(of: mark)
+            let waiting = try await liveSessions(of: mark, report: &report)
             if waiting.isEmpty {
                 try await sweep(mark, report: &report)
                 pending.removeAll { $0.id == mark.id }
@@ -81,7 +82,7 @@ public struct Pruner: Sendable {
 
         // Mark what is unreferenced now.
         if let mark = try await mark(pending: pending, report: &report) {
-            let waiting = try await liveSessions(of: mark)
+            let waiting = try await liveSessions(of: mark, report: &report)
             if waiting.isEmpty && !dryRun {
                 try await sweep(mark, report: &report)
                 if pending.isEmpty { try await compact(report: &report) }
@@ -90,6 +91,10 @@ public struct Pruner: Sendable {
                 report.waitingFor += waiting
                 log("mark \(mark.id) waits for \(waiting.count) running backup session(s); run prune again after they end")
             }
+        }
+        if let (policy, versions) = lock, !dryRun {
+            try await extendRetention(policy, versions: versions, report: &report)
+            try await reclaimExpiredVersions(versions, report: &report)
         }
         report.indexObjectsAfter = try await Repository.wrap { try await store.list(prefix: ObjectName.indexPrefix) }.count
         return report
@@ -102,7 +107,7 @@ public struct Pruner: Sendable {
         let live = try await liveChunks(repository)
         var covered: Set<ChunkID> = []
         for mark in pending {
-            if let tombstones = try? await repository.indexObject(named: mark.tombstoneIndex) {
+            if let tombstones = try await tombstoneIndex(of: mark, repository: repository) {
                 covered.formUnion(tombstones.entries.map(\.id))
             }
         }
@@ -150,16 +155,30 @@ public struct Pruner: Sendable {
         return marks
     }
 
-    /// Sessions recorded by `mark` that are still alive. Dead ones (expired past the margin)
-    /// have their markers removed, so they can never commit.
-    private func liveSessions(of mark: PruneMark) async throws -> [String] {
+    /// Sessions recorded by `mark` that may still be alive. Only a definite answer ends a
+    /// session: its marker is absent, or its lease expired past the margin (then the marker is
+    /// removed, so the session can never commit). A marker that cannot be read or decoded keeps
+    /// the mark waiting, and the reason goes into the report.
+    private func liveSessions(of mark: PruneMark, report: inout PruneReport) async throws -> [String] {
         var alive: [String] = []
         var dead: [String] = []
         for session in mark.sessions {
             let name = ObjectName.session(session)
-            guard let bytes = try? await store.get(name) else { continue }  // ended
+            let bytes: [UInt8]
+            do {
+                bytes = try await store.get(name)
+            } catch ObjectStoreError.notFound {
+                continue  // ended
+            } catch {
+                alive.append(session)
+                report.sessionProblems.append("could not read \(name) (\(error)); mark \(mark.id) waits for the next prune")
+                continue
+            }
             guard let marker = try? Repository.decoder.decode(SessionMarker.self, from: Data(bytes)) else {
-                dead.append(name)
+                alive.append(session)
+                report.sessionProblems.append(
+                    "\(name) is not a valid session marker (damaged); mark \(mark.id) waits until it is gone: "
+                        + "delete it once no backup runs")
                 continue
             }
             if marker.expires.timeIntervalSinceNow < -marker.margin {
@@ -175,12 +194,24 @@ public struct Pruner: Sendable {
         return alive
     }
 
+    /// The index object holding `mark`'s tombstones, or nil when it is definitely not there
+    /// (a prune killed before writing it) or damaged. Any other error is thrown: the mark stays.
+    private func tombstoneIndex(of mark: PruneMark, repository: Repository) async throws -> IndexObject? {
+        do {
+            return try await repository.indexObject(named: mark.tombstoneIndex)
+        } catch RepositoryError.store(.notFound) {
+            return nil
+        } catch RepositoryError.corruptObject {
+            return nil
+        }
+    }
+
     // MARK: - Sweep
 
     private func sweep(_ mark: PruneMark, report: inout PruneReport) async throws {
         let repository = try await Repository.open(store: store, credential: credential, cache: cache)
-        guard let tombstones = try? await repository.indexObject(named: mark.tombstoneIndex) else {
-            log("mark \(mark.id) has no tombstone index (an interrupted prune); discarding it")
+        guard let tombstones = try await tombstoneIndex(of: mark, repository: repository) else {
+            log("mark \(mark.id) has no readable tombstone index (an interrupted prune, or damage); discarding it")
             if !dryRun { try await Repository.wrap { try await store.delete([mark.name]) } }
             return
         }

@@ -270,8 +270,11 @@ public final class WriteSession: Sendable {
         let bytes: [UInt8]
         do {
             bytes = try await repository.store.get(ObjectName.session(id))
-        } catch {
+        } catch ObjectStoreError.notFound {
             throw RepositoryError.sessionExpired(session: id)
+        } catch let error as ObjectStoreError {
+            // Not an answer about the session: nothing is committed, and the error says why.
+            throw RepositoryError.store(error)
         }
         guard let marker = try? Repository.decoder.decode(SessionMarker.self, from: Data(bytes)),
               marker.expires.timeIntervalSinceNow > marker.margin

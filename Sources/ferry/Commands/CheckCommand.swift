@@ -10,6 +10,8 @@ struct CheckCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
+    @OptionGroup var pointInTime: PointInTimeOptions
+
     @Flag(name: .long, help: "Read every pack and verify every chunk.")
     var readData = false
 
@@ -29,7 +31,7 @@ struct CheckCommand: AsyncParsableCommand {
         // The check reads every index object from the store: a cached index would hide damage.
         var options = repository
         options.noCache = true
-        let repo = try await options.open()
+        let repo = try await options.open(pointInTime: try pointInTime.time())
         let report = try await RepositoryChecker(repository: repo, dataCheck: dataCheck).run()
         for note in report.notes { Terminal.error("note: \(note)") }
         for error in report.errors { Terminal.error("error: \(error)") }

@@ -41,6 +41,7 @@ struct PruneCommand: AsyncParsableCommand {
                                   abandonedBefore: abandoned.subtracted(from: Date(), calendar: Calendar(identifier: .gregorian))) { line in
             if !json { Terminal.error(line) }
         }.run()
+        for problem in report.sessionProblems { Terminal.error("warning: \(problem)") }
         if json {
             try Terminal.json(report)
             return
@@ -53,5 +54,11 @@ struct PruneCommand: AsyncParsableCommand {
             index objects \(report.indexObjectsBefore) -> \(report.indexObjectsAfter)\
             \(report.marksWaiting > 0 ? "; \(report.marksWaiting) mark(s) waiting for running backups" : "")
             """)
+        if report.retentionExtended + report.versionsReclaimed + report.versionsRetained > 0 {
+            Terminal.output("""
+                Object Lock: \(report.retentionExtended) retention(s) extended, \(report.versionsReclaimed) expired version(s) deleted \
+                (\(Format.bytes(report.versionBytesReclaimed))), \(report.versionsRetained) deleted version(s) still locked
+                """)
+        }
     }
 }

@@ -1,12 +1,14 @@
 import ArgumentParser
+import FerryBlob
 import FerryRepo
+import Foundation
 
 /// `ferry repo ...`: creating and inspecting repositories.
 struct RepoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "repo",
         abstract: "Create and manage repositories.",
-        subcommands: [RepoInitCommand.self])
+        subcommands: [RepoInitCommand.self, RepoUndeleteCommand.self])
 }
 
 /// `ferry repo init`: creates an encrypted repository (unencrypted only when asked explicitly).
@@ -36,6 +38,14 @@ struct RepoInitCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Create a repository without encryption (anyone with access to the storage can read it).")
     var insecureNoEncryption = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Lock every object Ferry writes with S3 Object Lock: compliance (nobody can delete it before its date) or governance.",
+        valueName: "mode"))
+    var objectLockMode: String?
+
+    @Option(name: .long, help: ArgumentHelp("How long each object stays locked, in days (with --object-lock-mode).", valueName: "days"))
+    var objectLockDays: Double?
+
     func run() async throws {
         guard let blockSize = BlockSize.parse(self.blockSize), BlockSize.isValid(blockSize) else {
             throw ValidationError("--block-size must be a power of two between 64K and 8M")
@@ -58,7 +68,54 @@ struct RepoInitCommand: AsyncParsableCommand {
             throw ValidationError("--block-map-page-entries must be a power of two between 16 and 1048576")
         }
         let config = try await Repository.initialize(store: store, password: password, blockSize: blockSize, packSize: packSize,
-                                                     blockMapPageEntries: blockMapPageEntries, compression: compression)
-        Terminal.error("created \(config.isEncrypted ? "encrypted" : "UNENCRYPTED") repository \(config.id) at \(store.location)")
+                                                     blockMapPageEntries: blockMapPageEntries, compression: compression,
+                                                     objectLock: try objectLock())
+        let locked = config.objectLock.map { ", every object locked (\($0.mode)) for \(String(format: "%g", $0.days)) days" } ?? ""
+        Terminal.error("created \(config.isEncrypted ? "encrypted" : "UNENCRYPTED") repository \(config.id) at \(store.location)\(locked)")
+    }
+
+    /// The Object Lock policy the flags ask for, or nil.
+    func objectLock() throws -> ObjectLockPolicy? {
+        switch (objectLockMode, objectLockDays) {
+        case (nil, nil):
+            return nil
+        case (let text?, let days?):
+            guard let mode = ObjectLockMode(rawValue: text.uppercased()) else {
+                throw ValidationError("--object-lock-mode takes compliance or governance, not \(text)")
+            }
+            guard days > 0, days.isFinite else { throw ValidationError("--object-lock-days must be more than 0") }
+            return ObjectLockPolicy(mode: mode, days: days)
+        default:
+            throw ValidationError("--object-lock-mode and --object-lock-days go together")
+        }
+    }
+}
+
+/// `ferry repo undelete --point-in-time TIME`: brings back what was deleted after TIME in a
+/// versioned (Object Lock) bucket, by removing the delete markers made since.
+struct RepoUndeleteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "undelete",
+        abstract: "Remove the delete markers made after a time (S3 buckets with versioning).",
+        discussion: """
+            The repository's objects (config, keys, packs, index, snapshots) deleted after TIME become current again. \
+            Check the result with `ferry check`; objects written after TIME stay as they are.
+            """)
+
+    @OptionGroup var repository: RepositoryOptions
+
+    @OptionGroup var pointInTime: PointInTimeOptions
+
+    @Flag(name: .long, help: "Print a JSON object of what was done.")
+    var json = false
+
+    func run() async throws {
+        guard let time = try pointInTime.time() else { throw ValidationError("undelete needs --point-in-time TIME") }
+        let report = try await Undelete(store: try repository.store(), after: time).run()
+        if json {
+            try Terminal.json(report)
+        } else {
+            Terminal.output("removed \(report.markersRemoved) delete marker(s); \(report.objectsRestored.count) object(s) current again")
+        }
     }
 }

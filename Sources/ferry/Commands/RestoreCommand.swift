@@ -18,6 +18,8 @@ struct RestoreCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
+    @OptionGroup var pointInTime: PointInTimeOptions
+
     @Option(name: .long, help: "Which volume of the snapshot (default: its only one).")
     var volume: String?
 
@@ -28,7 +30,7 @@ struct RestoreCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let repo = try await repository.open()
+        let repo = try await repository.open(pointInTime: try pointInTime.time())
         let snapshot = try await repo.snapshot(matching: self.snapshot)
         let volumes = snapshot.manifest.volumes
         let chosen: VolumeManifest

@@ -10,6 +10,8 @@ struct SnapshotsCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
+    @OptionGroup var pointInTime: PointInTimeOptions
+
     @Option(name: .long, help: "Only snapshots with this name.")
     var name: String?
 
@@ -17,7 +19,7 @@ struct SnapshotsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let repo = try await repository.open()
+        let repo = try await repository.open(pointInTime: try pointInTime.time())
         let (all, problems) = try await repo.snapshots()
         for problem in problems { Terminal.error("warning: \(problem)") }
         let snapshots = all.filter { name == nil || $0.manifest.name == name }

@@ -55,8 +55,8 @@ struct RepositoryOptions: ParsableArguments {
         throw ValidationError("no repository given: pass --repo or set FERRY_REPOSITORY")
     }
 
+    /// The flags as given; `StoreLocator` fills in the rest from the environment.
     func storeOptions() throws -> StoreOptions {
-        let env = ProcessInfo.processInfo.environment
         guard let addressing = S3AddressingStyle(rawValue: s3Addressing) else {
             throw ValidationError("--s3-addressing takes path, virtual or auto")
         }
@@ -67,14 +67,17 @@ struct RepositoryOptions: ParsableArguments {
             return S3StorageClassRule(prefix: String(rule[..<eq]), storageClass: String(rule[rule.index(after: eq)...]))
         }
         return StoreOptions(
-            s3Endpoint: s3Endpoint ?? env["FERRY_S3_ENDPOINT"],
-            s3Region: s3Region ?? env["AWS_REGION"] ?? env["AWS_DEFAULT_REGION"],
-            caFile: caFile, insecureSkipTLSVerify: insecureSkipTlsVerify,
+            s3Endpoint: s3Endpoint, s3Region: s3Region, caFile: caFile, insecureSkipTLSVerify: insecureSkipTlsVerify,
             s3Profile: s3Profile, s3Addressing: addressing, s3StorageClasses: classes)
     }
 
+    /// The repository's store as typed values, from `--repo` (or FERRY_REPOSITORY), the flags and the environment.
+    func storeLocation(create: Bool = false) throws -> StoreLocation {
+        try StoreLocator.location(try location(), options: try storeOptions(), create: create)
+    }
+
     func store(create: Bool = false) throws -> any ObjectStore {
-        try StoreLocator.open(try location(), options: try storeOptions(), create: create)
+        try storeLocation(create: create).open()
     }
 
     /// The password from --password-file, --password-command or FERRY_PASSWORD, or nil when
@@ -116,8 +119,11 @@ struct RepositoryOptions: ParsableArguments {
     }
 
     /// Opens the repository, warning on stderr about index objects that could not be read.
-    func open(loadIndex: Bool = true) async throws -> Repository {
-        let repository = try await Repository.open(store: try store(), credential: try credential(), loadIndex: loadIndex, cache: cache)
+    /// With `pointInTime`, the repository as it was then (read-only, without the index cache).
+    func open(loadIndex: Bool = true, pointInTime: Date? = nil) async throws -> Repository {
+        let store = try await store(at: pointInTime)
+        let repository = try await Repository.open(store: store, credential: try credential(), loadIndex: loadIndex,
+                                                   cache: pointInTime == nil ? cache : nil)
         for problem in repository.indexProblems {
             Terminal.error("warning: \(problem); its chunks are treated as missing (run ferry check)")
         }

@@ -1,4 +1,5 @@
 import FerryBlob
+import FerryBlobTestSupport
 import FerryHTTP
 import FerryS3TestSupport
 import Foundation
@@ -37,20 +38,6 @@ enum S3Fixtures {
 
     /// Deterministic bytes that differ per seed.
     static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        var out = [UInt8](repeating: 0, count: count)
-        var index = 0
-        while index < count {
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            var word = state
-            for _ in 0..<8 where index < count {
-                out[index] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                index += 1
-            }
-        }
-        return out
+        StoreContract.bytes(count, seed: seed)
     }
 }
