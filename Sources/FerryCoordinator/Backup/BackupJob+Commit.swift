@@ -57,16 +57,20 @@ extension BackupJob {
         var warnings = result.issues.map(\.description)
         warnings += notMoved.map { "volume \($0.claim) not moved: \($0.reason)" }
         warnings += extra
-        if let retention = plan.retention {
-            let removed = try await applyRetention(retention, name: plan.snapshotName, repository: repository)
-            if removed > 0 { log("\(backup.label): retention removed \(removed) older snapshot(s) of \(plan.snapshotName)") }
-        }
         failures += notMoved.filter { $0.phase == .failed }.map { "volume \($0.claim): \($0.reason)" }
         let incomplete = result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) } || !failures.isEmpty || !notMoved.isEmpty
+        // Only a complete backup may make older ones redundant; even then the newest copy of
+        // every volume is kept (Forget's guard).
+        if let retention = plan.retention, !incomplete {
+            let snapshots = try await repository.snapshots().snapshots.filter { $0.manifest.name == plan.snapshotName }
+            let removed = try await Forget.apply(Forget.decide(snapshots, policy: retention), to: repository)
+            if removed > 0 { log("\(backup.label): retention removed \(removed) older snapshot(s) of \(plan.snapshotName)") }
+        }
         let lastBackup = plan.kind == .clusterBackupPlan ? "\(namespace)/\(backup.name)" : backup.name
         try? await context.status.updatePlan(plan) {
             $0.lastBackup = lastBackup
             $0.lastBackupTime = Date()
+            $0.lastBackupPhase = incomplete ? .partiallyFailed : .completed
         }
         var status = BackupStatus()
         status.phase = incomplete ? .partiallyFailed : .completed
@@ -94,13 +98,5 @@ extension BackupJob {
                 }
             }
         }
-    }
-
-    /// Forgets the plan's snapshots the policy does not keep (prune reclaims their space).
-    func applyRetention(_ policy: RetentionPolicy, name: String, repository: Repository) async throws -> Int {
-        let snapshots = try await repository.snapshots().snapshots.filter { $0.manifest.name == name }
-        let removals = policy.apply(to: snapshots, calendar: Calendar(identifier: .gregorian)).filter { !$0.keep }.map { ObjectName.snapshot($0.snapshot.id) }
-        if !removals.isEmpty { try await repository.store.delete(removals) }
-        return removals.count
     }
 }

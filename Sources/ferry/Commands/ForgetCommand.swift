@@ -8,7 +8,9 @@ struct ForgetCommand: AsyncParsableCommand {
         commandName: "forget",
         abstract: "Remove snapshots by a retention policy.",
         discussion: """
-            Snapshots are grouped by name; in each group a snapshot is kept when any rule keeps it. \
+            Snapshots are grouped by name; in each group a snapshot is kept when any rule keeps it, \
+            and the newest snapshot holding each volume (or application's objects) is always kept, \
+            so a backup where a volume failed never costs the last copy of that volume. \
             Forgetting removes only the snapshot records: run `ferry prune` to free the space. \
             Calendar rules use the local time zone (TZ).
             """)
@@ -36,6 +38,9 @@ struct ForgetCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a JSON array of decisions.")
     var json = false
 
+    @Flag(name: .long, help: "Remove named snapshots even when one holds the last copy of a volume.")
+    var force = false
+
     func run() async throws {
         var within: RetentionDuration?
         if let keepWithin {
@@ -57,14 +62,10 @@ struct ForgetCommand: AsyncParsableCommand {
         let repo = try await repository.open(loadIndex: false)
         let (all, problems) = try await repo.snapshots()
         for problem in problems { Terminal.error("warning: \(problem)") }
-        let groups = Dictionary(grouping: all.filter { name == nil || $0.manifest.name == name }, by: \.manifest.name)
-        var decisions: [RetentionDecision] = []
-        for key in groups.keys.sorted() {
-            decisions += policy.apply(to: groups[key]!, calendar: Calendar.current)
-        }
-        let removals = decisions.filter { !$0.keep }.map { ObjectName.snapshot($0.snapshot.id) }
-        if !dryRun && !removals.isEmpty {
-            try await repo.store.delete(removals)
+        let decisions = Forget.decide(all.filter { name == nil || $0.manifest.name == name }, policy: policy)
+        let removals = decisions.filter { !$0.keep }
+        if !dryRun {
+            try await Forget.apply(decisions, to: repo)
         }
         if json {
             try Terminal.json(decisions.map { ForgetDecision(id: $0.snapshot.id.hex, name: $0.snapshot.manifest.name, time: $0.snapshot.manifest.time, action: $0.keep ? "keep" : "remove", reasons: $0.reasons) })
@@ -87,6 +88,9 @@ extension ForgetCommand {
         let repo = try await repository.open(loadIndex: false)
         var chosen: [Snapshot] = []
         for text in snapshots { chosen.append(try await repo.snapshot(matching: text)) }
+        if !force, let lost = Forget.lastCopyLost(removing: chosen, among: try await repo.snapshots().snapshots) {
+            throw CLIError("\(lost); give --force to remove it anyway")
+        }
         if !dryRun {
             try await repo.store.delete(chosen.map { ObjectName.snapshot($0.id) })
         }
