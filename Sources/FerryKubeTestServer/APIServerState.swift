@@ -53,6 +53,7 @@ actor APIServerState {
     var log: [KubeTestServer.RecordedRequest] = []
     var nextServiceIP: UInt32 = 10
     var issuedTokens: [String: IssuedToken] = [:]
+    var auth = AuthState()
     var port = 0
 
     init(options: KubeTestServer.Options) throws {
@@ -72,6 +73,7 @@ actor APIServerState {
             ]
             uidIndex[uid] = (namespaces, ObjectKey(namespace: "", name: name))
         }
+        try seedBootstrapPolicy()
     }
 
     func setPort(_ port: Int) { self.port = port }
@@ -93,6 +95,7 @@ actor APIServerState {
     var liveHistory: ArraySlice<StoredEvent> { history[historyStart...] }
 
     func record(_ event: StoredEvent) {
+        noteForControllers(event)
         history.append(event)
         if history.count - historyStart > options.watchHistoryCapacity {
             compactedBelow = history[historyStart].resourceVersion

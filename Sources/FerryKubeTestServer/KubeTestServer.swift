@@ -22,10 +22,9 @@ public final class KubeTestServer: Sendable {
         public var aggregatedDiscovery = true
         /// Watch events kept for resuming watches; older resourceVersions get 410 Gone.
         public var watchHistoryCapacity = 10_000
-        /// Bearer tokens and the users they authenticate; nil accepts every request.
-        public var tokens: [String: String]?
-        /// The user named in Forbidden messages when tokens are not checked.
-        public var anonymousUser = "system:admin"
+        /// Who requests come from (the admin token test set-up uses, ServiceAccount and static
+        /// tokens, anonymous requests); RBAC decides what they may do.
+        public var authentication = AuthenticationOptions()
         public var requestLogCapacity = 100_000
         /// Largest request body accepted.
         public var maximumBodySize = 64 << 20
@@ -101,6 +100,10 @@ public final class KubeTestServer: Sendable {
     private let channelBox = Mutex<(Channel, Task<Void, Never>)?>(nil)
 
     public init(options: Options = Options()) throws {
+        var options = options
+        if options.authentication.adminToken?.isEmpty ?? true {
+            options.authentication.adminToken = "ferry-testkube-admin-\(UUID().uuidString.lowercased())"
+        }
         self.options = options
         self.state = try APIServerState(options: options)
     }
@@ -155,8 +158,17 @@ public final class KubeTestServer: Sendable {
         await task.value
     }
 
-    /// A kubeconfig (YAML) pointing at this server, with an optional token and namespace.
+    /// A kubeconfig (YAML) pointing at this server with a bearer token (nil: the admin's) and namespace.
     public func kubeconfig(token: String? = nil, namespace: String = "default") -> String {
+        kubeconfig(tokenLine: "    token: \(token ?? adminToken)", namespace: namespace)
+    }
+
+    /// A kubeconfig without credentials (requests are anonymous).
+    public func anonymousKubeconfig(namespace: String = "default") -> String {
+        kubeconfig(tokenLine: "    {}", namespace: namespace)
+    }
+
+    private func kubeconfig(tokenLine: String, namespace: String) -> String {
         """
         apiVersion: v1
         kind: Config
@@ -167,7 +179,7 @@ public final class KubeTestServer: Sendable {
         users:
         - name: ferry-testkube
           user:
-        \(token.map { "    token: \($0)" } ?? "    {}")
+        \(tokenLine)
         contexts:
         - name: ferry-testkube
           context:
@@ -226,7 +238,11 @@ public final class KubeTestServer: Sendable {
     /// Answers one request; false when the connection must close.
     private func respond(to head: HTTPRequestHead, body: [UInt8]?, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async -> Bool {
         var headers: [String: String] = [:]
-        for (name, value) in head.headers { headers[name.lowercased()] = value }
+        for (name, value) in head.headers {
+            // A repeated header (Impersonate-Group) is one comma-separated value, as HTTP combines them.
+            let key = name.lowercased()
+            headers[key] = headers[key].map { "\($0), \(value)" } ?? value
+        }
         let request = APIRequest(method: head.method.rawValue, target: head.uri, headers: headers, body: body ?? [])
         var response: APIResponse
         if body == nil {
