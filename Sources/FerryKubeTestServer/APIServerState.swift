@@ -73,7 +73,10 @@ actor APIServerState {
             ]
             uidIndex[uid] = (namespaces, ObjectKey(namespace: "", name: name))
         }
-        try seedBootstrapPolicy()
+        for (storageKey, key, object) in Self.bootstrapObjects(clock: &clock) {
+            store[storageKey, default: [:]][key] = object
+            uidIndex[object["metadata"]?["uid"]?.stringValue ?? ""] = (storageKey, key)
+        }
     }
 
     func setPort(_ port: Int) { self.port = port }

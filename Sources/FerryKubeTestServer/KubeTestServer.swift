@@ -5,8 +5,8 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// An in-process stand-in for kube-apiserver, for tests and end-to-end scripts: plain HTTP on
-/// 127.0.0.1, generic storage of any resource discovery lists (built-in kinds from a recorded
+/// An in-process stand-in for kube-apiserver, for tests and end-to-end scripts: TLS and plain
+/// HTTP on 127.0.0.1, authentication and RBAC as kube-apiserver enforces them, generic storage of any resource discovery lists (built-in kinds from a recorded
 /// kube-apiserver discovery document, plus CRD-registered ones), with the API's semantics for
 /// resourceVersions, conflicts, selectors, pagination, watches, patches and Status errors.
 ///
@@ -97,6 +97,7 @@ public final class KubeTestServer: Sendable {
 
     let state: APIServerState
     let options: Options
+    let certificate: ServingCertificate
     private let channelBox = Mutex<(Channel, Task<Void, Never>)?>(nil)
 
     public init(options: Options = Options()) throws {
@@ -106,17 +107,21 @@ public final class KubeTestServer: Sendable {
         }
         self.options = options
         self.state = try APIServerState(options: options)
+        self.certificate = try ServingCertificate()
     }
 
     // MARK: Lifecycle
 
-    /// Listens on 127.0.0.1:`port` (0 picks a free port) and serves until `shutdown()`.
+    /// Listens on 127.0.0.1:`port` (0 picks a free port), TLS and plain HTTP on the same port,
+    /// and serves until `shutdown()`.
     public func start(port: Int = 0) async throws {
+        let tls = certificate.context
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(TLSSniffer(context: tls))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)
@@ -142,8 +147,15 @@ public final class KubeTestServer: Sendable {
         channelBox.withLock { $0?.0.localAddress?.port ?? 0 }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`: plain HTTP, for the in-process clients of `clientConfiguration()`.
     public var url: String { "http://127.0.0.1:\(port)" }
+
+    /// `https://127.0.0.1:<port>`: what kubeconfigs name (kubectl, helm and client-go send
+    /// credentials only over TLS), verified with `certificateAuthorityPEM`.
+    public var secureURL: String { "https://127.0.0.1:\(port)" }
+
+    /// The certificate authority of the server's TLS certificate, PEM.
+    public var certificateAuthorityPEM: String { certificate.authorityPEM }
 
     /// Stops listening, ends every watch and closes connections.
     public func shutdown() async {
@@ -158,7 +170,7 @@ public final class KubeTestServer: Sendable {
         await task.value
     }
 
-    /// A kubeconfig (YAML) pointing at this server with a bearer token (nil: the admin's) and namespace.
+    /// A kubeconfig (YAML) for this server (`secureURL`, its CA) with a bearer token (nil: the admin's) and namespace.
     public func kubeconfig(token: String? = nil, namespace: String = "default") -> String {
         kubeconfig(tokenLine: "    token: \(token ?? adminToken)", namespace: namespace)
     }
@@ -175,7 +187,8 @@ public final class KubeTestServer: Sendable {
         clusters:
         - name: ferry-testkube
           cluster:
-            server: \(url)
+            server: \(secureURL)
+            certificate-authority-data: \(Data(certificate.authorityPEM.utf8).base64EncodedString())
         users:
         - name: ferry-testkube
           user:

@@ -83,7 +83,7 @@ enum ProtobufEnvelope {
         default:
             guard let fields = try authenticationKind(kind, raw) else {
                 throw DecodeError(message: "kind \"\(kind)\" is not one the test server decodes from protobuf (Secret, ConfigMap, "
-                    + "Namespace, TokenRequest and the access reviews); send JSON")
+                    + "Namespace, ServiceAccount, the RBAC kinds, TokenRequest and the reviews); send JSON")
             }
             for (key, value) in fields.objectValue ?? [:] { object[key] = value }
         }

@@ -8,7 +8,7 @@ import Foundation
 struct FerryTestKube: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry-testkube",
-        abstract: "Serve a kube-apiserver stand-in on 127.0.0.1 for tests (plain HTTP).")
+        abstract: "Serve a kube-apiserver stand-in on 127.0.0.1 for tests (TLS with its own CA, and plain HTTP, on one port).")
 
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 0

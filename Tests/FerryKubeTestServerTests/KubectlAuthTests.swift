@@ -37,20 +37,9 @@ import Testing
             let asRobot = "--as=system:serviceaccount:shop:robot"
             let before = try await kubectl(path, ["auth", "can-i", "list", "pods", "-n", "shop", asRobot], environment)
             #expect(before.status == 1 && before.output.trimmingCharacters(in: .whitespacesAndNewlines) == "no", "\(before.output)")
-            let manifest = "\(environment.directory)/rbac.yaml"
-            try """
-                apiVersion: rbac.authorization.k8s.io/v1
-                kind: Role
-                metadata: {name: reader, namespace: shop}
-                rules: [{apiGroups: [""], resources: [pods, pods/log], verbs: [get, list]}]
-                ---
-                apiVersion: rbac.authorization.k8s.io/v1
-                kind: RoleBinding
-                metadata: {name: reader, namespace: shop}
-                roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
-                subjects: [{kind: ServiceAccount, name: robot, namespace: shop}, {kind: Group, name: devs}]
-                """.write(toFile: manifest, atomically: true, encoding: .utf8)
-            _ = try await succeed(["apply", "--validate=false", "-f", manifest])
+            // kubectl's typed creates send the RBAC objects as protobuf.
+            _ = try await succeed(["create", "role", "reader", "--verb=get,list", "--resource=pods,pods/log", "-n", "shop"])
+            _ = try await succeed(["create", "rolebinding", "reader", "--role=reader", "--serviceaccount=shop:robot", "--group=devs", "-n", "shop"])
             #expect(try await succeed(["auth", "can-i", "list", "pods", "-n", "shop", asRobot]).hasPrefix("yes"))
             #expect(try await succeed(["auth", "can-i", "get", "pods", "--subresource=log", "-n", "shop", asRobot]).hasPrefix("yes"))
             #expect(try await kubectl(path, ["auth", "can-i", "delete", "pods", "-n", "shop", asRobot], environment).status == 1)

@@ -15,7 +15,7 @@ extension APIServerState {
         let kinds = ["selfsubjectaccessreviews", "subjectaccessreviews", "localsubjectaccessreviews", "selfsubjectrulesreviews",
                      "tokenreviews", "selfsubjectreviews"]
         guard kinds.contains(r.entry.resource.name) else { return nil }
-        do {
+        do throws(APIError) {
             var review = try decodeBody(request)
             try checkKind(review, r.entry)
             review["apiVersion"] = .string(r.entry.resource.apiVersion)

@@ -22,20 +22,45 @@ extension APIServerState {
         if !auth.pendingTokenSecrets.isEmpty { populateTokenSecrets() }
     }
 
-    /// Puts the kube-apiserver bootstrap RBAC policy in place (at start-up).
-    func seedBootstrapPolicy() throws {
-        for object in BootstrapPolicy.clusterRoles + BootstrapPolicy.clusterRoleBindings {
-            let kind = object["kind"]?.stringValue ?? ""
-            guard let entry = registry.entry(group: Self.rbacGroup, kind: kind) else {
-                throw KubeTestServerError.setup("the recorded discovery has no \(kind)")
-            }
-            do {
-                _ = try storeNew(entry: entry, object: object, namespace: nil, fromAPI: false)
-            } catch {
-                throw KubeTestServerError.setup("bootstrap \(kind) \(object["metadata"]?["name"]?.stringValue ?? ""): \(error.status)")
+    /// The kube-apiserver bootstrap RBAC policy as stored objects (uid, resourceVersion from
+    /// `clock`, aggregated rules filled in), for the server's start-up.
+    static func bootstrapObjects(clock: inout UInt64) -> [(StorageKey, ObjectKey, JSONValue)] {
+        var roles: [ObjectKey: JSONValue] = [:]
+        for role in BootstrapPolicy.clusterRoles {
+            roles[ObjectKey(namespace: "", name: role["metadata"]?["name"]?.stringValue ?? "")] = role
+        }
+        for _ in 0..<4 {
+            for (key, role) in roles {
+                if let rules = aggregatedRules(of: key, role, among: roles) { roles[key]?["rules"] = .array(rules) }
             }
         }
-        runControllers()
+        var objects = roles.sorted { $0.key < $1.key }.map { (Self.clusterRolesKey, $0.key, $0.value) }
+        for binding in BootstrapPolicy.clusterRoleBindings {
+            objects.append((Self.clusterRoleBindingsKey, ObjectKey(namespace: "", name: binding["metadata"]?["name"]?.stringValue ?? ""), binding))
+        }
+        return objects.map { storageKey, key, object in
+            clock += 1
+            var stored = object
+            stored.setValue(.string(UUID().uuidString.lowercased()), at: ["metadata", "uid"])
+            stored.setValue(.string(String(clock)), at: ["metadata", "resourceVersion"])
+            stored.setValue(.string(timestamp()), at: ["metadata", "creationTimestamp"])
+            return (storageKey, key, stored)
+        }
+    }
+
+    /// The rules of an aggregated ClusterRole: those of every other ClusterRole its selectors
+    /// match, in name order, each once; nil when `role` has no aggregationRule.
+    static func aggregatedRules(of key: ObjectKey, _ role: JSONValue, among roles: [ObjectKey: JSONValue]) -> [JSONValue]? {
+        guard let rule = role["aggregationRule"], !rule.isNull else { return nil }
+        var rules: [JSONValue] = []
+        for selectorObject in rule["clusterRoleSelectors"]?.arrayValue ?? [] {
+            guard let selector = try? LabelSelector(object: selectorObject) else { continue }
+            for (otherKey, other) in roles.sorted(by: { $0.key < $1.key }) where otherKey != key {
+                guard selector.matches(other["metadata"]?["labels"]?.stringMap ?? [:]) else { continue }
+                for item in other["rules"]?.arrayValue ?? [] where !rules.contains(item) { rules.append(item) }
+            }
+        }
+        return rules
     }
 
     func aggregateClusterRoles() {
@@ -43,20 +68,12 @@ extension APIServerState {
         // Aggregated roles can select each other (view → edit → admin): repeat until nothing changes.
         for _ in 0..<16 {
             auth.clusterRolesChanged = false
-            let roles = (store[Self.clusterRolesKey] ?? [:]).sorted { $0.key < $1.key }
             var changed = false
-            for (key, role) in roles {
-                guard let rule = role["aggregationRule"], !rule.isNull else { continue }
-                var rules: [JSONValue] = []
-                for selectorObject in rule["clusterRoleSelectors"]?.arrayValue ?? [] {
-                    guard let selector = try? LabelSelector(object: selectorObject) else { continue }
-                    for (otherKey, other) in roles where otherKey != key {
-                        guard selector.matches(other["metadata"]?["labels"]?.stringMap ?? [:]) else { continue }
-                        for item in other["rules"]?.arrayValue ?? [] where !rules.contains(item) { rules.append(item) }
-                    }
-                }
-                let current = store[Self.clusterRolesKey]?[key] ?? role
-                guard (current["rules"]?.arrayValue ?? []) != rules else { continue }
+            for key in (store[Self.clusterRolesKey] ?? [:]).keys.sorted() {
+                guard let current = store[Self.clusterRolesKey]?[key],
+                    let rules = Self.aggregatedRules(of: key, current, among: store[Self.clusterRolesKey] ?? [:]),
+                    (current["rules"]?.arrayValue ?? []) != rules
+                else { continue }
                 var updated = current
                 updated["rules"] = .array(rules)
                 if (try? storeUpdate(entry: entry, key: key, old: current, new: updated)) != nil { changed = true }

@@ -46,7 +46,7 @@ struct AuthState: Sendable {
     /// A token minted for a `kubernetes.io/service-account-token` Secret (`namespace/name`).
     var secretTokens: [String: APIServerState.ObjectKey] = [:]
     /// ClusterRoles changed since the aggregation controller last ran.
-    var clusterRolesChanged = true
+    var clusterRolesChanged = false
     /// Token Secrets created since the token controller last ran.
     var pendingTokenSecrets: [APIServerState.ObjectKey] = []
     /// The request being handled (its user checks RBAC writes for escalation).
