@@ -6,15 +6,16 @@ import NIOPosix
 import Synchronization
 
 /// An in-process stand-in for kube-apiserver, for tests and end-to-end scripts: TLS and plain
-/// HTTP on 127.0.0.1, authentication and RBAC as kube-apiserver enforces them, generic storage of any resource discovery lists (built-in kinds from a recorded
-/// kube-apiserver discovery document, plus CRD-registered ones), with the API's semantics for
-/// resourceVersions, conflicts, selectors, pagination, watches, patches and Status errors.
+/// HTTP on 127.0.0.1, authentication and RBAC as kube-apiserver enforces them, generic storage
+/// of any resource discovery lists (built-in kinds from a recorded kube-apiserver discovery
+/// document, plus CRD-registered ones), with the API's semantics for resourceVersions,
+/// conflicts, selectors, pagination, watches, patches and Status errors.
 ///
 /// What it does not do (see docs/architecture.md): no admission, no validation beyond names,
 /// kinds and CRD basics, no OpenAPI documents, no schema conversion between versions, no field
 /// ownership for server-side apply, no controllers (nothing creates Pods or ReplicaSets),
-/// pages after the first are not a snapshot, and protobuf request bodies only for Secrets,
-/// ConfigMaps and Namespaces (responses are always JSON).
+/// pages after the first are not a snapshot, and protobuf request bodies only for the few kinds
+/// typed clients send (responses are always JSON).
 public final class KubeTestServer: Sendable {
     /// Behaviour switches.
     public struct Options: Sendable {

@@ -28,7 +28,8 @@ extension APIServerState {
             case "selfsubjectaccessreviews":
                 review["status"] = try accessReviewStatus(review, as: user, kind: r.entry.resource.kind, needsSubject: false)
             case "subjectaccessreviews":
-                review["status"] = try accessReviewStatus(review, as: Self.subject(of: review), kind: r.entry.resource.kind, needsSubject: true)
+                review["status"] = try accessReviewStatus(review, as: Self.subject(of: review), kind: r.entry.resource.kind,
+                                                          needsSubject: true)
             case "localsubjectaccessreviews":
                 let namespace = r.namespace ?? ""
                 let requested = review["spec"]?["resourceAttributes"]?["namespace"]?.stringValue ?? ""
@@ -37,7 +38,8 @@ extension APIServerState {
                 } else if requested != namespace {
                     throw APIError(Self.badRequest("spec.resourceAttributes.namespace must match namespace: \(namespace)"))
                 }
-                review["status"] = try accessReviewStatus(review, as: Self.subject(of: review), kind: r.entry.resource.kind, needsSubject: true)
+                review["status"] = try accessReviewStatus(review, as: Self.subject(of: review), kind: r.entry.resource.kind,
+                                                          needsSubject: true)
             case "selfsubjectrulesreviews":
                 guard let namespace = review["spec"]?["namespace"]?.stringValue, !namespace.isEmpty else {
                     throw APIError(Self.badRequest("no namespace on request"))
@@ -71,18 +73,18 @@ extension APIServerState {
         let resource = spec["resourceAttributes"].flatMap { $0.isNull ? nil : $0 }
         let nonResource = spec["nonResourceAttributes"].flatMap { $0.isNull ? nil : $0 }
         var causes: [APIStatus.Cause] = []
+        func invalid(_ field: String, _ message: String) {
+            causes.append(.init(reason: "FieldValueInvalid", message: message, field: field))
+        }
         if resource != nil && nonResource != nil {
-            causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \"object\": cannot be specified in combination with resourceAttributes",
-                                field: "spec.nonResourceAttributes"))
+            invalid("spec.nonResourceAttributes", "Invalid value: \"object\": cannot be specified in combination with resourceAttributes")
         }
         if resource == nil && nonResource == nil {
-            causes.append(.init(reason: "FieldValueInvalid",
-                                message: "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified",
-                                field: "spec.resourceAttributes"))
+            invalid("spec.resourceAttributes",
+                    "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified")
         }
         if needsSubject && user.name.isEmpty && user.groups.isEmpty {
-            causes.append(.init(reason: "FieldValueInvalid", message: "Invalid value: \"\": at least one of user or group must be specified",
-                                field: "spec.user"))
+            invalid("spec.user", "Invalid value: \"\": at least one of user or group must be specified")
         }
         guard causes.isEmpty else {
             let message = "\(kind).authorization.k8s.io \"\" is invalid: "

@@ -7,13 +7,16 @@ import Foundation
 /// controller (a `kubernetes.io/service-account-token` Secret gets `token`, `ca.crt`, `namespace`
 /// and the account's uid; one whose ServiceAccount does not exist is deleted).
 extension APIServerState {
-    /// Notes the stored changes the controllers act on (called for every recorded event).
+    /// Notes the stored changes the controllers act on (called for every recorded event). Token
+    /// Secrets count when created through the API: fixtures are loaded as etcd holds them (and
+    /// no controller here creates the `default` ServiceAccounts they usually name).
     func noteForControllers(_ event: StoredEvent) {
         if event.key == Self.clusterRolesKey { auth.clusterRolesChanged = true }
-        if event.key == Self.secretsKey, event.type == "ADDED",
+        if event.key == Self.secretsKey, event.type == "ADDED", auth.caller != nil,
             event.object["type"]?.stringValue == "kubernetes.io/service-account-token"
         {
-            auth.pendingTokenSecrets.append(ObjectKey(namespace: namespaceOf(event.object), name: event.object["metadata"]?["name"]?.stringValue ?? ""))
+            let name = event.object["metadata"]?["name"]?.stringValue ?? ""
+            auth.pendingTokenSecrets.append(ObjectKey(namespace: namespaceOf(event.object), name: name))
         }
     }
 
@@ -36,7 +39,8 @@ extension APIServerState {
         }
         var objects = roles.sorted { $0.key < $1.key }.map { (Self.clusterRolesKey, $0.key, $0.value) }
         for binding in BootstrapPolicy.clusterRoleBindings {
-            objects.append((Self.clusterRoleBindingsKey, ObjectKey(namespace: "", name: binding["metadata"]?["name"]?.stringValue ?? ""), binding))
+            let key = ObjectKey(namespace: "", name: binding["metadata"]?["name"]?.stringValue ?? "")
+            objects.append((Self.clusterRoleBindingsKey, key, binding))
         }
         return objects.map { storageKey, key, object in
             clock += 1

@@ -9,7 +9,10 @@ struct PolicyRule: Sendable, Hashable {
     var resourceNames: [String] = []
     var nonResourceURLs: [String] = []
 
-    init(verbs: [String], apiGroups: [String] = [], resources: [String] = [], resourceNames: [String] = [], nonResourceURLs: [String] = []) {
+    init(
+        verbs: [String], apiGroups: [String] = [], resources: [String] = [], resourceNames: [String] = [],
+        nonResourceURLs: [String] = []
+    ) {
         self.verbs = verbs
         self.apiGroups = apiGroups
         self.resources = resources

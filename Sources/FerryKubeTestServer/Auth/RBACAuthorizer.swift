@@ -76,7 +76,8 @@ extension APIServerState {
                 errors.append(error.status.message)
                 continue
             }
-            let source = "RoleBinding \(PolicyRule.goQuoted("\(key.name)/\(namespace)")) of \(Self.roleRefDescription(binding)) to \(subject)"
+            let name = PolicyRule.goQuoted("\(key.name)/\(namespace)")
+            let source = "RoleBinding \(name) of \(Self.roleRefDescription(binding)) to \(subject)"
             for rule in rules where !visit(source, rule) { return }
         }
     }

@@ -5,7 +5,9 @@ import FerryKube
 /// whose rules its author holds (unless `bind` on that role); `system:masters` may do anything.
 extension APIServerState {
     /// Full authority (`* on *.*` and every URL): what setting an aggregationRule needs.
-    static let fullAuthority = [PolicyRule(verbs: ["*"], apiGroups: ["*"], resources: ["*"]), PolicyRule(verbs: ["*"], nonResourceURLs: ["*"])]
+    static let fullAuthority = [
+        PolicyRule(verbs: ["*"], apiGroups: ["*"], resources: ["*"]), PolicyRule(verbs: ["*"], nonResourceURLs: ["*"]),
+    ]
 
     /// Runs before a request stores `object` (replacing `old`, if any); outside requests
     /// (fixtures, controllers) there is no caller and nothing to check.
@@ -15,8 +17,9 @@ extension APIServerState {
         let name = object["metadata"]?["name"]?.stringValue ?? ""
         let namespace = request.namespace
         func forbidden(_ message: String) -> APIError {
-            APIError(APIStatus(code: 403, reason: "Forbidden", message: "\(resource).\(Self.rbacGroup) \(PolicyRule.goQuoted(name)) is forbidden: \(message)",
-                               detailsName: name, detailsGroup: Self.rbacGroup, detailsKind: resource))
+            let qualified = "\(resource).\(Self.rbacGroup) \(PolicyRule.goQuoted(name))"
+            return APIError(APIStatus(code: 403, reason: "Forbidden", message: "\(qualified) is forbidden: \(message)",
+                                      detailsName: name, detailsGroup: Self.rbacGroup, detailsKind: resource))
         }
         if let old, Self.isOnlyMutatingGCFields(object, old) { return }
         switch resource {
@@ -32,7 +35,9 @@ extension APIServerState {
                 throw forbidden(message)
             }
             let aggregating = object["aggregationRule"].map { !$0.isNull } ?? false || old?["aggregationRule"].map { !$0.isNull } ?? false
-            if resource == "clusterroles", aggregating, escalation(by: request.user, namespace: namespace, granting: Self.fullAuthority) != nil {
+            if resource == "clusterroles", aggregating,
+                escalation(by: request.user, namespace: namespace, granting: Self.fullAuthority) != nil
+            {
                 throw forbidden("must have cluster-admin privileges to use the aggregationRule")
             }
         case "rolebindings", "clusterrolebindings":

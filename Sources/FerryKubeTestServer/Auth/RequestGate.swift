@@ -61,7 +61,8 @@ extension APIServerState {
         } else {
             let resource = PolicyRule.goQuoted(attributes.combinedResource)
             let group = PolicyRule.goQuoted(attributes.apiGroup)
-            let scope = attributes.namespace.isEmpty ? "at the cluster scope" : "in the namespace \(PolicyRule.goQuoted(attributes.namespace))"
+            let scope = attributes.namespace.isEmpty
+                ? "at the cluster scope" : "in the namespace \(PolicyRule.goQuoted(attributes.namespace))"
             message = "User \(user) cannot \(attributes.verb) resource \(resource) in API group \(group) \(scope)"
         }
         if !reason.isEmpty { message += ": \(reason)" }
