@@ -24,7 +24,8 @@ import Testing
         // Status of Ferry's resources (merge patches; the units' status by update).
         ("patch backups.ferry.dev --subresource=status -n shop", true), ("patch restores.ferry.dev --subresource=status -n shop", true),
         ("patch backupplans.ferry.dev --subresource=status -n shop", true), ("patch targets.ferry.dev --subresource=status -n shop", true),
-        ("patch clusterbackupplans.ferry.dev --subresource=status", true), ("update volumetransfers.ferry.dev --subresource=status -n shop", true),
+        ("patch clusterbackupplans.ferry.dev --subresource=status", true),
+        ("update volumetransfers.ferry.dev --subresource=status -n shop", true),
         // Scheduled Backups, and the volume work units.
         ("create backups.ferry.dev -n shop", true), ("create volumetransfers.ferry.dev -n shop", true),
         // CSI exposure: snapshot, claim, pause pod, and their removal; volume-mode change.
@@ -46,15 +47,18 @@ import Testing
     static let restoreWrites: [String] = [
         "create namespaces", "create secrets -n shop", "patch configmaps -n shop", "create serviceaccounts -n shop",
         "create deployments.apps -n shop", "patch statefulsets.apps -n shop", "create services -n shop",
-        "create persistentvolumes", "create customresourcedefinitions.apiextensions.k8s.io", "create clusterrolebindings.rbac.authorization.k8s.io",
-        "create roles.rbac.authorization.k8s.io -n shop", "bind clusterroles.rbac.authorization.k8s.io", "escalate roles.rbac.authorization.k8s.io -n shop",
+        "create persistentvolumes", "create customresourcedefinitions.apiextensions.k8s.io",
+        "create clusterrolebindings.rbac.authorization.k8s.io",
+        "create roles.rbac.authorization.k8s.io -n shop", "bind clusterroles.rbac.authorization.k8s.io",
+        "escalate roles.rbac.authorization.k8s.io -n shop",
         "create virtualmachines.kubevirt.io -n shop", "create datavolumes.cdi.kubevirt.io -n shop",
         "create validatingwebhookconfigurations.admissionregistration.k8s.io", "create subscriptions.operators.coreos.com -n shop",
     ]
 
     static let agentChecks: [Check] = [
         ("list volumetransfers.ferry.dev --all-namespaces", true), ("watch volumetransfers.ferry.dev --all-namespaces", true),
-        ("update volumetransfers.ferry.dev --subresource=status -n shop", true), ("patch volumetransfers.ferry.dev --subresource=status -n shop", true),
+        ("update volumetransfers.ferry.dev --subresource=status -n shop", true),
+        ("patch volumetransfers.ferry.dev --subresource=status -n shop", true),
         ("get targets.ferry.dev -n shop", true), ("get secrets -n shop", true),
         ("get volumesnapshots.snapshot.storage.k8s.io -n shop", true), ("get volumesnapshotcontents.snapshot.storage.k8s.io", true),
         ("create serviceaccounts/ferry-agent --subresource=token -n ferry", true),
@@ -105,11 +109,13 @@ import Testing
     func install(_ cluster: AppsCluster, _ values: [String]) async throws -> Bool {
         try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
         // The kinds the questions name must be discoverable, as on a cluster that runs them.
-        for crd in ["csi/external-snapshotter/crd/snapshot.storage.k8s.io_volumesnapshots.yaml",
-                    "csi/external-snapshotter/crd/snapshot.storage.k8s.io_volumesnapshotcontents.yaml",
-                    "csi/snapshot-metadata/cbt.storage.k8s.io_snapshotmetadataservices.yaml", "crds/kubevirt.yaml", "crds/cdi.yaml",
-                    "operators/olm-crds/operators.coreos.com_subscriptions.yaml",
-                    "operators/memcached-operator/config/crd/bases/cache.example.com_memcacheds.yaml"] {
+        for crd in [
+            "csi/external-snapshotter/crd/snapshot.storage.k8s.io_volumesnapshots.yaml",
+            "csi/external-snapshotter/crd/snapshot.storage.k8s.io_volumesnapshotcontents.yaml",
+            "csi/snapshot-metadata/cbt.storage.k8s.io_snapshotmetadataservices.yaml", "crds/kubevirt.yaml", "crds/cdi.yaml",
+            "operators/olm-crds/operators.coreos.com_subscriptions.yaml",
+            "operators/memcached-operator/config/crd/bases/cache.example.com_memcacheds.yaml",
+        ] {
             try await cluster.load(crd)
         }
         return try await cluster.helm(["install", "ferry", ChartTests.chart, "-n", "ferry", "--disable-openapi-validation"] + values) != nil
@@ -144,14 +150,21 @@ import Testing
     @Test func restoresReachListedCustomResources() async throws {
         guard let kubectl = try ExternalTool.kubectl.require() else { return }
         try await withApps { cluster in
-            let values = ["--set", "rbac.restoreCustomResources[0].apiGroups={cache.example.com},rbac.restoreCustomResources[0].resources={memcacheds}"]
+            let values = [
+                "--set",
+                "rbac.restoreCustomResources[0].apiGroups={cache.example.com},rbac.restoreCustomResources[0].resources={memcacheds}",
+            ]
             guard try await install(cluster, values) else { return }
             #expect(try await canI(cluster, kubectl, "create memcacheds.cache.example.com -n shop", as: Self.coordinator) == true)
             #expect(try await canI(cluster, kubectl, "patch memcacheds.cache.example.com -n shop", as: Self.coordinator) == true)
             #expect(try await canI(cluster, kubectl, "delete memcacheds.cache.example.com -n shop", as: Self.coordinator) == false)
             #expect(try await canI(cluster, kubectl, "create memcacheds.cache.example.com -n shop", as: Self.agent) == false)
-            let aggregated = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-restore-custom-resources")
-            #expect(aggregated?["rules"] == [["apiGroups": ["cache.example.com"], "resources": ["memcacheds"], "verbs": ["create", "patch", "update"]]])
+            let aggregated = await cluster.server.object(
+                apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-restore-custom-resources")
+            #expect(
+                aggregated?["rules"] == [
+                    ["apiGroups": ["cache.example.com"], "resources": ["memcacheds"], "verbs": ["create", "patch", "update"]]
+                ])
         }
     }
 }

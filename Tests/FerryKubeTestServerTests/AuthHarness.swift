@@ -1,6 +1,7 @@
-@testable import FerryKubeTestServer
 import FerryKube
 import Foundation
+
+@testable import FerryKubeTestServer
 
 /// One answer of the test server, taken at its request handler (headers as the HTTP layer
 /// passes them: names lowercased).
@@ -38,7 +39,8 @@ func serviceAccount(_ server: KubeTestServer, _ name: String, in namespace: Stri
 
 /// The user a token authenticates as, by a SelfSubjectReview (nil when it is not accepted).
 func whoami(_ server: KubeTestServer, token: String?) async -> JSONValue? {
-    let answer = await call(server, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", token: token,
-                            body: ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"])
+    let answer = await call(
+        server, "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", token: token,
+        body: ["apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"])
     return answer.status == 201 ? answer.json?["status"]?["userInfo"] : nil
 }

@@ -1,7 +1,8 @@
-@testable import FerryKubeTestServer
 import FerryKube
 import Foundation
 import Testing
+
+@testable import FerryKubeTestServer
 
 /// Who requests come from. Each test names the real answer it mirrors: kube-apiserver's
 /// authentication filter answers a missing or unknown credential with
@@ -42,7 +43,10 @@ import Testing
             #expect(discovery.status == 403 && discovery.message == #"forbidden: User "system:anonymous" cannot get path "/api""#)
             #expect(discovery.json?["reason"] == "Forbidden" && discovery.json?["details"] == nil)
             let pods = await call(server, "GET", "/api/v1/namespaces/default/pods", token: nil)
-            #expect(pods.message == #"pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" in the namespace "default""#)
+            #expect(
+                pods.message
+                    == #"pods is forbidden: User "system:anonymous" cannot list resource "pods" in API group "" in the namespace "default""#
+            )
             #expect(await call(server, "GET", "/version", token: nil).status == 200)
             let who = await whoami(server, token: nil)
             #expect(who == nil, "system:basic-user is bound to authenticated users only")
@@ -60,10 +64,14 @@ import Testing
         options.tokens = ["ops-token": "ops"]
         try await withServer(options: options) { server, _ in
             #expect(server.adminToken == "root-token" && server.kubeconfig().contains("token: root-token"))
-            #expect(await whoami(server, token: "root-token") == ["username": "system:admin", "groups": ["system:masters", "system:authenticated"]])
+            #expect(
+                await whoami(server, token: "root-token") == [
+                    "username": "system:admin", "groups": ["system:masters", "system:authenticated"],
+                ])
             #expect(await whoami(server, token: "ops-token") == ["username": "ops", "groups": ["system:authenticated"]])
             let denied = await call(server, "GET", "/api/v1/secrets", token: "ops-token")
-            #expect(denied.message == #"secrets is forbidden: User "ops" cannot list resource "secrets" in API group "" at the cluster scope"#)
+            #expect(
+                denied.message == #"secrets is forbidden: User "ops" cannot list resource "secrets" in API group "" at the cluster scope"#)
         }
     }
 
@@ -72,16 +80,20 @@ import Testing
             try await server.load(yaml: "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: default}")
             let account = try #require(await server.object(apiVersion: "v1", kind: "ServiceAccount", namespace: "default", name: "robot"))
             let token = try await client.requestToken(serviceAccount: "robot", namespace: "default", audiences: [])
-            #expect(await whoami(server, token: token) == [
-                "username": "system:serviceaccount:default:robot", "uid": .string(account.uid ?? ""),
-                "groups": ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"],
-            ])
+            #expect(
+                await whoami(server, token: token) == [
+                    "username": "system:serviceaccount:default:robot", "uid": .string(account.uid ?? ""),
+                    "groups": ["system:serviceaccounts", "system:serviceaccounts:default", "system:authenticated"],
+                ])
             // A token for another audience (a CSI SnapshotMetadata service) is not one for the API.
             let scoped = try await client.requestToken(serviceAccount: "robot", namespace: "default", audiences: ["cbt.example.com"])
             #expect(await call(server, "GET", "/api", token: scoped).status == 401)
-            let review = await call(server, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", token: server.adminToken,
-                                    body: ["kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
-                                           "spec": ["token": .string(scoped), "audiences": ["cbt.example.com"]]])
+            let review = await call(
+                server, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", token: server.adminToken,
+                body: [
+                    "kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",
+                    "spec": ["token": .string(scoped), "audiences": ["cbt.example.com"]],
+                ])
             #expect(review.status == 201 && review.json?["status"]?["authenticated"] == true)
             #expect(review.json?["status"]?["user"]?["username"] == "system:serviceaccount:default:robot")
             #expect(review.json?["status"]?["audiences"] == ["cbt.example.com"])
@@ -104,12 +116,14 @@ import Testing
         try await withServer { server, client in
             try await server.load(yaml: "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: build-robot, namespace: default}")
             let secrets = try await client.resource(apiVersion: "v1", kind: "Secret")
-            var secret = KubeObject(apiVersion: "v1", kind: "Secret", namespace: "default", name: "build-robot-secret",
-                                    body: ["type": "kubernetes.io/service-account-token"])
+            var secret = KubeObject(
+                apiVersion: "v1", kind: "Secret", namespace: "default", name: "build-robot-secret",
+                body: ["type": "kubernetes.io/service-account-token"])
             secret.annotations = ["kubernetes.io/service-account.name": "build-robot"]
             _ = try await client.create(secrets, secret)
             let filled = try await client.get(secrets, namespace: "default", name: "build-robot-secret")
-            let account = try #require(await server.object(apiVersion: "v1", kind: "ServiceAccount", namespace: "default", name: "build-robot"))
+            let account = try #require(
+                await server.object(apiVersion: "v1", kind: "ServiceAccount", namespace: "default", name: "build-robot"))
             #expect(filled.annotations["kubernetes.io/service-account.uid"] == account.uid)
             #expect(Set(filled["data"]?.objectValue?.keys.map { $0 } ?? []) == ["token", "ca.crt", "namespace"])
             let token = String(decoding: Data(base64Encoded: filled["data"]?["token"]?.stringValue ?? "") ?? Data(), as: UTF8.self)
