@@ -15,6 +15,7 @@ extension APIServerState {
 
     func process(_ request: APIRequest) -> APIResponse {
         let response = route(request)
+        runControllers()
         switch response {
         case .body(let status, _, _, _): record(request, status: status)
         case .watch: record(request, status: 200)
@@ -22,27 +23,14 @@ extension APIServerState {
         return response
     }
 
-    /// The authenticated user: with `Options.tokens` set, a bearer token must be one of them
-    /// (a wrong one is 401 everywhere); without credentials only the public paths answer, as
-    /// `system:anonymous`.
-    func user(for request: APIRequest, publicPath: Bool) -> Result<String, APIError> {
-        guard let tokens = options.tokens else { return .success(options.anonymousUser) }
-        let authorization = request.headers["authorization"] ?? ""
-        if authorization.isEmpty && publicPath { return .success("system:anonymous") }
-        if authorization.hasPrefix("Bearer "), let user = tokens[String(authorization.dropFirst(7))] {
-            return .success(user)
-        }
-        return .failure(APIError(APIStatus(code: 401, reason: "Unauthorized", message: "Unauthorized")))
-    }
-
     func route(_ request: APIRequest) -> APIResponse {
+        let admitted: Admitted
+        switch admit(request) {
+        case .success(let ok): admitted = ok
+        case .failure(let refused): return refused.response
+        }
         let segments = request.path.split(separator: "/").map(String.init)
         guard let first = segments.first else { return .status(Self.notFoundPath) }
-        let userName: String
-        switch user(for: request, publicPath: ["healthz", "readyz", "livez", "version", "openapi"].contains(first)) {
-        case .success(let name): userName = name
-        case .failure(let error): return .status(error.status)
-        }
         switch first {
         case "healthz", "readyz", "livez": return .text(200, "ok")
         case "version": return .json(200, versionDocument)
@@ -102,8 +90,11 @@ extension APIServerState {
             watch: watchPrefix || request.query["watch"] == "true" || request.query["watch"] == "1")
         let verb = verb(for: request, resourceRequest)
         if let denial = denials.first(where: { $0.denies(verb: verb, group: group, resource: resourceName, namespace: namespace) }) {
-            return .status(forbidden(user: userName, verb: verb, entry: entry, subresource: subresource, namespace: namespace, reason: denial.reason))
+            return .status(Self.forbidden(admitted.attributes, reason: denial.reason ?? ""))
         }
+        if let review = accessReview(request, resourceRequest, user: admitted.user) { return review }
+        auth.caller = admitted.attributes
+        defer { auth.caller = nil }
         do {
             return try handle(request, resourceRequest)
         } catch {
@@ -120,15 +111,6 @@ extension APIServerState {
         case "DELETE": return r.name == nil ? "deletecollection" : "delete"
         default: return request.method.lowercased()
         }
-    }
-
-    func forbidden(user: String, verb: String, entry: ResourceRegistry.Entry, subresource: String?, namespace: String?, reason: String?) -> APIStatus {
-        let resource = entry.resource.name + (subresource.map { "/\($0)" } ?? "")
-        let qualified = entry.resource.group.isEmpty ? resource : "\(resource).\(entry.resource.group)"
-        let scope = namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
-        var message = "\(qualified) is forbidden: User \"\(user)\" cannot \(verb) resource \"\(resource)\" in API group \"\(entry.resource.group)\" \(scope)"
-        if let reason { message += ": \(reason)" }
-        return APIStatus(code: 403, reason: "Forbidden", message: message, detailsGroup: entry.resource.group, detailsKind: entry.resource.name)
     }
 
     func methodNotAllowed(_ request: APIRequest) -> APIResponse {

@@ -30,6 +30,7 @@ extension APIServerState {
     /// `fromAPI` applies create semantics (status dropped for kinds with a status subresource);
     /// fixture loading keeps status as given.
     func storeNew(entry: ResourceRegistry.Entry, object input: JSONValue, namespace: String?, fromAPI: Bool) throws(APIError) -> JSONValue {
+        try checkRBACWrite(entry: entry, object: input, old: nil)
         var object = input
         let name = object["metadata"]?["name"]?.stringValue ?? ""
         let key = ObjectKey(namespace: entry.resource.namespaced ? (namespace ?? "") : "", name: name)
@@ -68,6 +69,7 @@ extension APIServerState {
     /// an update that changes nothing is a no-op that keeps the resourceVersion, as in kube-apiserver.
     /// An object marked for deletion whose last finalizer is removed is deleted.
     func storeUpdate(entry: ResourceRegistry.Entry, key: ObjectKey, old: JSONValue, new input: JSONValue) throws(APIError) -> JSONValue {
+        try checkRBACWrite(entry: entry, object: input, old: old)
         var object = input
         var metadata = object["metadata"] ?? [:]
         let oldMeta = old["metadata"] ?? [:]

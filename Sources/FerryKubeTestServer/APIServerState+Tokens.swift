@@ -6,14 +6,18 @@ import Foundation
 extension APIServerState {
     /// A token the server issued: whose it is and for which audiences.
     struct IssuedToken: Sendable {
-        var user: String
+        var namespace: String
+        var name: String
+        /// The ServiceAccount's uid: the token dies with the account (`--service-account-lookup`).
+        var uid: String
         var audiences: [String]
         var expires: Date
+        var user: String { UserInfo.serviceAccountUsername(namespace: namespace, name: name) }
     }
 
     func issueToken(_ request: APIRequest, _ r: ResourceRequest, name: String) throws(APIError) -> APIResponse {
         let namespace = r.namespace ?? ""
-        guard existing(r.entry, namespace: namespace, name: name) != nil else {
+        guard let account = existing(r.entry, namespace: namespace, name: name) else {
             throw APIError(Self.notFound(r.entry, name))
         }
         let body = try decodeBody(request)
@@ -29,10 +33,10 @@ extension APIServerState {
                 causes: [.init(reason: "FieldValueInvalid", message: message, field: "spec.expirationSeconds")]))
         }
         var audiences = (body["spec"]?["audiences"]?.arrayValue ?? []).compactMap(\.stringValue)
-        if audiences.isEmpty { audiences = ["https://kubernetes.default.svc"] }
-        let token = "ferry-testkube-sa-\(UUID().uuidString.lowercased())"
+        if audiences.isEmpty { audiences = options.authentication.apiAudiences }
         let expires = Date().addingTimeInterval(TimeInterval(requested))
-        issuedTokens[token] = IssuedToken(user: "system:serviceaccount:\(namespace):\(name)", audiences: audiences, expires: expires)
+        let token = mintToken(namespace: namespace, name: name, uid: account["metadata"]?["uid"]?.stringValue ?? "",
+                              audiences: audiences, expires: expires)
         let answer: JSONValue = [
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
             "metadata": ["name": .string(name), "namespace": .string(namespace), "creationTimestamp": .null],
@@ -40,6 +44,21 @@ extension APIServerState {
             "status": ["token": .string(token), "expirationTimestamp": .string(Self.timestamp(expires))],
         ]
         return .json(201, answer)
+    }
+
+    func mintToken(namespace: String, name: String, uid: String, audiences: [String], expires: Date) -> String {
+        let token = "ferry-testkube-sa-\(UUID().uuidString.lowercased())"
+        issuedTokens[token] = IssuedToken(namespace: namespace, name: name, uid: uid, audiences: audiences, expires: expires)
+        return token
+    }
+
+    /// A token of an existing ServiceAccount for the API server's audiences (test set-up).
+    func serviceAccountToken(namespace: String, name: String, seconds: Int) throws(KubeTestServerError) -> String {
+        guard let uid = serviceAccountUID(namespace: namespace, name: name) else {
+            throw KubeTestServerError.setup("ServiceAccount \(namespace)/\(name) does not exist: create it before asking for its token")
+        }
+        return mintToken(namespace: namespace, name: name, uid: uid, audiences: options.authentication.apiAudiences,
+                         expires: Date().addingTimeInterval(TimeInterval(seconds)))
     }
 
     /// What a TokenReview would say of `token`: its user and audiences, nil when unknown or expired.

@@ -53,6 +53,7 @@ actor APIServerState {
     var log: [KubeTestServer.RecordedRequest] = []
     var nextServiceIP: UInt32 = 10
     var issuedTokens: [String: IssuedToken] = [:]
+    var auth = AuthState()
     var port = 0
 
     init(options: KubeTestServer.Options) throws {
@@ -71,6 +72,10 @@ actor APIServerState {
                 "spec": ["finalizers": ["kubernetes"]], "status": ["phase": "Active"],
             ]
             uidIndex[uid] = (namespaces, ObjectKey(namespace: "", name: name))
+        }
+        for (storageKey, key, object) in Self.bootstrapObjects(clock: &clock) {
+            store[storageKey, default: [:]][key] = object
+            uidIndex[object["metadata"]?["uid"]?.stringValue ?? ""] = (storageKey, key)
         }
     }
 
@@ -93,6 +98,7 @@ actor APIServerState {
     var liveHistory: ArraySlice<StoredEvent> { history[historyStart...] }
 
     func record(_ event: StoredEvent) {
+        noteForControllers(event)
         history.append(event)
         if history.count - historyStart > options.watchHistoryCapacity {
             compactedBelow = history[historyStart].resourceVersion

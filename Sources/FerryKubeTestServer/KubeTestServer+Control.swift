@@ -146,6 +146,7 @@ extension APIServerState {
             guard APIServerState.isDNSSubdomain(name) || !name.isEmpty else {
                 throw KubeTestServerError.load("\(kind) has no name")
             }
+            replaceBootstrapObject(entry: entry, name: name)
             do {
                 var result = try storeNew(entry: entry, object: object, namespace: namespace, fromAPI: false)
                 // Keep recorded identity so ownerReferences in fixtures still resolve.
@@ -168,6 +169,7 @@ extension APIServerState {
                 throw KubeTestServerError.load("\(kind) \(namespace.map { "\($0)/" } ?? "")\(name): \(error.status)")
             }
         }
+        runControllers()
         return stored
     }
 
@@ -192,10 +194,11 @@ extension APIServerState {
 }
 
 extension KubeTestServer {
-    /// A client configuration for this server (plain HTTP, generous rate limit, quick retries).
+    /// A client configuration for this server (plain HTTP, generous rate limit, quick retries)
+    /// with a bearer token: nil is the admin's (`system:masters`, what test set-up uses).
     public func clientConfiguration(namespace: String = "default", token: String? = nil) -> KubeClientConfiguration {
         KubeClientConfiguration(
-            server: url, credentials: token.map { .token($0) } ?? .none, namespace: namespace, queriesPerSecond: 10_000,
+            server: url, credentials: .token(token ?? adminToken), namespace: namespace, queriesPerSecond: 10_000,
             burst: 10_000, maxRetries: 3, maxRetryDelay: .seconds(2), origin: "ferry-testkube")
     }
 }

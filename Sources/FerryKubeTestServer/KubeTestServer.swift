@@ -5,16 +5,17 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// An in-process stand-in for kube-apiserver, for tests and end-to-end scripts: plain HTTP on
-/// 127.0.0.1, generic storage of any resource discovery lists (built-in kinds from a recorded
-/// kube-apiserver discovery document, plus CRD-registered ones), with the API's semantics for
-/// resourceVersions, conflicts, selectors, pagination, watches, patches and Status errors.
+/// An in-process stand-in for kube-apiserver, for tests and end-to-end scripts: TLS and plain
+/// HTTP on 127.0.0.1, authentication and RBAC as kube-apiserver enforces them, generic storage
+/// of any resource discovery lists (built-in kinds from a recorded kube-apiserver discovery
+/// document, plus CRD-registered ones), with the API's semantics for resourceVersions,
+/// conflicts, selectors, pagination, watches, patches and Status errors.
 ///
 /// What it does not do (see docs/architecture.md): no admission, no validation beyond names,
 /// kinds and CRD basics, no OpenAPI documents, no schema conversion between versions, no field
 /// ownership for server-side apply, no controllers (nothing creates Pods or ReplicaSets),
-/// pages after the first are not a snapshot, and protobuf request bodies only for Secrets,
-/// ConfigMaps and Namespaces (responses are always JSON).
+/// pages after the first are not a snapshot, and protobuf request bodies only for the few kinds
+/// typed clients send (responses are always JSON).
 public final class KubeTestServer: Sendable {
     /// Behaviour switches.
     public struct Options: Sendable {
@@ -22,10 +23,9 @@ public final class KubeTestServer: Sendable {
         public var aggregatedDiscovery = true
         /// Watch events kept for resuming watches; older resourceVersions get 410 Gone.
         public var watchHistoryCapacity = 10_000
-        /// Bearer tokens and the users they authenticate; nil accepts every request.
-        public var tokens: [String: String]?
-        /// The user named in Forbidden messages when tokens are not checked.
-        public var anonymousUser = "system:admin"
+        /// Who requests come from (the admin token test set-up uses, ServiceAccount and static
+        /// tokens, anonymous requests); RBAC decides what they may do.
+        public var authentication = AuthenticationOptions()
         public var requestLogCapacity = 100_000
         /// Largest request body accepted.
         public var maximumBodySize = 64 << 20
@@ -98,22 +98,31 @@ public final class KubeTestServer: Sendable {
 
     let state: APIServerState
     let options: Options
+    let certificate: ServingCertificate
     private let channelBox = Mutex<(Channel, Task<Void, Never>)?>(nil)
 
     public init(options: Options = Options()) throws {
+        var options = options
+        if options.authentication.adminToken?.isEmpty ?? true {
+            options.authentication.adminToken = "ferry-testkube-admin-\(UUID().uuidString.lowercased())"
+        }
         self.options = options
         self.state = try APIServerState(options: options)
+        self.certificate = try ServingCertificate()
     }
 
     // MARK: Lifecycle
 
-    /// Listens on 127.0.0.1:`port` (0 picks a free port) and serves until `shutdown()`.
+    /// Listens on 127.0.0.1:`port` (0 picks a free port), TLS and plain HTTP on the same port,
+    /// and serves until `shutdown()`.
     public func start(port: Int = 0) async throws {
+        let tls = certificate.context
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(TLSSniffer(context: tls))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel)
@@ -139,8 +148,15 @@ public final class KubeTestServer: Sendable {
         channelBox.withLock { $0?.0.localAddress?.port ?? 0 }
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`: plain HTTP, for the in-process clients of `clientConfiguration()`.
     public var url: String { "http://127.0.0.1:\(port)" }
+
+    /// `https://127.0.0.1:<port>`: what kubeconfigs name (kubectl, helm and client-go send
+    /// credentials only over TLS), verified with `certificateAuthorityPEM`.
+    public var secureURL: String { "https://127.0.0.1:\(port)" }
+
+    /// The certificate authority of the server's TLS certificate, PEM.
+    public var certificateAuthorityPEM: String { certificate.authorityPEM }
 
     /// Stops listening, ends every watch and closes connections.
     public func shutdown() async {
@@ -155,19 +171,29 @@ public final class KubeTestServer: Sendable {
         await task.value
     }
 
-    /// A kubeconfig (YAML) pointing at this server, with an optional token and namespace.
+    /// A kubeconfig (YAML) for this server (`secureURL`, its CA) with a bearer token (nil: the admin's) and namespace.
     public func kubeconfig(token: String? = nil, namespace: String = "default") -> String {
+        kubeconfig(tokenLine: "    token: \(token ?? adminToken)", namespace: namespace)
+    }
+
+    /// A kubeconfig without credentials (requests are anonymous).
+    public func anonymousKubeconfig(namespace: String = "default") -> String {
+        kubeconfig(tokenLine: "    {}", namespace: namespace)
+    }
+
+    private func kubeconfig(tokenLine: String, namespace: String) -> String {
         """
         apiVersion: v1
         kind: Config
         clusters:
         - name: ferry-testkube
           cluster:
-            server: \(url)
+            server: \(secureURL)
+            certificate-authority-data: \(Data(certificate.authorityPEM.utf8).base64EncodedString())
         users:
         - name: ferry-testkube
           user:
-        \(token.map { "    token: \($0)" } ?? "    {}")
+        \(tokenLine)
         contexts:
         - name: ferry-testkube
           context:
@@ -226,7 +252,11 @@ public final class KubeTestServer: Sendable {
     /// Answers one request; false when the connection must close.
     private func respond(to head: HTTPRequestHead, body: [UInt8]?, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async -> Bool {
         var headers: [String: String] = [:]
-        for (name, value) in head.headers { headers[name.lowercased()] = value }
+        for (name, value) in head.headers {
+            // A repeated header (Impersonate-Group) is one comma-separated value, as HTTP combines them.
+            let key = name.lowercased()
+            headers[key] = headers[key].map { "\($0), \(value)" } ?? value
+        }
         let request = APIRequest(method: head.method.rawValue, target: head.uri, headers: headers, body: body ?? [])
         var response: APIResponse
         if body == nil {

@@ -81,8 +81,11 @@ enum ProtobufEnvelope {
                 }
             }
         default:
-            throw DecodeError(
-                message: "kind \"\(kind)\" is not one the test server decodes from protobuf (Secret, ConfigMap, Namespace); send JSON")
+            guard let fields = try authenticationKind(kind, raw) else {
+                throw DecodeError(message: "kind \"\(kind)\" is not one the test server decodes from protobuf (Secret, ConfigMap, "
+                    + "Namespace, ServiceAccount, the RBAC kinds, TokenRequest and the reviews); send JSON")
+            }
+            for (key, value) in fields.objectValue ?? [:] { object[key] = value }
         }
         return object
     }

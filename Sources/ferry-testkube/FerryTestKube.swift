@@ -8,7 +8,7 @@ import Foundation
 struct FerryTestKube: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry-testkube",
-        abstract: "Serve a kube-apiserver stand-in on 127.0.0.1 for tests (plain HTTP).")
+        abstract: "Serve a kube-apiserver stand-in on 127.0.0.1 for tests (TLS with its own CA, and plain HTTP, on one port).")
 
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 0
@@ -16,8 +16,16 @@ struct FerryTestKube: AsyncParsableCommand {
     @Option(help: "Directory of YAML/JSON manifests to load before serving.")
     var load: String?
 
-    @Option(help: "Write a kubeconfig for this server to this file.")
+    @Option(help: "Write a kubeconfig for this server, acting as the admin, to this file.")
     var kubeconfig: String?
+
+    @Option(help: ArgumentHelp(
+        "Bearer token of the admin (system:admin in system:masters, allowed everything).",
+        discussion: "Without it a random one is generated; it is only written into the --kubeconfig file."))
+    var adminToken: String?
+
+    @Flag(help: "Admit requests without credentials as system:anonymous everywhere (kube-apiserver's --anonymous-auth=true).")
+    var anonymousAuth = false
 
     @Flag(help: "Serve only legacy discovery (no aggregated APIGroupDiscoveryList).")
     var legacyDiscovery = false
@@ -25,6 +33,8 @@ struct FerryTestKube: AsyncParsableCommand {
     func run() async throws {
         var options = KubeTestServer.Options()
         options.aggregatedDiscovery = !legacyDiscovery
+        options.authentication.adminToken = adminToken
+        if anonymousAuth { options.authentication.anonymous = .everywhere }
         let server = try KubeTestServer(options: options)
         if let load {
             let loaded = try await server.load(directory: URL(fileURLWithPath: load))
@@ -33,6 +43,10 @@ struct FerryTestKube: AsyncParsableCommand {
         try await server.start(port: port)
         if let kubeconfig {
             try server.kubeconfig().write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: kubeconfig)
+        }
+        if kubeconfig == nil && adminToken == nil {
+            FileHandle.standardError.write(Data("ferry-testkube: no --kubeconfig or --admin-token: nobody holds the admin's token\n".utf8))
         }
         print("ferry-testkube listening on \(server.url)")
         fflush(nil)

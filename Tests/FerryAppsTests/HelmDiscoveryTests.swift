@@ -192,7 +192,8 @@ import Testing
             let result = try await cluster.discover(.helmRelease(name: "hello"), namespace: "default")
             #expect(result.references == ["Secret default/sh.helm.release.v1.hello.v1", "Deployment.apps default/hello-hello-world"])
             #expect(result.issues.map(\.description).sorted() == [
-                #"forbidden: ServiceAccount default/hello-hello-world: serviceaccounts is forbidden: User "system:admin" cannot get resource "serviceaccounts" in API group "" in the namespace "default""#,
+                #"forbidden: ServiceAccount default/hello-hello-world: serviceaccounts "hello-hello-world" is forbidden: "#
+                    + #"User "system:admin" cannot get resource "serviceaccounts" in API group "" in the namespace "default""#,
                 #"missing: Service default/hello-hello-world: services "hello-hello-world" not found"#,
             ])
         }

@@ -61,7 +61,7 @@ func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> FerryProc
             let missing = try await run(ferry, ["plan", "--kubeconfig", "\(cluster.directory)/absent", "--vm", "x"])
             #expect(missing.status == 1 && missing.stderr.contains("kubeconfig \(cluster.directory)/absent does not exist"))
             // A kubeconfig pointing at a port nobody listens on.
-            let url = cluster.server.url
+            let url = cluster.server.secureURL
             await cluster.server.shutdown()
             let unreachable = try await run(ferry, ["plan", "--kubeconfig", kubeconfig, "--vm", "x", "-n", "default"])
             #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot reach the API server \(url)"), "\(unreachable)")

@@ -54,8 +54,18 @@ import Testing
             func verbs(_ role: KubeObject?) -> Set<String> {
                 Set((role?["rules"]?.arrayValue ?? []).flatMap { ($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue) })
             }
+            /// Rules that write on every group or every resource (which would include pods/exec
+            /// and serviceaccounts/token): there must be none.
+            func wildcardWrites(_ role: KubeObject?) -> [JSONValue] {
+                (role?["rules"]?.arrayValue ?? []).filter { rule in
+                    let strings = { (key: String) in Set((rule[key]?.arrayValue ?? []).compactMap(\.stringValue)) }
+                    let writes = !strings("verbs").isSubset(of: ["get", "list", "watch"])
+                    return writes && (strings("apiGroups").contains("*") || strings("resources").contains("*"))
+                }
+            }
             let role = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
             #expect(verbs(role) == ["get", "list", "watch", "create", "patch", "update", "bind", "escalate", "delete"])
+            #expect(wildcardWrites(role).isEmpty, "\(wildcardWrites(role))")
             // Deleting is only for the objects that expose CSI snapshots.
             let deletes = (role?["rules"]?.arrayValue ?? []).filter { ($0["verbs"]?.arrayValue ?? []).contains("delete") }
             #expect(Set(deletes.flatMap { ($0["resources"]?.arrayValue ?? []).compactMap(\.stringValue) }) == ["volumesnapshots", "persistentvolumeclaims", "pods"])
@@ -90,9 +100,13 @@ import Testing
             #expect(hostMountsReadOnly(backupOnly?["spec"]?["template"]?["spec"]) == [true, true])
             let readOnly = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
             #expect(verbs(readOnly) == ["get", "list", "watch", "patch", "update", "create", "delete"])
+            #expect(wildcardWrites(readOnly).isEmpty)
             let writes = (readOnly?["rules"]?.arrayValue ?? []).filter { !Set(($0["verbs"]?.arrayValue ?? []).compactMap(\.stringValue)).isSubset(of: ["get", "list", "watch"]) }
             let written = Set(writes.flatMap { ($0["resources"]?.arrayValue ?? []).compactMap(\.stringValue) })
-            #expect(written == ["backups/status", "restores/status", "backupplans/status", "clusterbackupplans/status", "targets/status", "volumetransfers/status", "volumetransfers",
+            // Scheduled Backups are created by the coordinator: without `create` on backups they
+            // were refused (403) whenever rbac.restore=false.
+            #expect(written == ["backups/status", "restores/status", "backupplans/status", "clusterbackupplans/status", "targets/status",
+                                "volumetransfers/status", "backups", "volumetransfers",
                                 "volumesnapshots", "volumesnapshotcontents", "persistentvolumeclaims", "pods",
                                 "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze"],
                     "without restores only Ferry's own resources and snapshot exposure are written")

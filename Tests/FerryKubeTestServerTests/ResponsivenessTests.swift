@@ -17,7 +17,7 @@ import Testing
                 await withCheckedContinuation { continuation in
                     DispatchQueue.global().async {
                         for _ in 0..<width { blocked.wait() }
-                        let result = Self.curl(url)
+                        let result = Self.curl(url, token: server.adminToken)
                         for _ in 0..<width { release.signal() }
                         continuation.resume(returning: result)
                     }
@@ -37,10 +37,10 @@ import Testing
         }
     }
 
-    private static func curl(_ url: String) -> (Int32, String) {
+    private static func curl(_ url: String, token: String) -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-sS", "--max-time", "20", url]
+        process.arguments = ["curl", "-sS", "--max-time", "20", "-H", "Authorization: Bearer \(token)", url]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
