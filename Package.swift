@@ -230,7 +230,7 @@ let package = Package(
             name: "FerryClusterTests",
             dependencies: [
                 "FerryAPI", "FerryCoordinator", "FerryAgent", "FerryMetrics", "FerryMover", "FerryRepo", "FerryBlob", "FerryKube",
-                "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport", "FerryQEMUTestSupport", "FerryCSITestSupport",
+                "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport", "FerryQEMUTestSupport", "FerryCSITestSupport", "FerryS3TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
         .testTarget(

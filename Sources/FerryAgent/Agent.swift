@@ -30,6 +30,8 @@ public struct Agent: Sendable {
         public var serviceAccount: (namespace: String, name: String)?
         /// Where units are counted for `/metrics` (nil: not counted).
         public var metrics: ClusterMetrics?
+        /// The namespace Ferry runs in (only its Targets may use Ferry's own cloud identity).
+        public var ferryNamespace = "ferry"
 
         public init(node: String, identity: String, namespace: String?) {
             self.node = node
@@ -112,7 +114,8 @@ public struct Agent: Sendable {
             }
             let target = try await ferry.get(Target.self, namespace: unit.namespace, name: spec.target, neededBy: unit.label)
             // A backup's write session reads the index itself; a restore reads chunks through it.
-            let repository = try await TargetConnector(client: client, cacheDirectory: options.cacheDirectory).open(target, loadIndex: spec.isRestore)
+            let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.ferryNamespace, mayInitialize: false)
+            let repository = try await connector.open(target, loadIndex: spec.isRestore)
             var outcome = VolumeTransferStatus(phase: .succeeded)
             switch direction {
             case .backup:

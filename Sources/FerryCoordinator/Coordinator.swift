@@ -30,6 +30,10 @@ public struct Coordinator: Sendable {
         public var maxConcurrentJobs = 4
         /// Where outcomes are counted for `/metrics` (nil: not counted).
         public var metrics: ClusterMetrics?
+        /// Called the moment leadership is lost, before the jobs in flight are cancelled; the
+        /// process should exit here (as client-go's leader election does), so nothing it still
+        /// runs can act beside the next leader.
+        public var leadershipLost: (@Sendable () -> Void)?
 
         public init(namespace: String?, leaseNamespace: String, identity: String) {
             self.namespace = namespace
@@ -55,7 +59,10 @@ public struct Coordinator: Sendable {
                                       leaseDuration: options.leaseDuration, log: log)
         try await election.acquire()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await election.hold() }
+            group.addTask {
+                try await election.hold()
+                options.leadershipLost?()
+            }
             group.addTask { try await work() }
             try await group.next()
             group.cancelAll()
@@ -76,7 +83,8 @@ public struct Coordinator: Sendable {
         let exposer = options.exposerImage.map {
             SnapshotExposer(client: client, options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)
         }
-        let context = JobContext(client: client, connector: TargetConnector(client: client, cacheDirectory: options.cacheDirectory), status: status,
+        let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.leaseNamespace, mayInitialize: true)
+        let context = JobContext(client: client, connector: connector, status: status,
                                  timing: VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout), exposer: exposer,
                                  adminNamespace: options.leaseNamespace, log: log)
         let invalid = { @Sendable (object: KubeObject, error: ClusterError) in log("\(object.label): cannot be read: \(error)") }

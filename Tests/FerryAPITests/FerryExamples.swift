@@ -11,7 +11,7 @@ enum FerryExamples {
         TargetSpec(path: "/srv/backups", s3: .init(endpoint: "https://s3.example", bucket: "b", prefix: "p", region: "r", addressing: .path,
                                                    insecureSkipTLSVerify: false, credentialsSecret: .init(name: "creds")),
                    encryptionSecret: .init(name: "password", key: "password"), prune: .init(schedule: "@daily", maxUnusedPercent: 20),
-                   initialize: true)
+                   initialize: true, immutability: .init(mode: .compliance, days: 30))
     }
 
     static var targetStatus: TargetStatus {
@@ -21,6 +21,7 @@ enum FerryExamples {
         status.message = "m"
         status.repositoryID = "id"
         status.lastCheckTime = time
+        status.observedGeneration = 2
         status.lastPruneTime = time
         status.pruneError = "e"
         status.lastPrune = .init(packsDeleted: 1, packsRewritten: 2, bytesReclaimed: 3, marksWaiting: 4)

@@ -24,7 +24,7 @@ import Testing
             return setup
         }
 
-        /// The password Secret and a Target in `namespace`.
+        /// The password Secret and a Target in `namespace` (which creates its repository).
         func target(in namespace: String, name: String = "local") async throws {
             try await cluster.server.load(yaml: """
                 apiVersion: v1
@@ -38,6 +38,7 @@ import Testing
                 spec:
                   path: \(repository)
                   encryptionSecret: {name: ferry-repository}
+                  initialize: true
                 """)
         }
 

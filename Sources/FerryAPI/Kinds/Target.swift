@@ -26,6 +26,26 @@ public struct TargetSpec: Codable, Sendable, Equatable {
     /// Create a repository when the location holds none. Without it a Target that names an
     /// empty location is an error: a typo must not start a new, empty repository.
     public var initialize: Bool?
+    /// An immutable repository (S3 Object Lock), set when the repository is created.
+    public var immutability: Immutability?
+
+    /// Every object the repository writes is locked for `days` in `mode` (the bucket must have
+    /// Object Lock enabled); nobody holding the Target's credentials can delete a backup
+    /// within that time.
+    public struct Immutability: Codable, Sendable, Equatable {
+        public var mode: Mode
+        public var days: Int
+
+        public enum Mode: String, Codable, Sendable, CaseIterable {
+            case compliance = "Compliance"
+            case governance = "Governance"
+        }
+
+        public init(mode: Mode, days: Int) {
+            self.mode = mode
+            self.days = days
+        }
+    }
 
     public struct S3: Codable, Sendable, Equatable {
         /// `https://host:port` of an S3-compatible server; nil for AWS.
@@ -66,12 +86,14 @@ public struct TargetSpec: Codable, Sendable, Equatable {
         }
     }
 
-    public init(path: String? = nil, s3: S3? = nil, encryptionSecret: SecretKeyReference, prune: Prune? = nil, initialize: Bool? = nil) {
+    public init(path: String? = nil, s3: S3? = nil, encryptionSecret: SecretKeyReference, prune: Prune? = nil, initialize: Bool? = nil,
+                immutability: Immutability? = nil) {
         self.path = path
         self.s3 = s3
         self.encryptionSecret = encryptionSecret
         self.prune = prune
         self.initialize = initialize
+        self.immutability = immutability
     }
 
     /// The Secret key holding the password ("password" unless named).
@@ -119,6 +141,8 @@ public struct TargetStatus: Codable, Sendable, Equatable {
     public var repositoryID: String?
     /// When the coordinator last opened the repository.
     public var lastCheckTime: Date?
+    /// The spec generation that check saw.
+    public var observedGeneration: Int64?
     public var lastPruneTime: Date?
     public var pruneError: String?
     public var lastPrune: PruneSummary?

@@ -4,16 +4,26 @@ import FerryRepo
 import Foundation
 
 /// Opens the repository a `Target` names, with the password and S3 credentials from the
-/// Secrets it names (in its own namespace). A location that holds no repository yet is
-/// initialised with that password, as Velero does for its repositories.
+/// Secrets it names (in its own namespace). A location that holds no repository is created only
+/// when the Target asks for it (`spec.initialize`) and the caller may create one (the
+/// coordinator); otherwise it is an error, so a misspelt bucket or prefix never starts a new,
+/// empty repository. Only Targets in Ferry's own namespace may use Ferry's own cloud identity:
+/// any other Target names a Secret with its credentials.
 public struct TargetConnector: Sendable {
     public let client: KubeClient
     /// Where index caches go (nil: no cache).
     public var cacheDirectory: String?
+    /// The namespace Ferry runs in.
+    public var ferryNamespace: String
+    /// Whether a Target's `initialize` may create a repository here (the coordinator: yes; an
+    /// agent: never).
+    public var mayInitialize: Bool
 
-    public init(client: KubeClient, cacheDirectory: String?) {
+    public init(client: KubeClient, cacheDirectory: String?, ferryNamespace: String, mayInitialize: Bool) {
         self.client = client
         self.cacheDirectory = cacheDirectory
+        self.ferryNamespace = ferryNamespace
+        self.mayInitialize = mayInitialize
     }
 
     /// - Parameter loadIndex: false when the caller only begins a write session (which reads the
@@ -26,9 +36,20 @@ public struct TargetConnector: Sendable {
             do {
                 return try await Repository.open(store: store, password: password, loadIndex: loadIndex, cache: cache)
             } catch RepositoryError.notARepository {
-                try await Repository.initialize(store: store, password: password)
+                guard mayInitialize, target.spec.initialize == true else {
+                    throw ClusterError.repository(Self.noRepository(location, target))
+                }
+                do {
+                    try await Repository.initialize(store: store, password: password, objectLock: target.spec.immutability.map {
+                        ObjectLockPolicy(mode: $0.mode == .governance ? .governance : .compliance, days: Double($0.days))
+                    })
+                } catch RepositoryError.alreadyInitialized {
+                    // Another job (or the Target's check) created it just now: open that one.
+                }
                 return try await Repository.open(store: store, password: password, loadIndex: loadIndex, cache: cache)
             }
+        } catch let error as ClusterError {
+            throw error
         } catch {
             throw .repository("Target \(target.namespace ?? "")/\(target.name) (\(location.text)): \(error)")
         }
@@ -43,7 +64,7 @@ public struct TargetConnector: Sendable {
         let location: StoreLocation
         switch spec {
         case .path(let path):
-            location = .directory(DirectoryLocation(path: path, create: true))
+            location = .directory(DirectoryLocation(path: path, create: mayInitialize && target.spec.initialize == true))
         case .s3(let s3):
             let credentials: S3CredentialSource
             if let secret = s3.credentialsSecret?.name {
@@ -55,7 +76,12 @@ public struct TargetConnector: Sendable {
                     accessKeyID: try await text("AWS_ACCESS_KEY_ID"), secretAccessKey: try await text("AWS_SECRET_ACCESS_KEY"),
                     sessionToken: token))
             } else {
-                // No Secret: the process's own identity (web identity on EKS, instance role).
+                // No Secret: Ferry's own identity (web identity on EKS, instance role), which
+                // must not open other namespaces' buckets for them.
+                guard namespace == ferryNamespace else {
+                    throw .invalidSpec(object: target.label, field: "spec.s3.credentialsSecret",
+                                       message: "required outside namespace \(ferryNamespace): only Targets in Ferry's own namespace may use Ferry's own cloud identity")
+                }
                 credentials = .ambient()
             }
             location = .s3(S3Location(
@@ -65,9 +91,16 @@ public struct TargetConnector: Sendable {
         }
         do {
             return (try location.open(), password)
+        } catch ObjectStoreError.missingStore where !(mayInitialize && target.spec.initialize == true) {
+            throw .repository(Self.noRepository(spec, target))
         } catch {
             throw .repository("Target \(namespace)/\(target.name) (\(spec.text)): \(error)")
         }
+    }
+
+    static func noRepository(_ location: TargetSpec.Location, _ target: Target) -> String {
+        "no Ferry repository at \(location.text) (Target \(target.namespace ?? "")/\(target.name)); "
+            + "if this is where a new repository belongs, set spec.initialize: true on the Target"
     }
 
     /// One key of a Secret in `namespace`, decoded.

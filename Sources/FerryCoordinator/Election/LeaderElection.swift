@@ -1,11 +1,15 @@
 import FerryAPI
 import FerryKube
 import Foundation
+import Synchronization
 
 /// Leader election on a `coordination.k8s.io/v1` Lease, as client-go does it: the holder renews
-/// `renewTime` every third of the lease; a candidate takes the lease over only after seeing the
+/// `renewTime` every sixth of the lease; a candidate takes the lease over only after seeing the
 /// record unchanged for a whole lease duration on its own clock (clocks of different nodes are
-/// never compared). Every write is conditional on the resourceVersion read.
+/// never compared). The holder stops acting once it has gone `renewDeadline` (two thirds of the
+/// lease) without a renewal, counted from when its last successful renewal was sent, so it has
+/// stopped before any candidate can take over: two coordinators never act at once. Every write
+/// is conditional on the resourceVersion read.
 public struct LeaderElection: Sendable {
     public let client: KubeClient
     public let namespace: String
@@ -71,26 +75,41 @@ public struct LeaderElection: Sendable {
         }
     }
 
-    /// Renews the lease until it is lost (another holder, or no successful renewal for a whole
-    /// lease duration); then returns, and the caller must stop acting as leader.
+    /// How long the holder may go without a renewal before it stops acting.
+    public var renewDeadline: Duration { leaseDuration * 2 / 3 }
+
+    /// Renews the lease until it is lost (another holder, or no successful renewal within
+    /// `renewDeadline`); then returns, and the caller must stop acting as leader at once.
     public func hold() async throws {
         let leases = try await resource()
         var lastRenewal = ContinuousClock.now
         while true {
-            try await Task.sleep(for: leaseDuration / 3)
+            // Sleep no later than the deadline: past it the lease may be another's.
+            let remaining = renewDeadline - (ContinuousClock.now - lastRenewal)
+            guard remaining > .zero else {
+                log("lost leadership: could not renew lease \(namespace)/\(name) within \(renewDeadline)")
+                return
+            }
+            try await Task.sleep(for: min(leaseDuration / 6, remaining))
+            let sent = ContinuousClock.now
             do {
-                var lease = try await client.get(leases, namespace: namespace, name: name)
+                // A renewal answered after the deadline is no use: stop waiting for it then.
+                let client = self.client, namespace = self.namespace, name = self.name
+                var lease = try await Self.within(renewDeadline - (ContinuousClock.now - lastRenewal)) {
+                    try await client.get(leases, namespace: namespace, name: name)
+                }
                 let holder = lease["spec"]?["holderIdentity"]?.stringValue ?? ""
                 guard holder == identity else {
                     log("lost leadership: lease \(namespace)/\(name) is now held by \(holder.isEmpty ? "nobody" : holder)")
                     return
                 }
                 lease.json.setValue(Self.microTime(Date()), at: ["spec", "renewTime"])
-                _ = try await client.update(leases, lease)
-                lastRenewal = ContinuousClock.now
+                let renewed = lease
+                _ = try await Self.within(renewDeadline - (ContinuousClock.now - lastRenewal)) { try await client.update(leases, renewed) }
+                lastRenewal = sent
             } catch {
-                if ContinuousClock.now - lastRenewal >= leaseDuration {
-                    log("lost leadership: could not renew lease \(namespace)/\(name) for \(leaseDuration): \(error)")
+                if ContinuousClock.now - lastRenewal >= renewDeadline {
+                    log("lost leadership: could not renew lease \(namespace)/\(name) within \(renewDeadline): \(error)")
                     return
                 }
             }
@@ -119,5 +138,47 @@ public struct LeaderElection: Sendable {
         let micros = Int((date.timeIntervalSince1970 - seconds) * 1_000_000)
         let base = Date(timeIntervalSince1970: seconds).formatted(Date.ISO8601FormatStyle()).dropLast()  // drop "Z"
         return .string("\(base).\(String(format: "%06d", micros))Z")
+    }
+
+    /// The renewal took longer than the time left before the deadline.
+    struct RenewalTimedOut: Error, CustomStringConvertible {
+        var description: String { "the API server did not answer before the renewal deadline" }
+    }
+
+    /// `body`'s result, or `RenewalTimedOut` once `limit` has passed (the request is then
+    /// cancelled and its answer ignored).
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let settled = Settled()
+        let claim = { @Sendable in settled.claim() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let work = Task {
+                do {
+                    let value = try await body()
+                    if claim() { continuation.resume(returning: value) }
+                } catch {
+                    if claim() { continuation.resume(throwing: error) }
+                }
+            }
+            Task {
+                try? await Task.sleep(for: max(limit, .zero))
+                if claim() {
+                    work.cancel()
+                    continuation.resume(throwing: RenewalTimedOut())
+                }
+            }
+        }
+    }
+
+    /// Which of two racing tasks answers first.
+    final class Settled: Sendable {
+        private let done = Mutex(false)
+
+        /// True for the first caller only.
+        func claim() -> Bool {
+            done.withLock { done in
+                defer { done = true }
+                return !done
+            }
+        }
     }
 }

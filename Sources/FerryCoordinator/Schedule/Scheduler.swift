@@ -23,25 +23,36 @@ struct Scheduler: Sendable {
     var ferry: FerryClient { status.client }
 
     func run() async throws {
-        // Charts older than ClusterBackupPlan do not serve it.
-        var clusterPlansServed = false
-        if adminNamespace != nil { clusterPlansServed = (try? await ferry.resource(.clusterBackupPlan)) != nil }
+        let targets = TargetMonitor(status: status, connector: connector, log: log)
         while true {
             var sleep = poll
+            // Each kind on its own: a failure with one (the API, a Target) must not stop the others.
             do {
                 for plan in try await ferry.list(BackupPlan.self, namespace: namespace).objects {
                     if let wait = try await handle(plan, cluster: false) { sleep = min(sleep, wait) }
                 }
-                if clusterPlansServed {
-                    for plan in try await ferry.list(ClusterBackupPlan.self, namespace: nil).objects {
-                        if let wait = try await handle(plan, cluster: true) { sleep = min(sleep, wait) }
+            } catch {
+                log("scheduler: BackupPlans: \(error)")
+            }
+            if adminNamespace != nil {
+                do {
+                    // Charts older than ClusterBackupPlan do not serve it; asked again each round.
+                    if (try? await ferry.resource(.clusterBackupPlan)) != nil {
+                        for plan in try await ferry.list(ClusterBackupPlan.self, namespace: nil).objects {
+                            if let wait = try await handle(plan, cluster: true) { sleep = min(sleep, wait) }
+                        }
                     }
+                } catch {
+                    log("scheduler: ClusterBackupPlans: \(error)")
                 }
+            }
+            do {
                 for target in try await ferry.list(Target.self, namespace: namespace).objects {
+                    sleep = min(sleep, try await targets.check(target))
                     if let wait = try await prune(target) { sleep = min(sleep, wait) }
                 }
             } catch {
-                log("scheduler: \(error)")
+                log("scheduler: Targets: \(error)")
             }
             try await Task.sleep(for: max(sleep, .milliseconds(100)))
         }

@@ -48,11 +48,13 @@ public enum Forget {
         return reasons
     }
 
-    /// Why removing `chosen` would lose the last copy of something, given every snapshot in the
-    /// repository (nil when it would not).
+    /// Why removing `chosen` would lose the last copy of a volume or objects of a plan's
+    /// backups (snapshot names `plan:…`, `cluster-plan:…`), given every snapshot in the
+    /// repository; nil when it would not. Snapshots of other names are the user's to remove.
     public static func lastCopyLost(removing chosen: [Snapshot], among all: [Snapshot]) -> String? {
         let removed = Set(chosen.map(\.id))
-        for (name, group) in Dictionary(grouping: all, by: \.manifest.name).sorted(by: { $0.key < $1.key }) where group.contains(where: { removed.contains($0.id) }) {
+        let plans = all.filter { isPlanSnapshot($0.manifest.name) }
+        for (name, group) in Dictionary(grouping: plans, by: \.manifest.name).sorted(by: { $0.key < $1.key }) where group.contains(where: { removed.contains($0.id) }) {
             let before = Set(lastCopies(in: group).values.flatMap { $0 })
             let after = Set(lastCopies(in: group.filter { !removed.contains($0.id) }).values.flatMap { $0 })
             if let lost = before.subtracting(after).sorted().first {
@@ -60,6 +62,11 @@ public enum Forget {
             }
         }
         return nil
+    }
+
+    /// Whether a snapshot name is a cluster plan's (`plan:NS/NAME`, `cluster-plan:NAME`).
+    public static func isPlanSnapshot(_ name: String) -> Bool {
+        name.hasPrefix("plan:") || name.hasPrefix("cluster-plan:")
     }
 
     /// Deletes the snapshots the decisions remove; returns how many.

@@ -51,6 +51,7 @@ struct AgentCommand: AsyncParsableCommand {
             }
             options.serviceAccount = (String(parts[0]), String(parts[1]))
         }
+        options.ferryNamespace = environment["POD_NAMESPACE"] ?? options.serviceAccount?.namespace ?? "ferry"
         let client = try process.kube.client()
         try await process.withMetrics { [options] metrics in
             var options = options

@@ -54,6 +54,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.kubeletRoot = kubeletRoot
         options.maxConcurrentJobs = maxJobs
         options.claimTimeout = .seconds(claimTimeout)
+        options.leadershipLost = {
+            ClusterProcessOptions.log("exiting: a coordinator that is not the leader must not act")
+            Foundation.exit(3)
+        }
         let client = try process.kube.client()
         try await process.withMetrics { [options] metrics in
             var options = options

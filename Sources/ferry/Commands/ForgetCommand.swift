@@ -38,7 +38,7 @@ struct ForgetCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print a JSON array of decisions.")
     var json = false
 
-    @Flag(name: .long, help: "Remove named snapshots even when one holds the last copy of a volume.")
+    @Flag(name: .long, help: "Remove named snapshots of a cluster plan even when one holds the last copy of a volume.")
     var force = false
 
     func run() async throws {
