@@ -129,4 +129,31 @@ public struct FerryClient: Sendable {
         }
         return nil
     }
+
+    /// Adds (or, with `present: false`, removes) a finalizer on the latest version of the object;
+    /// conflicts are retried. Returns the object as written, or nil when it is gone.
+    @discardableResult
+    public func setFinalizer<R: FerryObject>(_ finalizer: String, present: Bool, on value: R) async throws(ClusterError) -> R? {
+        let resource = try await resource(R.kind)
+        for _ in 0..<10 {
+            guard let current = try await reread(value) else { return nil }
+            var finalizers = current.object.finalizers
+            guard finalizers.contains(finalizer) != present else { return current }
+            if present { finalizers.append(finalizer) } else { finalizers.removeAll { $0 == finalizer } }
+            var object = current.object
+            object.json.setValue(.array(finalizers.map(JSONValue.string)), at: ["metadata", "finalizers"])
+            let updated: KubeObject
+            do {
+                updated = try await kube.update(resource, object)
+            } catch .conflict {
+                continue
+            } catch .notFound {
+                return nil
+            } catch {
+                throw .kube(error)
+            }
+            return try R(updated)
+        }
+        throw .kube(.conflict(APIStatus(code: 409, reason: "Conflict", message: "\(value.label) kept changing while its finalizers were written")))
+    }
 }

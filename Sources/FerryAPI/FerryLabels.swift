@@ -27,6 +27,10 @@ public enum FerryLabels {
     /// On kept CSI base snapshots: `namespace/name` of the Backup that read them.
     public static let backupAnnotation = "ferry.dev/backup"
 
+    /// On Backups and Restores the coordinator has taken up: deleting one stops its work and
+    /// removes what it exposed before the object goes.
+    public static let jobFinalizer = "ferry.dev/cleanup"
+
     /// The value of `node` for a node name.
     public static func nodeValue(_ node: String) -> String {
         String(Digest.sha256(Array(node.utf8)).hex.prefix(32))

@@ -56,10 +56,15 @@ public struct Agent: Sendable {
         let selector = "\(FerryLabels.node)=\(FerryLabels.nodeValue(options.node))"
         let (units, queue) = AsyncStream<VolumeTransfer>.makeStream()
         log("agent on node \(options.node) watching VolumeTransfers (\(selector))")
+        // A unit deleted while it runs (its Backup or Restore was deleted) is stopped at once.
+        let running = RunningWork()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await ferry.forEachWorkItem(VolumeTransfer.self, namespace: options.namespace, labelSelector: selector, where: Self.isPending,
-                                                invalid: { object, error in log("\(object.label): not carried out: \(error)") }) { queue.yield($0) }
+                                                invalid: { object, error in log("\(object.label): not carried out: \(error)") },
+                                                deleted: { object in
+                                                    if let uid = object.uid, running.cancel(uid) { log("\(object.label): deleted; stopping") }
+                                                }) { queue.yield($0) }
             }
             group.addTask {
                 // The same pending unit may come twice (list, then an event): the claim's
@@ -67,7 +72,7 @@ public struct Agent: Sendable {
                 await forEachConcurrently(units, limit: options.maxConcurrentUnits) { unit in
                     let attempt = "\(options.identity)-\(SecureRandom.hex(4))"
                     guard let claimed = await claim(unit, attempt: attempt) else { return }
-                    await transfer(claimed, attempt: attempt)
+                    _ = await running.run(claimed.uid ?? claimed.name) { await transfer(claimed, attempt: attempt) }
                 }
             }
             try await group.next()

@@ -69,15 +69,18 @@ public struct Coordinator: Sendable {
         }
     }
 
-    /// One unit of work: a Backup or a Restore to carry out.
+    /// One unit of work: a Backup or a Restore to carry out, or one deleted while nobody ran it
+    /// to clean up after.
     enum Job: Sendable {
         case backup(Backup)
         case restore(Restore)
+        case cleanUp(KubeObject)
     }
 
     func work() async throws {
         let attempt = "\(options.identity)-\(SecureRandom.hex(4))"
         let (jobs, queue) = AsyncStream<Job>.makeStream()
+        let seen = SeenSet()
         let ferry = FerryClient(client)
         let status = StatusWriter(client: ferry, metrics: options.metrics, log: log)
         let exposer = options.exposerImage.map {
@@ -88,17 +91,25 @@ public struct Coordinator: Sendable {
                                  timing: VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout), exposer: exposer,
                                  adminNamespace: options.leaseNamespace, log: log)
         let invalid = { @Sendable (object: KubeObject, error: ClusterError) in log("\(object.label): cannot be read: \(error)") }
+        let running = RunningWork()
+        let cleaner = JobCleanup(context: context)
+        // A deleted job: its work is cancelled (it cleans up after itself), or, when nothing of
+        // this process runs it, it is cleaned up after here.
+        let deleted = { @Sendable (object: KubeObject) in
+            guard let uid = object.uid, !running.cancel(uid), object.finalizers.contains(FerryLabels.jobFinalizer),
+                  seen.insert("cleanup/\(uid)") else { return }
+            queue.yield(.cleanUp(object))
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            let seen = SeenSet()
             group.addTask {
                 try await ferry.forEachWorkItem(Backup.self, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) },
-                                                invalid: invalid) { backup in
+                                                invalid: invalid, deleted: deleted) { backup in
                     if let uid = backup.uid, seen.insert(uid) { queue.yield(.backup(backup)) }
                 }
             }
             group.addTask {
                 try await ferry.forEachWorkItem(Restore.self, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) },
-                                                invalid: invalid) { restore in
+                                                invalid: invalid, deleted: deleted) { restore in
                     if let uid = restore.uid, seen.insert(uid) { queue.yield(.restore(restore)) }
                 }
             }
@@ -111,10 +122,16 @@ public struct Coordinator: Sendable {
                     switch job {
                     case .backup(let backup):
                         log("\(backup.label): starting (attempt \(attempt))")
-                        await BackupJob(context: context, backup: backup).run(attempt: attempt)
+                        if await !running.run(backup.uid ?? backup.name, { await BackupJob(context: context, backup: backup).run(attempt: attempt) }) {
+                            await cleaner.cleanUp(backup.object)
+                        }
                     case .restore(let restore):
                         log("\(restore.label): starting (attempt \(attempt))")
-                        await RestoreJob(context: context, restore: restore).run(attempt: attempt)
+                        if await !running.run(restore.uid ?? restore.name, { await RestoreJob(context: context, restore: restore).run(attempt: attempt) }) {
+                            await cleaner.cleanUp(restore.object)
+                        }
+                    case .cleanUp(let object):
+                        await cleaner.cleanUp(object)
                     }
                 }
             }

@@ -48,11 +48,27 @@ struct StatusWriter: Sendable {
         }
     }
 
-    /// Carries out a job: phase InProgress under `attempt`, then the status `perform` returns
-    /// with the completion time, or phase Failed with the error.
+    /// Carries out a job: a finalizer (so deleting the job stops it and cleans up first), phase
+    /// InProgress under `attempt`, then the status `perform` returns with the completion time, or
+    /// phase Failed with the error; the finalizer goes once the final status is written. A job
+    /// cancelled because it was deleted writes no status: `JobCleanup` takes over.
     func carryOut<J: JobObject>(_ job: J, attempt: String, _ perform: () async throws -> J.Status) async {
         let started = ContinuousClock.now
         let startTime = Date()
+        do {
+            guard let current = try await client.reread(job), current.object.deletionTimestamp == nil else {
+                log("\(job.label): deleted before it started")
+                return
+            }
+            try await client.setFinalizer(FerryLabels.jobFinalizer, present: true, on: current)
+        } catch {
+            log("\(job.label): cannot take it up: \(error)")
+            try? await update(job) { status in
+                status.phase = .failed
+                status.errors = ["the coordinator cannot mark it as its own (finalizer \(FerryLabels.jobFinalizer)): \(error)"]
+            }
+            return
+        }
         do {
             var running = J.Status()
             running.phase = .inProgress
@@ -70,6 +86,10 @@ struct StatusWriter: Sendable {
             outcome = try await perform()
             log("\(job.label): \(outcome.phase?.rawValue ?? "")")
         } catch {
+            if Task.isCancelled {
+                log("\(job.label): stopped (deleted)")
+                return
+            }
             log("\(job.label) failed: \(error)")
             outcome = J.Status()
             outcome.phase = .failed
@@ -90,6 +110,11 @@ struct StatusWriter: Sendable {
             }
         } catch {
             return
+        }
+        do {
+            try await client.setFinalizer(FerryLabels.jobFinalizer, present: false, on: job)
+        } catch {
+            log("\(job.label): cannot remove its finalizer \(FerryLabels.jobFinalizer): \(error)")
         }
         let plan = (job as? Backup).flatMap { $0.spec.plan ?? $0.spec.clusterPlan.map { "cluster/\($0)" } }
         metrics?.finished(J.kind, namespace: job.namespace ?? "", plan: plan, phase: final.phase ?? .failed,

@@ -40,7 +40,10 @@ import Testing
         // Never: everything, deleting what it does not create, exec, tokens, impersonation.
         ("* *", false), ("create * --all-namespaces", false), ("delete deployments.apps -n shop", false),
         ("delete secrets -n shop", false), ("delete namespaces", false), ("deletecollection pods -n shop", false),
-        ("delete backups.ferry.dev -n shop", false), ("update backups.ferry.dev -n shop", false),
+        ("delete backups.ferry.dev -n shop", false),
+        // Its finalizer on Backups and Restores it carries out, and the units of a deleted one.
+        ("update backups.ferry.dev -n shop", true), ("update restores.ferry.dev -n shop", true),
+        ("delete volumetransfers.ferry.dev -n shop", true),
         ("create pods --subresource=exec -n shop", false), ("create serviceaccounts --subresource=token -n shop", false),
         ("impersonate serviceaccounts -n shop", false), ("impersonate users", false), ("patch nodes", false),
     ]

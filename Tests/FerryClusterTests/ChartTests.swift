@@ -106,7 +106,7 @@ import Testing
             // Scheduled Backups are created by the coordinator: without `create` on backups they
             // were refused (403) whenever rbac.restore=false.
             #expect(written == ["backups/status", "restores/status", "backupplans/status", "clusterbackupplans/status", "targets/status",
-                                "volumetransfers/status", "backups", "volumetransfers",
+                                "volumetransfers/status", "backups", "restores", "volumetransfers",
                                 "volumesnapshots", "volumesnapshotcontents", "persistentvolumeclaims", "pods",
                                 "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze"],
                     "without restores only Ferry's own resources and snapshot exposure are written")

@@ -4,15 +4,21 @@ import Synchronization
 extension FerryClient {
     /// Lists and watches a kind and hands `body` every object (from the list, and each later
     /// ADDED or MODIFIED event) that `isWork` accepts; the same object may come more than once.
-    /// Objects whose spec does not read are handed to `invalid`. Returns only by throwing (the
-    /// watch ended or failed).
+    /// Objects being deleted (a deletion timestamp, or a DELETED event) go to `deleted` instead;
+    /// objects whose spec does not read go to `invalid`. Returns only by throwing (the watch
+    /// ended or failed).
     public func forEachWorkItem<R: FerryObject>(
         _ type: R.Type, namespace: String?, labelSelector: String? = nil,
         where isWork: @Sendable (R) -> Bool, invalid: @Sendable (KubeObject, ClusterError) -> Void = { _, _ in },
+        deleted: @Sendable (KubeObject) -> Void = { _ in },
         _ body: @Sendable (R) -> Void
     ) async throws {
         let resource = try await resource(R.kind)
         func handle(_ object: KubeObject) {
+            if object.deletionTimestamp != nil {
+                deleted(object)
+                return
+            }
             do throws(ClusterError) {
                 let value = try R(object)
                 if isWork(value) { body(value) }
@@ -26,6 +32,8 @@ extension FerryClient {
                 for object in objects { handle(object) }
             case .event(.added(let object)), .event(.modified(let object)):
                 handle(object)
+            case .event(.deleted(let object)):
+                deleted(object)
             case .event:
                 break
             }
@@ -57,4 +65,30 @@ public final class SeenSet: Sendable {
 
     /// True the first time `name` is offered.
     public func insert(_ name: String) -> Bool { names.withLock { $0.insert(name).inserted } }
+}
+
+/// The tasks running work items, by the uid of the object they work on, so that deleting the
+/// object cancels its work.
+public final class RunningWork: Sendable {
+    private let tasks = Mutex<[String: Task<Void, Never>]>([:])
+
+    public init() {}
+
+    /// Runs `body` as the work of `uid` until it ends or `cancel(uid)` is called; returns false
+    /// when it was cancelled.
+    public func run(_ uid: String, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+        let task = Task { await body() }
+        tasks.withLock { $0[uid] = task }
+        await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        tasks.withLock { _ = $0.removeValue(forKey: uid) }
+        return !task.isCancelled
+    }
+
+    /// Cancels the work of `uid`; false when none runs.
+    @discardableResult
+    public func cancel(_ uid: String) -> Bool {
+        guard let task = tasks.withLock({ $0[uid] }) else { return false }
+        task.cancel()
+        return true
+    }
 }

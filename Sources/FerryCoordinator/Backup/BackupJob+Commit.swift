@@ -38,6 +38,8 @@ extension BackupJob {
             }
         }
 
+        // A Backup deleted while its volumes were read commits nothing.
+        try Task.checkCancellation()
         let session = try await repository.beginSession()
         let snapshot: ChunkID
         let stored: Int64

@@ -19,6 +19,8 @@ struct SnapshotExposer: Sendable {
         /// How long a snapshot may take to become ready, and the exposing pod to run.
         var timeout: Duration = .seconds(600)
         var poll: Duration = .milliseconds(500)
+        /// Tries of each removal of exposure objects before it is reported.
+        var cleanupAttempts = 4
     }
 
     let client: KubeClient
@@ -189,26 +191,54 @@ struct SnapshotExposer: Sendable {
 
     /// Removes what `snapshot` and `expose` created for a Backup (whatever exists of it), but for
     /// the VolumeSnapshots named in `keep`.
-    func cleanup(namespace: String, owner: ExposureOwner, keep: Set<String> = []) async {
+    /// (`namespace` nil: in every namespace.) Returns what could not be removed, with why;
+    /// each removal is tried a few times first.
+    @discardableResult
+    func cleanup(namespace: String?, owner: ExposureOwner, keep: Set<String> = []) async -> [String] {
+        var problems: [String] = []
         for (apiVersion, kind) in [("v1", "Pod"), ("v1", "PersistentVolumeClaim")] {
-            await delete(apiVersion: apiVersion, kind: kind, namespace: namespace, owner: owner)
+            problems += await delete(apiVersion: apiVersion, kind: kind, namespace: namespace, owner: owner)
         }
-        await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, except: keep)
+        problems += await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, except: keep)
+        return problems
     }
 
     /// Deletes the owner's VolumeSnapshots but those named in `keep` (after `cleanup` took the
-    /// pods and claims).
-    func dropSnapshots(namespace: String, owner: ExposureOwner, except keep: Set<String>) async {
+    /// pods and claims); returns what could not be removed.
+    @discardableResult
+    func dropSnapshots(namespace: String, owner: ExposureOwner, except keep: Set<String>) async -> [String] {
         await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, except: keep)
     }
 
-    private func delete(apiVersion: String, kind: String, namespace: String, owner: ExposureOwner, except keep: Set<String> = []) async {
-        guard let resource = try? await client.resource(apiVersion: apiVersion, kind: kind),
-              let objects = try? await client.listAll(resource, namespace: namespace, labelSelector: "\(FerryLabels.exposes)=\(owner.label)")
-        else { return }
-        for object in objects where !keep.contains(object.name) {
-            _ = try? await client.delete(resource, namespace: namespace, name: object.name)
+    /// Deletes the owner's objects of a kind (already gone counts as deleted); a failure is tried
+    /// again with a growing pause, and reported when it persists.
+    private func delete(apiVersion: String, kind: String, namespace: String?, owner: ExposureOwner, except keep: Set<String> = []) async -> [String] {
+        let what = "\(kind)s of \(owner.description) in \(namespace ?? "any namespace")"
+        var lastError = ""
+        for attempt in 0..<options.cleanupAttempts {
+            if attempt > 0 { try? await Task.sleep(for: options.poll * (1 << attempt)) }
+            do {
+                let resource = try await client.resource(apiVersion: apiVersion, kind: kind)
+                let objects = try await client.listAll(resource, namespace: namespace, labelSelector: "\(FerryLabels.exposes)=\(owner.label)")
+                var failed: [String] = []
+                for object in objects where !keep.contains(object.name) {
+                    do {
+                        _ = try await client.delete(resource, namespace: object.namespace, name: object.name)
+                    } catch .notFound {
+                    } catch {
+                        failed.append("\(object.label): \(error)")
+                    }
+                }
+                guard !failed.isEmpty else { return [] }
+                lastError = failed.joined(separator: "; ")
+            } catch .unknownResource {
+                return []  // the kind is not served: nothing of it was made
+            } catch {
+                lastError = "\(error)"
+            }
         }
+        log("cannot remove the \(what): \(lastError)")
+        return ["could not remove the \(what): \(lastError); delete them by hand (label \(FerryLabels.exposes)=\(owner.label))"]
     }
 
     /// Makes the Backup's VolumeSnapshots named in `bases` the bases of their claims' next deltas:

@@ -66,6 +66,7 @@ public struct KubeObject: Sendable, Hashable {
     }
 
     public var deletionTimestamp: String? { metadata["deletionTimestamp"]?.stringValue }
+    public var finalizers: [String] { (metadata["finalizers"]?.arrayValue ?? []).compactMap(\.stringValue) }
     public var creationTimestamp: String? { metadata["creationTimestamp"]?.stringValue }
 
     /// The version-independent identity of this object.
