@@ -42,6 +42,9 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CFuse", pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]),
         .target(
             name: "CSystemShims",
             dependencies: []),
@@ -75,6 +78,9 @@ let package = Package(
         .target(
             name: "FerryMover",
             dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem"]),
+        .target(
+            name: "FerryMount",
+            dependencies: ["FerryRepo", "FerryBlob", "FerrySystem", "FerryKube", "CFuse"]),
         .target(
             name: "FerryKube",
             dependencies: [
@@ -119,6 +125,7 @@ let package = Package(
             name: "ferry",
             dependencies: [
                 "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI", "FerryResources", "FerryCluster",
+                "FerryMount",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -198,6 +205,9 @@ let package = Package(
                 "FerryApps", "FerryKube", "FerryKubeTestServer", "FerryTestSupport", "FerryCluster", "FerryQEMUTestSupport", "FerryCSITestSupport", "FerryRepo", "FerryBlob",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
+        .testTarget(
+            name: "FerryMountTests",
+            dependencies: ["FerryMount", "FerryRepo", "FerryBlob", "FerryKube", "FerryTestSupport", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

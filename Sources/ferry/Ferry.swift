@@ -13,6 +13,7 @@ struct Ferry: AsyncParsableCommand {
             RepoCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
+            MountCommand.self,
             SnapshotsCommand.self,
             CheckCommand.self,
             StatsCommand.self,

@@ -1,0 +1,72 @@
+import FerryTestSupport
+import Foundation
+import Testing
+
+/// A running `ferry mount`: started through the real binary, ready once the kernel lists its
+/// mount point, ended by a signal like a user would.
+struct MountedFerry {
+    let process: RunningProcess
+    let mountpoint: String
+
+    /// Skips (or in CI fails) unless FUSE mounts can be made here (root and /dev/fuse).
+    static func requireFUSE(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try TestEnvironment.requireRoot("mounting FUSE file systems", sourceLocation: sourceLocation)
+        try TestEnvironment.require(FileManager.default.fileExists(atPath: "/dev/fuse"), "/dev/fuse is missing (modprobe fuse)", sourceLocation: sourceLocation)
+    }
+
+    /// Whether the kernel has a mount at `path`.
+    static func isMounted(_ path: String) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[4] == path
+        }
+    }
+
+    /// Runs `ferry mount args… mountpoint` and waits until the mount is there (or the process ended).
+    static func start(_ ferry: FerryProcess, _ args: [String], at mountpoint: String) async throws -> MountedFerry {
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        let process = try ferry.start(["mount"] + args)
+        let deadline = Date().addingTimeInterval(120)
+        while !isMounted(mountpoint) {
+            guard process.process.isRunning, Date() < deadline else {
+                process.kill()
+                let result = await process.wait()
+                Issue.record("ferry mount did not mount \(mountpoint): \(result)")
+                throw FerryProcess.Failure(result: result)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return MountedFerry(process: process, mountpoint: mountpoint)
+    }
+
+    func path(_ relative: String) -> String { mountpoint + "/" + relative }
+
+    /// Sends `signal` and waits for the process to end.
+    func stop(_ signal: Int32 = SIGTERM) async -> FerryProcess.Result {
+        process.kill(signal)
+        return await process.wait()
+    }
+
+    /// Ends the mount whatever state a failed test left it in.
+    func cleanUp() async {
+        if process.process.isRunning { _ = await stop(SIGKILL) }
+        if Self.isMounted(mountpoint) { _ = try? Shell.run(["umount", "-l", mountpoint]) }
+    }
+}
+
+/// Reads `count` bytes at `offset` of a file with pread; the errno on failure.
+func pread(_ path: String, at offset: Int64, count: Int) -> Result<[UInt8], POSIXErrorCode> {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return .failure(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: count)
+    var done = 0
+    while done < count {
+        let n = buffer.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+        if n < 0 { return .failure(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        if n == 0 { break }
+        done += n
+    }
+    return .success(Array(buffer[0..<done]))
+}
