@@ -15,11 +15,11 @@ public final class ChunkData: @unchecked Sendable {
             storage.deallocate()
             throw error
         }
-        bytes = UnsafeRawBufferPointer(used)
+        bytes = UnsafeRawBufferPointer(start: storage.baseAddress, count: count)
     }
 
     public convenience init(_ array: [UInt8]) {
-        self.init(count: array.count) { $0.copyMemory(from: UnsafeRawBufferPointer(start: array, count: array.count)) }
+        self.init(count: array.count) { output in array.withUnsafeBytes { output.copyMemory(from: $0) } }
     }
 
     public var count: Int { bytes.count }

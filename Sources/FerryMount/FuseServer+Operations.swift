@@ -1,4 +1,5 @@
 import CFuse
+import FerrySystem
 import Foundation
 
 #if canImport(Glibc)
@@ -87,13 +88,13 @@ extension FuseServer {
         }
         switch node.content {
         case .volume(let reader):
-            if let data = reader.readIfCached(at: offset, count: size) {
+            if let data = reader.readIfCached(at: Int64(offset), count: size) {
                 replyData(req, data)
                 return
             }
             answerLater(req) { [self] request in
                 do {
-                    replyData(request.raw, try await reader.read(at: offset, count: size))
+                    replyData(request.raw, try await reader.read(at: Int64(offset), count: size))
                 } catch {
                     log.write("read of \(size) bytes at \(offset) of \(reader.volume.name) failed with EIO: \(error)")
                     throw error
@@ -140,15 +141,15 @@ extension FuseServer {
             fuse_reply_err(req, ENOENT)
             return
         }
-        guard whence == SEEK_DATA || whence == SEEK_HOLE else {
+        guard whence == LinuxConstant.seekData || whence == LinuxConstant.seekHole else {
             fuse_reply_err(req, EINVAL)
             return
         }
         switch node.content {
         case .volume(let reader):
             answerLater(req) { request in
-                if let found = try await reader.seek(from: offset, data: whence == SEEK_DATA) {
-                    fuse_reply_lseek(request.raw, found)
+                if let found = try await reader.seek(from: Int64(offset), data: whence == LinuxConstant.seekData) {
+                    fuse_reply_lseek(request.raw, off_t(found))
                 } else {
                     fuse_reply_err(request.raw, ENXIO)
                 }
@@ -158,7 +159,7 @@ extension FuseServer {
             if offset < 0 || offset >= size {
                 fuse_reply_err(req, ENXIO)
             } else {
-                fuse_reply_lseek(req, whence == SEEK_DATA ? offset : size)
+                fuse_reply_lseek(req, whence == LinuxConstant.seekData ? offset : size)
             }
         default:
             fuse_reply_err(req, EINVAL)

@@ -91,7 +91,7 @@ public final class FuseServer: @unchecked Sendable {
             var data = "fd=\(fd),rootmode=40000,user_id=\(uid),group_id=\(gid),default_permissions"
             if options.allowOther { data += ",allow_other" }
             let flags = UInt(MS_RDONLY) | UInt(MS_NOSUID) | UInt(MS_NODEV)
-            guard Glibc.mount("ferry", options.mountpoint, "fuse.ferry", flags, data) == 0 else {
+            guard data.withCString({ Glibc.mount("ferry", options.mountpoint, "fuse.ferry", flags, $0) }) == 0 else {
                 let error = errno
                 close(fd)
                 fuse_session_destroy(session)
@@ -100,7 +100,7 @@ public final class FuseServer: @unchecked Sendable {
                 throw MountError.mountFailed(mountpoint: options.mountpoint, detail: detail)
             }
             guard fuse_session_mount(session, "/dev/fd/\(fd)") == 0 else {
-                umount2(options.mountpoint, Int32(MNT_DETACH))
+                _ = umount2(options.mountpoint, Int32(MNT_DETACH))
                 close(fd)
                 fuse_session_destroy(session)
                 throw MountError.session("libfuse did not accept the FUSE connection")
@@ -122,7 +122,7 @@ public final class FuseServer: @unchecked Sendable {
 
     private func openDevice() throws -> Int32 {
         let path = options.device
-        let fd = open(path, O_RDWR | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         if fd >= 0 { return fd }
         let error = errno
         switch error {
@@ -181,7 +181,7 @@ public final class FuseServer: @unchecked Sendable {
             }
         }
         fuse_session_exit(session.pointer)
-        if ownMount { umount2(options.mountpoint, Int32(MNT_DETACH)) }
+        if ownMount { _ = umount2(options.mountpoint, Int32(MNT_DETACH)) }
         // The loop thread may be blocked reading the device: a signal without SA_RESTART makes
         // that read return EINTR, and the loop sees the exit flag. Repeated until it has ended,
         // since the signal can arrive just before the read starts.
@@ -189,7 +189,7 @@ public final class FuseServer: @unchecked Sendable {
             while true {
                 let (thread, ended) = state.withLock { ($0.loopThread, $0.loopEnded) }
                 if ended { return }
-                if let thread { pthread_kill(thread, SIGUSR1) }
+                if let thread { _ = pthread_kill(thread, SIGUSR1) }
                 usleep(20_000)
             }
         }
@@ -230,20 +230,20 @@ public final class FuseServer: @unchecked Sendable {
             do {
                 try await body(request)
             } catch {
-                fuse_reply_err(request.raw, Self.errno(for: error))
+                fuse_reply_err(request.raw, Self.errorNumber(for: error))
             }
             state.withLock { $0.inFlight -= 1 }
         }
     }
 
-    static func errno(for error: any Error) -> Int32 {
-        if let error = error as? POSIXErrorCode { return error.rawValue }
+    static func errorNumber(for error: any Error) -> Int32 {
+        if let error = error as? POSIXError { return error.code.rawValue }
         return EIO
     }
 
     func attributes(_ node: MountNode) -> stat {
         var attributes = stat()
-        attributes.st_ino = node.ino
+        attributes.st_ino = UInt(node.ino)
         attributes.st_uid = uid
         attributes.st_gid = gid
         attributes.st_blksize = 4096
@@ -259,18 +259,18 @@ public final class FuseServer: @unchecked Sendable {
         case .volume(let reader):
             attributes.st_mode = 0o100444
             attributes.st_nlink = 1
-            attributes.st_size = reader.size
-            attributes.st_blocks = (reader.allocatedEstimate + 511) / 512
+            attributes.st_size = Int(reader.size)
+            attributes.st_blocks = Int((reader.allocatedEstimate + 511) / 512)
             attributes.st_blksize = Int(reader.volume.blockSize)
         case .file(let bytes):
             attributes.st_mode = 0o100444
             attributes.st_nlink = 1
-            attributes.st_size = Int64(bytes.count)
-            attributes.st_blocks = (Int64(bytes.count) + 511) / 512
+            attributes.st_size = bytes.count
+            attributes.st_blocks = (bytes.count + 511) / 512
         case .symlink(let target):
             attributes.st_mode = 0o120777
             attributes.st_nlink = 1
-            attributes.st_size = Int64(target.utf8.count)
+            attributes.st_size = target.utf8.count
         }
         return attributes
     }
@@ -315,7 +315,7 @@ public final class FuseServer: @unchecked Sendable {
         buffer.withUnsafeMutableBufferPointer { out in
             for index in max(0, offset)..<listing.count {
                 var entry = stat()
-                entry.st_ino = listing[index].ino
+                entry.st_ino = UInt(listing[index].ino)
                 entry.st_mode = listing[index].mode
                 let needed = fuse_add_direntry(req, out.baseAddress! + used, size - used, listing[index].name, &entry, off_t(index + 1))
                 if needed > size - used { break }

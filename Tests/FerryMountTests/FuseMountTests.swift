@@ -44,9 +44,9 @@ struct FuseMountTests {
         // Holes as lseek reports them; no writing.
         let fd = open(mount.path("latest/disk.raw"), O_RDONLY)
         #expect(fd >= 0)
-        #expect(lseek(fd, 0, SEEK_HOLE) == 2 << 20)
-        #expect(lseek(fd, 2 << 20, SEEK_DATA) == 4 << 20)
-        #expect(lseek(fd, TestImage.size, SEEK_DATA) == -1 && errno == ENXIO)
+        #expect(lseek(fd, 0, seekHole) == 2 << 20)
+        #expect(lseek(fd, 2 << 20, seekData) == 4 << 20)
+        #expect(lseek(fd, TestImage.size, seekData) == -1 && errno == ENXIO)
         close(fd)
         #expect(open(mount.path("latest/disk.raw"), O_WRONLY) == -1)
 

@@ -70,3 +70,7 @@ func pread(_ path: String, at offset: Int64, count: Int) -> Result<[UInt8], POSI
     }
     return .success(Array(buffer[0..<done]))
 }
+
+/// lseek's whence values for holes (Linux; missing from the Glibc overlay without _GNU_SOURCE).
+let seekData: Int32 = 3
+let seekHole: Int32 = 4
