@@ -6,6 +6,7 @@
 #define FUSE_USE_VERSION 35
 #include <fuse_lowlevel.h>
 #include <fuse_log.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -28,6 +29,15 @@ static inline int ferry_fuse_install_wakeup(int signo) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;
     return sigaction(signo, &action, NULL);
+}
+
+// Unblocks `signo` in the calling thread (threads started from Swift's executors inherit a
+// mask that blocks every signal).
+static inline int ferry_fuse_unblock(int signo) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 #endif

@@ -154,13 +154,15 @@ public final class FuseServer: @unchecked Sendable {
         _ = ferry_fuse_install_wakeup(SIGUSR1)
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let thread = Thread { [self] in
+                // This thread inherits the starting thread's signal mask, which Swift's executor
+                // threads keep full: the wake-up signal must get through.
+                _ = ferry_fuse_unblock(SIGUSR1)
                 state.withLock { $0.loopThread = pthread_self() }
                 fuse_session_loop(session.pointer)
                 state.withLock { $0.loopEnded = true }
                 finish(session)
                 continuation.resume()
             }
-            thread.name = "ferry-fuse"
             thread.start()
         }
     }

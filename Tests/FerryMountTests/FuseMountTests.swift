@@ -46,7 +46,7 @@ struct FuseMountTests {
         #expect(fd >= 0)
         #expect(lseek(fd, 0, seekHole) == 2 << 20)
         #expect(lseek(fd, 2 << 20, seekData) == 4 << 20)
-        #expect(lseek(fd, TestImage.size, seekData) == -1 && errno == ENXIO)
+        #expect(lseek(fd, off_t(TestImage.size), seekData) == -1 && errno == ENXIO)
         close(fd)
         #expect(open(mount.path("latest/disk.raw"), O_WRONLY) == -1)
 
@@ -108,7 +108,11 @@ struct FuseMountTests {
         expected.replaceSubrange(3_145_728..<(3_145_728 + 4096), with: repeatElement(0xCD, count: 4096))
         let out = fixture.dir.file("out.raw")
         try Shell.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", overlay, out])
-        #expect(try ImageFile.read(out) == expected)
+        // QEMU rounds the virtual size up to whole sectors; past the snapshot's end it reads zeros.
+        let converted = try ImageFile.read(out)
+        #expect(converted.count == (expected.count + 511) / 512 * 512)
+        #expect(Array(converted.prefix(expected.count)) == expected)
+        #expect(converted.dropFirst(expected.count).allSatisfy { $0 == 0 })
         // The backing file was never written.
         #expect(try ImageFile.read(mount.path("disk.raw")) == (try ImageFile.read(fixture.dir.file("disk.img"))))
         #expect(await mount.stop().succeeded)
@@ -186,12 +190,12 @@ struct FuseMountTests {
         for (block, entry) in entries.enumerated() {
             let offset = Int64(block) << 16
             let count = min(64 << 10, Int(TestImage.size - offset))
-            switch pread(mount.path("disk.raw"), at: offset, count: count) {
-            case .success(let bytes):
+            switch readFile(mount.path("disk.raw"), at: offset, count: count) {
+            case .bytes(let bytes):
                 #expect(entry != damaged, "block \(block) uses the damaged chunk but read")
                 #expect(bytes == Array(expected[Int(offset)..<(Int(offset) + count)]), "block \(block)")
-            case .failure(let error):
-                #expect(entry == damaged && error == .EIO, "block \(block): \(error)")
+            case .failed(let error):
+                #expect(entry == damaged && error == EIO, "block \(block): errno \(error)")
             }
         }
         let result = await mount.stop()
@@ -219,7 +223,7 @@ struct FuseMountTests {
         let mount = try await MountedFerry.start(ferry, ["latest", "--repo", repo, dir.file("mnt")], at: dir.file("mnt"))
         defer { Task { await mount.cleanUp() } }
         #expect(try ImageFile.read(mount.path("disk.raw")) == expected)
-        #expect(pread(mount.path("disk.raw"), at: (4 << 20) + 1000, count: 5000) == .success(Array(expected[((4 << 20) + 1000)..<((4 << 20) + 6000)])))
+        #expect(readFile(mount.path("disk.raw"), at: (4 << 20) + 1000, count: 5000) == .bytes(Array(expected[((4 << 20) + 1000)..<((4 << 20) + 6000)])))
         #expect(await mount.stop().succeeded)
     }
 }

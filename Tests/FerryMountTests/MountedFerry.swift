@@ -42,9 +42,18 @@ struct MountedFerry {
 
     func path(_ relative: String) -> String { mountpoint + "/" + relative }
 
-    /// Sends `signal` and waits for the process to end.
-    func stop(_ signal: Int32 = SIGTERM) async -> FerryProcess.Result {
+    /// Sends `signal` and waits for the process to end; one that has not ended after a minute
+    /// is a failure (and is killed), not a hang of the test run.
+    func stop(_ signal: Int32 = SIGTERM, sourceLocation: SourceLocation = #_sourceLocation) async -> FerryProcess.Result {
         process.kill(signal)
+        let deadline = Date().addingTimeInterval(60)
+        while process.process.isRunning && Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if process.process.isRunning {
+            Issue.record("ferry mount did not end within a minute of signal \(signal)", sourceLocation: sourceLocation)
+            process.kill(SIGKILL)
+        }
         return await process.wait()
     }
 
@@ -55,20 +64,26 @@ struct MountedFerry {
     }
 }
 
-/// Reads `count` bytes at `offset` of a file with pread; the errno on failure.
-func pread(_ path: String, at offset: Int64, count: Int) -> Result<[UInt8], POSIXErrorCode> {
+/// What a pread loop got: the bytes, or the errno it failed with.
+enum ReadOutcome: Equatable {
+    case bytes([UInt8])
+    case failed(Int32)
+}
+
+/// Reads `count` bytes at `offset` of a file with pread.
+func readFile(_ path: String, at offset: Int64, count: Int) -> ReadOutcome {
     let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return .failure(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    guard fd >= 0 else { return .failed(errno) }
     defer { close(fd) }
     var buffer = [UInt8](repeating: 0, count: count)
     var done = 0
     while done < count {
         let n = buffer.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-        if n < 0 { return .failure(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        if n < 0 { return .failed(errno) }
         if n == 0 { break }
         done += n
     }
-    return .success(Array(buffer[0..<done]))
+    return .bytes(Array(buffer[0..<done]))
 }
 
 /// lseek's whence values for holes (Linux; missing from the Glibc overlay without _GNU_SOURCE).
