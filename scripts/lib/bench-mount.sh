@@ -28,7 +28,7 @@ PY
 }
 
 # mount_measure LABEL RESTORE_SECONDS FILE COMMAND...: runs the mount command in the background,
-# measures, then ends it with SIGTERM.
+# measures, then ends it with SIGINT (restic 0.14 dies on SIGTERM without unmounting).
 mount_measure() {
     local label=$1 restore=$2 file=$3; shift 3
     local log="$WORK/mount-$label.log" start now ttfb pid
@@ -49,8 +49,11 @@ mount_measure() {
     seq=$(cat "$t")
     local rss
     rss=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-    kill -TERM "$pid"
+    kill -INT "$pid"
     wait "$pid" 2>/dev/null || true
+    for m in "$WORK/mount/mnt" "$WORK/mount/rmnt"; do
+        if mountpoint -q "$m" 2>/dev/null; then echo "  ($label left $m mounted after SIGINT)"; umount -l "$m"; fi
+    done
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$ttfb" "$seq" "$restore" "$cold $warm" "$rss" >> "$MOUNT_RESULTS"
     printf '  %-10s first byte %6ss  sequential %7ss (restore %7ss)  random cold p50/p99 %s ms  warm %s ms  rss %6d MiB\n' \
         "$label" "$ttfb" "$seq" "$restore" "${cold/ //}" "${warm/ //}" $((rss / 1024))
