@@ -39,8 +39,8 @@ public final class SnapshotFileSystem: Sendable {
     public let fetcher: ChunkFetcher
     let pages: FlightCache<ChunkID, [ChunkID]>
     public let options: Options
-    /// Each exposed volume file: its path in the tree and its manifest (for the command's hints).
-    public let volumePaths: [(path: String, volume: VolumeManifest)]
+    /// Each exposed volume file: its path in the tree, its manifest and its reader.
+    public let volumePaths: [(path: String, volume: VolumeManifest, reader: VolumeReader)]
 
     /// The whole repository: every snapshot in `snapshots`.
     public convenience init(repository: Repository, snapshots: [Snapshot], options: Options = Options(), log: MountLog) {
@@ -126,7 +126,7 @@ final class LayoutContext {
     let fetcher: ChunkFetcher
     let pages: FlightCache<ChunkID, [ChunkID]>
     let readAhead: Int64
-    var volumes: [(path: String, volume: VolumeManifest)] = []
+    var volumes: [(path: String, volume: VolumeManifest, reader: VolumeReader)] = []
 
     init(repository: Repository, fetcher: ChunkFetcher, pages: FlightCache<ChunkID, [ChunkID]>, readAhead: Int64) {
         self.repository = repository
@@ -145,7 +145,7 @@ final class LayoutContext {
             let reader = VolumeReader(volume: manifest, fetcher: fetcher, pages: pages, readAhead: readAhead)
             let name = builder.add(components, .volume(reader))
             let directory = components.dropLast().map(DirectoryBuilder.safe)
-            volumes.append(((prefix + (directory + [name]).joined(separator: "/")), manifest))
+            volumes.append(((prefix + (directory + [name]).joined(separator: "/")), manifest, reader))
         }
         if volume == nil, let resources = snapshot.manifest.resources {
             let repository = self.repository

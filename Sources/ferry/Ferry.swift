@@ -14,6 +14,7 @@ struct Ferry: AsyncParsableCommand {
             BackupCommand.self,
             RestoreCommand.self,
             MountCommand.self,
+            ServeNBDCommand.self,
             SnapshotsCommand.self,
             CheckCommand.self,
             StatsCommand.self,
