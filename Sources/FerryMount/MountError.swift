@@ -14,6 +14,8 @@ public enum MountError: Error, Sendable, CustomStringConvertible {
     case notFound(String)
     /// libfuse could not create its session.
     case session(String)
+    /// The NBD server could not listen.
+    case listen(String)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum MountError: Error, Sendable, CustomStringConvertible {
             text
         case let .session(text):
             "cannot start the FUSE session: \(text)"
+        case let .listen(text):
+            text
         }
     }
 }

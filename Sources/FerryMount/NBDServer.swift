@@ -23,7 +23,7 @@ public final class NBDServer: Sendable {
         self.exports = exports
         self.log = log
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MountError.session("socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw MountError.listen("socket: \(String(cString: strerror(errno)))") }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
@@ -34,7 +34,7 @@ public final class NBDServer: Sendable {
         guard bound == 0, listen(fd, 16) == 0 else {
             let detail = String(cString: strerror(errno))
             close(fd)
-            throw MountError.session("cannot listen on 127.0.0.1:\(port): \(detail)")
+            throw MountError.listen("cannot listen on 127.0.0.1:\(port): \(detail)")
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
@@ -175,16 +175,18 @@ public final class NBDServer: Sendable {
 
     /// Runs async work from a connection thread and waits for it there.
     private static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
+        /// Written by the task before it signals, read after the wait: the semaphore orders them.
+        final class Outcome: @unchecked Sendable {
+            var result: Result<T, any Error>?
+        }
         let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Result<T, any Error>?>(nil)
+        let outcome = Outcome()
         Task {
-            let outcome: Result<T, any Error>
-            do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
-            result.withLock { $0 = outcome }
+            do { outcome.result = .success(try await body()) } catch { outcome.result = .failure(error) }
             done.signal()
         }
         done.wait()
-        return result.withLock { $0! }
+        return outcome.result!
     }
 
     static func u16(_ v: UInt16) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
