@@ -9,6 +9,10 @@ import Glibc
 /// a loopback TCP port, so QEMU's NBD client (`qemu-img convert nbd://127.0.0.1:PORT/NAME`, a VM's
 /// `-drive`) reads a snapshot without a kernel module. Writes are refused with EPERM.
 ///
+/// An export's size is the volume's rounded up to whole 512-byte sectors, the tail reading as
+/// zeros: QEMU shows a raw file that way anyway, and its NBD client stalls on an export whose
+/// size is not a multiple of 512 (QEMU 7.2).
+///
 /// Each connection is served by a thread of its own that waits for its reads (which run as
 /// tasks) on a semaphore: blocking happens on these threads, never on Swift's cooperative pool.
 public final class NBDServer: Sendable {
@@ -103,7 +107,7 @@ public final class NBDServer: Sendable {
             switch option {
             case 1:  // EXPORT_NAME: no reply on failure but closing
                 guard let reader = exports[String(decoding: data, as: UTF8.self)] else { return nil }
-                try c.write(u64: UInt64(reader.size))
+                try c.write(u64: Self.exportSize(reader))
                 try c.write(u16: 1 | 2)  // HAS_FLAGS | READ_ONLY
                 if !noZeroes { try c.write([UInt8](repeating: 0, count: 124)) }
                 return reader
@@ -124,7 +128,7 @@ public final class NBDServer: Sendable {
                     try reply(c, option, 0x8000_0006, Array("no export named \(name)".utf8))  // ERR_UNKNOWN
                     continue
                 }
-                try reply(c, option, 3, Self.u16(0) + Self.u64(UInt64(reader.size)) + Self.u16(1 | 2))  // INFO_EXPORT
+                try reply(c, option, 3, Self.u16(0) + Self.u64(Self.exportSize(reader)) + Self.u16(1 | 2))  // INFO_EXPORT
                 try reply(c, option, 3, Self.u16(3) + Self.u32(1) + Self.u32(4096) + Self.u32(32 << 20))  // INFO_BLOCK_SIZE
                 try reply(c, option, 1, [])
                 if option == 7 { return reader }
@@ -148,12 +152,14 @@ public final class NBDServer: Sendable {
             let length = Int(try c.readU32())
             switch type {
             case 0:  // READ
-                guard length <= 32 << 20, offset <= UInt64(reader.size), UInt64(length) <= UInt64(reader.size) - offset else {
+                let end = Self.exportSize(reader)
+                guard length <= 32 << 20, offset <= end, UInt64(length) <= end - offset else {
                     try c.write(Self.u32(Self.simpleReplyMagic) + Self.u32(UInt32(EINVAL)) + Self.u64(handle))
                     continue
                 }
                 switch Self.wait({ try await reader.read(at: Int64(offset), count: length) }) {
-                case .success(let data):
+                case .success(var data):
+                    if data.count < length { data.pieces.append(.zeros(length - data.count)) }
                     try c.write(Self.u32(Self.simpleReplyMagic) + Self.u32(0) + Self.u64(handle))
                     try c.write(data)
                 case .failure(let error):
@@ -173,14 +179,14 @@ public final class NBDServer: Sendable {
         }
     }
 
+    static func exportSize(_ reader: VolumeReader) -> UInt64 {
+        (UInt64(reader.size) + 511) / 512 * 512
+    }
+
     /// Runs async work from a connection thread and waits for it there.
     private static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) -> Result<T, any Error> {
-        /// Written by the task before it signals, read after the wait: the semaphore orders them.
-        final class Outcome: @unchecked Sendable {
-            var result: Result<T, any Error>?
-        }
         let done = DispatchSemaphore(value: 0)
-        let outcome = Outcome()
+        let outcome = Outcome<T>()
         Task {
             do { outcome.result = .success(try await body()) } catch { outcome.result = .failure(error) }
             done.signal()
@@ -240,4 +246,10 @@ public final class NBDServer: Sendable {
             }
         }
     }
+}
+
+/// A result written by a task before it signals a semaphore and read after the wait (the
+/// semaphore orders the two).
+private final class Outcome<T>: @unchecked Sendable {
+    var result: Result<T, any Error>?
 }
