@@ -6,6 +6,7 @@
 #define FUSE_USE_VERSION 35
 #include <fuse_lowlevel.h>
 #include <fuse_log.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -38,6 +39,12 @@ static inline int ferry_fuse_unblock(int signo) {
     sigemptyset(&set);
     sigaddset(&set, signo);
     return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+// Serves allocations of `bytes` and more with mmap, so that a freed chunk buffer goes back to
+// the system at once instead of staying in one of glibc's per-thread heaps.
+static inline int ferry_mmap_threshold(int bytes) {
+    return mallopt(M_MMAP_THRESHOLD, bytes);
 }
 
 #endif

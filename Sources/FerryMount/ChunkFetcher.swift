@@ -126,7 +126,8 @@ public final class ChunkFetcher: Sendable {
             }
             guard bytes.count == span.range.count else {
                 throw RepositoryError.corruptObject(
-                    name: span.name, detail: "expected \(span.range.count) bytes at offset \(span.range.lowerBound), got \(bytes.count) (truncated)")
+                    name: span.name,
+                    detail: "expected \(span.range.count) bytes at offset \(span.range.lowerBound), got \(bytes.count) (truncated)")
             }
         } catch {
             for chunk in span.chunks {

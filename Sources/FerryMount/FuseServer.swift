@@ -295,7 +295,8 @@ public final class FuseServer: @unchecked Sendable {
         for piece in data.pieces {
             switch piece {
             case .chunk(let chunk, let range):
-                vectors.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: chunk.bytes.baseAddress! + range.lowerBound), iov_len: range.count))
+                let base = UnsafeMutableRawPointer(mutating: chunk.bytes.baseAddress! + range.lowerBound)
+                vectors.append(iovec(iov_base: base, iov_len: range.count))
             case .zeros(var count):
                 while count > 0 {
                     let n = min(count, zeros.count)

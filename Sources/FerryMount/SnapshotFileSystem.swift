@@ -50,10 +50,12 @@ public final class SnapshotFileSystem: Sendable {
     }
 
     /// One snapshot at the root; with `volume`, only that volume.
-    public convenience init(repository: Repository, snapshot: Snapshot, volume: String?, options: Options = Options(), log: MountLog) throws {
+    public convenience init(repository: Repository, snapshot: Snapshot, volume: String?, options: Options = Options(),
+                            log: MountLog) throws {
         if let volume, !snapshot.manifest.volumes.contains(where: { $0.name == volume }) {
             let names = snapshot.manifest.volumes.map(\.name)
-            throw MountError.notFound("snapshot \(snapshot.id.short) has no volume \(volume) (it has: \(names.isEmpty ? "none" : names.joined(separator: ", ")))")
+            let has = names.isEmpty ? "none" : names.joined(separator: ", ")
+            throw MountError.notFound("snapshot \(snapshot.id.short) has no volume \(volume) (it has: \(has))")
         }
         self.init(repository: repository, options: options, log: log) { context in
             (snapshot.manifest.time, context.snapshotEntries(snapshot, only: volume, under: ""))

@@ -45,7 +45,9 @@ public final class VolumeReader: Sendable {
             let first = page * volume.pageEntries
             let entries = try await entries(page: page)
             let end = min(blocks.upperBound, first + entries.count)
-            guard end > block else { throw RepositoryError.corruptObject(name: "volume \(volume.name)", detail: "block-map page \(page) is short") }
+            guard end > block else {
+                throw RepositoryError.corruptObject(name: "volume \(volume.name)", detail: "block-map page \(page) is short")
+            }
             ids += entries[(block - first)..<(end - first)]
             block = end
         }
@@ -133,7 +135,8 @@ public final class VolumeReader: Sendable {
     private func check(_ chunk: ChunkData, id: ChunkID, blockRange: Range<Int64>) throws {
         guard chunk.count == blockRange.count else {
             throw RepositoryError.corruptObject(
-                name: "volume \(volume.name)", detail: "chunk \(id.short) holds \(chunk.count) bytes, the block at \(blockRange.lowerBound) has \(blockRange.count)")
+                name: "volume \(volume.name)",
+                detail: "chunk \(id.short) holds \(chunk.count) bytes, the block at \(blockRange.lowerBound) has \(blockRange.count)")
         }
     }
 

@@ -22,7 +22,8 @@ struct FuseMountTests {
         second.replaceSubrange(300_000..<400_000, with: patch)
         let secondID = try await fixture.backup(image)
 
-        let mount = try await MountedFerry.start(fixture.ferry, ["--repo", fixture.repo, fixture.dir.file("mnt")], at: fixture.dir.file("mnt"))
+        let mountpoint = fixture.dir.file("mnt")
+        let mount = try await MountedFerry.start(fixture.ferry, ["--repo", fixture.repo, mountpoint], at: mountpoint)
         defer { Task { await mount.cleanUp() } }
         let short1 = String(firstID.prefix(8)), short2 = String(secondID.prefix(8))
         let names = try FileManager.default.contentsOfDirectory(atPath: mount.mountpoint).sorted()
@@ -73,7 +74,8 @@ struct FuseMountTests {
         try Shell.run(["mkfs.ext4", "-q", "-F", "-d", content, image])
         let id = try await fixture.backup(image)
 
-        let mount = try await MountedFerry.start(fixture.ferry, [id, "--repo", fixture.repo, fixture.dir.file("mnt")], at: fixture.dir.file("mnt"))
+        let mountpoint = fixture.dir.file("mnt")
+        let mount = try await MountedFerry.start(fixture.ferry, [id, "--repo", fixture.repo, mountpoint], at: mountpoint)
         defer { Task { await mount.cleanUp() } }
         let restore = fixture.dir.file("restore")
         try FileManager.default.createDirectory(atPath: restore, withIntermediateDirectories: true)
@@ -124,7 +126,8 @@ struct FuseMountTests {
         defer { fixture.remove() }
         _ = try TestImage.make(fixture.dir.file("disk.img"))
         let id = try await fixture.backup(fixture.dir.file("disk.img"))
-        let mount = try await MountedFerry.start(fixture.ferry, [id, "--repo", fixture.repo, fixture.dir.file("mnt")], at: fixture.dir.file("mnt"))
+        let mountpoint = fixture.dir.file("mnt")
+        let mount = try await MountedFerry.start(fixture.ferry, [id, "--repo", fixture.repo, mountpoint], at: mountpoint)
         defer { Task { await mount.cleanUp() } }
         let fd = open(mount.path("disk.raw"), O_RDONLY)
         #expect(fd >= 0)
@@ -147,7 +150,8 @@ struct FuseMountTests {
         let mountpoint = fixture.dir.file("mnt")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
 
-        func expectFailure(_ extra: [String], prefix: [String] = [], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        func expectFailure(_ extra: [String], prefix: [String] = [], mentioning message: String,
+                           sourceLocation: SourceLocation = #_sourceLocation) async throws {
             let result = try await fixture.ferry.run(["mount", "--repo", fixture.repo, mountpoint] + extra, prefix: prefix)
             #expect(result.status == 1, "\(result)", sourceLocation: sourceLocation)
             #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
@@ -161,7 +165,9 @@ struct FuseMountTests {
         let device = fixture.dir.file("fuse")
         try Shell.run(["mknod", device, "c", "10", "229"])
         try Shell.run(["chmod", "000", device])
-        let noOverride = ["/usr/bin/setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search", "--"]
+        let noOverride = [
+            "/usr/bin/setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search", "--",
+        ]
         try await expectFailure(["--fuse-device", device], prefix: noOverride, mentioning: "Permission denied")
         let file = fixture.dir.file("disk.img")
         let result = try await fixture.ferry.run(["mount", "--repo", fixture.repo, file])
@@ -185,7 +191,8 @@ struct FuseMountTests {
         let damaged = try #require(victim)
         let entries = try await repository.blockMapPage(try await repository.snapshot(matching: id).manifest.volumes[0], page: 0).entries
 
-        let mount = try await MountedFerry.start(fixture.ferry, [id, "--repo", fixture.repo, fixture.dir.file("mnt")], at: fixture.dir.file("mnt"))
+        let mountpoint = fixture.dir.file("mnt")
+        let mount = try await MountedFerry.start(fixture.ferry, [id, "--repo", fixture.repo, mountpoint], at: mountpoint)
         defer { Task { await mount.cleanUp() } }
         for (block, entry) in entries.enumerated() {
             let offset = Int64(block) << 16
@@ -223,7 +230,8 @@ struct FuseMountTests {
         let mount = try await MountedFerry.start(ferry, ["latest", "--repo", repo, dir.file("mnt")], at: dir.file("mnt"))
         defer { Task { await mount.cleanUp() } }
         #expect(try ImageFile.read(mount.path("disk.raw")) == expected)
-        #expect(readFile(mount.path("disk.raw"), at: (4 << 20) + 1000, count: 5000) == .bytes(Array(expected[((4 << 20) + 1000)..<((4 << 20) + 6000)])))
+        let middle = (4 << 20) + 1000
+        #expect(readFile(mount.path("disk.raw"), at: Int64(middle), count: 5000) == .bytes(Array(expected[middle..<(middle + 5000)])))
         #expect(await mount.stop().succeeded)
     }
 }

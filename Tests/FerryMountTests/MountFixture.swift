@@ -39,7 +39,8 @@ struct MountFixture {
     /// The pack files of the repository whose header says `kind` (0 data, 1 metadata).
     func packs(kind: UInt8) throws -> [String] {
         let root = repo + "/packs"
-        return try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.count > 60 && !$0.contains("/.") }.map { root + "/" + $0 }.filter { path in
+        let files = try FileManager.default.subpathsOfDirectory(atPath: root).filter { $0.count > 60 && !$0.contains("/.") }
+        return try files.map { root + "/" + $0 }.filter { path in
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
             defer { try? handle.close() }
             let header = try handle.read(upToCount: 10) ?? Data()

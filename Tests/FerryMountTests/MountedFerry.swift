@@ -11,7 +11,8 @@ struct MountedFerry {
     /// Skips (or in CI fails) unless FUSE mounts can be made here (root and /dev/fuse).
     static func requireFUSE(sourceLocation: SourceLocation = #_sourceLocation) throws {
         try TestEnvironment.requireRoot("mounting FUSE file systems", sourceLocation: sourceLocation)
-        try TestEnvironment.require(FileManager.default.fileExists(atPath: "/dev/fuse"), "/dev/fuse is missing (modprobe fuse)", sourceLocation: sourceLocation)
+        let device = FileManager.default.fileExists(atPath: "/dev/fuse")
+        try TestEnvironment.require(device, "/dev/fuse is missing (modprobe fuse)", sourceLocation: sourceLocation)
     }
 
     /// Whether the kernel has a mount at `path`.

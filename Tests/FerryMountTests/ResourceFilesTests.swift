@@ -31,12 +31,14 @@ struct ResourceFilesTests {
             let bytes = value.serialized()
             let id = try await session.storeMetadata(bytes)
             let name = value["metadata"]?["name"]?.stringValue ?? ""
-            entries.append(ResourceEntry(apiVersion: entry.apiVersion, kind: entry.kind, resource: entry.resource, namespaced: entry.namespace != nil,
-                                         namespace: entry.namespace, name: name, phase: "other", reasons: ["test"], object: id.hex, size: bytes.count))
+            entries.append(ResourceEntry(
+                apiVersion: entry.apiVersion, kind: entry.kind, resource: entry.resource, namespaced: entry.namespace != nil,
+                namespace: entry.namespace, name: name, phase: "other", reasons: ["test"], object: id.hex, size: bytes.count))
         }
         let page = try await session.storeMetadata(try ResourceCatalogPage(entries: entries).encode())
         let resources = ResourceManifest(application: "Helm release web", scope: "namespace shop", count: entries.count, pages: [page.hex])
-        let manifest = SnapshotManifest(time: Date(), name: "helm:web@shop", hostname: "test", parent: nil, session: session.id, volumes: [], resources: resources)
+        let manifest = SnapshotManifest(time: Date(), name: "helm:web@shop", hostname: "test", parent: nil, session: session.id,
+                                        volumes: [], resources: resources)
         let (id, _) = try await session.commit(manifest)
         return try await repository.snapshot(id: id)
     }
@@ -59,7 +61,9 @@ struct ResourceFilesTests {
         let fileSystem = SnapshotFileSystem(repository: reopened, snapshots: [snapshot], log: LogLines().log)
         let directory = ["ids", snapshot.id.short, "resources"]
 
-        let paths = [["_cluster", "namespaces", "shop.yaml"], ["shop", "configmaps", "settings.yaml"], ["shop", "deployments.apps", "web.yaml"]]
+        let paths = [
+            ["_cluster", "namespaces", "shop.yaml"], ["shop", "configmaps", "settings.yaml"], ["shop", "deployments.apps", "web.yaml"],
+        ]
         for (path, object) in zip(paths, Self.objects) {
             let yaml = String(decoding: try await Self.file(fileSystem.tree, directory + path), as: UTF8.self)
             #expect(try YAMLDocuments.parseSingle(yaml) == (try JSONValue(parsing: object.json)), "\(path): \(yaml)")

@@ -16,7 +16,8 @@ struct MountCommand: AsyncParsableCommand {
             to boot a VM from its backup. Every chunk is verified before it is served; a damaged one fails its reads with EIO.
             """)
 
-    @Argument(help: ArgumentHelp("[SNAPSHOT] MOUNTPOINT: a snapshot id, a unique prefix or 'latest' (default: every snapshot), and an existing directory.",
+    @Argument(help: ArgumentHelp(
+        "[SNAPSHOT] MOUNTPOINT: a snapshot id, a unique prefix or 'latest' (default: every snapshot), and an existing directory.",
                                  valueName: "snapshot-and-mountpoint"))
     var arguments: [String]
 
@@ -28,7 +29,8 @@ struct MountCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Memory for verified chunks (e.g. 256M, 1G).", valueName: "size"))
     var cacheSize = "256M"
 
-    @Option(name: .long, help: ArgumentHelp("Largest read-ahead window for sequential readers (0 turns it off; default: a quarter of the cache, at most 64M).",
+    @Option(name: .long, help: ArgumentHelp(
+        "Largest read-ahead window for sequential readers (0 turns it off; default: a quarter of the cache, at most 64M).",
                                             valueName: "size"))
     var readAhead: String?
 
@@ -44,17 +46,22 @@ struct MountCommand: AsyncParsableCommand {
         }
         let mountpoint = URL(fileURLWithPath: arguments[arguments.count - 1]).standardizedFileURL.path
         let snapshotText = arguments.count == 2 ? arguments[0] : nil
-        if volume != nil && snapshotText == nil { throw ValidationError("--volume needs a SNAPSHOT (e.g. ferry mount latest MOUNTPOINT --volume NAME)") }
+        if volume != nil && snapshotText == nil {
+            throw ValidationError("--volume needs a SNAPSHOT (e.g. ferry mount latest MOUNTPOINT --volume NAME)")
+        }
         guard let cacheBytes = BlockSize.parse(cacheSize), cacheBytes >= 16 << 20 else {
             throw ValidationError("--cache-size must be a size of at least 16M, e.g. 256M")
         }
         var readAheadBytes: Int64?
         if let readAhead {
-            guard let parsed = readAhead == "0" ? 0 : BlockSize.parse(readAhead) else { throw ValidationError("--read-ahead must be a size, e.g. 64M, or 0") }
+            guard let parsed = readAhead == "0" ? 0 : BlockSize.parse(readAhead) else {
+                throw ValidationError("--read-ahead must be a size, e.g. 64M, or 0")
+            }
             readAheadBytes = Int64(parsed)
         }
         let options = SnapshotFileSystem.Options(cacheBytes: cacheBytes, readAhead: readAheadBytes)
         let log = MountLog { Terminal.error("ferry mount: \($0)") }
+        HeapTuning.returnLargeBuffersToTheSystem()
 
         let repo = try await repository.open()
         let fileSystem: SnapshotFileSystem
@@ -70,7 +77,8 @@ struct MountCommand: AsyncParsableCommand {
             what = "\(snapshots.count) snapshot\(snapshots.count == 1 ? "" : "s")"
         }
 
-        let server = FuseServer(tree: fileSystem.tree, options: FuseServer.Options(mountpoint: mountpoint, device: fuseDevice, allowOther: allowOther), log: log)
+        let serverOptions = FuseServer.Options(mountpoint: mountpoint, device: fuseDevice, allowOther: allowOther)
+        let server = FuseServer(tree: fileSystem.tree, options: serverOptions, log: log)
         try server.mount()
         let signals = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
             signal(number, SIG_IGN)

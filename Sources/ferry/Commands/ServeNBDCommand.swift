@@ -8,7 +8,9 @@ struct ServeNBDCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve-nbd",
         abstract: "Export a snapshot's volumes read-only over NBD on 127.0.0.1 (qemu-img/QEMU read nbd://127.0.0.1:PORT/NAME).",
-        discussion: "Each volume is an export named after it. Every chunk is verified before it is sent; a damaged one fails its read with EIO.")
+        discussion: """
+            Each volume is an export named after it. Every chunk is verified before it is sent; a damaged one fails its read with EIO.
+            """)
 
     @Argument(help: ArgumentHelp("Snapshot id, a unique prefix of one, or 'latest'.", valueName: "snapshot"))
     var snapshot: String
@@ -30,6 +32,7 @@ struct ServeNBDCommand: AsyncParsableCommand {
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         let log = MountLog { Terminal.error("ferry serve-nbd: \($0)") }
+        HeapTuning.returnLargeBuffersToTheSystem()
         let repo = try await repository.open()
         let snapshot = try await repo.snapshot(matching: self.snapshot)
         let fileSystem = try SnapshotFileSystem(repository: repo, snapshot: snapshot, volume: volume,
@@ -47,7 +50,9 @@ struct ServeNBDCommand: AsyncParsableCommand {
         }
         defer { signals.forEach { $0.cancel() } }
         for name in exports.keys.sorted() {
-            Terminal.error("ferry serve-nbd: \(name) (\(Format.bytes(exports[name]!.size))) of snapshot \(snapshot.id.short) at nbd://127.0.0.1:\(server.port)/\(name), read-only")
+            let size = Format.bytes(exports[name]!.size)
+            let url = "nbd://127.0.0.1:\(server.port)/\(name)"
+            Terminal.error("ferry serve-nbd: \(name) (\(size)) of snapshot \(snapshot.id.short) at \(url), read-only")
         }
         Terminal.output("nbd://127.0.0.1:\(server.port)")
         await server.run()
