@@ -46,6 +46,9 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(
+            name: "CFuse", pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]),
         .target(
             name: "CSystemShims",
             dependencies: []),
@@ -82,6 +85,9 @@ let package = Package(
         .target(
             name: "FerryMover",
             dependencies: ["FerryRepo", "FerryVolume", "FerryBlob", "FerrySystem", "FerryCSI"]),
+        .target(
+            name: "FerryMount",
+            dependencies: ["FerryRepo", "FerryBlob", "FerrySystem", "FerryKube", "CFuse"]),
         .target(
             name: "FerryKube",
             dependencies: [
@@ -141,7 +147,7 @@ let package = Package(
             name: "ferry",
             dependencies: [
                 "FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryApps", "FerryKube", "FerryCSI", "FerryResources",
-                "FerryAPI", "FerryMetrics", "FerryCoordinator", "FerryAgent",
+                "FerryAPI", "FerryMetrics", "FerryCoordinator", "FerryAgent", "FerryMount",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -233,6 +239,9 @@ let package = Package(
                 "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport", "FerryQEMUTestSupport", "FerryCSITestSupport", "FerryS3TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
+        .testTarget(
+            name: "FerryMountTests",
+            dependencies: ["FerryMount", "FerryRepo", "FerryBlob", "FerryKube", "FerryTestSupport", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),

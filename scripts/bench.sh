@@ -6,6 +6,7 @@
 #   scripts/bench.sh --block-sizes "256K 512K 1M 2M 4M"   # plus ferry's block-size sweep
 #   scripts/bench.sh --maintenance        # forget/prune/open on a synthetic 1M-chunk, 30-snapshot repository
 #   scripts/bench.sh --no-s3              # without the S3 table (local SeaweedFS, scripts/lib/bench-s3.sh)
+#   scripts/bench.sh --mount              # ferry mount vs ferry restore vs restic mount (scripts/lib/bench-mount.sh)
 #   scripts/bench.sh --rounds 5           # plus 5 alternating ferry/restic full-backup rounds (local
 #                                         # and S3) and the median ratio: this machine's speed drifts
 #
@@ -20,10 +21,12 @@ BLOCK_SIZES=""
 MAINTENANCE=""
 S3=1
 ROUNDS=0
+MOUNT=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
         --maintenance) MAINTENANCE=1; shift ;;
+        --mount) MOUNT=1; shift ;;
         --no-s3) S3=0; shift ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -62,7 +65,7 @@ mkdir -p "$WORK"
 
 echo "building ferry (release)..."
 swift build -c release --product ferry 2>&1 | tail -1
-if [ "$S3" = 1 ]; then swift build -c release --product ferry-s3-bench 2>&1 | tail -1; fi
+if [ "$S3" = 1 ] && [ -z "$MOUNT" ]; then swift build -c release --product ferry-s3-bench 2>&1 | tail -1; fi
 FERRY="$(swift build -c release --show-bin-path)/ferry"
 
 BASE="$WORK/base.img"
@@ -78,6 +81,12 @@ cat "$BASE" "$DAY2" > /dev/null   # warm the page cache
 
 export RESTIC_PASSWORD=bench-password BORG_PASSPHRASE=bench-password FERRY_PASSWORD=bench-password
 export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+
+if [ -n "$MOUNT" ]; then
+    source scripts/lib/bench-mount.sh
+    bench_mount
+    exit 0
+fi
 
 RESULTS="$WORK/results.tsv"
 : > "$RESULTS"

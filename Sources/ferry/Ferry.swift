@@ -13,6 +13,8 @@ struct Ferry: AsyncParsableCommand {
             RepoCommand.self,
             BackupCommand.self,
             RestoreCommand.self,
+            MountCommand.self,
+            ServeNBDCommand.self,
             SnapshotsCommand.self,
             CheckCommand.self,
             StatsCommand.self,

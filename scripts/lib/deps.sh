@@ -31,12 +31,12 @@ install_seaweedfs() {
 }
 
 install_build_deps() {
-    apt_install libcurl4-openssl-dev liblz4-dev libssl-dev zlib1g-dev libzstd-dev pkg-config
+    apt_install libcurl4-openssl-dev liblz4-dev libssl-dev zlib1g-dev libzstd-dev libfuse3-dev pkg-config
 }
 
 install_test_deps() {
     install_build_deps
-    apt_install util-linux e2fsprogs qemu-utils openssl gzip unzip
+    apt_install util-linux e2fsprogs qemu-utils openssl gzip unzip fuse3
     install_seaweedfs
     install_kube_clients
     pip_install kubernetes-validate kubernetes-validate
@@ -70,6 +70,6 @@ install_kube_clients() {
 
 install_bench_deps() {
     install_build_deps
-    apt_install restic borgbackup e2fsprogs time util-linux qemu-utils
+    apt_install restic borgbackup e2fsprogs time util-linux qemu-utils fuse3 fio
     install_seaweedfs
 }
