@@ -178,7 +178,7 @@ let package = Package(
             dependencies: ["FerryMover", "FerryRepo", "FerryBlob", "FerryVolume", "FerryTestSupport", "FerryBlobTestSupport"]),
         .target(
             name: "FerryQEMUTestSupport",
-            dependencies: ["FerryVolume"],
+            dependencies: ["FerryVolume", "FerryTestSupport"],
             path: "Tests/FerryQEMUTestSupport"),
         .target(
             name: "FerryCSITestSupport",
@@ -244,6 +244,6 @@ let package = Package(
             dependencies: ["FerryMount", "FerryRepo", "FerryBlob", "FerryKube", "FerryTestSupport", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryCLITests",
-            dependencies: ["FerryTestSupport", "FerryRepo", "FerryBlob"]),
+            dependencies: ["FerryTestSupport", "FerryQEMUTestSupport", "FerryRepo", "FerryBlob"]),
     ]
 )

@@ -32,6 +32,9 @@ public struct Agent: Sendable {
         public var metrics: ClusterMetrics?
         /// The namespace Ferry runs in (only its Targets may use Ferry's own cloud identity).
         public var ferryNamespace = "ferry"
+        /// A transfer that makes no progress for this long is given up (its read is abandoned,
+        /// the coordinator requeues the unit).
+        public var stallTimeout: Duration = .seconds(300)
 
         public init(node: String, identity: String, namespace: String?) {
             self.node = node
@@ -72,7 +75,10 @@ public struct Agent: Sendable {
                 await forEachConcurrently(units, limit: options.maxConcurrentUnits) { unit in
                     let attempt = "\(options.identity)-\(SecureRandom.hex(4))"
                     guard let claimed = await claim(unit, attempt: attempt) else { return }
-                    _ = await running.run(claimed.uid ?? claimed.name) { await transfer(claimed, attempt: attempt) }
+                    let uid = claimed.uid ?? claimed.name
+                    _ = await running.run(uid, abandonOnCancel: true) {
+                        await transfer(claimed, attempt: attempt) { running.cancel(uid) }
+                    }
                 }
             }
             try await group.next()
@@ -89,7 +95,9 @@ public struct Agent: Sendable {
     func claim(_ unit: VolumeTransfer, attempt: String) async -> VolumeTransfer? {
         do {
             let claimed = try await ferry.updateStatus(unit, basis: .given) { status, _ in
+                let requeues = status.requeues
                 status = VolumeTransferStatus(phase: .running)
+                status.requeues = requeues
                 status.attempt = attempt
                 status.agent = options.identity
                 status.heartbeat = Date()
@@ -104,12 +112,15 @@ public struct Agent: Sendable {
         }
     }
 
-    func transfer(_ unit: VolumeTransfer, attempt: String) async {
+    /// Carries the unit out; `giveUp` is called when it makes no progress for the stall timeout.
+    func transfer(_ unit: VolumeTransfer, attempt: String, giveUp: @escaping @Sendable () -> Void = {}) async {
         let spec = unit.spec
         let direction = spec.direction ?? .backup
         log("\(unit.label): \(direction.rawValue) \(spec.source.path) (attempt \(attempt))")
         var heartbeat: Task<Void, Never>?
         defer { heartbeat?.cancel() }
+        var watchdog: Task<Void, Never>?
+        defer { watchdog?.cancel() }
         options.metrics?.unitsRunning(1)
         defer { options.metrics?.unitsRunning(-1) }
         do {
@@ -125,12 +136,13 @@ public struct Agent: Sendable {
             switch direction {
             case .backup:
                 let format = ImageFormat(rawValue: (spec.source.format ?? .auto).rawValue) ?? .auto
-                let source = try format.open(path: options.hostRoot + spec.source.path, force: spec.attached)
+                let source = try format.open(path: try HostPath(root: options.hostRoot).resolve(spec.source.path), force: spec.attached)
                 defer { (source as? RawBlockSource)?.close() }
                 let progress = TransferProgress(total: spec.pages.map {
                     VolumeRanges.bytes(of: $0, size: source.size, blockSize: repository.config.blockSize, pageEntries: repository.config.blockMapPageEntries)
                 } ?? source.size)
                 heartbeat = beat(unit, attempt: attempt, progress: progress)
+                watchdog = watch(unit, progress: progress, giveUp: giveUp)
                 let volume = try await backup(spec, source: source, repository: repository, progress: progress)
                 let tracking = volume.changeTracking.map { " (changes: \($0.provider)\($0.fallbackReason.map { "; \($0)" } ?? ""))" } ?? ""
                 log("\(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, read \(volume.stats.bytesRead) bytes\(tracking)")
@@ -145,7 +157,8 @@ public struct Agent: Sendable {
                 }
                 let progress = TransferProgress(total: volume.size)
                 heartbeat = beat(unit, attempt: attempt, progress: progress)
-                let written = try await VolumeRestore(repository: repository, volume: volume, target: options.hostRoot + spec.source.path,
+                watchdog = watch(unit, progress: progress, giveUp: giveUp)
+                let written = try await VolumeRestore(repository: repository, volume: volume, target: try HostPath(root: options.hostRoot).resolve(spec.source.path),
                                                       request: RestoreRequest(force: spec.attached, progress: progress)).run()
                 log("\(unit.label): wrote \(volume.name) to \(spec.source.path)")
                 outcome.written = .init(size: written.size, bytesWritten: written.bytesWritten)
@@ -155,9 +168,9 @@ public struct Agent: Sendable {
             heartbeat?.cancel()
             let final = outcome
             _ = await write(unit, attempt: attempt) { status in
-                let claimedBy = (status.attempt, status.agent)
+                let claimedBy = (status.attempt, status.agent, status.requeues)
                 status = final
-                (status.attempt, status.agent) = claimedBy
+                (status.attempt, status.agent, status.requeues) = claimedBy
                 status.heartbeat = Date()
             }
             options.metrics?.unitFinished(direction: direction, phase: .succeeded,
@@ -187,6 +200,27 @@ public struct Agent: Sendable {
                     status.bytesTotal = total
                 }
                 guard written else { return }
+            }
+        }
+    }
+
+    /// Gives the unit up when its transfer makes no progress for the stall timeout (a read that
+    /// never returns): the heartbeat would otherwise keep a hung unit alive for ever.
+    func watch(_ unit: VolumeTransfer, progress: TransferProgress, giveUp: @escaping @Sendable () -> Void) -> Task<Void, Never> {
+        Task {
+            var last = progress.completed
+            var since = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: min(options.heartbeat, options.stallTimeout))
+                guard !Task.isCancelled else { return }
+                if progress.completed != last {
+                    last = progress.completed
+                    since = ContinuousClock.now
+                } else if ContinuousClock.now - since >= options.stallTimeout {
+                    log("\(unit.label): no progress for \(options.stallTimeout); giving it up")
+                    giveUp()
+                    return
+                }
             }
         }
     }

@@ -22,6 +22,10 @@ public struct Coordinator: Sendable {
         public var unitLease: Duration = .seconds(60)
         /// A VolumeTransfer no agent claims for this long fails.
         public var claimTimeout: Duration = .seconds(600)
+        /// A running VolumeTransfer that makes no progress for this long is requeued.
+        public var unitStallTimeout: Duration = .seconds(300)
+        /// A VolumeTransfer requeued more often than this fails.
+        public var maxRequeues = 3
         /// The image of the pods that expose CSI snapshots to agents (nil: CSI volumes are not moved).
         public var exposerImage: String?
         /// The kubelet's root directory on nodes.
@@ -88,7 +92,9 @@ public struct Coordinator: Sendable {
         }
         let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.leaseNamespace, mayInitialize: true)
         let context = JobContext(client: client, connector: connector, status: status,
-                                 timing: VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout), exposer: exposer,
+                                 timing: VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout,
+                                                            stallTimeout: options.unitStallTimeout, maxRequeues: options.maxRequeues),
+                                 exposer: exposer,
                                  adminNamespace: options.leaseNamespace, log: log)
         let invalid = { @Sendable (object: KubeObject, error: ClusterError) in log("\(object.label): cannot be read: \(error)") }
         let running = RunningWork()
@@ -166,6 +172,29 @@ struct JobContext: Sendable {
     let log: @Sendable (String) -> Void
 
     var ferry: FerryClient { status.client }
+
+    /// How long a job may take (`spec.timeout`, default 24h).
+    func timeout(_ text: String?, of label: String) throws(ClusterError) -> Duration {
+        guard let text, !text.isEmpty else { return .seconds(24 * 3600) }
+        guard let seconds = CronSchedule.duration(text) else {
+            throw .invalidSpec(object: label, field: "spec.timeout", message: "\(text) is not a duration such as 90m, 6h or 2d")
+        }
+        return .seconds(seconds)
+    }
+
+    /// Carries out a job under its timeout; a job that runs out of time is stopped as a deleted
+    /// one is (its units and what it exposed go).
+    func carryOut<J: JobObject>(_ job: J, timeoutText: String?, attempt: String, _ perform: @escaping @Sendable () async throws -> J.Status) async {
+        let timeout: Duration
+        do {
+            timeout = try self.timeout(timeoutText, of: job.label)
+        } catch {
+            await status.carryOut(job, attempt: attempt, timeout: .seconds(60), stop: {}) { throw error }
+            return
+        }
+        let cleanup = JobCleanup(context: self)
+        await status.carryOut(job, attempt: attempt, timeout: timeout, stop: { await cleanup.stopWork(job.object) }, perform)
+    }
 
     /// One object, or nil when it does not exist.
     func find(_ resource: APIResource, namespace: String?, name: String) async throws(ClusterError) -> KubeObject? {

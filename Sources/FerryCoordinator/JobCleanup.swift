@@ -14,14 +14,7 @@ struct JobCleanup: Sendable {
         let log = context.log
         let kind: FerryKind = object.kind == FerryKind.restore.rawValue ? .restore : .backup
         log("\(object.label): deleted before it ended; stopping its work and removing what it exposed")
-        await deleteUnits(of: object, kind: kind)
-        var problems: [String] = []
-        if let exposer = context.exposer {
-            for clusterWide in [false, true] {
-                problems += await exposer.cleanup(namespace: clusterWide ? nil : object.namespace, owner: ExposureOwner(object, clusterWide: clusterWide))
-            }
-        }
-        for problem in problems { log("\(object.label): \(problem)") }
+        await stopWork(object)
         do {
             switch kind {
             case .restore: try await context.ferry.setFinalizer(FerryLabels.jobFinalizer, present: false, on: try Restore(object))
@@ -30,6 +23,22 @@ struct JobCleanup: Sendable {
         } catch {
             log("\(object.label): cannot remove its finalizer \(FerryLabels.jobFinalizer): \(error)")
         }
+    }
+
+    /// Deletes the job's units (their agents stop) and everything it exposed; returns what could
+    /// not be removed.
+    @discardableResult
+    func stopWork(_ object: KubeObject) async -> [String] {
+        let kind: FerryKind = object.kind == FerryKind.restore.rawValue ? .restore : .backup
+        await deleteUnits(of: object, kind: kind)
+        var problems: [String] = []
+        if let exposer = context.exposer {
+            for clusterWide in [false, true] {
+                problems += await exposer.cleanup(namespace: clusterWide ? nil : object.namespace, owner: ExposureOwner(object, clusterWide: clusterWide))
+            }
+        }
+        for problem in problems { context.log("\(object.label): \(problem)") }
+        return problems
     }
 
     /// Deletes the job's VolumeTransfers, so the agents running them stop.

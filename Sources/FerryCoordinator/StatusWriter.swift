@@ -52,7 +52,11 @@ struct StatusWriter: Sendable {
     /// InProgress under `attempt`, then the status `perform` returns with the completion time, or
     /// phase Failed with the error; the finalizer goes once the final status is written. A job
     /// cancelled because it was deleted writes no status: `JobCleanup` takes over.
-    func carryOut<J: JobObject>(_ job: J, attempt: String, _ perform: () async throws -> J.Status) async {
+    ///
+    /// A job that has not ended after `timeout` is stopped (`stop` removes what it made) and ends
+    /// Failed with that reason.
+    func carryOut<J: JobObject>(_ job: J, attempt: String, timeout: Duration, stop: @escaping @Sendable () async -> Void,
+                                _ perform: @escaping @Sendable () async throws -> J.Status) async {
         let started = ContinuousClock.now
         let startTime = Date()
         do {
@@ -83,8 +87,16 @@ struct StatusWriter: Sendable {
         }
         var outcome: J.Status
         do {
-            outcome = try await perform()
-            log("\(job.label): \(outcome.phase?.rawValue ?? "")")
+            if let finished = try await Self.within(timeout, perform) {
+                outcome = finished
+                log("\(job.label): \(outcome.phase?.rawValue ?? "")")
+            } else {
+                log("\(job.label): did not end within \(timeout); stopping it")
+                await stop()
+                outcome = J.Status()
+                outcome.phase = .failed
+                outcome.errors = ["did not end within \(timeout) (spec.timeout)"]
+            }
         } catch {
             if Task.isCancelled {
                 log("\(job.label): stopped (deleted)")
@@ -140,6 +152,21 @@ extension StatusWriter {
         switch plan.kind {
         case .clusterBackupPlan: try await update(try ClusterBackupPlan(plan.object), change)
         default: try await update(try BackupPlan(plan.object), change)
+        }
+    }
+}
+
+extension StatusWriter {
+    /// `body`'s result, or nil once `limit` has passed (`body` is then cancelled and waited for).
+    static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
         }
     }
 }

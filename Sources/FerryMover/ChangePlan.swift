@@ -28,7 +28,7 @@ struct ChangePlan: Sendable {
 
     static func make(
         tracker: (any ChangeTracker)?, parent: VolumeManifest?, source: any BlockSource, request: BackupRequest,
-        repository: Repository
+        repository: Repository, reads: BlockingExecutor
     ) async throws -> ChangePlan {
         let size = source.size
         guard let tracker else {
@@ -69,7 +69,7 @@ struct ChangePlan: Sendable {
             plan.fallbackReason = "--verify-cbt: every block compared to check \(tracker.provider)"
             return plan
         }
-        if let mismatch = try await plan.spotCheck(blocks, parent: parent, source: source, request: request, repository: repository) {
+        if let mismatch = try await plan.spotCheck(blocks, parent: parent, source: source, request: request, repository: repository, reads: reads) {
             plan.fallbackReason = "\(tracker.provider) FAILED the sample check: block \(mismatch) (offset \(Int64(mismatch) * blockSize)) changed although the tracker reported it unchanged"
             return plan
         }
@@ -81,7 +81,8 @@ struct ChangePlan: Sendable {
     /// Reads a sample of the blocks outside `changed` and compares them with the parent's block
     /// map; returns the first block that differs.
     private mutating func spotCheck(
-        _ changed: BlockRangeList, parent: VolumeManifest, source: any BlockSource, request: BackupRequest, repository: Repository
+        _ changed: BlockRangeList, parent: VolumeManifest, source: any BlockSource, request: BackupRequest, repository: Repository,
+        reads: BlockingExecutor
     ) async throws -> Int? {
         var random = SystemRandomNumberGenerator()
         let blockSize = Int64(request.blockSize)
@@ -93,7 +94,7 @@ struct ChangePlan: Sendable {
             let offset = Int64(block) * blockSize
             guard offset < source.size else { continue }
             let length = Int(min(blockSize, source.size - offset))
-            try await BlockingExecutor.io.run { try source.read(at: offset, into: buffer.prefix(length)) }
+            try await reads.run { try source.read(at: offset, into: buffer.prefix(length)) }
             bytesSampled += Int64(length)
             blocksSampled += 1
             let data = UnsafeRawBufferPointer(buffer.prefix(length))

@@ -70,11 +70,15 @@ public struct VolumeBackup: Sendable {
     public let source: any BlockSource
     public let repository: Repository
     public let request: BackupRequest
+    /// The threads that read the source: this backup's own, so that reads of a device that no
+    /// longer answers hold up only this backup, never another's or the repository's I/O.
+    let reads: BlockingExecutor
 
     public init(source: any BlockSource, repository: Repository, request: BackupRequest) {
         self.source = source
         self.repository = repository
         self.request = request
+        reads = BlockingExecutor(label: "ferry.read", width: request.workers + 1)
     }
 
     public func run() async throws -> BackupResult {
@@ -105,7 +109,7 @@ public struct VolumeBackup: Sendable {
         }
         let started = ContinuousClock.now
         let plan = try await ChangePlan.make(
-            tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository)
+            tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository, reads: reads)
         var (pages, stats, missed) = try await writeBlocks(session, repository: session.repository, plan: plan)
         try await session.flush()
         stats.bytesSampled = plan.bytesSampled
@@ -154,7 +158,7 @@ public struct VolumeBackup: Sendable {
                 parentPage = try await repository.blockMapPage(parent, page: page)
             }
             let source = self.source
-            var ranges = try await BlockingExecutor.io.run { try source.dataRanges(in: pageRange) }
+            var ranges = try await reads.run { try source.dataRanges(in: pageRange) }
             if let allocated = plan.allocated { ranges = BlockRangeList(ranges).intersection(allocated).ranges }
             var toRead = Self.blocksTouching(ranges, first: first, count: count, blockSize: blockSize)
             let holes = count - toRead.count
@@ -228,7 +232,10 @@ public struct VolumeBackup: Sendable {
             let block = toRead[k]
             let offset = Int64(first + block) * blockSize
             let length = Self.length(of: first + block, blockSize: blockSize, size: source.size)
-            try await BlockingExecutor.io.run { try source.read(at: offset, into: buffer.prefix(Int(length))) }
+            try await reads.run {
+                FaultPoint.blockRead.reach()
+                try source.read(at: offset, into: buffer.prefix(Int(length)))
+            }
             outcome.stats.bytesRead += length
             request.progress?.advance(length)
             let data = UnsafeRawBufferPointer(buffer.prefix(Int(length)))

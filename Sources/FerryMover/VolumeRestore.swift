@@ -47,12 +47,16 @@ public struct VolumeRestore: Sendable {
     public let volume: VolumeManifest
     public let target: String
     public let request: RestoreRequest
+    /// The threads that write the target: this restore's own, so that writes to a device that
+    /// no longer answers hold up only this restore.
+    let writes: BlockingExecutor
 
     public init(repository: Repository, volume: VolumeManifest, target: String, request: RestoreRequest = RestoreRequest()) {
         self.repository = repository
         self.volume = volume
         self.target = target
         self.request = request
+        writes = BlockingExecutor(label: "ferry.write", width: request.workers + 1)
     }
 
     public func run() async throws -> RestoreResult {
@@ -192,7 +196,7 @@ public struct VolumeRestore: Sendable {
                 try codec.decode(record, id: chunk.id, into: plain.prefix(length), scratch: scratch.bytes, pack: name)
             }
             let offsets = chunk.offsets
-            try await BlockingExecutor.io.run {
+            try await writes.run {
                 for offset in offsets { try output.write(at: offset, UnsafeRawBufferPointer(plain.prefix(length))) }
             }
             let total = Int64(length) * Int64(offsets.count)

@@ -24,9 +24,10 @@ public struct ResourceRestore: Sendable {
         /// and cluster-scoped objects are not created (`skipped`): what a namespaced Restore
         /// resource may do.
         public var confinedTo: String?
-        /// Runs after each phase's objects are in place (and waited for), before the next phase:
-        /// e.g. writing volume data once the claims exist and before the workloads start.
-        public var afterPhase: (@Sendable (RestoreOrder.Phase) async throws -> Void)?
+        /// Runs after each phase's objects are in place (and waited for), before the next phase,
+        /// with what was done so far: e.g. writing volume data into the claims this restore
+        /// created, before the workloads start.
+        public var afterPhase: (@Sendable (RestoreOrder.Phase, ResourceRestoreReport) async throws -> Void)?
         /// The last say on each object before it is created (namespaces and owners already
         /// mapped): e.g. a claim given a data source holding its restored data. An error stops
         /// the restore.
@@ -109,7 +110,7 @@ public struct ResourceRestore: Sendable {
                 if phase == .customResourceDefinitions { catalog = try await waitUntilServed(present.map(\.0)) }
                 report.waits.append(ResourceRestoreReport.Wait(phase: phase, seconds: (ContinuousClock.now - start).seconds))
             }
-            try await options.afterPhase?(phase)
+            try await options.afterPhase?(phase, report)
         }
         return report
     }

@@ -17,7 +17,8 @@ public struct RestoreTarget: Sendable {
     private let file: File
 
     /// Opens or creates the target for a volume of `size` bytes. A device that is mounted or
-    /// held exclusively is refused unless `force` is set; a device smaller than `size` is refused.
+    /// held exclusively, or an image a running QEMU has open (its byte-range locks), is refused
+    /// unless `force` is set; a device smaller than `size` is refused.
     public init(path: String, size: Int64, force: Bool = false) throws {
         self.path = path
         var st = stat()
@@ -37,8 +38,15 @@ public struct RestoreTarget: Sendable {
         do {
             file = try File.open(path, flags: flags, mode: 0o600)
         } catch {
-            if error.isBusy { throw VolumeError.busy(path: path, detail: "mounted or opened exclusively by another process") }
+            if error.isBusy { throw VolumeError.targetInUse(path: path, detail: "mounted or opened exclusively by another process") }
             throw VolumeError.unreadable(path: path, detail: String(cString: strerror(error.code)))
+        }
+        if exists && !isBlockDevice && !force {
+            let holder = QEMULockProbe.state(of: file.descriptor)
+            guard holder == .free else {
+                file.close()
+                throw VolumeError.targetInUse(path: path, detail: "a running QEMU has it open\(holder == .writer ? " for writing" : "")")
+            }
         }
         do {
             if isBlockDevice {

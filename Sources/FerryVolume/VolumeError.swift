@@ -9,6 +9,9 @@ public enum VolumeError: Error, Sendable, CustomStringConvertible {
     case busy(path: String, detail: String)
     /// The source ended before its recorded size while it was being read.
     case sourceShrank(path: String, expected: Int64, actual: Int64)
+    /// A restore target is mounted, held exclusively, or open in a running QEMU: writing the
+    /// volume would change data under its user. `--force` overrides.
+    case targetInUse(path: String, detail: String)
     /// The source is not something Ferry can read (a directory, a character device, ...).
     case unsupported(path: String, detail: String)
     /// The target is smaller than the volume being restored.
@@ -20,6 +23,9 @@ public enum VolumeError: Error, Sendable, CustomStringConvertible {
         switch self {
         case let .unreadable(path, detail): "cannot open \(path): \(detail)"
         case let .busy(path, detail): "\(path) is in use (\(detail)); a backup needs a point-in-time source: snapshot it or stop its user, or pass --force"
+        case let .targetInUse(path, detail):
+            "\(path) is in use (\(detail)); a restore writes over the whole volume: stop what uses it (unmount it, shut the VM down) "
+                + "or restore somewhere else, or pass --force"
         case let .sourceShrank(path, expected, actual): "\(path) shrank while it was read: expected \(expected) bytes, it now ends at \(actual)"
         case let .unsupported(path, detail): "\(path): \(detail)"
         case let .targetTooSmall(path, needed, available): "\(path) holds \(available) bytes but the volume needs \(needed)"

@@ -50,7 +50,11 @@ enum FerryExamples {
         return status
     }
 
-    static let backupSpec = BackupSpec(plan: "p", clusterPlan: "c")
+    static var backupSpec: BackupSpec {
+        var spec = BackupSpec(plan: "p", clusterPlan: "c")
+        spec.timeout = "6h"
+        return spec
+    }
 
     static let volumes = [VolumeProgress(claim: "ns/c", phase: .running, bytesDone: 1, bytesTotal: 2, message: "m")]
 
@@ -72,9 +76,11 @@ enum FerryExamples {
     static var restoreSpec: RestoreSpec {
         var spec = RestoreSpec(backup: "b", target: "t", snapshot: "s")
         spec.existingResources = .update
+        spec.existingVolumes = .overwrite
         spec.waitTimeoutSeconds = 60
         spec.clusterWide = true
         spec.namespaceMapping = ["a": "b"]
+        spec.timeout = "6h"
         return spec
     }
 
@@ -91,6 +97,7 @@ enum FerryExamples {
         status.failed = 1
         status.skipped = ["k"]
         status.volumesRestored = ["ns/c"]
+        status.volumesSkipped = ["ns/d: in use"]
         status.volumes = volumes
         status.warnings = ["w"]
         status.errors = ["e"]
@@ -110,6 +117,7 @@ enum FerryExamples {
         status.attempt = "a"
         status.agent = "g"
         status.heartbeat = time
+        status.requeues = 1
         status.bytesDone = 1
         status.bytesTotal = 2
         status.firstPage = 0

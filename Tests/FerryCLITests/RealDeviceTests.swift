@@ -66,7 +66,8 @@ struct RealDeviceTests {
         try await cli.expectFailure(["backup", device.path, "--repo", cli.repo], mentioning: "is in use")
         let forced = try await cli.backup(device.path, ["--force"])
         #expect(forced.int("size") == 96 << 20)
-        try await cli.expectFailure(["restore", forced.string("snapshot"), device.path, "--repo", cli.repo], mentioning: "is in use")
+        try await cli.expectFailure(["restore", forced.string("snapshot"), device.path, "--repo", cli.repo],
+                                    mentioning: "is in use (mounted or opened exclusively by another process); a restore writes over the whole volume")
     }
 
     @Test func sparseImageCostFollowsTheData() async throws {

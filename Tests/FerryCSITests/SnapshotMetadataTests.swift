@@ -1,6 +1,7 @@
 @testable import FerryCSI
 import FerryCSITestSupport
 import FerryQEMUTestSupport
+import FerryTestSupport
 import FerryVolume
 import Foundation
 import Testing

@@ -99,9 +99,15 @@ extension AgentTests {
                     claim = try await client.get(claims, namespace: "db", name: claimName)
                 }
                 let pv = try #require(claim["spec"]?["volumeName"]?.stringValue, "claim \(claimName) was never bound")
+                // As the kubelet lays it out: the pod's device is a link to an absolute node path
+                // in the CSI plugins tree, where the published device is (here the volume's file,
+                // hard-linked under the host root the agent mounts).
                 let device = "\(hostRoot)/var/lib/kubelet/pods/\(pod.uid!)/volumeDevices/kubernetes.io~csi"
+                let publish = "/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/\(pv)/\(pod.uid!)"
                 try FileManager.default.createDirectory(atPath: device, withIntermediateDirectories: true)
-                try FileManager.default.createSymbolicLink(atPath: "\(device)/\(pv)", withDestinationPath: backing(pv))
+                try FileManager.default.createDirectory(atPath: hostRoot + (publish as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.linkItem(atPath: backing(pv), toPath: hostRoot + publish)
+                try FileManager.default.createSymbolicLink(atPath: "\(device)/\(pv)", withDestinationPath: publish)
                 pod.json.setValue(.string(nodes[scheduled % nodes.count]), at: ["spec", "nodeName"])
                 scheduled += 1
                 pod = try await client.update(pods, pod)

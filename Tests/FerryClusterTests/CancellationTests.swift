@@ -7,7 +7,7 @@ import Testing
 
 /// Deleting a Backup stops it: its units end on the agents, nothing is committed, everything it
 /// exposed goes, and what it uploaded is left to prune.
-@Suite(.serialized) struct CancellationTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CancellationTests {
     /// A CSI volume is being read through its exposed snapshot (the agent is held at its first
     /// stored pack) when the Backup is deleted.
     @Test func aBackupDeletedMidTransferCommitsNothingAndLeavesNothingExposed() async throws {
@@ -34,9 +34,7 @@ import Testing
             _ = try await cluster.client.delete(backups, namespace: "db", name: "db-1")
             agent.kill(SIGCONT)
             // The Backup goes once the coordinator has cleaned up and removed its finalizer.
-            for try await event in cluster.client.watch(backups, namespace: "db", resourceVersion: nil) {
-                if case .deleted(let object) = event, object.name == "db-1" { break }
-            }
+            try await setup.gone("Backup", namespace: "db", name: "db-1")
 
             let ferry = FerryProcess(password: "coordinator-test-password")
             let snapshots = try JSONValue(parsing: try await ferry.run(["snapshots", "--repo", setup.repository, "--json"]).stdout)

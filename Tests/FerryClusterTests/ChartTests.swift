@@ -66,9 +66,11 @@ import Testing
             let role = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", name: "ferry-coordinator")
             #expect(verbs(role) == ["get", "list", "watch", "create", "patch", "update", "bind", "escalate", "delete"])
             #expect(wildcardWrites(role).isEmpty, "\(wildcardWrites(role))")
-            // Deleting is only for the objects that expose CSI snapshots.
+            // Deleting is only for the objects that expose CSI snapshots, and the units of a
+            // Backup or Restore deleted before it ended.
             let deletes = (role?["rules"]?.arrayValue ?? []).filter { ($0["verbs"]?.arrayValue ?? []).contains("delete") }
-            #expect(Set(deletes.flatMap { ($0["resources"]?.arrayValue ?? []).compactMap(\.stringValue) }) == ["volumesnapshots", "persistentvolumeclaims", "pods"])
+            #expect(Set(deletes.flatMap { ($0["resources"]?.arrayValue ?? []).compactMap(\.stringValue) })
+                == ["volumesnapshots", "persistentvolumeclaims", "pods", "volumetransfers"])
             let lease = await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", namespace: "ferry", name: "ferry-leader-election")
             #expect(lease?["rules"]?[0]?["resources"] == ["leases"])
 

@@ -9,7 +9,7 @@ import Testing
 /// No Backup stays InProgress after its work ended, and two coordinators never act at once: a
 /// final status that fails to write is written again, a leader killed mid-backup is replaced and
 /// the Backup finished, and a leader that cannot renew its lease stops before anyone takes over.
-@Suite(.serialized) struct CoordinatorFailoverTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CoordinatorFailoverTests {
     /// A namespace with one labelled ConfigMap, a Target and a plan of it.
     func installConfigMapApp(_ setup: CoordinatorTests.Setup) async throws {
         try await setup.cluster.server.load(yaml: """
@@ -62,7 +62,7 @@ import Testing
             let image = "\(cluster.directory)/pv-data.img"
             let original = try AgentTests().writeDevice(image, seed: 404)
             try await AgentTests().install(setup, device: image)
-            let alpha = try setup.coordinator(identity: "alpha", leaseDuration: 6, ["--unit-lease", "30"])
+            let alpha = try setup.coordinator(identity: "alpha", leaseDuration: 10, ["--unit-lease", "30"])
             defer { alpha.kill() }
             let agent = try AgentTests().agent(setup, identity: "agent-1", stopAt: "pack-stored")
             defer { agent.kill() }
@@ -70,7 +70,7 @@ import Testing
             #expect(await agent.waitUntilStopped(), "the agent reaches its first stored pack")
 
             alpha.kill()
-            let beta = try setup.coordinator(identity: "beta", leaseDuration: 6, ["--unit-lease", "30"])
+            let beta = try setup.coordinator(identity: "beta", leaseDuration: 10, ["--unit-lease", "30"])
             defer { beta.kill() }
             agent.kill(SIGCONT)
             let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")

@@ -7,7 +7,7 @@ import Testing
 
 /// `ferry coordinator` run as the real binary against the test API server with the chart's
 /// CustomResourceDefinitions installed: Backup and Restore resources carried out end to end.
-@Suite(.serialized) struct CoordinatorTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CoordinatorTests {
     static let chartCRDs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("charts/ferry/crds")
 
@@ -42,7 +42,7 @@ import Testing
                 """)
         }
 
-        func coordinator(identity: String, leaseDuration: Int = 15, _ extra: [String] = []) throws -> RunningProcess {
+        func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = []) throws -> RunningProcess {
             try FerryProcess(password: nil).start([
                 "coordinator", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--lease-namespace", "ferry", "--identity", identity,
                 "--lease-duration", String(leaseDuration),
@@ -61,6 +61,29 @@ import Testing
             for try await event in cluster.client.watch(resource, namespace: namespace, resourceVersion: nil) {
                 guard let object = event.object, object.name == name else { continue }
                 if ["Completed", "PartiallyFailed", "Failed"].contains(object["status"]?["phase"]?.stringValue ?? "") { return object }
+            }
+            throw WatchEnded()
+        }
+
+        /// Waits until the object is gone: a list, then a watch from the list's version (an
+        /// object deleted before the watch began is not waited for).
+        func gone(_ kind: String, namespace: String, name: String) async throws {
+            let resource = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
+            let list = try await cluster.client.list(resource, namespace: namespace)
+            guard list.items.contains(where: { $0.name == name }) else { return }
+            for try await event in cluster.client.watch(resource, namespace: namespace, resourceVersion: list.resourceVersion) {
+                if case .deleted(let object) = event, object.name == name { return }
+            }
+            throw WatchEnded()
+        }
+
+        /// Waits until a final status's finalizer has been removed too (a separate write: the
+        /// status subresource cannot change metadata).
+        func released(_ kind: String, namespace: String, name: String) async throws -> KubeObject {
+            let resource = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: kind)
+            for try await event in cluster.client.watch(resource, namespace: namespace, resourceVersion: nil) {
+                guard let object = event.object, object.name == name else { continue }
+                if object.finalizers.isEmpty { return object }
             }
             throw WatchEnded()
         }

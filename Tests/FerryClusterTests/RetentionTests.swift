@@ -7,7 +7,7 @@ import Testing
 
 /// A plan's retention never costs the only copy of a volume's data: it runs only after a
 /// Completed backup, and keeps the newest snapshot holding each volume whatever the policy says.
-@Suite(.serialized) struct RetentionTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RetentionTests {
     /// Two Block claims on node-1 (their devices are files here), used by one pod; a plan with
     /// `keepLast: 1`.
     func install(_ setup: CoordinatorTests.Setup, devices: [String]) async throws {

@@ -8,7 +8,7 @@ import Testing
 
 /// What a Target may reach: a repository only where one exists (or where the Target asks for a
 /// new one), and Ferry's own cloud identity only from Ferry's own namespace.
-@Suite(.serialized) struct TargetTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct TargetTests {
     /// A namespace with a password Secret, a Target as given and a plan of one ConfigMap.
     func install(_ setup: CoordinatorTests.Setup, namespace: String, target: String) async throws {
         try await setup.cluster.server.load(yaml: """

@@ -1,3 +1,4 @@
+import FerryTestSupport
 import Foundation
 import FerryVolume
 
@@ -81,22 +82,6 @@ public enum QEMUTools {
         let out = try run("qemu-img", ["info", "--output=json", "-U", image], in: directory)
         return try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] ?? [:]
     }
-}
-
-/// A directory under /tmp removed (with everything in it) when the value is released.
-public final class TemporaryDirectory: @unchecked Sendable {
-    public let path: String
-
-    public init(_ label: String = "ferry") throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// `name` inside the directory.
-    public func file(_ name: String) -> String { "\(path)/\(name)" }
 }
 
 extension BlockSource {

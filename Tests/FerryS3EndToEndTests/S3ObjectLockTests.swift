@@ -114,9 +114,10 @@ struct S3ObjectLockTests {
     @Test func pruneDeletesVersionsOnlyOnceTheirLockHasPassedAndKeepsWhatIsUsedLocked() async throws {
         let server = try SeaweedFS.shared()
         let bucket = try lockedBucket(server)
-        // 0.00015 days: a 13-second lock, so the test can see it pass.
+        // 0.0007 days: a one-minute lock, longer than the steps before the first prune take on a
+        // loaded machine, short enough that the test can see it pass.
         let cli = try await S3CLIFixture(
-            server: server, bucket: bucket, extra: ["--object-lock-mode", "compliance", "--object-lock-days", "0.00015", "--pack-size",
+            server: server, bucket: bucket, extra: ["--object-lock-mode", "compliance", "--object-lock-days", "0.0007", "--pack-size",
                 "2M"])
         defer { cli.remove() }
         let store = try cli.bucket()

@@ -138,9 +138,15 @@ public final class RunningProcess: @unchecked Sendable {
         Foundation.kill(pid, signal)
     }
 
+    /// Waits until the process has exited. A cancelled wait (a test past its time limit) kills
+    /// the process, so that a hung child never holds up the test run.
     public func wait() async -> FerryProcess.Result {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            group.notify(queue: .global()) { continuation.resume() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                group.notify(queue: .global()) { continuation.resume() }
+            }
+        } onCancel: {
+            Foundation.kill(pid, SIGKILL)
         }
         let signaled = process.terminationReason == .uncaughtSignal
         return FerryProcess.Result(

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A fresh directory under the system temp dir, removed when the value is released by `remove()`.
-public struct TemporaryDirectory: Sendable {
+/// A fresh directory under the system temp dir (`FERRY_TEST_TMPDIR` if set), removed with
+/// everything in it by `remove()` or, at the latest, when the last reference to it goes.
+public final class TemporaryDirectory: Sendable {
     public let path: String
 
     public init(_ label: String = "ferry-test") throws {
@@ -10,6 +11,9 @@ public struct TemporaryDirectory: Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
+    deinit { remove() }
+
+    /// `name` inside the directory.
     public func file(_ name: String) -> String {
         (path as NSString).appendingPathComponent(name)
     }

@@ -21,6 +21,8 @@ public struct BackupSpec: Codable, Sendable, Equatable {
     public var plan: String?
     /// Or a ClusterBackupPlan (only for Backups in the namespace Ferry runs in).
     public var clusterPlan: String?
+    /// How long the Backup may take before it ends Failed (`90m`, `6h`, `2d`; default 24h).
+    public var timeout: String?
 
     public init(plan: String? = nil, clusterPlan: String? = nil) {
         self.plan = plan

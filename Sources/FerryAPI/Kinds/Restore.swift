@@ -25,14 +25,25 @@ public struct RestoreSpec: Codable, Sendable, Equatable {
     /// With `target`: a snapshot id (or unique prefix, or `latest`).
     public var snapshot: String?
     public var existingResources: ExistingResources?
+    /// What happens to a claim that existed before the Restore: its data is left alone (Skip,
+    /// the default), or written over (Overwrite) — and even then only when no pod and no running
+    /// VirtualMachineInstance uses it and no QEMU has its disk image open.
+    public var existingVolumes: ExistingVolumes?
     public var waitTimeoutSeconds: Int?
     /// Into the backed-up namespaces (and cluster-scoped objects): only in Ferry's namespace.
     public var clusterWide: Bool?
     /// With `clusterWide`: backed-up namespace → namespace to restore into.
     public var namespaceMapping: [String: String]?
+    /// How long the Restore may take before it ends Failed (`90m`, `6h`, `2d`; default 24h).
+    public var timeout: String?
 
     public enum ExistingResources: String, Codable, Sendable, CaseIterable {
         case skip, update
+    }
+
+    public enum ExistingVolumes: String, Codable, Sendable, CaseIterable {
+        case skip = "Skip"
+        case overwrite = "Overwrite"
     }
 
     public init(backup: String? = nil, target: String? = nil, snapshot: String? = nil) {
@@ -55,6 +66,8 @@ public struct RestoreStatus: Codable, Sendable, Equatable {
     public var skipped: [String]?
     /// Volumes whose data was written (`namespace/claim` as in the snapshot).
     public var volumesRestored: [String]?
+    /// Volumes whose claims existed before and were left alone, with why.
+    public var volumesSkipped: [String]?
     public var volumes: [VolumeProgress]?
     public var warnings: [String]?
     public var errors: [String]?

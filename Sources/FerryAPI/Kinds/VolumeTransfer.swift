@@ -147,8 +147,10 @@ public struct VolumeTransferStatus: Codable, Sendable, Equatable {
     /// The agent attempt that claimed the unit; only it writes the status while it runs.
     public var attempt: String?
     public var agent: String?
-    /// The last time the agent reported progress.
+    /// The last time the agent reported.
     public var heartbeat: Date?
+    /// How often the coordinator has taken the unit back from a silent or stalled agent.
+    public var requeues: Int?
     public var bytesDone: Int64?
     public var bytesTotal: Int64?
     public var message: String?

@@ -68,27 +68,80 @@ public final class SeenSet: Sendable {
 }
 
 /// The tasks running work items, by the uid of the object they work on, so that deleting the
-/// object cancels its work.
+/// object (or a watchdog) cancels its work.
 public final class RunningWork: Sendable {
-    private let tasks = Mutex<[String: Task<Void, Never>]>([:])
+    private struct Entry: Sendable {
+        var task: Task<Void, Never>
+        /// Ends the wait at once when the work is cancelled (work that is abandoned).
+        var outcome: Outcome?
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
 
     public init() {}
 
     /// Runs `body` as the work of `uid` until it ends or `cancel(uid)` is called; returns false
-    /// when it was cancelled.
-    public func run(_ uid: String, _ body: @escaping @Sendable () async -> Void) async -> Bool {
+    /// when it was cancelled. With `abandonOnCancel` the wait ends as soon as the work is
+    /// cancelled, even while the work itself is still blocked (in a read from a device that does
+    /// not answer) and finishes later; otherwise the wait lasts until the work has wound down.
+    public func run(_ uid: String, abandonOnCancel: Bool = false, _ body: @escaping @Sendable () async -> Void) async -> Bool {
         let task = Task { await body() }
-        tasks.withLock { $0[uid] = task }
-        await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
-        tasks.withLock { _ = $0.removeValue(forKey: uid) }
-        return !task.isCancelled
+        let outcome = abandonOnCancel ? Outcome() : nil
+        entries.withLock { $0[uid] = Entry(task: task, outcome: outcome) }
+        defer { entries.withLock { _ = $0.removeValue(forKey: uid) } }
+        guard let outcome else {
+            await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+            return !task.isCancelled
+        }
+        Task {
+            await task.value
+            outcome.settle(!task.isCancelled)
+        }
+        return await withTaskCancellationHandler {
+            await outcome.value()
+        } onCancel: {
+            task.cancel()
+            outcome.settle(false)
+        }
     }
 
     /// Cancels the work of `uid`; false when none runs.
     @discardableResult
     public func cancel(_ uid: String) -> Bool {
-        guard let task = tasks.withLock({ $0[uid] }) else { return false }
-        task.cancel()
+        guard let entry = entries.withLock({ $0[uid] }) else { return false }
+        entry.task.cancel()
+        entry.outcome?.settle(false)
         return true
+    }
+}
+
+/// A Bool settled once, by whichever comes first; waiters get the first value.
+final class Outcome: Sendable {
+    private struct State {
+        var value: Bool?
+        var waiters: [CheckedContinuation<Bool, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    func settle(_ value: Bool) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            guard state.value == nil else { return [] }
+            state.value = value
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: value) }
+    }
+
+    func value() async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let settled = state.withLock { state -> Bool? in
+                if let value = state.value { return value }
+                state.waiters.append(continuation)
+                return nil
+            }
+            if let settled { continuation.resume(returning: settled) }
+        }
     }
 }

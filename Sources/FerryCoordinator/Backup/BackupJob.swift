@@ -18,7 +18,7 @@ struct BackupJob: Sendable {
 
     /// Runs the backup; every failure ends in the status (phase Failed with the reason).
     func run(attempt: String) async {
-        await context.status.carryOut(backup, attempt: attempt) { try await perform() }
+        await context.carryOut(backup, timeoutText: backup.spec.timeout, attempt: attempt) { try await perform() }
     }
 
     func perform() async throws -> BackupStatus {

@@ -18,7 +18,7 @@ struct RestoreJob: Sendable {
 
     /// Runs the restore; every failure ends in the status (phase Failed with the reason).
     func run(attempt: String) async {
-        await context.status.carryOut(restore, attempt: attempt) { try await perform() }
+        await context.carryOut(restore, timeoutText: restore.spec.timeout, attempt: attempt) { try await perform() }
     }
 
     func perform() async throws -> RestoreStatus {
@@ -57,17 +57,20 @@ struct RestoreJob: Sendable {
         }
         if let seeder { options.prepare = { try await seeder.prepare($0) } }
         if !volumes.isEmpty {
-            options.afterPhase = { phase in
+            options.afterPhase = { phase, report in
                 guard phase == .storage else { return }
                 let seeded = Set(seeder?.seededVolumes ?? [])
+                // Only claims this Restore created get data; the others were there before.
+                let created = Set(report.objects.filter { $0.action == .created && $0.reference.kind == "PersistentVolumeClaim" && $0.reference.group.isEmpty }
+                    .map { "\($0.reference.namespace ?? "")/\($0.reference.name)" })
                 let outcome = try await restoreVolumes(volumes.filter { !seeded.contains($0.name) }, snapshot: snapshot.id.hex, target: targetName,
-                                                       owner: owner, placement: placement)
+                                                       owner: owner, placement: placement, created: created)
                 volumeOutcome.value.withLock { $0 = outcome }
             }
         }
         let report = try await ResourceRestore(client: client, repository: repository, resources: resources, options: options).run()
         let seedWarnings = await seeder?.finish(timeout: options.waitTimeout, poll: context.timing.poll) ?? []
-        var (restoredVolumes, notMoved) = volumeOutcome.value.withLock { $0 }
+        var (restoredVolumes, notMoved, leftAlone) = volumeOutcome.value.withLock { $0 }
         restoredVolumes = (seeder?.seededVolumes ?? []) + restoredVolumes
         let failures = report.objects.filter { $0.action == .failed }.map { "\($0.reference): \($0.message ?? "failed")" }
         let skipped = report.objects.filter { $0.action == .skipped }.map(\.reference.description)
@@ -76,6 +79,7 @@ struct RestoreJob: Sendable {
         status.phase = !failures.isEmpty || !notMoved.isEmpty ? .partiallyFailed : .completed
         status.snapshot = snapshot.id.hex
         status.volumesRestored = restoredVolumes
+        status.volumesSkipped = leftAlone.isEmpty ? nil : leftAlone
         status.warnings = warnings.isEmpty ? nil : warnings
         status.created = report.count(.created)
         status.existing = report.count(.existing)
@@ -89,11 +93,17 @@ struct RestoreJob: Sendable {
     /// Writes the snapshot's volumes back to the volumes their restored claims are bound to,
     /// through the agents on those volumes' nodes. A failed unit stops the restore before the
     /// workloads (they must not start on missing data).
+    ///
+    /// Only claims the Restore created are written. A claim that existed before keeps its data
+    /// (reported in `volumesSkipped`), unless `existingVolumes: Overwrite` asks otherwise and
+    /// nothing uses it: no pod, no running VirtualMachineInstance (and the agent refuses an image
+    /// a QEMU has open).
     func restoreVolumes(_ volumes: [VolumeManifest], snapshot: String, target: String, owner: ExposureOwner,
-                        placement: VolumePlacement) async throws -> ([String], [VolumeUnits.NotMoved]) {
+                        placement: VolumePlacement, created: Set<String>) async throws -> ([String], [VolumeUnits.NotMoved], [String]) {
         var units: [VolumeTransferSpec] = []
         var attachedIn: Set<String> = []
         var notMoved: [VolumeUnits.NotMoved] = []
+        var leftAlone: [String] = []
         let claims = try await context.resource("v1", "PersistentVolumeClaim")
         let persistentVolumes = try await context.resource("v1", "PersistentVolume")
         let exposer = context.exposer
@@ -107,6 +117,17 @@ struct RestoreJob: Sendable {
             guard let claim = try await context.find(claims, namespace: namespace, name: claimName) else {
                 notMoved.append(.init(claim: volume.name, reason: "its claim \(namespace)/\(claimName) was not restored"))
                 continue
+            }
+            if !created.contains("\(namespace)/\(claimName)") {
+                guard restore.spec.existingVolumes == .overwrite else {
+                    leftAlone.append("\(volume.name): claim \(namespace)/\(claimName) existed before this Restore and keeps its data "
+                        + "(spec.existingVolumes: Overwrite writes over it when nothing uses it)")
+                    continue
+                }
+                if let user = try await user(of: claimName, in: namespace) {
+                    leftAlone.append("\(volume.name): claim \(namespace)/\(claimName) is in use by \(user); it keeps its data")
+                    continue
+                }
             }
             let bound = claim["spec"]?["volumeName"]?.stringValue ?? ""
             let pv = bound.isEmpty ? nil : try await context.find(persistentVolumes, namespace: nil, name: bound).flatMap(PersistentVolumeView.init)
@@ -143,7 +164,7 @@ struct RestoreJob: Sendable {
                 throw ClusterError.volume(volume.name, reason: "\(error); the workloads were not created")
             }
         }
-        guard !units.isEmpty else { return ([], notMoved) }
+        guard !units.isEmpty else { return ([], notMoved, leftAlone) }
         let follower = VolumeUnits(context)
         let finished: [VolumeTransfer]
         do {
@@ -159,7 +180,34 @@ struct RestoreJob: Sendable {
                 "\($0.spec.volume): \($0.status.message ?? "failed")"
             }.joined(separator: "; "))
         }
-        return (finished.map(\.spec.volume), notMoved)
+        return (finished.map(\.spec.volume), notMoved, leftAlone)
+    }
+
+    /// What uses a claim now: a pod that has not ended, or a running VirtualMachineInstance (its
+    /// claims and DataVolumes); nil when nothing does.
+    func user(of claim: String, in namespace: String) async throws(ClusterError) -> String? {
+        let pods = try await context.resource("v1", "Pod")
+        do {
+            for pod in try await client.listAll(pods, namespace: namespace) where !["Succeeded", "Failed"].contains(pod["status"]?["phase"]?.stringValue ?? "") {
+                let volumes = pod["spec"]?["volumes"]?.arrayValue ?? []
+                if volumes.contains(where: { $0["persistentVolumeClaim"]?["claimName"]?.stringValue == claim }) { return "pod \(namespace)/\(pod.name)" }
+            }
+        } catch {
+            throw .kube(error)
+        }
+        guard let instances = try? await client.resource(apiVersion: "kubevirt.io/v1", kind: "VirtualMachineInstance") else { return nil }
+        do {
+            for vmi in try await client.listAll(instances, namespace: namespace) where vmi["status"]?["phase"]?.stringValue != "Succeeded"
+                && vmi["status"]?["phase"]?.stringValue != "Failed" {
+                let volumes = vmi["spec"]?["volumes"]?.arrayValue ?? []
+                if volumes.contains(where: { $0["persistentVolumeClaim"]?["claimName"]?.stringValue == claim || $0["dataVolume"]?["name"]?.stringValue == claim }) {
+                    return "VirtualMachineInstance \(namespace)/\(vmi.name)"
+                }
+            }
+        } catch {
+            throw .kube(error)
+        }
+        return nil
     }
 
     /// The Target and snapshot a Restore names: through `backup`, or `target` + `snapshot`.
@@ -189,5 +237,5 @@ struct RestoreJob: Sendable {
 
 /// What the volume phase of a restore did, handed out of the phase callback.
 final class VolumeOutcome: Sendable {
-    let value = Mutex<(restored: [String], notMoved: [VolumeUnits.NotMoved])>(([], []))
+    let value = Mutex<(restored: [String], notMoved: [VolumeUnits.NotMoved], leftAlone: [String])>(([], [], []))
 }

@@ -14,6 +14,11 @@ struct VolumeUnits: Sendable {
         var unitLease: Duration = .seconds(60)
         /// A unit nobody claims for this long fails (no agent on its node).
         var claimTimeout: Duration = .seconds(600)
+        /// A running unit whose agent reports no bytes done for this long (its read hangs) is
+        /// requeued.
+        var stallTimeout: Duration = .seconds(300)
+        /// A unit requeued more often than this fails, with the last reason.
+        var maxRequeues = 3
         var poll: Duration = .milliseconds(500)
     }
 
@@ -105,6 +110,7 @@ struct VolumeUnits: Sendable {
     /// Follows the units until each has succeeded or failed; keeps the owner's status current.
     func follow<J: JobObject>(_ created: [VolumeTransfer], of job: J, notMoved: [NotMoved]) async throws -> [VolumeTransfer] {
         var lastChange: [String: (state: VolumeTransferStatus, at: ContinuousClock.Instant)] = [:]
+        var lastProgress: [String: (attempt: String?, bytesDone: Int64?, at: ContinuousClock.Instant)] = [:]
         var reported: [VolumeProgress]?
         let names = Set(created.map(\.name))
         while true {
@@ -119,12 +125,18 @@ struct VolumeUnits: Sendable {
             let now = ContinuousClock.now
             for unit in units {
                 if lastChange[unit.name]?.state != unit.status { lastChange[unit.name] = (unit.status, now) }
+                if let seen = lastProgress[unit.name], seen.attempt == unit.status.attempt, seen.bytesDone == unit.status.bytesDone {
+                } else {
+                    lastProgress[unit.name] = (unit.status.attempt, unit.status.bytesDone, now)
+                }
                 let quiet = now - lastChange[unit.name]!.at
+                let stalled = now - lastProgress[unit.name]!.at
+                let attempt = unit.status.attempt ?? ""
                 switch unit.phase {
                 case .running where quiet >= timing.unitLease:
-                    let attempt = unit.status.attempt ?? ""
-                    try await reset(unit, VolumeTransferStatus(phase: .pending, message: "requeued: no heartbeat from attempt \(attempt) for \(timing.unitLease)"))
-                    log("\(unit.label): requeued (attempt \(attempt) silent for \(timing.unitLease))")
+                    try await requeue(unit, because: "no heartbeat from attempt \(attempt) for \(timing.unitLease)")
+                case .running where stalled >= timing.stallTimeout:
+                    try await requeue(unit, because: "no progress from attempt \(attempt) for \(timing.stallTimeout)")
                 case .pending where quiet >= timing.claimTimeout:
                     try await reset(unit, VolumeTransferStatus(phase: .failed, message: "no agent on node \(unit.spec.node) claimed it within \(timing.claimTimeout)"))
                 default:
@@ -149,6 +161,22 @@ struct VolumeUnits: Sendable {
             VolumeProgress(claim: unit.spec.volume, phase: VolumePhase(unit.phase), bytesDone: unit.status.bytesDone,
                            bytesTotal: unit.status.bytesTotal, message: unit.status.message)
         } + notMoved.map { VolumeProgress(claim: $0.claim, phase: $0.phase, message: $0.reason) }
+    }
+
+    /// Takes a unit back from its attempt: pending again for any agent on its node, or failed
+    /// once it has been taken back `maxRequeues` times.
+    func requeue(_ unit: VolumeTransfer, because reason: String) async throws {
+        let requeues = (unit.status.requeues ?? 0) + 1
+        var status: VolumeTransferStatus
+        if requeues > timing.maxRequeues {
+            status = VolumeTransferStatus(phase: .failed, message: "\(reason); gave up after \(requeues - 1) requeue(s)")
+            log("\(unit.label): failed (\(reason), \(requeues - 1) requeue(s))")
+        } else {
+            status = VolumeTransferStatus(phase: .pending, message: "requeued: \(reason)")
+            log("\(unit.label): requeued (\(reason))")
+        }
+        status.requeues = requeues
+        try await reset(unit, status)
     }
 
     /// Replaces a unit's status (conditional on the version read: an agent's write in between wins).

@@ -1,4 +1,5 @@
 import FerryBlob
+import FerrySystem
 import Foundation
 
 /// Removes data no snapshot needs, with the two-phase protocol of design §3, safe against

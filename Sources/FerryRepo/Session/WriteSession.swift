@@ -1,4 +1,5 @@
 import FerryBlob
+import FerrySystem
 import Foundation
 import Synchronization
 

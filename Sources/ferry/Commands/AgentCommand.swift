@@ -28,6 +28,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Volume work units carried out at once on this node.", valueName: "n"))
     var maxUnits = 1
 
+    @Option(name: .long, help: ArgumentHelp("Seconds a work unit may go without progress before the agent gives it up.", valueName: "seconds"))
+    var unitStallTimeout = 300
+
     @Option(name: .long, help: ArgumentHelp(
         "The agent's own ServiceAccount (default: FERRY_SERVICE_ACCOUNT). Its tokens authenticate the agent to CSI SnapshotMetadata services.",
         valueName: "namespace/name"))
@@ -44,6 +47,8 @@ struct AgentCommand: AsyncParsableCommand {
         options.heartbeat = .seconds(max(1, heartbeat))
         options.cacheDirectory = process.resolvedCacheDirectory
         options.maxConcurrentUnits = maxUnits
+        guard unitStallTimeout >= 1 else { throw ValidationError("--unit-stall-timeout must be at least 1 second") }
+        options.stallTimeout = .seconds(unitStallTimeout)
         if let account = serviceAccount ?? environment["FERRY_SERVICE_ACCOUNT"], !account.isEmpty {
             let parts = account.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {

@@ -27,6 +27,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds a volume's work unit may wait for an agent to claim it.", valueName: "seconds"))
     var claimTimeout: Int = 600
 
+    @Option(name: .long, help: ArgumentHelp("Seconds a running work unit may go without progress before it is given to another attempt.", valueName: "seconds"))
+    var unitStallTimeout: Int = 300
+
+    @Option(name: .long, help: ArgumentHelp("Times a work unit is given to another attempt before its volume fails.", valueName: "n"))
+    var maxRequeues: Int = 3
+
     @Option(name: .long, help: ArgumentHelp("Image of the pods that expose CSI snapshots to agents (default: FERRY_IMAGE; without one CSI volumes are not moved).", valueName: "image"))
     var exposerImage: String?
 
@@ -38,7 +44,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard maxJobs >= 1 else { throw ValidationError("--max-jobs must be at least 1") }
-        guard unitLease >= 1, claimTimeout >= 1 else { throw ValidationError("--unit-lease and --claim-timeout must be at least 1 second") }
+        guard unitLease >= 1, claimTimeout >= 1, unitStallTimeout >= 1 else {
+            throw ValidationError("--unit-lease, --claim-timeout and --unit-stall-timeout must be at least 1 second")
+        }
+        guard maxRequeues >= 0 else { throw ValidationError("--max-requeues must not be negative") }
         guard leaseDuration >= 1 else { throw ValidationError("--lease-duration must be at least 1 second") }
     }
 
@@ -54,6 +63,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.kubeletRoot = kubeletRoot
         options.maxConcurrentJobs = maxJobs
         options.claimTimeout = .seconds(claimTimeout)
+        options.unitStallTimeout = .seconds(unitStallTimeout)
+        options.maxRequeues = maxRequeues
         options.leadershipLost = {
             ClusterProcessOptions.log("exiting: a coordinator that is not the leader must not act")
             Foundation.exit(3)

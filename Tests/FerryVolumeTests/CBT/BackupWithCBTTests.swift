@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized, .enabled(if: QEMUTools.shouldRun, "qemu-img/qemu-io (Debian qemu-utils) are not installed"))
 struct BackupWithCBTTests {
     static let blockSize = 65536
-    typealias Dir = FerryQEMUTestSupport.TemporaryDirectory
+    typealias Dir = TemporaryDirectory
 
     /// A repository with 64 KiB blocks, driven through the ferry binary.
     struct Repo {

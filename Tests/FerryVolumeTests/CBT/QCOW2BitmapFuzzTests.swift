@@ -1,4 +1,5 @@
 import FerryQEMUTestSupport
+import FerryTestSupport
 @testable import FerryVolume
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import FerryQEMUTestSupport
+import FerryTestSupport
 import FerryVolume
 import Testing
 
