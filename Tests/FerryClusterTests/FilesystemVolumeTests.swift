@@ -1,7 +1,9 @@
 import FerryKube
+import FerryKubeTestServer
 import FerryKubeTestSupport
 import FerryTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 extension AgentTests {
@@ -70,6 +72,72 @@ extension AgentTests {
             #expect(await snapshotNames(cluster).isEmpty)
             #expect(await cluster.server.objects(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db").map(\.name) == ["data"])
             #expect(await cluster.server.objects(apiVersion: "v1", kind: "Pod", namespace: "db").filter { $0.name.hasPrefix("ferry-") }.isEmpty)
+        }
+    }
+}
+
+extension AgentTests {
+    /// The seeded snapshot a restored Filesystem claim is provisioned from is deleted only once
+    /// the claim is bound: a GET of the claim that fails (500) is not "bound". The provisioner's
+    /// binding is held until the coordinator has acted on that failed read (read the claim again,
+    /// or deleted the snapshot), so the old reading (a failed GET counts as bound) deletes the
+    /// snapshot under an unbound claim every time.
+    @Test func aSeededSnapshotOutlivesAnUnreadableClaim() async throws {
+        try await withKubeTestCluster { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            let live = "\(cluster.directory)/csi-h1.img"
+            try writeFileSystem(live, in: cluster)
+            let hostRoot = "\(cluster.directory)/host"
+            try await installCSIVolume(setup, mode: "Filesystem")
+            let run = try runCSI(setup, live: live, hostRoot: hostRoot)
+            defer { run.stop() }
+            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data")
+            await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolume", name: "pv-csi")
+
+            let claimPath = "/api/v1/namespaces/db/persistentvolumeclaims/data"
+            @Sendable func claimIsBound(_ server: KubeTestServer) async -> Bool? {
+                guard let claim = await server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data") else { return nil }
+                return !(claim["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true)
+            }
+            let (actedOn, signal) = AsyncStream<Void>.makeStream()
+            // Reads of the created, unbound claim fail for longer than the client retries (one
+            // read and five retries); the next read is the coordinator acting on that failure by
+            // waiting for the claim.
+            let outage = 6
+            let failures = Mutex(0)
+            _ = await cluster.server.addHook(.init(times: nil, matching: { $0.method == "GET" && $0.path == claimPath }) { _, server in
+                guard await claimIsBound(server) == false else { return .proceed }
+                if failures.withLock({ count in defer { count += 1 }; return count < outage }) {
+                    return .respond(status: 500, reason: "InternalError", message: "etcdserver: request timed out")
+                }
+                signal.yield()
+                return .proceed
+            })
+            // Or acting on it by deleting the snapshot (seen here while the claim is unbound).
+            let deletedWhileUnbound = Mutex<[String]>([])
+            _ = await cluster.server.addHook(.init(times: nil, matching: {
+                $0.method == "DELETE" && $0.path.hasPrefix("/apis/snapshot.storage.k8s.io/v1/namespaces/db/volumesnapshots/") && $0.path.contains("-seed-")
+            }) { request, server in
+                if await claimIsBound(server) != true { deletedWhileUnbound.withLock { $0.append(request.path) } }
+                signal.yield()
+                return .proceed
+            })
+            // The provisioner binds the claim only after that.
+            _ = await cluster.server.addHook(.init(times: 1, matching: { $0.method == "PUT" && $0.path == claimPath }) { _, _ in
+                for await _ in actedOn { break }
+                return .proceed
+            })
+
+            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: back, namespace: db}\nspec: {backup: db-1}")
+            let restore = try await setup.finished("Restore", namespace: "db", name: "back")
+            #expect(restore["status"]?["phase"] == "Completed" && restore["status"]?["volumesRestored"] == ["db/data"], "\(restore.json.serializedString())")
+            #expect(failures.withLock { $0 } > outage, "the claim could not be read, then could")
+            let log = await cluster.server.requests().filter { $0.path.contains("persistentvolumeclaims/data") || $0.path.contains("-seed-") }.map { "\($0.method) \($0.path) \($0.status)" }
+            #expect(deletedWhileUnbound.withLock { $0 }.isEmpty, "no seeded snapshot is deleted under an unbound claim: \(log)")
+            #expect(await snapshotNames(cluster).isEmpty, "the seeded snapshot goes once the claim is bound")
+            #expect(try file("/hello.txt", inFileSystem: try await csiVolumeFile(cluster, claim: "data", live: live)) == "hello from the volume")
         }
     }
 }

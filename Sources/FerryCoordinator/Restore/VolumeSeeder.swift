@@ -55,7 +55,14 @@ final class VolumeSeeder: Sendable {
               let namespace = object.namespace, let storageClass = object["spec"]?["storageClassName"]?.stringValue else { return object }
         let client = job.client
         let claims = try await client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim")
-        if (try? await client.get(claims, namespace: namespace, name: object.name)) != nil { return object }
+        do {
+            _ = try await client.get(claims, namespace: namespace, name: object.name)
+            return object
+        } catch .notFound {
+            // Absent: it is created here, holding the volume's data.
+        } catch {
+            throw ClusterError.kube(error)
+        }
         guard let snapshotClass = try await snapshotClass(for: storageClass) else { return object }
 
         let index = seeded.withLock { $0.count }
@@ -88,27 +95,39 @@ final class VolumeSeeder: Sendable {
     }
 
     /// Deletes each seeded snapshot once its claim is bound (the driver has provisioned the
-    /// volume from it), waiting up to `timeout`; returns warnings for those left.
+    /// volume from it) or gone, waiting up to `timeout`; returns warnings for those left. A claim
+    /// that cannot be read is not bound: its snapshot stays until a definite answer.
     func finish(timeout: Duration, poll: Duration) async -> [String] {
-        let all = seeded.withLock { $0 }
-        guard !all.isEmpty, let claims = try? await job.client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim") else { return [] }
-        var pending = all
+        var pending = seeded.withLock { $0 }
+        var warnings: [String] = []
+        var unreadable: [String: String] = [:]
         let deadline = ContinuousClock.now + timeout
-        while true {
+        while !pending.isEmpty {
             var waiting: [Seeded] = []
             for item in pending {
-                let claim = try? await job.client.get(claims, namespace: item.namespace, name: item.claim)
-                if claim?["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true, claim != nil { waiting.append(item) }
-            }
-            for item in pending where !waiting.contains(where: { $0.claim == item.claim && $0.namespace == item.namespace }) {
-                await deleteSnapshots(namespace: item.namespace, names: [item.snapshot])
+                do {
+                    let claims = try await job.client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim")
+                    let claim = try await job.client.get(claims, namespace: item.namespace, name: item.claim)
+                    if claim["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true {
+                        waiting.append(item)
+                        continue
+                    }
+                } catch .notFound {
+                    // Deleted since: nothing will be provisioned from the snapshot any more.
+                } catch {
+                    unreadable["\(item.namespace)/\(item.claim)"] = "\(error)"
+                    waiting.append(item)
+                    continue
+                }
+                if let failure = await deleteSnapshots(namespace: item.namespace, names: [item.snapshot]) { warnings.append(failure) }
             }
             pending = waiting
             if pending.isEmpty || ContinuousClock.now >= deadline { break }
             try? await Task.sleep(for: poll)
         }
-        return pending.map {
-            "claim \($0.namespace)/\($0.claim) is not bound yet: VolumeSnapshot \($0.snapshot), which it is provisioned from, is kept; delete it once the claim is bound"
+        return warnings + pending.map {
+            let state = unreadable["\($0.namespace)/\($0.claim)"].map { "could not be read (\($0))" } ?? "is not bound yet"
+            return "claim \($0.namespace)/\($0.claim) \(state): VolumeSnapshot \($0.snapshot), which it is provisioned from, is kept; delete it once the claim is bound"
         }
     }
 
@@ -142,8 +161,20 @@ final class VolumeSeeder: Sendable {
         }
     }
 
-    private func deleteSnapshots(namespace: String, names: [String]) async {
-        guard !names.isEmpty, let snapshots = try? await job.client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot") else { return }
-        for name in names { _ = try? await job.client.delete(snapshots, namespace: namespace, name: name) }
+    /// Deletes the snapshots; a warning naming those that could not be deleted (nil: all gone).
+    @discardableResult
+    private func deleteSnapshots(namespace: String, names: [String]) async -> String? {
+        var failed: [String] = []
+        for name in names {
+            do {
+                let snapshots = try await job.client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot")
+                _ = try await job.client.delete(snapshots, namespace: namespace, name: name)
+            } catch .notFound {
+            } catch {
+                failed.append("\(name) (\(error))")
+            }
+        }
+        guard !failed.isEmpty else { return nil }
+        return "VolumeSnapshot \(failed.joined(separator: ", ")) in \(namespace) could not be deleted; delete it by hand"
     }
 }
