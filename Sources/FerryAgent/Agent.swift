@@ -143,10 +143,12 @@ public struct Agent: Sendable {
                 } ?? source.size)
                 heartbeat = beat(unit, attempt: attempt, progress: progress)
                 watchdog = watch(unit, progress: progress, giveUp: giveUp)
-                let volume = try await backup(spec, source: source, repository: repository, progress: progress)
+                let (volume, pageList) = try await backup(spec, source: source, repository: repository, progress: progress)
                 let tracking = volume.changeTracking.map { " (changes: \($0.provider)\($0.fallbackReason.map { "; \($0)" } ?? ""))" } ?? ""
                 log("\(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, read \(volume.stats.bytesRead) bytes\(tracking)")
                 outcome.result = volume
+                outcome.result?.pages = []
+                outcome.pageList = pageList
                 outcome.bytesDone = volume.stats.size
                 outcome.bytesTotal = volume.stats.size
                 outcome.firstPage = spec.pages?.lowerBound
@@ -177,6 +179,12 @@ public struct Agent: Sendable {
                                           bytes: final.result?.stats.bytesRead ?? final.written?.bytesWritten ?? 0)
         } catch {
             heartbeat?.cancel()
+            if Task.isCancelled {
+                // Given up (stalled) or deleted: the coordinator requeues or has dropped the
+                // unit; a Failed written now would fail a volume another attempt may still store.
+                log("\(unit.label): stopped (\(error))")
+                return
+            }
             log("\(unit.label): failed: \(error)")
             _ = await write(unit, attempt: attempt) { status in
                 status.phase = .failed
@@ -225,8 +233,9 @@ public struct Agent: Sendable {
         }
     }
 
-    /// Stores the volume in the Target's repository, compared with its latest earlier copy.
-    func backup(_ spec: VolumeTransferSpec, source: any BlockSource, repository: Repository, progress: TransferProgress) async throws -> VolumeManifest {
+    /// Stores the volume in the Target's repository, compared with its latest earlier copy, and
+    /// its block-map page ids as one metadata chunk.
+    func backup(_ spec: VolumeTransferSpec, source: any BlockSource, repository: Repository, progress: TransferProgress) async throws -> (VolumeManifest, PageList) {
         let parent = try await spec.snapshotName.asyncMap { try await repository.latestSnapshot(named: $0, holding: spec.volume) } ?? nil
         var request = BackupRequest(snapshotName: spec.volume, blockSize: repository.config.blockSize, parent: parent, progress: progress)
         request.volumeName = spec.volume
@@ -236,8 +245,10 @@ public struct Agent: Sendable {
         let session = try await repository.beginSession()
         do {
             let (volume, _) = try await VolumeBackup(source: source, repository: repository, request: request).store(in: session)
+            let pageList = try await PageList.store(volume.pages, in: session)
+            try await session.flush()
             await session.end()
-            return volume
+            return (volume, pageList)
         } catch {
             await session.end()
             throw error

@@ -4,7 +4,8 @@ import Foundation
 
 /// What happens when a Backup or Restore is deleted before it ended: its work was cancelled
 /// (nothing is committed), and here its units are deleted (their agents stop), everything it
-/// exposed goes (VolumeSnapshots, claims and pause pods, in whichever namespaces), and its
+/// exposed goes (VolumeSnapshots, claims and pause pods, in whichever namespaces; a Restore's
+/// seeded snapshots too), and its
 /// finalizer is removed so the object can go. What the agents uploaded is left to prune: their
 /// sessions end or expire, and nothing references the chunks.
 struct JobCleanup: Sendable {
@@ -34,7 +35,9 @@ struct JobCleanup: Sendable {
         var problems: [String] = []
         if let exposer = context.exposer {
             for clusterWide in [false, true] {
-                problems += await exposer.cleanup(namespace: clusterWide ? nil : object.namespace, owner: ExposureOwner(object, clusterWide: clusterWide))
+                let owner = ExposureOwner(object, clusterWide: clusterWide)
+                problems += await exposer.cleanup(namespace: clusterWide ? nil : object.namespace, owner: owner)
+                if kind == .restore { problems += await exposer.dropSeeds(namespace: clusterWide ? nil : object.namespace, owner: owner) }
             }
         }
         for problem in problems { context.log("\(object.label): \(problem)") }

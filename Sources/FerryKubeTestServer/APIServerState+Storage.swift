@@ -59,6 +59,7 @@ extension APIServerState {
             object["status"] = nil
         }
         try applyDefaults(&object, entry: entry, creating: true)
+        try Self.checkStorageLimit(object)
         store[entry.storageKey, default: [:]][key] = object
         uidIndex[uid] = (entry.storageKey, key)
         record(StoredEvent(resourceVersion: rv, type: "ADDED", key: entry.storageKey, object: object, previous: nil))
@@ -88,6 +89,7 @@ extension APIServerState {
         if Self.specPart(object) != Self.specPart(old), let generation = oldMeta["generation"]?.intValue {
             object.setValue(.int(generation + 1), at: ["metadata", "generation"])
         }
+        try Self.checkStorageLimit(object)
         let rv = tick()
         object.setValue(.string(String(rv)), at: ["metadata", "resourceVersion"])
         if object["metadata"]?["deletionTimestamp"] != nil,
@@ -278,6 +280,15 @@ extension APIServerState {
     func unregisterCRD(_ name: String) {
         let removed = registry.unregister(crdName: name)
         for key in Set(removed.map(\.storageKey)) { store.removeValue(forKey: key) }
+    }
+
+    /// etcd's default request limit (`--max-request-bytes`, 1.5 MiB): a larger object is refused
+    /// by etcd, and kube-apiserver passes its error on as an unclassified 500.
+    static let etcdRequestLimit = 1_572_864
+
+    static func checkStorageLimit(_ object: JSONValue) throws(APIError) {
+        guard object.serialized().count > etcdRequestLimit else { return }
+        throw APIError(APIStatus(code: 500, reason: "", message: "etcdserver: request is too large"))
     }
 
     static func alreadyExists(_ entry: ResourceRegistry.Entry, _ name: String) -> APIStatus {

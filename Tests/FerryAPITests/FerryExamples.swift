@@ -121,6 +121,7 @@ enum FerryExamples {
         status.bytesDone = 1
         status.bytesTotal = 2
         status.firstPage = 0
+        status.pageList = PageList(id: ChunkID(hex: String(repeating: "ab", count: 32))!, count: 1)
         status.result = VolumeManifest(name: "ns/c", source: "/dev/x", format: "raw", size: 1, blockSize: 1, pageEntries: 1, pages: [],
                                        changeTracking: ChangeTrackingRecord(provider: "hash", bookmarkProvider: "csi", bookmark: [:], fallbackReason: "r"),
                                        stats: VolumeStats())

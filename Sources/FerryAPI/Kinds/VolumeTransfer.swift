@@ -156,8 +156,11 @@ public struct VolumeTransferStatus: Codable, Sendable, Equatable {
     public var message: String?
     /// For a backup range: the first block-map page of `result`.
     public var firstPage: Int?
-    /// For a backup: the volume's entry for the snapshot manifest.
+    /// For a backup: the volume's entry for the snapshot manifest, its block-map page ids left
+    /// out (they are in `pageList`).
     public var result: VolumeManifest?
+    /// For a backup: the metadata chunk listing the result's block-map page ids.
+    public var pageList: PageList?
     /// For a restore: what was written.
     public var written: WrittenVolume?
 

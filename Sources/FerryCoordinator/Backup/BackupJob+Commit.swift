@@ -22,22 +22,6 @@ extension BackupJob {
             if unitsOf[claim] == nil { claims.append(claim) }
             unitsOf[claim, default: []].append(unit)
         }
-        // A volume is stored when every one of its ranges is; the ranges join into one block map.
-        for claim in claims {
-            let units = unitsOf[claim] ?? []
-            if let failed = units.first(where: { $0.phase != .succeeded || $0.status.result == nil }) {
-                let range = units.count > 1 ? " (range \(failed.name))" : ""
-                failures.append("volume \(claim)\(range): \(failed.status.message ?? "failed")")
-                continue
-            }
-            do {
-                let parts = units.map { VolumeRanges.Part(firstPage: $0.status.firstPage ?? 0, volume: $0.status.result!) }
-                volumes.append(try VolumeRanges.join(parts))
-            } catch {
-                failures.append("volume \(claim): the agents' results do not make a volume manifest: \(error)")
-            }
-        }
-
         // A Backup deleted while its volumes were read commits nothing.
         try Task.checkCancellation()
         let session = try await repository.beginSession()
@@ -45,6 +29,28 @@ extension BackupJob {
         let stored: Int64
         let resources: ResourceManifest
         do {
+            // A volume is stored when every one of its ranges is; the ranges join into one block map.
+            for claim in claims {
+                let units = unitsOf[claim] ?? []
+                if let failed = units.first(where: { $0.phase != .succeeded || $0.status.result == nil }) {
+                    let range = units.count > 1 ? " (range \(failed.name))" : ""
+                    failures.append("volume \(claim)\(range): \(failed.status.message ?? "failed")")
+                    continue
+                }
+                do {
+                    var parts: [VolumeRanges.Part] = []
+                    for unit in units {
+                        var volume = unit.status.result!
+                        if let list = unit.status.pageList { volume.pages = try await list.load(from: session.repository, volume: volume.name) }
+                        parts.append(VolumeRanges.Part(firstPage: unit.status.firstPage ?? 0, volume: volume))
+                    }
+                    volumes.append(try VolumeRanges.join(parts))
+                } catch let error as RepositoryError {
+                    failures.append("volume \(claim): the agents' page list cannot be read: \(error)")
+                } catch {
+                    failures.append("volume \(claim): the agents' results do not make a volume manifest: \(error)")
+                }
+            }
             try await Self.verifyStored(volumes, in: session)
             resources = try await ResourceCapture.store(result, in: session)
             let manifest = SnapshotManifest(
@@ -89,9 +95,12 @@ extension BackupJob {
     /// marked for deletion as this session sees the index: a prune that ran between an agent's
     /// session and this one may have claimed them (the backup must then run again).
     static func verifyStored(_ volumes: [VolumeManifest], in session: WriteSession) async throws {
+        var checked = Set<ChunkID>()
         for volume in volumes {
             for page in 0..<volume.pageCount {
                 let id = try volume.pageID(page)
+                // Pages of the same content (a sparse volume's empty ones) are checked once.
+                guard checked.insert(id).inserted else { continue }
                 guard session.holds(id) else {
                     throw ClusterError.repository("volume \(volume.name): block-map page \(id.short) is no longer stored (a prune ran meanwhile); run the backup again")
                 }

@@ -210,16 +210,23 @@ struct SnapshotExposer: Sendable {
         await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, except: keep)
     }
 
+    /// Deletes the VolumeSnapshots a Restore seeded claims from (a Restore that ends early);
+    /// returns what could not be removed.
+    func dropSeeds(namespace: String?, owner: ExposureOwner) async -> [String] {
+        await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, label: FerryLabels.seeds)
+    }
+
     /// Deletes the owner's objects of a kind (already gone counts as deleted); a failure is tried
     /// again with a growing pause, and reported when it persists.
-    private func delete(apiVersion: String, kind: String, namespace: String?, owner: ExposureOwner, except keep: Set<String> = []) async -> [String] {
+    private func delete(apiVersion: String, kind: String, namespace: String?, owner: ExposureOwner, except keep: Set<String> = [],
+                        label: String = FerryLabels.exposes) async -> [String] {
         let what = "\(kind)s of \(owner.description) in \(namespace ?? "any namespace")"
         var lastError = ""
         for attempt in 0..<options.cleanupAttempts {
             if attempt > 0 { try? await Task.sleep(for: options.poll * (1 << attempt)) }
             do {
                 let resource = try await client.resource(apiVersion: apiVersion, kind: kind)
-                let objects = try await client.listAll(resource, namespace: namespace, labelSelector: "\(FerryLabels.exposes)=\(owner.label)")
+                let objects = try await client.listAll(resource, namespace: namespace, labelSelector: "\(label)=\(owner.label)")
                 var failed: [String] = []
                 for object in objects where !keep.contains(object.name) {
                     do {
@@ -238,7 +245,7 @@ struct SnapshotExposer: Sendable {
             }
         }
         log("cannot remove the \(what): \(lastError)")
-        return ["could not remove the \(what): \(lastError); delete them by hand (label \(FerryLabels.exposes)=\(owner.label))"]
+        return ["could not remove the \(what): \(lastError); delete them by hand (label \(label)=\(owner.label))"]
     }
 
     /// Makes the Backup's VolumeSnapshots named in `bases` the bases of their claims' next deltas:
