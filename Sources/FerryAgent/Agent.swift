@@ -131,7 +131,7 @@ public struct Agent: Sendable {
             let target = try await ferry.get(Target.self, namespace: unit.namespace, name: spec.target, neededBy: unit.label)
             // A backup's write session reads the index itself; a restore reads chunks through it.
             let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.ferryNamespace, mayInitialize: false)
-            let repository = try await connector.open(target, loadIndex: spec.isRestore)
+            let repository = try await connector.open(target, loadIndex: spec.isRestore, expecting: spec.repository)
             var outcome = VolumeTransferStatus(phase: .succeeded)
             switch direction {
             case .backup:

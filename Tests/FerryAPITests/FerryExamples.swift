@@ -107,6 +107,7 @@ enum FerryExamples {
     static var volumeTransferSpec: VolumeTransferSpec {
         var spec = VolumeTransferSpec(direction: .restore, owner: "o", target: "t", node: "n", volume: "ns/c", snapshotName: "plan:ns/p",
                                       source: .init(path: "/dev/x", format: .raw, attached: true), snapshot: "s")
+        spec.repository = String(repeating: "cd", count: 32)
         spec.range = .init(0..<4)
         spec.csi = CSIChangeSource(address: "a:1", caCert: "ca", audience: "aud", namespace: "ns", snapshot: "vs", snapshotHandle: "h")
         return spec

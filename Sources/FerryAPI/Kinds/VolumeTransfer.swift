@@ -28,6 +28,9 @@ public struct VolumeTransferSpec: Codable, Sendable, Equatable {
     /// The Backup or Restore the unit belongs to.
     public var owner: String
     public var target: String
+    /// The id of the Target's repository as the coordinator opened it: the agent refuses to
+    /// store into or read from any other (a path Target that is not one shared directory).
+    public var repository: String?
     public var node: String
     /// The volume's name in the snapshot (`namespace/claim`).
     public var volume: String

@@ -28,6 +28,20 @@ public struct TargetConnector: Sendable {
 
     /// - Parameter loadIndex: false when the caller only begins a write session (which reads the
     ///   index itself) or reads manifests.
+    /// - Parameter expected: the repository id the coordinator opened; another repository at
+    ///   the Target's location (a node's own directory under a path Target) is refused.
+    public func open(_ target: Target, loadIndex: Bool = true, expecting expected: String?) async throws(ClusterError) -> Repository {
+        let repository = try await open(target, loadIndex: loadIndex)
+        if let expected, repository.config.id != expected {
+            let location = try target.spec.location(of: target.label)
+            throw .repository("the repository at \(location.text) (Target \(target.namespace ?? "")/\(target.name)) is \(repository.config.id), "
+                + "not \(expected), which the coordinator uses\(Self.pathHint(target)); nothing was stored into or read from it")
+        }
+        return repository
+    }
+
+    /// - Parameter loadIndex: false when the caller only begins a write session (which reads the
+    ///   index itself) or reads manifests.
     public func open(_ target: Target, loadIndex: Bool = true) async throws(ClusterError) -> Repository {
         let (store, password) = try await store(target)
         let location = try target.spec.location(of: target.label)
@@ -99,8 +113,14 @@ public struct TargetConnector: Sendable {
     }
 
     static func noRepository(_ location: TargetSpec.Location, _ target: Target) -> String {
-        "no Ferry repository at \(location.text) (Target \(target.namespace ?? "")/\(target.name)); "
+        "no Ferry repository at \(location.text) (Target \(target.namespace ?? "")/\(target.name))\(pathHint(target)); "
             + "if this is where a new repository belongs, set spec.initialize: true on the Target"
+    }
+
+    /// For a path Target: what it takes for every pod to see the same repository.
+    static func pathHint(_ target: Target) -> String {
+        guard target.spec.path != nil else { return "" }
+        return " (a path Target must be one shared directory, mounted at that path in the coordinator and on every node's agent: chart value pathTargets)"
     }
 
     /// One key of a Secret in `namespace`, decoded.

@@ -80,7 +80,7 @@ struct BackupJob: Sendable {
         var finished: [VolumeTransfer] = []
         if !specs.isEmpty {
             do {
-                finished = try await units.follow(try await units.create(specs, for: backup), of: backup, notMoved: notMoved)
+                finished = try await units.follow(try await units.create(specs, for: backup, repository: repository.config.id), of: backup, notMoved: notMoved)
             } catch {
                 await cleanup([])
                 throw error

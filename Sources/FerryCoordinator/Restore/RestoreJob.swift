@@ -53,7 +53,7 @@ struct RestoreJob: Sendable {
         // New Filesystem claims are created from a snapshot holding their data; the other
         // claims exist after the storage phase and get their data before any workload starts.
         let seeder = volumes.isEmpty ? nil : context.exposer.map {
-            VolumeSeeder(job: self, exposer: $0, owner: owner, snapshotID: snapshot.id.hex, target: targetName, volumes: volumes, placement: placement)
+            VolumeSeeder(job: self, exposer: $0, owner: owner, snapshotID: snapshot.id.hex, repositoryID: repository.config.id, target: targetName, volumes: volumes, placement: placement)
         }
         if let seeder { options.prepare = { try await seeder.prepare($0) } }
         if !volumes.isEmpty {
@@ -63,7 +63,7 @@ struct RestoreJob: Sendable {
                 // Only claims this Restore created get data; the others were there before.
                 let created = Set(report.objects.filter { $0.action == .created && $0.reference.kind == "PersistentVolumeClaim" && $0.reference.group.isEmpty }
                     .map { "\($0.reference.namespace ?? "")/\($0.reference.name)" })
-                let outcome = try await restoreVolumes(volumes.filter { !seeded.contains($0.name) }, snapshot: snapshot.id.hex, target: targetName,
+                let outcome = try await restoreVolumes(volumes.filter { !seeded.contains($0.name) }, snapshot: snapshot.id.hex, repositoryID: repository.config.id, target: targetName,
                                                        owner: owner, placement: placement, created: created)
                 volumeOutcome.value.withLock { $0 = outcome }
             }
@@ -98,7 +98,7 @@ struct RestoreJob: Sendable {
     /// (reported in `volumesSkipped`), unless `existingVolumes: Overwrite` asks otherwise and
     /// nothing uses it: no pod, no running VirtualMachineInstance (and the agent refuses an image
     /// a QEMU has open).
-    func restoreVolumes(_ volumes: [VolumeManifest], snapshot: String, target: String, owner: ExposureOwner,
+    func restoreVolumes(_ volumes: [VolumeManifest], snapshot: String, repositoryID: String, target: String, owner: ExposureOwner,
                         placement: VolumePlacement, created: Set<String>) async throws -> ([String], [VolumeUnits.NotMoved], [String]) {
         var units: [VolumeTransferSpec] = []
         var attachedIn: Set<String> = []
@@ -168,7 +168,7 @@ struct RestoreJob: Sendable {
         let follower = VolumeUnits(context)
         let finished: [VolumeTransfer]
         do {
-            finished = try await follower.follow(try await follower.create(units, for: restore), of: restore, notMoved: notMoved)
+            finished = try await follower.follow(try await follower.create(units, for: restore, repository: repositoryID), of: restore, notMoved: notMoved)
         } catch {
             for namespace in attachedIn.sorted() { await exposer?.cleanup(namespace: namespace, owner: owner) }
             throw error

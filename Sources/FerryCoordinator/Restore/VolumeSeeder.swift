@@ -23,17 +23,20 @@ final class VolumeSeeder: Sendable {
     let exposer: SnapshotExposer
     let owner: ExposureOwner
     let snapshotID: String
+    /// The id of the repository the snapshot is in (the agents refuse any other).
+    let repositoryID: String
     let target: String
     /// The snapshot's volumes by the claim they are restored into (`namespace/claim`).
     let volumes: [String: VolumeManifest]
     private let seeded = Mutex<[Seeded]>([])
 
-    init(job: RestoreJob, exposer: SnapshotExposer, owner: ExposureOwner, snapshotID: String, target: String, volumes: [VolumeManifest],
+    init(job: RestoreJob, exposer: SnapshotExposer, owner: ExposureOwner, snapshotID: String, repositoryID: String, target: String, volumes: [VolumeManifest],
          placement: VolumePlacement) {
         self.job = job
         self.exposer = exposer
         self.owner = owner
         self.snapshotID = snapshotID
+        self.repositoryID = repositoryID
         self.target = target
         var byClaim: [String: VolumeManifest] = [:]
         for volume in volumes where volume.name.contains("/") && !volume.source.hasSuffix("/disk.img") {
@@ -139,7 +142,7 @@ final class VolumeSeeder: Sendable {
                                       source: .init(path: path), snapshot: snapshotID)
         unit.attached = true
         let units = VolumeUnits(job.context)
-        let created = try await units.create([unit], for: job.restore, suffix: "seed-\(index)-")
+        let created = try await units.create([unit], for: job.restore, repository: repositoryID, suffix: "seed-\(index)-")
         let finished = try await units.follow(created, of: job.restore, notMoved: [])
         if let failed = finished.first(where: { $0.phase != .succeeded }) {
             throw ClusterError.transfer(failed.status.message ?? "writing the volume failed")

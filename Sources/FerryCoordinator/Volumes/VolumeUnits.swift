@@ -87,9 +87,10 @@ struct VolumeUnits: Sendable {
     /// Creates the units (owned by the Backup or Restore, so they go with it), named
     /// `<owner>-<suffix><n>`. A unit that exists already (a coordinator restarted midway) is kept
     /// with whatever it has done.
-    func create<J: JobObject>(_ specs: [VolumeTransferSpec], for job: J, suffix: String = "") async throws -> [VolumeTransfer] {
+    func create<J: JobObject>(_ specs: [VolumeTransferSpec], for job: J, repository: String, suffix: String = "") async throws -> [VolumeTransfer] {
         var units: [VolumeTransfer] = []
-        for (index, spec) in specs.enumerated() {
+        for (index, var spec) in specs.enumerated() {
+            spec.repository = repository
             var unit = VolumeTransfer(namespace: job.namespace, name: "\(job.name)-\(suffix)\(index)", spec: spec, labels: [
                 FerryLabels.node: FerryLabels.nodeValue(spec.node), Self.ownerLabel(J.kind): job.name,
             ])
