@@ -120,7 +120,7 @@ struct SnapshotMetadataTests {
 
     @Test("endpoint from a SnapshotMetadataService custom resource")
     func endpointFromResource() throws {
-        let yaml = try String(contentsOfFile: "\(FixturePaths.shared)/fixtures/csi/snapshot-metadata/snapshotmetadataservice.yaml", encoding: .utf8)
+        let yaml = try String(contentsOfFile: "\(FixturePaths.kube)/csi/snapshot-metadata/snapshotmetadataservice.yaml", encoding: .utf8)
         func field(_ name: String) -> String? {
             yaml.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("\(name):") }
                 .map { String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces) }
@@ -133,15 +133,9 @@ struct SnapshotMetadataTests {
     }
 }
 
-/// Where the shared fixtures are: beside the checkout (CI clones with shared/ next to it).
+/// The recorded Kubernetes fixtures in this repository (`Tests/Fixtures/kube`, see its SOURCES.md).
 enum FixturePaths {
-    static var shared: String {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() }
-        for candidate in [url.appendingPathComponent("shared").path, url.deletingLastPathComponent().appendingPathComponent("shared").path, "/work/shared"]
-        where FileManager.default.fileExists(atPath: candidate) {
-            return candidate
-        }
-        return "/work/shared"
+    static var kube: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures/kube").path
     }
 }

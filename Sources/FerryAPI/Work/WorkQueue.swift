@@ -4,9 +4,10 @@ import Synchronization
 extension FerryClient {
     /// Lists and watches a kind and hands `body` every object (from the list, and each later
     /// ADDED or MODIFIED event) that `isWork` accepts; the same object may come more than once.
-    /// Objects being deleted (a deletion timestamp, or a DELETED event) go to `deleted` instead;
-    /// objects whose spec does not read go to `invalid`. Returns only by throwing (the watch
-    /// ended or failed).
+    /// Objects being deleted (a deletion timestamp, or a DELETED event) go to `deleted` instead,
+    /// and so do objects that a relist (after the watch broke off) no longer holds: their
+    /// DELETED event was missed. Objects whose spec does not read go to `invalid`. Returns only
+    /// by throwing (the watch ended or failed).
     public func forEachWorkItem<R: FerryObject>(
         _ type: R.Type, namespace: String?, labelSelector: String? = nil,
         where isWork: @Sendable (R) -> Bool, invalid: @Sendable (KubeObject, ClusterError) -> Void = { _, _ in },
@@ -26,13 +27,21 @@ extension FerryClient {
                 invalid(object, error)
             }
         }
+        // What the last list and the events since say exists, by namespace/name.
+        var known: [String: KubeObject] = [:]
+        func key(_ object: KubeObject) -> String { "\(object.namespace ?? "")/\(object.name)" }
         for try await event in kube.listAndWatch(resource, namespace: namespace, labelSelector: labelSelector) {
             switch event {
             case .synced(let objects, _):
+                let listed = Dictionary(objects.map { (key($0), $0) }, uniquingKeysWith: { _, last in last })
+                for (name, object) in known where listed[name] == nil { deleted(object) }
+                known = listed
                 for object in objects { handle(object) }
             case .event(.added(let object)), .event(.modified(let object)):
+                known[key(object)] = object
                 handle(object)
             case .event(.deleted(let object)):
+                known[key(object)] = nil
                 deleted(object)
             case .event:
                 break
