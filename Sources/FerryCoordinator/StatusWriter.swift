@@ -91,11 +91,11 @@ struct StatusWriter: Sendable {
                 outcome = finished
                 log("\(job.label): \(outcome.phase?.rawValue ?? "")")
             } else {
-                log("\(job.label): did not end within \(timeout); stopping it")
+                log("\(job.label): did not end within \(Self.text(timeout)); stopping it")
                 await stop()
                 outcome = J.Status()
                 outcome.phase = .failed
-                outcome.errors = ["did not end within \(timeout) (spec.timeout)"]
+                outcome.errors = ["did not end within \(Self.text(timeout)) (spec.timeout)"]
             }
         } catch {
             if Task.isCancelled {
@@ -168,5 +168,14 @@ extension StatusWriter {
             defer { group.cancelAll() }
             return try await group.next() ?? nil
         }
+    }
+
+    /// A timeout as `spec.timeout` writes it (90m, 6h, 2d).
+    static func text(_ duration: Duration) -> String {
+        let seconds = Int(duration.components.seconds)
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] where seconds >= size && seconds % size == 0 {
+            return "\(seconds / size)\(unit)"
+        }
+        return "\(seconds)s"
     }
 }
