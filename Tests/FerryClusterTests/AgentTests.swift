@@ -69,6 +69,16 @@ import Testing
             """)
     }
 
+    /// A cluster whose db/data is a device file on node-1 (`writeDevice(seed:)`), with its claim,
+    /// pod, Target and plan.
+    func installedDevice(_ cluster: KubeTestCluster, seed: UInt64) async throws -> (CoordinatorTests.Setup, device: String, data: Data) {
+        let setup = try await CoordinatorTests.Setup.make(cluster)
+        let device = "\(cluster.directory)/pv-data.img"
+        let data = try writeDevice(device, seed: seed)
+        try await install(setup, device: device)
+        return (setup, device, data)
+    }
+
     /// 8 MiB: six blocks of random data and two zero blocks.
     func writeDevice(_ path: String, seed: UInt64) throws -> Data {
         var random = DeterministicBytes(seed: seed)

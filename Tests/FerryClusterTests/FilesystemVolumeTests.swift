@@ -27,6 +27,16 @@ extension AgentTests {
         return try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .newlines)
     }
 
+    /// An ext4 file system on a Filesystem-mode CSI volume (`live`), with the CSI controllers,
+    /// the coordinator and an agent running.
+    func filesystemVolume(_ cluster: KubeTestCluster) async throws -> (CoordinatorTests.Setup, live: String, CSIRun) {
+        let setup = try await CoordinatorTests.Setup.make(cluster)
+        let live = "\(cluster.directory)/csi-h1.img"
+        try writeFileSystem(live, in: cluster)
+        try await installCSIVolume(setup, mode: "Filesystem")
+        return (setup, live, try runCSI(setup, live: live, hostRoot: "\(cluster.directory)/host"))
+    }
+
     /// A Filesystem-mode CSI volume is read as the block device under its file system: the
     /// coordinator lets its snapshot's content change volume mode (the snapshot controller
     /// refuses a Block claim from a Filesystem snapshot otherwise; the test's provisioner too)
@@ -35,12 +45,7 @@ extension AgentTests {
     /// claim is created from that snapshot: it holds the file system before any workload runs.
     @Test func aFilesystemVolumeIsReadAsTheBlockDeviceUnderItsFileSystem() async throws {
         try await withKubeTestCluster { cluster in
-            let setup = try await CoordinatorTests.Setup.make(cluster)
-            let live = "\(cluster.directory)/csi-h1.img"
-            try writeFileSystem(live, in: cluster)
-            let hostRoot = "\(cluster.directory)/host"
-            try await installCSIVolume(setup, mode: "Filesystem")
-            let run = try runCSI(setup, live: live, hostRoot: hostRoot)
+            let (setup, live, run) = try await filesystemVolume(cluster)
             defer { run.stop() }
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
@@ -84,12 +89,7 @@ extension AgentTests {
     /// snapshot under an unbound claim every time.
     @Test func aSeededSnapshotOutlivesAnUnreadableClaim() async throws {
         try await withKubeTestCluster { cluster in
-            let setup = try await CoordinatorTests.Setup.make(cluster)
-            let live = "\(cluster.directory)/csi-h1.img"
-            try writeFileSystem(live, in: cluster)
-            let hostRoot = "\(cluster.directory)/host"
-            try await installCSIVolume(setup, mode: "Filesystem")
-            let run = try runCSI(setup, live: live, hostRoot: hostRoot)
+            let (setup, live, run) = try await filesystemVolume(cluster)
             defer { run.stop() }
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")

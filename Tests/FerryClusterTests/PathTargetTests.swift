@@ -25,11 +25,8 @@ import Testing
         try TestEnvironment.requireRoot("mount namespaces")
         try TestEnvironment.requireTool("unshare")
         try await withKubeTestCluster { cluster in
-            let setup = try await CoordinatorTests.Setup.make(cluster)
             let tests = AgentTests()
-            let device = "\(cluster.directory)/pv-data.img"
-            _ = try tests.writeDevice(device, seed: 1313)
-            try await tests.install(setup, device: device)
+            let (setup, _, _) = try await tests.installedDevice(cluster, seed: 1313)
             let ferry = FerryProcess(password: "coordinator-test-password")
             let other = "\(cluster.directory)/other-repository"
             #expect(try await ferry.run(["repo", "init", "--repo", other]).succeeded)

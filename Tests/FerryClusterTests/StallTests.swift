@@ -10,11 +10,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10))) struct StallTests {
     @Test func aUnitWhoseReadsHangIsRequeuedAndThenFails() async throws {
         try await withKubeTestCluster { cluster in
-            let setup = try await CoordinatorTests.Setup.make(cluster)
-            let tests = AgentTests()
-            let image = "\(cluster.directory)/pv-data.img"
-            _ = try tests.writeDevice(image, seed: 606)
-            try await tests.install(setup, device: image)
+            let (setup, _, _) = try await AgentTests().installedDevice(cluster, seed: 606)
             let coordinator = try setup.coordinator(identity: "coordinator", ["--unit-lease", "60", "--unit-stall-timeout", "3", "--max-requeues", "1"])
             defer { coordinator.kill() }
             // Every block read of this agent blocks for good; its heartbeats go on.
@@ -41,11 +37,7 @@ import Testing
     /// timeout would, and its unit is deleted.
     @Test func aBackupThatDoesNotEndWithinItsTimeoutFails() async throws {
         try await withKubeTestCluster { cluster in
-            let setup = try await CoordinatorTests.Setup.make(cluster)
-            let tests = AgentTests()
-            let image = "\(cluster.directory)/pv-data.img"
-            _ = try tests.writeDevice(image, seed: 607)
-            try await tests.install(setup, device: image)
+            let (setup, _, _) = try await AgentTests().installedDevice(cluster, seed: 607)
             let coordinator = try setup.coordinator(identity: "coordinator")
             defer { coordinator.kill() }
             try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db, timeout: 3s}")
