@@ -216,7 +216,12 @@ extension APIServerState {
 
     /// Kind-specific behaviour kube-apiserver's strategies apply on write.
     func applyDefaults(_ object: inout JSONValue, entry: ResourceRegistry.Entry, creating: Bool) throws(APIError) {
-        if let schema = entry.schema { StructuralPruning.prune(&object, schema: schema) }
+        if let schema = entry.schema {
+            StructuralPruning.prune(&object, schema: schema)
+            StructuralValidation.applyDefaults(&object, schema: schema)
+            let causes = StructuralValidation.validate(object, schema: schema)
+            if !causes.isEmpty { throw APIError(Self.invalid(entry, object["metadata"]?["name"]?.stringValue ?? "", causes: causes)) }
+        }
         switch (entry.resource.group, entry.resource.name) {
         case ("", "secrets"):
             if let stringData = object["stringData"]?.objectValue {
@@ -316,6 +321,17 @@ extension APIServerState {
             message: "\(entry.resource.kind)\(entry.resource.group.isEmpty ? "" : "." + entry.resource.group) \"\(name)\" is invalid: \(field): \(message)",
             detailsName: name, detailsGroup: entry.resource.group, detailsKind: entry.resource.kind,
             causes: [.init(reason: reason, message: message, field: field)])
+    }
+
+    /// A 422 with every failed check, as the real server lists them (`[a, b]` when several).
+    static func invalid(_ entry: ResourceRegistry.Entry, _ name: String, causes: [StructuralValidation.Cause]) -> APIStatus {
+        let listed = causes.map { "\($0.field): \($0.message)" }
+        return APIStatus(
+            code: 422, reason: "Invalid",
+            message: "\(entry.resource.kind)\(entry.resource.group.isEmpty ? "" : "." + entry.resource.group) \"\(name)\" is invalid: "
+                + (listed.count == 1 ? listed[0] : "[\(listed.joined(separator: ", "))]"),
+            detailsName: name, detailsGroup: entry.resource.group, detailsKind: entry.resource.kind,
+            causes: causes.map { .init(reason: $0.reason, message: $0.message, field: $0.field) })
     }
 
     static func badRequest(_ message: String) -> APIStatus {
