@@ -86,6 +86,8 @@ extension APIServerState {
         object["apiVersion"] = old["apiVersion"]
         object["kind"] = old["kind"]
         try applyDefaults(&object, entry: entry, creating: false)
+        let forbidden = ImmutableFields.check(group: entry.resource.group, resource: entry.resource.name, old: old, new: object)
+        if !forbidden.isEmpty { throw APIError(Self.invalid(entry, key.name, causes: forbidden)) }
         if object == old { return present(old, as: entry) }
         if Self.specPart(object) != Self.specPart(old), let generation = oldMeta["generation"]?.intValue {
             object.setValue(.int(generation + 1), at: ["metadata", "generation"])
