@@ -93,7 +93,7 @@ import Testing
     func agent(_ setup: CoordinatorTests.Setup, identity: String, node: String = "node-1", stopAt: String? = nil, _ extra: [String] = []) throws -> RunningProcess {
         var ferry = FerryProcess(password: nil)
         if let stopAt { ferry.environment["FERRY_TEST_STOP_AT"] = stopAt }
-        return try ferry.start(["agent", "--kubeconfig", "\(setup.cluster.directory)/kubeconfig", "--node", node, "--identity", identity, "--heartbeat", "1"] + extra)
+        return try ferry.start(["agent", "--kubeconfig", setup.agentKubeconfig, "--node", node, "--identity", identity, "--heartbeat", "1"] + extra)
     }
 
     func coordinator(_ setup: CoordinatorTests.Setup, _ extra: [String] = []) throws -> RunningProcess {

@@ -18,14 +18,17 @@ extension AgentTests {
             _ = try writeDevice(live, seed: 96)
             let hostRoot = "\(cluster.directory)/host"
             try await installCSIVolume(setup)
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ferry, namespace: ferry}")
+            // The chart's agent identity (made by Setup, or here when helm is missing outside CI).
+            if await cluster.server.object(apiVersion: "v1", kind: "ServiceAccount", namespace: "ferry", name: "ferry-agent") == nil {
+                try await cluster.server.load(yaml: "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ferry-agent, namespace: ferry}")
+            }
             let audience = "ferry-test-audience"
             let server = cluster.server
             let service = LoopSnapshotMetadataServer(snapshots: [], blockSize: Int64(Self.blockSize)) { token, namespace in
                 guard let review = await server.reviewToken(token), review.audiences.contains(audience) else {
                     return RPCError(code: .unauthenticated, message: "invalid security token")
                 }
-                guard review.user == "system:serviceaccount:ferry:ferry", namespace == "db" else {
+                guard review.user == "system:serviceaccount:ferry:ferry-agent", namespace == "db" else {
                     return RPCError(code: .permissionDenied, message: "\(review.user) may not read snapshots in \(namespace)")
                 }
                 return nil
@@ -38,7 +41,7 @@ extension AgentTests {
                     sms.setValue(.string(Data(certificates.caPEM.utf8).base64EncodedString()), at: ["spec", "caCert"])
                     sms.setValue(.string(audience), at: ["spec", "audience"])
                 }
-                let run = try runCSI(setup, live: live, hostRoot: hostRoot, agentArguments: ["--service-account", "ferry/ferry"]) { name, handle, path in
+                let run = try runCSI(setup, live: live, hostRoot: hostRoot, agentArguments: ["--service-account", "ferry/ferry-agent"]) { name, handle, path in
                     service.control.add(.init(name: name, handle: handle, device: path))
                 }
                 defer { run.stop() }

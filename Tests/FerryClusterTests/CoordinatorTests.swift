@@ -11,16 +11,35 @@ import Testing
     static let chartCRDs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("charts/ferry/crds")
 
-    /// A cluster with Ferry's CRDs, a repository directory and the Secret and Target for it.
+    /// A cluster with Ferry's CRDs, a repository directory and the Secret and Target for it, and
+    /// the chart's identities: its ServiceAccounts and RBAC rendered by the real helm, and a
+    /// kubeconfig for each of the coordinator and the agent, so that Ferry's processes run as the
+    /// chart installs them, under RBAC as kube-apiserver enforces it.
     struct Setup {
         let cluster: KubeTestCluster
         let repository: String
+        /// The coordinator's and the agents' kubeconfigs (the admin's when helm is missing
+        /// outside CI).
+        let coordinatorKubeconfig: String
+        let agentKubeconfig: String
 
-        static func make(_ cluster: KubeTestCluster) async throws -> Setup {
+        static func make(_ cluster: KubeTestCluster, rbacRestore: Bool = true) async throws -> Setup {
             try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
-            let setup = Setup(cluster: cluster, repository: "\(cluster.directory)/repository")
+            var setup = Setup(cluster: cluster, repository: "\(cluster.directory)/repository",
+                              coordinatorKubeconfig: "\(cluster.directory)/kubeconfig", agentKubeconfig: "\(cluster.directory)/kubeconfig")
             try FileManager.default.createDirectory(atPath: setup.repository, withIntermediateDirectories: true)
+            if let rendered = try await cluster.helm(["template", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)"]) {
+                let identities = try YAMLDocuments.parse(rendered).filter {
+                    ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].contains($0["kind"]?.stringValue ?? "")
+                }
+                _ = try await cluster.server.load(identities)
+                setup = Setup(cluster: cluster, repository: setup.repository,
+                              coordinatorKubeconfig: "\(cluster.directory)/coordinator.kubeconfig", agentKubeconfig: "\(cluster.directory)/agent.kubeconfig")
+                for (account, path) in [("ferry-coordinator", setup.coordinatorKubeconfig), ("ferry-agent", setup.agentKubeconfig)] {
+                    try await cluster.server.kubeconfig(serviceAccount: account, namespace: "ferry").write(toFile: path, atomically: true, encoding: .utf8)
+                }
+            }
             return setup
         }
 
@@ -44,7 +63,7 @@ import Testing
 
         func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = []) throws -> RunningProcess {
             try FerryProcess(password: nil).start([
-                "coordinator", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--lease-namespace", "ferry", "--identity", identity,
+                "coordinator", "--kubeconfig", coordinatorKubeconfig, "--lease-namespace", "ferry", "--identity", identity,
                 "--lease-duration", String(leaseDuration),
             ] + extra)
         }
@@ -276,9 +295,11 @@ import Testing
     }
 
     /// A scheduled plan gets its Backups from the coordinator; a bad schedule is reported.
-    @Test func scheduledPlansGetBackups() async throws {
+    /// Also as a backup-only install (`rbac.restore=false`), whose coordinator must still create
+    /// the scheduled Backups.
+    @Test(arguments: [true, false]) func scheduledPlansGetBackups(rbacRestore: Bool) async throws {
         try await withKubeTestCluster { cluster in
-            let setup = try await Setup.make(cluster)
+            let setup = try await Setup.make(cluster, rbacRestore: rbacRestore)
             guard try await cluster.installHello(in: "web") else { return }
             try await setup.target(in: "web")
             try await cluster.server.load(yaml: """

@@ -12,7 +12,7 @@ import Testing
     /// An agent in its own mount namespace where `directory` is mounted over the Target's path.
     func agent(_ setup: CoordinatorTests.Setup, seeing directory: String) throws -> RunningProcess {
         try FerryProcess(password: nil).start(
-            ["agent", "--kubeconfig", "\(setup.cluster.directory)/kubeconfig", "--node", "node-1", "--identity", "elsewhere", "--heartbeat", "1"],
+            ["agent", "--kubeconfig", setup.agentKubeconfig, "--node", "node-1", "--identity", "elsewhere", "--heartbeat", "1"],
             prefix: ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", #"mount --bind "$1" "$2" && shift 2 && exec "$@""#, "sh",
                      directory, setup.repository])
     }

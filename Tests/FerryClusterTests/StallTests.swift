@@ -16,7 +16,7 @@ import Testing
             // Every block read of this agent blocks for good; its heartbeats go on.
             var ferry = FerryProcess(password: nil)
             ferry.environment["FERRY_TEST_HANG_AT"] = "block-read"
-            let agent = try ferry.start(["agent", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--node", "node-1", "--identity", "stuck",
+            let agent = try ferry.start(["agent", "--kubeconfig", setup.agentKubeconfig, "--node", "node-1", "--identity", "stuck",
                                          "--heartbeat", "1", "--unit-stall-timeout", "3"])
             defer { agent.kill() }
 

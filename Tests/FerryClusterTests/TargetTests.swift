@@ -99,6 +99,8 @@ import Testing
             var ferry = FerryProcess(password: nil)
             ferry.environment["AWS_ACCESS_KEY_ID"] = s3.admin.accessKey
             ferry.environment["AWS_SECRET_ACCESS_KEY"] = s3.admin.secretKey
+            // The admin's kubeconfig: this coordinator runs in namespace ferry-ns, which the
+            // chart's identities (rendered for namespace ferry) do not cover.
             let coordinator = try ferry.start([
                 "coordinator", "--kubeconfig", "\(cluster.directory)/kubeconfig", "--lease-namespace", "ferry-ns", "--identity", "alpha",
             ])
