@@ -123,15 +123,16 @@ struct StatusWriter: Sendable {
         } catch {
             return
         }
+        // Counted before the finalizer goes: a job whose finalizer is gone is counted.
+        let plan = (job as? Backup).flatMap { $0.spec.plan ?? $0.spec.clusterPlan.map { "cluster/\($0)" } }
+        metrics?.finished(J.kind, namespace: job.namespace ?? "", plan: plan, phase: final.phase ?? .failed,
+                          seconds: (ContinuousClock.now - started).seconds, bytesStored: (final as? BackupStatus)?.bytesStored,
+                          at: Date().timeIntervalSince1970)
         do {
             try await client.setFinalizer(FerryLabels.jobFinalizer, present: false, on: job)
         } catch {
             log("\(job.label): cannot remove its finalizer \(FerryLabels.jobFinalizer): \(error)")
         }
-        let plan = (job as? Backup).flatMap { $0.spec.plan ?? $0.spec.clusterPlan.map { "cluster/\($0)" } }
-        metrics?.finished(J.kind, namespace: job.namespace ?? "", plan: plan, phase: final.phase ?? .failed,
-                          seconds: (ContinuousClock.now - started).seconds, bytesStored: (final as? BackupStatus)?.bytesStored,
-                          at: Date().timeIntervalSince1970)
     }
 }
 

@@ -60,6 +60,7 @@ extension APIServerState {
         }
         // A loaded fixture's status stands for what controllers wrote; it is not checked here.
         try applyDefaults(&object, entry: entry, creating: true, validateStatus: fromAPI)
+        if fromAPI { Self.protectOnCreate(&object, entry: entry) }
         try Self.checkStorageLimit(object)
         store[entry.storageKey, default: [:]][key] = object
         uidIndex[uid] = (entry.storageKey, key)
@@ -138,6 +139,9 @@ extension APIServerState {
                 }
             }
             return present(final, as: entry)
+        }
+        if propagation == "Foreground", let uid = object["metadata"]?["uid"]?.stringValue, !dependents(of: uid).isEmpty {
+            return deleteInForeground(entry: entry, key: key, object: object)
         }
         if !(object["metadata"]?["finalizers"]?.arrayValue ?? []).isEmpty && propagation != "Force" {
             if object["metadata"]?["deletionTimestamp"] == nil {

@@ -48,6 +48,7 @@ extension AgentTests {
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            _ = try await setup.released("Backup", namespace: "db", name: "db-1")
             let coordinatorMetrics = try await scrape("http://127.0.0.1:\(coordinatorPort)/metrics")
             #expect(coordinatorMetrics.contains("ferry_backups_total{namespace=\"db\",phase=\"Completed\"} 1\n"), "\(coordinatorMetrics)")
             #expect(coordinatorMetrics.contains("ferry_backup_duration_seconds_count{namespace=\"db\"} 1\n"))

@@ -23,6 +23,7 @@ extension APIServerState {
     func runControllers() {
         if auth.clusterRolesChanged { aggregateClusterRoles() }
         if !auth.pendingTokenSecrets.isEmpty { populateTokenSecrets() }
+        runDeletionControllers()
     }
 
     /// The kube-apiserver bootstrap RBAC policy as stored objects (uid, resourceVersion from
