@@ -192,6 +192,27 @@ import Testing
         }
     }
 
+    @Test func anEphemeralContainerAddedToARunningPodIsChecked() async throws {
+        try await withServer { _, client in
+            try await namespace(client, "locked", enforce: "restricted")
+            // Seccomp on the pod covers the debug container; the rest it must set itself.
+            let seccomp: JSONValue = ["securityContext": ["seccompProfile": ["type": "RuntimeDefault"]]]
+            let hardened = pod("app", pod: seccomp, container: Self.restrictedContainer)
+            #expect(await create(client, "locked", hardened).0 == 201)
+            let debug = Array(#"{"spec":{"ephemeralContainers":[{"name":"debug","image":"busybox"}]}}"#.utf8)
+            let (status, refused) = await raw(
+                client, "PATCH", "/api/v1/namespaces/locked/pods/app/ephemeralcontainers", body: debug,
+                contentType: "application/strategic-merge-patch+json")
+            #expect(status == 403)
+            let failed = [
+                #"allowPrivilegeEscalation != false (container "debug" must set securityContext.allowPrivilegeEscalation=false)"#,
+                #"unrestricted capabilities (container "debug" must set securityContext.capabilities.drop=["ALL"])"#,
+                #"runAsNonRoot != true (pod or container "debug" must set securityContext.runAsNonRoot=true)"#,
+            ].joined(separator: ", ")
+            #expect(refused == forbidden("app", "restricted:latest", failed))
+        }
+    }
+
     @Test func fixturesLoadWithoutAdmission() async throws {
         try await withServer { server, client in
             try await namespace(client, "locked", enforce: "restricted")
