@@ -89,6 +89,32 @@ import Testing
         }
     }
 
+    @Test func baselineRefusesUnconfinedProfilesAndHostProcesses() async throws {
+        try await withServer { _, client in
+            try await namespace(client, "base", enforce: "baseline")
+            let object: JSONValue = [
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": ["name": "loose", "annotations": ["container.apparmor.security.beta.kubernetes.io/c": "unconfined"]],
+                "spec": [
+                    "securityContext": [
+                        "appArmorProfile": ["type": "Unconfined"], "seLinuxOptions": ["type": "spc_t", "user": "root"],
+                        "windowsOptions": ["hostProcess": true],
+                    ],
+                    "containers": [["name": "c", "image": "busybox", "securityContext": ["seLinuxOptions": ["type": "container_t"]]]],
+                ],
+            ]
+            let (status, refused) = await create(client, "base", object.serialized())
+            #expect(status == 403)
+            let failed = [
+                #"forbidden AppArmor profiles (pod and annotation must not set AppArmor profile type to "Unconfined", "#
+                    + #""container.apparmor.security.beta.kubernetes.io/c="unconfined"")"#,
+                #"seLinuxOptions (pod set forbidden securityContext.seLinuxOptions: type "spc_t"; user may not be set)"#,
+                "hostProcess (pod must not set securityContext.windowsOptions.hostProcess=true)",
+            ].joined(separator: ", ")
+            #expect(refused == forbidden("loose", "baseline:latest", failed))
+        }
+    }
+
     @Test func baselineChecksInitAndEphemeralContainersAndNamesTheVersion() async throws {
         try await withServer { _, client in
             try await namespace(client, "base", enforce: "baseline", version: "v1.31")

@@ -249,9 +249,12 @@ struct PodSecurity {
         if !names.isEmpty { setters.append(Self.containers(names)) }
         guard !setters.isEmpty else { return nil }
         var problems: [String] = []
-        if !badTypes.isEmpty { problems.append("\(Self.plural("type", badTypes.count)) \(Self.joinQuote(badTypes.sorted()))") }
-        if setsUser { problems.append("user may not be set") }
-        if setsRole { problems.append("role may not be set") }
+        // As in the plugin, user and role are named only next to a forbidden type.
+        if !badTypes.isEmpty {
+            problems.append("\(Self.plural("type", badTypes.count)) \(Self.joinQuote(badTypes.sorted()))")
+            if setsUser { problems.append("user may not be set") }
+            if setsRole { problems.append("role may not be set") }
+        }
         return Violation(
             reason: "seLinuxOptions",
             detail: "\(setters.joined(separator: " and ")) set forbidden securityContext.seLinuxOptions: "
@@ -464,9 +467,9 @@ struct PodSecurity {
         count == 1 ? singular : singular + "s"
     }
 
-    /// `"a", "b"`.
+    /// `"a", "b"`: quoted as given, without escaping (the plugin's joinQuote).
     private static func joinQuote(_ items: [String]) -> String {
-        items.map(quote).joined(separator: ", ")
+        items.map { "\"\($0)\"" }.joined(separator: ", ")
     }
 
     /// A Go `%q` of plain text: quotes and backslashes escaped.
