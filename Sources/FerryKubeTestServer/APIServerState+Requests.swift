@@ -251,14 +251,15 @@ extension APIServerState {
             object.setValue(.string(name), at: ["metadata", "name"])
         }
         try validateName(name, r.entry)
+        let warnings = try admitPodSecurity(r, name: name, object: object, old: nil)
         if request.query["dryRun"] == "All" {
             if existing(r.entry, namespace: r.namespace, name: name) != nil {
                 throw APIError(Self.alreadyExists(r.entry, name))
             }
-            return .json(201, present(object, as: r.entry))
+            return .json(201, present(object, as: r.entry), headers: warnings)
         }
         let stored = try storeNew(entry: r.entry, object: object, namespace: r.namespace, fromAPI: true)
-        return .json(201, present(stored, as: r.entry))
+        return .json(201, present(stored, as: r.entry), headers: warnings)
     }
 
     func update(_ request: APIRequest, _ r: ResourceRequest, name: String, subresource: String?) throws(APIError) -> APIResponse {
@@ -281,9 +282,10 @@ extension APIServerState {
             throw APIError(Self.conflict(r.entry, name))
         }
         let merged = mergeForWrite(old: old, new: object, entry: r.entry, subresource: subresource)
-        if request.query["dryRun"] == "All" { return .json(200, present(merged, as: r.entry)) }
+        let warnings = try admitPodSecurity(r, name: name, object: merged, old: old)
+        if request.query["dryRun"] == "All" { return .json(200, present(merged, as: r.entry), headers: warnings) }
         let stored = try storeUpdate(entry: r.entry, key: objectKey(old, entry: r.entry), old: old, new: merged)
-        return .json(200, stored)
+        return .json(200, stored, headers: warnings)
     }
 
     /// What a write through the main resource or the status subresource may change.
@@ -326,9 +328,10 @@ extension APIServerState {
                     throw APIError(Self.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))"))
                 }
                 try validateName(name, r.entry)
-                if request.query["dryRun"] == "All" { return .json(201, present(object, as: r.entry)) }
+                let warnings = try admitPodSecurity(r, name: name, object: object, old: nil)
+                if request.query["dryRun"] == "All" { return .json(201, present(object, as: r.entry), headers: warnings) }
                 let stored = try storeNew(entry: r.entry, object: object, namespace: r.namespace, fromAPI: subresource == nil)
-                return .json(201, present(stored, as: r.entry))
+                return .json(201, present(stored, as: r.entry), headers: warnings)
             }
             patched = ApplyPatch.merge(current, patch)
         case "application/merge-patch+json":
@@ -364,9 +367,10 @@ extension APIServerState {
         }
         if subresource != "status" { try checkKind(patched, r.entry) }
         let merged = mergeForWrite(old: live, new: patched, entry: r.entry, subresource: subresource)
-        if request.query["dryRun"] == "All" { return .json(200, present(merged, as: r.entry)) }
+        let warnings = try admitPodSecurity(r, name: name, object: merged, old: live)
+        if request.query["dryRun"] == "All" { return .json(200, present(merged, as: r.entry), headers: warnings) }
         let stored = try storeUpdate(entry: r.entry, key: objectKey(live, entry: r.entry), old: live, new: merged)
-        return .json(200, stored)
+        return .json(200, stored, headers: warnings)
     }
 
     func deleteOptions(_ request: APIRequest) -> JSONValue {

@@ -18,7 +18,7 @@ import Testing
         try await setup.cluster.server.load(yaml: """
             apiVersion: v1
             kind: Namespace
-            metadata: {name: db}
+            metadata: {name: db, labels: {pod-security.kubernetes.io/enforce: restricted}}
             ---
             apiVersion: storage.k8s.io/v1
             kind: StorageClass
@@ -56,7 +56,13 @@ import Testing
             metadata: {name: db-0, namespace: db, uid: pod-db-0, labels: {app: db}}
             spec:
               nodeName: node-1
-              containers: [{name: db, image: postgres, volumeDevices: [{name: data, devicePath: /dev/xvda}]}]
+              # Hardened for the namespace's restricted level: a Restore creates this pod through admission.
+              securityContext: {runAsNonRoot: true, runAsUser: 999, seccompProfile: {type: RuntimeDefault}}
+              containers:
+              - name: db
+                image: postgres
+                securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+                volumeDevices: [{name: data, devicePath: /dev/xvda}]
               volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
             status: {phase: Running}
             """)
@@ -233,6 +239,8 @@ import Testing
             try await cluster.server.load(yaml: """
                 apiVersion: v1
                 kind: Namespace
+                # No Pod Security label: KubeVirt's virt-launcher pods add capabilities beyond baseline,
+                # so a VM namespace is privileged on a real cluster too.
                 metadata: {name: vms}
                 ---
                 apiVersion: v1
@@ -363,7 +371,7 @@ import Testing
         try await cluster.server.load(yaml: """
             apiVersion: v1
             kind: Namespace
-            metadata: {name: db}
+            metadata: {name: db, labels: {pod-security.kubernetes.io/enforce: restricted}}
             ---
             apiVersion: storage.k8s.io/v1
             kind: StorageClass

@@ -19,15 +19,15 @@ extension CoordinatorTests {
             try await cluster.server.load(yaml: """
                 apiVersion: v1
                 kind: Namespace
-                metadata: {name: shop, labels: {team: a}}
+                metadata: {name: shop, labels: {team: a, pod-security.kubernetes.io/enforce: restricted}}
                 ---
                 apiVersion: v1
                 kind: Namespace
-                metadata: {name: crm, labels: {team: a}}
+                metadata: {name: crm, labels: {team: a, pod-security.kubernetes.io/enforce: restricted}}
                 ---
                 apiVersion: v1
                 kind: Namespace
-                metadata: {name: other, labels: {team: b}}
+                metadata: {name: other, labels: {team: b, pod-security.kubernetes.io/enforce: restricted}}
                 ---
                 apiVersion: v1
                 kind: ConfigMap

@@ -15,7 +15,7 @@ import Testing
         try await setup.cluster.server.load(yaml: """
             apiVersion: v1
             kind: Namespace
-            metadata: {name: web}
+            metadata: {name: web, labels: {pod-security.kubernetes.io/enforce: restricted}}
             ---
             apiVersion: v1
             kind: ConfigMap

@@ -8,6 +8,12 @@ import Testing
 /// `ferry coordinator` run as the real binary against the test API server with the chart's
 /// CustomResourceDefinitions installed: Backup and Restore resources carried out end to end.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct CoordinatorTests {
+    /// An application's namespace, enforcing the `restricted` Pod Security Standard as a hardened
+    /// cluster would: Ferry's pods there (pause pods) must pass it.
+    static func applicationNamespace(_ name: String) -> String {
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(name), labels: {pod-security.kubernetes.io/enforce: restricted}}"
+    }
+
     static let chartCRDs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("charts/ferry/crds")
 
@@ -25,6 +31,7 @@ import Testing
 
         static func make(_ cluster: KubeTestCluster, rbacRestore: Bool = true) async throws -> Setup {
             try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
+            // Ferry's own namespace carries no Pod Security label (privileged): the chart's agent DaemonSet needs it.
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
             var setup = Setup(cluster: cluster, repository: "\(cluster.directory)/repository",
                               coordinatorKubeconfig: "\(cluster.directory)/kubeconfig", agentKubeconfig: "\(cluster.directory)/kubeconfig")
@@ -161,7 +168,7 @@ import Testing
             #expect(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world") != nil)
 
             // Another namespace restores a snapshot through its own Target: everything lands there.
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: staging}")
+            try await cluster.server.load(yaml: Self.applicationNamespace("staging"))
             try await setup.target(in: "staging")
             try await cluster.server.load(yaml: """
                 apiVersion: ferry.dev/v1alpha1
@@ -199,7 +206,7 @@ import Testing
             let backup = try await setup.finished("Backup", namespace: "system", name: "operator-1")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
 
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}")
+            try await cluster.server.load(yaml: Self.applicationNamespace("other"))
             try await setup.target(in: "other")
             try await cluster.server.load(yaml: """
                 apiVersion: ferry.dev/v1alpha1
@@ -224,7 +231,7 @@ import Testing
             try await cluster.server.load(yaml: """
                 apiVersion: v1
                 kind: Namespace
-                metadata: {name: app}
+                metadata: {name: app, labels: {pod-security.kubernetes.io/enforce: restricted}}
                 ---
                 apiVersion: ferry.dev/v1alpha1
                 kind: Backup
@@ -336,7 +343,7 @@ import Testing
     @Test func targetsArePrunedOnSchedule() async throws {
         try await withKubeTestCluster { cluster in
             let setup = try await Setup.make(cluster)
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: app}")
+            try await cluster.server.load(yaml: Self.applicationNamespace("app"))
             let ferry = FerryProcess(password: "coordinator-test-password")
             #expect(try await ferry.run(["repo", "init", "--repo", setup.repository]).succeeded)
             let image = "\(cluster.directory)/garbage.img"

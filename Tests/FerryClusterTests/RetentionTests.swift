@@ -14,14 +14,20 @@ import Testing
         var yaml = """
             apiVersion: v1
             kind: Namespace
-            metadata: {name: app}
+            metadata: {name: app, labels: {pod-security.kubernetes.io/enforce: restricted}}
             ---
             apiVersion: v1
             kind: Pod
             metadata: {name: app-0, namespace: app, labels: {app: db}}
             spec:
               nodeName: node-1
-              containers: [{name: db, image: postgres, volumeDevices: [{name: data, devicePath: /dev/a}, {name: logs, devicePath: /dev/b}]}]
+              # Hardened for the namespace's restricted level: a Restore creates this pod through admission.
+              securityContext: {runAsNonRoot: true, runAsUser: 999, seccompProfile: {type: RuntimeDefault}}
+              containers:
+              - name: db
+                image: postgres
+                securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+                volumeDevices: [{name: data, devicePath: /dev/a}, {name: logs, devicePath: /dev/b}]
               volumes: [{name: data, persistentVolumeClaim: {claimName: data}}, {name: logs, persistentVolumeClaim: {claimName: logs}}]
             status: {phase: Running}
             """

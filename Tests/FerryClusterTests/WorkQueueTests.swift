@@ -21,7 +21,7 @@ import Testing
     @Test func aUnitDeletedWhileTheWatchWasBrokenOffIsReportedDeleted() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: db}")
+            try await cluster.server.load(yaml: CoordinatorTests.applicationNamespace("db"))
             try await cluster.server.load(yaml: unit("a"))
             enum Heard: Equatable { case work(String), deleted(String) }
             let (heard, hear) = AsyncStream<Heard>.makeStream()

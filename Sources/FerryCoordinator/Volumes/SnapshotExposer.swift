@@ -154,6 +154,13 @@ struct SnapshotExposer: Sendable {
         }
     }
 
+    /// The pause pod runs as nobody under the runtime's seccomp profile: with its container's
+    /// context (no privilege escalation, no capabilities, read-only root) it passes the
+    /// `restricted` Pod Security Standard, so applications' namespaces may enforce it.
+    static let pauseSecurityContext: JSONValue = [
+        "runAsNonRoot": true, "runAsUser": 65534, "runAsGroup": 65534, "seccompProfile": ["type": "RuntimeDefault"],
+    ]
+
     /// Runs a pause pod that uses `claim`, so the kubelet attaches it on some node; returns the
     /// node and the host path of the data there (the block device, or `disk.img` in the mount).
     func attach(claim: String, podName: String, namespace: String, block: Bool, diskImage: Bool, writable: Bool,
@@ -164,13 +171,15 @@ struct SnapshotExposer: Sendable {
             : ["volumeMounts": [["name": "data", "mountPath": "/data", "readOnly": .bool(!writable)]]]
         let container: JSONValue = [
             "name": "pause", "image": .string(options.image), "args": ["pause"],
-            "securityContext": ["runAsNonRoot": true, "runAsUser": 65532, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
-                                "capabilities": ["drop": ["ALL"]]],
+            "securityContext": ["allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": ["drop": ["ALL"]]],
             "resources": ["requests": ["cpu": "10m", "memory": "16Mi"], "limits": ["memory": "64Mi"]],
         ]
         let claimSource: JSONValue = ["claimName": .string(claim), "readOnly": .bool(!block && !writable)]
         let podVolume: JSONValue = ["name": "data", "persistentVolumeClaim": claimSource]
-        pod.json["spec"] = ["restartPolicy": "Never", "containers": .array([container.merging(device)]), "volumes": .array([podVolume])]
+        pod.json["spec"] = [
+            "restartPolicy": "Never", "securityContext": Self.pauseSecurityContext,
+            "containers": .array([container.merging(device)]), "volumes": .array([podVolume]),
+        ]
         pod.json.setValue([FerryLabels.exposes: .string(owner.label)], at: ["metadata", "labels"])
         try await createIfAbsent(pod)
         let running = try await waitFor("pod \(namespace)/\(podName) using claim \(claim) to run", apiVersion: "v1", kind: "Pod", namespace: namespace, name: podName) { object in
