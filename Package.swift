@@ -221,13 +221,13 @@ let package = Package(
             dependencies: ["FerryKube", "FerryKubeTestServer", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryKubeTestServerTests",
-            dependencies: ["FerryKubeTestServer", "FerryKube"]),
+            dependencies: ["FerryKubeTestServer", "FerryKube", "FerryKubeTestSupport"]),
         .testTarget(
             name: "FerryAPITests",
             dependencies: ["FerryAPI", "FerryKube", "FerryRepo"]),
         .target(
             name: "FerryKubeTestSupport",
-            dependencies: ["FerryKube", "FerryKubeTestServer"],
+            dependencies: ["FerryKube", "FerryKubeTestServer", "FerryTestSupport"],
             path: "Tests/FerryKubeTestSupport"),
         .testTarget(
             name: "FerryAppsTests",

@@ -41,7 +41,7 @@ import Testing
         let repo = try await Repo.make()
         defer { repo.remove() }
         let snapshot: String? = try await withKubeTestCluster { source in
-            guard try await source.installHello(in: "web") else { return nil }
+            try await source.installHello(in: "web")
             _ = try await source.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation"])
             let backup = try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))
             #expect(backup["resources"] == 5 && backup["name"] == "helm:hello@web" && backup["issues"] == [])
@@ -67,7 +67,7 @@ import Testing
             let service = try #require(await target.server.object(apiVersion: "v1", kind: "Service", namespace: "web", name: "hello-hello-world"))
             #expect(service["spec"]?["clusterIP"]?.stringValue?.isEmpty == false, "the target cluster allocates its own cluster IP")
 
-            let list = try #require(try await target.helm(["list", "-n", "web", "-o", "json"]))
+            let list = (try await target.helm(["list", "-n", "web", "-o", "json"]))
             let releases = try JSONValue(parsing: list)
             #expect(releases[0]?["name"] == "hello" && releases[0]?["revision"] == "2" && releases[0]?["status"] == "deployed", "\(list)")
             _ = try await target.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=3", "--disable-openapi-validation"])
@@ -93,16 +93,16 @@ import Testing
         let repo = try await Repo.make()
         defer { repo.remove() }
         let snapshot: String? = try await withKubeTestCluster { source in
-            guard try await source.installHello(in: "web") else { return nil }
+            try await source.installHello(in: "web")
             return try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))["snapshot"]?.stringValue
         }
         guard let snapshot else { return }
         try await withKubeTestCluster { target in
             let restored = try await repo.json(["app", "restore", snapshot, "--namespace-mapping", "web=web2"] + kubeconfig(target))
             #expect(restored["failed"] == 0 && restored["created"] == 5, "\(restored)")
-            let releases = try JSONValue(parsing: try #require(try await target.helm(["list", "-n", "web2", "-o", "json"])))
+            let releases = try JSONValue(parsing: (try await target.helm(["list", "-n", "web2", "-o", "json"])))
             #expect(releases[0]?["name"] == "hello" && releases[0]?["namespace"] == "web2", "\(releases)")
-            let status = try #require(try await target.helm(["status", "hello", "-n", "web2"]))
+            let status = (try await target.helm(["status", "hello", "-n", "web2"]))
             #expect(status.contains("NAMESPACE: web2"), "\(status)")
             _ = try await target.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web2", "--set", "replicaCount=3", "--disable-openapi-validation"])
             let deployments = await target.server.objects(apiVersion: "apps/v1", kind: "Deployment")

@@ -14,7 +14,7 @@ import Testing
         try await withKubeTestCluster { cluster in
             // (helm's --create-namespace validates against OpenAPI even with validation disabled.)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
-            guard try await cluster.helm(["install", "hello", Self.helloChart, "-n", "web", "--disable-openapi-validation"]) != nil else { return }
+            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "web", "--disable-openapi-validation"])
             _ = try await cluster.helm(["upgrade", "hello", Self.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation"])
             let result = try await cluster.discover(.helmRelease(name: "hello"), namespace: "web")
             #expect(result.summary == [
@@ -40,7 +40,7 @@ import Testing
 
     @Test func decodesReleaseRecordsHelmWrote() async throws {
         try await withKubeTestCluster { cluster in
-            guard try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default", "--disable-openapi-validation"]) != nil else { return }
+            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default", "--disable-openapi-validation"])
             let secrets = try await cluster.client.resource(apiVersion: "v1", kind: "Secret")
             let storage = try await cluster.client.get(secrets, namespace: "default", name: "sh.helm.release.v1.hello.v1")
             let release = try HelmRelease(storageObject: storage)
@@ -58,7 +58,7 @@ import Testing
 
     @Test func configMapDriverReleases() async throws {
         try await withKubeTestCluster { cluster in
-            guard let helm = try ExternalTool.helm.require() else { return }
+            let helm = try ExternalTool.helm.requiredPath()
             let environment = [
                 "KUBECONFIG": "\(cluster.directory)/kubeconfig", "HOME": cluster.directory, "HELM_DRIVER": "configmap",
                 "HELM_CACHE_HOME": "\(cluster.directory)/cache", "HELM_CONFIG_HOME": "\(cluster.directory)/config", "HELM_DATA_HOME": "\(cluster.directory)/data",
@@ -76,7 +76,7 @@ import Testing
     @Test func statefulSetChartCapturesItsClaimsAndStorage() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: data}")
-            guard try await cluster.helm(["install", "db", Self.dbChart, "-n", "data", "--disable-openapi-validation"]) != nil else { return }
+            _ = try await cluster.helm(["install", "db", Self.dbChart, "-n", "data", "--disable-openapi-validation"])
             try await cluster.load("scenarios/statefulset-storage.yaml")
             try await addStatefulSetRuntime(cluster)
             let result = try await cluster.discover(.helmRelease(name: "db"), namespace: "data")
@@ -180,7 +180,7 @@ import Testing
 
     @Test func forbiddenAndVanishedObjectsAreReported() async throws {
         try await withKubeTestCluster { cluster in
-            guard try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default", "--disable-openapi-validation"]) != nil else { return }
+            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default", "--disable-openapi-validation"])
             await cluster.server.deny(.init(verbs: ["get"], resource: "serviceaccounts", namespace: "default"))
             // The walk reads the manifest in helm's install order (ServiceAccount, Service,
             // Deployment). Strike when it reads the ServiceAccount: the Service vanishes before
@@ -214,7 +214,7 @@ import Testing
                 metadata: {name: elsewhere, namespace: other}
                 """.write(toFile: "\(chart)/templates/cm.yaml", atomically: true, encoding: .utf8)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}")
-            guard try await cluster.helm(["install", "spread", chart, "-n", "default", "--disable-openapi-validation"]) != nil else { return }
+            _ = try await cluster.helm(["install", "spread", chart, "-n", "default", "--disable-openapi-validation"])
             let namespaced = try await cluster.discover(.helmRelease(name: "spread"), namespace: "default")
             #expect(namespaced.references == ["ConfigMap default/here", "Secret default/sh.helm.release.v1.spread.v1"])
             #expect(namespaced.issues.map(\.kind) == [.outOfScope])

@@ -18,10 +18,6 @@ extension AgentTests {
             _ = try writeDevice(live, seed: 96)
             let hostRoot = "\(cluster.directory)/host"
             try await installCSIVolume(setup)
-            // The chart's agent identity (made by Setup, or here when helm is missing outside CI).
-            if await cluster.server.object(apiVersion: "v1", kind: "ServiceAccount", namespace: "ferry", name: "ferry-agent") == nil {
-                try await cluster.server.load(yaml: "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: ferry-agent, namespace: ferry}")
-            }
             let audience = "ferry-test-audience"
             let server = cluster.server
             let service = LoopSnapshotMetadataServer(snapshots: [], blockSize: Int64(Self.blockSize)) { token, namespace in

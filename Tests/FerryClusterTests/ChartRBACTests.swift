@@ -122,12 +122,13 @@ import Testing
         ] {
             try await cluster.load(crd)
         }
-        return try await cluster.helm(["install", "ferry", ChartTests.chart, "-n", "ferry", "--disable-openapi-validation"] + values) != nil
+        _ = try await cluster.helm(["install", "ferry", ChartTests.chart, "-n", "ferry", "--disable-openapi-validation"] + values)
+        return true
     }
 
     @Test(arguments: [true, false])
     func identitiesMayDoWhatTheyNeedAndNothingMore(restore: Bool) async throws {
-        guard let kubectl = try ExternalTool.kubectl.require() else { return }
+        let kubectl = try ExternalTool.kubectl.requiredPath()
         try await withKubeTestCluster { cluster in
             guard try await install(cluster, ["--set", "rbac.restore=\(restore)"]) else { return }
             var checks = Self.coordinatorAlways
@@ -152,7 +153,7 @@ import Testing
     /// rbac.restoreCustomResources renders a ClusterRole that aggregates into the coordinator's
     /// restore role (the aggregation controller fills it in).
     @Test func restoresReachListedCustomResources() async throws {
-        guard let kubectl = try ExternalTool.kubectl.require() else { return }
+        let kubectl = try ExternalTool.kubectl.requiredPath()
         try await withKubeTestCluster { cluster in
             let values = [
                 "--set",

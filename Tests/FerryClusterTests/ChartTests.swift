@@ -9,8 +9,8 @@ import Testing
 @Suite(.serialized) struct ChartTests {
     static let chart = CoordinatorTests.chartCRDs.deletingLastPathComponent().path
 
-    func helm(_ arguments: [String]) async throws -> String? {
-        guard let path = try ExternalTool.helm.require() else { return nil }
+    func helm(_ arguments: [String]) async throws -> String {
+        let path = try ExternalTool.helm.requiredPath()
         let (status, output) = try await ExternalTool.helm.run(arguments, path: path)
         #expect(status == 0, "helm \(arguments.joined(separator: " ")): \(output)")
         return output
@@ -18,10 +18,9 @@ import Testing
 
     @Test(arguments: [[String](), ["--set", "rbac.restore=false,coordinator.watchNamespace=apps,coordinator.replicas=2,agent.privileged=false,agent.hostPaths={/mnt/disks}"]])
     func lintsAndRendersValidManifests(_ values: [String]) async throws {
-        guard try await helm(["lint", "--strict", Self.chart] + values) != nil else { return }
-        guard let rendered = try await helm(["template", "ferry", Self.chart, "-n", "ferry", "--include-crds"] + values),
-              let validator = try ExternalTool.kubernetesValidate.require()
-        else { return }
+        _ = try await helm(["lint", "--strict", Self.chart] + values)
+        let rendered = try await helm(["template", "ferry", Self.chart, "-n", "ferry", "--include-crds"] + values)
+        let validator = try ExternalTool.kubernetesValidate.requiredPath()
         let file = NSTemporaryDirectory() + "ferry-chart-\(UUID().uuidString).yaml"
         try rendered.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
@@ -37,7 +36,7 @@ import Testing
     @Test func installsIntoAClusterWithLeastPrivilege() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
-            guard try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry", "--disable-openapi-validation"]) != nil else { return }
+            _ = try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry", "--disable-openapi-validation"])
             let catalog = try await cluster.client.resourceCatalog(refresh: true)
             for kind in ["Target", "BackupPlan", "ClusterBackupPlan", "Backup", "Restore", "VolumeTransfer"] {
                 #expect(catalog.resource(for: GroupKind(group: "ferry.dev", kind: kind))?.hasStatus == true, "\(kind) is not served")

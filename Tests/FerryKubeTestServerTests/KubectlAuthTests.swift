@@ -1,5 +1,6 @@
 import FerryKube
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import Foundation
 import Testing
 
@@ -15,7 +16,7 @@ import Testing
     }
 
     @Test func tokensCanIAndWhoami() async throws {
-        guard let path = try ExternalTool.kubectl.require() else { return }
+        let path = try ExternalTool.kubectl.requiredPath()
         try await withServer { server, _ in
             let environment = try RealClientTests.Environment(server: server)
             defer { environment.cleanUp() }

@@ -1,5 +1,6 @@
 import FerryKube
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -31,7 +32,7 @@ import Testing
     }
 
     @Test func kubectlApplyGetWatchDelete() async throws {
-        guard let kubectl = try ExternalTool.kubectl.require() else { return }
+        let kubectl = try ExternalTool.kubectl.requiredPath()
         try await withServer { server, client in
             let environment = try Environment(server: server)
             defer { environment.cleanUp() }
@@ -99,7 +100,7 @@ import Testing
     }
 
     @Test func helmFullCycle() async throws {
-        guard let helm = try ExternalTool.helm.require() else { return }
+        let helm = try ExternalTool.helm.requiredPath()
         let chart = Fixtures.url("helm/chart-example/hello-world").path
         try await withServer { server, client in
             let environment = try Environment(server: server)
