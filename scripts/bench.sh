@@ -11,11 +11,12 @@
 #                                         # and S3) and the median ratio: this machine's speed drifts
 #
 # Needs root (the image is built by mounting it). Work files go to $FERRY_BENCH_DIR
-# (default /var/tmp/ferry-bench); the shared image builders come from $FERRY_SHARED (../shared).
+# (default /var/tmp/ferry-bench); the image and its update day come from scripts/lib/bench-image.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
 source scripts/lib/bench-s3.sh
+source scripts/lib/bench-image.sh
 
 BLOCK_SIZES=""
 MAINTENANCE=""
@@ -59,7 +60,6 @@ fi
 
 [ "$(id -u)" -eq 0 ] || { echo "bench.sh needs root (it mounts the image it builds)" >&2; exit 1; }
 install_bench_deps
-SHARED="${FERRY_SHARED:-$(cd .. && pwd)/shared}"
 WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}"
 mkdir -p "$WORK"
 
@@ -72,9 +72,9 @@ BASE="$WORK/base.img"
 DAY2="$WORK/day2.img"
 if [ ! -f "$BASE" ] || [ ! -f "$DAY2" ]; then
     echo "building the 4 GiB image and its update day..."
-    bash "$SHARED/bench/mkimg.sh" "$BASE" 4G >/dev/null
+    bench_image_build "$BASE" 4G >/dev/null
     cp --sparse=always "$BASE" "$DAY2"
-    bash "$SHARED/bench/mutate.sh" "$DAY2" 1
+    bench_image_update "$DAY2" 1
 fi
 SIZE=$(stat -c %s "$BASE")
 cat "$BASE" "$DAY2" > /dev/null   # warm the page cache
@@ -128,7 +128,7 @@ rm -rf "$R"
 
 # CBT: the same disk as a KubeVirt-style qcow2 overlay whose guest data is a raw data file, with
 # a persistent bitmap added after the base was loaded. The update day is replayed through QEMU
-# (qemu-io writes exactly the 4 KiB pages mutate.sh changed), so the bitmap records it; the
+# (qemu-io writes exactly the 4 KiB pages the update day changed), so the bitmap records it; the
 # incremental then reads only the blocks the bitmap names, and bytesRead must equal them.
 echo "ferry + qcow2 bitmap (data-file overlay)"
 CBT="$WORK/cbt"; rm -rf "$CBT"; mkdir -p "$CBT/chunks"
@@ -203,7 +203,7 @@ size = int(sys.argv[2])
 secs = {(r[0], r[1]): float(r[2]) for r in rows}
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 cores = subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()
-print(f"\nImage: {size / 2**30:.1f} GiB ext4 VM-like disk (shared/bench/mkimg.sh), update day: mutate.sh seed 1. "
+print(f"\nImage: {size / 2**30:.1f} GiB ext4 VM-like disk (scripts/lib/bench-image.sh), update day seed 1. "
       f"Machine: {cores} cores, {cpu}. Page cache warm; repositories on the same local disk.\n")
 print("| tool | operation | seconds | MiB/s (logical) | × restic | repository | peak RSS |")
 print("|---|---|---:|---:|---:|---:|---:|")
