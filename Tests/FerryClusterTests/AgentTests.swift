@@ -97,9 +97,7 @@ import Testing
     }
 
     func agent(_ setup: CoordinatorTests.Setup, identity: String, node: String = "node-1", stopAt: String? = nil, _ extra: [String] = []) throws -> RunningProcess {
-        var ferry = FerryProcess(password: nil)
-        if let stopAt { ferry.environment["FERRY_TEST_STOP_AT"] = stopAt }
-        return try ferry.start(["agent", "--kubeconfig", setup.agentKubeconfig, "--node", node, "--identity", identity, "--heartbeat", "1"] + extra)
+        try setup.agent(identity: identity, node: node, extra, environment: stopAt.map { ["FERRY_TEST_STOP_AT": $0] } ?? [:])
     }
 
     func coordinator(_ setup: CoordinatorTests.Setup, _ extra: [String] = []) throws -> RunningProcess {

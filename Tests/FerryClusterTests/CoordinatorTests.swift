@@ -27,16 +27,22 @@ import Testing
         /// The coordinator's and the agents' kubeconfigs: tokens of the chart's ServiceAccounts.
         let coordinatorKubeconfig: String
         let agentKubeconfig: String
+        /// The command lines and environments of the chart's Deployment and DaemonSet.
+        let coordinatorCommand: ChartCommand
+        let agentCommand: ChartCommand
 
         /// A missing helm skips the test outside CI (the chart's identities come from it).
         static func make(_ cluster: KubeTestCluster, rbacRestore: Bool = true) async throws -> Setup {
             try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
+            let rendered = try YAMLDocuments.parse(
+                try await cluster.helm(["template", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)"]))
             let setup = Setup(cluster: cluster, repository: "\(cluster.directory)/repository",
-                              coordinatorKubeconfig: "\(cluster.directory)/coordinator.kubeconfig", agentKubeconfig: "\(cluster.directory)/agent.kubeconfig")
+                              coordinatorKubeconfig: "\(cluster.directory)/coordinator.kubeconfig", agentKubeconfig: "\(cluster.directory)/agent.kubeconfig",
+                              coordinatorCommand: try ChartCommand(rendered: rendered, kind: "Deployment", subcommand: "coordinator"),
+                              agentCommand: try ChartCommand(rendered: rendered, kind: "DaemonSet", subcommand: "agent"))
             try FileManager.default.createDirectory(atPath: setup.repository, withIntermediateDirectories: true)
-            let rendered = try await cluster.helm(["template", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)"])
-            let identities = try YAMLDocuments.parse(rendered).filter {
+            let identities = rendered.filter {
                 ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].contains($0["kind"]?.stringValue ?? "")
             }
             _ = try await cluster.server.load(identities)
@@ -64,11 +70,26 @@ import Testing
                 """)
         }
 
-        func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = []) throws -> RunningProcess {
-            try FerryProcess(password: nil).start([
-                "coordinator", "--kubeconfig", coordinatorKubeconfig, "--lease-namespace", "ferry", "--identity", identity,
-                "--lease-duration", String(leaseDuration),
-            ] + extra)
+        /// `ferry coordinator` as the chart runs it, with this cluster's kubeconfig; metrics only
+        /// where a test asks (on loopback).
+        func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = [], environment: [String: String] = [:]) throws -> RunningProcess {
+            let arguments = coordinatorCommand.commandLine(
+                ["--kubeconfig", coordinatorKubeconfig, "--lease-namespace", "ferry", "--identity", identity, "--lease-duration", String(leaseDuration)] + extra,
+                dropping: ["--metrics-address"])
+            return try coordinatorCommand.process(fields: ["metadata.name": identity, "metadata.namespace": "ferry"], overrides: environment).start(arguments)
+        }
+
+        /// `ferry agent` as the chart's DaemonSet runs it on `node`: its paths are the test
+        /// machine's own (no host root unless the test gives one), its cache in the cluster's
+        /// directory, metrics only where a test asks.
+        func agent(identity: String, node: String = "node-1", _ extra: [String] = [], environment: [String: String] = [:], prefix: [String] = []) throws
+            -> RunningProcess
+        {
+            let arguments = agentCommand.commandLine(
+                ["--kubeconfig", agentKubeconfig, "--node", node, "--identity", identity, "--heartbeat", "1"] + extra, dropping: ["--metrics-address", "--host-root"])
+            let overrides = ["FERRY_CACHE_DIR": "\(cluster.directory)/cache-\(identity)"].merging(environment) { $1 }
+            let ferry = agentCommand.process(fields: ["spec.nodeName": node, "metadata.name": identity, "metadata.namespace": "ferry"], overrides: overrides)
+            return try ferry.start(arguments, prefix: prefix)
         }
 
         /// Creates a Backup of `plan` and waits until it ends.

@@ -11,8 +11,8 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10))) struct PathTargetTests {
     /// An agent in its own mount namespace where `directory` is mounted over the Target's path.
     func agent(_ setup: CoordinatorTests.Setup, seeing directory: String) throws -> RunningProcess {
-        try FerryProcess(password: nil).start(
-            ["agent", "--kubeconfig", setup.agentKubeconfig, "--node", "node-1", "--identity", "elsewhere", "--heartbeat", "1"],
+        try setup.agent(
+            identity: "elsewhere",
             prefix: ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", #"mount --bind "$1" "$2" && shift 2 && exec "$@""#, "sh",
                      directory, setup.repository])
     }

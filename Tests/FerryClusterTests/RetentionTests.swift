@@ -80,8 +80,7 @@ import Testing
             try await install(setup, devices: devices)
             let coordinator = try setup.coordinator(identity: "coordinator", ["--unit-lease", "3"])
             defer { coordinator.kill() }
-            let agent = try FerryProcess(password: nil).start(["agent", "--kubeconfig", setup.agentKubeconfig, "--node", "node-1",
-                                                                "--identity", "agent-1", "--heartbeat", "1"])
+            let agent = try setup.agent(identity: "agent-1")
             defer { agent.kill() }
 
             let first = try await setup.backup("db-1", plan: "db", namespace: "app")

@@ -14,10 +14,7 @@ import Testing
             let coordinator = try setup.coordinator(identity: "coordinator", ["--unit-lease", "60", "--unit-stall-timeout", "3", "--max-requeues", "1"])
             defer { coordinator.kill() }
             // Every block read of this agent blocks for good; its heartbeats go on.
-            var ferry = FerryProcess(password: nil)
-            ferry.environment["FERRY_TEST_HANG_AT"] = "block-read"
-            let agent = try ferry.start(["agent", "--kubeconfig", setup.agentKubeconfig, "--node", "node-1", "--identity", "stuck",
-                                         "--heartbeat", "1", "--unit-stall-timeout", "3"])
+            let agent = try setup.agent(identity: "stuck", ["--unit-stall-timeout", "3"], environment: ["FERRY_TEST_HANG_AT": "block-read"])
             defer { agent.kill() }
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
