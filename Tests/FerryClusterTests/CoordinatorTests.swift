@@ -18,9 +18,10 @@ import Testing
         .appendingPathComponent("charts/ferry/crds")
 
     /// A cluster with Ferry's CRDs, a repository directory and the Secret and Target for it, and
-    /// the chart's identities: its ServiceAccounts and RBAC rendered by the real helm, and a
+    /// the chart installed by the real `helm install`: its ServiceAccounts and RBAC, and a
     /// kubeconfig for each of the coordinator and the agent, so that Ferry's processes run as the
-    /// chart installs them, under RBAC as kube-apiserver enforces it.
+    /// chart installs them (the installed Deployment's and DaemonSet's command lines), under RBAC
+    /// as kube-apiserver enforces it.
     struct Setup {
         let cluster: KubeTestCluster
         let repository: String
@@ -35,17 +36,17 @@ import Testing
         static func make(_ cluster: KubeTestCluster, rbacRestore: Bool = true) async throws -> Setup {
             try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
-            let rendered = try YAMLDocuments.parse(
-                try await cluster.helm(["template", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)"]))
+            // The real helm installs the chart (its CRDs are there already, as after an upgrade).
+            _ = try await cluster.helm(["install", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)", "--disable-openapi-validation"])
+            var rendered: [JSONValue] = []
+            for (apiVersion, kind) in [("apps/v1", "Deployment"), ("apps/v1", "DaemonSet")] {
+                rendered += await cluster.server.objects(apiVersion: apiVersion, kind: kind, namespace: "ferry").map(\.json)
+            }
             let setup = Setup(cluster: cluster, repository: "\(cluster.directory)/repository",
                               coordinatorKubeconfig: "\(cluster.directory)/coordinator.kubeconfig", agentKubeconfig: "\(cluster.directory)/agent.kubeconfig",
                               coordinatorCommand: try ChartCommand(rendered: rendered, kind: "Deployment", subcommand: "coordinator"),
                               agentCommand: try ChartCommand(rendered: rendered, kind: "DaemonSet", subcommand: "agent"))
             try FileManager.default.createDirectory(atPath: setup.repository, withIntermediateDirectories: true)
-            let identities = rendered.filter {
-                ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"].contains($0["kind"]?.stringValue ?? "")
-            }
-            _ = try await cluster.server.load(identities)
             for (account, path) in [("ferry-coordinator", setup.coordinatorKubeconfig), ("ferry-agent", setup.agentKubeconfig)] {
                 try await cluster.server.kubeconfig(serviceAccount: account, namespace: "ferry").write(toFile: path, atomically: true, encoding: .utf8)
             }
