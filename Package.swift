@@ -218,7 +218,7 @@ let package = Package(
             dependencies: ["FerryBlob", "FerryTestSupport", "FerryS3TestSupport"]),
         .testTarget(
             name: "FerryKubeTests",
-            dependencies: ["FerryKube", "FerryKubeTestServer", "FerryS3TestSupport"]),
+            dependencies: ["FerryKube", "FerryKubeTestServer", "FerryS3TestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryKubeTestServerTests",
             dependencies: ["FerryKubeTestServer", "FerryKube", "FerryKubeTestSupport"]),

@@ -1,5 +1,6 @@
 import FerryKube
 import FerryKubeTestServer
+import FerryTestSupport
 import Foundation
 import Testing
 
@@ -403,18 +404,17 @@ import Testing
     }
 
     @Test func unreachableServerIsAClearError() async throws {
-        // Bind and close a port so nothing listens there.
-        let server = try KubeTestServer()
-        try await server.start()
-        let url = server.url
-        await server.shutdown()
-        let client = KubeClient(configuration: KubeClientConfiguration(server: url, maxRetries: 1, connectTimeout: .seconds(2)))
-        let error = await #expect(throws: KubeError.self) { try await client.resourceCatalog() }
-        guard case .unreachable(let server, let reason)? = error else {
-            Issue.record("expected unreachable, got \(String(describing: error))")
-            return
+        // A port held bound but not listening: refused, and no other test's server can take it.
+        try await LoopbackPort.refusing { port in
+            let url = "http://127.0.0.1:\(port)"
+            let client = KubeClient(configuration: KubeClientConfiguration(server: url, maxRetries: 1, connectTimeout: .seconds(2)))
+            let error = await #expect(throws: KubeError.self) { try await client.resourceCatalog() }
+            guard case .unreachable(let server, let reason)? = error else {
+                Issue.record("expected unreachable, got \(String(describing: error))")
+                return
+            }
+            #expect(server == url && reason.contains("connection refused"))
+            #expect(error?.description.contains("cannot reach the API server \(url)") == true)
         }
-        #expect(server == url && reason.contains("connection refused"))
-        #expect(error?.description.contains("cannot reach the API server \(url)") == true)
     }
 }

@@ -204,16 +204,23 @@ struct PodSecurity {
         return Violation(reason: "privileged", detail: "\(Self.containers(names)) must not set securityContext.privileged=true")
     }
 
-    private func procMount() -> Violation? {
-        guard !usesUserNamespace else { return nil }
+    /// The containers in which `found` finds something, and all it found; nil when none.
+    private func offenders(_ found: (Container) -> [String]) -> (names: [String], values: Set<String>)? {
         var names: [String] = []
-        var types: Set<String> = []
+        var values: Set<String> = []
         for container in containers {
-            guard let type = container.securityContext?["procMount"]?.stringValue, type != "Default" else { continue }
+            let offending = found(container)
+            guard !offending.isEmpty else { continue }
             names.append(container.name)
-            types.insert(type)
+            values.formUnion(offending)
         }
-        guard !names.isEmpty else { return nil }
+        return names.isEmpty ? nil : (names, values)
+    }
+
+    private func procMount() -> Violation? {
+        guard !usesUserNamespace, let (names, types) = offenders({ container in
+            container.securityContext?["procMount"]?.stringValue.map { $0 == "Default" ? [] : [$0] } ?? []
+        }) else { return nil }
         return Violation(
             reason: "procMount",
             detail: "\(Self.containers(names)) must not set securityContext.procMount to \(Self.joinQuote(types.sorted()))")
@@ -294,16 +301,9 @@ struct PodSecurity {
     ]
 
     private func capabilitiesBaseline() -> Violation? {
-        var names: [String] = []
-        var added: Set<String> = []
-        for container in containers {
-            let forbidden = (container.securityContext?["capabilities"]?["add"]?.arrayValue ?? []).compactMap(\.stringValue)
-                .filter { !Self.baselineCapabilities.contains($0) }
-            guard !forbidden.isEmpty else { continue }
-            names.append(container.name)
-            added.formUnion(forbidden)
-        }
-        guard !names.isEmpty else { return nil }
+        guard let (names, added) = offenders({ container in
+            (container.securityContext?["capabilities"]?["add"]?.arrayValue ?? []).compactMap(\.stringValue).filter { !Self.baselineCapabilities.contains($0) }
+        }) else { return nil }
         return Violation(
             reason: "non-default capabilities",
             detail: "\(Self.containers(names)) must not include \(Self.joinQuote(added.sorted())) in securityContext.capabilities.add")
