@@ -16,6 +16,44 @@ enum StructuralPruning {
         object = .object(root)
     }
 
+    /// The paths (`spec.components.namespace`, `spec.items[0].x`) of the fields `prune` would
+    /// drop: what server-side field validation reports as unknown.
+    static func unknownFields(_ object: JSONValue, schema: JSONValue) -> [String] {
+        guard case .object(let members) = object else { return [] }
+        var found: [String] = []
+        for (key, value) in members.sorted(by: { $0.key < $1.key }) where !["apiVersion", "kind", "metadata"].contains(key) {
+            if let property = schema["properties"]?[key] {
+                unknown(value, at: property, path: key, into: &found)
+            } else if schema["x-kubernetes-preserve-unknown-fields"]?.boolValue != true {
+                found.append(key)
+            }
+        }
+        return found
+    }
+
+    private static func unknown(_ value: JSONValue, at schema: JSONValue, path: String, into found: inout [String]) {
+        if schema["x-kubernetes-preserve-unknown-fields"]?.boolValue == true && schema["properties"] == nil { return }
+        switch value {
+        case .object(let members):
+            let additional = schema["additionalProperties"]
+            for (key, member) in members.sorted(by: { $0.key < $1.key }) {
+                if let property = schema["properties"]?[key] {
+                    unknown(member, at: property, path: "\(path).\(key)", into: &found)
+                } else if let additional, additional.objectValue != nil {
+                    unknown(member, at: additional, path: "\(path).\(key)", into: &found)
+                } else if additional?.boolValue != true && schema["x-kubernetes-preserve-unknown-fields"]?.boolValue != true {
+                    found.append("\(path).\(key)")
+                }
+            }
+        case .array(let items):
+            if let itemSchema = schema["items"] {
+                for (index, item) in items.enumerated() { unknown(item, at: itemSchema, path: "\(path)[\(index)]", into: &found) }
+            }
+        default:
+            break
+        }
+    }
+
     private static func prune(_ value: inout JSONValue, at schema: JSONValue) {
         if schema["x-kubernetes-preserve-unknown-fields"]?.boolValue == true && schema["properties"] == nil { return }
         switch value {

@@ -77,6 +77,25 @@ import Testing
         }
     }
 
+    /// Server-side field validation: Strict refuses a misspelt field with the real 400, Warn (the
+    /// default) stores the object without it and says so in a Warning header.
+    @Test func unknownFieldsAreRefusedWhenAskedForStrictValidation() async throws {
+        try await withServer { server, client in
+            try await server.load(yaml: Self.crd)
+            let body = Array(#"{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","namespace":"default"},"spec":{"size":1,"sise":2,"nested":{"cnt":1}}}"#.utf8)
+            let path = "/apis/example.com/v1/namespaces/default/widgets"
+            let (code, status) = await raw(client, "POST", path, query: [("fieldValidation", "Strict")], body: body)
+            #expect(code == 400 && status?["reason"] == "BadRequest")
+            #expect(status?["message"] == #"Widget in version "v1" cannot be handled as a Widget: strict decoding error: unknown field "spec.nested.cnt", unknown field "spec.sise""#,
+                    "\(String(describing: status))")
+            let response = try await client.send("POST", path, body: body, contentType: "application/json", accept: "application/json")
+            #expect(response.status == 201)
+            #expect(response.headers.values("Warning") == [#"299 - "unknown field \"spec.nested.cnt\"""#, #"299 - "unknown field \"spec.sise\"""#],
+                    "\(response.headers.values("Warning"))")
+            #expect(try JSONValue(parsing: response.body)["spec"]?["sise"] == nil, "pruned")
+        }
+    }
+
     @Test func defaultsAreAppliedAndValidObjectsStored() async throws {
         try await withServer { server, client in
             try await server.load(yaml: Self.crd)
