@@ -198,7 +198,7 @@ let package = Package(
             ]),
         .target(
             name: "FerryS3TestSupport",
-            dependencies: ["FerrySystem"],
+            dependencies: ["FerrySystem", "FerryTestSupport"],
             path: "Tests/FerryS3TestSupport"),
         .target(
             name: "FerryBlobTestSupport",
@@ -221,7 +221,7 @@ let package = Package(
             dependencies: ["FerryKube", "FerryKubeTestServer", "FerryS3TestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryKubeTestServerTests",
-            dependencies: ["FerryKubeTestServer", "FerryKube", "FerryKubeTestSupport"]),
+            dependencies: ["FerryKubeTestServer", "FerryKube", "FerryKubeTestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryAPITests",
             dependencies: ["FerryAPI", "FerryKube", "FerryRepo"]),

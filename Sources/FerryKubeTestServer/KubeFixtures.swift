@@ -13,23 +13,3 @@ public enum KubeFixtures {
     public static func text(_ path: String) throws -> String { try String(contentsOf: url(path), encoding: .utf8) }
     public static func json(_ path: String) throws -> JSONValue { try JSONValue(parsing: try bytes(path)) }
 }
-
-/// A temporary directory removed when the value goes away.
-public final class KubeScratchDirectory {
-    public let path: String
-
-    public init() throws {
-        path = NSTemporaryDirectory() + "ferry-kube-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    /// Writes a file in the directory and returns its path.
-    public func write(_ name: String, _ text: String, mode: Int = 0o644) throws -> String {
-        let file = "\(path)/\(name)"
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
-        return file
-    }
-}

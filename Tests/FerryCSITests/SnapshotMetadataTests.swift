@@ -29,8 +29,8 @@ struct SnapshotMetadataTests {
             try Data(bytes).write(to: URL(fileURLWithPath: dir.file("base.img")))
             for (offset, length) in writes { for i in offset..<(offset + length) { bytes[i] = 0xC5 } }
             try Data(bytes).write(to: URL(fileURLWithPath: dir.file("target.img")))
-            base = try LoopDevice(file: dir.file("base.img"))
-            target = try LoopDevice(file: dir.file("target.img"))
+            base = try LoopDevice(backing: dir.file("base.img"), readOnly: true)
+            target = try LoopDevice(backing: dir.file("target.img"), readOnly: true)
             service = LoopSnapshotMetadataServer(
                 snapshots: [.init(name: "vm-disk-snap-1", handle: "snap-handle-1", device: base.path),
                             .init(name: "vm-disk-snap-2", handle: "snap-handle-2", device: target.path)],

@@ -1,4 +1,5 @@
 import FerryKubeTestServer
+import FerryTestSupport
 
 typealias Fixtures = KubeFixtures
-typealias TemporaryDirectory = KubeScratchDirectory
+typealias TemporaryDirectory = FerryTestSupport.TemporaryDirectory

@@ -1,3 +1,4 @@
+import FerryTestSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -120,35 +121,5 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// A temporary directory removed when the value is released.
-public final class ScratchDirectory: @unchecked Sendable {
-    public let path: String
-
-    /// - Parameter removeAtExit: also remove it when the test process ends, for directories held
-    ///   by values that live as long as the process (static test fixtures are never released).
-    public init(_ prefix: String = "ferry-test", removeAtExit: Bool = false) throws {
-        var template = Array("\(NSTemporaryDirectory())/\(prefix).XXXXXX".utf8CString)
-        guard let result = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw TestServerError.system("mkdtemp", errno)
-        }
-        path = String(cString: result)
-        if removeAtExit {
-            let watchdog = Process()
-            watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
-            watchdog.arguments = ["-c", "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; rm -rf '\(path)'"]
-            watchdog.standardOutput = FileHandle.nullDevice
-            watchdog.standardError = FileHandle.nullDevice
-            try? watchdog.run()
-        }
-    }
-
-    public func file(_ name: String) -> String { "\(path)/\(name)" }
-
-    public func write(_ name: String, _ text: String) throws {
-        try text.write(toFile: file(name), atomically: true, encoding: .utf8)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
+/// The test suites' one temporary directory type.
+public typealias ScratchDirectory = TemporaryDirectory
