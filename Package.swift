@@ -165,7 +165,11 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "FerryTestSupport",
-            dependencies: ["FerryRepo", "FerryBlob", "FerryVolume"],
+            dependencies: [
+                "FerryRepo", "FerryBlob", "FerryVolume",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/FerryTestSupport"),
         .testTarget(
             name: "FerryRepoTests",
@@ -183,11 +187,9 @@ let package = Package(
         .target(
             name: "FerryCSITestSupport",
             dependencies: [
-                "FerryCSI", "FerryVolume",
+                "FerryCSI", "FerryVolume", "FerryTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/FerryCSITestSupport"),
         .testTarget(
@@ -209,10 +211,10 @@ let package = Package(
             dependencies: ["FerryBlob", "FerryBlobTestSupport", "FerryS3TestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryHTTPTests",
-            dependencies: ["FerryHTTP", "FerryS3TestSupport"]),
+            dependencies: ["FerryHTTP", "FerryS3TestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryS3Tests",
-            dependencies: ["FerryBlob", "FerryBlobTestSupport", "FerryDigest", "FerryHTTP", "FerryS3TestSupport"]),
+            dependencies: ["FerryBlob", "FerryBlobTestSupport", "FerryDigest", "FerryHTTP", "FerryS3TestSupport", "FerryTestSupport"]),
         .testTarget(
             name: "FerryS3EndToEndTests",
             dependencies: ["FerryBlob", "FerryTestSupport", "FerryS3TestSupport"]),

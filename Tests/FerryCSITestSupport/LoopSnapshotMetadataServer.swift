@@ -1,5 +1,6 @@
 import FerryCSI
 import FerryVolume
+import FerryTestSupport
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix

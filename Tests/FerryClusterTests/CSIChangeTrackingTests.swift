@@ -1,6 +1,7 @@
 import FerryCSITestSupport
 import FerryKube
 import FerryKubeTestSupport
+import FerryTestSupport
 import Foundation
 import GRPCCore
 import Testing

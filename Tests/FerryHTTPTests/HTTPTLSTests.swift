@@ -1,5 +1,6 @@
 import FerryHTTP
 import FerryS3TestSupport
+import FerryTestSupport
 import Foundation
 import Testing
 

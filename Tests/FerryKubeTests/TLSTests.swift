@@ -1,6 +1,7 @@
 import FerryKube
 import FerryKubeTestServer
 import FerryS3TestSupport
+import FerryTestSupport
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 import FerryBlob
 import FerryHTTP
 import FerryS3TestSupport
+import FerryTestSupport
 import Foundation
 import Testing
 
