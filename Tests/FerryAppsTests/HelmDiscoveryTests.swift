@@ -233,15 +233,15 @@ func gzip(_ bytes: [UInt8]) async throws -> [UInt8] {
         let file = NSTemporaryDirectory() + "ferry-gzip-\(UUID().uuidString)"
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         defer { try? FileManager.default.removeItem(atPath: file) }
+        // gzip replaces the file by file.gz: no pipe to read to its end (a child started
+        // meanwhile by another test may hold its write end).
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-c", file]
-        let output = Pipe()
-        process.standardOutput = output
+        process.arguments = ["-n", file]
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Array(data)
+        defer { try? FileManager.default.removeItem(atPath: file + ".gz") }
+        return Array(try Data(contentsOf: URL(fileURLWithPath: file + ".gz")))
     }
 }
 

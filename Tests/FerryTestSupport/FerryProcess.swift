@@ -84,35 +84,40 @@ public struct FerryProcess: Sendable {
 /// tests must not park the cooperative pool's threads on child processes.
 public final class RunningProcess: @unchecked Sendable {
     public let process: Process
-    private let out = Pipe()
-    private let err = Pipe()
+    /// Output goes to files, not pipes: another child started meanwhile inherits whatever the
+    /// test process has open, and a long-lived one (an S3 server) holding a pipe's write end
+    /// would keep a reader waiting for its end for ever.
+    private let output: TemporaryDirectory
     private var stdoutData = Data()
     private var stderrData = Data()
-    /// Left three times: at termination and at the end of each output stream.
+    /// Left at termination, once the output files have been read.
     private let group = DispatchGroup()
 
     init(_ process: Process) throws {
         self.process = process
+        output = try TemporaryDirectory("ferry-process")
+        let (stdoutPath, stderrPath) = (output.file("stdout"), output.file("stderr"))
+        for path in [stdoutPath, stderrPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         group.enter()
-        process.terminationHandler = { [group] _ in group.leave() }
+        process.terminationHandler = { [self] _ in
+            stdoutData = (try? Data(contentsOf: URL(fileURLWithPath: stdoutPath))) ?? Data()
+            stderrData = (try? Data(contentsOf: URL(fileURLWithPath: stderrPath))) ?? Data()
+            group.leave()
+        }
+        defer {
+            try? out.close()
+            try? err.close()
+        }
         do {
             try process.run()
         } catch {
             group.leave()
             throw error
-        }
-        group.enter()
-        group.enter()
-        DispatchQueue.global().async { [self] in
-            stdoutData = out.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        DispatchQueue.global().async { [self] in
-            stderrData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
         }
     }
 
