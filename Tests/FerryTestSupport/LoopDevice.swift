@@ -41,17 +41,27 @@ public enum Shell {
     /// Runs a command and returns its stdout; throws with its output when it fails.
     @discardableResult
     public static func run(_ command: [String]) throws -> String {
+        // Output to a file, not a pipe: a long-lived child started meanwhile by another test
+        // would inherit the pipe and keep its end from coming.
+        let directory = try TemporaryDirectory("ferry-shell")
+        let path = directory.file("output")
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
-        let out = Pipe()
         process.standardOutput = out
         process.standardError = out
         process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
+        do {
+            try process.run()
+        } catch {
+            try? out.close()
+            throw error
+        }
+        try? out.close()
         process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        let text = String(decoding: (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data(), as: UTF8.self)
         guard process.terminationStatus == 0 else { throw Failed(command: command, status: process.terminationStatus, output: text) }
         return text
     }
