@@ -23,12 +23,11 @@ enum StructuralValidation {
     /// server, also inside array items and map values); apiVersion, kind and metadata are the
     /// server's own.
     static func applyDefaults(_ object: inout JSONValue, schema: JSONValue) {
-        guard case .object(var members) = object, let properties = schema["properties"]?.objectValue else { return }
-        for (key, property) in properties where !["apiVersion", "kind", "metadata"].contains(key) {
-            if members[key] == nil, let value = property["default"] { members[key] = value }
-            if members[key] != nil { defaults(&members[key]!, at: property) }
-        }
-        object = .object(members)
+        guard case .object(let members) = object else { return }
+        let own = ["apiVersion", "kind", "metadata"]
+        var rest = JSONValue.object(members.filter { !own.contains($0.key) })
+        defaults(&rest, at: schema)
+        object = .object((rest.objectValue ?? [:]).merging(members.filter { own.contains($0.key) }) { _, server in server })
     }
 
     private static func defaults(_ value: inout JSONValue, at schema: JSONValue) {
