@@ -20,7 +20,7 @@ import Testing
             return repo
         }
 
-        func run(_ arguments: [String]) async throws -> FerryProcess.Result {
+        func run(_ arguments: [String]) async throws -> ChildProcess.Result {
             try await ferry.run(arguments + ["--repo", directory])
         }
 

@@ -1,3 +1,4 @@
+import FerryTestSupport
 import FerryApps
 import FerryKube
 import FerryKubeTestSupport
@@ -229,20 +230,12 @@ import Testing
 /// gzip data with the real gzip command, for building release payloads (run off the
 /// cooperative pool: it waits for a child process).
 func gzip(_ bytes: [UInt8]) async throws -> [UInt8] {
-    try await ExternalTool.offPool {
-        let file = NSTemporaryDirectory() + "ferry-gzip-\(UUID().uuidString)"
-        try Data(bytes).write(to: URL(fileURLWithPath: file))
-        defer { try? FileManager.default.removeItem(atPath: file) }
-        // gzip replaces the file by file.gz: no pipe to read to its end (a child started
-        // meanwhile by another test may hold its write end).
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-n", file]
-        try process.run()
-        process.waitUntilExit()
-        defer { try? FileManager.default.removeItem(atPath: file + ".gz") }
-        return Array(try Data(contentsOf: URL(fileURLWithPath: file + ".gz")))
-    }
+    let directory = try TemporaryDirectory("ferry-gzip")
+    let file = directory.file("data")
+    try Data(bytes).write(to: URL(fileURLWithPath: file))
+    let result = try await ChildProcess.output(["gzip", "-n", file])
+    guard result.succeeded else { throw ChildProcess.Failed(command: ["gzip", "-n", file], result: result) }
+    return Array(try Data(contentsOf: URL(fileURLWithPath: file + ".gz")))
 }
 
 /// A gzip stream of `count` zero bytes (about 1 KB per MiB: a gzip bomb in miniature).

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// Runs `ferry` (waiting asynchronously: the in-process server needs the cooperative pool).
-func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> FerryProcess.Result {
+func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> ChildProcess.Result {
     try await ferry.run(arguments)
 }
 

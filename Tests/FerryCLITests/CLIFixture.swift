@@ -17,21 +17,21 @@ struct CLIFixture {
     }
 
     @discardableResult
-    func run(_ args: [String]) async throws -> FerryProcess.Result {
+    func run(_ args: [String]) async throws -> ChildProcess.Result {
         try await ferry.run(args)
     }
 
     @discardableResult
-    func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> FerryProcess.Result {
+    func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> ChildProcess.Result {
         let result = try await ferry.run(args)
         #expect(result.succeeded, "ferry \(args.joined(separator: " ")) failed: \(result)", sourceLocation: sourceLocation)
-        if !result.succeeded { throw FerryProcess.Failure(result: result) }
+        if !result.succeeded { throw ChildProcess.Failed(command: ["ferry"] + args, result: result) }
         return result
     }
 
     /// Runs a command expected to fail: exit status 1, one line on stderr containing `message`.
     @discardableResult
-    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> FerryProcess.Result {
+    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> ChildProcess.Result {
         let result = try await ferry.run(args)
         #expect(result.status == 1, "expected failure: \(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains(message), "stderr should mention \"\(message)\": \(result.stderr)", sourceLocation: sourceLocation)
@@ -44,11 +44,11 @@ struct CLIFixture {
         try await expectSuccess(["backup", path, "--repo", repo, "--json"] + extra).json()
     }
 
-    func restore(_ snapshot: String, to target: String, _ extra: [String] = []) async throws -> FerryProcess.Result {
+    func restore(_ snapshot: String, to target: String, _ extra: [String] = []) async throws -> ChildProcess.Result {
         try await ferry.run(["restore", snapshot, target, "--repo", repo] + extra)
     }
 
-    func check(_ extra: [String] = []) async throws -> FerryProcess.Result {
+    func check(_ extra: [String] = []) async throws -> ChildProcess.Result {
         try await ferry.run(["check", "--repo", repo] + extra)
     }
 

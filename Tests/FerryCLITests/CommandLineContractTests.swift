@@ -155,21 +155,11 @@ struct CommandLineContractTests {
         try FileManager.default.copyItem(atPath: FerryProcess.binary, toPath: bin)
         let image = cli.dir.file("secret.img")
         try ImageFile.create(image, size: 1 << 20)
-        try Shell.run(["chmod", "-R", "a+rwX", cli.dir.path])
-        try Shell.run(["chmod", "0600", image])
-        var ferry = cli.ferry
-        ferry.environment["FERRY_BIN"] = bin
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: setpriv)
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", bin, "backup", image, "--repo", cli.repo]
-        process.environment = ferry.environment
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = Pipe()
-        try process.run()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 1)
-        #expect(stderr.contains("cannot open \(image): Permission denied"), "\(stderr)")
+        try ChildProcess.run(["chmod", "-R", "a+rwX", cli.dir.path])
+        try ChildProcess.run(["chmod", "0600", image])
+        let arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", bin, "backup", image, "--repo", cli.repo]
+        let result = try await ChildProcess(executable: setpriv, arguments: arguments, environment: cli.ferry.environment).wait()
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot open \(image): Permission denied"), "\(result)")
     }
 }

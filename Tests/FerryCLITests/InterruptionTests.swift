@@ -68,7 +68,7 @@ struct InterruptionTests {
             images.append(path)
         }
         let running = try images.map { try cli.ferry.start(["backup", $0, "--repo", cli.repo, "--json"]) }
-        var results: [FerryProcess.Result] = []
+        var results: [ChildProcess.Result] = []
         for process in running { results.append(await process.wait()) }
         for (image, result) in zip(images, results) {
             #expect(result.succeeded, "\(result)")

@@ -8,13 +8,13 @@ struct RealDeviceTests {
     /// A 96 MiB ext4 image holding a copy of real files.
     func makeFilesystemImage(_ path: String, in dir: TemporaryDirectory) async throws {
         try ImageFile.create(path, size: 96 << 20)
-        try Shell.run(["mkfs.ext4", "-q", "-F", path])
+        try ChildProcess.run(["mkfs.ext4", "-q", "-F", path])
         let mountpoint = dir.file("mnt-src")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        try Shell.run(["mount", "-o", "loop", path, mountpoint])
-        defer { _ = try? Shell.run(["umount", mountpoint]) }
+        try ChildProcess.run(["mount", "-o", "loop", path, mountpoint])
+        defer { _ = try? ChildProcess.run(["umount", mountpoint]) }
         for source in ["/usr/share/common-licenses", "/etc", "/usr/include/linux"] where FileManager.default.fileExists(atPath: source) {
-            _ = try? Shell.run(["cp", "-a", source, mountpoint + "/"])
+            _ = try? ChildProcess.run(["cp", "-a", source, mountpoint + "/"])
         }
         var random = DeterministicBytes(seed: 51)
         try Data(random.bytes(5 << 20)).write(to: URL(fileURLWithPath: mountpoint + "/random.bin"))
@@ -44,7 +44,7 @@ struct RealDeviceTests {
         let restore = try await cli.restore(backup.string("snapshot"), to: target.path)
         #expect(restore.succeeded, "\(restore)")
         #expect(try ImageFile.identical(source.path, target.path))
-        try Shell.run(["e2fsck", "-n", "-f", target.path])
+        try ChildProcess.run(["e2fsck", "-n", "-f", target.path])
         #expect(try await cli.check(["--read-data"]).succeeded)
     }
 
@@ -60,8 +60,8 @@ struct RealDeviceTests {
         defer { device.detach() }
         let mountpoint = cli.dir.file("mnt")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        try Shell.run(["mount", device.path, mountpoint])
-        defer { _ = try? Shell.run(["umount", mountpoint]) }
+        try ChildProcess.run(["mount", device.path, mountpoint])
+        defer { _ = try? ChildProcess.run(["umount", mountpoint]) }
 
         try await cli.expectFailure(["backup", device.path, "--repo", cli.repo], mentioning: "is in use")
         let forced = try await cli.backup(device.path, ["--force"])
@@ -90,7 +90,7 @@ struct RealDeviceTests {
         #expect(backup.int("bytesRead") == 300 << 20)
         #expect(backup.int("bytesNotRead") == size - (300 << 20))
         #expect(backup.int("newBlocks") == 300)
-        let repositorySize = try Shell.run(["du", "-sb", cli.repo]).split(separator: "\t").first.flatMap { Int64($0) } ?? 0
+        let repositorySize = try ChildProcess.run(["du", "-sb", cli.repo]).split(separator: "\t").first.flatMap { Int64($0) } ?? 0
         #expect(repositorySize < 260 << 20, "random data is stored once and text is compressed: \(repositorySize)")
 
         let restored = cli.dir.file("restored.img")

@@ -96,11 +96,11 @@ import Testing
         return data
     }
 
-    func agent(_ setup: CoordinatorTests.Setup, identity: String, node: String = "node-1", stopAt: String? = nil, _ extra: [String] = []) throws -> RunningProcess {
+    func agent(_ setup: CoordinatorTests.Setup, identity: String, node: String = "node-1", stopAt: String? = nil, _ extra: [String] = []) throws -> ChildProcess {
         try setup.agent(identity: identity, node: node, extra, environment: stopAt.map { ["FERRY_TEST_STOP_AT": $0] } ?? [:])
     }
 
-    func coordinator(_ setup: CoordinatorTests.Setup, _ extra: [String] = []) throws -> RunningProcess {
+    func coordinator(_ setup: CoordinatorTests.Setup, _ extra: [String] = []) throws -> ChildProcess {
         try setup.coordinator(identity: "coordinator", ["--unit-lease", "3"] + extra)
     }
 

@@ -130,7 +130,7 @@ extension AgentTests {
     /// coordinator that exposes snapshots, and an agent (`agent-<node>`) on each of `nodes`.
     struct CSIRun {
         let controllers: Task<Void, any Error>
-        let processes: [RunningProcess]
+        let processes: [ChildProcess]
 
         func stop() {
             controllers.cancel()
@@ -141,7 +141,7 @@ extension AgentTests {
     func runCSI(_ setup: CoordinatorTests.Setup, live: String, hostRoot: String, nodes: [String] = ["node-2"], agentArguments: [String] = [],
                 cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) async -> Void = { _, _, _ in }) throws -> CSIRun {
         let controllers = playCSIAndKubelet(setup.cluster, live: live, hostRoot: hostRoot, nodes: nodes, cut: cut)
-        var processes: [RunningProcess] = []
+        var processes: [ChildProcess] = []
         do {
             processes.append(try coordinator(setup, ["--exposer-image", "ferry:test"]))
             for node in nodes {

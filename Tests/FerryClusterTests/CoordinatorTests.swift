@@ -73,7 +73,7 @@ import Testing
 
         /// `ferry coordinator` as the chart runs it, with this cluster's kubeconfig; metrics only
         /// where a test asks (on loopback).
-        func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = [], environment: [String: String] = [:]) throws -> RunningProcess {
+        func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = [], environment: [String: String] = [:]) throws -> ChildProcess {
             let arguments = coordinatorCommand.commandLine(
                 ["--kubeconfig", coordinatorKubeconfig, "--lease-namespace", "ferry", "--identity", identity, "--lease-duration", String(leaseDuration)] + extra,
                 dropping: ["--metrics-address"])
@@ -84,7 +84,7 @@ import Testing
         /// machine's own (no host root unless the test gives one), its cache in the cluster's
         /// directory, metrics only where a test asks.
         func agent(identity: String, node: String = "node-1", _ extra: [String] = [], environment: [String: String] = [:], prefix: [String] = []) throws
-            -> RunningProcess
+            -> ChildProcess
         {
             let arguments = agentCommand.commandLine(
                 ["--kubeconfig", agentKubeconfig, "--node", node, "--identity", identity, "--heartbeat", "1"] + extra, dropping: ["--metrics-address", "--host-root"])

@@ -15,7 +15,7 @@ extension AgentTests {
         try "hello from the volume\n".write(toFile: "\(files)/hello.txt", atomically: true, encoding: .utf8)
         var random = DeterministicBytes(seed: 97)
         try Data(random.bytes(3 << 20)).write(to: URL(fileURLWithPath: "\(files)/conf/blob.bin"))
-        try Shell.run(["mkfs.ext4", "-F", "-q", "-b", "4096", "-d", files, path, "8M"])
+        try ChildProcess.run(["mkfs.ext4", "-F", "-q", "-b", "4096", "-d", files, path, "8M"])
     }
 
     /// A file in an ext4 image, copied out with debugfs (no mount needed).
@@ -23,7 +23,7 @@ extension AgentTests {
         try TestEnvironment.requireTool("debugfs")
         let out = "\(image).\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
-        try Shell.run(["debugfs", "-R", "dump \(name) \(out)", image])
+        try ChildProcess.run(["debugfs", "-R", "dump \(name) \(out)", image])
         return try String(contentsOfFile: out, encoding: .utf8).trimmingCharacters(in: .newlines)
     }
 
@@ -60,7 +60,7 @@ extension AgentTests {
             #expect(restored == (try Data(contentsOf: URL(fileURLWithPath: "\(live).ferry-db-1-0"))), "the snapshot's blocks, whole")
             let image = "\(cluster.directory)/restored.img"
             #expect(try file("/hello.txt", inFileSystem: image) == "hello from the volume")
-            try Shell.run(["e2fsck", "-fn", image])
+            try ChildProcess.run(["e2fsck", "-fn", image])
 
             // The claim and its volume are lost; the Restore provisions a new one holding the data.
             await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data")

@@ -8,19 +8,10 @@ import Testing
 extension AgentTests {
     /// `GET url` with curl: the body, or nil while nothing answers (the process is starting).
     func fetch(_ url: String) async throws -> String? {
-        let (status, output) = try await ExternalTool.offPool { () -> (Int32, String) in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["curl", "-sSf", "--max-time", "10", url]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
-        return status == 0 ? output : nil
+        let directory = try TemporaryDirectory("ferry-fetch")
+        let body = directory.file("body")
+        let result = try await ChildProcess.output(["curl", "-sSf", "--max-time", "10", "-o", body, url])
+        return result.succeeded ? try String(contentsOfFile: body, encoding: .utf8) : nil
     }
 
     /// The first answer of `url`, asked until the server is up (at most 100 tries).

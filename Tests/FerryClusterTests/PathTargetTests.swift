@@ -10,7 +10,7 @@ import Testing
 /// coordinator's repository never gets.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct PathTargetTests {
     /// An agent in its own mount namespace where `directory` is mounted over the Target's path.
-    func agent(_ setup: CoordinatorTests.Setup, seeing directory: String) throws -> RunningProcess {
+    func agent(_ setup: CoordinatorTests.Setup, seeing directory: String) throws -> ChildProcess {
         try setup.agent(
             identity: "elsewhere",
             prefix: ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", #"mount --bind "$1" "$2" && shift 2 && exec "$@""#, "sh",

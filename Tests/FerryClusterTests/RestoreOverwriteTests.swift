@@ -29,7 +29,7 @@ import Testing
         return try await setup.finished("Restore", namespace: "db", name: name)
     }
 
-    func processes(_ setup: CoordinatorTests.Setup) throws -> [RunningProcess] {
+    func processes(_ setup: CoordinatorTests.Setup) throws -> [ChildProcess] {
         [try setup.coordinator(identity: "coordinator", ["--unit-lease", "30"]), try AgentTests().agent(setup, identity: "agent-1")]
     }
 

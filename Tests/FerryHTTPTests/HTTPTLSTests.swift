@@ -7,12 +7,12 @@ import Testing
 /// TLS against `openssl s_server` with certificates the test makes.
 @Suite(.serialized) struct HTTPTLSTests {
     /// Made once for the whole suite.
-    static let material: Result<(ScratchDirectory, TestCertificates), any Error> = Result {
-        let directory = try ScratchDirectory("ferry-tls", removeAtExit: true)
+    static let material: Result<(TemporaryDirectory, TestCertificates), any Error> = Result {
+        let directory = try TemporaryDirectory("ferry-tls", removeAtExit: true)
         return (directory, try TestCertificates(in: directory.path))
     }
 
-    let directory: ScratchDirectory
+    let directory: TemporaryDirectory
     let certificates: TestCertificates
 
     init() throws {

@@ -1,4 +1,5 @@
 import FerryKubeTestServer
+import FerryTestSupport
 import Foundation
 import Testing
 
@@ -38,15 +39,12 @@ import Testing
     }
 
     private static func curl(_ url: String, token: String) -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-sS", "--max-time", "20", "-H", "Authorization: Bearer \(token)", url]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return (-1, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let arguments = ["curl", "-sS", "--max-time", "20", "-H", "Authorization: Bearer \(token)", url]
+        do {
+            let result = try ChildProcess(executable: "/usr/bin/env", arguments: arguments).waitUntilExit()
+            return (result.status, result.stdout + result.stderr)
+        } catch {
+            return (-1, "\(error)")
+        }
     }
 }

@@ -1,3 +1,4 @@
+import FerryTestSupport
 import FerryKube
 import Foundation
 import Testing

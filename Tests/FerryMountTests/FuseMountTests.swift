@@ -71,7 +71,7 @@ struct FuseMountTests {
         try Data(blob).write(to: URL(fileURLWithPath: content + "/blob.bin"))
         let image = fixture.dir.file("fs.img")
         try ImageFile.create(image, size: 32 << 20)
-        try Shell.run(["mkfs.ext4", "-q", "-F", "-d", content, image])
+        try ChildProcess.run(["mkfs.ext4", "-q", "-F", "-d", content, image])
         let id = try await fixture.backup(image)
 
         let mountpoint = fixture.dir.file("mnt")
@@ -79,9 +79,9 @@ struct FuseMountTests {
         defer { Task { await mount.cleanUp() } }
         let restore = fixture.dir.file("restore")
         try FileManager.default.createDirectory(atPath: restore, withIntermediateDirectories: true)
-        try Shell.run(["mount", "-o", "loop,ro", mount.path("disk.raw"), restore])
+        try ChildProcess.run(["mount", "-o", "loop,ro", mount.path("disk.raw"), restore])
         do {
-            defer { _ = try? Shell.run(["umount", restore]) }
+            defer { _ = try? ChildProcess.run(["umount", restore]) }
             #expect(try ImageFile.read(restore + "/etc/app/config.yaml") == config)
             #expect(try ImageFile.read(restore + "/blob.bin") == blob)
         }
@@ -103,13 +103,13 @@ struct FuseMountTests {
         defer { Task { await mount.cleanUp() } }
 
         let overlay = fixture.dir.file("overlay.qcow2")
-        try Shell.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", mount.path("disk.raw"), "-F", "raw", overlay])
+        try ChildProcess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", mount.path("disk.raw"), "-F", "raw", overlay])
         // Writes land in the overlay (one in data, one in a hole); everything else is the snapshot.
-        try Shell.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0xab 1048576 65536", "-c", "write -P 0xcd 3145728 4096", overlay])
+        try ChildProcess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0xab 1048576 65536", "-c", "write -P 0xcd 3145728 4096", overlay])
         expected.replaceSubrange(1_048_576..<(1_048_576 + 65_536), with: repeatElement(0xAB, count: 65_536))
         expected.replaceSubrange(3_145_728..<(3_145_728 + 4096), with: repeatElement(0xCD, count: 4096))
         let out = fixture.dir.file("out.raw")
-        try Shell.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", overlay, out])
+        try ChildProcess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", overlay, out])
         // QEMU rounds the virtual size up to whole sectors; past the snapshot's end it reads zeros.
         let converted = try ImageFile.read(out)
         #expect(converted.count == (expected.count + 511) / 512 * 512)
@@ -163,8 +163,8 @@ struct FuseMountTests {
         // The real FUSE device node, unreadable, for a root that lacks the capability to override that.
         try TestEnvironment.requireTool("setpriv")
         let device = fixture.dir.file("fuse")
-        try Shell.run(["mknod", device, "c", "10", "229"])
-        try Shell.run(["chmod", "000", device])
+        try ChildProcess.run(["mknod", device, "c", "10", "229"])
+        try ChildProcess.run(["chmod", "000", device])
         let noOverride = [
             "/usr/bin/setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search", "--",
         ]

@@ -20,10 +20,10 @@ struct MountFixture {
     }
 
     @discardableResult
-    func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> FerryProcess.Result {
+    func expectSuccess(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> ChildProcess.Result {
         let result = try await ferry.run(args)
         #expect(result.succeeded, "ferry \(args.joined(separator: " ")) failed: \(result)", sourceLocation: sourceLocation)
-        if !result.succeeded { throw FerryProcess.Failure(result: result) }
+        if !result.succeeded { throw ChildProcess.Failed(command: ["ferry"] + args, result: result) }
         return result
     }
 

@@ -5,7 +5,7 @@ import Testing
 /// A running `ferry mount`: started through the real binary, ready once the kernel lists its
 /// mount point, ended by a signal like a user would.
 struct MountedFerry {
-    let process: RunningProcess
+    let process: ChildProcess
     let mountpoint: String
 
     /// Skips (or in CI fails) unless FUSE mounts can be made here (root and /dev/fuse).
@@ -34,7 +34,7 @@ struct MountedFerry {
                 process.kill()
                 let result = await process.wait()
                 Issue.record("ferry mount did not mount \(mountpoint): \(result)")
-                throw FerryProcess.Failure(result: result)
+                throw ChildProcess.Failed(command: ["ferry"] + args, result: result)
             }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -45,7 +45,7 @@ struct MountedFerry {
 
     /// Sends `signal` and waits for the process to end; one that has not ended after a minute
     /// is a failure (and is killed), not a hang of the test run.
-    func stop(_ signal: Int32 = SIGTERM, sourceLocation: SourceLocation = #_sourceLocation) async -> FerryProcess.Result {
+    func stop(_ signal: Int32 = SIGTERM, sourceLocation: SourceLocation = #_sourceLocation) async -> ChildProcess.Result {
         process.kill(signal)
         let deadline = Date().addingTimeInterval(60)
         while process.process.isRunning && Date() < deadline {
@@ -61,7 +61,7 @@ struct MountedFerry {
     /// Ends the mount whatever state a failed test left it in.
     func cleanUp() async {
         if process.process.isRunning { _ = await stop(SIGKILL) }
-        if Self.isMounted(mountpoint) { _ = try? Shell.run(["umount", "-l", mountpoint]) }
+        if Self.isMounted(mountpoint) { _ = try? ChildProcess.run(["umount", "-l", mountpoint]) }
     }
 }
 

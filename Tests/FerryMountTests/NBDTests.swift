@@ -37,14 +37,14 @@ struct NBDTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         let out = fixture.dir.file("out.raw")
-        try Shell.run(["qemu-img", "convert", "-f", "raw", "-O", "raw", "nbd://127.0.0.1:\(port)/disk", out])
+        try ChildProcess.run(["qemu-img", "convert", "-f", "raw", "-O", "raw", "nbd://127.0.0.1:\(port)/disk", out])
         // The export is the volume rounded up to whole sectors, the tail zeros.
         let copied = try ImageFile.read(out)
         #expect(copied.count == (expected.count + 511) / 512 * 512)
         #expect(Array(copied.prefix(expected.count)) == expected)
         #expect(copied.dropFirst(expected.count).allSatisfy { $0 == 0 })
-        #expect(throws: Shell.Failed.self) { try Shell.run(["qemu-io", "-f", "raw", "-c", "write 0 512", "nbd://127.0.0.1:\(port)/disk"]) }
-        #expect(throws: Shell.Failed.self) { try Shell.run(["qemu-img", "info", "nbd://127.0.0.1:\(port)/nothing"]) }
+        #expect(throws: ChildProcess.Failed.self) { try ChildProcess.run(["qemu-io", "-f", "raw", "-c", "write 0 512", "nbd://127.0.0.1:\(port)/disk"]) }
+        #expect(throws: ChildProcess.Failed.self) { try ChildProcess.run(["qemu-img", "info", "nbd://127.0.0.1:\(port)/nothing"]) }
         server.kill(SIGTERM)
         let result = await server.wait()
         #expect(result.succeeded, "\(result)")

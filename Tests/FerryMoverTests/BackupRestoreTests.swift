@@ -191,8 +191,8 @@ struct BackupRestoreTests {
         defer { fixture.remove() }
         let mount = fixture.dir.file("small")
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount])
-        defer { _ = try? Shell.run(["umount", "-l", mount]) }
+        try ChildProcess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mount])
+        defer { _ = try? ChildProcess.run(["umount", "-l", mount]) }
         let small = try await MoverFixture(repoRoot: mount + "/repo", packSize: 1 << 20)
         defer { small.remove() }
         let image = fixture.dir.file("disk.img")

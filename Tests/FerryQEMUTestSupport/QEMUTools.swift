@@ -14,57 +14,20 @@ public enum QEMUTools {
     /// The condition for `.enabled(if:)` on tests that need the tools.
     public static var shouldRun: Bool { available || ProcessInfo.processInfo.environment["CI"] == "true" }
 
-    public struct Failure: Error, CustomStringConvertible {
-        public var command: String
-        public var status: Int32
-        public var output: String
-        public var description: String { "\(command) exited \(status): \(output)" }
-
-        public init(command: String, status: Int32, output: String) {
-            self.command = command
-            self.status = status
-            self.output = output
-        }
-    }
-
-    /// Runs `tool` with `arguments` in `directory`, returning standard output; throws if it fails.
-    @discardableResult
-    public static func run(_ tool: String, _ arguments: [String], in directory: String? = nil, input: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let output = Pipe(), errors = Pipe(), stdin = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: out, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw Failure(command: ([tool] + arguments).joined(separator: " "), status: process.terminationStatus,
-                          output: text + String(decoding: err, as: UTF8.self))
-        }
-        return text
-    }
-
     /// `qemu-img ARGS` in `directory`.
     @discardableResult
     public static func img(_ arguments: String..., in directory: String) throws -> String {
-        try run("qemu-img", arguments, in: directory)
+        try ChildProcess.run(["qemu-img"] + arguments, in: directory)
     }
 
     /// `qemu-io -f FORMAT -c CMD... IMAGE` in `directory` (opens the image read-write, so enabled
     /// persistent bitmaps record the writes). qemu-io reports some failures only in its output.
     @discardableResult
     public static func io(_ image: String, format: String = "qcow2", _ commands: [String], in directory: String) throws -> String {
-        let out = try run("qemu-io", ["-f", format] + commands.flatMap { ["-c", $0] } + [image], in: directory)
+        let command = ["qemu-io", "-f", format] + commands.flatMap { ["-c", $0] } + [image]
+        let out = try ChildProcess.run(command, in: directory)
         if out.contains("Pattern verification failed") || out.contains("failed:") {
-            throw Failure(command: "qemu-io \(commands)", status: 0, output: out)
+            throw ChildProcess.Failed(command: command, result: .init(status: 0, stdout: out, stderr: ""))
         }
         return out
     }
@@ -73,13 +36,13 @@ public enum QEMUTools {
     public static func convertToRaw(_ image: String, in directory: String) throws -> [UInt8] {
         let target = "\(directory)/.reference-\(UUID().uuidString).raw"
         defer { try? FileManager.default.removeItem(atPath: target) }
-        try run("qemu-img", ["convert", "-O", "raw", image, target], in: directory)
+        try ChildProcess.run(["qemu-img", "convert", "-O", "raw", image, target], in: directory)
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: target)))
     }
 
     /// `qemu-img info --output=json` decoded.
     public static func info(_ image: String, in directory: String) throws -> [String: Any] {
-        let out = try run("qemu-img", ["info", "--output=json", "-U", image], in: directory)
+        let out = try ChildProcess.run(["qemu-img", "info", "--output=json", "-U", image], in: directory)
         return try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any] ?? [:]
     }
 }
@@ -151,7 +114,7 @@ public final class QEMUHolder: @unchecked Sendable {
         var seen = ""
         while !seen.contains("bytes at offset 0") {
             let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { throw QEMUTools.Failure(command: "qemu-io \(image)", status: -1, output: seen) }
+            if chunk.isEmpty { throw ChildProcess.Failed(command: ["qemu-io", image], result: .init(status: -1, stdout: seen, stderr: "")) }
             seen += String(decoding: chunk, as: UTF8.self)
         }
     }
@@ -175,7 +138,7 @@ public final class QEMUHolder: @unchecked Sendable {
         var seen = ""
         while !seen.contains(marker) {
             let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { throw QEMUTools.Failure(command: line, status: -1, output: seen) }
+            if chunk.isEmpty { throw ChildProcess.Failed(command: ["qemu-io", line], result: .init(status: -1, stdout: seen, stderr: "")) }
             seen += String(decoding: chunk, as: UTF8.self)
         }
     }

@@ -59,12 +59,12 @@ struct S3BackupTests {
         defer { cli.remove() }
         let sourceImage = cli.dir.file("source.img")
         try ImageFile.create(sourceImage, size: 64 << 20)
-        try Shell.run(["mkfs.ext4", "-q", "-F", sourceImage])
+        try ChildProcess.run(["mkfs.ext4", "-q", "-F", sourceImage])
         let mountpoint = cli.dir.file("mnt")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
-        try Shell.run(["mount", "-o", "loop", sourceImage, mountpoint])
+        try ChildProcess.run(["mount", "-o", "loop", sourceImage, mountpoint])
         do {
-            defer { _ = try? Shell.run(["umount", mountpoint]) }
+            defer { _ = try? ChildProcess.run(["umount", mountpoint]) }
             var random = DeterministicBytes(seed: 63)
             try Data(random.bytes(6 << 20)).write(to: URL(fileURLWithPath: mountpoint + "/random.bin"))
             try Data(random.text(3 << 20)).write(to: URL(fileURLWithPath: mountpoint + "/text.txt"))
@@ -83,7 +83,7 @@ struct S3BackupTests {
         let restore = try await cli.restore(backup.string("snapshot"), to: target.path)
         #expect(restore.succeeded, "\(restore)")
         #expect(try ImageFile.identical(source.path, target.path))
-        try Shell.run(["e2fsck", "-n", "-f", target.path])
+        try ChildProcess.run(["e2fsck", "-n", "-f", target.path])
         #expect(try await cli.check(["--read-data"]).succeeded)
     }
 

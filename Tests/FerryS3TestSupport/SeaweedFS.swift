@@ -47,7 +47,7 @@ public final class SeaweedFS: @unchecked Sendable {
     public let options: Options
     /// The S3 port (fixed once started: `restart` reuses it).
     public private(set) var port: Int
-    public let directory: ScratchDirectory
+    public let directory: TemporaryDirectory
     /// The identity with every permission (also creates buckets).
     public let admin = Identity(name: "ferry-admin", accessKey: "FERRYTESTADMINKEY", secretKey: "ferry-test-admin-secret", actions: ["Admin", "Read", "Write", "List", "Tagging"])
     private let lock = NSLock()
@@ -64,7 +64,7 @@ public final class SeaweedFS: @unchecked Sendable {
     public init(_ options: Options = Options()) throws {
         guard let weed = Self.executable else { throw TestServerError.setup(Self.unavailableReason ?? "weed not found") }
         self.options = options
-        directory = try ScratchDirectory("ferry-weed")
+        directory = try TemporaryDirectory("ferry-weed")
         port = try FreePort.find(alsoFree: [10000])
         try writeIdentities()
         // weed mini picks its other ports (master, filer, volume, admin) itself, and two
@@ -101,7 +101,7 @@ public final class SeaweedFS: @unchecked Sendable {
         if let explicit = environment["FERRY_WEED"], FileManager.default.isExecutableFile(atPath: explicit) { return explicit }
         var candidates = (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/weed" }
         if let python = ChildProcess.which("python3"),
-            let scripts = try? ChildProcess.run(python, ["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+            let scripts = try? ChildProcess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
         {
             candidates.append(scripts.trimmingCharacters(in: .whitespacesAndNewlines) + "/weed")
         }
@@ -156,7 +156,7 @@ public final class SeaweedFS: @unchecked Sendable {
         generation += 1
         let log = directory.file("weed-\(generation).log")
         lock.unlock()
-        let child = try ChildProcess(executable: weed, arguments: arguments, logPath: log, dieWithParent: true, cleanupPath: directory.path)
+        let child = try ChildProcess(executable: weed, arguments: arguments, log: log, dieWithParent: true, cleanupPath: directory.path)
         lock.lock()
         process = child
         lock.unlock()
@@ -175,7 +175,7 @@ public final class SeaweedFS: @unchecked Sendable {
                 "-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", "-k", "--max-time", "5", "--aws-sigv4", "aws:amz:us-east-1:s3",
                 "--user", "\(admin.accessKey):\(admin.secretKey)", "\(endpoint)/\(options.bucket)",
             ]
-            last = (try? ChildProcess.run(curl, arguments)) ?? "error"
+            last = (try? ChildProcess.run([curl] + arguments)) ?? "error"
             if last == "200" { return }
             usleep(100_000)
         }
@@ -191,7 +191,7 @@ public final class SeaweedFS: @unchecked Sendable {
             "--user", "\(admin.accessKey):\(admin.secretKey)",
         ]
         if objectLock { arguments += ["-H", "x-amz-bucket-object-lock-enabled: true"] }
-        let status = try ChildProcess.run(curl, arguments + ["-k", "\(endpoint)/\(name)"])
+        let status = try ChildProcess.run([curl] + arguments + ["-k", "\(endpoint)/\(name)"])
         guard status == "200" else { throw TestServerError.setup("creating bucket \(name) answered HTTP \(status)") }
     }
 

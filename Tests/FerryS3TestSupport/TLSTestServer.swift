@@ -19,7 +19,7 @@ public final class TLSTestServer: @unchecked Sendable {
         if requireClientCertificate {
             arguments += ["-Verify", "1", "-CAfile", certificates.caCertificate]
         }
-        process = try ChildProcess(executable: openssl, arguments: arguments, logPath: "\(directory)/s_server-\(port).log")
+        process = try ChildProcess(executable: openssl, arguments: arguments, log: "\(directory)/s_server-\(port).log")
         try process.waitForPort(port)
     }
 

@@ -1,3 +1,4 @@
+import FerryTestSupport
 import FerryBlob
 import FerryHTTP
 import FerryS3TestSupport
@@ -89,7 +90,7 @@ struct S3AccessTests {
     }
 
     @Test func credentialsFromProfileAndEnvironment() async throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         try directory.write("credentials", """
             [default]
             aws_access_key_id = NOSUCHKEY

@@ -1,3 +1,4 @@
+import FerryTestSupport
 import FerryBlob
 import FerryHTTP
 import FerryS3TestSupport
@@ -92,10 +93,11 @@ struct S3FaultTests {
         // Written by another tool without a checksum: only the MD5 ETag can vouch for it.
         let prefix = S3Fixtures.uniquePrefix("etag")
         let data = S3Fixtures.bytes(200_000, seed: 13)
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         try Data(data).write(to: URL(fileURLWithPath: directory.file("object")))
         let curl = try #require(ChildProcess.which("curl"))
-        try ChildProcess.run(curl, [
+        try ChildProcess.run([
+            curl,
             "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", "\(server.admin.accessKey):\(server.admin.secretKey)",
             "-T", directory.file("object"), "\(server.endpoint)/\(server.bucket)/\(prefix)plain",
         ])

