@@ -237,7 +237,8 @@ let package = Package(
         .testTarget(
             name: "FerryClusterTests",
             dependencies: [
-                "FerryAPI", "FerryCoordinator", "FerryAgent", "FerryMetrics", "FerryMover", "FerryRepo", "FerryBlob", "FerryKube",
+                // The `ferry` executable too: InProcessFerry runs its coordinator and agent commands in-process.
+                "ferry", "FerryAPI", "FerryCoordinator", "FerryAgent", "FerryMetrics", "FerryMover", "FerryRepo", "FerryBlob", "FerryKube",
                 "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport", "FerryQEMUTestSupport", "FerryCSITestSupport", "FerryS3TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),

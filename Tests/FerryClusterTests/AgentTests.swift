@@ -141,7 +141,7 @@ import Testing
         return try Data(contentsOf: URL(fileURLWithPath: out))
     }
 
-    @Test func aVolumeIsStoredByTheAgentOnItsNodeAndCommittedWithTheObjects() async throws {
+    @Test(arguments: Launch.allCases) func aVolumeIsStoredByTheAgentOnItsNodeAndCommittedWithTheObjects(_ launch: Launch) async throws {
         try await withKubeTestCluster { cluster in
             let setup = try await CoordinatorTests.Setup.make(cluster)
             let image = "\(cluster.directory)/pv-data.img"
@@ -150,10 +150,10 @@ import Testing
             defer { loop.detach() }
             let device = loop.path
             try await install(setup, device: device)
-            let coordinator = try coordinator(setup)
-            defer { coordinator.kill() }
-            let agent = try agent(setup, identity: "agent-1")
-            defer { agent.kill() }
+            let coordinator = try launch.coordinator(setup, ["--unit-lease", "3"])
+            defer { coordinator.end() }
+            let agent = try launch.agent(setup, identity: "agent-1")
+            defer { agent.end() }
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
@@ -185,7 +185,7 @@ import Testing
 
     /// The volume's data is lost and the claim and pod deleted: a Restore recreates the claim,
     /// has the agent write the data back to the volume it is bound to, and only then the pod.
-    @Test func aRestoreWritesTheVolumeBackBeforeTheWorkloadStarts() async throws {
+    @Test(arguments: Launch.allCases) func aRestoreWritesTheVolumeBackBeforeTheWorkloadStarts(_ launch: Launch) async throws {
         try await withKubeTestCluster { cluster in
             let setup = try await CoordinatorTests.Setup.make(cluster)
             let image = "\(cluster.directory)/pv-data.img"
@@ -194,10 +194,10 @@ import Testing
             defer { loop.detach() }
             let device = loop.path
             try await install(setup, device: device)
-            let coordinator = try coordinator(setup)
-            defer { coordinator.kill() }
-            let agent = try agent(setup, identity: "agent-1")
-            defer { agent.kill() }
+            let coordinator = try launch.coordinator(setup, ["--unit-lease", "3"])
+            defer { coordinator.end() }
+            let agent = try launch.agent(setup, identity: "agent-1")
+            defer { agent.end() }
             #expect(try await setup.backup("db-1", plan: "db", namespace: "db")["status"]?["phase"] == "Completed")
 
             var garbage = DeterministicBytes(seed: 666)

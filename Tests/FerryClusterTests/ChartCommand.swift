@@ -48,10 +48,15 @@ struct ChartCommand: Sendable {
     /// (`metadata.name`, `metadata.namespace`, `spec.nodeName`), then `overrides`.
     func process(password: String? = nil, fields: [String: String], overrides: [String: String] = [:]) -> FerryProcess {
         var ferry = FerryProcess(password: password)
-        for (name, value) in environment { ferry.environment[name] = value }
-        for (name, path) in fieldReferences { ferry.environment[name] = fields[path] }
-        for (name, value) in overrides { ferry.environment[name] = value }
+        ferry.environment.merge(podEnvironment(fields: fields, overrides: overrides)) { $1 }
         return ferry
+    }
+
+    /// The container's own environment: the chart's values, the pod fields, then `overrides`.
+    func podEnvironment(fields: [String: String], overrides: [String: String] = [:]) -> [String: String] {
+        var result = environment
+        for (name, path) in fieldReferences { result[name] = fields[path] }
+        return result.merging(overrides) { $1 }
     }
 
     struct Missing: Error, CustomStringConvertible {

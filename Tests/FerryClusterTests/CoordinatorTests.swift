@@ -74,10 +74,21 @@ import Testing
         /// `ferry coordinator` as the chart runs it, with this cluster's kubeconfig; metrics only
         /// where a test asks (on loopback).
         func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = [], environment: [String: String] = [:]) throws -> ChildProcess {
+            let (arguments, fields) = coordinatorLaunch(identity: identity, leaseDuration: leaseDuration, extra)
+            return try coordinatorCommand.process(fields: fields, overrides: environment).start(arguments)
+        }
+
+        /// The same coordinator run inside the test process.
+        func coordinatorInProcess(identity: String, leaseDuration: Int = 30, _ extra: [String] = []) throws -> InProcessFerry {
+            let (arguments, fields) = coordinatorLaunch(identity: identity, leaseDuration: leaseDuration, extra)
+            return try InProcessFerry(coordinator: arguments, environment: coordinatorCommand.podEnvironment(fields: fields))
+        }
+
+        private func coordinatorLaunch(identity: String, leaseDuration: Int, _ extra: [String]) -> (arguments: [String], fields: [String: String]) {
             let arguments = coordinatorCommand.commandLine(
                 ["--kubeconfig", coordinatorKubeconfig, "--lease-namespace", "ferry", "--identity", identity, "--lease-duration", String(leaseDuration)] + extra,
                 dropping: ["--metrics-address"])
-            return try coordinatorCommand.process(fields: ["metadata.name": identity, "metadata.namespace": "ferry"], overrides: environment).start(arguments)
+            return (arguments, ["metadata.name": identity, "metadata.namespace": "ferry"])
         }
 
         /// `ferry agent` as the chart's DaemonSet runs it on `node`: its paths are the test
@@ -86,11 +97,23 @@ import Testing
         func agent(identity: String, node: String = "node-1", _ extra: [String] = [], environment: [String: String] = [:], prefix: [String] = []) throws
             -> ChildProcess
         {
+            let (arguments, fields, overrides) = agentLaunch(identity: identity, node: node, extra, environment: environment)
+            return try agentCommand.process(fields: fields, overrides: overrides).start(arguments, prefix: prefix)
+        }
+
+        /// The same agent run inside the test process.
+        func agentInProcess(identity: String, node: String = "node-1", _ extra: [String] = []) throws -> InProcessFerry {
+            let (arguments, fields, overrides) = agentLaunch(identity: identity, node: node, extra, environment: [:])
+            return try InProcessFerry(agent: arguments, environment: agentCommand.podEnvironment(fields: fields, overrides: overrides))
+        }
+
+        private func agentLaunch(identity: String, node: String, _ extra: [String], environment: [String: String])
+            -> (arguments: [String], fields: [String: String], overrides: [String: String])
+        {
             let arguments = agentCommand.commandLine(
                 ["--kubeconfig", agentKubeconfig, "--node", node, "--identity", identity, "--heartbeat", "1"] + extra, dropping: ["--metrics-address", "--host-root"])
             let overrides = ["FERRY_CACHE_DIR": "\(cluster.directory)/cache-\(identity)"].merging(environment) { $1 }
-            let ferry = agentCommand.process(fields: ["spec.nodeName": node, "metadata.name": identity, "metadata.namespace": "ferry"], overrides: overrides)
-            return try ferry.start(arguments, prefix: prefix)
+            return (arguments, ["spec.nodeName": node, "metadata.name": identity, "metadata.namespace": "ferry"], overrides)
         }
 
         /// Creates a Backup of `plan` and waits until it ends.
@@ -135,7 +158,7 @@ import Testing
         struct WatchEnded: Error {}
     }
 
-    @Test func backupAndRestoreResourcesOfAHelmApplication() async throws {
+    @Test(arguments: Launch.allCases) func backupAndRestoreResourcesOfAHelmApplication(_ launch: Launch) async throws {
         try await withKubeTestCluster { cluster in
             let setup = try await Setup.make(cluster)
             try await cluster.installHello(in: "web")
@@ -154,8 +177,8 @@ import Testing
                 metadata: {name: hello-1, namespace: web}
                 spec: {plan: hello}
                 """)
-            let coordinator = try setup.coordinator(identity: "alpha")
-            defer { coordinator.kill() }
+            let coordinator = try launch.coordinator(setup, identity: "alpha")
+            defer { coordinator.end() }
 
             let backup = try await setup.finished("Backup", namespace: "web", name: "hello-1")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryAgent
+import FerryMetrics
 import Foundation
 
 /// `ferry agent`: the node agent (a DaemonSet in the Helm chart).
@@ -37,15 +38,21 @@ struct AgentCommand: AsyncParsableCommand {
     var serviceAccount: String?
 
     func run() async throws {
+        try await process.withMetrics { metrics in
+            try await agent(environment: ProcessInfo.processInfo.environment, metrics: metrics).run()
+        }
+    }
+
+    /// The agent this command line describes, in a pod whose environment is `environment`.
+    func agent(environment: [String: String], metrics: ClusterMetrics?) throws -> Agent {
         guard maxUnits >= 1 else { throw ValidationError("--max-units must be at least 1") }
-        let environment = ProcessInfo.processInfo.environment
         guard let node = node ?? environment["NODE_NAME"], !node.isEmpty else {
             throw ValidationError("give the node's name with --node or NODE_NAME")
         }
-        var options = Agent.Options(node: node, identity: process.resolvedIdentity, namespace: process.watchNamespace)
+        var options = Agent.Options(node: node, identity: process.identity(environment), namespace: process.watchNamespace)
         options.hostRoot = hostRoot.hasSuffix("/") ? String(hostRoot.dropLast()) : hostRoot
         options.heartbeat = .seconds(max(1, heartbeat))
-        options.cacheDirectory = process.resolvedCacheDirectory
+        options.cacheDirectory = process.cacheDirectory(environment)
         options.maxConcurrentUnits = maxUnits
         guard unitStallTimeout >= 1 else { throw ValidationError("--unit-stall-timeout must be at least 1 second") }
         options.stallTimeout = .seconds(unitStallTimeout)
@@ -57,11 +64,7 @@ struct AgentCommand: AsyncParsableCommand {
             options.serviceAccount = (String(parts[0]), String(parts[1]))
         }
         options.ferryNamespace = environment["POD_NAMESPACE"] ?? options.serviceAccount?.namespace ?? "ferry"
-        let client = try process.kube.client()
-        try await process.withMetrics { [options] metrics in
-            var options = options
-            options.metrics = metrics
-            try await Agent(client: client, options: options, log: ClusterProcessOptions.log).run()
-        }
+        options.metrics = metrics
+        return Agent(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
     }
 }

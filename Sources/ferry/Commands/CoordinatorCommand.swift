@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryCoordinator
+import FerryMetrics
 import Foundation
 
 /// `ferry coordinator`: the cluster's coordinator (a Deployment in the Helm chart).
@@ -52,12 +53,25 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
+        try await process.withMetrics { metrics in
+            let coordinator = try coordinator(environment: ProcessInfo.processInfo.environment, metrics: metrics) {
+                ClusterProcessOptions.log("exiting: a coordinator that is not the leader must not act")
+                Foundation.exit(3)
+            }
+            try await coordinator.run()
+        }
+        throw CLIError("leadership lost; exiting so that the coordinator starts again as a candidate")
+    }
+
+    /// The coordinator this command line describes, in a pod whose environment is `environment`.
+    func coordinator(
+        environment: [String: String], metrics: ClusterMetrics?, leadershipLost: @escaping @Sendable () -> Void
+    ) throws -> Coordinator {
         var options = Coordinator.Options(
             namespace: process.watchNamespace, leaseNamespace: leaseNamespace ?? environment["POD_NAMESPACE"] ?? "ferry",
-            identity: process.resolvedIdentity)
+            identity: process.identity(environment))
         options.leaseDuration = .seconds(leaseDuration)
-        options.cacheDirectory = process.resolvedCacheDirectory
+        options.cacheDirectory = process.cacheDirectory(environment)
         options.unitLease = .seconds(unitLease)
         options.exposerImage = exposerImage ?? environment["FERRY_IMAGE"]
         options.kubeletRoot = kubeletRoot
@@ -65,16 +79,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.claimTimeout = .seconds(claimTimeout)
         options.unitStallTimeout = .seconds(unitStallTimeout)
         options.maxRequeues = maxRequeues
-        options.leadershipLost = {
-            ClusterProcessOptions.log("exiting: a coordinator that is not the leader must not act")
-            Foundation.exit(3)
-        }
-        let client = try process.kube.client()
-        try await process.withMetrics { [options] metrics in
-            var options = options
-            options.metrics = metrics
-            try await Coordinator(client: client, options: options, log: ClusterProcessOptions.log).run()
-        }
-        throw CLIError("leadership lost; exiting so that the coordinator starts again as a candidate")
+        options.leadershipLost = leadershipLost
+        options.metrics = metrics
+        return Coordinator(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
     }
 }

@@ -38,8 +38,13 @@ struct ClusterProcessOptions: ParsableArguments {
         }
     }
 
-    var resolvedIdentity: String { identity ?? ProcessInfo.processInfo.environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName }
-    var resolvedCacheDirectory: String? { cacheDir ?? ProcessInfo.processInfo.environment["FERRY_CACHE_DIR"] }
+    /// --identity, else the pod's name, else the host name.
+    func identity(_ environment: [String: String]) -> String {
+        identity ?? environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName
+    }
+
+    /// --cache-dir, else FERRY_CACHE_DIR.
+    func cacheDirectory(_ environment: [String: String]) -> String? { cacheDir ?? environment["FERRY_CACHE_DIR"] }
 
     /// Log lines on stderr, each with its UTC time.
     static func log(_ line: String) {
