@@ -49,7 +49,8 @@ public struct FerryClient: Sendable {
     /// Every object of the kind (in `namespace`, or everywhere), with those whose spec does
     /// not read apart.
     public func list<R: FerryObject>(_ type: R.Type, namespace: String?, labelSelector: String? = nil) async throws(ClusterError)
-        -> (objects: [R], invalid: [(KubeObject, ClusterError)]) {
+        -> (objects: [R], invalid: [(KubeObject, ClusterError)])
+    {
         let resource = try await resource(R.kind)
         let all: [KubeObject]
         do {
@@ -102,7 +103,8 @@ public struct FerryClient: Sendable {
     /// Returns the object as written, as it is when `change` declined, or nil when it is gone.
     @discardableResult
     public func updateStatus<R: FerryObject>(_ value: R, basis: StatusBasis = .latest, _ change: (inout R.Status, R) throws -> Bool)
-        async throws -> R? {
+        async throws -> R?
+    {
         let resource = try await resource(R.kind)
         var current = value
         if basis == .latest {
@@ -154,6 +156,7 @@ public struct FerryClient: Sendable {
             }
             return try R(updated)
         }
-        throw .kube(.conflict(APIStatus(code: 409, reason: "Conflict", message: "\(value.label) kept changing while its finalizers were written")))
+        throw .kube(
+            .conflict(APIStatus(code: 409, reason: "Conflict", message: "\(value.label) kept changing while its finalizers were written")))
     }
 }

@@ -63,11 +63,13 @@ public struct Agent: Sendable {
         let running = RunningWork()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await ferry.forEachWorkItem(VolumeTransfer.self, namespace: options.namespace, labelSelector: selector, where: Self.isPending,
-                                                invalid: { object, error in log("\(object.label): not carried out: \(error)") },
-                                                deleted: { object in
-                                                    if let uid = object.uid, running.cancel(uid) { log("\(object.label): deleted; stopping") }
-                                                }) { queue.yield($0) }
+                try await ferry.forEachWorkItem(
+                    VolumeTransfer.self, namespace: options.namespace, labelSelector: selector, where: Self.isPending,
+                    invalid: { object, error in log("\(object.label): not carried out: \(error)") },
+                    deleted: { object in
+                        if let uid = object.uid, running.cancel(uid) { log("\(object.label): deleted; stopping") }
+                    }
+                ) { queue.yield($0) }
             }
             group.addTask {
                 // The same pending unit may come twice (list, then an event): the claim's
@@ -126,11 +128,13 @@ public struct Agent: Sendable {
         do {
             try spec.validate(object: unit.label)
             guard spec.node == options.node else {
-                throw ClusterError.invalidSpec(object: unit.label, field: "spec.node", message: "is \(spec.node), this agent runs on \(options.node)")
+                throw ClusterError.invalidSpec(
+                    object: unit.label, field: "spec.node", message: "is \(spec.node), this agent runs on \(options.node)")
             }
             let target = try await ferry.get(Target.self, namespace: unit.namespace, name: spec.target, neededBy: unit.label)
             // A backup's write session reads the index itself; a restore reads chunks through it.
-            let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.ferryNamespace, mayInitialize: false)
+            let connector = TargetConnector(
+                client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.ferryNamespace, mayInitialize: false)
             let repository = try await connector.open(target, loadIndex: spec.isRestore, expecting: spec.repository)
             var outcome = VolumeTransferStatus(phase: .succeeded)
             switch direction {
@@ -138,14 +142,19 @@ public struct Agent: Sendable {
                 let format = ImageFormat(rawValue: (spec.source.format ?? .auto).rawValue) ?? .auto
                 let source = try format.open(path: try HostPath(root: options.hostRoot).resolve(spec.source.path), force: spec.attached)
                 defer { (source as? RawBlockSource)?.close() }
-                let progress = TransferProgress(total: spec.pages.map {
-                    VolumeRanges.bytes(of: $0, size: source.size, blockSize: repository.config.blockSize, pageEntries: repository.config.blockMapPageEntries)
-                } ?? source.size)
+                let progress = TransferProgress(
+                    total: spec.pages.map {
+                        VolumeRanges.bytes(
+                            of: $0, size: source.size, blockSize: repository.config.blockSize,
+                            pageEntries: repository.config.blockMapPageEntries)
+                    } ?? source.size)
                 heartbeat = beat(unit, attempt: attempt, progress: progress)
                 watchdog = watch(unit, progress: progress, giveUp: giveUp)
                 let (volume, pageList) = try await backup(spec, source: source, repository: repository, progress: progress)
                 let tracking = volume.changeTracking.map { " (changes: \($0.provider)\($0.fallbackReason.map { "; \($0)" } ?? ""))" } ?? ""
-                log("\(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, read \(volume.stats.bytesRead) bytes\(tracking)")
+                log(
+                    "\(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, read \(volume.stats.bytesRead) bytes\(tracking)"
+                )
                 outcome.result = volume
                 outcome.result?.pages = []
                 outcome.pageList = pageList
@@ -155,13 +164,16 @@ public struct Agent: Sendable {
             case .restore:
                 let snapshot = try await repository.snapshot(matching: spec.snapshot ?? "")
                 guard let volume = snapshot.manifest.volumes.first(where: { $0.name == spec.volume }) else {
-                    throw ClusterError.invalidSpec(object: unit.label, field: "spec.volume", message: "snapshot \(snapshot.id.short) has no volume \(spec.volume)")
+                    throw ClusterError.invalidSpec(
+                        object: unit.label, field: "spec.volume", message: "snapshot \(snapshot.id.short) has no volume \(spec.volume)")
                 }
                 let progress = TransferProgress(total: volume.size)
                 heartbeat = beat(unit, attempt: attempt, progress: progress)
                 watchdog = watch(unit, progress: progress, giveUp: giveUp)
-                let written = try await VolumeRestore(repository: repository, volume: volume, target: try HostPath(root: options.hostRoot).resolve(spec.source.path),
-                                                      request: RestoreRequest(force: spec.attached, progress: progress)).run()
+                let written = try await VolumeRestore(
+                    repository: repository, volume: volume, target: try HostPath(root: options.hostRoot).resolve(spec.source.path),
+                    request: RestoreRequest(force: spec.attached, progress: progress)
+                ).run()
                 log("\(unit.label): wrote \(volume.name) to \(spec.source.path)")
                 outcome.written = .init(size: written.size, bytesWritten: written.bytesWritten)
                 outcome.bytesDone = written.size
@@ -175,8 +187,9 @@ public struct Agent: Sendable {
                 (status.attempt, status.agent, status.requeues) = claimedBy
                 status.heartbeat = Date()
             }
-            options.metrics?.unitFinished(direction: direction, phase: .succeeded,
-                                          bytes: final.result?.stats.bytesRead ?? final.written?.bytesWritten ?? 0)
+            options.metrics?.unitFinished(
+                direction: direction, phase: .succeeded,
+                bytes: final.result?.stats.bytesRead ?? final.written?.bytesWritten ?? 0)
         } catch {
             heartbeat?.cancel()
             if Task.isCancelled {
@@ -235,7 +248,9 @@ public struct Agent: Sendable {
 
     /// Stores the volume in the Target's repository, compared with its latest earlier copy, and
     /// its block-map page ids as one metadata chunk.
-    func backup(_ spec: VolumeTransferSpec, source: any BlockSource, repository: Repository, progress: TransferProgress) async throws -> (VolumeManifest, PageList) {
+    func backup(_ spec: VolumeTransferSpec, source: any BlockSource, repository: Repository, progress: TransferProgress) async throws -> (
+        VolumeManifest, PageList
+    ) {
         let parent = try await spec.snapshotName.asyncMap { try await repository.latestSnapshot(named: $0, holding: spec.volume) } ?? nil
         var request = BackupRequest(snapshotName: spec.volume, blockSize: repository.config.blockSize, parent: parent, progress: progress)
         request.volumeName = spec.volume

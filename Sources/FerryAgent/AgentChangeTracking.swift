@@ -22,7 +22,8 @@ struct AgentChangeTracking: Sendable {
 
     private func csiSource(_ csi: CSIChangeSource) async -> ChangeTrackerSelection.CSISource {
         guard let serviceAccount else {
-            return .unusable(reason: "the agent was started without --service-account, so it cannot authenticate to the SnapshotMetadata service")
+            return .unusable(
+                reason: "the agent was started without --service-account, so it cannot authenticate to the SnapshotMetadata service")
         }
         let endpoint: SnapshotMetadataEndpoint
         do {
@@ -32,9 +33,12 @@ struct AgentChangeTracking: Sendable {
         }
         let token: String
         do {
-            token = try await client.requestToken(serviceAccount: serviceAccount.name, namespace: serviceAccount.namespace, audiences: [csi.audience])
+            token = try await client.requestToken(
+                serviceAccount: serviceAccount.name, namespace: serviceAccount.namespace, audiences: [csi.audience])
         } catch {
-            return .unusable(reason: "no token of ServiceAccount \(serviceAccount.namespace)/\(serviceAccount.name) for audience \(csi.audience): \(error)")
+            return .unusable(
+                reason:
+                    "no token of ServiceAccount \(serviceAccount.namespace)/\(serviceAccount.name) for audience \(csi.audience): \(error)")
         }
         let metadata = SnapshotMetadataClient(endpoint: endpoint, securityToken: token, namespace: csi.namespace)
         return .tracker(CSIChangeTracker(client: metadata, snapshotName: csi.snapshot, snapshotHandle: csi.snapshotHandle))

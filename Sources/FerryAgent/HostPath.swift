@@ -38,7 +38,9 @@ struct HostPath: Sendable {
             }
             links += 1
             guard links <= Self.maximumLinks else { throw .tooManyLinks(path) }
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate) else { throw .unreadableLink(candidate) }
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: candidate) else {
+                throw .unreadableLink(candidate)
+            }
             if target.hasPrefix("/") { resolved = [] }
             pending = Self.components(target) + pending
         }

@@ -1,7 +1,8 @@
 import FerrySystem
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An object store in a local directory (or any mounted filesystem: NFS, a hostPath volume).
@@ -63,7 +64,9 @@ public struct LocalDirectoryStore: ObjectStore {
             if n != range.count {
                 throw ObjectStoreError.corrupt(
                     name: name, store: root,
-                    detail: "object ends at byte \(range.lowerBound + Int64(n)), before the requested range \(range.lowerBound)..<\(range.upperBound)")
+                    detail:
+                        "object ends at byte \(range.lowerBound + Int64(n)), before the requested range \(range.lowerBound)..<\(range.upperBound)"
+                )
             }
             return bytes
         }
@@ -205,9 +208,13 @@ public struct LocalDirectoryStore: ObjectStore {
         return try await executor.run {
             var removed = AbandonedWrites()
             var temporaries: [(String, Int64)] = []
-            try Self.walk(root: root, relative: "", visit: { _, _ in }, visitTemporary: { path, st in
-                if Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 < limit { temporaries.append((path, Int64(st.st_size))) }
-            })
+            try Self.walk(
+                root: root, relative: "", visit: { _, _ in },
+                visitTemporary: { path, st in
+                    if Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 < limit {
+                        temporaries.append((path, Int64(st.st_size)))
+                    }
+                })
             for (path, size) in temporaries {
                 if unlink(path) == 0 {
                     removed.count += 1
@@ -222,8 +229,10 @@ public struct LocalDirectoryStore: ObjectStore {
 
     /// Visits every object below `relative`, and with `visitTemporary` every temporary file a
     /// write creates (`.<name>.tmp.<random>`, see `write`) by its full path.
-    private static func walk(root: String, relative: String, visit: (String, Int64) -> Void,
-                             visitTemporary: ((String, stat) -> Void)? = nil) throws {
+    private static func walk(
+        root: String, relative: String, visit: (String, Int64) -> Void,
+        visitTemporary: ((String, stat) -> Void)? = nil
+    ) throws {
         let path = relative.isEmpty ? root : root + "/" + relative
         guard let dir = opendir(path) else {
             if errno == ENOENT || errno == ENOTDIR { return }

@@ -25,7 +25,10 @@ public struct CSIChangeTracker: ChangeTracker {
             return .unusable(reason: "the parent backup recorded no CSI snapshot handle (its change tracking was \(bookmark.provider))")
         }
         guard let delta = try await client.delta(baseSnapshotID: base, targetSnapshotName: snapshotName) else {
-            return .unusable(reason: "the SnapshotMetadata service cannot compute the changes since snapshot \(base) (FAILED_PRECONDITION or NOT_FOUND: the base snapshot may be gone)")
+            return .unusable(
+                reason:
+                    "the SnapshotMetadata service cannot compute the changes since snapshot \(base) (FAILED_PRECONDITION or NOT_FOUND: the base snapshot may be gone)"
+            )
         }
         if let capacity = delta.volumeCapacity, capacity != size {
             return .unusable(reason: "the SnapshotMetadata service reports a \(capacity)-byte volume, but the snapshot holds \(size) bytes")
@@ -34,13 +37,17 @@ public struct CSIChangeTracker: ChangeTracker {
     }
 
     public func allocatedRanges(size: Int64) async throws -> [Range<Int64>]? {
-        guard let allocated = try await client.allocated(snapshotName: snapshotName), (allocated.volumeCapacity ?? size) == size else { return nil }
+        guard let allocated = try await client.allocated(snapshotName: snapshotName), (allocated.volumeCapacity ?? size) == size else {
+            return nil
+        }
         return allocated.ranges
     }
 
     public func currentBookmark() async throws -> CBTBookmark? {
-        CBTBookmark(provider: Self.providerName, fields: [
-            "snapshotHandle": snapshotHandle, "snapshotName": snapshotName, "namespace": client.namespace,
-        ])
+        CBTBookmark(
+            provider: Self.providerName,
+            fields: [
+                "snapshotHandle": snapshotHandle, "snapshotName": snapshotName, "namespace": client.namespace,
+            ])
     }
 }

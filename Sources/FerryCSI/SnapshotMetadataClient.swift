@@ -28,7 +28,9 @@ public struct SnapshotMetadataClient: Sendable {
     public var maxAttempts: Int
     private let securityToken: String
 
-    public init(endpoint: SnapshotMetadataEndpoint, securityToken: String, namespace: String, maxResults: Int32 = 1024, maxAttempts: Int = 4) {
+    public init(
+        endpoint: SnapshotMetadataEndpoint, securityToken: String, namespace: String, maxResults: Int32 = 1024, maxAttempts: Int = 4
+    ) {
         self.endpoint = endpoint
         self.securityToken = securityToken
         self.namespace = namespace
@@ -79,7 +81,8 @@ public struct SnapshotMetadataClient: Sendable {
     }
 
     typealias Sink = @Sendable (Int64, [Snapshotmetadata_BlockMetadata]) throws -> Void
-    typealias Call = @Sendable (Snapshotmetadata_SnapshotMetadata.Client<HTTP2ClientTransport.Posix>, Int64, @escaping Sink) async throws -> Void
+    typealias Call =
+        @Sendable (Snapshotmetadata_SnapshotMetadata.Client<HTTP2ClientTransport.Posix>, Int64, @escaping Sink) async throws -> Void
 
     /// Runs `call` until its stream completes, resuming from the last range received.
     private func collect(_ call: Call) async throws -> SnapshotMetadataRanges? {

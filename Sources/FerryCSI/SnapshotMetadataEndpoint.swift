@@ -21,7 +21,8 @@ public struct SnapshotMetadataEndpoint: Sendable, Equatable {
     /// From a SnapshotMetadataService's `spec.address` ("host:port") and `spec.caCert` (base64 PEM).
     public init(address: String, caCertBase64: String?) throws(CSIError) {
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-              (1...65535).contains(port), colon > address.startIndex else {
+            (1...65535).contains(port), colon > address.startIndex
+        else {
             throw .invalidEndpoint("address \"\(address)\" is not host:port")
         }
         var host = String(address[..<colon])
@@ -29,7 +30,8 @@ public struct SnapshotMetadataEndpoint: Sendable, Equatable {
         var pem: [UInt8]?
         if let caCertBase64 {
             guard let data = Data(base64Encoded: caCertBase64, options: .ignoreUnknownCharacters),
-                  String(decoding: data, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+                String(decoding: data, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----")
+            else {
                 throw .invalidEndpoint("caCert is not a base64-encoded PEM certificate")
             }
             pem = [UInt8](data)

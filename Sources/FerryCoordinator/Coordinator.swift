@@ -59,8 +59,9 @@ public struct Coordinator: Sendable {
     /// Runs until leadership is lost (then returns, and the process should exit so that it
     /// starts again as a candidate) or the API fails for good.
     public func run() async throws {
-        let election = LeaderElection(client: client, namespace: options.leaseNamespace, identity: options.identity,
-                                      leaseDuration: options.leaseDuration, log: log)
+        let election = LeaderElection(
+            client: client, namespace: options.leaseNamespace, identity: options.identity,
+            leaseDuration: options.leaseDuration, log: log)
         try await election.acquire()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -88,14 +89,19 @@ public struct Coordinator: Sendable {
         let ferry = FerryClient(client)
         let status = StatusWriter(client: ferry, metrics: options.metrics, log: log)
         let exposer = options.exposerImage.map {
-            SnapshotExposer(client: client, options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)
+            SnapshotExposer(
+                client: client,
+                options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)
         }
-        let connector = TargetConnector(client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.leaseNamespace, mayInitialize: true)
-        let context = JobContext(client: client, connector: connector, status: status,
-                                 timing: VolumeUnits.Timing(unitLease: options.unitLease, claimTimeout: options.claimTimeout,
-                                                            stallTimeout: options.unitStallTimeout, maxRequeues: options.maxRequeues),
-                                 exposer: exposer,
-                                 adminNamespace: options.leaseNamespace, log: log)
+        let connector = TargetConnector(
+            client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.leaseNamespace, mayInitialize: true)
+        let context = JobContext(
+            client: client, connector: connector, status: status,
+            timing: VolumeUnits.Timing(
+                unitLease: options.unitLease, claimTimeout: options.claimTimeout,
+                stallTimeout: options.unitStallTimeout, maxRequeues: options.maxRequeues),
+            exposer: exposer,
+            adminNamespace: options.leaseNamespace, log: log)
         let invalid = { @Sendable (object: KubeObject, error: ClusterError) in log("\(object.label): cannot be read: \(error)") }
         let running = RunningWork()
         let cleaner = JobCleanup(context: context)
@@ -103,37 +109,48 @@ public struct Coordinator: Sendable {
         // this process runs it, it is cleaned up after here.
         let deleted = { @Sendable (object: KubeObject) in
             guard let uid = object.uid, !running.cancel(uid), object.finalizers.contains(FerryLabels.jobFinalizer),
-                  seen.insert("cleanup/\(uid)") else { return }
+                seen.insert("cleanup/\(uid)")
+            else { return }
             queue.yield(.cleanUp(object))
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await ferry.forEachWorkItem(Backup.self, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) },
-                                                invalid: invalid, deleted: deleted) { backup in
+                try await ferry.forEachWorkItem(
+                    Backup.self, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) },
+                    invalid: invalid, deleted: deleted
+                ) { backup in
                     if let uid = backup.uid, seen.insert(uid) { queue.yield(.backup(backup)) }
                 }
             }
             group.addTask {
-                try await ferry.forEachWorkItem(Restore.self, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) },
-                                                invalid: invalid, deleted: deleted) { restore in
+                try await ferry.forEachWorkItem(
+                    Restore.self, namespace: options.namespace, where: { Self.needsWork($0, attempt: attempt) },
+                    invalid: invalid, deleted: deleted
+                ) { restore in
                     if let uid = restore.uid, seen.insert(uid) { queue.yield(.restore(restore)) }
                 }
             }
             group.addTask {
-                try await Scheduler(client: client, namespace: options.namespace, adminNamespace: options.leaseNamespace, status: status,
-                                    connector: context.connector, log: log).run()
+                try await Scheduler(
+                    client: client, namespace: options.namespace, adminNamespace: options.leaseNamespace, status: status,
+                    connector: context.connector, log: log
+                ).run()
             }
             group.addTask {
                 await forEachConcurrently(jobs, limit: options.maxConcurrentJobs) { job in
                     switch job {
                     case .backup(let backup):
                         log("\(backup.label): starting (attempt \(attempt))")
-                        if await !running.run(backup.uid ?? backup.name, { await BackupJob(context: context, backup: backup).run(attempt: attempt) }) {
+                        if await !running.run(
+                            backup.uid ?? backup.name, { await BackupJob(context: context, backup: backup).run(attempt: attempt) })
+                        {
                             await cleaner.cleanUp(backup.object)
                         }
                     case .restore(let restore):
                         log("\(restore.label): starting (attempt \(attempt))")
-                        if await !running.run(restore.uid ?? restore.name, { await RestoreJob(context: context, restore: restore).run(attempt: attempt) }) {
+                        if await !running.run(
+                            restore.uid ?? restore.name, { await RestoreJob(context: context, restore: restore).run(attempt: attempt) })
+                        {
                             await cleaner.cleanUp(restore.object)
                         }
                     case .cleanUp(let object):
@@ -184,7 +201,9 @@ struct JobContext: Sendable {
 
     /// Carries out a job under its timeout; a job that runs out of time is stopped as a deleted
     /// one is (its units and what it exposed go).
-    func carryOut<J: JobObject>(_ job: J, timeoutText: String?, attempt: String, _ perform: @escaping @Sendable () async throws -> J.Status) async {
+    func carryOut<J: JobObject>(_ job: J, timeoutText: String?, attempt: String, _ perform: @escaping @Sendable () async throws -> J.Status)
+        async
+    {
         let timeout: Duration
         do {
             timeout = try self.timeout(timeoutText, of: job.label)

@@ -27,7 +27,8 @@ struct StatusWriter: Sendable {
     }
 
     /// Changes the status until the write lands or the object is gone; only cancellation stops it.
-    func persist<R: FerryObject>(_ value: R, what: String, _ change: @escaping (inout R.Status, R) -> Bool) async throws(CancellationError) {
+    func persist<R: FerryObject>(_ value: R, what: String, _ change: @escaping (inout R.Status, R) -> Bool) async throws(CancellationError)
+    {
         var delay: Duration = .milliseconds(200)
         while true {
             do {
@@ -55,8 +56,10 @@ struct StatusWriter: Sendable {
     ///
     /// A job that has not ended after `timeout` is stopped (`stop` removes what it made) and ends
     /// Failed with that reason.
-    func carryOut<J: JobObject>(_ job: J, attempt: String, timeout: Duration, stop: @escaping @Sendable () async -> Void,
-                                _ perform: @escaping @Sendable () async throws -> J.Status) async {
+    func carryOut<J: JobObject>(
+        _ job: J, attempt: String, timeout: Duration, stop: @escaping @Sendable () async -> Void,
+        _ perform: @escaping @Sendable () async throws -> J.Status
+    ) async {
         let started = ContinuousClock.now
         let startTime = Date()
         do {
@@ -125,9 +128,10 @@ struct StatusWriter: Sendable {
         }
         // Counted before the finalizer goes: a job whose finalizer is gone is counted.
         let plan = (job as? Backup).flatMap { $0.spec.plan ?? $0.spec.clusterPlan.map { "cluster/\($0)" } }
-        metrics?.finished(J.kind, namespace: job.namespace ?? "", plan: plan, phase: final.phase ?? .failed,
-                          seconds: (ContinuousClock.now - started).seconds, bytesStored: (final as? BackupStatus)?.bytesStored,
-                          at: Date().timeIntervalSince1970)
+        metrics?.finished(
+            J.kind, namespace: job.namespace ?? "", plan: plan, phase: final.phase ?? .failed,
+            seconds: (ContinuousClock.now - started).seconds, bytesStored: (final as? BackupStatus)?.bytesStored,
+            at: Date().timeIntervalSince1970)
         do {
             try await client.setFinalizer(FerryLabels.jobFinalizer, present: false, on: job)
         } catch {

@@ -55,7 +55,8 @@ public enum Hash {
         var written: UInt32 = 0
         let empty: UInt8 = 0
         withUnsafePointer(to: empty) { fallback in
-            _ = EVP_Digest(data.baseAddress ?? UnsafeRawPointer(fallback), data.count,
+            _ = EVP_Digest(
+                data.baseAddress ?? UnsafeRawPointer(fallback), data.count,
                 out.baseAddress!.assumingMemoryBound(to: UInt8.self), &written, type, nil)
         }
     }

@@ -2,7 +2,7 @@ import CCurl
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One I/O thread driving a curl multi handle: it starts queued transfers up to the concurrency
@@ -39,7 +39,8 @@ final class CurlEngine: @unchecked Sendable {
         self.configuration = configuration
         multi = curl_multi_init()!
         _ = ferry_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
-        _ = ferry_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(configuration.maxConnectionsPerHost, configuration.maxConcurrentTransfers))
+        _ = ferry_curl_multi_setopt_long(
+            multi, CURLMOPT_MAXCONNECTS, max(configuration.maxConnectionsPerHost, configuration.maxConcurrentTransfers))
         var list: UnsafeMutablePointer<curl_slist>?
         for entry in configuration.resolve {
             list = curl_slist_append(list, entry)
@@ -162,7 +163,10 @@ final class CurlEngine: @unchecked Sendable {
             running[easy.handle] = transfer
             let code = curl_multi_add_handle(multi, easy.handle)
             if code != CURLM_OK {
-                finish(easy.handle, error: .transport(url: transfer.redactedURL, code: Int(code.rawValue), detail: String(cString: curl_multi_strerror(code))))
+                finish(
+                    easy.handle,
+                    error: .transport(
+                        url: transfer.redactedURL, code: Int(code.rawValue), detail: String(cString: curl_multi_strerror(code))))
             }
         }
     }
@@ -322,11 +326,13 @@ enum PosixThread {
     static func spawn(_ run: @escaping () -> Void) {
         let context = Unmanaged.passRetained(Body(run)).toOpaque()
         var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { context in
-            let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
-            body.run()
-            return nil
-        }, context)
+        let result = pthread_create(
+            &thread, nil,
+            { context in
+                let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
+                body.run()
+                return nil
+            }, context)
         precondition(result == 0, "pthread_create failed: \(result)")
         pthread_detach(thread)
     }

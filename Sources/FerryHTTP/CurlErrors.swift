@@ -1,7 +1,7 @@
 import CCurl
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Turns curl's result codes into `HTTPError`s with messages a user can act on.

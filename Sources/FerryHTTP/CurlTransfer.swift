@@ -2,7 +2,7 @@ import CCurl
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One request in flight: its curl easy handle's callbacks land here.
@@ -141,10 +141,10 @@ final class CurlTransfer: @unchecked Sendable {
     /// Rewinds the request body (curl resends it on a fresh connection when a reused one died).
     func seekBody(to offset: Int64, origin: Int32) -> Int32 {
         guard uploadPipe == nil, origin == SEEK_SET, offset >= 0, offset <= uploadBytes.count else {
-            return 2  // CURL_SEEKFUNC_CANTSEEK
+            return 2 // CURL_SEEKFUNC_CANTSEEK
         }
         uploadOffset = Int(offset)
-        return 0  // CURL_SEEKFUNC_OK
+        return 0 // CURL_SEEKFUNC_OK
     }
 
     // MARK: - Completion (engine thread)

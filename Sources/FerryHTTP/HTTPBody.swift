@@ -38,11 +38,14 @@ public struct HTTPBody: Sendable {
     /// body cannot be rewound, so it is never resent on a fresh connection.
     public static func stream<Chunks: AsyncSequence & Sendable>(length: Int64? = nil, _ chunks: Chunks) -> HTTPBody
     where Chunks.Element == [UInt8] {
-        HTTPBody(storage: .stream(length: length, ChunkSource { push in
-            for try await chunk in chunks {
-                if await !push(chunk) { return }
-            }
-        }))
+        HTTPBody(
+            storage: .stream(
+                length: length,
+                ChunkSource { push in
+                    for try await chunk in chunks {
+                        if await !push(chunk) { return }
+                    }
+                }))
     }
 
     /// The body's size when known in advance.

@@ -62,7 +62,8 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     public var description: String {
         fields.map { field in
             let lower = field.name.lowercased()
-            let secret = lower == "authorization" || lower == "proxy-authorization" || lower == "cookie"
+            let secret =
+                lower == "authorization" || lower == "proxy-authorization" || lower == "cookie"
                 || lower == "x-amz-security-token" || lower == "set-cookie"
             return "\(field.name): \(secret ? "<redacted>" : field.value)"
         }.joined(separator: "\n")

@@ -17,37 +17,56 @@ public final class ClusterMetrics: Sendable {
     /// A Backup or Restore ended (`phase`: Completed, PartiallyFailed or Failed). For a Backup
     /// that completed, `plan` (its BackupPlan, or `cluster/NAME`) gets the time, for alerts on
     /// plans that have not been backed up for too long.
-    public func finished(_ kind: FerryKind, namespace: String, plan: String?, phase: JobPhase, seconds: Double, bytesStored: Int64?, at time: Double) {
+    public func finished(
+        _ kind: FerryKind, namespace: String, plan: String?, phase: JobPhase, seconds: Double, bytesStored: Int64?, at time: Double
+    ) {
         if kind == .backup, phase == .completed, let plan {
-            registry.makeGauge(descriptor: Self.name("backup_last_success_timestamp", unit: "seconds",
-                                                     help: "When the last Backup of a plan completed (Unix time)."),
-                               labels: [("namespace", namespace), ("plan", plan)]).set(time)
+            registry.makeGauge(
+                descriptor: Self.name(
+                    "backup_last_success_timestamp", unit: "seconds",
+                    help: "When the last Backup of a plan completed (Unix time)."),
+                labels: [("namespace", namespace), ("plan", plan)]
+            ).set(time)
         }
         let noun = kind == .restore ? "restore" : "backup"
-        registry.makeCounter(descriptor: Self.name("\(noun)s", unit: "total", help: "\(kind.rawValue)s carried out, by namespace and outcome."),
-                             labels: [("namespace", namespace), ("phase", phase.rawValue)]).increment()
-        registry.makeValueHistogram(descriptor: Self.name("\(noun)_duration", unit: "seconds", help: "How long \(kind.rawValue)s took."),
-                                    labels: [("namespace", namespace)], buckets: [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200])
-            .record(seconds)
+        registry.makeCounter(
+            descriptor: Self.name("\(noun)s", unit: "total", help: "\(kind.rawValue)s carried out, by namespace and outcome."),
+            labels: [("namespace", namespace), ("phase", phase.rawValue)]
+        ).increment()
+        registry.makeValueHistogram(
+            descriptor: Self.name("\(noun)_duration", unit: "seconds", help: "How long \(kind.rawValue)s took."),
+            labels: [("namespace", namespace)], buckets: [10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200]
+        )
+        .record(seconds)
         if let bytesStored, bytesStored > 0 {
-            registry.makeCounter(descriptor: Self.name("backup_stored_bytes", unit: "total",
-                                                       help: "Bytes Backups added to their repositories (after dedup, compression and encryption)."),
-                                 labels: [("namespace", namespace)]).increment(by: bytesStored)
+            registry.makeCounter(
+                descriptor: Self.name(
+                    "backup_stored_bytes", unit: "total",
+                    help: "Bytes Backups added to their repositories (after dedup, compression and encryption)."),
+                labels: [("namespace", namespace)]
+            ).increment(by: bytesStored)
         }
     }
 
     /// A VolumeTransfer this agent carried out ended.
     public func unitFinished(direction: VolumeTransferSpec.Direction, phase: UnitPhase, bytes: Int64) {
-        registry.makeCounter(descriptor: Self.name("agent_units", unit: "total", help: "Volume work units this agent carried out, by direction and outcome."),
-                             labels: [("direction", direction.rawValue), ("phase", phase.rawValue)]).increment()
+        registry.makeCounter(
+            descriptor: Self.name(
+                "agent_units", unit: "total", help: "Volume work units this agent carried out, by direction and outcome."),
+            labels: [("direction", direction.rawValue), ("phase", phase.rawValue)]
+        ).increment()
         if bytes > 0 {
-            registry.makeCounter(descriptor: Self.name("agent_volume_bytes", unit: "total", help: "Bytes of volumes this agent read (Backup) or wrote (Restore)."),
-                                 labels: [("direction", direction.rawValue)]).increment(by: bytes)
+            registry.makeCounter(
+                descriptor: Self.name(
+                    "agent_volume_bytes", unit: "total", help: "Bytes of volumes this agent read (Backup) or wrote (Restore)."),
+                labels: [("direction", direction.rawValue)]
+            ).increment(by: bytes)
         }
     }
 
     /// The volume work units running on this agent now.
     public func unitsRunning(_ change: Double) {
-        registry.makeGauge(descriptor: Self.name("agent_units_running", unit: "", help: "Volume work units running on this agent.")).increment(by: change)
+        registry.makeGauge(descriptor: Self.name("agent_units_running", unit: "", help: "Volume work units running on this agent."))
+            .increment(by: change)
     }
 }

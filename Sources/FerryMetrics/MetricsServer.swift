@@ -41,7 +41,8 @@ public struct MetricsServer: Sendable {
                 guard case .head(let head) = part else { continue }
                 let (status, type, body): (HTTPResponseStatus, String, [UInt8])
                 switch (head.method, head.uri.split(separator: "?").first ?? "") {
-                case (.GET, "/metrics"): (status, type, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.registry.emitToBuffer())
+                case (.GET, "/metrics"):
+                    (status, type, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.registry.emitToBuffer())
                 case (.GET, "/healthz"): (status, type, body) = (.ok, "text/plain; charset=utf-8", Array("ok\n".utf8))
                 default: (status, type, body) = (.notFound, "text/plain; charset=utf-8", Array("not found\n".utf8))
                 }

@@ -3,7 +3,7 @@ import FerrySystem
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The low-level operations libfuse calls: each finds the server through the request's user

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Serves a `MountTree` to the kernel through FUSE (libfuse 3's low-level API).
@@ -223,11 +223,13 @@ public final class FuseServer: @unchecked Sendable {
     /// Answers `request` from a task (the loop thread moves on at once).
     func answerLater(_ req: fuse_req_t?, _ body: @escaping @Sendable (Request) async throws -> Void) {
         let request = Request(raw: req)
-        guard state.withLock({ state -> Bool in
-            guard !state.destroyed else { return false }
-            state.inFlight += 1
-            return true
-        }) else { return }
+        guard
+            state.withLock({ state -> Bool in
+                guard !state.destroyed else { return false }
+                state.inFlight += 1
+                return true
+            })
+        else { return }
         Task {
             do {
                 try await body(request)

@@ -139,8 +139,10 @@ public final class MountTree: Sendable {
         return flight
     }
 
-    private func append(parent: UInt64, time: Date, content: MountNode.Content,
-                        loader: (@Sendable () async throws -> [MountEntry])?) -> MountNode {
+    private func append(
+        parent: UInt64, time: Date, content: MountNode.Content,
+        loader: (@Sendable () async throws -> [MountEntry])?
+    ) -> MountNode {
         nodes.withLock { nodes in
             let ino = UInt64(nodes.count + 1)
             let node = MountNode(ino: ino, parent: nodes.isEmpty ? 1 : parent, time: time, content: content, loader: loader)

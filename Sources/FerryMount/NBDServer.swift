@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Exports volumes read-only over the NBD protocol (fixed newstyle handshake, simple replies) on
@@ -70,7 +70,11 @@ public final class NBDServer: Sendable {
 
     /// Stops accepting connections (the ones open are served until they disconnect or the process ends).
     public func stop() {
-        guard stopped.withLock({ state in defer { state = true }; return !state }) else { return }
+        guard
+            stopped.withLock({ state in
+                defer { state = true }; return !state
+            })
+        else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
@@ -97,7 +101,7 @@ public final class NBDServer: Sendable {
     private func handshake(_ c: Connection) throws -> VolumeReader? {
         try c.write(u64: Self.nbdMagic)
         try c.write(u64: Self.optionMagic)
-        try c.write(u16: 1 | 2)  // FIXED_NEWSTYLE | NO_ZEROES
+        try c.write(u16: 1 | 2) // FIXED_NEWSTYLE | NO_ZEROES
         let clientFlags = try c.readU32()
         let noZeroes = clientFlags & 2 != 0
         while true {
@@ -107,35 +111,35 @@ public final class NBDServer: Sendable {
             guard length <= 1 << 16 else { return nil }
             let data = try c.read(length)
             switch option {
-            case 1:  // EXPORT_NAME: no reply on failure but closing
+            case 1: // EXPORT_NAME: no reply on failure but closing
                 guard let reader = exports[String(decoding: data, as: UTF8.self)] else { return nil }
                 try c.write(u64: Self.exportSize(reader))
-                try c.write(u16: 1 | 2)  // HAS_FLAGS | READ_ONLY
+                try c.write(u16: 1 | 2) // HAS_FLAGS | READ_ONLY
                 if !noZeroes { try c.write([UInt8](repeating: 0, count: 124)) }
                 return reader
-            case 2:  // ABORT
+            case 2: // ABORT
                 try reply(c, option, 1, [])
                 return nil
-            case 3:  // LIST
+            case 3: // LIST
                 for name in exports.keys.sorted() {
                     try reply(c, option, 2, Self.u32(UInt32(name.utf8.count)) + Array(name.utf8))
                 }
                 try reply(c, option, 1, [])
-            case 6, 7:  // INFO, GO
+            case 6, 7: // INFO, GO
                 guard data.count >= 4 else { try reply(c, option, 0x8000_0003, []); continue }
                 let nameLength = Int(UInt32(data[0]) << 24 | UInt32(data[1]) << 16 | UInt32(data[2]) << 8 | UInt32(data[3]))
                 guard data.count >= 4 + nameLength else { try reply(c, option, 0x8000_0003, []); continue }
                 let name = String(decoding: data[4..<(4 + nameLength)], as: UTF8.self)
                 guard let reader = exports[name] ?? (name.isEmpty && exports.count == 1 ? exports.values.first : nil) else {
-                    try reply(c, option, 0x8000_0006, Array("no export named \(name)".utf8))  // ERR_UNKNOWN
+                    try reply(c, option, 0x8000_0006, Array("no export named \(name)".utf8)) // ERR_UNKNOWN
                     continue
                 }
-                try reply(c, option, 3, Self.u16(0) + Self.u64(Self.exportSize(reader)) + Self.u16(1 | 2))  // INFO_EXPORT
-                try reply(c, option, 3, Self.u16(3) + Self.u32(1) + Self.u32(4096) + Self.u32(32 << 20))  // INFO_BLOCK_SIZE
+                try reply(c, option, 3, Self.u16(0) + Self.u64(Self.exportSize(reader)) + Self.u16(1 | 2)) // INFO_EXPORT
+                try reply(c, option, 3, Self.u16(3) + Self.u32(1) + Self.u32(4096) + Self.u32(32 << 20)) // INFO_BLOCK_SIZE
                 try reply(c, option, 1, [])
                 if option == 7 { return reader }
             default:
-                try reply(c, option, 0x8000_0001, [])  // ERR_UNSUP
+                try reply(c, option, 0x8000_0001, []) // ERR_UNSUP
             }
         }
     }
@@ -153,7 +157,7 @@ public final class NBDServer: Sendable {
             let offset = try c.readU64()
             let length = Int(try c.readU32())
             switch type {
-            case 0:  // READ
+            case 0: // READ
                 let end = Self.exportSize(reader)
                 guard length <= 32 << 20, offset <= end, UInt64(length) <= end - offset else {
                     try c.write(Self.u32(Self.simpleReplyMagic) + Self.u32(UInt32(EINVAL)) + Self.u64(handle))
@@ -168,12 +172,12 @@ public final class NBDServer: Sendable {
                     log.write("NBD read of \(length) bytes at \(offset) failed with EIO: \(error)")
                     try c.write(Self.u32(Self.simpleReplyMagic) + Self.u32(UInt32(EIO)) + Self.u64(handle))
                 }
-            case 1:  // WRITE: read and drop the payload, refuse
+            case 1: // WRITE: read and drop the payload, refuse
                 _ = try c.read(length)
                 try c.write(Self.u32(Self.simpleReplyMagic) + Self.u32(UInt32(EPERM)) + Self.u64(handle))
-            case 2:  // DISC
+            case 2: // DISC
                 return
-            case 3:  // FLUSH: nothing was written
+            case 3: // FLUSH: nothing was written
                 try c.write(Self.u32(Self.simpleReplyMagic) + Self.u32(0) + Self.u64(handle))
             default:
                 try c.write(Self.u32(Self.simpleReplyMagic) + Self.u32(UInt32(EINVAL)) + Self.u64(handle))

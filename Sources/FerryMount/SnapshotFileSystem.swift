@@ -50,8 +50,10 @@ public final class SnapshotFileSystem: Sendable {
     }
 
     /// One snapshot at the root; with `volume`, only that volume.
-    public convenience init(repository: Repository, snapshot: Snapshot, volume: String?, options: Options = Options(),
-                            log: MountLog) throws {
+    public convenience init(
+        repository: Repository, snapshot: Snapshot, volume: String?, options: Options = Options(),
+        log: MountLog
+    ) throws {
         if let volume, !snapshot.manifest.volumes.contains(where: { $0.name == volume }) {
             let names = snapshot.manifest.volumes.map(\.name)
             let has = names.isEmpty ? "none" : names.joined(separator: ", ")

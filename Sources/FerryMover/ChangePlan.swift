@@ -38,8 +38,9 @@ struct ChangePlan: Sendable {
         let bookmark = try? await tracker.currentBookmark()
         guard let parent else {
             let allocated = try? await tracker.allocatedRanges(size: size)
-            return ChangePlan(provider: allocated == nil ? "none" : tracker.provider,
-                              allocated: allocated.map { BlockRangeList($0) }, bookmark: bookmark)
+            return ChangePlan(
+                provider: allocated == nil ? "none" : tracker.provider,
+                allocated: allocated.map { BlockRangeList($0) }, bookmark: bookmark)
         }
         var plan = ChangePlan(provider: "hash", bookmark: bookmark)
         guard let record = parent.changeTracking, let fields = record.bookmark, let bookmarkProvider = record.bookmarkProvider else {
@@ -61,16 +62,20 @@ struct ChangePlan: Sendable {
             ranges = changed
         }
         let blockSize = Int64(request.blockSize)
-        let blocks = BlockRangeList(BlockRangeList(ranges).widened(toBlockSize: blockSize, size: size).ranges.map {
-            ($0.lowerBound / blockSize)..<(($0.upperBound + blockSize - 1) / blockSize)
-        })
+        let blocks = BlockRangeList(
+            BlockRangeList(ranges).widened(toBlockSize: blockSize, size: size).ranges.map {
+                ($0.lowerBound / blockSize)..<(($0.upperBound + blockSize - 1) / blockSize)
+            })
         if request.verifyCBT {
             plan.claimedBlocks = blocks
             plan.fallbackReason = "--verify-cbt: every block compared to check \(tracker.provider)"
             return plan
         }
-        if let mismatch = try await plan.spotCheck(blocks, parent: parent, source: source, request: request, repository: repository, reads: reads) {
-            plan.fallbackReason = "\(tracker.provider) FAILED the sample check: block \(mismatch) (offset \(Int64(mismatch) * blockSize)) changed although the tracker reported it unchanged"
+        if let mismatch = try await plan.spotCheck(
+            blocks, parent: parent, source: source, request: request, repository: repository, reads: reads)
+        {
+            plan.fallbackReason =
+                "\(tracker.provider) FAILED the sample check: block \(mismatch) (offset \(Int64(mismatch) * blockSize)) changed although the tracker reported it unchanged"
             return plan
         }
         plan.provider = tracker.provider

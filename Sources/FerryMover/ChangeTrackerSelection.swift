@@ -15,7 +15,9 @@ public enum ChangeTrackerSelection {
         case unusable(reason: String)
     }
 
-    public static func tracker(_ mode: CBTMode, source: any BlockSource, parent: VolumeManifest?, csi: CSISource?) throws -> (any ChangeTracker)? {
+    public static func tracker(_ mode: CBTMode, source: any BlockSource, parent: VolumeManifest?, csi: CSISource?) throws -> (
+        any ChangeTracker
+    )? {
         let record = parent?.changeTracking
         let bookmark = record?.bookmarkProvider.map { CBTBookmark(provider: $0, fields: record?.bookmark ?? [:]) }
         switch mode {
@@ -51,7 +53,8 @@ public enum ChangeTrackerSelection {
         public var description: String {
             switch self {
             case .needsQCOW2: "--cbt qcow2-bitmap needs a qcow2 source"
-            case .needsCSIService: "--cbt csi needs --csi-endpoint, --csi-token-file, --csi-namespace, --csi-snapshot and --csi-snapshot-handle"
+            case .needsCSIService:
+                "--cbt csi needs --csi-endpoint, --csi-token-file, --csi-namespace, --csi-snapshot and --csi-snapshot-handle"
             }
         }
     }

@@ -33,8 +33,11 @@ public struct BackupRequest: Sendable {
     /// count only their blocks (`VolumeRanges.join` puts the ranges together).
     public var pages: Range<Int>?
 
-    public init(snapshotName: String, blockSize: Int, parent: Snapshot? = nil, workers: Int = VolumeBackup.defaultWorkers, tags: [String: String] = [:], progress: TransferProgress? = nil,
-                changeTracker: (any ChangeTracker)? = nil, cbtSample: CBTSample = .standard, verifyCBT: Bool = false) {
+    public init(
+        snapshotName: String, blockSize: Int, parent: Snapshot? = nil, workers: Int = VolumeBackup.defaultWorkers,
+        tags: [String: String] = [:], progress: TransferProgress? = nil,
+        changeTracker: (any ChangeTracker)? = nil, cbtSample: CBTSample = .standard, verifyCBT: Bool = false
+    ) {
         self.snapshotName = snapshotName
         self.blockSize = blockSize
         self.parent = parent
@@ -109,7 +112,8 @@ public struct VolumeBackup: Sendable {
         }
         let started = ContinuousClock.now
         let plan = try await ChangePlan.make(
-            tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository, reads: reads)
+            tracker: request.changeTracker, parent: comparableParent, source: source, request: request, repository: session.repository,
+            reads: reads)
         var (pages, stats, missed) = try await writeBlocks(session, repository: session.repository, plan: plan)
         try await session.flush()
         stats.bytesSampled = plan.bytesSampled
@@ -118,8 +122,9 @@ public struct VolumeBackup: Sendable {
         let volume = VolumeManifest(
             name: request.volumeName, source: source.description, format: source.formatName, size: source.size,
             blockSize: request.blockSize, pageEntries: repository.config.blockMapPageEntries, pages: pages,
-            changeTracking: ChangeTrackingRecord(provider: plan.provider, bookmarkProvider: plan.bookmark?.provider,
-                                                 bookmark: plan.bookmark?.fields, fallbackReason: plan.fallbackReason),
+            changeTracking: ChangeTrackingRecord(
+                provider: plan.provider, bookmarkProvider: plan.bookmark?.provider,
+                bookmark: plan.bookmark?.fields, fallbackReason: plan.fallbackReason),
             stats: stats)
         pages.removeAll()
         return (volume, plan.claimedBlocks == nil ? nil : missed.sorted())
@@ -127,14 +132,17 @@ public struct VolumeBackup: Sendable {
 
     /// The parent's volume when its block map lines up with this backup's blocks.
     var comparableParent: VolumeManifest? {
-        guard let volume = request.parent?.manifest.volumes.first(where: { $0.name == request.volumeName }), volume.blockSize == request.blockSize
+        guard let volume = request.parent?.manifest.volumes.first(where: { $0.name == request.volumeName }),
+            volume.blockSize == request.blockSize
         else { return nil }
         return volume
     }
 
     /// Writes every block and page; `repository` is the session's view (its index was read
     /// after the session announced itself).
-    private func writeBlocks(_ session: WriteSession, repository: Repository, plan: ChangePlan) async throws -> ([ChunkID], VolumeStats, [Int]) {
+    private func writeBlocks(_ session: WriteSession, repository: Repository, plan: ChangePlan) async throws -> (
+        [ChunkID], VolumeStats, [Int]
+    ) {
         let blockSize = Int64(request.blockSize)
         let size = source.size
         let pageEntries = repository.config.blockMapPageEntries
@@ -178,16 +186,19 @@ public struct VolumeBackup: Sendable {
             if let claimed = plan.claimedBlocks, let parentPage {
                 // Holes where the parent had data changed too.
                 let reading = Set(toRead)
-                for block in 0..<min(count, parentPage.entries.count) where !reading.contains(block) && !parentPage.entries[block].isZero && !claimed.contains(Int64(first + block)) {
+                for block in 0..<min(count, parentPage.entries.count)
+                where !reading.contains(block) && !parentPage.entries[block].isZero && !claimed.contains(Int64(first + block)) {
                     missed.append(first + block)
                 }
             }
-            let skipped = Int64(pageRange.count) - toRead.reduce(Int64(0)) { $0 + Self.length(of: first + $1, blockSize: blockSize, size: size) }
+            let skipped =
+                Int64(pageRange.count) - toRead.reduce(Int64(0)) { $0 + Self.length(of: first + $1, blockSize: blockSize, size: size) }
             stats.zeroBlocks += holes
             stats.bytesNotRead += skipped
             request.progress?.advance(skipped)
 
-            let outcome = try await processBlocks(toRead, first: first, parentPage: parentPage, pool: pool, hasher: repository.hasher, claimed: plan.claimedBlocks)
+            let outcome = try await processBlocks(
+                toRead, first: first, parentPage: parentPage, pool: pool, hasher: repository.hasher, claimed: plan.claimedBlocks)
             for (block, id) in outcome.entries { entries[block] = id }
             missed += outcome.missed
             stats.merge(outcome.stats)
@@ -199,13 +210,16 @@ public struct VolumeBackup: Sendable {
     }
 
     /// Reads and stores the blocks `toRead` (indices within the page starting at block `first`).
-    private func processBlocks(_ toRead: [Int], first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher, claimed: BlockRangeList?) async throws -> WorkerOutcome {
+    private func processBlocks(
+        _ toRead: [Int], first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher, claimed: BlockRangeList?
+    ) async throws -> WorkerOutcome {
         let cursor = WorkCursor()
         let workers = min(request.workers, max(1, toRead.count))
         return try await withThrowingTaskGroup(of: WorkerOutcome.self) { group in
             for _ in 0..<workers {
                 group.addTask {
-                    try await worker(toRead: toRead, cursor: cursor, first: first, parentPage: parentPage, pool: pool, hasher: hasher, claimed: claimed)
+                    try await worker(
+                        toRead: toRead, cursor: cursor, first: first, parentPage: parentPage, pool: pool, hasher: hasher, claimed: claimed)
                 }
             }
             var total = WorkerOutcome()
@@ -218,7 +232,10 @@ public struct VolumeBackup: Sendable {
         }
     }
 
-    private func worker(toRead: [Int], cursor: WorkCursor, first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher, claimed: BlockRangeList?) async throws -> WorkerOutcome {
+    private func worker(
+        toRead: [Int], cursor: WorkCursor, first: Int, parentPage: BlockMapPage?, pool: PackPool, hasher: ChunkHasher,
+        claimed: BlockRangeList?
+    ) async throws -> WorkerOutcome {
         let blockSize = Int64(request.blockSize)
         let buffer = BlockBuffer(capacity: request.blockSize)
         let scratch = ChunkScratch(capacity: request.blockSize)
@@ -247,7 +264,7 @@ public struct VolumeBackup: Sendable {
             }
             if zero {
                 outcome.stats.zeroBlocks += 1
-                continue  // entries default to zero
+                continue // entries default to zero
             }
             outcome.entries.append((block, id))
             if let parentPage, block < parentPage.entries.count, parentPage.entries[block] == id, session.holds(id) {

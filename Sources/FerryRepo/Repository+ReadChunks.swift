@@ -3,8 +3,10 @@ extension Repository {
     /// in a pack (gaps under `maximumGap` read through, spans up to `maximumSpan`) come in one
     /// ranged GET, and packs are fetched `concurrency` at a time. What a restore of thousands of
     /// small captured objects needs instead of a round trip per object.
-    public func readChunks(_ ids: [ChunkID], context: String, concurrency: Int = 8, maximumGap: Int64 = 1 << 20,
-                           maximumSpan: Int64 = 16 << 20) async throws -> [ChunkID: [UInt8]] {
+    public func readChunks(
+        _ ids: [ChunkID], context: String, concurrency: Int = 8, maximumGap: Int64 = 1 << 20,
+        maximumSpan: Int64 = 16 << 20
+    ) async throws -> [ChunkID: [UInt8]] {
         var byPack: [String: [(ChunkID, ChunkLocation)]] = [:]
         for id in Set(ids) {
             guard let location = index.location(of: id) else { throw RepositoryError.missingChunk(id: id, context: context) }
@@ -48,7 +50,8 @@ extension Repository {
         let name = span[0].1.packName
         let bytes = try await Self.wrap { try await store.get(name, range: start..<end) }
         guard bytes.count == Int(end - start) else {
-            throw RepositoryError.corruptObject(name: name, detail: "expected \(end - start) bytes at offset \(start), got \(bytes.count) (truncated)")
+            throw RepositoryError.corruptObject(
+                name: name, detail: "expected \(end - start) bytes at offset \(start), got \(bytes.count) (truncated)")
         }
         let codec = codec(for: span[0].1.pack)
         return try span.map { id, location in

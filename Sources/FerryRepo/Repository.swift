@@ -25,7 +25,10 @@ public final class Repository: Sendable {
     let access: Access
     var keys: MasterKeys? { access.keys }
 
-    private init(store: any ObjectStore, config: RepositoryConfig, access: Access, index: ChunkIndex, indexNames: Set<String>, indexProblems: [String]) {
+    private init(
+        store: any ObjectStore, config: RepositoryConfig, access: Access, index: ChunkIndex, indexNames: Set<String>,
+        indexProblems: [String]
+    ) {
         self.store = store
         self.config = config
         self.access = access
@@ -43,14 +46,17 @@ public final class Repository: Sendable {
     /// Creates a repository in an empty store: writes `config` and the first key slot.
     /// `password` nil creates an unencrypted repository.
     @discardableResult
-    public static func initialize(store: any ObjectStore, password: [UInt8]?, blockSize: Int = BlockSize.default, packSize: Int = 32 << 20,
-                                  blockMapPageEntries: Int = 4096, compression: Compression = .lz4, objectLock: ObjectLockPolicy? = nil,
-                                  kdf: Scrypt = .standard) async throws -> RepositoryConfig {
+    public static func initialize(
+        store: any ObjectStore, password: [UInt8]?, blockSize: Int = BlockSize.default, packSize: Int = 32 << 20,
+        blockMapPageEntries: Int = 4096, compression: Compression = .lz4, objectLock: ObjectLockPolicy? = nil,
+        kdf: Scrypt = .standard
+    ) async throws -> RepositoryConfig {
         guard BlockSize.isValid(blockSize) else {
             throw RepositoryError.invalidArgument("block size \(blockSize) is not a power of two between 64 KiB and 8 MiB")
         }
         guard (16...(1 << 20)).contains(blockMapPageEntries), blockMapPageEntries.nonzeroBitCount == 1 else {
-            throw RepositoryError.invalidArgument("block-map page entries \(blockMapPageEntries) is not a power of two between 16 and 1048576")
+            throw RepositoryError.invalidArgument(
+                "block-map page entries \(blockMapPageEntries) is not a power of two between 16 and 1048576")
         }
         if try await wrap({ try await store.head(ObjectName.config) }) != nil {
             throw RepositoryError.alreadyInitialized(location: store.location)
@@ -69,8 +75,9 @@ public final class Repository: Sendable {
             // From here on, the key slot and the config are locked too.
             versions.lockNewObjects(objectLock.rule)
         }
-        var config = RepositoryConfig(id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize,
-                                      blockMapPageEntries: blockMapPageEntries, compression: compression)
+        var config = RepositoryConfig(
+            id: SecureRandom.hex(16), created: Date(), encrypted: password != nil, blockSize: blockSize, packSize: packSize,
+            blockMapPageEntries: blockMapPageEntries, compression: compression)
         config.objectLock = objectLock
         if let conditional = store.capabilities.conditionalWrites {
             // Recorded once, so every later open knows whether create-only writes are atomic.
@@ -95,13 +102,17 @@ public final class Repository: Sendable {
     /// Opens the repository in `store` with `password` (nil only for unencrypted repositories).
     /// Without `loadIndex` the chunk index is left empty (enough to list snapshots or to begin
     /// a write session, which reads the index itself).
-    public static func open(store: any ObjectStore, password: [UInt8]?, loadIndex: Bool = true, cache: IndexCache? = nil) async throws -> Repository {
+    public static func open(store: any ObjectStore, password: [UInt8]?, loadIndex: Bool = true, cache: IndexCache? = nil) async throws
+        -> Repository
+    {
         try await open(store: store, credential: password.map { .password($0) }, loadIndex: loadIndex, cache: cache)
     }
 
     /// Opens the repository with a password or a raw key (nil only for unencrypted repositories).
     /// With a `cache`, the merged index is kept locally between runs.
-    public static func open(store: any ObjectStore, credential: Credential?, loadIndex: Bool = true, cache: IndexCache? = nil) async throws -> Repository {
+    public static func open(store: any ObjectStore, credential: Credential?, loadIndex: Bool = true, cache: IndexCache? = nil) async throws
+        -> Repository
+    {
         let configBytes: [UInt8]
         do {
             configBytes = try await store.get(ObjectName.config)
@@ -123,7 +134,8 @@ public final class Repository: Sendable {
             store.capabilities.versions?.lockNewObjects(objectLock.rule)
         }
         if let conditional = store.capabilities.conditionalWrites,
-           let recorded = config.conditionalWrites.flatMap(S3ConditionalWrites.init(rawValue:)) {
+            let recorded = config.conditionalWrites.flatMap(S3ConditionalWrites.init(rawValue:))
+        {
             conditional.assumeConditionalWrites(recorded)
         }
         let slots = try await wrap { try await store.list(prefix: ObjectName.keysPrefix) }
@@ -142,7 +154,8 @@ public final class Repository: Sendable {
             }
             guard keys != nil else { throw RepositoryError.wrongPassword(location: store.location) }
         } else if !slots.isEmpty {
-            throw RepositoryError.corruptObject(name: ObjectName.config, detail: "it says the repository is unencrypted, but key slots exist (altered?)")
+            throw RepositoryError.corruptObject(
+                name: ObjectName.config, detail: "it says the repository is unencrypted, but key slots exist (altered?)")
         }
         let access = Access(keys: keys, configBytes: configBytes, slot: slotName, cache: cache)
         guard loadIndex else {
@@ -160,11 +173,15 @@ public final class Repository: Sendable {
 
     /// Reads the merged index: from the local cache plus the index objects written since, or,
     /// without a usable cache, from every index object (then caching the result).
-    private static func loadIndex(store: any ObjectStore, config: RepositoryConfig, access: Access) async throws -> (ChunkIndex, Set<String>, [String]) {
+    private static func loadIndex(store: any ObjectStore, config: RepositoryConfig, access: Access) async throws -> (
+        ChunkIndex, Set<String>, [String]
+    ) {
         let listed = Set(try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name))
         var covered: [String: UInt64] = [:]
         var index = ChunkIndex()
-        if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys), Set(cached.names.keys).isSubset(of: listed) {
+        if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys),
+            Set(cached.names.keys).isSubset(of: listed)
+        {
             covered = cached.names
             index = cached.index
         }
@@ -188,7 +205,9 @@ public final class Repository: Sendable {
     }
 
     /// Every readable index object with its name, and a description of each unreadable one.
-    static func loadIndexObjects(store: any ObjectStore, keys: MasterKeys?) async throws -> (objects: [(name: String, object: IndexObject)], problems: [String]) {
+    static func loadIndexObjects(store: any ObjectStore, keys: MasterKeys?) async throws -> (
+        objects: [(name: String, object: IndexObject)], problems: [String]
+    ) {
         let names = try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name)
         var objects: [(name: String, object: IndexObject)] = []
         var problems: [String] = []
@@ -333,7 +352,7 @@ public final class Repository: Sendable {
         guard config.objectLock != nil, store.capabilities.versions == nil else { return }
         throw RepositoryError.objectLockUnavailable(
             location: store.location,
-                detail: "the repository requires S3 Object Lock on everything written to it; write to it through its bucket")
+            detail: "the repository requires S3 Object Lock on everything written to it; write to it through its bucket")
     }
 
     /// Seals and names a snapshot manifest (the caller stores it).
@@ -348,10 +367,13 @@ public final class Repository: Sendable {
         return (ObjectName.index(Digest.sha256(bytes)), bytes)
     }
 
-    func newPackBuilder(kind: PackFormat.Kind, maxChunk: Int, compression: Compression? = nil, buffer: consuming [UInt8] = []) -> PackBuilder {
+    func newPackBuilder(kind: PackFormat.Kind, maxChunk: Int, compression: Compression? = nil, buffer: consuming [UInt8] = [])
+        -> PackBuilder
+    {
         let target = kind == .data ? config.packSize : min(config.packSize, 8 << 20)
-        return PackBuilder(kind: kind, keys: keys, hasher: hasher, target: target, maxChunk: maxChunk,
-                           compression: compression ?? config.defaultCompression, buffer: consume buffer)
+        return PackBuilder(
+            kind: kind, keys: keys, hasher: hasher, target: target, maxChunk: maxChunk,
+            compression: compression ?? config.defaultCompression, buffer: consume buffer)
     }
 
     /// Opens the trailer of a whole pack (for check and index rebuilds).
@@ -364,18 +386,25 @@ public final class Repository: Sendable {
         guard length <= trailerEnd - PackFormat.headerSize else {
             throw RepositoryError.corruptObject(name: name, detail: "trailer length \(length) exceeds the pack")
         }
-        return try packEntries(header: Array(bytes[0..<PackFormat.headerSize]), trailer: Array(bytes[(trailerEnd - length)..<trailerEnd]), count: count, trailerStart: trailerEnd - length, name: name)
+        return try packEntries(
+            header: Array(bytes[0..<PackFormat.headerSize]), trailer: Array(bytes[(trailerEnd - length)..<trailerEnd]), count: count,
+            trailerStart: trailerEnd - length, name: name)
     }
 
     /// Opens a pack's trailer given its header, sealed trailer and entry count.
-    public func packEntries(header bytes: [UInt8], trailer sealed: [UInt8], count: Int, trailerStart: Int, name: String) throws -> (header: PackFormat.Header, entries: [PackEntry]) {
+    public func packEntries(header bytes: [UInt8], trailer sealed: [UInt8], count: Int, trailerStart: Int, name: String) throws -> (
+        header: PackFormat.Header, entries: [PackEntry]
+    ) {
         let header = try PackFormat.parseHeader(bytes[...], name: name)
         guard header.encrypted == isEncrypted else {
             throw RepositoryError.corruptObject(name: name, detail: "pack encryption flag does not match the repository")
         }
         var plain = sealed
         if let keys {
-            guard let opened = keys.subkey(salt: header.salt, purpose: PackFormat.purpose).open(sealed, aad: PackFormat.trailerAAD(header: bytes)) else {
+            guard
+                let opened = keys.subkey(salt: header.salt, purpose: PackFormat.purpose).open(
+                    sealed, aad: PackFormat.trailerAAD(header: bytes))
+            else {
                 throw RepositoryError.corruptObject(name: name, detail: "trailer authentication failed (damaged or altered)")
             }
             plain = opened

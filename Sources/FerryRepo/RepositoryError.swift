@@ -38,7 +38,8 @@ public enum RepositoryError: Error, Sendable, CustomStringConvertible {
         switch self {
         case let .notARepository(location): "\(location) is not a Ferry repository (no config object); create one with `ferry repo init`"
         case let .alreadyInitialized(location): "\(location) already holds a Ferry repository"
-        case let .unsupportedVersion(location, version): "\(location) uses repository format version \(version), which this Ferry does not support"
+        case let .unsupportedVersion(location, version):
+            "\(location) uses repository format version \(version), which this Ferry does not support"
         case let .wrongPassword(location): "wrong password: no key slot of \(location) opens with it"
         case .passwordRequired: "the repository is encrypted: give its password with FERRY_PASSWORD, --password-file or --password-command"
         case let .corruptObject(name, detail): "\(name) is corrupt: \(detail)"

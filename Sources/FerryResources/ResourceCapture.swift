@@ -12,10 +12,12 @@ public enum ResourceCapture {
             for component in step.components {
                 let bytes = component.object.json.serialized()
                 let id = try await session.storeMetadata(bytes)
-                entries.append(ResourceEntry(
-                    apiVersion: component.apiVersion, kind: component.reference.kind, resource: component.resource,
-                    namespaced: component.namespaced, namespace: component.reference.namespace, name: component.reference.name,
-                    phase: step.phase.identifier, reasons: component.reasons.sorted().map(\.description), object: id.hex, size: bytes.count))
+                entries.append(
+                    ResourceEntry(
+                        apiVersion: component.apiVersion, kind: component.reference.kind, resource: component.resource,
+                        namespaced: component.namespaced, namespace: component.reference.namespace, name: component.reference.name,
+                        phase: step.phase.identifier, reasons: component.reasons.sorted().map(\.description), object: id.hex,
+                        size: bytes.count))
             }
         }
         var pages: [ChunkID] = []

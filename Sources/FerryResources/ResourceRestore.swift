@@ -78,13 +78,17 @@ public struct ResourceRestore: Sendable {
             for item in members {
                 let target = transform.target(item.reference)
                 if options.confinedTo != nil, !item.entry.namespaced {
-                    report.objects.append(RestoredObject(reference: target, phase: phase, action: .skipped,
-                                                         message: "cluster-scoped: a namespaced restore writes only into its own namespace"))
+                    report.objects.append(
+                        RestoredObject(
+                            reference: target, phase: phase, action: .skipped,
+                            message: "cluster-scoped: a namespaced restore writes only into its own namespace"))
                     continue
                 }
                 guard let resource = try await resolve(item.entry, catalog: &catalog) else {
-                    report.objects.append(RestoredObject(reference: target, phase: phase, action: .failed,
-                                                         message: "the server does not serve \(item.entry.kind) (\(item.entry.apiVersion))"))
+                    report.objects.append(
+                        RestoredObject(
+                            reference: target, phase: phase, action: .failed,
+                            message: "the server does not serve \(item.entry.kind) (\(item.entry.apiVersion))"))
                     continue
                 }
                 var object = transform.apply(to: item.object, capturedVolumes: volumes) { owner in
@@ -92,7 +96,9 @@ public struct ResourceRestore: Sendable {
                 }
                 if let prepare = options.prepare { object = try await prepare(object) }
                 do {
-                    if let namespace = target.namespace, options.confinedTo == nil, namespaces.insert(namespace).inserted, let created = try await ensureNamespace(namespace, catalog: catalog) {
+                    if let namespace = target.namespace, options.confinedTo == nil, namespaces.insert(namespace).inserted,
+                        let created = try await ensureNamespace(namespace, catalog: catalog)
+                    {
                         report.objects.append(created)
                     }
                     let (action, live) = try await put(object, resource: resource)
@@ -208,14 +214,16 @@ public struct ResourceRestore: Sendable {
             return nil
         } catch .notFound {
             do {
-                _ = try await client.create(resource, KubeObject(apiVersion: "v1", kind: "Namespace", name: name), fieldManager: options.fieldManager)
+                _ = try await client.create(
+                    resource, KubeObject(apiVersion: "v1", kind: "Namespace", name: name), fieldManager: options.fieldManager)
             } catch .alreadyExists {
                 return nil
             }
-            return RestoredObject(reference: ObjectReference(group: "", kind: "Namespace", namespace: nil, name: name), phase: .namespaces,
-                                  action: .created, message: nil)
+            return RestoredObject(
+                reference: ObjectReference(group: "", kind: "Namespace", namespace: nil, name: name), phase: .namespaces,
+                action: .created, message: nil)
         } catch .forbidden {
-            return nil  // may not read namespaces: the creates themselves will tell
+            return nil // may not read namespaces: the creates themselves will tell
         }
     }
 
@@ -240,7 +248,8 @@ public struct ResourceRestore: Sendable {
             }
             if still.isEmpty { return }
             if ContinuousClock.now >= deadline {
-                throw ResourceRestoreError.notReady(phase: phase, waited: options.waitTimeout, pending: still.map { "\($0.0.reference): \($0.2)" })
+                throw ResourceRestoreError.notReady(
+                    phase: phase, waited: options.waitTimeout, pending: still.map { "\($0.0.reference): \($0.2)" })
             }
             waiting = still.map { ($0.0, $0.1) }
             try await Task.sleep(for: options.pollInterval)
@@ -264,8 +273,9 @@ public struct ResourceRestore: Sendable {
             let missing = kinds.filter { catalog.resource(for: $0) == nil }
             if missing.isEmpty { return catalog }
             if ContinuousClock.now >= deadline {
-                throw ResourceRestoreError.notReady(phase: .customResourceDefinitions, waited: options.waitTimeout,
-                                                    pending: missing.map { "\($0): not served by the API yet" })
+                throw ResourceRestoreError.notReady(
+                    phase: .customResourceDefinitions, waited: options.waitTimeout,
+                    pending: missing.map { "\($0): not served by the API yet" })
             }
             try await Task.sleep(for: options.pollInterval)
         }
@@ -328,7 +338,8 @@ public enum ResourceRestoreError: Error, CustomStringConvertible {
         switch self {
         case .kube(let error): return error.description
         case .unknownPhase(let phase, let object):
-            return "\(object) is in restore phase \"\(phase)\", which this Ferry does not know (the snapshot was written by a newer version)"
+            return
+                "\(object) is in restore phase \"\(phase)\", which this Ferry does not know (the snapshot was written by a newer version)"
         case .malformedObject(let object, let why): return "captured \(object) is damaged: \(why)"
         case .notReady(let phase, let waited, let pending):
             return "\(phase) not ready after \(waited.seconds.formatted())s, so the restore stopped before the objects that depend on them "

@@ -35,7 +35,8 @@ struct RestoreTransform: Sendable {
         if kind == GroupKind(group: "", kind: "Namespace") { json.setValue(.string(namespace(captured.name)), at: ["metadata", "name"]) }
 
         let owners = captured.ownerReferences.compactMap { owner -> JSONValue? in
-            let reference = ObjectReference(group: owner.groupKind.group, kind: owner.kind, namespace: captured.namespace.map(namespace), name: owner.name)
+            let reference = ObjectReference(
+                group: owner.groupKind.group, kind: owner.kind, namespace: captured.namespace.map(namespace), name: owner.name)
             guard let uid = ownerUID(reference) else { return nil }
             var restored = owner
             restored.uid = uid
@@ -46,11 +47,12 @@ struct RestoreTransform: Sendable {
         switch (kind.group, kind.kind) {
         case ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"):
             if let subjects = json["subjects"]?.arrayValue {
-                json["subjects"] = .array(subjects.map { subject in
-                    var subject = subject
-                    if let ns = subject["namespace"]?.stringValue { subject["namespace"] = .string(namespace(ns)) }
-                    return subject
-                })
+                json["subjects"] = .array(
+                    subjects.map { subject in
+                        var subject = subject
+                        if let ns = subject["namespace"]?.stringValue { subject["namespace"] = .string(namespace(ns)) }
+                        return subject
+                    })
             }
         case ("", "PersistentVolume"):
             if let ns = json["spec"]?["claimRef"]?["namespace"]?.stringValue {

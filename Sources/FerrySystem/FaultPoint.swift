@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Named points in the commit protocol and the data path where a test can stop the process or
 /// make it hang, to strike at an exact phase instead of after a guessed delay. When

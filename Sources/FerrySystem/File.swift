@@ -1,8 +1,9 @@
 import CSystemShims
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An open file descriptor with whole-buffer positional I/O that retries EINTR and short
@@ -107,7 +108,9 @@ extension File {
 
     /// Deallocates `range` of a regular file (it then reads as zeros) without changing its size.
     public func punchHole(_ range: Range<Int64>) throws(SystemError) {
-        if ferry_fallocate(descriptor, LinuxConstant.fallocPunchHole | LinuxConstant.fallocKeepSize, off_t(range.lowerBound), off_t(range.count)) != 0 {
+        if ferry_fallocate(
+            descriptor, LinuxConstant.fallocPunchHole | LinuxConstant.fallocKeepSize, off_t(range.lowerBound), off_t(range.count)) != 0
+        {
             throw SystemError("fallocate(PUNCH_HOLE)", path: path)
         }
     }

@@ -1,6 +1,7 @@
 import FerrySystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A raw disk: a regular file (raw image) or a block device, read as is.
@@ -64,8 +65,8 @@ public struct RawBlockSource: BlockSource {
         while position < range.upperBound {
             let data = lseek(file.descriptor, off_t(position), LinuxConstant.seekData)
             if data < 0 {
-                if errno == ENXIO { break }  // no data after position
-                if errno == EINVAL { return [range] }  // filesystem without SEEK_DATA
+                if errno == ENXIO { break } // no data after position
+                if errno == EINVAL { return [range] } // filesystem without SEEK_DATA
                 throw VolumeError.io(SystemError("lseek(LinuxConstant.seekData)", path: path))
             }
             if Int64(data) >= range.upperBound { break }

@@ -1,6 +1,7 @@
 import FerrySystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where a restore writes a volume: a regular file (created sparse when absent) or a block

@@ -22,11 +22,13 @@ public enum VolumeError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .unreadable(path, detail): "cannot open \(path): \(detail)"
-        case let .busy(path, detail): "\(path) is in use (\(detail)); a backup needs a point-in-time source: snapshot it or stop its user, or pass --force"
+        case let .busy(path, detail):
+            "\(path) is in use (\(detail)); a backup needs a point-in-time source: snapshot it or stop its user, or pass --force"
         case let .targetInUse(path, detail):
             "\(path) is in use (\(detail)); a restore writes over the whole volume: stop what uses it (unmount it, shut the VM down) "
                 + "or restore somewhere else, or pass --force"
-        case let .sourceShrank(path, expected, actual): "\(path) shrank while it was read: expected \(expected) bytes, it now ends at \(actual)"
+        case let .sourceShrank(path, expected, actual):
+            "\(path) shrank while it was read: expected \(expected) bytes, it now ends at \(actual)"
         case let .unsupported(path, detail): "\(path): \(detail)"
         case let .targetTooSmall(path, needed, available): "\(path) holds \(available) bytes but the volume needs \(needed)"
         case let .io(error): error.description

@@ -19,9 +19,10 @@ struct FerryTestKube: AsyncParsableCommand {
     @Option(help: "Write a kubeconfig for this server, acting as the admin, to this file.")
     var kubeconfig: String?
 
-    @Option(help: ArgumentHelp(
-        "Bearer token of the admin (system:admin in system:masters, allowed everything).",
-        discussion: "Without it a random one is generated; it is only written into the --kubeconfig file."))
+    @Option(
+        help: ArgumentHelp(
+            "Bearer token of the admin (system:admin in system:masters, allowed everything).",
+            discussion: "Without it a random one is generated; it is only written into the --kubeconfig file."))
     var adminToken: String?
 
     @Flag(help: "Admit requests without credentials as system:anonymous everywhere (kube-apiserver's --anonymous-auth=true).")

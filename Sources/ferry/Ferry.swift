@@ -51,7 +51,7 @@ struct Ferry: AsyncParsableCommand {
             exit(withError: error)
         } catch let error as ValidationError {
             exit(withError: error)
-        } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+        } catch  where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
             // `ferry help` and `--help` on commands with subcommands run ArgumentParser's own help
             // command, which throws its internal CommandError for it to print.
             exit(withError: error)

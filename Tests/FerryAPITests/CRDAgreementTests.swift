@@ -20,7 +20,9 @@ import Testing
             let declared = Self.paths(schema: schema["properties"]?[part] ?? .null, at: part)
             let written = Self.paths(value: value, at: part)
             #expect(written.subtracting(declared.all).isEmpty, "\(kind) writes fields its CRD does not declare (pruned on a real server)")
-            #expect(declared.all.subtracting(written).subtracting(declared.open).isEmpty, "\(kind)'s CRD declares fields the type does not read")
+            #expect(
+                declared.all.subtracting(written).subtracting(declared.open).isEmpty, "\(kind)'s CRD declares fields the type does not read"
+            )
         }
     }
 
@@ -39,12 +41,13 @@ import Testing
         let status = try Self.schema(of: kind)["properties"]?["status"]?["properties"]
         guard let phase = status?["phase"] else { return }
         let allowed = Set((phase["enum"]?.arrayValue ?? []).compactMap(\.stringValue))
-        let expected: Set<String> = switch kind {
-        case .backup, .restore: Set(JobPhase.allCases.map(\.rawValue))
-        case .volumeTransfer: Set(UnitPhase.allCases.map(\.rawValue))
-        case .target: Set(TargetPhase.allCases.map(\.rawValue))
-        default: []
-        }
+        let expected: Set<String> =
+            switch kind {
+            case .backup, .restore: Set(JobPhase.allCases.map(\.rawValue))
+            case .volumeTransfer: Set(UnitPhase.allCases.map(\.rawValue))
+            case .target: Set(TargetPhase.allCases.map(\.rawValue))
+            default: []
+            }
         #expect(allowed == expected)
     }
 
@@ -82,8 +85,13 @@ import Testing
 
     /// Field paths of an encoded value; below an open path (the unit's manifest entry) nothing
     /// is listed.
-    static func paths(value: JSONValue, at path: String, mapAt maps: Set<String> = ["spec.namespaceMapping", "status.result",
-        "spec.components.labelSelector.matchLabels", "spec.namespaceSelector.matchLabels"]) -> Set<String> {
+    static func paths(
+        value: JSONValue, at path: String,
+        mapAt maps: Set<String> = [
+            "spec.namespaceMapping", "status.result",
+            "spec.components.labelSelector.matchLabels", "spec.namespaceSelector.matchLabels",
+        ]
+    ) -> Set<String> {
         var result: Set<String> = [path]
         if path == "status.result" { return result }
         switch value {

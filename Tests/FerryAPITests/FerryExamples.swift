@@ -5,13 +5,17 @@ import Foundation
 /// One value of each kind's spec and status with every field set, for the CRD agreement tests.
 enum FerryExamples {
     static let time = Date(timeIntervalSince1970: 1_790_000_000)
-    static let selector = LabelSelectorSpec(matchLabels: ["app": "db"], matchExpressions: [.init(key: "tier", operator: "In", values: ["a"])])
+    static let selector = LabelSelectorSpec(
+        matchLabels: ["app": "db"], matchExpressions: [.init(key: "tier", operator: "In", values: ["a"])])
 
     static var targetSpec: TargetSpec {
-        TargetSpec(path: "/srv/backups", s3: .init(endpoint: "https://s3.example", bucket: "b", prefix: "p", region: "r", addressing: .path,
-                                                   insecureSkipTLSVerify: false, credentialsSecret: .init(name: "creds")),
-                   encryptionSecret: .init(name: "password", key: "password"), prune: .init(schedule: "@daily", maxUnusedPercent: 20),
-                   initialize: true, immutability: .init(mode: .compliance, days: 30))
+        TargetSpec(
+            path: "/srv/backups",
+            s3: .init(
+                endpoint: "https://s3.example", bucket: "b", prefix: "p", region: "r", addressing: .path,
+                insecureSkipTLSVerify: false, credentialsSecret: .init(name: "creds")),
+            encryptionSecret: .init(name: "password", key: "password"), prune: .init(schedule: "@daily", maxUnusedPercent: 20),
+            initialize: true, immutability: .init(mode: .compliance, days: 30))
     }
 
     static var targetStatus: TargetStatus {
@@ -31,9 +35,14 @@ enum FerryExamples {
     static func backupPlanSpec(cluster: Bool) -> BackupPlanSpec {
         BackupPlanSpec(
             target: "t", schedule: "@daily",
-            components: .init(helmReleases: ["web"], operators: [.init(name: "o", subscription: "s", helmRelease: "h", deployment: "d",
-                                                                        customResources: ["Memcached.cache.example.com"])],
-                              labelSelector: selector, virtualMachines: [.init(name: "vm")], wholeNamespace: true),
+            components: .init(
+                helmReleases: ["web"],
+                operators: [
+                    .init(
+                        name: "o", subscription: "s", helmRelease: "h", deployment: "d",
+                        customResources: ["Memcached.cache.example.com"])
+                ],
+                labelSelector: selector, virtualMachines: [.init(name: "vm")], wholeNamespace: true),
             retention: .init(keepLast: 1, keepHourly: 1, keepDaily: 1, keepWeekly: 1, keepMonthly: 1, keepYearly: 1),
             parallelism: .init(rangesPerVolume: 2, minimumRangeSize: "16Gi"),
             namespaces: cluster ? ["a"] : nil, namespaceSelector: cluster ? selector : nil)
@@ -105,8 +114,9 @@ enum FerryExamples {
     }
 
     static var volumeTransferSpec: VolumeTransferSpec {
-        var spec = VolumeTransferSpec(direction: .restore, owner: "o", target: "t", node: "n", volume: "ns/c", snapshotName: "plan:ns/p",
-                                      source: .init(path: "/dev/x", format: .raw, attached: true), snapshot: "s")
+        var spec = VolumeTransferSpec(
+            direction: .restore, owner: "o", target: "t", node: "n", volume: "ns/c", snapshotName: "plan:ns/p",
+            source: .init(path: "/dev/x", format: .raw, attached: true), snapshot: "s")
         spec.repository = String(repeating: "cd", count: 32)
         spec.range = .init(0..<4)
         spec.csi = CSIChangeSource(address: "a:1", caCert: "ca", audience: "aud", namespace: "ns", snapshot: "vs", snapshotHandle: "h")
@@ -123,9 +133,10 @@ enum FerryExamples {
         status.bytesTotal = 2
         status.firstPage = 0
         status.pageList = PageList(id: ChunkID(hex: String(repeating: "ab", count: 32))!, count: 1)
-        status.result = VolumeManifest(name: "ns/c", source: "/dev/x", format: "raw", size: 1, blockSize: 1, pageEntries: 1, pages: [],
-                                       changeTracking: ChangeTrackingRecord(provider: "hash", bookmarkProvider: "csi", bookmark: [:], fallbackReason: "r"),
-                                       stats: VolumeStats())
+        status.result = VolumeManifest(
+            name: "ns/c", source: "/dev/x", format: "raw", size: 1, blockSize: 1, pageEntries: 1, pages: [],
+            changeTracking: ChangeTrackingRecord(provider: "hash", bookmarkProvider: "csi", bookmark: [:], fallbackReason: "r"),
+            stats: VolumeStats())
         status.written = .init(size: 1, bytesWritten: 1)
         return status
     }

@@ -1,6 +1,6 @@
 import FerryKube
-import FerryKubeTestSupport
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import FerryTestSupport
 import Foundation
 import Testing
@@ -42,7 +42,9 @@ import Testing
         defer { repo.remove() }
         let snapshot: String? = try await withKubeTestCluster { source in
             try await source.installHello(in: "web")
-            _ = try await source.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation"])
+            _ = try await source.helm([
+                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation",
+            ])
             let backup = try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))
             #expect(backup["resources"] == 5 && backup["name"] == "helm:hello@web" && backup["issues"] == [])
             return backup["snapshot"]?.stringValue
@@ -61,23 +63,30 @@ import Testing
             let restored = try await repo.json(["app", "restore", snapshot] + kubeconfig(target))
             // The namespace is created, then the five objects.
             #expect(restored["created"] == 6 && restored["failed"] == 0, "\(restored)")
-            let deployment = try #require(await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world"))
+            let deployment = try #require(
+                await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world"))
             #expect(deployment["spec"]?["replicas"] == 2)
             #expect(deployment.metadata["ownerReferences"] == nil)
-            let service = try #require(await target.server.object(apiVersion: "v1", kind: "Service", namespace: "web", name: "hello-hello-world"))
+            let service = try #require(
+                await target.server.object(apiVersion: "v1", kind: "Service", namespace: "web", name: "hello-hello-world"))
             #expect(service["spec"]?["clusterIP"]?.stringValue?.isEmpty == false, "the target cluster allocates its own cluster IP")
 
             let list = (try await target.helm(["list", "-n", "web", "-o", "json"]))
             let releases = try JSONValue(parsing: list)
             #expect(releases[0]?["name"] == "hello" && releases[0]?["revision"] == "2" && releases[0]?["status"] == "deployed", "\(list)")
-            _ = try await target.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=3", "--disable-openapi-validation"])
-            let upgraded = try #require(await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world"))
+            _ = try await target.helm([
+                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=3", "--disable-openapi-validation",
+            ])
+            let upgraded = try #require(
+                await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world"))
             #expect(upgraded["spec"]?["replicas"] == 3)
 
             // Again: everything is there already, nothing is changed.
             let again = try await repo.json(["app", "restore", snapshot] + kubeconfig(target))
             #expect(again["existing"] == 5 && again["created"] == 0 && again["failed"] == 0, "\(again)")
-            #expect(await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world")?["spec"]?["replicas"] == 3)
+            #expect(
+                await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world")?[
+                    "spec"]?["replicas"] == 3)
         }
 
         // Forgotten, the captured objects go with the next prune.
@@ -94,7 +103,8 @@ import Testing
         defer { repo.remove() }
         let snapshot: String? = try await withKubeTestCluster { source in
             try await source.installHello(in: "web")
-            return try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))["snapshot"]?.stringValue
+            return try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))["snapshot"]?
+                .stringValue
         }
         guard let snapshot else { return }
         try await withKubeTestCluster { target in
@@ -104,7 +114,9 @@ import Testing
             #expect(releases[0]?["name"] == "hello" && releases[0]?["namespace"] == "web2", "\(releases)")
             let status = (try await target.helm(["status", "hello", "-n", "web2"]))
             #expect(status.contains("NAMESPACE: web2"), "\(status)")
-            _ = try await target.helm(["upgrade", "hello", KubeTestCluster.helloChart, "-n", "web2", "--set", "replicaCount=3", "--disable-openapi-validation"])
+            _ = try await target.helm([
+                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web2", "--set", "replicaCount=3", "--disable-openapi-validation",
+            ])
             let deployments = await target.server.objects(apiVersion: "apps/v1", kind: "Deployment")
             #expect(deployments.map { "\($0.namespace ?? "")/\($0.name)" } == ["web2/hello-hello-world"])
             #expect(deployments.first?["spec"]?["replicas"] == 3)
@@ -130,7 +142,9 @@ import Testing
             for try await event in cluster.client.watch(deployments, namespace: namespace, resourceVersion: nil) {
                 guard case .added(let object) = event, object.name == name else { continue }
                 var ready = object
-                ready.json["status"] = ["observedGeneration": .int(object.generation ?? 1), "replicas": 1, "readyReplicas": 1, "availableReplicas": 1]
+                ready.json["status"] = [
+                    "observedGeneration": .int(object.generation ?? 1), "replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+                ]
                 _ = try await cluster.client.updateStatus(deployments, ready)
                 return
             }
@@ -151,17 +165,23 @@ import Testing
 
             // The custom resource was created only after the operator reported itself available.
             let requests = await target.server.requests()
-            let available = try #require(requests.firstIndex { $0.method == "PUT" && $0.path.hasSuffix("/namespaces/ops/deployments/controller-manager/status") })
+            let available = try #require(
+                requests.firstIndex { $0.method == "PUT" && $0.path.hasSuffix("/namespaces/ops/deployments/controller-manager/status") })
             let custom = try #require(requests.firstIndex { $0.method == "POST" && $0.path.hasSuffix("/namespaces/ops/memcacheds") })
             #expect(available < custom)
 
             // Owner references point at the restored owner's new uid.
-            let sample = try #require(await target.server.object(apiVersion: "cache.example.com/v1alpha1", kind: "Memcached", namespace: "ops", name: "memcached-sample"))
-            let operand = try #require(await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "ops", name: "memcached-sample"))
+            let sample = try #require(
+                await target.server.object(
+                    apiVersion: "cache.example.com/v1alpha1", kind: "Memcached", namespace: "ops", name: "memcached-sample"))
+            let operand = try #require(
+                await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "ops", name: "memcached-sample"))
             #expect(operand.ownerReferences.map(\.uid) == [sample.uid!])
             #expect(operand.ownerReferences.first?.controller == true)
             // Namespaces are mapped wherever they are named.
-            let binding = try #require(await target.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", name: "manager-rolebinding"))
+            let binding = try #require(
+                await target.server.object(
+                    apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", name: "manager-rolebinding"))
             #expect(binding["subjects"]?[0]?["namespace"] == "ops")
             #expect(await target.server.objects(apiVersion: "apps/v1", kind: "Deployment", namespace: "system").isEmpty)
         }
@@ -177,7 +197,9 @@ import Testing
             #expect(result.stderr.contains("operator (wait until ready) not ready after 1s"), "\(result.stderr)")
             #expect(result.stderr.contains("Deployment.apps system/controller-manager: "), "\(result.stderr)")
             #expect(await target.server.objects(apiVersion: "cache.example.com/v1alpha1", kind: "Memcached").isEmpty)
-            #expect(await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "system", name: "controller-manager") != nil)
+            #expect(
+                await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "system", name: "controller-manager")
+                    != nil)
 
             // Once the operator runs, the same restore finishes the job.
             let controller = markAvailable(target, namespace: "system", name: "controller-manager")
@@ -193,7 +215,10 @@ import Testing
         defer { repo.remove() }
         try await withKubeTestCluster { cluster in
             let nothing = try await repo.run(["app", "backup", "--helm-release", "ghost", "-n", "default"] + kubeconfig(cluster))
-            #expect(nothing.status == 1 && nothing.stderr.contains("Helm release ghost has no components in namespace default; nothing was stored"), "\(nothing)")
+            #expect(
+                nothing.status == 1
+                    && nothing.stderr.contains("Helm release ghost has no components in namespace default; nothing was stored"),
+                "\(nothing)")
             let mapping = try await repo.run(["app", "restore", "latest", "--namespace-mapping", "a"] + kubeconfig(cluster))
             #expect(mapping.status == 64 && mapping.stderr.contains("--namespace-mapping takes old=new, got a"), "\(mapping)")
             let policy = try await repo.run(["app", "restore", "latest", "--existing", "replace"] + kubeconfig(cluster))

@@ -7,7 +7,9 @@ extension KubeTestCluster {
         try await discover(selector, scope: .namespace(namespace), pageSize: pageSize)
     }
 
-    func discover(_ selector: ApplicationSelector, scope: DiscoveryScope, pageSize: Int = 500, helmReleaseLimit: Int? = nil) async throws -> DiscoveryResult {
+    func discover(_ selector: ApplicationSelector, scope: DiscoveryScope, pageSize: Int = 500, helmReleaseLimit: Int? = nil) async throws
+        -> DiscoveryResult
+    {
         var options = ApplicationDiscovery<KubeClient>.Options()
         options.pageSize = pageSize
         if let helmReleaseLimit { options.helmReleaseLimit = helmReleaseLimit }

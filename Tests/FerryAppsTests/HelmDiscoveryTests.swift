@@ -1,8 +1,8 @@
-import FerryTestSupport
 import FerryApps
 import FerryKube
-import FerryKubeTestSupport
 import FerryKubeTestServer
+import FerryKubeTestSupport
+import FerryTestSupport
 import Foundation
 import Testing
 
@@ -16,23 +16,28 @@ import Testing
             // (helm's --create-namespace validates against OpenAPI even with validation disabled.)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
             _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "web", "--disable-openapi-validation"])
-            _ = try await cluster.helm(["upgrade", "hello", Self.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation"])
-            let result = try await cluster.discover(.helmRelease(name: "hello"), namespace: "web")
-            #expect(result.summary == [
-                "Secret web/sh.helm.release.v1.hello.v1 <- storage of Helm release hello revision 1",
-                "Secret web/sh.helm.release.v1.hello.v2 <- storage of Helm release hello revision 2",
-                "Service web/hello-hello-world <- in the manifest of Helm release hello (revision 2)",
-                "ServiceAccount web/hello-hello-world <- in the manifest of Helm release hello (revision 2); service account of Deployment.apps web/hello-hello-world",
-                "Deployment.apps web/hello-hello-world <- in the manifest of Helm release hello (revision 2)",
+            _ = try await cluster.helm([
+                "upgrade", "hello", Self.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation",
             ])
+            let result = try await cluster.discover(.helmRelease(name: "hello"), namespace: "web")
+            #expect(
+                result.summary == [
+                    "Secret web/sh.helm.release.v1.hello.v1 <- storage of Helm release hello revision 1",
+                    "Secret web/sh.helm.release.v1.hello.v2 <- storage of Helm release hello revision 2",
+                    "Service web/hello-hello-world <- in the manifest of Helm release hello (revision 2)",
+                    "ServiceAccount web/hello-hello-world <- in the manifest of Helm release hello (revision 2); service account of Deployment.apps web/hello-hello-world",
+                    "Deployment.apps web/hello-hello-world <- in the manifest of Helm release hello (revision 2)",
+                ])
             #expect(result.issues.isEmpty, "\(result.issues)")
             #expect(result.volumes.isEmpty)
             // Captured form: server-set fields gone, content kept.
-            let deployment = try #require(result.component(ObjectReference(group: "apps", kind: "Deployment", namespace: "web", name: "hello-hello-world")))
+            let deployment = try #require(
+                result.component(ObjectReference(group: "apps", kind: "Deployment", namespace: "web", name: "hello-hello-world")))
             #expect(deployment.object.uid == nil && deployment.object.resourceVersion == nil && deployment.object["status"] == nil)
             #expect(deployment.object.metadata["creationTimestamp"] == nil && deployment.object.metadata["managedFields"] == nil)
             #expect(deployment.object["spec"]?["replicas"] == 2)
-            let service = try #require(result.component(ObjectReference(group: "", kind: "Service", namespace: "web", name: "hello-hello-world")))
+            let service = try #require(
+                result.component(ObjectReference(group: "", kind: "Service", namespace: "web", name: "hello-hello-world")))
             #expect(service.object["spec"]?["clusterIP"] == nil, "allocated cluster IPs are not captured")
             let storage = try #require(result.components.first { $0.reference.name == "sh.helm.release.v1.hello.v2" })
             #expect(storage.object["data"]?["release"] != nil && storage.object.labels["status"] == "deployed")
@@ -48,7 +53,10 @@ import Testing
             #expect(release.name == "hello" && release.revision == 1 && release.status == "deployed" && release.namespace == "default")
             #expect(release.chartName == "hello-world" && release.chartVersion == "0.1.0" && release.appVersion == "1.16.0")
             let entries = try HelmRelease.entries(ofManifest: release.manifest)
-            #expect(Set(entries.map { "\($0.kind)/\($0.name)" }) == ["ServiceAccount/hello-hello-world", "Service/hello-hello-world", "Deployment/hello-hello-world"])
+            #expect(
+                Set(entries.map { "\($0.kind)/\($0.name)" }) == [
+                    "ServiceAccount/hello-hello-world", "Service/hello-hello-world", "Deployment/hello-hello-world",
+                ])
             // The same record stored by the ConfigMap driver (no Secret base64 layer) decodes too.
             let inner = try #require(Data(base64Encoded: storage["data"]!["release"]!.stringValue!))
             var configMap = KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: storage.name)
@@ -62,15 +70,18 @@ import Testing
             let helm = try ExternalTool.helm.requiredPath()
             let environment = [
                 "KUBECONFIG": "\(cluster.directory)/kubeconfig", "HOME": cluster.directory, "HELM_DRIVER": "configmap",
-                "HELM_CACHE_HOME": "\(cluster.directory)/cache", "HELM_CONFIG_HOME": "\(cluster.directory)/config", "HELM_DATA_HOME": "\(cluster.directory)/data",
+                "HELM_CACHE_HOME": "\(cluster.directory)/cache", "HELM_CONFIG_HOME": "\(cluster.directory)/config",
+                "HELM_DATA_HOME": "\(cluster.directory)/data",
             ]
-            let (status, output) = try await ExternalTool.helm.run(["install", "cm", Self.helloChart, "-n", "default", "--disable-openapi-validation"], environment: environment, path: helm)
+            let (status, output) = try await ExternalTool.helm.run(
+                ["install", "cm", Self.helloChart, "-n", "default", "--disable-openapi-validation"], environment: environment, path: helm)
             #expect(status == 0, "\(output)")
             let result = try await cluster.discover(.helmRelease(name: "cm"), namespace: "default")
-            #expect(result.references == [
-                "ConfigMap default/sh.helm.release.v1.cm.v1", "Service default/cm-hello-world", "ServiceAccount default/cm-hello-world",
-                "Deployment.apps default/cm-hello-world",
-            ])
+            #expect(
+                result.references == [
+                    "ConfigMap default/sh.helm.release.v1.cm.v1", "Service default/cm-hello-world", "ServiceAccount default/cm-hello-world",
+                    "Deployment.apps default/cm-hello-world",
+                ])
         }
     }
 
@@ -83,27 +94,29 @@ import Testing
             let result = try await cluster.discover(.helmRelease(name: "db"), namespace: "data")
             let manifest = "in the manifest of Helm release db (revision 1)"
             let sts = "StatefulSet.apps data/db-db"
-            #expect(result.summary == [
-                "ConfigMap data/db-db-config <- \(manifest)",
-                "PersistentVolume local-pv-0 <- PersistentVolume bound to PersistentVolumeClaim data/data-db-db-0",
-                "PersistentVolume local-pv-1 <- PersistentVolume bound to PersistentVolumeClaim data/data-db-db-1",
-                "PersistentVolume local-pv-2 <- PersistentVolume bound to PersistentVolumeClaim data/data-db-db-2",
-                "PersistentVolumeClaim data/data-db-db-0 <- claim of volumeClaimTemplate data of \(sts), ordinal 0",
-                "PersistentVolumeClaim data/data-db-db-1 <- claim of volumeClaimTemplate data of \(sts), ordinal 1",
-                "PersistentVolumeClaim data/data-db-db-2 <- claim of volumeClaimTemplate data of \(sts), ordinal 2",
-                "Secret data/sh.helm.release.v1.db.v1 <- storage of Helm release db revision 1",
-                "Service data/db-db <- \(manifest)",
-                "ServiceAccount data/db-db <- \(manifest); service account of \(sts)",
-                "ControllerRevision.apps data/db-db-7d9f8c6b5 <- owned by \(sts)",
-                "\(sts) <- \(manifest)",
-                "Role.rbac.authorization.k8s.io data/db-db <- \(manifest); role referenced by RoleBinding.rbac.authorization.k8s.io data/db-db",
-                "RoleBinding.rbac.authorization.k8s.io data/db-db <- binds ServiceAccount data/db-db; \(manifest)",
-                "StorageClass.storage.k8s.io local-storage <- StorageClass of PersistentVolume local-pv-0; StorageClass of PersistentVolume local-pv-1; StorageClass of PersistentVolume local-pv-2; StorageClass of PersistentVolumeClaim data/data-db-db-0; StorageClass of PersistentVolumeClaim data/data-db-db-1; StorageClass of PersistentVolumeClaim data/data-db-db-2",
-            ])
-            #expect(result.dropped.map { "\($0.reference): \($0.why)" } == [
-                "Pod data/db-db-0: created by its controller StatefulSet db-db",
-                "Pod data/db-db-1: created by its controller StatefulSet db-db",
-            ])
+            #expect(
+                result.summary == [
+                    "ConfigMap data/db-db-config <- \(manifest)",
+                    "PersistentVolume local-pv-0 <- PersistentVolume bound to PersistentVolumeClaim data/data-db-db-0",
+                    "PersistentVolume local-pv-1 <- PersistentVolume bound to PersistentVolumeClaim data/data-db-db-1",
+                    "PersistentVolume local-pv-2 <- PersistentVolume bound to PersistentVolumeClaim data/data-db-db-2",
+                    "PersistentVolumeClaim data/data-db-db-0 <- claim of volumeClaimTemplate data of \(sts), ordinal 0",
+                    "PersistentVolumeClaim data/data-db-db-1 <- claim of volumeClaimTemplate data of \(sts), ordinal 1",
+                    "PersistentVolumeClaim data/data-db-db-2 <- claim of volumeClaimTemplate data of \(sts), ordinal 2",
+                    "Secret data/sh.helm.release.v1.db.v1 <- storage of Helm release db revision 1",
+                    "Service data/db-db <- \(manifest)",
+                    "ServiceAccount data/db-db <- \(manifest); service account of \(sts)",
+                    "ControllerRevision.apps data/db-db-7d9f8c6b5 <- owned by \(sts)",
+                    "\(sts) <- \(manifest)",
+                    "Role.rbac.authorization.k8s.io data/db-db <- \(manifest); role referenced by RoleBinding.rbac.authorization.k8s.io data/db-db",
+                    "RoleBinding.rbac.authorization.k8s.io data/db-db <- binds ServiceAccount data/db-db; \(manifest)",
+                    "StorageClass.storage.k8s.io local-storage <- StorageClass of PersistentVolume local-pv-0; StorageClass of PersistentVolume local-pv-1; StorageClass of PersistentVolume local-pv-2; StorageClass of PersistentVolumeClaim data/data-db-db-0; StorageClass of PersistentVolumeClaim data/data-db-db-1; StorageClass of PersistentVolumeClaim data/data-db-db-2",
+                ])
+            #expect(
+                result.dropped.map { "\($0.reference): \($0.why)" } == [
+                    "Pod data/db-db-0: created by its controller StatefulSet db-db",
+                    "Pod data/db-db-1: created by its controller StatefulSet db-db",
+                ])
             #expect(result.issues.isEmpty, "\(result.issues)")
             #expect(result.volumes.count == 3)
             let zero = result.volumes[0]
@@ -125,17 +138,28 @@ import Testing
     func addStatefulSetRuntime(_ cluster: KubeTestCluster) async throws {
         let statefulSets = try await cluster.client.resource(apiVersion: "apps/v1", kind: "StatefulSet")
         let sts = try await cluster.client.get(statefulSets, namespace: "data", name: "db-db")
-        let owner: JSONValue = [["apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db-db", "uid": .string(sts.uid!), "controller": true, "blockOwnerDeletion": true]]
-        var objects: [JSONValue] = [[
-            "apiVersion": "apps/v1", "kind": "ControllerRevision", "revision": 1, "data": [:],
-            "metadata": ["name": "db-db-7d9f8c6b5", "namespace": "data", "ownerReferences": owner],
-        ]]
+        let owner: JSONValue = [
+            [
+                "apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db-db", "uid": .string(sts.uid!), "controller": true,
+                "blockOwnerDeletion": true,
+            ]
+        ]
+        var objects: [JSONValue] = [
+            [
+                "apiVersion": "apps/v1", "kind": "ControllerRevision", "revision": 1, "data": [:],
+                "metadata": ["name": "db-db-7d9f8c6b5", "namespace": "data", "ownerReferences": owner],
+            ]
+        ]
         for (ordinal, node) in [(0, "node-a"), (1, "node-b")] {
             objects.append([
                 "apiVersion": "v1", "kind": "Pod",
-                "metadata": ["name": .string("db-db-\(ordinal)"), "namespace": "data", "uid": .string("pod-uid-\(ordinal)"), "ownerReferences": owner],
+                "metadata": [
+                    "name": .string("db-db-\(ordinal)"), "namespace": "data", "uid": .string("pod-uid-\(ordinal)"),
+                    "ownerReferences": owner,
+                ],
                 "spec": [
-                    "nodeName": .string(node), "serviceAccountName": "db-db", "containers": [["name": "db", "image": "registry.example/kvdb:1.0"]],
+                    "nodeName": .string(node), "serviceAccountName": "db-db",
+                    "containers": [["name": "db", "image": "registry.example/kvdb:1.0"]],
                     "volumes": [["name": "data", "persistentVolumeClaim": ["claimName": .string("data-db-db-\(ordinal)")]]],
                 ],
                 "status": ["phase": "Running"],
@@ -186,17 +210,19 @@ import Testing
             // The walk reads the manifest in helm's install order (ServiceAccount, Service,
             // Deployment). Strike when it reads the ServiceAccount: the Service vanishes before
             // the walk reaches it.
-            await cluster.server.addHook(.init(times: 1, matching: { $0.method == "GET" && $0.path.hasSuffix("/serviceaccounts/hello-hello-world") }) { _, server in
-                await server.delete(apiVersion: "v1", kind: "Service", namespace: "default", name: "hello-hello-world")
-                return .proceed
-            })
+            await cluster.server.addHook(
+                .init(times: 1, matching: { $0.method == "GET" && $0.path.hasSuffix("/serviceaccounts/hello-hello-world") }) { _, server in
+                    await server.delete(apiVersion: "v1", kind: "Service", namespace: "default", name: "hello-hello-world")
+                    return .proceed
+                })
             let result = try await cluster.discover(.helmRelease(name: "hello"), namespace: "default")
             #expect(result.references == ["Secret default/sh.helm.release.v1.hello.v1", "Deployment.apps default/hello-hello-world"])
-            #expect(result.issues.map(\.description).sorted() == [
-                #"forbidden: ServiceAccount default/hello-hello-world: serviceaccounts "hello-hello-world" is forbidden: "#
-                    + #"User "system:admin" cannot get resource "serviceaccounts" in API group "" in the namespace "default""#,
-                #"missing: Service default/hello-hello-world: services "hello-hello-world" not found"#,
-            ])
+            #expect(
+                result.issues.map(\.description).sorted() == [
+                    #"forbidden: ServiceAccount default/hello-hello-world: serviceaccounts "hello-hello-world" is forbidden: "#
+                        + #"User "system:admin" cannot get resource "serviceaccounts" in API group "" in the namespace "default""#,
+                    #"missing: Service default/hello-hello-world: services "hello-hello-world" not found"#,
+                ])
         }
     }
 
@@ -206,14 +232,14 @@ import Testing
             try FileManager.default.createDirectory(atPath: "\(chart)/templates", withIntermediateDirectories: true)
             try "apiVersion: v2\nname: spread\nversion: 0.1.0\n".write(toFile: "\(chart)/Chart.yaml", atomically: true, encoding: .utf8)
             try """
-                apiVersion: v1
-                kind: ConfigMap
-                metadata: {name: here}
-                ---
-                apiVersion: v1
-                kind: ConfigMap
-                metadata: {name: elsewhere, namespace: other}
-                """.write(toFile: "\(chart)/templates/cm.yaml", atomically: true, encoding: .utf8)
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: here}
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: elsewhere, namespace: other}
+            """.write(toFile: "\(chart)/templates/cm.yaml", atomically: true, encoding: .utf8)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}")
             _ = try await cluster.helm(["install", "spread", chart, "-n", "default", "--disable-openapi-validation"])
             let namespaced = try await cluster.discover(.helmRelease(name: "spread"), namespace: "default")
@@ -221,7 +247,10 @@ import Testing
             #expect(namespaced.issues.map(\.kind) == [.outOfScope])
             #expect(namespaced.issues.first?.subject == "ConfigMap other/elsewhere")
             let clusterWide = try await cluster.discover(.helmRelease(name: "spread"), scope: .cluster(namespaces: nil))
-            #expect(clusterWide.references == ["ConfigMap default/here", "ConfigMap other/elsewhere", "Secret default/sh.helm.release.v1.spread.v1"])
+            #expect(
+                clusterWide.references == [
+                    "ConfigMap default/here", "ConfigMap other/elsewhere", "Secret default/sh.helm.release.v1.spread.v1",
+                ])
             #expect(clusterWide.issues.isEmpty)
         }
     }

@@ -1,6 +1,6 @@
 import FerryKube
-import FerryKubeTestSupport
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import FerryTestSupport
 import Foundation
 import Testing
@@ -15,16 +15,17 @@ func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> ChildProc
     @Test func plansALabelSelectedApplication() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: SelectionDiscoveryTests.shop)
-            try await cluster.server.load(yaml: """
-                apiVersion: v1
-                kind: Pod
-                metadata: {name: manual, namespace: shop, uid: pod-manual, labels: {tier: db}}
-                spec:
-                  nodeName: node-9
-                  containers: [{name: c, image: i}]
-                  volumes: [{name: d, persistentVolumeClaim: {claimName: uploads}}]
-                status: {phase: Running}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: manual, namespace: shop, uid: pod-manual, labels: {tier: db}}
+                    spec:
+                      nodeName: node-9
+                      containers: [{name: c, image: i}]
+                      volumes: [{name: d, persistentVolumeClaim: {claimName: uploads}}]
+                    status: {phase: Running}
+                    """)
             let kubeconfig = "\(cluster.directory)/kubeconfig"
             let ferry = FerryProcess(password: nil)
             let result = try await run(ferry, ["plan", "--kubeconfig", kubeconfig, "-n", "shop", "--selector", "tier=db", "--json"])
@@ -32,18 +33,32 @@ func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> ChildProc
             let plan = try JSONValue(parsing: result.stdout)
             #expect(plan["application"] == "label selector tier=db" && plan["scope"] == "namespace shop")
             let names = (plan["components"]?.arrayValue ?? []).map { "\($0["kind"]!.stringValue!)/\($0["name"]!.stringValue!)" }
-            #expect(names == ["PersistentVolume/pv-uploads", "PersistentVolumeClaim/uploads", "Pod/manual", "Secret/db-password", "StorageClass/csi-hostpath-sc"])
+            #expect(
+                names == [
+                    "PersistentVolume/pv-uploads", "PersistentVolumeClaim/uploads", "Pod/manual", "Secret/db-password",
+                    "StorageClass/csi-hostpath-sc",
+                ])
             let volume = try #require(plan["volumes"]?[0])
-            #expect(volume["sizeBytes"] == .int(1 << 30) && volume["nodes"] == ["node-1", "node-9"] && volume["csiDriver"] == "hostpath.csi.k8s.io")
+            #expect(
+                volume["sizeBytes"] == .int(1 << 30) && volume["nodes"] == ["node-1", "node-9"]
+                    && volume["csiDriver"] == "hostpath.csi.k8s.io")
             // No snapshot class here: read from a pod's mount (both pods' paths are listed).
-            #expect(volume["read"] == "host path /var/lib/kubelet/pods/pod-uid-web/volumes/kubernetes.io~csi/pv-uploads/mount on node node-1")
+            #expect(
+                volume["read"] == "host path /var/lib/kubelet/pods/pod-uid-web/volumes/kubernetes.io~csi/pv-uploads/mount on node node-1")
             #expect(volume["hostPaths"]?.arrayValue?.count == 2)
-            #expect(plan["restoreOrder"] == ["Secrets and ConfigMaps (including Helm release storage)", "storage classes, volumes and claims (data restored)", "workloads"])
+            #expect(
+                plan["restoreOrder"] == [
+                    "Secrets and ConfigMaps (including Helm release storage)", "storage classes, volumes and claims (data restored)",
+                    "workloads",
+                ])
             #expect(!result.stdout.contains("hunter2"), "Secret contents are never printed")
 
             let text = try await run(ferry, ["plan", "--kubeconfig", kubeconfig, "-n", "shop", "--selector", "tier=db"])
             #expect(text.succeeded)
-            #expect(text.stdout.contains("PersistentVolumeClaim shop/uploads  1.0 GiB  Filesystem  class csi-hostpath-sc  CSI hostpath.csi.k8s.io  node node-1,node-9"))
+            #expect(
+                text.stdout.contains(
+                    "PersistentVolumeClaim shop/uploads  1.0 GiB  Filesystem  class csi-hostpath-sc  CSI hostpath.csi.k8s.io  node node-1,node-9"
+                ))
             #expect(text.stdout.contains("claim of volume d of Pod shop/manual"))
         }
     }

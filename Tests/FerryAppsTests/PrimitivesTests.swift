@@ -1,8 +1,9 @@
-@testable import FerryApps
 import FerryKube
 import FerryKubeTestServer
 import Foundation
 import Testing
+
+@testable import FerryApps
 
 @Suite struct BoundedInflaterTests {
     @Test func inflatesGzipWithinTheLimit() async throws {
@@ -46,7 +47,8 @@ import Testing
     }
 
     @Test func headlessServicesKeepClusterIPNone() {
-        let headless = KubeObject(apiVersion: "v1", kind: "Service", namespace: "a", name: "h", body: ["spec": ["clusterIP": "None", "clusterIPs": ["None"]]])
+        let headless = KubeObject(
+            apiVersion: "v1", kind: "Service", namespace: "a", name: "h", body: ["spec": ["clusterIP": "None", "clusterIPs": ["None"]]])
         #expect(CaptureSanitizer.sanitize(headless)["spec"]?["clusterIP"] == "None")
         let normal = KubeObject(apiVersion: "v1", kind: "Service", namespace: "a", name: "n", body: ["spec": ["clusterIP": "10.0.0.5"]])
         #expect(CaptureSanitizer.sanitize(normal)["spec"]?["clusterIP"] == nil)
@@ -79,9 +81,11 @@ import Testing
             component("networking.k8s.io", "NetworkPolicy", "deny-all"),
         ]
         let names = RestoreOrder.steps(for: components).flatMap { $0.components.map(\.reference.name) }
-        #expect(names == [
-            "widgets.example.com", "ns", "operator-sa", "operator", "hook", "app-binding", "helm-release", "data", "svc", "deny-all", "w",
-            "app", "vm",
-        ])
+        #expect(
+            names == [
+                "widgets.example.com", "ns", "operator-sa", "operator", "hook", "app-binding", "helm-release", "data", "svc", "deny-all",
+                "w",
+                "app", "vm",
+            ])
     }
 }

@@ -1,7 +1,7 @@
 import FerryApps
 import FerryKube
-import FerryKubeTestSupport
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import Foundation
 import Testing
 
@@ -101,41 +101,52 @@ import Testing
             try await cluster.server.load(yaml: Self.shop)
             let selector = try LabelSelector(object: [
                 "matchLabels": ["app.kubernetes.io/part-of": "shop"],
-                "matchExpressions": [["key": "tier", "operator": "In", "values": ["web", "db"]], ["key": "canary", "operator": "DoesNotExist"]],
+                "matchExpressions": [
+                    ["key": "tier", "operator": "In", "values": ["web", "db"]], ["key": "canary", "operator": "DoesNotExist"],
+                ],
             ])
             let result = try await cluster.discover(.labelSelector(selector), namespace: "shop")
             let label = "matches label selector app.kubernetes.io/part-of=shop,!canary,tier in (db,web)"
-            #expect(result.summary == [
-                "ConfigMap shop/web-config <- \(label)",
-                "PersistentVolume pv-uploads <- PersistentVolume bound to PersistentVolumeClaim shop/uploads",
-                "PersistentVolumeClaim shop/uploads <- claim of volume uploads of Deployment.apps shop/web",
-                "Secret shop/db-password <- \(label)",
-                "Deployment.apps shop/web <- \(label)",
-                "StorageClass.storage.k8s.io csi-hostpath-sc <- StorageClass of PersistentVolume pv-uploads; StorageClass of PersistentVolumeClaim shop/uploads",
-            ])
+            #expect(
+                result.summary == [
+                    "ConfigMap shop/web-config <- \(label)",
+                    "PersistentVolume pv-uploads <- PersistentVolume bound to PersistentVolumeClaim shop/uploads",
+                    "PersistentVolumeClaim shop/uploads <- claim of volume uploads of Deployment.apps shop/web",
+                    "Secret shop/db-password <- \(label)",
+                    "Deployment.apps shop/web <- \(label)",
+                    "StorageClass.storage.k8s.io csi-hostpath-sc <- StorageClass of PersistentVolume pv-uploads; StorageClass of PersistentVolumeClaim shop/uploads",
+                ])
             #expect(result.dropped.map(\.reference.description) == ["ReplicaSet.apps shop/web-6f8d9"])
             #expect(result.volumes.count == 1)
             let uploads = result.volumes[0]
             // No VolumeSnapshotClass is served: the live volume is read through its pod's mount.
             #expect(uploads.csiDriver == "hostpath.csi.k8s.io" && uploads.snapshotClass == nil)
             #expect(uploads.nodes == ["node-1"] && uploads.usedBy.map(\.description) == ["Pod shop/web-6f8d9-x2x2x"])
-            #expect(uploads.hostPaths == [.init(node: "node-1", path: "/var/lib/kubelet/pods/pod-uid-web/volumes/kubernetes.io~csi/pv-uploads/mount", kind: .podVolumeMount)])
-            #expect(uploads.readMethod == .hostPath(node: "node-1", path: "/var/lib/kubelet/pods/pod-uid-web/volumes/kubernetes.io~csi/pv-uploads/mount"))
+            #expect(
+                uploads.hostPaths == [
+                    .init(
+                        node: "node-1", path: "/var/lib/kubelet/pods/pod-uid-web/volumes/kubernetes.io~csi/pv-uploads/mount",
+                        kind: .podVolumeMount)
+                ])
+            #expect(
+                uploads.readMethod
+                    == .hostPath(node: "node-1", path: "/var/lib/kubelet/pods/pod-uid-web/volumes/kubernetes.io~csi/pv-uploads/mount"))
         }
     }
 
     @Test func labelSelectorAcrossTheCluster() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.shop)
-            try await cluster.server.load(yaml: """
-                apiVersion: v1
-                kind: ConfigMap
-                metadata: {name: other-config, namespace: kube-public, labels: {app.kubernetes.io/part-of: shop}}
-                ---
-                apiVersion: rbac.authorization.k8s.io/v1
-                kind: ClusterRole
-                metadata: {name: shop-reader, labels: {app.kubernetes.io/part-of: shop}}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: ConfigMap
+                    metadata: {name: other-config, namespace: kube-public, labels: {app.kubernetes.io/part-of: shop}}
+                    ---
+                    apiVersion: rbac.authorization.k8s.io/v1
+                    kind: ClusterRole
+                    metadata: {name: shop-reader, labels: {app.kubernetes.io/part-of: shop}}
+                    """)
             let selector = try LabelSelector(parsing: "app.kubernetes.io/part-of=shop,!canary")
             let namespaced = try await cluster.discover(.labelSelector(selector), namespace: "shop")
             #expect(!namespaced.references.contains("ConfigMap kube-public/other-config"))
@@ -151,25 +162,34 @@ import Testing
     @Test func wholeNamespaceWithRegeneratedObjectsDroppedAndForbiddenReported() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.shop)
-            await cluster.server.deny(.init(verbs: ["list"], resource: "secrets", namespace: "shop", reason: "RBAC: clusterrole.rbac.authorization.k8s.io \"secret-reader\" not found"))
+            await cluster.server.deny(
+                .init(
+                    verbs: ["list"], resource: "secrets", namespace: "shop",
+                    reason: "RBAC: clusterrole.rbac.authorization.k8s.io \"secret-reader\" not found"))
             let result = try await cluster.discover(.namespace("shop"), namespace: "shop")
-            #expect(result.references == [
-                "ConfigMap shop/unrelated", "ConfigMap shop/web-config", "Namespace shop", "PersistentVolume pv-uploads",
-                "PersistentVolumeClaim shop/uploads", "Deployment.apps shop/web", "StorageClass.storage.k8s.io csi-hostpath-sc",
-            ])
-            #expect(result.dropped.map { "\($0.reference): \($0.why)" } == [
-                "ConfigMap shop/kube-root-ca.crt: published into every namespace by the cluster",
-                "Pod shop/web-6f8d9-x2x2x: created by its controller ReplicaSet web-6f8d9",
-                "ReplicaSet.apps shop/web-6f8d9: created by its controller Deployment web",
-            ])
+            #expect(
+                result.references == [
+                    "ConfigMap shop/unrelated", "ConfigMap shop/web-config", "Namespace shop", "PersistentVolume pv-uploads",
+                    "PersistentVolumeClaim shop/uploads", "Deployment.apps shop/web", "StorageClass.storage.k8s.io csi-hostpath-sc",
+                ])
+            #expect(
+                result.dropped.map { "\($0.reference): \($0.why)" } == [
+                    "ConfigMap shop/kube-root-ca.crt: published into every namespace by the cluster",
+                    "Pod shop/web-6f8d9-x2x2x: created by its controller ReplicaSet web-6f8d9",
+                    "ReplicaSet.apps shop/web-6f8d9: created by its controller Deployment web",
+                ])
             // The denied list is reported; nothing else is lost.
-            #expect(result.issues.map(\.description) == [
-                #"forbidden: secrets in namespace shop: secrets is forbidden: User "system:admin" cannot list resource "secrets" in API group "" in the namespace "shop": RBAC: clusterrole.rbac.authorization.k8s.io "secret-reader" not found"#,
-            ])
+            #expect(
+                result.issues.map(\.description) == [
+                    #"forbidden: secrets in namespace shop: secrets is forbidden: User "system:admin" cannot list resource "secrets" in API group "" in the namespace "shop": RBAC: clusterrole.rbac.authorization.k8s.io "secret-reader" not found"#
+                ])
             await cluster.server.clearDenials()
             let full = try await cluster.discover(.namespace("shop"), namespace: "shop")
             #expect(full.references.contains("Secret shop/db-password") && full.references.contains("Secret shop/web-canary"))
-            #expect(full.dropped.contains { $0.reference.name == "default-token-abcde" && $0.why == "service account tokens are issued by the cluster" })
+            #expect(
+                full.dropped.contains {
+                    $0.reference.name == "default-token-abcde" && $0.why == "service account tokens are issued by the cluster"
+                })
             // Another namespace is outside a plan bound to "shop".
             let other = try await cluster.discover(.namespace("kube-system"), namespace: "shop")
             #expect(other.components.isEmpty && other.issues.map(\.kind) == [.outOfScope])
@@ -181,7 +201,10 @@ import Testing
             try await cluster.server.load(yaml: Self.shop)
             // 3,000 ConfigMaps the application does not use, and one Deployment that is selected.
             let filler = (0..<3000).map { i -> JSONValue in
-                ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("filler-\(i)"), "namespace": "shop"], "data": ["i": .string(String(i))]]
+                [
+                    "apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string("filler-\(i)"), "namespace": "shop"],
+                    "data": ["i": .string(String(i))],
+                ]
             }
             try await cluster.server.load(filler)
             await cluster.server.clearRequests()
@@ -190,7 +213,9 @@ import Testing
             #expect(result.references == ["Secret shop/db-password"])
             // The owner-reference scan of the namespace read the ConfigMaps in pages of 250 and
             // kept none of them (only owned objects are held).
-            let configMapLists = await cluster.server.requests().filter { $0.path == "/api/v1/namespaces/shop/configmaps" && $0.query["labelSelector"] == nil }
+            let configMapLists = await cluster.server.requests().filter {
+                $0.path == "/api/v1/namespaces/shop/configmaps" && $0.query["labelSelector"] == nil
+            }
             #expect(configMapLists.count == 13)
             #expect(configMapLists.allSatisfy { $0.query["limit"] == "250" })
             #expect(configMapLists.filter { $0.query["continue"] != nil }.count == 12)

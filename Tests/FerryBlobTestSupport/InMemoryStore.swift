@@ -65,7 +65,7 @@ public final class InMemoryStore: ObjectStore, Sendable {
     }
 
     public func removeAbandonedWrites(startedBefore cutoff: Date) async throws -> AbandonedWrites {
-        AbandonedWrites()  // a write is never half done in memory
+        AbandonedWrites() // a write is never half done in memory
     }
 
     /// Every object's bytes, for tests that look behind the store.

@@ -141,8 +141,10 @@ public enum StoreContract: String, CaseIterable, Sendable, CustomTestStringConve
         }
     }
 
-    static func expectAlreadyExists<T>(_ name: String, sourceLocation: SourceLocation = #_sourceLocation,
-        _ body: () async throws -> T) async throws {
+    static func expectAlreadyExists<T>(
+        _ name: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () async throws -> T
+    ) async throws {
         do {
             _ = try await body()
             Issue.record("writing other bytes under \(name) should be refused", sourceLocation: sourceLocation)

@@ -34,7 +34,8 @@ struct S3StoreContract {
         let prefix = "contract-\(check.rawValue)-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))/"
         // Small pages, so listing several pages is part of the contract. (Multipart uploads have
         // their own tests: parts are at least 5 MiB.)
-        var configuration = S3Configuration(bucket: server.bucket, prefix: prefix, endpoint: server.endpoint, addressing: .path,
+        var configuration = S3Configuration(
+            bucket: server.bucket, prefix: prefix, endpoint: server.endpoint, addressing: .path,
             listPageSize: 7)
         configuration.retry = S3RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200))
         let credentials = S3Credentials(accessKeyID: server.admin.accessKey, secretAccessKey: server.admin.secretKey)

@@ -1,5 +1,5 @@
-import Foundation
 import FerryTestSupport
+import Foundation
 import Testing
 
 /// A repository directory and images in a temporary directory, driven through the real `ferry`.
@@ -31,7 +31,9 @@ struct CLIFixture {
 
     /// Runs a command expected to fail: exit status 1, one line on stderr containing `message`.
     @discardableResult
-    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> ChildProcess.Result {
+    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws
+        -> ChildProcess.Result
+    {
         let result = try await ferry.run(args)
         #expect(result.status == 1, "expected failure: \(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains(message), "stderr should mention \"\(message)\": \(result.stderr)", sourceLocation: sourceLocation)
@@ -60,7 +62,9 @@ struct CLIFixture {
         while let item = enumerator?.nextObject() as? String {
             var isDirectory: ObjCBool = false
             let full = root + "/" + prefix + "/" + item
-            if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue, !(item as NSString).lastPathComponent.hasPrefix(".") {
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
+                !(item as NSString).lastPathComponent.hasPrefix(".")
+            {
                 names.append(prefix + "/" + item)
             }
         }

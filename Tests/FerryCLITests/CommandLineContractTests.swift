@@ -1,11 +1,13 @@
-import Foundation
 import FerryTestSupport
+import Foundation
 import Testing
 
 @Suite("Command-line contract")
 struct CommandLineContractTests {
     /// Help is printed, not reported as an error, at every level.
-    @Test(arguments: [["--help"], ["help"], ["help", "app"], ["app", "--help"], ["app", "backup", "--help"], ["cluster", "--help"], ["backup", "--help"]])
+    @Test(arguments: [
+        ["--help"], ["help"], ["help", "app"], ["app", "--help"], ["app", "backup", "--help"], ["cluster", "--help"], ["backup", "--help"],
+    ])
     func helpIsPrinted(_ arguments: [String]) async throws {
         let result = try await FerryProcess(password: nil).run(arguments)
         #expect(result.status == 0, "\(result)")
@@ -21,7 +23,10 @@ struct CommandLineContractTests {
         try ImageFile.create(image, size: 8 << 20)
         try ImageFile.write(image, at: 1 << 20, random.bytes(3 << 20))
         let json = try await cli.backup(image)
-        for key in ["snapshot", "size", "bytesRead", "bytesNotRead", "zeroBlocks", "unchangedBlocks", "dedupBlocks", "newBlocks", "bytesStored", "seconds", "cbtProvider"] {
+        for key in [
+            "snapshot", "size", "bytesRead", "bytesNotRead", "zeroBlocks", "unchangedBlocks", "dedupBlocks", "newBlocks", "bytesStored",
+            "seconds", "cbtProvider",
+        ] {
             #expect(json[key] != nil, "missing \(key)")
         }
         #expect(json.int("size") == 8 << 20)
@@ -83,14 +88,16 @@ struct CommandLineContractTests {
         try ImageFile.write(image, at: 4 << 20, random.bytes(1 << 20))
         let small = try await zstd.backup(image, ["--name", "disk"])
         let large = try await lz4.backup(image, ["--name", "disk"])
-        #expect(small.int("bytesStored") < large.int("bytesStored") * 9 / 10, "zstd \(small.int("bytesStored")) vs lz4 \(large.int("bytesStored"))")
+        #expect(
+            small.int("bytesStored") < large.int("bytesStored") * 9 / 10,
+            "zstd \(small.int("bytesStored")) vs lz4 \(large.int("bytesStored"))")
         let original = zstd.dir.file("original.img")
         try FileManager.default.copyItem(atPath: image, toPath: original)
         // The repository's default can be overridden per backup; chunk ids do not depend on the
         // codec, so unchanged content dedups whichever codec stored it.
         try ImageFile.write(image, at: 1 << 20, random.text(1 << 20))
         let mixed = try await zstd.backup(image, ["--name", "disk", "--parent", "auto", "--compression", "lz4"])
-        #expect(mixed.int("unchangedBlocks") == 4)  // block 5 is a hole
+        #expect(mixed.int("unchangedBlocks") == 4) // block 5 is a hole
         #expect(mixed.int("newBlocks") == 1)
         let again = try await zstd.backup(image, ["--name", "copy", "--compression", "zstd:5"])
         #expect(again.int("dedupBlocks") == 5 && again.int("newBlocks") == 0)

@@ -1,5 +1,5 @@
-import Foundation
 import FerryTestSupport
+import Foundation
 import Testing
 
 /// Damaged repository objects: check names them; restoring an affected snapshot fails clearly;
@@ -38,7 +38,9 @@ struct DamageTests {
         try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
-    func expectUnaffectedRestores(_ setup: (cli: CLIFixture, a: String, b: String, snapA: String, snapB: String, objectsA: Set<String>)) async throws {
+    func expectUnaffectedRestores(_ setup: (cli: CLIFixture, a: String, b: String, snapA: String, snapB: String, objectsA: Set<String>))
+        async throws
+    {
         let target = setup.cli.dir.file("b-restored.img")
         let result = try await setup.cli.restore(setup.snapB, to: target)
         #expect(result.succeeded, "\(result)")
@@ -68,7 +70,7 @@ struct DamageTests {
         let path = setup.cli.dir.file("repo/" + pack)
         try FileHandle(forWritingTo: URL(fileURLWithPath: path)).truncate(atOffset: UInt64(try size(path) / 2))
 
-        let check = try await setup.cli.check()  // found without reading data
+        let check = try await setup.cli.check() // found without reading data
         #expect(check.status == 1)
         #expect(check.stderr.contains(pack), "\(check.stderr)")
         let restore = try await setup.cli.restore(setup.snapA, to: setup.cli.dir.file("a-restored.img"))

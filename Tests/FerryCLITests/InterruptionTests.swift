@@ -1,5 +1,5 @@
-import Foundation
 import FerryTestSupport
+import Foundation
 import Testing
 
 /// `ferry backup` killed with SIGKILL at each phase of the commit protocol, chosen by stopping

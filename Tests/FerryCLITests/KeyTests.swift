@@ -1,5 +1,5 @@
-import Foundation
 import FerryTestSupport
+import Foundation
 import Testing
 
 @Suite("Key slots")
@@ -36,7 +36,9 @@ struct KeyTests {
         #expect(removed.stderr.contains("wrong password"))
 
         // passwd replaces the slot in use: the old password stops working, data stays readable.
-        let passwd = try await FerryProcess(password: "first", extra: ["FERRY_NEW_PASSWORD": "third"]).run(["key", "passwd", "--repo", cli.repo])
+        let passwd = try await FerryProcess(password: "first", extra: ["FERRY_NEW_PASSWORD": "third"]).run([
+            "key", "passwd", "--repo", cli.repo,
+        ])
         #expect(passwd.succeeded, "\(passwd)")
         #expect(try await FerryProcess(password: "first").run(["snapshots", "--repo", cli.repo]).status == 1)
         let third = FerryProcess(password: "third")

@@ -1,5 +1,5 @@
-import Foundation
 import FerryTestSupport
+import Foundation
 import Testing
 
 /// Prune racing real backup processes, with the interleavings forced at the dangerous points by
@@ -18,7 +18,9 @@ struct PruneTests {
         try await cli.expectSuccess(["prune", "--repo", cli.repo, "--json"] + extra).json()
     }
 
-    func expectRestores(_ cli: CLIFixture, _ snapshot: String, equals image: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expectRestores(_ cli: CLIFixture, _ snapshot: String, equals image: String, sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+    {
         let target = cli.dir.file("restored-\(snapshot.prefix(8)).img")
         let result = try await cli.restore(snapshot, to: target)
         #expect(result.succeeded, "\(result)", sourceLocation: sourceLocation)
@@ -43,7 +45,7 @@ struct PruneTests {
         try await cli.expectSuccess(["forget", "--repo", cli.repo, "--keep-last", "1"])
         let before = cli.objects("packs")
         let report = try await prune(cli)
-        #expect(report.int("chunksMarked") == 48 + 1)  // the replaced blocks and the first snapshot's block-map page
+        #expect(report.int("chunksMarked") == 48 + 1) // the replaced blocks and the first snapshot's block-map page
         #expect(report.int("packsDeleted") + report.int("packsRewritten") > 0)
         #expect(report.int("bytesReclaimed") >= 2 << 20)
         #expect(report.int("indexObjectsAfter") == 1)

@@ -1,5 +1,5 @@
-import Foundation
 import FerryTestSupport
+import Foundation
 import Testing
 
 /// Backups of real block devices: loop devices over ext4 images holding real files.
@@ -33,7 +33,7 @@ struct RealDeviceTests {
         let targetImage = cli.dir.file("target.img")
         try ImageFile.create(targetImage, size: 96 << 20)
         var random = DeterministicBytes(seed: 52)
-        try ImageFile.write(targetImage, at: 0, random.bytes(8 << 20))  // garbage to be overwritten
+        try ImageFile.write(targetImage, at: 0, random.bytes(8 << 20)) // garbage to be overwritten
         let target = try LoopDevice(backing: targetImage)
         defer { target.detach() }
 
@@ -66,8 +66,9 @@ struct RealDeviceTests {
         try await cli.expectFailure(["backup", device.path, "--repo", cli.repo], mentioning: "is in use")
         let forced = try await cli.backup(device.path, ["--force"])
         #expect(forced.int("size") == 96 << 20)
-        try await cli.expectFailure(["restore", forced.string("snapshot"), device.path, "--repo", cli.repo],
-                                    mentioning: "is in use (mounted or opened exclusively by another process); a restore writes over the whole volume")
+        try await cli.expectFailure(
+            ["restore", forced.string("snapshot"), device.path, "--repo", cli.repo],
+            mentioning: "is in use (mounted or opened exclusively by another process); a restore writes over the whole volume")
     }
 
     @Test func sparseImageCostFollowsTheData() async throws {

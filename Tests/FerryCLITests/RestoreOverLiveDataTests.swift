@@ -21,8 +21,9 @@ struct RestoreOverLiveDataTests {
         try live.write(to: URL(fileURLWithPath: cli.dir.file("disk.img")))
         let holder = try QEMUHolder("disk.img", format: "raw", in: cli.dir.path)
         defer { holder.release() }
-        try await cli.expectFailure(["restore", snapshot, cli.dir.file("disk.img"), "--repo", cli.repo],
-                                    mentioning: "a running QEMU has it open for writing); a restore writes over the whole volume")
+        try await cli.expectFailure(
+            ["restore", snapshot, cli.dir.file("disk.img"), "--repo", cli.repo],
+            mentioning: "a running QEMU has it open for writing); a restore writes over the whole volume")
         #expect(try Data(contentsOf: URL(fileURLWithPath: cli.dir.file("disk.img"))) == live, "the running VM's disk was not touched")
 
         try await cli.expectSuccess(["restore", snapshot, cli.dir.file("disk.img"), "--repo", cli.repo, "--force"])

@@ -1,6 +1,6 @@
 import FerryCSI
-import FerryVolume
 import FerryTestSupport
+import FerryVolume
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
@@ -108,7 +108,10 @@ package struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.Sim
         response: RPCWriter<Snapshotmetadata_GetMetadataDeltaResponse>, context: ServerContext
     ) async throws {
         control.seen.withLock {
-            $0.append(Seen(method: "delta", startingOffset: request.startingOffset, base: request.baseSnapshotID, target: request.targetSnapshotName))
+            $0.append(
+                Seen(
+                    method: "delta", startingOffset: request.startingOffset, base: request.baseSnapshotID,
+                    target: request.targetSnapshotName))
         }
         if let denied = await authorizer(request.securityToken, request.namespace) { throw denied }
         guard let base = snapshot({ $0.handle == request.baseSnapshotID }) else {
@@ -137,7 +140,9 @@ package struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.Sim
     }
 
     /// Offsets of the blocks at or after `start` (block-aligned) for which `test` holds.
-    private func changedBlocks(size: Int64, from start: Int64, _ test: (Int64, UnsafeMutableRawBufferPointer) throws -> Bool) throws -> [Int64] {
+    private func changedBlocks(size: Int64, from start: Int64, _ test: (Int64, UnsafeMutableRawBufferPointer) throws -> Bool) throws
+        -> [Int64]
+    {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(blockSize), alignment: 16)
         defer { buffer.deallocate() }
         var blocks: [Int64] = []
@@ -150,7 +155,9 @@ package struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.Sim
         return blocks
     }
 
-    private func stream(_ blocks: [Int64], capacity: Int64, maxResults: Int32, write: (Int64, [Snapshotmetadata_BlockMetadata]) async throws -> Void) async throws {
+    private func stream(
+        _ blocks: [Int64], capacity: Int64, maxResults: Int32, write: (Int64, [Snapshotmetadata_BlockMetadata]) async throws -> Void
+    ) async throws {
         let perMessage = maxResults > 0 ? Int(maxResults) : 64
         var sent = 0
         for start in stride(from: 0, to: blocks.count, by: perMessage) {
@@ -158,12 +165,14 @@ package struct LoopSnapshotMetadataServer: Snapshotmetadata_SnapshotMetadata.Sim
                 control.breakAfter.withLock { $0 = nil }
                 throw RPCError(code: .unavailable, message: "stream interrupted by the test")
             }
-            try await write(capacity, blocks[start..<min(blocks.count, start + perMessage)].map { offset in
-                var block = Snapshotmetadata_BlockMetadata()
-                block.byteOffset = offset
-                block.sizeBytes = min(blockSize, capacity - offset)
-                return block
-            })
+            try await write(
+                capacity,
+                blocks[start..<min(blocks.count, start + perMessage)].map { offset in
+                    var block = Snapshotmetadata_BlockMetadata()
+                    block.byteOffset = offset
+                    block.sizeBytes = min(blockSize, capacity - offset)
+                    return block
+                })
             sent += 1
         }
     }

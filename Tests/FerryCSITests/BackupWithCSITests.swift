@@ -1,9 +1,10 @@
-@testable import FerryCSI
 import FerryCSITestSupport
 import FerryQEMUTestSupport
 import FerryTestSupport
 import Foundation
 import Testing
+
+@testable import FerryCSI
 
 /// `ferry backup --cbt csi` end to end: a full backup of the first loop-device snapshot using
 /// GetMetadataAllocated, then an incremental of the second using GetMetadataDelta, which must
@@ -21,11 +22,13 @@ struct BackupWithCSITests {
         #expect(try await ferry.run(["repo", "init", "--repo", repo, "--block-size", "64K"]).succeeded)
         try await withSnapshotMetadataServer(fixture.service, certificates: fixture.certificates) { endpoint in
             func backup(_ device: String, snapshot: String, handle: String, _ extra: [String]) async throws -> [String: Any] {
-                let result = try await ferry.run([
-                    "backup", device, "--repo", repo, "--name", "pvc-disk", "--json", "--cbt", "csi",
-                    "--csi-endpoint", "localhost:\(endpoint.port)", "--csi-ca", dir.file("ca.pem"), "--csi-token-file", dir.file("token"),
-                    "--csi-namespace", "apps", "--csi-snapshot", snapshot, "--csi-snapshot-handle", handle,
-                ] + extra)
+                let result = try await ferry.run(
+                    [
+                        "backup", device, "--repo", repo, "--name", "pvc-disk", "--json", "--cbt", "csi",
+                        "--csi-endpoint", "localhost:\(endpoint.port)", "--csi-ca", dir.file("ca.pem"), "--csi-token-file",
+                        dir.file("token"),
+                        "--csi-namespace", "apps", "--csi-snapshot", snapshot, "--csi-snapshot-handle", handle,
+                    ] + extra)
                 #expect(result.succeeded, "\(result)")
                 #expect(!result.stdout.contains(SnapshotMetadataTests.token) && !result.stderr.contains(SnapshotMetadataTests.token))
                 return try result.json()
@@ -34,7 +37,8 @@ struct BackupWithCSITests {
             #expect(full["cbtProvider"] as? String == "csi")
             #expect((full["bytesRead"] as? NSNumber)?.intValue == 4 << 20, "only the allocated 4 MiB are read")
 
-            let incremental = try await backup(fixture.target.path, snapshot: "vm-disk-snap-2", handle: "snap-handle-2", ["--parent", "auto"])
+            let incremental = try await backup(
+                fixture.target.path, snapshot: "vm-disk-snap-2", handle: "snap-handle-2", ["--parent", "auto"])
             #expect(incremental["cbtProvider"] as? String == "csi")
             let changed = SnapshotMetadataTests.expectedDelta.reduce(0) { $0 + $1.count }
             #expect((incremental["bytesRead"] as? NSNumber)?.intValue == changed)
@@ -42,8 +46,10 @@ struct BackupWithCSITests {
 
             let restored = dir.file("restored.img")
             #expect(try await ferry.run(["restore", "latest", restored, "--repo", repo]).succeeded)
-            #expect(Bytes.same([UInt8](try Data(contentsOf: URL(fileURLWithPath: restored))),
-                               [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.file("target.img"))))))
+            #expect(
+                Bytes.same(
+                    [UInt8](try Data(contentsOf: URL(fileURLWithPath: restored))),
+                    [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.file("target.img"))))))
 
             // A snapshot recorded under a handle the service no longer knows (deleted since):
             // the next delta is FAILED_PRECONDITION and the backup compares every block.

@@ -1,10 +1,11 @@
-@testable import FerryCSI
 import FerryCSITestSupport
 import FerryQEMUTestSupport
 import FerryTestSupport
 import FerryVolume
 import Foundation
 import Testing
+
+@testable import FerryCSI
 
 /// The CSI SnapshotMetadata client and change tracker against a real gRPC server over TLS that
 /// serves the differences between two loop-device snapshots.
@@ -32,8 +33,10 @@ struct SnapshotMetadataTests {
             base = try LoopDevice(backing: dir.file("base.img"), readOnly: true)
             target = try LoopDevice(backing: dir.file("target.img"), readOnly: true)
             service = LoopSnapshotMetadataServer(
-                snapshots: [.init(name: "vm-disk-snap-1", handle: "snap-handle-1", device: base.path),
-                            .init(name: "vm-disk-snap-2", handle: "snap-handle-2", device: target.path)],
+                snapshots: [
+                    .init(name: "vm-disk-snap-1", handle: "snap-handle-1", device: base.path),
+                    .init(name: "vm-disk-snap-2", handle: "snap-handle-2", device: target.path),
+                ],
                 token: SnapshotMetadataTests.token, namespace: "apps", blockSize: SnapshotMetadataTests.blockSize)
             certificates = try TestCertificates.make()
         }
@@ -59,9 +62,16 @@ struct SnapshotMetadataTests {
             let tracker = CSIChangeTracker(client: client, snapshotName: "vm-disk-snap-2", snapshotHandle: "snap-handle-2")
             let parent = CBTBookmark(provider: "csi", fields: ["snapshotHandle": "snap-handle-1"])
             #expect(try await tracker.changes(since: parent, size: Int64(Self.size)) == .changed(Self.expectedDelta))
-            #expect(try await tracker.allocatedRanges(size: Int64(Self.size)) == [0..<(4 << 20)] + Self.expectedDelta.filter { $0.lowerBound >= 4 << 20 })
-            #expect(try await tracker.currentBookmark() == CBTBookmark(provider: "csi", fields: [
-                "snapshotHandle": "snap-handle-2", "snapshotName": "vm-disk-snap-2", "namespace": "apps"]))
+            #expect(
+                try await tracker.allocatedRanges(size: Int64(Self.size)) == [0..<(4 << 20)]
+                    + Self.expectedDelta.filter { $0.lowerBound >= 4 << 20 })
+            #expect(
+                try await tracker.currentBookmark()
+                    == CBTBookmark(
+                        provider: "csi",
+                        fields: [
+                            "snapshotHandle": "snap-handle-2", "snapshotName": "vm-disk-snap-2", "namespace": "apps",
+                        ]))
         }
     }
 
@@ -88,10 +98,13 @@ struct SnapshotMetadataTests {
             let client = SnapshotMetadataClient(endpoint: endpoint, securityToken: Self.token, namespace: "apps")
             #expect(try await client.delta(baseSnapshotID: "deleted-handle", targetSnapshotName: "vm-disk-snap-2") == nil)
             let tracker = CSIChangeTracker(client: client, snapshotName: "vm-disk-snap-2", snapshotHandle: "snap-handle-2")
-            let gone = try await tracker.changes(since: CBTBookmark(provider: "csi", fields: ["snapshotHandle": "deleted-handle"]), size: Int64(Self.size))
+            let gone = try await tracker.changes(
+                since: CBTBookmark(provider: "csi", fields: ["snapshotHandle": "deleted-handle"]), size: Int64(Self.size))
             guard case let .unusable(reason) = gone else { Issue.record("expected a refusal, got \(gone)"); return }
             #expect(reason.contains("deleted-handle"))
-            #expect(try await tracker.changes(since: CBTBookmark(provider: "qcow2-bitmap", fields: [:]), size: Int64(Self.size)) != .changed([]))
+            #expect(
+                try await tracker.changes(since: CBTBookmark(provider: "qcow2-bitmap", fields: [:]), size: Int64(Self.size)) != .changed([])
+            )
 
             let wrongToken = SnapshotMetadataClient(endpoint: endpoint, securityToken: "stolen-\(Self.token)", namespace: "apps")
             do {

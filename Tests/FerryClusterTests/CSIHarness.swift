@@ -15,8 +15,10 @@ extension AgentTests {
     /// snapshot controller does, not from a snapshot of another volume mode unless its content
     /// allows the change (a pod that waits for such a claim fails). Pods are scheduled on `nodes`
     /// in turn, where their claim's volume appears at the kubelet's device path.
-    func playCSIAndKubelet(_ cluster: KubeTestCluster, live: String, hostRoot: String, nodes: [String] = ["node-2"],
-                           cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) async -> Void = { _, _, _ in }) -> Task<Void, any Error> {
+    func playCSIAndKubelet(
+        _ cluster: KubeTestCluster, live: String, hostRoot: String, nodes: [String] = ["node-2"],
+        cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) async -> Void = { _, _, _ in }
+    ) -> Task<Void, any Error> {
         let client = cluster.client
         let volumesDirectory = "\(cluster.directory)/csi-volumes"
         @Sendable func backing(_ pv: String) -> String { pv == "pv-csi" ? live : "\(volumesDirectory)/\(pv)" }
@@ -38,7 +40,8 @@ extension AgentTests {
                 let resource = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot")
                 for try await event in client.watch(resource, namespace: "db", resourceVersion: nil) {
                     guard case .added(var snapshot) = event else { continue }
-                    let source = try await client.get(claims, namespace: "db", name: snapshot["spec"]?["source"]?["persistentVolumeClaimName"]?.stringValue ?? "")
+                    let source = try await client.get(
+                        claims, namespace: "db", name: snapshot["spec"]?["source"]?["persistentVolumeClaimName"]?.stringValue ?? "")
                     let pv = try #require(source["spec"]?["volumeName"]?.stringValue, "a snapshot of an unbound claim")
                     let copy = "\(live).\(snapshot.name)", handle = "handle-\(snapshot.name)"
                     try FileManager.default.copyItem(atPath: backing(pv), toPath: copy)
@@ -47,7 +50,8 @@ extension AgentTests {
                         try writer.write(contentsOf: Data(repeating: 0xEE, count: 4096))
                         try writer.close()
                     }
-                    var content = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent", name: "content-\(snapshot.name)")
+                    var content = KubeObject(
+                        apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent", name: "content-\(snapshot.name)")
                     content.json["spec"] = [
                         "driver": "hostpath.csi.k8s.io", "deletionPolicy": "Delete", "source": ["volumeHandle": .string(pv)],
                         "volumeSnapshotRef": ["namespace": "db", "name": .string(snapshot.name)],
@@ -57,7 +61,9 @@ extension AgentTests {
                     content.json["status"] = ["snapshotHandle": .string(handle), "readyToUse": true, "restoreSize": .int(8 << 20)]
                     _ = try await client.updateStatus(contents, content)
                     await cut(snapshot.name, handle, copy)
-                    snapshot.json["status"] = ["readyToUse": true, "restoreSize": "8Mi", "boundVolumeSnapshotContentName": .string(content.name)]
+                    snapshot.json["status"] = [
+                        "readyToUse": true, "restoreSize": "8Mi", "boundVolumeSnapshotContentName": .string(content.name),
+                    ]
                     _ = try await client.updateStatus(resource, snapshot)
                 }
             }()
@@ -65,7 +71,8 @@ extension AgentTests {
             async let provisioner: Void = {
                 for try await event in client.watch(claims, namespace: "db", resourceVersion: nil) {
                     guard case .added(var claim) = event, claim["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true,
-                          try await !conversionRefused(claim) else { continue }
+                        try await !conversionRefused(claim)
+                    else { continue }
                     let pvName = "pvc-\(claim.uid ?? claim.name)"
                     if let source = claim["spec"]?["dataSource"]?["name"]?.stringValue {
                         try FileManager.default.copyItem(atPath: "\(live).\(source)", toPath: backing(pvName))
@@ -73,9 +80,12 @@ extension AgentTests {
                         try Data(count: 8 << 20).write(to: URL(fileURLWithPath: backing(pvName)))
                     }
                     var volume = KubeObject(apiVersion: "v1", kind: "PersistentVolume", name: pvName)
-                    volume.json["spec"] = ["capacity": ["storage": "8Mi"], "volumeMode": claim["spec"]?["volumeMode"] ?? "Filesystem", "accessModes": ["ReadWriteOnce"],
-                                           "csi": ["driver": "hostpath.csi.k8s.io", "volumeHandle": .string(pvName)],
-                                           "claimRef": ["namespace": "db", "name": .string(claim.name)]]
+                    volume.json["spec"] = [
+                        "capacity": ["storage": "8Mi"], "volumeMode": claim["spec"]?["volumeMode"] ?? "Filesystem",
+                        "accessModes": ["ReadWriteOnce"],
+                        "csi": ["driver": "hostpath.csi.k8s.io", "volumeHandle": .string(pvName)],
+                        "claimRef": ["namespace": "db", "name": .string(claim.name)],
+                    ]
                     _ = try await client.create(volumes, volume)
                     claim.json.setValue(.string(pvName), at: ["spec", "volumeName"])
                     _ = try await client.update(claims, claim)
@@ -89,7 +99,9 @@ extension AgentTests {
                 let claimName = try #require(pod["spec"]?["volumes"]?[0]?["persistentVolumeClaim"]?["claimName"]?.stringValue)
                 var claim = try await client.get(claims, namespace: "db", name: claimName)
                 if try await conversionRefused(claim) {
-                    pod.json["status"] = ["phase": "Failed", "message": .string("claim \(claimName): volume mode conversion from a snapshot is not allowed")]
+                    pod.json["status"] = [
+                        "phase": "Failed", "message": .string("claim \(claimName): volume mode conversion from a snapshot is not allowed"),
+                    ]
                     _ = try await client.updateStatus(pods, pod)
                     continue
                 }
@@ -105,7 +117,8 @@ extension AgentTests {
                 let device = "\(hostRoot)/var/lib/kubelet/pods/\(pod.uid!)/volumeDevices/kubernetes.io~csi"
                 let publish = "/var/lib/kubelet/plugins/kubernetes.io/csi/volumeDevices/publish/\(pv)/\(pod.uid!)"
                 try FileManager.default.createDirectory(atPath: device, withIntermediateDirectories: true)
-                try FileManager.default.createDirectory(atPath: hostRoot + (publish as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    atPath: hostRoot + (publish as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try FileManager.default.linkItem(atPath: backing(pv), toPath: hostRoot + publish)
                 try FileManager.default.createSymbolicLink(atPath: "\(device)/\(pv)", withDestinationPath: publish)
                 pod.json.setValue(.string(nodes[scheduled % nodes.count]), at: ["spec", "nodeName"])
@@ -138,8 +151,10 @@ extension AgentTests {
         }
     }
 
-    func runCSI(_ setup: CoordinatorTests.Setup, live: String, hostRoot: String, nodes: [String] = ["node-2"], agentArguments: [String] = [],
-                cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) async -> Void = { _, _, _ in }) throws -> CSIRun {
+    func runCSI(
+        _ setup: CoordinatorTests.Setup, live: String, hostRoot: String, nodes: [String] = ["node-2"], agentArguments: [String] = [],
+        cut: @escaping @Sendable (_ name: String, _ handle: String, _ path: String) async -> Void = { _, _, _ in }
+    ) throws -> CSIRun {
         let controllers = playCSIAndKubelet(setup.cluster, live: live, hostRoot: hostRoot, nodes: nodes, cut: cut)
         var processes: [ChildProcess] = []
         do {

@@ -25,9 +25,12 @@ import Testing
             let agent = try tests.agent(setup, identity: "agent-node-2", node: "node-2", stopAt: "pack-stored", ["--host-root", hostRoot])
             defer { agent.kill() }
 
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            try await cluster.server.load(
+                yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
             #expect(await agent.waitUntilStopped(), "the agent has stored its first pack of the volume")
-            let exposed = await cluster.server.objects(apiVersion: "v1", kind: "Pod", namespace: "db").filter { $0.labels["ferry.dev/exposes"] != nil }
+            let exposed = await cluster.server.objects(apiVersion: "v1", kind: "Pod", namespace: "db").filter {
+                $0.labels["ferry.dev/exposes"] != nil
+            }
             #expect(exposed.count == 1, "the snapshot is exposed while it is read")
 
             let backups = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "Backup")
@@ -40,7 +43,9 @@ import Testing
             let snapshots = try JSONValue(parsing: try await ferry.run(["snapshots", "--repo", setup.repository, "--json"]).stdout)
             #expect(snapshots.arrayValue?.isEmpty == true, "nothing was committed: \(snapshots)")
             for (apiVersion, kind) in [("v1", "Pod"), ("v1", "PersistentVolumeClaim"), ("snapshot.storage.k8s.io/v1", "VolumeSnapshot")] {
-                let left = await cluster.server.objects(apiVersion: apiVersion, kind: kind, namespace: "db").filter { $0.labels["ferry.dev/exposes"] != nil }
+                let left = await cluster.server.objects(apiVersion: apiVersion, kind: kind, namespace: "db").filter {
+                    $0.labels["ferry.dev/exposes"] != nil
+                }
                 #expect(left.isEmpty, "no \(kind) of the Backup is left: \(left.map(\.name))")
             }
             #expect(await cluster.server.objects(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db").isEmpty)

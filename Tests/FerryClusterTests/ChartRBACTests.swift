@@ -1,6 +1,6 @@
 import FerryKube
-import FerryKubeTestSupport
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import Foundation
 import Testing
 

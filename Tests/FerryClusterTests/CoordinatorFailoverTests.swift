@@ -12,21 +12,22 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10))) struct CoordinatorFailoverTests {
     /// A namespace with one labelled ConfigMap, a Target and a plan of it.
     func installConfigMapApp(_ setup: CoordinatorTests.Setup) async throws {
-        try await setup.cluster.server.load(yaml: """
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: web, labels: {pod-security.kubernetes.io/enforce: restricted}}
-            ---
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: settings, namespace: web, labels: {app: web}}
-            data: {a: b}
-            ---
-            apiVersion: ferry.dev/v1alpha1
-            kind: BackupPlan
-            metadata: {name: web, namespace: web}
-            spec: {target: local, components: {labelSelector: {matchLabels: {app: web}}}}
-            """)
+        try await setup.cluster.server.load(
+            yaml: """
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: web, labels: {pod-security.kubernetes.io/enforce: restricted}}
+                ---
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: settings, namespace: web, labels: {app: web}}
+                data: {a: b}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: web, namespace: web}
+                spec: {target: local, components: {labelSelector: {matchLabels: {app: web}}}}
+                """)
         try await setup.target(in: "web")
     }
 
@@ -38,12 +39,17 @@ import Testing
             let setup = try await CoordinatorTests.Setup.make(cluster)
             try await installConfigMapApp(setup)
             let failed = Mutex(0)
-            _ = await cluster.server.addHook(.init(times: 8, matching: { request in
-                request.path.hasSuffix("/backups/web-1/status") && String(decoding: request.body, as: UTF8.self).contains("\"Completed\"")
-            }) { _, _ in
-                failed.withLock { $0 += 1 }
-                return .respond(status: 500, reason: "InternalError", message: "etcdserver: request timed out")
-            })
+            _ = await cluster.server.addHook(
+                .init(
+                    times: 8,
+                    matching: { request in
+                        request.path.hasSuffix("/backups/web-1/status")
+                            && String(decoding: request.body, as: UTF8.self).contains("\"Completed\"")
+                    }
+                ) { _, _ in
+                    failed.withLock { $0 += 1 }
+                    return .respond(status: 500, reason: "InternalError", message: "etcdserver: request timed out")
+                })
             let coordinator = try setup.coordinator(identity: "alpha")
             defer { coordinator.kill() }
             let backup = try await setup.backup("web-1", plan: "web", namespace: "web")
@@ -66,7 +72,8 @@ import Testing
             defer { alpha.kill() }
             let agent = try AgentTests().agent(setup, identity: "agent-1", stopAt: "pack-stored")
             defer { agent.kill() }
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            try await cluster.server.load(
+                yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
             #expect(await agent.waitUntilStopped(), "the agent reaches its first stored pack")
 
             alpha.kill()
@@ -95,16 +102,28 @@ import Testing
                 if event.object?["spec"]?["holderIdentity"] == "alpha" { break }
             }
             // From now on every renewal alpha sends fails.
-            _ = await cluster.server.addHook(.init(times: nil, matching: { request in
-                request.method == "PUT" && request.path.contains("/leases/") && String(decoding: request.body, as: UTF8.self).contains("\"alpha\"")
-            }) { _, _ in .respond(status: 503, reason: "ServiceUnavailable", message: "the server is currently unable to handle the request") })
+            _ = await cluster.server.addHook(
+                .init(
+                    times: nil,
+                    matching: { request in
+                        request.method == "PUT" && request.path.contains("/leases/")
+                            && String(decoding: request.body, as: UTF8.self).contains("\"alpha\"")
+                    }
+                ) { _, _ in
+                    .respond(status: 503, reason: "ServiceUnavailable", message: "the server is currently unable to handle the request")
+                })
             let alphaRunningAtTakeover = Mutex<Bool?>(nil)
-            _ = await cluster.server.addHook(.init(times: 1, matching: { request in
-                request.method == "PUT" && request.path.contains("/leases/") && String(decoding: request.body, as: UTF8.self).contains("\"beta\"")
-            }) { _, _ in
-                alphaRunningAtTakeover.withLock { $0 = alpha.process.isRunning }
-                return .proceed
-            })
+            _ = await cluster.server.addHook(
+                .init(
+                    times: 1,
+                    matching: { request in
+                        request.method == "PUT" && request.path.contains("/leases/")
+                            && String(decoding: request.body, as: UTF8.self).contains("\"beta\"")
+                    }
+                ) { _, _ in
+                    alphaRunningAtTakeover.withLock { $0 = alpha.process.isRunning }
+                    return .proceed
+                })
             let beta = try setup.coordinator(identity: "beta", leaseDuration: 3)
             defer { beta.kill() }
             let exited = await alpha.wait()

@@ -1,6 +1,6 @@
 import FerryKube
-import FerryKubeTestSupport
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import FerryTestSupport
 import Foundation
 import Testing
@@ -14,7 +14,8 @@ import Testing
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(name), labels: {pod-security.kubernetes.io/enforce: restricted}}"
     }
 
-    static let chartCRDs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let chartCRDs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("charts/ferry/crds")
 
     /// A cluster with Ferry's CRDs, a repository directory and the Secret and Target for it, and
@@ -37,43 +38,51 @@ import Testing
             try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
             // The real helm installs the chart (its CRDs are there already, as after an upgrade).
-            _ = try await cluster.helm(["install", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)", "--disable-openapi-validation"])
+            _ = try await cluster.helm([
+                "install", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)", "--disable-openapi-validation",
+            ])
             var rendered: [JSONValue] = []
             for (apiVersion, kind) in [("apps/v1", "Deployment"), ("apps/v1", "DaemonSet")] {
                 rendered += await cluster.server.objects(apiVersion: apiVersion, kind: kind, namespace: "ferry").map(\.json)
             }
-            let setup = Setup(cluster: cluster, repository: "\(cluster.directory)/repository",
-                              coordinatorKubeconfig: "\(cluster.directory)/coordinator.kubeconfig", agentKubeconfig: "\(cluster.directory)/agent.kubeconfig",
-                              coordinatorCommand: try ChartCommand(rendered: rendered, kind: "Deployment", subcommand: "coordinator"),
-                              agentCommand: try ChartCommand(rendered: rendered, kind: "DaemonSet", subcommand: "agent"))
+            let setup = Setup(
+                cluster: cluster, repository: "\(cluster.directory)/repository",
+                coordinatorKubeconfig: "\(cluster.directory)/coordinator.kubeconfig",
+                agentKubeconfig: "\(cluster.directory)/agent.kubeconfig",
+                coordinatorCommand: try ChartCommand(rendered: rendered, kind: "Deployment", subcommand: "coordinator"),
+                agentCommand: try ChartCommand(rendered: rendered, kind: "DaemonSet", subcommand: "agent"))
             try FileManager.default.createDirectory(atPath: setup.repository, withIntermediateDirectories: true)
             for (account, path) in [("ferry-coordinator", setup.coordinatorKubeconfig), ("ferry-agent", setup.agentKubeconfig)] {
-                try await cluster.server.kubeconfig(serviceAccount: account, namespace: "ferry").write(toFile: path, atomically: true, encoding: .utf8)
+                try await cluster.server.kubeconfig(serviceAccount: account, namespace: "ferry").write(
+                    toFile: path, atomically: true, encoding: .utf8)
             }
             return setup
         }
 
         /// The password Secret and a Target in `namespace` (which creates its repository).
         func target(in namespace: String, name: String = "local") async throws {
-            try await cluster.server.load(yaml: """
-                apiVersion: v1
-                kind: Secret
-                metadata: {name: ferry-repository, namespace: \(namespace)}
-                data: {password: \(Data("coordinator-test-password\n".utf8).base64EncodedString())}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: Target
-                metadata: {name: \(name), namespace: \(namespace)}
-                spec:
-                  path: \(repository)
-                  encryptionSecret: {name: ferry-repository}
-                  initialize: true
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: Secret
+                    metadata: {name: ferry-repository, namespace: \(namespace)}
+                    data: {password: \(Data("coordinator-test-password\n".utf8).base64EncodedString())}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Target
+                    metadata: {name: \(name), namespace: \(namespace)}
+                    spec:
+                      path: \(repository)
+                      encryptionSecret: {name: ferry-repository}
+                      initialize: true
+                    """)
         }
 
         /// `ferry coordinator` as the chart runs it, with this cluster's kubeconfig; metrics only
         /// where a test asks (on loopback).
-        func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = [], environment: [String: String] = [:]) throws -> ChildProcess {
+        func coordinator(identity: String, leaseDuration: Int = 30, _ extra: [String] = [], environment: [String: String] = [:]) throws
+            -> ChildProcess
+        {
             let (arguments, fields) = coordinatorLaunch(identity: identity, leaseDuration: leaseDuration, extra)
             return try coordinatorCommand.process(fields: fields, overrides: environment).start(arguments)
         }
@@ -84,9 +93,14 @@ import Testing
             return try InProcessFerry(coordinator: arguments, environment: coordinatorCommand.podEnvironment(fields: fields))
         }
 
-        private func coordinatorLaunch(identity: String, leaseDuration: Int, _ extra: [String]) -> (arguments: [String], fields: [String: String]) {
+        private func coordinatorLaunch(identity: String, leaseDuration: Int, _ extra: [String]) -> (
+            arguments: [String], fields: [String: String]
+        ) {
             let arguments = coordinatorCommand.commandLine(
-                ["--kubeconfig", coordinatorKubeconfig, "--lease-namespace", "ferry", "--identity", identity, "--lease-duration", String(leaseDuration)] + extra,
+                [
+                    "--kubeconfig", coordinatorKubeconfig, "--lease-namespace", "ferry", "--identity", identity, "--lease-duration",
+                    String(leaseDuration),
+                ] + extra,
                 dropping: ["--metrics-address"])
             return (arguments, ["metadata.name": identity, "metadata.namespace": "ferry"])
         }
@@ -94,7 +108,9 @@ import Testing
         /// `ferry agent` as the chart's DaemonSet runs it on `node`: its paths are the test
         /// machine's own (no host root unless the test gives one), its cache in the cluster's
         /// directory, metrics only where a test asks.
-        func agent(identity: String, node: String = "node-1", _ extra: [String] = [], environment: [String: String] = [:], prefix: [String] = []) throws
+        func agent(
+            identity: String, node: String = "node-1", _ extra: [String] = [], environment: [String: String] = [:], prefix: [String] = []
+        ) throws
             -> ChildProcess
         {
             let (arguments, fields, overrides) = agentLaunch(identity: identity, node: node, extra, environment: environment)
@@ -111,14 +127,18 @@ import Testing
             -> (arguments: [String], fields: [String: String], overrides: [String: String])
         {
             let arguments = agentCommand.commandLine(
-                ["--kubeconfig", agentKubeconfig, "--node", node, "--identity", identity, "--heartbeat", "1"] + extra, dropping: ["--metrics-address", "--host-root"])
+                ["--kubeconfig", agentKubeconfig, "--node", node, "--identity", identity, "--heartbeat", "1"] + extra,
+                dropping: ["--metrics-address", "--host-root"])
             let overrides = ["FERRY_CACHE_DIR": "\(cluster.directory)/cache-\(identity)"].merging(environment) { $1 }
             return (arguments, ["spec.nodeName": node, "metadata.name": identity, "metadata.namespace": "ferry"], overrides)
         }
 
         /// Creates a Backup of `plan` and waits until it ends.
         func backup(_ name: String, plan: String, namespace: String) async throws -> KubeObject {
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: \(name), namespace: \(namespace)}\nspec: {plan: \(plan)}")
+            try await cluster.server.load(
+                yaml:
+                    "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: \(name), namespace: \(namespace)}\nspec: {plan: \(plan)}"
+            )
             return try await finished("Backup", namespace: namespace, name: name)
         }
 
@@ -163,20 +183,21 @@ import Testing
             let setup = try await Setup.make(cluster)
             try await cluster.installHello(in: "web")
             try await setup.target(in: "web")
-            try await cluster.server.load(yaml: """
-                apiVersion: ferry.dev/v1alpha1
-                kind: BackupPlan
-                metadata: {name: hello, namespace: web}
-                spec:
-                  target: local
-                  components: {helmReleases: [hello]}
-                  retention: {keepLast: 1}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: Backup
-                metadata: {name: hello-1, namespace: web}
-                spec: {plan: hello}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: BackupPlan
+                    metadata: {name: hello, namespace: web}
+                    spec:
+                      target: local
+                      components: {helmReleases: [hello]}
+                      retention: {keepLast: 1}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Backup
+                    metadata: {name: hello-1, namespace: web}
+                    spec: {plan: hello}
+                    """)
             let coordinator = try launch.coordinator(setup, identity: "alpha")
             defer { coordinator.end() }
 
@@ -185,7 +206,8 @@ import Testing
             #expect(backup["status"]?["resources"] == 4)
             #expect(backup["status"]?["attempt"]?.stringValue?.hasPrefix("alpha-") == true)
             let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
-            let plan = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "hello"))
+            let plan = try #require(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "hello"))
             #expect(plan["status"]?["lastBackup"] == "hello-1")
 
             // The repository the Target names was created and holds the snapshot.
@@ -202,21 +224,25 @@ import Testing
 
             // Lost workload, restored from the Backup in its own namespace.
             await cluster.server.delete(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world")
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: again, namespace: web}\nspec: {backup: hello-2}")
+            try await cluster.server.load(
+                yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: again, namespace: web}\nspec: {backup: hello-2}")
             let restore = try await setup.finished("Restore", namespace: "web", name: "again")
-            #expect(restore["status"]?["phase"] == "Completed" && restore["status"]?["created"] == 1 && restore["status"]?["existing"] == 3,
-                    "\(restore.json.serializedString())")
-            #expect(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world") != nil)
+            #expect(
+                restore["status"]?["phase"] == "Completed" && restore["status"]?["created"] == 1 && restore["status"]?["existing"] == 3,
+                "\(restore.json.serializedString())")
+            #expect(
+                await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world") != nil)
 
             // Another namespace restores a snapshot through its own Target: everything lands there.
             try await cluster.server.load(yaml: Self.applicationNamespace("staging"))
             try await setup.target(in: "staging")
-            try await cluster.server.load(yaml: """
-                apiVersion: ferry.dev/v1alpha1
-                kind: Restore
-                metadata: {name: copy, namespace: staging}
-                spec: {target: local, snapshot: latest}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Restore
+                    metadata: {name: copy, namespace: staging}
+                    spec: {target: local, snapshot: latest}
+                    """)
             let copy = try await setup.finished("Restore", namespace: "staging", name: "copy")
             #expect(copy["status"]?["phase"] == "Completed" && copy["status"]?["created"] == 4, "\(copy.json.serializedString())")
             let releases = try JSONValue(parsing: try await cluster.helm(["list", "-n", "staging", "-o", "json"]))
@@ -229,19 +255,20 @@ import Testing
             let setup = try await Setup.make(cluster)
             try await cluster.loadMemcachedOperator(in: "system")
             try await setup.target(in: "system")
-            try await cluster.server.load(yaml: """
-                apiVersion: ferry.dev/v1alpha1
-                kind: BackupPlan
-                metadata: {name: operator, namespace: system}
-                spec:
-                  target: local
-                  components: {operators: [{deployment: controller-manager}]}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: Backup
-                metadata: {name: operator-1, namespace: system}
-                spec: {plan: operator}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: BackupPlan
+                    metadata: {name: operator, namespace: system}
+                    spec:
+                      target: local
+                      components: {operators: [{deployment: controller-manager}]}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Backup
+                    metadata: {name: operator-1, namespace: system}
+                    spec: {plan: operator}
+                    """)
             let coordinator = try setup.coordinator(identity: "alpha")
             defer { coordinator.kill() }
             let backup = try await setup.finished("Backup", namespace: "system", name: "operator-1")
@@ -249,19 +276,25 @@ import Testing
 
             try await cluster.server.load(yaml: Self.applicationNamespace("other"))
             try await setup.target(in: "other")
-            try await cluster.server.load(yaml: """
-                apiVersion: ferry.dev/v1alpha1
-                kind: Restore
-                metadata: {name: copy, namespace: other}
-                spec: {target: local, snapshot: latest, waitTimeoutSeconds: 0}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Restore
+                    metadata: {name: copy, namespace: other}
+                    spec: {target: local, snapshot: latest, waitTimeoutSeconds: 0}
+                    """)
             let restore = try await setup.finished("Restore", namespace: "other", name: "copy")
             #expect(restore["status"]?["phase"] == "Completed", "\(restore.json.serializedString())")
             let skipped = (restore["status"]?["skipped"]?.arrayValue ?? []).compactMap(\.stringValue)
             #expect(skipped.contains("ClusterRoleBinding.rbac.authorization.k8s.io manager-rolebinding"), "\(skipped)")
             #expect(skipped.contains("CustomResourceDefinition.apiextensions.k8s.io memcacheds.cache.example.com"), "\(skipped)")
-            #expect(await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "other", name: "controller-manager") != nil)
-            let binding = try #require(await cluster.server.object(apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", namespace: "other", name: "leader-election-rolebinding"))
+            #expect(
+                await cluster.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "other", name: "controller-manager")
+                    != nil)
+            let binding = try #require(
+                await cluster.server.object(
+                    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", namespace: "other", name: "leader-election-rolebinding"
+                ))
             #expect(binding["subjects"]?[0]?["namespace"] == "other")
         }
     }
@@ -269,36 +302,37 @@ import Testing
     @Test func mistakesEndInTheStatusWithTheReason() async throws {
         try await withKubeTestCluster { cluster in
             let setup = try await Setup.make(cluster)
-            try await cluster.server.load(yaml: """
-                apiVersion: v1
-                kind: Namespace
-                metadata: {name: app, labels: {pod-security.kubernetes.io/enforce: restricted}}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: Backup
-                metadata: {name: no-plan, namespace: app}
-                spec: {plan: missing}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: BackupPlan
-                metadata: {name: no-secret, namespace: app}
-                spec: {target: local, components: {helmReleases: [x]}}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: Target
-                metadata: {name: local, namespace: app}
-                spec: {path: \(setup.repository), encryptionSecret: {name: absent}}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: Backup
-                metadata: {name: secret-missing, namespace: app}
-                spec: {plan: no-secret}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: Restore
-                metadata: {name: nothing, namespace: app}
-                spec: {}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: Namespace
+                    metadata: {name: app, labels: {pod-security.kubernetes.io/enforce: restricted}}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Backup
+                    metadata: {name: no-plan, namespace: app}
+                    spec: {plan: missing}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: BackupPlan
+                    metadata: {name: no-secret, namespace: app}
+                    spec: {target: local, components: {helmReleases: [x]}}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Target
+                    metadata: {name: local, namespace: app}
+                    spec: {path: \(setup.repository), encryptionSecret: {name: absent}}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Backup
+                    metadata: {name: secret-missing, namespace: app}
+                    spec: {plan: no-secret}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Restore
+                    metadata: {name: nothing, namespace: app}
+                    spec: {}
+                    """)
             let coordinator = try setup.coordinator(identity: "alpha")
             defer { coordinator.kill() }
             let noPlan = try await setup.finished("Backup", namespace: "app", name: "no-plan")
@@ -322,17 +356,20 @@ import Testing
             let setup = try await Setup.make(cluster)
             try await cluster.installHello(in: "web")
             try await setup.target(in: "web")
-            try await cluster.server.load(yaml: """
-                apiVersion: ferry.dev/v1alpha1
-                kind: BackupPlan
-                metadata: {name: hello, namespace: web}
-                spec: {target: local, components: {helmReleases: [hello]}}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: BackupPlan
+                    metadata: {name: hello, namespace: web}
+                    spec: {target: local, components: {helmReleases: [hello]}}
+                    """)
             let coordinator = try setup.coordinator(identity: "alpha")
             defer { coordinator.kill() }
             let backup = try await ferry.run(["cluster", "backup", "hello", "-n", "web", "--name", "manual", "--wait"] + kubeconfig)
-            #expect(backup.succeeded && backup.stderr.contains("backup web/manual created") && backup.stderr.contains("Completed"), "\(backup)")
-            let status = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: "web", name: "manual"))
+            #expect(
+                backup.succeeded && backup.stderr.contains("backup web/manual created") && backup.stderr.contains("Completed"), "\(backup)")
+            let status = try #require(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: "web", name: "manual"))
             #expect(backup.stdout == status["status"]?["snapshot"]?.stringValue)
 
             let restore = try await ferry.run(["cluster", "restore", "--backup", "manual", "-n", "web", "--wait"] + kubeconfig)
@@ -350,33 +387,41 @@ import Testing
             let setup = try await Setup.make(cluster, rbacRestore: rbacRestore)
             try await cluster.installHello(in: "web")
             try await setup.target(in: "web")
-            try await cluster.server.load(yaml: """
-                apiVersion: ferry.dev/v1alpha1
-                kind: BackupPlan
-                metadata: {name: hello, namespace: web}
-                spec: {target: local, schedule: "@every 2s", components: {helmReleases: [hello]}}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: BackupPlan
-                metadata: {name: typo, namespace: web}
-                spec: {target: local, schedule: "0 25 * * *", components: {helmReleases: [hello]}}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: BackupPlan
+                    metadata: {name: hello, namespace: web}
+                    spec: {target: local, schedule: "@every 2s", components: {helmReleases: [hello]}}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: BackupPlan
+                    metadata: {name: typo, namespace: web}
+                    spec: {target: local, schedule: "0 25 * * *", components: {helmReleases: [hello]}}
+                    """)
             let coordinator = try setup.coordinator(identity: "alpha")
             defer { coordinator.kill() }
             let backups = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "Backup")
             var completed: KubeObject?
-            for try await event in cluster.client.watch(backups, namespace: "web", resourceVersion: nil, labelSelector: "ferry.dev/plan=hello") {
+            for try await event in cluster.client.watch(
+                backups, namespace: "web", resourceVersion: nil, labelSelector: "ferry.dev/plan=hello")
+            {
                 if let object = event.object, object["status"]?["phase"] == "Completed" {
                     completed = object
                     break
                 }
             }
             let backup = try #require(completed)
-            #expect(backup.name.hasPrefix("hello-2") && backup.labels["ferry.dev/scheduled"] == "true" && backup["spec"]?["plan"] == "hello")
-            let plan = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "hello"))
+            #expect(
+                backup.name.hasPrefix("hello-2") && backup.labels["ferry.dev/scheduled"] == "true" && backup["spec"]?["plan"] == "hello")
+            let plan = try #require(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "hello"))
             #expect(plan["status"]?["lastScheduleTime"] != nil)
-            let typo = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "typo"))
-            #expect(typo["status"]?["scheduleError"]?.stringValue?.contains("invalid hour field \"25\"") == true, "\(typo.json.serializedString())")
+            let typo = try #require(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "typo"))
+            #expect(
+                typo["status"]?["scheduleError"]?.stringValue?.contains("invalid hour field \"25\"") == true,
+                "\(typo.json.serializedString())")
         }
     }
 
@@ -409,7 +454,9 @@ import Testing
             }
             let status = try #require(pruned?["status"])
             #expect(status["pruneError"] == nil, "\(status)")
-            #expect((status["lastPrune"]?["packsDeleted"]?.intValue ?? 0) >= 1 && (status["lastPrune"]?["bytesReclaimed"]?.intValue ?? 0) > 3 << 20)
+            #expect(
+                (status["lastPrune"]?["packsDeleted"]?.intValue ?? 0) >= 1
+                    && (status["lastPrune"]?["bytesReclaimed"]?.intValue ?? 0) > 3 << 20)
             #expect(try await ferry.run(["check", "--repo", setup.repository]).succeeded)
         }
     }
@@ -420,17 +467,18 @@ import Testing
             let setup = try await Setup.make(cluster)
             try await cluster.installHello(in: "web")
             try await setup.target(in: "web")
-            try await cluster.server.load(yaml: """
-                apiVersion: ferry.dev/v1alpha1
-                kind: BackupPlan
-                metadata: {name: hello, namespace: web}
-                spec: {target: local, components: {helmReleases: [hello]}}
-                ---
-                apiVersion: ferry.dev/v1alpha1
-                kind: Backup
-                metadata: {name: first, namespace: web}
-                spec: {plan: hello}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: BackupPlan
+                    metadata: {name: hello, namespace: web}
+                    spec: {target: local, components: {helmReleases: [hello]}}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Backup
+                    metadata: {name: first, namespace: web}
+                    spec: {plan: hello}
+                    """)
             let alpha = try setup.coordinator(identity: "alpha", leaseDuration: 2)
             defer { alpha.kill() }
             let first = try await setup.finished("Backup", namespace: "web", name: "first")
@@ -443,7 +491,9 @@ import Testing
             let second = try await setup.backup("second", plan: "hello", namespace: "web")
             #expect(second["status"]?["phase"] == "Completed")
             #expect(second["status"]?["attempt"]?.stringValue?.hasPrefix("beta-") == true)
-            let lease = try #require(await cluster.server.object(apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "ferry", name: "ferry-coordinator"))
+            let lease = try #require(
+                await cluster.server.object(
+                    apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "ferry", name: "ferry-coordinator"))
             #expect(lease["spec"]?["holderIdentity"] == "beta" && lease["spec"]?["leaseTransitions"] == 1)
             beta.kill(SIGTERM)
             let log = await beta.wait().stderr

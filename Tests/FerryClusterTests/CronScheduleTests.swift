@@ -1,19 +1,20 @@
-@testable import FerryCoordinator
 import Foundation
 import Testing
+
+@testable import FerryCoordinator
 
 @Suite struct CronScheduleTests {
     static func utc(_ text: String) -> Date { try! Date.ISO8601FormatStyle().parse(text) }
 
     @Test(arguments: [
-        ("30 2 * * 1-5", "2026-11-20T03:00:00Z", "2026-11-23T02:30:00Z"),  // Friday after 02:30 → Monday
+        ("30 2 * * 1-5", "2026-11-20T03:00:00Z", "2026-11-23T02:30:00Z"), // Friday after 02:30 → Monday
         ("0 0 1 * *", "2026-11-22T10:00:00Z", "2026-12-01T00:00:00Z"),
         ("*/15 * * * *", "2026-11-22T10:07:12Z", "2026-11-22T10:15:00Z"),
-        ("*/15 * * * *", "2026-11-22T10:15:00Z", "2026-11-22T10:30:00Z"),  // strictly after
+        ("*/15 * * * *", "2026-11-22T10:15:00Z", "2026-11-22T10:30:00Z"), // strictly after
         ("0 0 29 2 *", "2026-03-01T00:00:00Z", "2028-02-29T00:00:00Z"),
-        ("0 12 1 * mon", "2026-11-22T00:00:00Z", "2026-11-23T12:00:00Z"),  // day-of-month OR day-of-week
+        ("0 12 1 * mon", "2026-11-22T00:00:00Z", "2026-11-23T12:00:00Z"), // day-of-month OR day-of-week
         ("0 9 * jan-mar sat", "2026-11-22T00:00:00Z", "2027-01-02T09:00:00Z"),
-        ("0 0 * * 7", "2026-11-22T00:00:00Z", "2026-11-29T00:00:00Z"),    // 7 is Sunday too
+        ("0 0 * * 7", "2026-11-22T00:00:00Z", "2026-11-29T00:00:00Z"), // 7 is Sunday too
         ("5,10 1-2/1 * * *", "2026-11-22T01:07:00Z", "2026-11-22T01:10:00Z"),
         ("@daily", "2026-12-31T23:59:00Z", "2027-01-01T00:00:00Z"),
         ("@weekly", "2026-11-22T00:00:00Z", "2026-11-29T00:00:00Z"),

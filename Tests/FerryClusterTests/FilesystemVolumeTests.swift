@@ -50,9 +50,13 @@ extension AgentTests {
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
-            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
-            #expect(unit["spec"]?["source"]?["path"]?.stringValue?.contains("/volumeDevices/kubernetes.io~csi/") == true, "read as a block device")
-            let content = await cluster.server.object(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent", name: "content-ferry-db-1-0")
+            let unit = try #require(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
+            #expect(
+                unit["spec"]?["source"]?["path"]?.stringValue?.contains("/volumeDevices/kubernetes.io~csi/") == true,
+                "read as a block device")
+            let content = await cluster.server.object(
+                apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent", name: "content-ferry-db-1-0")
             #expect(content?.annotations["snapshot.storage.kubernetes.io/allow-volume-mode-change"] == "true")
 
             let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
@@ -65,10 +69,14 @@ extension AgentTests {
             // The claim and its volume are lost; the Restore provisions a new one holding the data.
             await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data")
             await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolume", name: "pv-csi")
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: back, namespace: db}\nspec: {backup: db-1}")
+            try await cluster.server.load(
+                yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: back, namespace: db}\nspec: {backup: db-1}")
             let restore = try await setup.finished("Restore", namespace: "db", name: "back")
-            #expect(restore["status"]?["phase"] == "Completed" && restore["status"]?["volumesRestored"] == ["db/data"], "\(restore.json.serializedString())")
-            let claim = try #require(await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data"))
+            #expect(
+                restore["status"]?["phase"] == "Completed" && restore["status"]?["volumesRestored"] == ["db/data"],
+                "\(restore.json.serializedString())")
+            let claim = try #require(
+                await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data"))
             #expect(claim["spec"]?["volumeMode"] == "Filesystem" && claim["spec"]?["dataSource"]?["kind"] == "VolumeSnapshot")
             let volume = try await csiVolumeFile(cluster, claim: "data", live: live)
             #expect(try Data(contentsOf: URL(fileURLWithPath: volume)) == restored, "the new volume holds the backed-up file system")
@@ -76,7 +84,8 @@ extension AgentTests {
             // Nothing temporary is left: the Block claim, its pod and the snapshot are gone.
             #expect(await snapshotNames(cluster).isEmpty)
             #expect(await cluster.server.objects(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db").map(\.name) == ["data"])
-            #expect(await cluster.server.objects(apiVersion: "v1", kind: "Pod", namespace: "db").filter { $0.name.hasPrefix("ferry-") }.isEmpty)
+            #expect(
+                await cluster.server.objects(apiVersion: "v1", kind: "Pod", namespace: "db").filter { $0.name.hasPrefix("ferry-") }.isEmpty)
         }
     }
 }
@@ -98,7 +107,9 @@ extension AgentTests {
 
             let claimPath = "/api/v1/namespaces/db/persistentvolumeclaims/data"
             @Sendable func claimIsBound(_ server: KubeTestServer) async -> Bool? {
-                guard let claim = await server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data") else { return nil }
+                guard let claim = await server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "data") else {
+                    return nil
+                }
                 return !(claim["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true)
             }
             let (actedOn, signal) = AsyncStream<Void>.makeStream()
@@ -107,37 +118,53 @@ extension AgentTests {
             // waiting for the claim.
             let outage = 6
             let failures = Mutex(0)
-            _ = await cluster.server.addHook(.init(times: nil, matching: { $0.method == "GET" && $0.path == claimPath }) { _, server in
-                guard await claimIsBound(server) == false else { return .proceed }
-                if failures.withLock({ count in defer { count += 1 }; return count < outage }) {
-                    return .respond(status: 500, reason: "InternalError", message: "etcdserver: request timed out")
-                }
-                signal.yield()
-                return .proceed
-            })
+            _ = await cluster.server.addHook(
+                .init(times: nil, matching: { $0.method == "GET" && $0.path == claimPath }) { _, server in
+                    guard await claimIsBound(server) == false else { return .proceed }
+                    if failures.withLock({ count in
+                        defer { count += 1 }; return count < outage
+                    }) {
+                        return .respond(status: 500, reason: "InternalError", message: "etcdserver: request timed out")
+                    }
+                    signal.yield()
+                    return .proceed
+                })
             // Or acting on it by deleting the snapshot (seen here while the claim is unbound).
             let deletedWhileUnbound = Mutex<[String]>([])
-            _ = await cluster.server.addHook(.init(times: nil, matching: {
-                $0.method == "DELETE" && $0.path.hasPrefix("/apis/snapshot.storage.k8s.io/v1/namespaces/db/volumesnapshots/") && $0.path.contains("-seed-")
-            }) { request, server in
-                if await claimIsBound(server) != true { deletedWhileUnbound.withLock { $0.append(request.path) } }
-                signal.yield()
-                return .proceed
-            })
+            _ = await cluster.server.addHook(
+                .init(
+                    times: nil,
+                    matching: {
+                        $0.method == "DELETE" && $0.path.hasPrefix("/apis/snapshot.storage.k8s.io/v1/namespaces/db/volumesnapshots/")
+                            && $0.path.contains("-seed-")
+                    }
+                ) { request, server in
+                    if await claimIsBound(server) != true { deletedWhileUnbound.withLock { $0.append(request.path) } }
+                    signal.yield()
+                    return .proceed
+                })
             // The provisioner binds the claim only after that.
-            _ = await cluster.server.addHook(.init(times: 1, matching: { $0.method == "PUT" && $0.path == claimPath }) { _, _ in
-                for await _ in actedOn { break }
-                return .proceed
-            })
+            _ = await cluster.server.addHook(
+                .init(times: 1, matching: { $0.method == "PUT" && $0.path == claimPath }) { _, _ in
+                    for await _ in actedOn { break }
+                    return .proceed
+                })
 
-            try await cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: back, namespace: db}\nspec: {backup: db-1}")
+            try await cluster.server.load(
+                yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: back, namespace: db}\nspec: {backup: db-1}")
             let restore = try await setup.finished("Restore", namespace: "db", name: "back")
-            #expect(restore["status"]?["phase"] == "Completed" && restore["status"]?["volumesRestored"] == ["db/data"], "\(restore.json.serializedString())")
+            #expect(
+                restore["status"]?["phase"] == "Completed" && restore["status"]?["volumesRestored"] == ["db/data"],
+                "\(restore.json.serializedString())")
             #expect(failures.withLock { $0 } > outage, "the claim could not be read, then could")
-            let log = await cluster.server.requests().filter { $0.path.contains("persistentvolumeclaims/data") || $0.path.contains("-seed-") }.map { "\($0.method) \($0.path) \($0.status)" }
+            let log = await cluster.server.requests().filter {
+                $0.path.contains("persistentvolumeclaims/data") || $0.path.contains("-seed-")
+            }.map { "\($0.method) \($0.path) \($0.status)" }
             #expect(deletedWhileUnbound.withLock { $0 }.isEmpty, "no seeded snapshot is deleted under an unbound claim: \(log)")
             #expect(await snapshotNames(cluster).isEmpty, "the seeded snapshot goes once the claim is bound")
-            #expect(try file("/hello.txt", inFileSystem: try await csiVolumeFile(cluster, claim: "data", live: live)) == "hello from the volume")
+            #expect(
+                try file("/hello.txt", inFileSystem: try await csiVolumeFile(cluster, claim: "data", live: live)) == "hello from the volume"
+            )
         }
     }
 }

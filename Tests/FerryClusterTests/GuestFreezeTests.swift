@@ -1,6 +1,6 @@
 import FerryKube
-import FerryKubeTestSupport
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -18,28 +18,29 @@ extension AgentTests {
             let hostRoot = "\(cluster.directory)/host"
             try await installCSIVolume(setup)
             _ = try await cluster.load("crds/kubevirt.yaml")
-            try await cluster.server.load(yaml: """
-                apiVersion: kubevirt.io/v1
-                kind: VirtualMachine
-                metadata: {name: vm1, namespace: db, labels: {app: db}}
-                spec:
-                  runStrategy: Always
-                  template:
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: kubevirt.io/v1
+                    kind: VirtualMachine
+                    metadata: {name: vm1, namespace: db, labels: {app: db}}
+                    spec:
+                      runStrategy: Always
+                      template:
+                        spec:
+                          domain: {devices: {disks: [{name: root, disk: {bus: virtio}}]}, resources: {requests: {memory: 1Gi}}}
+                          volumes: [{name: root, persistentVolumeClaim: {claimName: data}}]
+                    ---
+                    apiVersion: kubevirt.io/v1
+                    kind: VirtualMachineInstance
+                    metadata: {name: vm1, namespace: db}
                     spec:
                       domain: {devices: {disks: [{name: root, disk: {bus: virtio}}]}, resources: {requests: {memory: 1Gi}}}
                       volumes: [{name: root, persistentVolumeClaim: {claimName: data}}]
-                ---
-                apiVersion: kubevirt.io/v1
-                kind: VirtualMachineInstance
-                metadata: {name: vm1, namespace: db}
-                spec:
-                  domain: {devices: {disks: [{name: root, disk: {bus: virtio}}]}, resources: {requests: {memory: 1Gi}}}
-                  volumes: [{name: root, persistentVolumeClaim: {claimName: data}}]
-                status:
-                  phase: Running
-                  nodeName: node-1
-                  conditions: [{type: Ready, status: "True"}, {type: AgentConnected, status: "True"}]
-                """)
+                    status:
+                      phase: Running
+                      nodeName: node-1
+                      conditions: [{type: Ready, status: "True"}, {type: AgentConnected, status: "True"}]
+                    """)
             let server = cluster.server
             let frozenAtCut = Mutex<[String: String]>([:])
             let run = try runCSI(setup, live: live, hostRoot: hostRoot) { name, _, _ in
@@ -53,7 +54,9 @@ extension AgentTests {
             #expect(frozenAtCut.withLock { $0 } == ["ferry-db-1-0": "frozen"], "the snapshot is cut while the guest is frozen")
             let vmi = await server.object(apiVersion: "kubevirt.io/v1", kind: "VirtualMachineInstance", namespace: "db", name: "vm1")
             #expect(vmi?["status"]?["fsFreezeStatus"] == nil, "thawed after the snapshot")
-            let calls = await server.requests().filter { $0.path.hasPrefix("/apis/subresources.kubevirt.io/") }.map { "\($0.method) \($0.path.split(separator: "/").last!) \($0.status)" }
+            let calls = await server.requests().filter { $0.path.hasPrefix("/apis/subresources.kubevirt.io/") }.map {
+                "\($0.method) \($0.path.split(separator: "/").last!) \($0.status)"
+            }
             #expect(calls == ["PUT freeze 200", "PUT unfreeze 200"])
             #expect(try await restoredVolume(setup, snapshot: try #require(backup["status"]?["snapshot"]?.stringValue)) == original)
 

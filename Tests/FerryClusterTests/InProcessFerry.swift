@@ -1,6 +1,7 @@
-@testable import ferry
 import FerryTestSupport
 import Foundation
+
+@testable import ferry
 
 /// `ferry coordinator` or `ferry agent` run inside the test process: the chart's command line
 /// parsed by the CLI's own parser, the pod's environment given explicitly (none of the test
@@ -33,7 +34,9 @@ final class InProcessFerry: Sendable {
     func kill() { task.cancel() }
 
     private static func flags(_ arguments: [String], subcommand: String) throws -> ArraySlice<String> {
-        guard arguments.first == subcommand else { throw CLIError("the chart's command line does not start with \(subcommand): \(arguments)") }
+        guard arguments.first == subcommand else {
+            throw CLIError("the chart's command line does not start with \(subcommand): \(arguments)")
+        }
         return arguments.dropFirst()
     }
 }
@@ -58,14 +61,17 @@ enum Launch: String, CaseIterable, Sendable, CustomStringConvertible {
 
     var description: String { rawValue }
 
-    func coordinator(_ setup: CoordinatorTests.Setup, identity: String = "coordinator", _ extra: [String] = []) throws -> any ClusterProcess {
+    func coordinator(_ setup: CoordinatorTests.Setup, identity: String = "coordinator", _ extra: [String] = []) throws -> any ClusterProcess
+    {
         switch self {
         case .binary: try setup.coordinator(identity: identity, extra)
         case .inProcess: try setup.coordinatorInProcess(identity: identity, extra)
         }
     }
 
-    func agent(_ setup: CoordinatorTests.Setup, identity: String, node: String = "node-1", _ extra: [String] = []) throws -> any ClusterProcess {
+    func agent(_ setup: CoordinatorTests.Setup, identity: String, node: String = "node-1", _ extra: [String] = []) throws
+        -> any ClusterProcess
+    {
         switch self {
         case .binary: try setup.agent(identity: identity, node: node, extra)
         case .inProcess: try setup.agentInProcess(identity: identity, node: node, extra)

@@ -19,14 +19,20 @@ import Testing
             let size: Int64 = 512 << 30
             var random = DeterministicBytes(seed: 1212)
             let head = Data(random.bytes(3 << 20)), tail = Data(random.bytes(1 << 20))
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: { FileManager.default.createFile(atPath: device, contents: nil); return device }()))
+            let handle = try FileHandle(
+                forWritingTo: URL(
+                    fileURLWithPath: {
+                        FileManager.default.createFile(atPath: device, contents: nil); return device
+                    }()))
             try handle.write(contentsOf: head)
             try handle.seek(toOffset: UInt64(size) - UInt64(tail.count))
             try handle.write(contentsOf: tail)
             try handle.close()
 
             let ferry = FerryProcess(password: "coordinator-test-password")
-            let initialized = try await ferry.run(["repo", "init", "--repo", setup.repository, "--block-size", "1M", "--block-map-page-entries", "16"])
+            let initialized = try await ferry.run([
+                "repo", "init", "--repo", setup.repository, "--block-size", "1M", "--block-map-page-entries", "16",
+            ])
             #expect(initialized.succeeded, "\(initialized)")
             try await tests.install(setup, device: device)
             let coordinator = try setup.coordinator(identity: "coordinator")
@@ -36,7 +42,8 @@ import Testing
 
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
-            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
+            let unit = try #require(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
             #expect(unit["status"]?["pageList"]?["count"] == 32768, "\(unit["status"]?["pageList"] ?? nil)")
             #expect(unit.json.serialized().count < 16 << 10, "the unit's status is small: \(unit.json.serialized().count) bytes")
 

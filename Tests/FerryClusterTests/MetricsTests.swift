@@ -1,6 +1,6 @@
 import FerryKube
-import FerryKubeTestSupport
 import FerryKubeTestServer
+import FerryKubeTestSupport
 import FerryTestSupport
 import Foundation
 import Testing
@@ -45,11 +45,14 @@ extension AgentTests {
             #expect(coordinatorMetrics.contains("ferry_backup_duration_seconds_count{namespace=\"db\"} 1\n"))
             let stored = try #require(backup["status"]?["bytesStored"]?.intValue)
             #expect(coordinatorMetrics.contains("ferry_backup_stored_bytes_total{namespace=\"db\"} \(stored)\n"))
-            let last = coordinatorMetrics.split(separator: "\n").first { $0.hasPrefix("ferry_backup_last_success_timestamp_seconds{namespace=\"db\",plan=\"db\"} ") }
+            let last = coordinatorMetrics.split(separator: "\n").first {
+                $0.hasPrefix("ferry_backup_last_success_timestamp_seconds{namespace=\"db\",plan=\"db\"} ")
+            }
             let when = try #require(last.flatMap { Double($0.split(separator: " ").last ?? "") })
             #expect(abs(when - Date().timeIntervalSince1970) < 600, "\(last ?? "")")
 
-            let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
+            let unit = try #require(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
             let read = try #require(unit["status"]?["result"]?["stats"]?["bytesRead"]?.intValue)
             let agentMetrics = try await scrape("http://127.0.0.1:\(agentPort)/metrics")
             #expect(agentMetrics.contains("ferry_agent_units_total{direction=\"Backup\",phase=\"Succeeded\"} 1\n"), "\(agentMetrics)")

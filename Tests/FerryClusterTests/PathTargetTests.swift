@@ -13,8 +13,11 @@ import Testing
     func agent(_ setup: CoordinatorTests.Setup, seeing directory: String) throws -> ChildProcess {
         try setup.agent(
             identity: "elsewhere",
-            prefix: ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", #"mount --bind "$1" "$2" && shift 2 && exec "$@""#, "sh",
-                     directory, setup.repository])
+            prefix: [
+                "/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                #"mount --bind "$1" "$2" && shift 2 && exec "$@""#, "sh",
+                directory, setup.repository,
+            ])
     }
 
     func files(under directory: String) -> Set<String> {

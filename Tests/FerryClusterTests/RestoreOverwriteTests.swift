@@ -10,7 +10,9 @@ import Testing
 /// VM uses it.
 @Suite(.serialized, .timeLimit(.minutes(10))) struct RestoreOverwriteTests {
     /// db/data on node-1, backed up (holding `backedUp`); then the device holds `live`.
-    func backedUpVolume(_ setup: CoordinatorTests.Setup, cluster: KubeTestCluster) async throws -> (device: String, backedUp: Data, live: Data) {
+    func backedUpVolume(_ setup: CoordinatorTests.Setup, cluster: KubeTestCluster) async throws -> (
+        device: String, backedUp: Data, live: Data
+    ) {
         let tests = AgentTests()
         let device = "\(cluster.directory)/pv-data.img"
         let backedUp = try tests.writeDevice(device, seed: 808)
@@ -25,7 +27,8 @@ import Testing
 
     func restore(_ setup: CoordinatorTests.Setup, name: String, existingVolumes: String? = nil) async throws -> KubeObject {
         let extra = existingVolumes.map { ", existingVolumes: \($0)" } ?? ""
-        try await setup.cluster.server.load(yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: \(name), namespace: db}\nspec: {backup: db-1\(extra)}")
+        try await setup.cluster.server.load(
+            yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: \(name), namespace: db}\nspec: {backup: db-1\(extra)}")
         return try await setup.finished("Restore", namespace: "db", name: name)
     }
 
@@ -50,24 +53,28 @@ import Testing
 
             // Asked to overwrite, but the pod still uses the claim.
             let inUse = try await restore(setup, name: "over-used", existingVolumes: "Overwrite")
-            #expect(inUse["status"]?["volumesSkipped"]?[0]?.stringValue?.contains("is in use by pod db/db-0") == true, "\(inUse.json.serializedString())")
+            #expect(
+                inUse["status"]?["volumesSkipped"]?[0]?.stringValue?.contains("is in use by pod db/db-0") == true,
+                "\(inUse.json.serializedString())")
             #expect(try Data(contentsOf: URL(fileURLWithPath: device)) == live)
 
             // A running VM uses it.
             await cluster.server.delete(apiVersion: "v1", kind: "Pod", namespace: "db", name: "db-0")
             try await cluster.load("crds/kubevirt.yaml")
-            try await cluster.server.load(yaml: """
-                apiVersion: kubevirt.io/v1
-                kind: VirtualMachineInstance
-                metadata: {name: vm1, namespace: db}
-                spec:
-                  domain: {devices: {disks: [{name: data, disk: {bus: virtio}}]}}
-                  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
-                status: {phase: Running}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: kubevirt.io/v1
+                    kind: VirtualMachineInstance
+                    metadata: {name: vm1, namespace: db}
+                    spec:
+                      domain: {devices: {disks: [{name: data, disk: {bus: virtio}}]}}
+                      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+                    status: {phase: Running}
+                    """)
             let vmUses = try await restore(setup, name: "over-vm", existingVolumes: "Overwrite")
-            #expect(vmUses["status"]?["volumesSkipped"]?[0]?.stringValue?.contains("VirtualMachineInstance db/vm1") == true,
-                    "\(vmUses.json.serializedString())")
+            #expect(
+                vmUses["status"]?["volumesSkipped"]?[0]?.stringValue?.contains("VirtualMachineInstance db/vm1") == true,
+                "\(vmUses.json.serializedString())")
             #expect(try Data(contentsOf: URL(fileURLWithPath: device)) == live)
 
             // Nothing uses it any more (the last Restore brought the pod back from the backup, as
@@ -75,8 +82,9 @@ import Testing
             await cluster.server.delete(apiVersion: "kubevirt.io/v1", kind: "VirtualMachineInstance", namespace: "db", name: "vm1")
             await cluster.server.delete(apiVersion: "v1", kind: "Pod", namespace: "db", name: "db-0")
             let written = try await restore(setup, name: "over", existingVolumes: "Overwrite")
-            #expect(written["status"]?["phase"] == "Completed" && written["status"]?["volumesRestored"] == ["db/data"],
-                    "\(written.json.serializedString())")
+            #expect(
+                written["status"]?["phase"] == "Completed" && written["status"]?["volumesRestored"] == ["db/data"],
+                "\(written.json.serializedString())")
             #expect(try Data(contentsOf: URL(fileURLWithPath: device)) == backedUp)
         }
     }

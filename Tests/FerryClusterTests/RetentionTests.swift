@@ -61,12 +61,13 @@ import Testing
         }
         try await setup.cluster.server.load(yaml: yaml)
         try await setup.target(in: "app")
-        try await setup.cluster.server.load(yaml: """
-            apiVersion: ferry.dev/v1alpha1
-            kind: BackupPlan
-            metadata: {name: db, namespace: app}
-            spec: {target: local, components: {labelSelector: {matchLabels: {app: db}}}, retention: {keepLast: 1}}
-            """)
+        try await setup.cluster.server.load(
+            yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: db, namespace: app}
+                spec: {target: local, components: {labelSelector: {matchLabels: {app: db}}}, retention: {keepLast: 1}}
+                """)
     }
 
     @Test func aFailedVolumeKeepsItsLastGoodCopyUnderKeepLastOne() async throws {
@@ -94,7 +95,9 @@ import Testing
 
             let ferry = FerryProcess(password: "coordinator-test-password")
             let listing = try JSONValue(parsing: try await ferry.run(["snapshots", "--repo", setup.repository, "--json"]).stdout)
-            #expect(listing.arrayValue?.contains { $0["id"]?.stringValue == good } == true, "the only snapshot holding app/logs is kept: \(listing)")
+            #expect(
+                listing.arrayValue?.contains { $0["id"]?.stringValue == good } == true,
+                "the only snapshot holding app/logs is kept: \(listing)")
             let out = "\(cluster.directory)/logs-restored.img"
             let restore = try await ferry.run(["restore", good, out, "--volume", "app/logs", "--repo", setup.repository])
             #expect(restore.succeeded, "\(restore)")

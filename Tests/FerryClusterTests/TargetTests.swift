@@ -11,31 +11,32 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10))) struct TargetTests {
     /// A namespace with a password Secret, a Target as given and a plan of one ConfigMap.
     func install(_ setup: CoordinatorTests.Setup, namespace: String, target: String) async throws {
-        try await setup.cluster.server.load(yaml: """
-            apiVersion: v1
-            kind: Namespace
-            metadata: {name: \(namespace)}
-            ---
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: ferry-repository, namespace: \(namespace)}
-            data: {password: \(Data("coordinator-test-password".utf8).base64EncodedString())}
-            ---
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: settings, namespace: \(namespace), labels: {app: web}}
-            data: {a: b}
-            ---
-            apiVersion: ferry.dev/v1alpha1
-            kind: Target
-            metadata: {name: repo, namespace: \(namespace)}
-            spec: \(target)
-            ---
-            apiVersion: ferry.dev/v1alpha1
-            kind: BackupPlan
-            metadata: {name: web, namespace: \(namespace)}
-            spec: {target: repo, components: {labelSelector: {matchLabels: {app: web}}}}
-            """)
+        try await setup.cluster.server.load(
+            yaml: """
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: \(namespace)}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: ferry-repository, namespace: \(namespace)}
+                data: {password: \(Data("coordinator-test-password".utf8).base64EncodedString())}
+                ---
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: settings, namespace: \(namespace), labels: {app: web}}
+                data: {a: b}
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: Target
+                metadata: {name: repo, namespace: \(namespace)}
+                spec: \(target)
+                ---
+                apiVersion: ferry.dev/v1alpha1
+                kind: BackupPlan
+                metadata: {name: web, namespace: \(namespace)}
+                spec: {target: repo, components: {labelSelector: {matchLabels: {app: web}}}}
+                """)
     }
 
     /// Waits (on a watch) until the Target's status has a phase; returns the Target.
@@ -70,7 +71,8 @@ import Testing
         try await withKubeTestCluster { cluster in
             let setup = try await CoordinatorTests.Setup.make(cluster)
             let path = "\(cluster.directory)/new-repository"
-            try await install(setup, namespace: "web", target: "{path: \(path), encryptionSecret: {name: ferry-repository}, initialize: true}")
+            try await install(
+                setup, namespace: "web", target: "{path: \(path), encryptionSecret: {name: ferry-repository}, initialize: true}")
             let coordinator = try setup.coordinator(identity: "alpha")
             defer { coordinator.kill() }
             let target = try await checked(setup, namespace: "web")

@@ -28,7 +28,8 @@ extension AgentTests {
 
     /// The block-map page ids of a snapshot's only volume, read from the repository.
     func pages(_ setup: CoordinatorTests.Setup, snapshot: String) async throws -> [ChunkID] {
-        let repository = try await Repository.open(store: try LocalDirectoryStore(root: setup.repository), password: Array(Self.rangePassword.utf8))
+        let repository = try await Repository.open(
+            store: try LocalDirectoryStore(root: setup.repository), password: Array(Self.rangePassword.utf8))
         return try await repository.snapshot(matching: snapshot).manifest.volumes[0].pages
     }
 
@@ -51,16 +52,22 @@ extension AgentTests {
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
             var ranges: [JSONValue] = []
             for index in 0..<3 {
-                let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-\(index)"))
+                let unit = try #require(
+                    await cluster.server.object(
+                        apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-\(index)"))
                 ranges.append(unit["spec"]?["range"] ?? .null)
                 #expect(unit["spec"]?["volume"] == "db/data" && unit["status"]?["phase"] == "Succeeded")
             }
             #expect(ranges == [["firstPage": 0, "pageCount": 2], ["firstPage": 2, "pageCount": 3], ["firstPage": 5]])
-            #expect(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-3") == nil)
+            #expect(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-3")
+                    == nil)
             let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
             #expect(try await restoredVolume(setup, snapshot: snapshot) == original)
 
-            let single = try await FerryProcess(password: Self.rangePassword).run(["backup", device, "--repo", setup.repository, "--name", "single"])
+            let single = try await FerryProcess(password: Self.rangePassword).run([
+                "backup", device, "--repo", setup.repository, "--name", "single",
+            ])
             #expect(single.succeeded, "\(single)")
             let joined = try await pages(setup, snapshot: snapshot)
             let singlePass = try await pages(setup, snapshot: single.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -86,14 +93,18 @@ extension AgentTests {
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
             var nodes: Set<String> = []
             for index in 0..<2 {
-                let unit = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-\(index)"))
+                let unit = try #require(
+                    await cluster.server.object(
+                        apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-\(index)"))
                 nodes.insert(unit["spec"]?["node"]?.stringValue ?? "")
                 #expect(unit["status"]?["agent"]?.stringValue == "agent-\(unit["spec"]?["node"]?.stringValue ?? "")")
             }
             #expect(nodes == ["node-2", "node-3"])
             let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
             #expect(try await restoredVolume(setup, snapshot: snapshot) == original)
-            #expect(await cluster.server.objects(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db").map(\.name) == ["data"], "both exposures are gone")
+            #expect(
+                await cluster.server.objects(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db").map(\.name) == ["data"],
+                "both exposures are gone")
         }
     }
 }

@@ -26,8 +26,10 @@ import Testing
             enum Heard: Equatable { case work(String), deleted(String) }
             let (heard, hear) = AsyncStream<Heard>.makeStream()
             let queue = Task {
-                try await FerryClient(cluster.client).forEachWorkItem(VolumeTransfer.self, namespace: "db", where: { _ in true },
-                                                                      deleted: { hear.yield(.deleted($0.name)) }) { hear.yield(.work($0.name)) }
+                try await FerryClient(cluster.client).forEachWorkItem(
+                    VolumeTransfer.self, namespace: "db", where: { _ in true },
+                    deleted: { hear.yield(.deleted($0.name)) }
+                ) { hear.yield(.work($0.name)) }
             }
             defer { queue.cancel() }
             var events = heard.makeAsyncIterator()
@@ -36,12 +38,13 @@ import Testing
             // When the queue watches again, "a" is gone and the history that said so too (410):
             // the queue relists and finds "b" but no "a".
             let unitB = unit("b")
-            _ = await cluster.server.addHook(.init(times: 1, matching: { $0.query["watch"] == "true" }) { _, server in
-                _ = await server.delete(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "a")
-                _ = try? await server.load(yaml: unitB)
-                await server.compactHistory()
-                return .proceed
-            })
+            _ = await cluster.server.addHook(
+                .init(times: 1, matching: { $0.query["watch"] == "true" }) { _, server in
+                    _ = await server.delete(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "a")
+                    _ = try? await server.load(yaml: unitB)
+                    await server.compactHistory()
+                    return .proceed
+                })
             await cluster.server.endWatches()
             var after: [Heard] = []
             while let next = await events.next() {

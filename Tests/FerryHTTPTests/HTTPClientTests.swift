@@ -20,7 +20,10 @@ import Testing
 
     @Test func getReturnsStatusHeadersAndBody() async throws {
         let server = try LoopbackHTTPServer { request in
-            .response(WireResponse(status: 203, headers: [("X-Thing", "a b"), ("X-Multi", "1"), ("x-multi", "2")], body: Array("hello \(request.target)".utf8)))
+            .response(
+                WireResponse(
+                    status: 203, headers: [("X-Thing", "a b"), ("X-Multi", "1"), ("x-multi", "2")],
+                    body: Array("hello \(request.target)".utf8)))
         }
         let client = try HTTPClient()
         let response = try await client.send(HTTPRequest(url: server.baseURL + "/path?q=1"))
@@ -66,13 +69,15 @@ import Testing
         let chunks = (0..<40).map { index in [UInt8](repeating: UInt8(index), count: 50_000 + index) }
         let expected = chunks.flatMap { $0 }
 
-        let known = try await client.send(HTTPRequest(
-            method: .put, url: server.baseURL + "/known",
-            body: .stream(length: Int64(expected.count), ChunkSequence(chunks: chunks))))
+        let known = try await client.send(
+            HTTPRequest(
+                method: .put, url: server.baseURL + "/known",
+                body: .stream(length: Int64(expected.count), ChunkSequence(chunks: chunks))))
         #expect(known.body == expected)
         #expect(known.headers["X-Transfer-Encoding"] == nil)
 
-        let unknown = try await client.send(HTTPRequest(method: .post, url: server.baseURL + "/unknown", body: .stream(ChunkSequence(chunks: chunks))))
+        let unknown = try await client.send(
+            HTTPRequest(method: .post, url: server.baseURL + "/unknown", body: .stream(ChunkSequence(chunks: chunks))))
         #expect(unknown.body == expected)
         #expect(unknown.headers["X-Transfer-Encoding"] == "chunked")
     }
@@ -82,19 +87,22 @@ import Testing
         let client = try HTTPClient(configuration: HTTPClientConfiguration(timeouts: Self.patient))
         let chunks = [[UInt8](repeating: 1, count: 1000)]
         await #expect {
-            _ = try await client.send(HTTPRequest(method: .put, url: server.baseURL + "/x", body: .stream(length: 999, ChunkSequence(chunks: chunks))))
+            _ = try await client.send(
+                HTTPRequest(method: .put, url: server.baseURL + "/x", body: .stream(length: 999, ChunkSequence(chunks: chunks))))
         } throws: { error in
             guard case let .bodySourceFailed(_, detail) = error as? HTTPError else { return false }
             return detail.contains("999")
         }
         await #expect {
-            _ = try await client.send(HTTPRequest(method: .put, url: server.baseURL + "/x", body: .stream(length: 2000, ChunkSequence(chunks: chunks))))
+            _ = try await client.send(
+                HTTPRequest(method: .put, url: server.baseURL + "/x", body: .stream(length: 2000, ChunkSequence(chunks: chunks))))
         } throws: { error in
             guard case let .bodySourceFailed(_, detail) = error as? HTTPError else { return false }
             return detail.contains("1000") && detail.contains("2000")
         }
         await #expect {
-            _ = try await client.send(HTTPRequest(method: .put, url: server.baseURL + "/x", body: .stream(ChunkSequence(chunks: chunks, failAfter: 1))))
+            _ = try await client.send(
+                HTTPRequest(method: .put, url: server.baseURL + "/x", body: .stream(ChunkSequence(chunks: chunks, failAfter: 1))))
         } throws: { error in
             guard case let .bodySourceFailed(_, detail) = error as? HTTPError else { return false }
             return detail.contains("chunk source failed")
@@ -166,7 +174,9 @@ import Testing
     }
 
     @Test func headersRedactCredentials() {
-        let headers: HTTPHeaders = ["Authorization": "AWS4-HMAC-SHA256 Credential=x, Signature=abc", "X-Amz-Security-Token": "tok", "Host": "h"]
+        let headers: HTTPHeaders = [
+            "Authorization": "AWS4-HMAC-SHA256 Credential=x, Signature=abc", "X-Amz-Security-Token": "tok", "Host": "h",
+        ]
         let text = headers.description
         #expect(!text.contains("Signature=abc"))
         #expect(!text.contains("tok"))

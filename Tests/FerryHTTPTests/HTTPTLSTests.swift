@@ -30,7 +30,9 @@ import Testing
             return !error.isTransient && error.description.contains("--ca-file")
         }
         // Trusting some other CA is no better.
-        let other = try HTTPClient(configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: .file(certificates.otherCACertificate))))
+        let other = try HTTPClient(
+            configuration: HTTPClientConfiguration(
+                tls: HTTPTLSConfiguration(certificateAuthorities: .file(certificates.otherCACertificate))))
         await #expect {
             _ = try await other.send(HTTPRequest(url: server.url))
         } throws: { error in
@@ -42,7 +44,8 @@ import Testing
     @Test func trustedThroughCAFileOrCAData() async throws {
         let server = try TLSTestServer(certificates: certificates, directory: directory.path)
         defer { server.stop() }
-        let byFile = try HTTPClient(configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: .file(certificates.caCertificate))))
+        let byFile = try HTTPClient(
+            configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: .file(certificates.caCertificate))))
         #expect(try await byFile.send(HTTPRequest(url: server.url)).status == 200)
         let pem = try TestCertificates.contents(certificates.caCertificate)
         let byData = try HTTPClient(configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: .data(pem))))
@@ -61,7 +64,8 @@ import Testing
         let server = try TLSTestServer(certificates: certificates, requireClientCertificate: true, directory: directory.path)
         defer { server.stop() }
         let ca = HTTPTLSConfiguration.PEMSource.file(certificates.caCertificate)
-        let withoutCertificate = try HTTPClient(configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: ca)))
+        let withoutCertificate = try HTTPClient(
+            configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: ca)))
         await #expect {
             _ = try await withoutCertificate.send(HTTPRequest(url: server.url))
         } throws: { error in
@@ -71,24 +75,32 @@ import Testing
             default: return false
             }
         }
-        let inMemory = try HTTPClient(configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(
-            certificateAuthorities: ca,
-            clientCertificate: .data(try TestCertificates.contents(certificates.clientCertificate)),
-            clientKey: .data(try TestCertificates.contents(certificates.clientKey)))))
+        let inMemory = try HTTPClient(
+            configuration: HTTPClientConfiguration(
+                tls: HTTPTLSConfiguration(
+                    certificateAuthorities: ca,
+                    clientCertificate: .data(try TestCertificates.contents(certificates.clientCertificate)),
+                    clientKey: .data(try TestCertificates.contents(certificates.clientKey)))))
         #expect(try await inMemory.send(HTTPRequest(url: server.url)).status == 200)
-        let fromFiles = try HTTPClient(configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(
-            certificateAuthorities: ca, clientCertificate: .file(certificates.clientCertificate), clientKey: .file(certificates.clientKey))))
+        let fromFiles = try HTTPClient(
+            configuration: HTTPClientConfiguration(
+                tls: HTTPTLSConfiguration(
+                    certificateAuthorities: ca, clientCertificate: .file(certificates.clientCertificate),
+                    clientKey: .file(certificates.clientKey))))
         #expect(try await fromFiles.send(HTTPRequest(url: server.url)).status == 200)
     }
 
     @Test func unreadableOrBrokenTLSMaterialIsAConfigurationError() async throws {
         #expect(throws: HTTPError.self) {
-            _ = try HTTPClient(configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: .file(directory.file("missing.pem")))))
+            _ = try HTTPClient(
+                configuration: HTTPClientConfiguration(
+                    tls: HTTPTLSConfiguration(certificateAuthorities: .file(directory.file("missing.pem")))))
         }
         let server = try TLSTestServer(certificates: certificates, directory: directory.path)
         defer { server.stop() }
         try directory.write("garbage.pem", "not a certificate\n")
-        let broken = try HTTPClient(configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: .file(directory.file("garbage.pem")))))
+        let broken = try HTTPClient(
+            configuration: HTTPClientConfiguration(tls: HTTPTLSConfiguration(certificateAuthorities: .file(directory.file("garbage.pem")))))
         await #expect {
             _ = try await broken.send(HTTPRequest(url: server.url))
         } throws: { error in

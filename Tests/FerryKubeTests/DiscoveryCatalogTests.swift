@@ -32,7 +32,10 @@ import Testing
 
     @Test func resolvesNamesLikeKubectl() throws {
         var catalog = try APIResourceCatalog(aggregated: try Fixtures.json("discovery/aggregated_v2.json"))
-        catalog.merge(APIResourceCatalog(resources: try APIResourceCatalog.resources(fromResourceList: try Fixtures.json("discovery/api__v1.json")), preferredVersions: ["": "v1"]))
+        catalog.merge(
+            APIResourceCatalog(
+                resources: try APIResourceCatalog.resources(fromResourceList: try Fixtures.json("discovery/api__v1.json")),
+                preferredVersions: ["": "v1"]))
         for text in ["deploy", "deployment", "deployments", "Deployment", "deployments.apps", "deployments.v1.apps"] {
             #expect(catalog.resolve(text).map(\.groupKind) == [GroupKind(group: "apps", kind: "Deployment")], "\(text)")
         }
@@ -46,7 +49,9 @@ import Testing
     @Test func rejectsMalformedDocuments() {
         #expect(throws: DiscoveryDocumentError.self) { try APIResourceCatalog(aggregated: ["kind": "APIGroupList"]) }
         #expect(throws: DiscoveryDocumentError.self) {
-            try APIResourceCatalog(aggregated: ["kind": "APIGroupDiscoveryList", "items": [["metadata": ["name": "x"], "versions": [["resources": []]]]]])
+            try APIResourceCatalog(aggregated: [
+                "kind": "APIGroupDiscoveryList", "items": [["metadata": ["name": "x"], "versions": [["resources": []]]]],
+            ])
         }
         #expect(throws: DiscoveryDocumentError.self) { try APIResourceCatalog.resources(fromResourceList: ["resources": []]) }
     }
@@ -54,7 +59,8 @@ import Testing
     @Test func buildsObjectPaths() throws {
         let catalog = try APIResourceCatalog(aggregated: try Fixtures.json("discovery/aggregated_v2.json"))
         let deployments = try #require(catalog.resource(apiVersion: "apps/v1", kind: "Deployment"))
-        #expect(deployments.path(namespace: "ns", name: "web", subresource: "status") == "/apis/apps/v1/namespaces/ns/deployments/web/status")
+        #expect(
+            deployments.path(namespace: "ns", name: "web", subresource: "status") == "/apis/apps/v1/namespaces/ns/deployments/web/status")
         #expect(deployments.path() == "/apis/apps/v1/deployments")
         let classes = try #require(catalog.resource(apiVersion: "storage.k8s.io/v1", kind: "StorageClass"))
         #expect(classes.path(namespace: "ignored", name: "fast") == "/apis/storage.k8s.io/v1/storageclasses/fast")
@@ -63,11 +69,15 @@ import Testing
 
 @Suite struct TypedViewTests {
     @Test func podSpecsOfEveryWorkloadKind() throws {
-        let template: JSONValue = ["spec": ["serviceAccountName": "builder", "volumes": [["name": "cache", "persistentVolumeClaim": ["claimName": "c"]]]]]
-        let cronJob = KubeObject(apiVersion: "batch/v1", kind: "CronJob", name: "nightly", body: ["spec": ["jobTemplate": ["spec": ["template": template]]]])
+        let template: JSONValue = [
+            "spec": ["serviceAccountName": "builder", "volumes": [["name": "cache", "persistentVolumeClaim": ["claimName": "c"]]]]
+        ]
+        let cronJob = KubeObject(
+            apiVersion: "batch/v1", kind: "CronJob", name: "nightly", body: ["spec": ["jobTemplate": ["spec": ["template": template]]]])
         let spec = try #require(PodSpecView(of: cronJob))
         #expect(spec.volumes == [.init(name: "cache", claimName: "c")] && spec.serviceAccountName == "builder")
-        let deployment = KubeObject(apiVersion: "apps/v1", kind: "Deployment", name: "d", body: ["spec": ["template": ["spec": ["serviceAccountName": "default"]]]])
+        let deployment = KubeObject(
+            apiVersion: "apps/v1", kind: "Deployment", name: "d", body: ["spec": ["template": ["spec": ["serviceAccountName": "default"]]]])
         #expect(PodSpecView(of: deployment)?.serviceAccountName == nil, "the default account is not a dependency")
         #expect(PodSpecView(of: KubeObject(apiVersion: "v1", kind: "ConfigMap", name: "x")) == nil)
     }

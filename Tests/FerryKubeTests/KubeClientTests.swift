@@ -12,7 +12,9 @@ import Testing
         let (fallback, requests) = try await withCluster(options: legacy) { cluster in
             (try await cluster.client.resourceCatalog(), await cluster.server.requests())
         }
-        func key(_ r: APIResource) -> String { "\(r.group)/\(r.version)/\(r.name) \(r.kind) \(r.namespaced) \(r.verbs.sorted()) \(r.subresources.sorted())" }
+        func key(_ r: APIResource) -> String {
+            "\(r.group)/\(r.version)/\(r.name) \(r.kind) \(r.namespaced) \(r.verbs.sorted()) \(r.subresources.sorted())"
+        }
         #expect(Set(aggregated.resources.map(key)) == Set(fallback.resources.map(key)))
         #expect(aggregated.preferredVersions == fallback.preferredVersions)
         // Legacy discovery costs one request per group version.
@@ -24,13 +26,16 @@ import Testing
         try await withCluster { cluster in
             await #expect(throws: KubeError.self) { try await cluster.resource("cache.example.com/v1alpha1", "Memcached") }
             let crds = try await cluster.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
-            let crd = try YAMLDocuments.parseSingle(try Fixtures.text("operators/memcached-operator/config/crd/bases/cache.example.com_memcacheds.yaml"))
+            let crd = try YAMLDocuments.parseSingle(
+                try Fixtures.text("operators/memcached-operator/config/crd/bases/cache.example.com_memcacheds.yaml"))
             let created = try await cluster.client.create(crds, KubeObject(crd))
-            #expect(created["status"]?["conditions"]?.arrayValue?.contains { $0["type"] == "Established" && $0["status"] == "True" } == true)
+            #expect(
+                created["status"]?["conditions"]?.arrayValue?.contains { $0["type"] == "Established" && $0["status"] == "True" } == true)
             // Unknown kinds trigger one rediscovery.
             let memcacheds = try await cluster.resource("cache.example.com/v1alpha1", "Memcached")
             #expect(memcacheds.namespaced && memcacheds.hasStatus)
-            let sample = try YAMLDocuments.parseSingle(try Fixtures.text("operators/memcached-operator/config/samples/cache_v1alpha1_memcached.yaml"))
+            let sample = try YAMLDocuments.parseSingle(
+                try Fixtures.text("operators/memcached-operator/config/samples/cache_v1alpha1_memcached.yaml"))
             _ = try await cluster.client.create(memcacheds, KubeObject(sample), namespace: "default")
             #expect(try await cluster.client.list(memcacheds, namespace: "default").items.map(\.name) == ["memcached-sample"])
             // Deleting the CRD removes the resource and its objects.
@@ -92,9 +97,14 @@ import Testing
             _ = try await cluster.client.update(secrets, secret)
 
             let crds = try await cluster.resource("apiextensions.k8s.io/v1", "CustomResourceDefinition")
-            _ = try await cluster.client.create(crds, KubeObject(try YAMLDocuments.parseSingle(try Fixtures.text("operators/memcached-operator/config/crd/bases/cache.example.com_memcacheds.yaml"))))
+            _ = try await cluster.client.create(
+                crds,
+                KubeObject(
+                    try YAMLDocuments.parseSingle(
+                        try Fixtures.text("operators/memcached-operator/config/crd/bases/cache.example.com_memcacheds.yaml"))))
             let memcacheds = try await cluster.resource("cache.example.com/v1alpha1", "Memcached")
-            var cr = KubeObject(apiVersion: "cache.example.com/v1alpha1", kind: "Memcached", namespace: "default", name: "m", body: ["spec": ["size": 1]])
+            var cr = KubeObject(
+                apiVersion: "cache.example.com/v1alpha1", kind: "Memcached", namespace: "default", name: "m", body: ["spec": ["size": 1]])
             _ = try await cluster.client.create(memcacheds, cr)
             cr["spec"] = ["size": 2]
             do {
@@ -113,10 +123,14 @@ import Testing
         try await withCluster { cluster in
             let deployments = try await cluster.resource("apps/v1", "Deployment")
             let body: JSONValue = [
-                "spec": ["replicas": 1, "selector": ["matchLabels": ["app": "x"]], "template": ["metadata": ["labels": ["app": "x"]], "spec": ["containers": [["name": "c", "image": "i"]]]]],
+                "spec": [
+                    "replicas": 1, "selector": ["matchLabels": ["app": "x"]],
+                    "template": ["metadata": ["labels": ["app": "x"]], "spec": ["containers": [["name": "c", "image": "i"]]]],
+                ],
                 "status": ["replicas": 99],
             ]
-            let created = try await cluster.client.create(deployments, KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name: "web", body: body))
+            let created = try await cluster.client.create(
+                deployments, KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name: "web", body: body))
             #expect(created["status"] == nil, "status is dropped on create")
             #expect(created.generation == 1)
             var withStatus = created
@@ -137,7 +151,8 @@ import Testing
         try await withCluster { cluster in
             let configMaps = try await cluster.resource("v1", "ConfigMap")
             _ = try await cluster.client.create(configMaps, configMap("p", labels: ["a": "1"], data: ["x": "1", "y": "2"]))
-            let merged = try await cluster.client.patch(configMaps, namespace: "default", name: "p", type: .merge, patch: ["data": ["x": .null, "z": "3"]])
+            let merged = try await cluster.client.patch(
+                configMaps, namespace: "default", name: "p", type: .merge, patch: ["data": ["x": .null, "z": "3"]])
             #expect(merged["data"] == ["y": "2", "z": "3"])
             let jsonPatched = try await cluster.client.patch(
                 configMaps, namespace: "default", name: "p", type: .json,
@@ -145,7 +160,8 @@ import Testing
             #expect(jsonPatched["data"]?["y"] == "20" && jsonPatched.labels == ["a": "1", "b": "2"])
             // A failed JSON patch test is a 422 and changes nothing.
             await #expect(throws: KubeError.self) {
-                try await cluster.client.patch(configMaps, namespace: "default", name: "p", type: .json, patch: [["op": "test", "path": "/data/y", "value": "nope"]])
+                try await cluster.client.patch(
+                    configMaps, namespace: "default", name: "p", type: .json, patch: [["op": "test", "path": "/data/y", "value": "nope"]])
             }
             let applied = try await cluster.client.patch(
                 configMaps, namespace: "default", name: "fresh", type: .apply(fieldManager: "ferry-test", force: true),
@@ -155,15 +171,31 @@ import Testing
             let deployments = try await cluster.resource("apps/v1", "Deployment")
             let spec: JSONValue = [
                 "selector": ["matchLabels": ["app": "x"]],
-                "template": ["metadata": ["labels": ["app": "x"]], "spec": ["containers": [
-                    ["name": "a", "image": "a:1", "ports": [["containerPort": 80]]], ["name": "b", "image": "b:1"],
-                ]]],
+                "template": [
+                    "metadata": ["labels": ["app": "x"]],
+                    "spec": [
+                        "containers": [
+                            ["name": "a", "image": "a:1", "ports": [["containerPort": 80]]], ["name": "b", "image": "b:1"],
+                        ]
+                    ],
+                ],
             ]
-            _ = try await cluster.client.create(deployments, KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name: "d", body: ["spec": spec]))
+            _ = try await cluster.client.create(
+                deployments, KubeObject(apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name: "d", body: ["spec": spec]))
             // Strategic merge: containers merge by name, `$patch: delete` removes one.
             let strategic = try await cluster.client.patch(
                 deployments, namespace: "default", name: "d", type: .strategicMerge,
-                patch: ["spec": ["template": ["spec": ["containers": [["name": "a", "image": "a:2"], ["name": "b", "$patch": "delete"], ["name": "c", "image": "c:1"]]]]]])
+                patch: [
+                    "spec": [
+                        "template": [
+                            "spec": [
+                                "containers": [
+                                    ["name": "a", "image": "a:2"], ["name": "b", "$patch": "delete"], ["name": "c", "image": "c:1"],
+                                ]
+                            ]
+                        ]
+                    ]
+                ])
             let containers = strategic["spec"]?["template"]?["spec"]?["containers"]?.arrayValue ?? []
             #expect(containers.map { $0["name"]!.stringValue! } == ["a", "c"])
             #expect(containers[0]["image"] == "a:2" && containers[0]["ports"] != nil)
@@ -174,7 +206,8 @@ import Testing
         try await withCluster { cluster in
             let configMaps = try await cluster.resource("v1", "ConfigMap")
             let objects = (0..<25).map { i in
-                configMap(String(format: "cm-%02d", i), labels: ["parity": i % 2 == 0 ? "even" : "odd", "tier": i < 5 ? "gold" : "bronze"]).json
+                configMap(String(format: "cm-%02d", i), labels: ["parity": i % 2 == 0 ? "even" : "odd", "tier": i < 5 ? "gold" : "bronze"])
+                    .json
             }
             try await cluster.server.load(objects)
             var seen: [String] = []
@@ -204,7 +237,8 @@ import Testing
             // Continue tokens from before a compaction are expired (410).
             await cluster.server.compactHistory()
             do {
-                _ = try await cluster.client.list(configMaps, namespace: "default", options: ListOptions(limit: 10, continueToken: first.continueToken))
+                _ = try await cluster.client.list(
+                    configMaps, namespace: "default", options: ListOptions(limit: 10, continueToken: first.continueToken))
                 Issue.record("expired continue token accepted")
             } catch let error as KubeError {
                 #expect(error.isGone)
@@ -214,14 +248,18 @@ import Testing
 
     @Test func forbiddenCarriesTheRBACReason() async throws {
         try await withCluster { cluster in
-            await cluster.server.deny(.init(verbs: ["list"], resource: "secrets", namespace: "default", reason: "RBAC: role \"reader\" not found"))
+            await cluster.server.deny(
+                .init(verbs: ["list"], resource: "secrets", namespace: "default", reason: "RBAC: role \"reader\" not found"))
             let secrets = try await cluster.resource("v1", "Secret")
             do {
                 _ = try await cluster.client.list(secrets, namespace: "default")
                 Issue.record("denied list succeeded")
             } catch let error as KubeError {
                 guard case .forbidden(let status) = error else { throw error }
-                #expect(status.message == #"secrets is forbidden: User "system:admin" cannot list resource "secrets" in API group "" in the namespace "default": RBAC: role "reader" not found"#)
+                #expect(
+                    status.message
+                        == #"secrets is forbidden: User "system:admin" cannot list resource "secrets" in API group "" in the namespace "default": RBAC: role "reader" not found"#
+                )
             }
             // Other verbs and namespaces are still allowed.
             _ = try await cluster.client.list(secrets, namespace: "kube-system")
@@ -231,17 +269,19 @@ import Testing
     @Test func retriesThrottlingHonouringRetryAfter() async throws {
         try await withCluster(maxRetries: 2) { cluster in
             let configMaps = try await cluster.resource("v1", "ConfigMap")
-            await cluster.server.addHook(.init(times: 2, matching: { $0.method == "GET" && $0.path.hasSuffix("/configmaps") }) { _, _ in
-                .respond(status: 429, reason: "TooManyRequests", message: "slow down", retryAfterSeconds: 0)
-            })
+            await cluster.server.addHook(
+                .init(times: 2, matching: { $0.method == "GET" && $0.path.hasSuffix("/configmaps") }) { _, _ in
+                    .respond(status: 429, reason: "TooManyRequests", message: "slow down", retryAfterSeconds: 0)
+                })
             await cluster.server.clearRequests()
             _ = try await cluster.client.list(configMaps, namespace: "default")
             let statuses = await cluster.server.requests().filter { $0.path.hasSuffix("/configmaps") }.map(\.status)
             #expect(statuses == [429, 429, 200])
             // More failures than retries: the last error surfaces, typed.
-            await cluster.server.addHook(.init(times: 5, matching: { $0.method == "GET" && $0.path.hasSuffix("/configmaps") }) { _, _ in
-                .respond(status: 503, reason: "ServiceUnavailable", message: "etcd is sad", retryAfterSeconds: 0)
-            })
+            await cluster.server.addHook(
+                .init(times: 5, matching: { $0.method == "GET" && $0.path.hasSuffix("/configmaps") }) { _, _ in
+                    .respond(status: 503, reason: "ServiceUnavailable", message: "etcd is sad", retryAfterSeconds: 0)
+                })
             do {
                 _ = try await cluster.client.list(configMaps, namespace: "default")
                 Issue.record("expected failure after retries")
@@ -250,9 +290,10 @@ import Testing
                 #expect(status.code == 503 && status.message == "etcd is sad")
             }
             // A create is not retried without Retry-After (it may have happened).
-            await cluster.server.addHook(.init(times: 1, matching: { $0.method == "POST" }) { _, _ in
-                .respond(status: 500, reason: "InternalError", message: "boom")
-            })
+            await cluster.server.addHook(
+                .init(times: 1, matching: { $0.method == "POST" }) { _, _ in
+                    .respond(status: 500, reason: "InternalError", message: "boom")
+                })
             await #expect(throws: KubeError.self) { try await cluster.client.create(configMaps, configMap("once")) }
         }
     }
@@ -260,7 +301,8 @@ import Testing
     @Test func readsAreRetriedWhenTheConnectionDrops() async throws {
         try await withCluster { cluster in
             let configMaps = try await cluster.resource("v1", "ConfigMap")
-            await cluster.server.addHook(.init(times: 1, matching: { $0.method == "GET" && $0.path.hasSuffix("/configmaps") }) { _, _ in .closeConnection })
+            await cluster.server.addHook(
+                .init(times: 1, matching: { $0.method == "GET" && $0.path.hasSuffix("/configmaps") }) { _, _ in .closeConnection })
             await cluster.server.clearRequests()
             _ = try await cluster.client.list(configMaps, namespace: "default")
             #expect(await cluster.server.requests().filter { $0.path.hasSuffix("/configmaps") }.map(\.status) == [0, 200])
@@ -277,7 +319,8 @@ import Testing
             let second = try await cluster.client.create(configMaps, template)
             #expect(first.name.hasPrefix("job-") && first.name.count == 9 && first.name != second.name)
             let invalid = await #expect(throws: KubeError.self) {
-                try await cluster.client.create(configMaps, KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "Not_Valid"))
+                try await cluster.client.create(
+                    configMaps, KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "Not_Valid"))
             }
             #expect(invalid?.status?.causes.first?.field == "metadata.name")
             let missingNamespace = await #expect(throws: KubeError.self) {
@@ -297,7 +340,8 @@ import Testing
             _ = try await cluster.client.create(configMaps, configMap("other"))
             _ = try await cluster.client.patch(configMaps, namespace: "default", name: "w1", type: .merge, patch: ["data": ["a": "b"]])
             // Leaving the selector is a DELETED event for this watch.
-            _ = try await cluster.client.patch(configMaps, namespace: "default", name: "w1", type: .merge, patch: ["metadata": ["labels": ["app": "gone"]]])
+            _ = try await cluster.client.patch(
+                configMaps, namespace: "default", name: "w1", type: .merge, patch: ["metadata": ["labels": ["app": "gone"]]])
             var kinds: [String] = []
             for _ in 0..<3 {
                 switch try await iterator.next() {
@@ -364,11 +408,12 @@ import Testing
             #expect(rewatch?.query["resourceVersion"] == bookmarkVersion)
             // When the client re-watches, the history it needs is gone (410), so it relists
             // everything. The hook strikes at that request, not after a delay.
-            await cluster.server.addHook(.init(times: 1, matching: { $0.query["watch"] == "true" }) { _, server in
-                _ = try? await server.load([configMap("d").json])
-                await server.compactHistory()
-                return .proceed
-            })
+            await cluster.server.addHook(
+                .init(times: 1, matching: { $0.query["watch"] == "true" }) { _, server in
+                    _ = try? await server.load([configMap("d").json])
+                    await server.compactHistory()
+                    return .proceed
+                })
             await cluster.server.endWatches()
             guard case .synced(let relisted, _)? = try await iterator.next() else {
                 Issue.record("expected a relist after 410")
@@ -380,7 +425,9 @@ import Testing
 
     @Test func bearerTokensAndRotatedTokenFiles() async throws {
         var options = KubeTestServer.Options()
-        options.tokens = ["good-token": "system:serviceaccount:ferry:coordinator", "rotated-token": "system:serviceaccount:ferry:coordinator"]
+        options.tokens = [
+            "good-token": "system:serviceaccount:ferry:coordinator", "rotated-token": "system:serviceaccount:ferry:coordinator",
+        ]
         try await withCluster(options: options) { cluster in
             let anonymous = KubeClient(configuration: KubeClientConfiguration(server: cluster.server.url))
             let rejected = await #expect(throws: KubeError.self) { try await anonymous.resourceCatalog() }

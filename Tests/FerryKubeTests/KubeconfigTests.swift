@@ -1,5 +1,5 @@
-import FerryTestSupport
 import FerryKube
+import FerryTestSupport
 import Foundation
 import Testing
 
@@ -103,12 +103,16 @@ import Testing
 
     @Test func mergesKubeconfigListFirstWins() throws {
         let directory = try TemporaryDirectory()
-        let first = try directory.write("a", """
+        let first = try directory.write(
+            "a",
+            """
             current-context: one
             clusters: [{name: c, cluster: {server: "https://first"}}]
             contexts: [{name: one, context: {cluster: c}}]
             """)
-        let second = try directory.write("b", """
+        let second = try directory.write(
+            "b",
+            """
             current-context: two
             clusters: [{name: c, cluster: {server: "https://second"}}, {name: d, cluster: {server: "https://d"}}]
             contexts: [{name: two, context: {cluster: d}}]
@@ -155,13 +159,16 @@ import Testing
         let path = try directory.write("plugin.sh", "#!/bin/sh\n" + script, mode: 0o755)
         return KubeClientConfiguration(
             server: "https://api.example",
-            credentials: .exec(ExecCredentialConfig(apiVersion: "client.authentication.k8s.io/v1", command: path, env: ["GREETING": "hi"], provideClusterInfo: true)))
+            credentials: .exec(
+                ExecCredentialConfig(
+                    apiVersion: "client.authentication.k8s.io/v1", command: path, env: ["GREETING": "hi"], provideClusterInfo: true)))
     }
 
     @Test func runsThePluginAndCachesUntilExpiry() async throws {
         let directory = try TemporaryDirectory()
         let counter = "\(directory.path)/runs"
-        let config = try plugin("""
+        let config = try plugin(
+            """
             echo run >> \(counter)
             case "$KUBERNETES_EXEC_INFO" in *'"server":"https://api.example"'*) ;; *) echo "no cluster info" >&2; exit 3;; esac
             echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"'"$GREETING"'-token","expirationTimestamp":"2999-01-01T00:00:00Z"}}'
@@ -177,7 +184,8 @@ import Testing
 
     @Test func clientCertificatesFromThePlugin() async throws {
         let directory = try TemporaryDirectory()
-        let config = try plugin("""
+        let config = try plugin(
+            """
             echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"CERT","clientKeyData":"KEY"}}'
             """, in: directory)
         let credentials = try await CredentialProvider(configuration: config).credentials()
@@ -189,7 +197,10 @@ import Testing
     @Test(arguments: [
         ("echo 'denied: no SSO session' >&2; exit 7", "exited with status 7: denied: no SSO session"),
         ("echo not json", "not an ExecCredential"),
-        (#"echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}'"#, "answered apiVersion"),
+        (
+            #"echo '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"t"}}'"#,
+            "answered apiVersion"
+        ),
         (#"echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{}}'"#, "neither a token"),
     ])
     func reportsPluginFailures(script: String, message: String) async throws {
@@ -206,7 +217,9 @@ import Testing
     @Test func missingPluginMentionsTheInstallHint() async {
         let config = KubeClientConfiguration(
             server: "https://x",
-            credentials: .exec(ExecCredentialConfig(apiVersion: "client.authentication.k8s.io/v1", command: "ferry-no-such-plugin", installHint: "brew install it")))
+            credentials: .exec(
+                ExecCredentialConfig(
+                    apiVersion: "client.authentication.k8s.io/v1", command: "ferry-no-such-plugin", installHint: "brew install it")))
         do {
             _ = try await CredentialProvider(configuration: config).credentials()
             Issue.record("missing plugin not reported")

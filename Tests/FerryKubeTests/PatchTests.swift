@@ -24,12 +24,13 @@ import Testing
 
     @Test func jsonPatchOperations() throws {
         let document = try JSONValue(parsing: #"{"a":{"b":[1,2,3]},"c/d":"x","e~f":"y"}"#)
-        let patch = try JSONValue(parsing: #"""
-            [{"op":"add","path":"/a/b/1","value":9},{"op":"add","path":"/a/b/-","value":4},
-             {"op":"remove","path":"/a/b/0"},{"op":"replace","path":"/c~1d","value":"z"},
-             {"op":"copy","from":"/e~0f","path":"/g"},{"op":"move","from":"/g","path":"/h"},
-             {"op":"test","path":"/h","value":"y"}]
-            """#)
+        let patch = try JSONValue(
+            parsing: #"""
+                [{"op":"add","path":"/a/b/1","value":9},{"op":"add","path":"/a/b/-","value":4},
+                 {"op":"remove","path":"/a/b/0"},{"op":"replace","path":"/c~1d","value":"z"},
+                 {"op":"copy","from":"/e~0f","path":"/g"},{"op":"move","from":"/g","path":"/h"},
+                 {"op":"test","path":"/h","value":"y"}]
+                """#)
         let result = try JSONPatch.apply(patch, to: document)
         #expect(result == (try JSONValue(parsing: #"{"a":{"b":[9,2,3,4]},"c/d":"z","e~f":"y","h":"y"}"#)))
     }

@@ -69,10 +69,11 @@ import Testing
 @Suite struct FieldSelectorTests {
     @Test func parsesEqualityInequalityAndEscapes() throws {
         let selector = try FieldSelector(parsing: #"metadata.name=a\,b,status.phase!=Running,spec.x==y\=z"#)
-        #expect(selector.terms == [
-            .init(field: "metadata.name", value: "a,b"), .init(field: "status.phase", value: "Running", negated: true),
-            .init(field: "spec.x", value: "y=z"),
-        ])
+        #expect(
+            selector.terms == [
+                .init(field: "metadata.name", value: "a,b"), .init(field: "status.phase", value: "Running", negated: true),
+                .init(field: "spec.x", value: "y=z"),
+            ])
         #expect(selector.matches(["metadata.name": "a,b", "status.phase": "Pending", "spec.x": "y=z"]))
         #expect(!selector.matches(["metadata.name": "a,b", "status.phase": "Running", "spec.x": "y=z"]))
         #expect(try FieldSelector(parsing: selector.description) == selector)

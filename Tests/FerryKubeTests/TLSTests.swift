@@ -9,7 +9,8 @@ import Testing
 /// answers with an HTML status page, so "TLS worked" shows as an invalid-response error, and
 /// "TLS failed" as a `.tls` error.
 @Suite(.serialized) struct TLSTests {
-    func kubeconfig(_ directory: TemporaryDirectory, server: String, cluster: String, user: String = "{}") throws -> KubeClientConfiguration {
+    func kubeconfig(_ directory: TemporaryDirectory, server: String, cluster: String, user: String = "{}") throws -> KubeClientConfiguration
+    {
         let text = """
             clusters: [{name: c, cluster: \(cluster.replacingOccurrences(of: "SERVER", with: server))}]
             users: [{name: u, user: \(user)}]
@@ -38,7 +39,8 @@ import Testing
         defer { server.stop() }
         let url = "https://127.0.0.1:\(server.port)"
 
-        let trusted = try kubeconfig(directory, server: url, cluster: "{server: SERVER, certificate-authority: \(certificates.caCertificate)}")
+        let trusted = try kubeconfig(
+            directory, server: url, cluster: "{server: SERVER, certificate-authority: \(certificates.caCertificate)}")
         guard case .invalidResponse? = await outcome(trusted) else {
             Issue.record("TLS with the right CA file did not get through")
             return
@@ -50,7 +52,8 @@ import Testing
             return
         }
 
-        let wrong = try kubeconfig(directory, server: url, cluster: "{server: SERVER, certificate-authority: \(certificates.otherCACertificate)}")
+        let wrong = try kubeconfig(
+            directory, server: url, cluster: "{server: SERVER, certificate-authority: \(certificates.otherCACertificate)}")
         guard case .tls(let host, let reason)? = await outcome(wrong) else {
             Issue.record("a server signed by another CA was trusted")
             return
@@ -75,7 +78,9 @@ import Testing
         let directory = try TemporaryDirectory()
         let path = directory.path
         let certificates = try await ExternalTool.offPool { try TestCertificates(in: path) }
-        let server = try await ExternalTool.offPool { try TLSTestServer(certificates: certificates, requireClientCertificate: true, directory: path) }
+        let server = try await ExternalTool.offPool {
+            try TLSTestServer(certificates: certificates, requireClientCertificate: true, directory: path)
+        }
         defer { server.stop() }
         let url = "https://127.0.0.1:\(server.port)"
         let cluster = "{server: SERVER, certificate-authority: \(certificates.caCertificate)}"
@@ -85,11 +90,14 @@ import Testing
             return
         }
         // An exec plugin can hand out the client certificate instead of the kubeconfig.
-        let plugin = try directory.write("cert-plugin.sh", """
+        let plugin = try directory.write(
+            "cert-plugin.sh",
+            """
             #!/bin/sh
             exec python3 -c 'import json; print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"clientCertificateData": open("\(certificates.clientCertificate)").read(), "clientKeyData": open("\(certificates.clientKey)").read()}}))'
             """, mode: 0o755)
-        let viaPlugin = try kubeconfig(directory, server: url, cluster: cluster, user: "{exec: {apiVersion: client.authentication.k8s.io/v1, command: \(plugin)}}")
+        let viaPlugin = try kubeconfig(
+            directory, server: url, cluster: cluster, user: "{exec: {apiVersion: client.authentication.k8s.io/v1, command: \(plugin)}}")
         guard case .invalidResponse? = await outcome(viaPlugin) else {
             Issue.record("the exec plugin's client certificate was not presented: \(String(describing: await outcome(viaPlugin)))")
             return

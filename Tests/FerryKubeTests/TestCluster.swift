@@ -7,7 +7,9 @@ struct TestCluster {
     let server: KubeTestServer
     let client: KubeClient
 
-    static func start(options: KubeTestServer.Options = .init(), namespace: String = "default", maxRetries: Int = 3) async throws -> TestCluster {
+    static func start(options: KubeTestServer.Options = .init(), namespace: String = "default", maxRetries: Int = 3) async throws
+        -> TestCluster
+    {
         let server = try KubeTestServer(options: options)
         try await server.start()
         var configuration = server.clientConfiguration(namespace: namespace)
@@ -23,7 +25,9 @@ struct TestCluster {
 }
 
 /// Runs `body` against a fresh test cluster and always shuts it down.
-func withCluster<T>(options: KubeTestServer.Options = .init(), maxRetries: Int = 3, _ body: (TestCluster) async throws -> T) async throws -> T {
+func withCluster<T>(options: KubeTestServer.Options = .init(), maxRetries: Int = 3, _ body: (TestCluster) async throws -> T) async throws
+    -> T
+{
     let cluster = try await TestCluster.start(options: options, maxRetries: maxRetries)
     do {
         let result = try await body(cluster)
@@ -36,7 +40,8 @@ func withCluster<T>(options: KubeTestServer.Options = .init(), maxRetries: Int =
 }
 
 func configMap(_ name: String, namespace: String = "default", labels: [String: String] = [:], data: [String: String] = [:]) -> KubeObject {
-    var object = KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: namespace, name: name, body: ["data": JSONValue(stringMap: data)])
+    var object = KubeObject(
+        apiVersion: "v1", kind: "ConfigMap", namespace: namespace, name: name, body: ["data": JSONValue(stringMap: data)])
     object.labels = labels
     return object
 }

@@ -1,14 +1,15 @@
-@testable import FerryMount
 import Testing
+
+@testable import FerryMount
 
 @Suite("Chunk cache and read-ahead")
 struct CacheTests {
     @Test func leastRecentlyUsedValuesLeaveFirst() async throws {
         let cache = FlightCache<Int, [UInt8]>(capacity: 300) { $0.count }
         for key in 0..<3 { _ = try await cache.value(for: key) { [UInt8](repeating: 1, count: 100) } }
-        #expect(cache.cached(0) != nil)          // 0 is now the most recently used
+        #expect(cache.cached(0) != nil) // 0 is now the most recently used
         _ = try await cache.value(for: 3) { [UInt8](repeating: 1, count: 100) }
-        #expect(cache.cached(1) == nil)          // the least recently used went
+        #expect(cache.cached(1) == nil) // the least recently used went
         #expect(cache.cached(0) != nil && cache.cached(2) != nil && cache.cached(3) != nil)
         #expect(cache.cachedCost == 300)
         // A value larger than the whole cache still serves its reader, alone.

@@ -98,8 +98,9 @@ struct FuseMountTests {
         defer { fixture.remove() }
         var expected = try TestImage.make(fixture.dir.file("disk.img"))
         let id = try await fixture.backup(fixture.dir.file("disk.img"))
-        let mount = try await MountedFerry.start(fixture.ferry, [id, "--repo", fixture.repo, "--volume", "disk", fixture.dir.file("mnt")],
-                                                 at: fixture.dir.file("mnt"))
+        let mount = try await MountedFerry.start(
+            fixture.ferry, [id, "--repo", fixture.repo, "--volume", "disk", fixture.dir.file("mnt")],
+            at: fixture.dir.file("mnt"))
         defer { Task { await mount.cleanUp() } }
 
         let overlay = fixture.dir.file("overlay.qcow2")
@@ -150,8 +151,10 @@ struct FuseMountTests {
         let mountpoint = fixture.dir.file("mnt")
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
 
-        func expectFailure(_ extra: [String], prefix: [String] = [], mentioning message: String,
-                           sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        func expectFailure(
+            _ extra: [String], prefix: [String] = [], mentioning message: String,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) async throws {
             let result = try await fixture.ferry.run(["mount", "--repo", fixture.repo, mountpoint] + extra, prefix: prefix)
             #expect(result.status == 1, "\(result)", sourceLocation: sourceLocation)
             #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)

@@ -43,7 +43,9 @@ struct NBDTests {
         #expect(copied.count == (expected.count + 511) / 512 * 512)
         #expect(Array(copied.prefix(expected.count)) == expected)
         #expect(copied.dropFirst(expected.count).allSatisfy { $0 == 0 })
-        #expect(throws: ChildProcess.Failed.self) { try ChildProcess.run(["qemu-io", "-f", "raw", "-c", "write 0 512", "nbd://127.0.0.1:\(port)/disk"]) }
+        #expect(throws: ChildProcess.Failed.self) {
+            try ChildProcess.run(["qemu-io", "-f", "raw", "-c", "write 0 512", "nbd://127.0.0.1:\(port)/disk"])
+        }
         #expect(throws: ChildProcess.Failed.self) { try ChildProcess.run(["qemu-img", "info", "nbd://127.0.0.1:\(port)/nothing"]) }
         server.kill(SIGTERM)
         let result = await server.wait()

@@ -10,16 +10,22 @@ import Testing
 struct ResourceFilesTests {
     static let objects: [(entry: (kind: String, apiVersion: String, resource: String, namespace: String?), json: String)] = [
         (("Namespace", "v1", "namespaces", nil), #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}"#),
-        (("ConfigMap", "v1", "configmaps", "shop"), #"""
+        (
+            ("ConfigMap", "v1", "configmaps", "shop"),
+            #"""
             {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"shop","labels":{"app":"web"}},
              "data":{"enabled":"true","mode":"0755","since":"2024-01-01T00:00:00Z","empty":"","nothing":"null",
                      "script":"#!/bin/sh\necho \"hello: world\"\n","text":"ünïcode ✓","colon":"a: b","number":"12"}}
-            """#),
-        (("Deployment", "apps/v1", "deployments", "shop"), #"""
+            """#
+        ),
+        (
+            ("Deployment", "apps/v1", "deployments", "shop"),
+            #"""
             {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"shop"},
              "spec":{"replicas":3,"paused":false,"ratio":0.25,"selector":{"matchLabels":{"app":"web"}},"template":{"spec":{"containers":[
                {"name":"web","image":"nginx:1.27","args":["--port","8080"],"env":[{"name":"X","value":null}]}]}}}}
-            """#),
+            """#
+        ),
     ]
 
     /// Stores the objects as `ferry app backup` does (a chunk each, a catalog page) and commits a snapshot.
@@ -31,14 +37,16 @@ struct ResourceFilesTests {
             let bytes = value.serialized()
             let id = try await session.storeMetadata(bytes)
             let name = value["metadata"]?["name"]?.stringValue ?? ""
-            entries.append(ResourceEntry(
-                apiVersion: entry.apiVersion, kind: entry.kind, resource: entry.resource, namespaced: entry.namespace != nil,
-                namespace: entry.namespace, name: name, phase: "other", reasons: ["test"], object: id.hex, size: bytes.count))
+            entries.append(
+                ResourceEntry(
+                    apiVersion: entry.apiVersion, kind: entry.kind, resource: entry.resource, namespaced: entry.namespace != nil,
+                    namespace: entry.namespace, name: name, phase: "other", reasons: ["test"], object: id.hex, size: bytes.count))
         }
         let page = try await session.storeMetadata(try ResourceCatalogPage(entries: entries).encode())
         let resources = ResourceManifest(application: "Helm release web", scope: "namespace shop", count: entries.count, pages: [page])
-        let manifest = SnapshotManifest(time: Date(), name: "helm:web@shop", hostname: "test", parent: nil, session: session.id,
-                                        volumes: [], resources: resources)
+        let manifest = SnapshotManifest(
+            time: Date(), name: "helm:web@shop", hostname: "test", parent: nil, session: session.id,
+            volumes: [], resources: resources)
         let (id, _) = try await session.commit(manifest)
         return try await repository.snapshot(id: id)
     }

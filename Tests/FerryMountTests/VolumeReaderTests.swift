@@ -22,8 +22,9 @@ struct VolumeReaderTests {
         let id = try await fixture.backup(fixture.dir.file("disk.img"))
         let repository = try await fixture.open()
         let lines = LogLines()
-        let fileSystem = try SnapshotFileSystem(repository: repository, snapshot: try await repository.snapshot(matching: id), volume: nil,
-                                                options: .init(cacheBytes: 16 << 20), log: lines.log)
+        let fileSystem = try SnapshotFileSystem(
+            repository: repository, snapshot: try await repository.snapshot(matching: id), volume: nil,
+            options: .init(cacheBytes: 16 << 20), log: lines.log)
         let reader = try Self.reader(fileSystem)
         #expect(reader.size == TestImage.size)
 
@@ -114,8 +115,9 @@ struct VolumeReaderTests {
         let expected = try TestImage.make(fixture.dir.file("disk.img"))
         let id = try await fixture.backup(fixture.dir.file("disk.img"))
         let repository = try await fixture.open()
-        let fileSystem = try SnapshotFileSystem(repository: repository, snapshot: try await repository.snapshot(matching: id), volume: nil,
-                                                options: .init(readAhead: 0), log: LogLines().log)
+        let fileSystem = try SnapshotFileSystem(
+            repository: repository, snapshot: try await repository.snapshot(matching: id), volume: nil,
+            options: .init(readAhead: 0), log: LogLines().log)
         let reader = try Self.reader(fileSystem)
         // The block map is read (a metadata pack), then every data pack goes away.
         #expect(try await reader.read(at: 2 << 20, count: 1).bytes == [0])

@@ -16,22 +16,24 @@ struct BackupRestoreTests {
         let fixture = try await MoverFixture(encrypted: encrypted)
         defer { fixture.remove() }
         let image = fixture.dir.file("disk.img")
-        let size: Int64 = 5 * 1024 * 1024 + 12345  // not a multiple of the block size
+        let size: Int64 = 5 * 1024 * 1024 + 12345 // not a multiple of the block size
         var builder = ImageBuilder(seed: 11)
-        try builder.make(image, size: size, layout: [
-            (0, .random, 100_000),              // blocks 0-1
-            (300_000, .text, 400_000),          // blocks 4-10
-            (1 << 20, .zeros, 3 * Self.kib64),  // explicit zeros: blocks 16-18 stay zero
-            (3 << 20, .random, 10),             // a tiny write in block 48
-            (size - 5000, .random, 5000),       // the short last block
-        ])
+        try builder.make(
+            image, size: size,
+            layout: [
+                (0, .random, 100_000), // blocks 0-1
+                (300_000, .text, 400_000), // blocks 4-10
+                (1 << 20, .zeros, 3 * Self.kib64), // explicit zeros: blocks 16-18 stay zero
+                (3 << 20, .random, 10), // a tiny write in block 48
+                (size - 5000, .random, 5000), // the short last block
+            ])
         let result = try await fixture.backup(image)
         let stats = result.stats
         #expect(stats.size == size)
         #expect(stats.bytesRead + stats.bytesNotRead == size)
         let blocks = Int((size + Int64(Self.kib64) - 1) / Int64(Self.kib64))
         #expect(stats.zeroBlocks + stats.newBlocks + stats.dedupBlocks + stats.unchangedBlocks == blocks)
-        #expect(stats.newBlocks == 2 + 7 + 1 + 1)  // blocks 0-1, 4-10, 48 and the last
+        #expect(stats.newBlocks == 2 + 7 + 1 + 1) // blocks 0-1, 4-10, 48 and the last
         #expect(stats.zeroBlocks == blocks - 11)
         #expect(stats.dedupBlocks == 0)
         #expect(stats.unchangedBlocks == 0)
@@ -56,19 +58,19 @@ struct BackupRestoreTests {
         defer { fixture.remove() }
         let image = fixture.dir.file("disk.img")
         var builder = ImageBuilder(seed: 12)
-        try builder.make(image, size: 4 << 20, layout: [(0, .random, 2 << 20)])  // 32 data blocks
+        try builder.make(image, size: 4 << 20, layout: [(0, .random, 2 << 20)]) // 32 data blocks
         let full = try await fixture.backup(image)
         #expect(full.stats.newBlocks == 32)
         #expect(full.stats.zeroBlocks == 32)
 
         var random = DeterministicBytes(seed: 99)
-        try ImageFile.write(image, at: 5 * Int64(Self.kib64) + 17, random.bytes(100))     // block 5
-        try ImageFile.write(image, at: 20 * Int64(Self.kib64), random.bytes(Self.kib64))  // block 20
-        try ImageFile.write(image, at: 40 * Int64(Self.kib64), random.bytes(1000))        // block 40, was a hole
+        try ImageFile.write(image, at: 5 * Int64(Self.kib64) + 17, random.bytes(100)) // block 5
+        try ImageFile.write(image, at: 20 * Int64(Self.kib64), random.bytes(Self.kib64)) // block 20
+        try ImageFile.write(image, at: 40 * Int64(Self.kib64), random.bytes(1000)) // block 40, was a hole
         let parent = try await fixture.snapshot(full.snapshot)
         let incremental = try await fixture.backup(image, parent: parent)
         #expect(incremental.stats.newBlocks == 3)
-        #expect(incremental.stats.unchangedBlocks == 30)  // 32 data blocks, 2 of them changed
+        #expect(incremental.stats.unchangedBlocks == 30) // 32 data blocks, 2 of them changed
         #expect(incremental.stats.zeroBlocks == 31)
         #expect(incremental.manifest.volumes[0].changeTracking?.provider == "hash")
         #expect(incremental.manifest.parent == full.snapshot.hex)

@@ -14,23 +14,31 @@ struct MoverFixture {
     init(encrypted: Bool = true, repoRoot: String? = nil, packSize: Int = 32 << 20, pageEntries: Int = 4096) async throws {
         dir = try TemporaryDirectory("ferry-mover")
         store = try LocalDirectoryStore(root: repoRoot ?? dir.file("repo"), create: true)
-        try await Repository.initialize(store: store, password: encrypted ? password : nil, packSize: packSize, blockMapPageEntries: pageEntries,
-                                        kdf: Scrypt(n: 1 << 10, r: 8, p: 1))
+        try await Repository.initialize(
+            store: store, password: encrypted ? password : nil, packSize: packSize, blockMapPageEntries: pageEntries,
+            kdf: Scrypt(n: 1 << 10, r: 8, p: 1))
     }
 
     func open() async throws -> Repository {
         try await Repository.open(store: store, password: password)
     }
 
-    func backup(_ path: String, name: String? = nil, blockSize: Int = 64 << 10, parent: Snapshot? = nil, workers: Int = 3) async throws -> BackupResult {
+    func backup(_ path: String, name: String? = nil, blockSize: Int = 64 << 10, parent: Snapshot? = nil, workers: Int = 3) async throws
+        -> BackupResult
+    {
         let source = try RawBlockSource(path: path)
         defer { source.close() }
         return try await backup(source, name: name ?? path, blockSize: blockSize, parent: parent, workers: workers)
     }
 
-    func backup(_ source: any BlockSource, name: String, blockSize: Int = 64 << 10, parent: Snapshot? = nil, workers: Int = 3) async throws -> BackupResult {
+    func backup(_ source: any BlockSource, name: String, blockSize: Int = 64 << 10, parent: Snapshot? = nil, workers: Int = 3) async throws
+        -> BackupResult
+    {
         let repo = try await open()
-        return try await VolumeBackup(source: source, repository: repo, request: BackupRequest(snapshotName: name, blockSize: blockSize, parent: parent, workers: workers)).run()
+        return try await VolumeBackup(
+            source: source, repository: repo,
+            request: BackupRequest(snapshotName: name, blockSize: blockSize, parent: parent, workers: workers)
+        ).run()
     }
 
     func restore(_ snapshot: ChunkID, to target: String) async throws -> RestoreResult {

@@ -33,9 +33,13 @@ struct PruneUnderStoreFaultsTests {
     func backup(_ image: String, in session: WriteSession) async throws -> VolumeManifest {
         let source = try RawBlockSource(path: image)
         defer { source.close() }
-        return try await VolumeBackup(source: source, repository: session.repository, request: BackupRequest(snapshotName: "disk",
-            blockSize: 64 << 10, workers: 2))
-            .store(in: session).0
+        return try await VolumeBackup(
+            source: source, repository: session.repository,
+            request: BackupRequest(
+                snapshotName: "disk",
+                blockSize: 64 << 10, workers: 2)
+        )
+        .store(in: session).0
     }
 
     @Test func anUnreadableSessionMarkerKeepsTheMarkWaiting() async throws {
@@ -55,8 +59,10 @@ struct PruneUnderStoreFaultsTests {
         #expect(volume.stats.newBlocks == 0)
 
         // Reading its marker fails with EIO: that says nothing about the session.
-        store.inject(.init(.get, nameContains: ObjectName.sessionsPrefix, times: .max,
-                           error: ObjectStoreError.io(store: store.location, detail: "read: Input/output error (EIO, injected)")))
+        store.inject(
+            .init(
+                .get, nameContains: ObjectName.sessionsPrefix, times: .max,
+                error: ObjectStoreError.io(store: store.location, detail: "read: Input/output error (EIO, injected)")))
         let packs = try await store.list(prefix: ObjectName.packsPrefix).map(\.name).sorted()
         let report = try await Pruner(store: store, credential: .password(Self.password), abandonedBefore: nil).run()
         #expect(report.chunksMarked >= 32)
@@ -71,7 +77,8 @@ struct PruneUnderStoreFaultsTests {
         store.removeAllFaults()
 
         // The backup commits; the snapshot is whole and restores byte-identical.
-        let manifest = SnapshotManifest(time: Date(), name: "disk", hostname: "test", parent: nil, session: session.id,
+        let manifest = SnapshotManifest(
+            time: Date(), name: "disk", hostname: "test", parent: nil, session: session.id,
             volumes: [volume], tags: [:])
         let (snapshot, _) = try await session.commit(manifest)
         try await expectWholeAndRestorable(snapshot, setup)
@@ -105,9 +112,13 @@ struct PruneUnderStoreFaultsTests {
         let repository = try await Repository.open(store: setup.store, password: Self.password)
         let source = try RawBlockSource(path: setup.image)
         defer { source.close() }
-        return try await VolumeBackup(source: source, repository: repository, request: BackupRequest(snapshotName: "disk", blockSize: 64 << 10,
-            workers: 2))
-            .run().snapshot
+        return try await VolumeBackup(
+            source: source, repository: repository,
+            request: BackupRequest(
+                snapshotName: "disk", blockSize: 64 << 10,
+                workers: 2)
+        )
+        .run().snapshot
     }
 
     func expectWholeAndRestorable(_ snapshot: ChunkID, _ setup: Setup, sourceLocation: SourceLocation = #_sourceLocation) async throws {

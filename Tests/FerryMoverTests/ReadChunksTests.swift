@@ -14,10 +14,12 @@ import Testing
         var random = DeterministicBytes(seed: 41)
         var stored: [(ChunkID, [UInt8])] = []
         for index in 0..<300 {
-            let bytes = Array("{\"kind\":\"ConfigMap\",\"name\":\"cm-\(index)\",\"data\":\"".utf8) + random.text(200 + index) + Array("\"}".utf8)
+            let bytes =
+                Array("{\"kind\":\"ConfigMap\",\"name\":\"cm-\(index)\",\"data\":\"".utf8) + random.text(200 + index) + Array("\"}".utf8)
             stored.append((try await session.storeMetadata(bytes), bytes))
         }
-        _ = try await session.commit(SnapshotManifest(time: Date(), name: "objects", hostname: "test", parent: nil, session: session.id, volumes: []))
+        _ = try await session.commit(
+            SnapshotManifest(time: Date(), name: "objects", hostname: "test", parent: nil, session: session.id, volumes: []))
         return stored
     }
 

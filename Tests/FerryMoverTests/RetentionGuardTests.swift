@@ -25,8 +25,9 @@ import Testing
             request.volumeName = volume
             stored.append(try await VolumeBackup(source: source, repository: repository, request: request).store(in: session).0)
         }
-        let manifest = SnapshotManifest(time: Date().addingTimeInterval(-age * 3600), name: "plan:app/db", hostname: "test", parent: nil,
-                                        session: session.id, volumes: stored)
+        let manifest = SnapshotManifest(
+            time: Date().addingTimeInterval(-age * 3600), name: "plan:app/db", hostname: "test", parent: nil,
+            session: session.id, volumes: stored)
         return try await session.commit(manifest).id
     }
 

@@ -13,12 +13,17 @@ import Testing
     @Test func splitPointsAreWholePagesAndTheLastRangeIsOpen() {
         // 16 pages of 16 × 64 KiB.
         let pageBytes = Int64(16 * Self.blockSize)
-        #expect(VolumeRanges.split(size: 16 * pageBytes, blockSize: Self.blockSize, pageEntries: 16, count: 3, minimumBytes: 0)
+        #expect(
+            VolumeRanges.split(size: 16 * pageBytes, blockSize: Self.blockSize, pageEntries: 16, count: 3, minimumBytes: 0)
                 == [0..<5, 5..<10, 10..<Int.max])
-        #expect(VolumeRanges.split(size: 16 * pageBytes, blockSize: Self.blockSize, pageEntries: 16, count: 8, minimumBytes: 4 * pageBytes)
+        #expect(
+            VolumeRanges.split(size: 16 * pageBytes, blockSize: Self.blockSize, pageEntries: 16, count: 8, minimumBytes: 4 * pageBytes)
                 == [0..<4, 4..<8, 8..<12, 12..<Int.max], "no range under the minimum")
-        #expect(VolumeRanges.split(size: pageBytes / 2, blockSize: Self.blockSize, pageEntries: 16, count: 4, minimumBytes: 0) == [0..<Int.max])
-        #expect(VolumeRanges.split(size: 16 * pageBytes, blockSize: Self.blockSize, pageEntries: 16, count: 1, minimumBytes: 0) == [0..<Int.max])
+        #expect(
+            VolumeRanges.split(size: pageBytes / 2, blockSize: Self.blockSize, pageEntries: 16, count: 4, minimumBytes: 0) == [0..<Int.max])
+        #expect(
+            VolumeRanges.split(size: 16 * pageBytes, blockSize: Self.blockSize, pageEntries: 16, count: 1, minimumBytes: 0) == [0..<Int.max]
+        )
     }
 
     /// Backs up `image` in the given page ranges (each in its own session) and joins them.
@@ -44,7 +49,8 @@ import Testing
         let image = fixture.dir.file("disk.img")
         var builder = ImageBuilder(seed: 31)
         // 5 MiB + 100 bytes: 81 blocks, 6 pages, the last one short.
-        try builder.make(image, size: (5 << 20) + 100, layout: [(0, .random, 1 << 20), (2 << 20, .text, 700_000), ((5 << 20) - 4096, .random, 4196)])
+        try builder.make(
+            image, size: (5 << 20) + 100, layout: [(0, .random, 1 << 20), (2 << 20, .text, 700_000), ((5 << 20) - 4096, .random, 4196)])
         let single = try await fixture.backup(image, blockSize: Self.blockSize)
         let singleVolume = single.manifest.volumes[0]
         let ranges = VolumeRanges.split(size: (5 << 20) + 100, blockSize: Self.blockSize, pageEntries: 16, count: 3, minimumBytes: 0)
@@ -53,18 +59,21 @@ import Testing
         #expect(joined.pages == singleVolume.pages, "content-addressed pages: the same entries give the same ids")
         #expect(joined.stats.size == singleVolume.stats.size && joined.stats.bytesRead + joined.stats.bytesNotRead == joined.size)
         #expect(joined.stats.zeroBlocks == singleVolume.stats.zeroBlocks)
-        #expect(joined.stats.dedupBlocks == singleVolume.stats.newBlocks + singleVolume.stats.dedupBlocks, "everything was stored by the single pass")
+        #expect(
+            joined.stats.dedupBlocks == singleVolume.stats.newBlocks + singleVolume.stats.dedupBlocks,
+            "everything was stored by the single pass")
 
         // Incremental in ranges against the single pass: only the changed blocks are new.
         var random = DeterministicBytes(seed: 5)
-        try ImageFile.write(image, at: 3 * Int64(Self.blockSize) + 9, random.bytes(10))   // page 0
-        try ImageFile.write(image, at: 70 * Int64(Self.blockSize), random.bytes(5000))    // page 4
+        try ImageFile.write(image, at: 3 * Int64(Self.blockSize) + 9, random.bytes(10)) // page 0
+        try ImageFile.write(image, at: 70 * Int64(Self.blockSize), random.bytes(5000)) // page 4
         let parent = try await fixture.snapshot(single.snapshot)
         let incremental = try await backupInRanges(fixture, image, ranges: ranges, parent: parent)
         #expect(incremental.stats.newBlocks == 2)
         let repository = try await fixture.open()
         let session = try await repository.beginSession()
-        let manifest = SnapshotManifest(time: Date(), name: image, hostname: "test", parent: single.snapshot.hex, session: session.id, volumes: [incremental])
+        let manifest = SnapshotManifest(
+            time: Date(), name: image, hostname: "test", parent: single.snapshot.hex, session: session.id, volumes: [incremental])
         let (id, _) = try await session.commit(manifest)
         let restored = fixture.dir.file("restored.img")
         _ = try await fixture.restore(id, to: restored)
@@ -87,9 +96,12 @@ import Testing
             request.volumeName = name
             let session = try await repository.beginSession()
             defer { Task { await session.end() } }
-            return VolumeRanges.Part(firstPage: pages.lowerBound, volume: try await VolumeBackup(source: source, repository: repository, request: request).store(in: session).0)
+            return VolumeRanges.Part(
+                firstPage: pages.lowerBound,
+                volume: try await VolumeBackup(source: source, repository: repository, request: request).store(in: session).0)
         }
-        let a = try await part(0..<1), c = try await part(2..<Int.max), b = try await part(1..<2), foreign = try await part(1..<2, name: "w")
+        let a = try await part(0..<1), c = try await part(2..<Int.max), b = try await part(1..<2),
+            foreign = try await part(1..<2, name: "w")
         #expect(throws: VolumeRanges.JoinError.self) { try VolumeRanges.join([a, c]) }
         #expect(throws: VolumeRanges.JoinError.self) { try VolumeRanges.join([a, foreign, c]) }
         #expect(try VolumeRanges.join([c, a, b]).pages.count == 3)

@@ -1,6 +1,6 @@
 import FerryTestSupport
-import Foundation
 import FerryVolume
+import Foundation
 
 /// Runs the real QEMU tools (`qemu-img`, `qemu-io` from Debian's qemu-utils) for tests that build
 /// images with them and compare Ferry's reading against theirs.
@@ -114,7 +114,9 @@ public final class QEMUHolder: @unchecked Sendable {
         var seen = ""
         while !seen.contains("bytes at offset 0") {
             let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { throw ChildProcess.Failed(command: ["qemu-io", image], result: .init(status: -1, stdout: seen, stderr: "")) }
+            if chunk.isEmpty {
+                throw ChildProcess.Failed(command: ["qemu-io", image], result: .init(status: -1, stdout: seen, stderr: ""))
+            }
             seen += String(decoding: chunk, as: UTF8.self)
         }
     }

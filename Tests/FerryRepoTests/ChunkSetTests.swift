@@ -1,6 +1,7 @@
-@testable import FerryRepo
 import FerryTestSupport
 import Testing
+
+@testable import FerryRepo
 
 /// Prune's sorted set of referenced chunks.
 @Suite struct ChunkSetTests {
@@ -9,7 +10,7 @@ import Testing
         let ids = (0..<5000).map { _ in ChunkID(random.bytes(32)) }
         var builder = ChunkSet.Builder()
         builder.insert(contentsOf: ids)
-        builder.insert(contentsOf: ids.prefix(1000))  // duplicates
+        builder.insert(contentsOf: ids.prefix(1000)) // duplicates
         builder.insert(.zero)
         let set = builder.build()
         #expect(set.count == 5001)

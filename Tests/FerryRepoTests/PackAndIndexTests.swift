@@ -1,7 +1,8 @@
+import FerryTestSupport
 import Foundation
 import Testing
+
 @testable import FerryRepo
-import FerryTestSupport
 
 @Suite("Packs and indexes")
 struct PackAndIndexTests {
@@ -24,7 +25,7 @@ struct PackAndIndexTests {
         let keys = encrypted ? self.keys : nil
         let (pack, hasher) = makePack(chunks, keys: keys)
         #expect(pack.id == PackFormat.id(of: pack.bytes))
-        #expect(pack.id != Digest.sha256(pack.bytes))  // the records are not hashed into the name
+        #expect(pack.id != Digest.sha256(pack.bytes)) // the records are not hashed into the name
         #expect(pack.entries.count == 3)
         // The compressible chunks were compressed, the random one stored raw.
         #expect(pack.entries[1].length < pack.entries[1].rawLength)
@@ -34,7 +35,11 @@ struct PackAndIndexTests {
         for (chunk, entry) in zip(chunks, pack.entries) {
             var out = [UInt8](repeating: 0, count: Int(entry.rawLength))
             try pack.bytes.withUnsafeBytes { raw in
-                try out.withUnsafeMutableBytes { try codec.decode(UnsafeRawBufferPointer(rebasing: raw[Int(entry.offset)..<Int(entry.offset + entry.length)]), id: entry.id, into: $0, pack: "p") }
+                try out.withUnsafeMutableBytes {
+                    try codec.decode(
+                        UnsafeRawBufferPointer(rebasing: raw[Int(entry.offset)..<Int(entry.offset + entry.length)]), id: entry.id, into: $0,
+                        pack: "p")
+                }
             }
             #expect(out == chunk)
         }
@@ -56,7 +61,11 @@ struct PackAndIndexTests {
         var out = [UInt8](repeating: 0, count: Int(entry.rawLength))
         #expect(throws: RepositoryError.self) {
             try bytes.withUnsafeBytes { raw in
-                try out.withUnsafeMutableBytes { try codec.decode(UnsafeRawBufferPointer(rebasing: raw[Int(entry.offset)..<Int(entry.offset + entry.length)]), id: entry.id, into: $0, pack: "p") }
+                try out.withUnsafeMutableBytes {
+                    try codec.decode(
+                        UnsafeRawBufferPointer(rebasing: raw[Int(entry.offset)..<Int(entry.offset + entry.length)]), id: entry.id, into: $0,
+                        pack: "p")
+                }
             }
         }
     }
@@ -69,7 +78,11 @@ struct PackAndIndexTests {
         var out = [UInt8](repeating: 0, count: Int(entry.rawLength))
         #expect(throws: RepositoryError.self) {
             try bytes.withUnsafeBytes { raw in
-                try out.withUnsafeMutableBytes { try ChunkCodec(cipher: nil, hasher: hasher).decode(UnsafeRawBufferPointer(rebasing: raw[Int(entry.offset)..<Int(entry.offset + entry.length)]), id: entry.id, into: $0, pack: "p") }
+                try out.withUnsafeMutableBytes {
+                    try ChunkCodec(cipher: nil, hasher: hasher).decode(
+                        UnsafeRawBufferPointer(rebasing: raw[Int(entry.offset)..<Int(entry.offset + entry.length)]), id: entry.id, into: $0,
+                        pack: "p")
+                }
             }
         }
     }
@@ -78,9 +91,12 @@ struct PackAndIndexTests {
         var random = DeterministicBytes(seed: 5)
         let packs = (0..<3).map { _ in IndexObject.Pack(id: ChunkID(random.bytes(32)), salt: random.bytes(32), kind: .data, size: 1 << 20) }
         let entries = (0..<100).map { i in
-            IndexObject.Entry(id: ChunkID(random.bytes(32)), pack: UInt32(i % 3), offset: UInt32(48 + i * 100), length: 90, rawLength: 200, isTombstone: false)
+            IndexObject.Entry(
+                id: ChunkID(random.bytes(32)), pack: UInt32(i % 3), offset: UInt32(48 + i * 100), length: 90, rawLength: 200,
+                isTombstone: false)
         }
-        let object = IndexObject(created: Date(timeIntervalSince1970: 1_700_000_000), session: Array(repeating: 1, count: 16), packs: packs, entries: entries)
+        let object = IndexObject(
+            created: Date(timeIntervalSince1970: 1_700_000_000), session: Array(repeating: 1, count: 16), packs: packs, entries: entries)
         let decoded = try IndexObject.decode(object.encode(), name: "index/x")
         #expect(decoded.packs == packs)
         #expect(decoded.entries == entries)
@@ -104,8 +120,10 @@ struct PackAndIndexTests {
         func entry(_ id: ChunkID, _ offset: UInt32, tomb: Bool = false) -> IndexObject.Entry {
             IndexObject.Entry(id: id, pack: 0, offset: offset, length: 10, rawLength: 10, isTombstone: tomb)
         }
-        let old = IndexObject(created: Date(timeIntervalSince1970: 1), session: [], packs: [p1], entries: [entry(a, 100), entry(b, 200), entry(c, 300)])
-        let newer = IndexObject(created: Date(timeIntervalSince1970: 2), session: [], packs: [p2], entries: [entry(a, 500), entry(b, 0, tomb: true)])
+        let old = IndexObject(
+            created: Date(timeIntervalSince1970: 1), session: [], packs: [p1], entries: [entry(a, 100), entry(b, 200), entry(c, 300)])
+        let newer = IndexObject(
+            created: Date(timeIntervalSince1970: 2), session: [], packs: [p2], entries: [entry(a, 500), entry(b, 0, tomb: true)])
         let revived = IndexObject(created: Date(timeIntervalSince1970: 3), session: [], packs: [p1], entries: [entry(c, 600)])
         let index = ChunkIndex(merging: [revived, newer, old])
         #expect(index.count == 3)
@@ -128,10 +146,14 @@ struct PackAndIndexTests {
         var objects: [IndexObject] = []
         for n in 0..<12 {
             let entries = (0..<80).map { _ in
-                IndexObject.Entry(id: ids[Int(random.next() % 300)], pack: 0, offset: UInt32(random.next() % 1000), length: 1, rawLength: 1, isTombstone: random.next() % 4 == 0)
+                IndexObject.Entry(
+                    id: ids[Int(random.next() % 300)], pack: 0, offset: UInt32(random.next() % 1000), length: 1, rawLength: 1,
+                    isTombstone: random.next() % 4 == 0)
             }
             let unique = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).values
-            objects.append(IndexObject(created: Date(timeIntervalSince1970: Double((n * 7) % 12) + 1), session: [], packs: [pack], entries: Array(unique)))
+            objects.append(
+                IndexObject(
+                    created: Date(timeIntervalSince1970: Double((n * 7) % 12) + 1), session: [], packs: [pack], entries: Array(unique)))
         }
         let whole = ChunkIndex(merging: objects)
         var stepwise = ChunkIndex()
@@ -149,9 +171,11 @@ struct PackAndIndexTests {
         var random = DeterministicBytes(seed: 7)
         let pack = IndexObject.Pack(id: ChunkID(random.bytes(32)), salt: random.bytes(32), kind: .data, size: UInt32.max)
         let ids = (0..<20_000).map { _ in ChunkID(random.bytes(32)) }
-        let object = IndexObject(created: Date(), session: [], packs: [pack], entries: ids.enumerated().map {
-            IndexObject.Entry(id: $1, pack: 0, offset: UInt32($0), length: 1, rawLength: 1, isTombstone: false)
-        })
+        let object = IndexObject(
+            created: Date(), session: [], packs: [pack],
+            entries: ids.enumerated().map {
+                IndexObject.Entry(id: $1, pack: 0, offset: UInt32($0), length: 1, rawLength: 1, isTombstone: false)
+            })
         let index = ChunkIndex(merging: [object])
         #expect(index.count == ids.count)
         for (i, id) in ids.enumerated() where i % 97 == 0 {

@@ -1,7 +1,8 @@
+import FerryTestSupport
 import Foundation
 import Testing
+
 @testable import FerryRepo
-import FerryTestSupport
 
 @Suite("Format primitives")
 struct PrimitiveTests {
@@ -62,11 +63,17 @@ struct PrimitiveTests {
         let n = try #require(text.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.lz4Compress(t, into: $0) } })
         #expect(n < text.count / 2)
         var back = [UInt8](repeating: 0, count: text.count)
-        #expect(compressed.withUnsafeBytes { c in back.withUnsafeMutableBytes { Codec.lz4Decompress(UnsafeRawBufferPointer(rebasing: c[..<n]), into: $0) } })
+        #expect(
+            compressed.withUnsafeBytes { c in
+                back.withUnsafeMutableBytes { Codec.lz4Decompress(UnsafeRawBufferPointer(rebasing: c[..<n]), into: $0) }
+            })
         #expect(back == text)
         // A wrong expected size is an error, not a partial result.
         var short = [UInt8](repeating: 0, count: text.count - 1)
-        #expect(!compressed.withUnsafeBytes { c in short.withUnsafeMutableBytes { Codec.lz4Decompress(UnsafeRawBufferPointer(rebasing: c[..<n]), into: $0) } })
+        #expect(
+            !compressed.withUnsafeBytes { c in
+                short.withUnsafeMutableBytes { Codec.lz4Decompress(UnsafeRawBufferPointer(rebasing: c[..<n]), into: $0) }
+            })
         let noise = random.bytes(1 << 16)
         #expect(noise.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.lz4Compress(t, into: $0) } } == nil)
     }
@@ -76,7 +83,8 @@ struct PrimitiveTests {
         let text = random.text(1 << 20)
         let context = ZstdContext()
         var compressed = [UInt8](repeating: 0, count: Codec.zstdBound(text.count))
-        let n = try #require(text.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 1, context: context) } })
+        let n = try #require(
+            text.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 1, context: context) } })
         var lz4 = [UInt8](repeating: 0, count: Codec.lz4Bound(text.count))
         let m = try #require(text.withUnsafeBytes { t in lz4.withUnsafeMutableBytes { Codec.lz4Compress(t, into: $0) } })
         #expect(n < m)
@@ -88,7 +96,9 @@ struct PrimitiveTests {
         #expect(decode(compressed[..<n], size: text.count) == text)
         // The context is reused: a second chunk through it decodes as well.
         let other = random.text(300_000)
-        let k = try #require(other.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 3, context: context) } })
+        let k = try #require(
+            other.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 3, context: context) } }
+        )
         #expect(decode(compressed[..<k], size: other.count) == other)
         // A wrong size, a truncated frame and trailing bytes are errors, not partial results.
         #expect(decode(compressed[..<k], size: other.count - 1) == nil)
@@ -96,7 +106,9 @@ struct PrimitiveTests {
         #expect(decode(compressed[..<k] + [0, 0, 0, 0], size: other.count) == nil)
         #expect(decode([1, 2, 3, 4, 5, 6, 7, 8], size: 8) == nil)
         let noise = random.bytes(1 << 16)
-        #expect(noise.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 1, context: context) } } == nil)
+        #expect(
+            noise.withUnsafeBytes { t in compressed.withUnsafeMutableBytes { Codec.zstdCompress(t, into: $0, level: 1, context: context) } }
+                == nil)
     }
 
     @Test func compressionSettings() {

@@ -1,8 +1,9 @@
 import FerryBlob
+import FerryTestSupport
 import Foundation
 import Testing
+
 @testable import FerryRepo
-import FerryTestSupport
 
 @Suite("Repository lifecycle")
 struct RepositoryTests {
@@ -60,7 +61,8 @@ struct RepositoryTests {
         try await Repository.initialize(store: store, password: password, kdf: Self.fastKDF)
         let path = dir.file("config")
         var text = try String(contentsOfFile: path, encoding: .utf8)
-        text = text.replacingOccurrences(of: "\"aes-256-gcm\"", with: "\"none\"").replacingOccurrences(of: "\"hmac-sha256\"", with: "\"sha256\"")
+        text = text.replacingOccurrences(of: "\"aes-256-gcm\"", with: "\"none\"").replacingOccurrences(
+            of: "\"hmac-sha256\"", with: "\"sha256\"")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         await #expect(throws: RepositoryError.self) { try await Repository.open(store: store, password: nil) }
     }
@@ -87,7 +89,9 @@ struct RepositoryTests {
         let page = BlockMapPage(entries: (0..<4096).map { $0 % 5 == 0 ? .zero : ChunkID(random.bytes(32)) })
         let id = try await session.storeMetadata(page.encode())
         #expect(try await session.storeMetadata(page.encode()) == id)
-        let volume = VolumeManifest(name: "disk", source: "x", format: "raw", size: 4096 << 20, blockSize: 1 << 20, pageEntries: 4096, pages: [id], changeTracking: nil, stats: VolumeStats())
+        let volume = VolumeManifest(
+            name: "disk", source: "x", format: "raw", size: 4096 << 20, blockSize: 1 << 20, pageEntries: 4096, pages: [id],
+            changeTracking: nil, stats: VolumeStats())
         let manifest = SnapshotManifest(time: Date(), name: "t", hostname: "h", parent: nil, session: session.id, volumes: [volume])
         let (snapshotID, stored) = try await session.commit(manifest)
         #expect(stored > 0)

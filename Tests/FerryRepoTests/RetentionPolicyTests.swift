@@ -1,7 +1,8 @@
+import FerryTestSupport
 import Foundation
 import Testing
+
 @testable import FerryRepo
-import FerryTestSupport
 
 @Suite("Retention policy")
 struct RetentionPolicyTests {
@@ -72,7 +73,7 @@ struct RetentionPolicyTests {
         #expect(first.keep)
         #expect(first.reasons == ["last", "daily", "monthly"])
         #expect(decisions[1].reasons == ["daily"])
-        #expect(decisions.filter(\.keep).count == 3)  // Feb 20, Feb 19, Jan 10 18:00
+        #expect(decisions.filter(\.keep).count == 3) // Feb 20, Feb 19, Jan 10 18:00
         #expect(decisions.filter { !$0.keep }.allSatisfy { $0.reasons.isEmpty })
     }
 

@@ -2,6 +2,7 @@ import FerryBlob
 import FerryBlobTestSupport
 import Foundation
 import Testing
+
 @testable import FerryRepo
 
 /// Store errors that say nothing about what was asked (EIO, a server failing) must never be read

@@ -97,7 +97,8 @@ struct S3BackupTests {
         let mark = proxy.log.count
         // Every third request of the backup is refused with SlowDown (five times), and three pack uploads
         // lose their connection: one before the server sees it, two after it stored the pack.
-        proxy.add(.init(when: { _, log in log.count > mark && log.count % 3 == 0 }, fault: .respond(status: 503, code: "SlowDown"), times: 5))
+        proxy.add(
+            .init(when: { _, log in log.count > mark && log.count % 3 == 0 }, fault: .respond(status: 503, code: "SlowDown"), times: 5))
         proxy.add(.init(method: "PUT", targetContains: "/packs/", fault: .dropBeforeForwarding, times: 1))
         proxy.add(.init(method: "PUT", targetContains: "/packs/", fault: .dropAfterForwarding, times: 1))
         proxy.add(.init(method: "PUT", targetContains: "/packs/", fault: .resetAfterForwarding, times: 1))
@@ -174,8 +175,10 @@ struct S3BackupTests {
         noCredentials.ferry.environment.removeValue(forKey: "AWS_ACCESS_KEY_ID")
         noCredentials.ferry.environment.removeValue(forKey: "AWS_SECRET_ACCESS_KEY")
         try await noCredentials.expectFailure(["backup", image, "--repo", cli.repo], mentioning: "no S3 credentials found")
-        try await cli.expectFailure(["backup", image, "--repo", "s3://ferry-missing-bucket/x"], mentioning: "bucket \"ferry-missing-bucket\" does not exist")
-        try await cli.expectFailure(["repo", "init", "--repo", "s3://ferry-missing-bucket/x"], mentioning: "bucket \"ferry-missing-bucket\" does not exist")
+        try await cli.expectFailure(
+            ["backup", image, "--repo", "s3://ferry-missing-bucket/x"], mentioning: "bucket \"ferry-missing-bucket\" does not exist")
+        try await cli.expectFailure(
+            ["repo", "init", "--repo", "s3://ferry-missing-bucket/x"], mentioning: "bucket \"ferry-missing-bucket\" does not exist")
 
         #expect(try await cli.objects("snapshots/").isEmpty)
         #expect(try await cli.objects("packs/").isEmpty)
@@ -201,10 +204,11 @@ struct S3BackupTests {
         try ImageFile.create(image, size: 24 << 20)
         try ImageFile.write(image, at: 0, random.bytes(24 << 20))
         let mark = proxy.log.count
-        proxy.add(.init(
-            method: "PUT", targetContains: "/packs/",
-            when: { _, log in log[mark...].contains { $0.method == "PUT" && $0.target.contains("/index/") && $0.status == 200 } },
-            onMatch: { server.crash() }))
+        proxy.add(
+            .init(
+                method: "PUT", targetContains: "/packs/",
+                when: { _, log in log[mark...].contains { $0.method == "PUT" && $0.target.contains("/index/") && $0.status == 200 } },
+                onMatch: { server.crash() }))
         let failed = try await cli.ferry.run(["backup", image, "--repo", cli.repo, "--block-size", "64K", "--json"])
         #expect(failed.status == 1, "\(failed)")
         #expect(failed.stderr.contains(cli.repo) && failed.stderr.contains("unavailable"), "\(failed.stderr)")

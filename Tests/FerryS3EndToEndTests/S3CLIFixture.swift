@@ -43,7 +43,9 @@ struct S3CLIFixture {
 
     /// Runs a command expected to fail with exit status 1 and `message` on stderr.
     @discardableResult
-    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> ChildProcess.Result {
+    func expectFailure(_ args: [String], mentioning message: String, sourceLocation: SourceLocation = #_sourceLocation) async throws
+        -> ChildProcess.Result
+    {
         let result = try await ferry.run(args)
         #expect(result.status == 1, "expected failure: \(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains(message), "stderr should mention \"\(message)\": \(result.stderr)", sourceLocation: sourceLocation)
@@ -77,7 +79,8 @@ struct S3CLIFixture {
     func bucket() throws -> S3Store {
         try S3Store(
             configuration: S3Configuration(bucket: bucketName, prefix: self.prefix, endpoint: server.endpoint, addressing: .path),
-            credentials: StaticCredentialsProvider(S3Credentials(accessKeyID: server.admin.accessKey, secretAccessKey: server.admin.secretKey)))
+            credentials: StaticCredentialsProvider(
+                S3Credentials(accessKeyID: server.admin.accessKey, secretAccessKey: server.admin.secretKey)))
     }
 
     func remove() {

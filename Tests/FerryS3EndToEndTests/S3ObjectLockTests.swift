@@ -31,11 +31,18 @@ struct S3ObjectLockTests {
         defer { cli.remove() }
         try await cli.expectFailure(
             ["repo", "init", "--repo", cli.repo, "--object-lock-mode", "compliance", "--object-lock-days", "30"],
-                mentioning: "Object Lock is not enabled")
+            mentioning: "Object Lock is not enabled")
         #expect(try await cli.objects().isEmpty, "nothing written")
-        for (arguments, message) in [(["--object-lock-mode", "forever", "--object-lock-days", "30"], "compliance"),
-                                     (["--object-lock-days", "30"], "go together"), (["--object-lock-mode", "governance",
-                                         "--object-lock-days", "0"], "more than 0")] {
+        for (arguments, message) in [
+            (["--object-lock-mode", "forever", "--object-lock-days", "30"], "compliance"),
+            (["--object-lock-days", "30"], "go together"),
+            (
+                [
+                    "--object-lock-mode", "governance",
+                    "--object-lock-days", "0",
+                ], "more than 0"
+            ),
+        ] {
             let usage = try await cli.ferry.run(["repo", "init", "--repo", cli.repo] + arguments)
             #expect(usage.status == 64 && usage.stderr.contains(message), "\(usage)")
         }
@@ -117,8 +124,11 @@ struct S3ObjectLockTests {
         // 0.0007 days: a one-minute lock, longer than the steps before the first prune take on a
         // loaded machine, short enough that the test can see it pass.
         let cli = try await S3CLIFixture(
-            server: server, bucket: bucket, extra: ["--object-lock-mode", "compliance", "--object-lock-days", "0.0007", "--pack-size",
-                "2M"])
+            server: server, bucket: bucket,
+            extra: [
+                "--object-lock-mode", "compliance", "--object-lock-days", "0.0007", "--pack-size",
+                "2M",
+            ])
         defer { cli.remove() }
         let store = try cli.bucket()
         let a = cli.dir.file("a.img")

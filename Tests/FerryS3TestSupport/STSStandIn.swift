@@ -42,7 +42,9 @@ public final class STSStandIn: @unchecked Sendable {
         server.stop()
     }
 
-    private func handle(_ request: WireRequest, tokenFile: String, identity: SeaweedFS.Identity, sessionToken: String?, lifetime: TimeInterval) -> LoopbackHTTPServer.Reply {
+    private func handle(
+        _ request: WireRequest, tokenFile: String, identity: SeaweedFS.Identity, sessionToken: String?, lifetime: TimeInterval
+    ) -> LoopbackHTTPServer.Reply {
         let form = Self.parseForm(String(decoding: request.body, as: UTF8.self) + "&" + request.query)
         guard request.method == "POST" || request.method == "GET", form["Action"] == "AssumeRoleWithWebIdentity" else {
             return .response(Self.error(400, "InvalidAction", "only AssumeRoleWithWebIdentity is supported"))

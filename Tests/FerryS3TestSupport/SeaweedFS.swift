@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real SeaweedFS S3 gateway (`weed mini`) on 127.0.0.1 for tests, in a temporary directory
@@ -36,7 +36,8 @@ public final class SeaweedFS: @unchecked Sendable {
         /// Accept virtual-hosted requests for `BUCKET.DOMAIN` (`-s3.domainName`).
         public var domainName: String?
 
-        public init(bucket: String = "ferry", identities: [Identity] = [], certificates: TestCertificates? = nil, domainName: String? = nil) {
+        public init(bucket: String = "ferry", identities: [Identity] = [], certificates: TestCertificates? = nil, domainName: String? = nil)
+        {
             self.bucket = bucket
             self.identities = identities
             self.certificates = certificates
@@ -49,7 +50,9 @@ public final class SeaweedFS: @unchecked Sendable {
     public private(set) var port: Int
     public let directory: TemporaryDirectory
     /// The identity with every permission (also creates buckets).
-    public let admin = Identity(name: "ferry-admin", accessKey: "FERRYTESTADMINKEY", secretKey: "ferry-test-admin-secret", actions: ["Admin", "Read", "Write", "List", "Tagging"])
+    public let admin = Identity(
+        name: "ferry-admin", accessKey: "FERRYTESTADMINKEY", secretKey: "ferry-test-admin-secret",
+        actions: ["Admin", "Read", "Write", "List", "Tagging"])
     private let lock = NSLock()
     private var process: ChildProcess?
     private var generation = 0
@@ -106,7 +109,9 @@ public final class SeaweedFS: @unchecked Sendable {
             candidates.append(scripts.trimmingCharacters(in: .whitespacesAndNewlines) + "/weed")
         }
         for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            if let handle = FileHandle(forReadingAtPath: candidate), let magic = try? handle.read(upToCount: 4), Array(magic) == [0x7F, 0x45, 0x4C, 0x46] {
+            if let handle = FileHandle(forReadingAtPath: candidate), let magic = try? handle.read(upToCount: 4),
+                Array(magic) == [0x7F, 0x45, 0x4C, 0x46]
+            {
                 return candidate
             }
         }
@@ -135,7 +140,8 @@ public final class SeaweedFS: @unchecked Sendable {
         let all = [admin] + options.identities
         let entries = all.map { identity in
             let actions = identity.actions.map { "\"\($0)\"" }.joined(separator: ",")
-            return "{\"name\":\"\(identity.name)\",\"credentials\":[{\"accessKey\":\"\(identity.accessKey)\",\"secretKey\":\"\(identity.secretKey)\"}],\"actions\":[\(actions)]}"
+            return
+                "{\"name\":\"\(identity.name)\",\"credentials\":[{\"accessKey\":\"\(identity.accessKey)\",\"secretKey\":\"\(identity.secretKey)\"}],\"actions\":[\(actions)]}"
         }
         try directory.write("identities.json", "{\"identities\":[\(entries.joined(separator: ","))]}\n")
     }

@@ -1,7 +1,7 @@
-import FerryTestSupport
 import FerryBlob
 import FerryHTTP
 import FerryS3TestSupport
+import FerryTestSupport
 import Foundation
 import Testing
 
@@ -102,7 +102,8 @@ struct S3FaultTests {
             "-T", directory.file("object"), "\(server.endpoint)/\(server.bucket)/\(prefix)plain",
         ])
         let store = try S3Store(
-            configuration: S3Fixtures.configuration(server, endpoint: proxy.endpoint, prefix: prefix), credentials: S3Fixtures.credentials(server.admin))
+            configuration: S3Fixtures.configuration(server, endpoint: proxy.endpoint, prefix: prefix),
+            credentials: S3Fixtures.credentials(server.admin))
         #expect(try await store.get("plain") == data)
         proxy.add(.init(method: "GET", targetContains: "plain", fault: .corruptBody, times: .max))
         await #expect {
@@ -141,7 +142,8 @@ struct S3FaultTests {
     @Test func serverDownIsAClearErrorAfterRetries() async throws {
         let port = try FreePort.find()
         let store = try S3Store(
-            configuration: S3Configuration(bucket: "ferry", prefix: "x/", endpoint: "http://127.0.0.1:\(port)", addressing: .path, retry: S3Fixtures.fastRetry),
+            configuration: S3Configuration(
+                bucket: "ferry", prefix: "x/", endpoint: "http://127.0.0.1:\(port)", addressing: .path, retry: S3Fixtures.fastRetry),
             credentials: S3Fixtures.credentials(server.admin))
         await #expect {
             _ = try await store.get("config")

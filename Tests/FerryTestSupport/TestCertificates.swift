@@ -52,7 +52,9 @@ public struct TestCertificates: Sendable {
         }
         let (ca, caKey, caName) = try authority(commonName)
         let (otherCA, _, _) = try authority("\(commonName) (other)")
-        func leaf(_ name: String, usage: ExtendedKeyUsage.Usage, alternativeNames: [GeneralName]?) throws -> (Certificate, P256.Signing.PrivateKey) {
+        func leaf(_ name: String, usage: ExtendedKeyUsage.Usage, alternativeNames: [GeneralName]?) throws -> (
+            Certificate, P256.Signing.PrivateKey
+        ) {
             let key = P256.Signing.PrivateKey()
             let certificate = try Certificate(
                 version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
@@ -68,7 +70,8 @@ public struct TestCertificates: Sendable {
                 issuerPrivateKey: .init(caKey))
             return (certificate, key)
         }
-        let names = (["localhost"] + hostNames).map { GeneralName.dnsName($0) } + [.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
+        let names =
+            (["localhost"] + hostNames).map { GeneralName.dnsName($0) } + [.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
         let (server, serverPrivateKey) = try leaf("localhost", usage: .serverAuth, alternativeNames: names)
         let (client, clientPrivateKey) = try leaf("ferry-test-client", usage: .clientAuth, alternativeNames: nil)
 

@@ -57,8 +57,10 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
         /// Everything in the namespace (a cluster plan: in each of its namespaces).
         public var wholeNamespace: Bool?
 
-        public init(helmReleases: [String]? = nil, operators: [OperatorComponent]? = nil, labelSelector: LabelSelectorSpec? = nil,
-                    virtualMachines: [VirtualMachineComponent]? = nil, wholeNamespace: Bool? = nil) {
+        public init(
+            helmReleases: [String]? = nil, operators: [OperatorComponent]? = nil, labelSelector: LabelSelectorSpec? = nil,
+            virtualMachines: [VirtualMachineComponent]? = nil, wholeNamespace: Bool? = nil
+        ) {
             self.helmReleases = helmReleases
             self.operators = operators
             self.labelSelector = labelSelector
@@ -77,8 +79,10 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
         /// `Kind.group` of the custom resources to include (all it owns when absent).
         public var customResources: [String]?
 
-        public init(name: String? = nil, subscription: String? = nil, helmRelease: String? = nil, deployment: String? = nil,
-                    customResources: [String]? = nil) {
+        public init(
+            name: String? = nil, subscription: String? = nil, helmRelease: String? = nil, deployment: String? = nil,
+            customResources: [String]? = nil
+        ) {
             self.name = name
             self.subscription = subscription
             self.helmRelease = helmRelease
@@ -101,8 +105,10 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
         public var keepMonthly: Int?
         public var keepYearly: Int?
 
-        public init(keepLast: Int? = nil, keepHourly: Int? = nil, keepDaily: Int? = nil, keepWeekly: Int? = nil, keepMonthly: Int? = nil,
-                    keepYearly: Int? = nil) {
+        public init(
+            keepLast: Int? = nil, keepHourly: Int? = nil, keepDaily: Int? = nil, keepWeekly: Int? = nil, keepMonthly: Int? = nil,
+            keepYearly: Int? = nil
+        ) {
             self.keepLast = keepLast
             self.keepHourly = keepHourly
             self.keepDaily = keepDaily
@@ -125,8 +131,10 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
         }
     }
 
-    public init(target: String, schedule: String? = nil, components: Components, retention: Retention? = nil, parallelism: Parallelism? = nil,
-                namespaces: [String]? = nil, namespaceSelector: LabelSelectorSpec? = nil) {
+    public init(
+        target: String, schedule: String? = nil, components: Components, retention: Retention? = nil, parallelism: Parallelism? = nil,
+        namespaces: [String]? = nil, namespaceSelector: LabelSelectorSpec? = nil
+    ) {
         self.target = target
         self.schedule = schedule
         self.components = components

@@ -62,8 +62,10 @@ public struct TargetSpec: Codable, Sendable, Equatable {
             case auto, path, virtual
         }
 
-        public init(endpoint: String? = nil, bucket: String, prefix: String? = nil, region: String? = nil, addressing: Addressing? = nil,
-                    insecureSkipTLSVerify: Bool? = nil, credentialsSecret: SecretReference? = nil) {
+        public init(
+            endpoint: String? = nil, bucket: String, prefix: String? = nil, region: String? = nil, addressing: Addressing? = nil,
+            insecureSkipTLSVerify: Bool? = nil, credentialsSecret: SecretReference? = nil
+        ) {
             self.endpoint = endpoint
             self.bucket = bucket
             self.prefix = prefix
@@ -86,8 +88,10 @@ public struct TargetSpec: Codable, Sendable, Equatable {
         }
     }
 
-    public init(path: String? = nil, s3: S3? = nil, encryptionSecret: SecretKeyReference, prune: Prune? = nil, initialize: Bool? = nil,
-                immutability: Immutability? = nil) {
+    public init(
+        path: String? = nil, s3: S3? = nil, encryptionSecret: SecretKeyReference, prune: Prune? = nil, initialize: Bool? = nil,
+        immutability: Immutability? = nil
+    ) {
         self.path = path
         self.s3 = s3
         self.encryptionSecret = encryptionSecret

@@ -82,8 +82,10 @@ public struct VolumeTransferSpec: Codable, Sendable, Equatable {
         public var pages: Range<Int> { firstPage..<(pageCount.map { firstPage + $0 } ?? Int.max) }
     }
 
-    public init(direction: Direction = .backup, owner: String, target: String, node: String, volume: String, snapshotName: String? = nil,
-                source: Source, snapshot: String? = nil) {
+    public init(
+        direction: Direction = .backup, owner: String, target: String, node: String, volume: String, snapshotName: String? = nil,
+        source: Source, snapshot: String? = nil
+    ) {
         self.direction = direction == .backup ? nil : direction
         self.owner = owner
         self.target = target

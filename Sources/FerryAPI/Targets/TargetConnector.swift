@@ -34,8 +34,9 @@ public struct TargetConnector: Sendable {
         let repository = try await open(target, loadIndex: loadIndex)
         if let expected, repository.config.id != expected {
             let location = try target.spec.location(of: target.label)
-            throw .repository("the repository at \(location.text) (Target \(target.namespace ?? "")/\(target.name)) is \(repository.config.id), "
-                + "not \(expected), which the coordinator uses\(Self.pathHint(target)); nothing was stored into or read from it")
+            throw .repository(
+                "the repository at \(location.text) (Target \(target.namespace ?? "")/\(target.name)) is \(repository.config.id), "
+                    + "not \(expected), which the coordinator uses\(Self.pathHint(target)); nothing was stored into or read from it")
         }
         return repository
     }
@@ -54,9 +55,11 @@ public struct TargetConnector: Sendable {
                     throw ClusterError.repository(Self.noRepository(location, target))
                 }
                 do {
-                    try await Repository.initialize(store: store, password: password, objectLock: target.spec.immutability.map {
-                        ObjectLockPolicy(mode: $0.mode == .governance ? .governance : .compliance, days: Double($0.days))
-                    })
+                    try await Repository.initialize(
+                        store: store, password: password,
+                        objectLock: target.spec.immutability.map {
+                            ObjectLockPolicy(mode: $0.mode == .governance ? .governance : .compliance, days: Double($0.days))
+                        })
                 } catch RepositoryError.alreadyInitialized {
                     // Another job (or the Target's check) created it just now: open that one.
                 }
@@ -86,22 +89,27 @@ public struct TargetConnector: Sendable {
                     String(decoding: try await secretValue(secret, key: key, namespace: namespace), as: UTF8.self)
                 }
                 let token = try? await text("AWS_SESSION_TOKEN")
-                credentials = .keys(S3Credentials(
-                    accessKeyID: try await text("AWS_ACCESS_KEY_ID"), secretAccessKey: try await text("AWS_SECRET_ACCESS_KEY"),
-                    sessionToken: token))
+                credentials = .keys(
+                    S3Credentials(
+                        accessKeyID: try await text("AWS_ACCESS_KEY_ID"), secretAccessKey: try await text("AWS_SECRET_ACCESS_KEY"),
+                        sessionToken: token))
             } else {
                 // No Secret: Ferry's own identity (web identity on EKS, instance role), which
                 // must not open other namespaces' buckets for them.
                 guard namespace == ferryNamespace else {
-                    throw .invalidSpec(object: target.label, field: "spec.s3.credentialsSecret",
-                                       message: "required outside namespace \(ferryNamespace): only Targets in Ferry's own namespace may use Ferry's own cloud identity")
+                    throw .invalidSpec(
+                        object: target.label, field: "spec.s3.credentialsSecret",
+                        message:
+                            "required outside namespace \(ferryNamespace): only Targets in Ferry's own namespace may use Ferry's own cloud identity"
+                    )
                 }
                 credentials = .ambient()
             }
-            location = .s3(S3Location(
-                bucket: s3.bucket, prefix: s3.prefix ?? "", endpoint: s3.endpoint, region: s3.region,
-                addressing: S3AddressingStyle(rawValue: (s3.addressing ?? .auto).rawValue) ?? .auto,
-                insecureSkipTLSVerify: s3.insecureSkipTLSVerify ?? false, credentials: credentials))
+            location = .s3(
+                S3Location(
+                    bucket: s3.bucket, prefix: s3.prefix ?? "", endpoint: s3.endpoint, region: s3.region,
+                    addressing: S3AddressingStyle(rawValue: (s3.addressing ?? .auto).rawValue) ?? .auto,
+                    insecureSkipTLSVerify: s3.insecureSkipTLSVerify ?? false, credentials: credentials))
         }
         do {
             return (try location.open(), password)
@@ -120,7 +128,8 @@ public struct TargetConnector: Sendable {
     /// For a path Target: what it takes for every pod to see the same repository.
     static func pathHint(_ target: Target) -> String {
         guard target.spec.path != nil else { return "" }
-        return " (a path Target must be one shared directory, mounted at that path in the coordinator and on every node's agent: chart value pathTargets)"
+        return
+            " (a path Target must be one shared directory, mounted at that path in the coordinator and on every node's agent: chart value pathTargets)"
     }
 
     /// One key of a Secret in `namespace`, decoded.

@@ -52,7 +52,9 @@ extension FerryClient {
 }
 
 /// Runs `body` for each element of `stream`, at most `limit` at a time.
-public func forEachConcurrently<Element: Sendable>(_ stream: AsyncStream<Element>, limit: Int, _ body: @escaping @Sendable (Element) async -> Void) async {
+public func forEachConcurrently<Element: Sendable>(
+    _ stream: AsyncStream<Element>, limit: Int, _ body: @escaping @Sendable (Element) async -> Void
+) async {
     await withTaskGroup(of: Void.self) { group in
         var running = 0
         for await element in stream {
@@ -99,7 +101,11 @@ public final class RunningWork: Sendable {
         entries.withLock { $0[uid] = Entry(task: task, outcome: outcome) }
         defer { entries.withLock { _ = $0.removeValue(forKey: uid) } }
         guard let outcome else {
-            await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+            await withTaskCancellationHandler {
+                await task.value
+            } onCancel: {
+                task.cancel()
+            }
             return !task.isCancelled
         }
         Task {

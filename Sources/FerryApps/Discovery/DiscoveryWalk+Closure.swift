@@ -19,11 +19,14 @@ extension DiscoveryWalk {
         if let spec = PodSpecView(of: object) {
             for volume in spec.volumes {
                 if let claim = volume.claimName {
-                    try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: claim, reason: .claimOfWorkload(reference, volume: volume.name))
+                    try await include(
+                        group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: claim,
+                        reason: .claimOfWorkload(reference, volume: volume.name))
                 }
             }
             if let account = spec.serviceAccountName {
-                try await include(group: "", kind: "ServiceAccount", namespace: namespace, name: account, reason: .serviceAccountOf(reference))
+                try await include(
+                    group: "", kind: "ServiceAccount", namespace: namespace, name: account, reason: .serviceAccountOf(reference))
             }
         }
         switch (reference.group, reference.kind) {
@@ -35,11 +38,13 @@ extension DiscoveryWalk {
                 try await include(group: "", kind: "PersistentVolume", namespace: nil, name: volumeName, reason: .boundVolumeOf(reference))
             }
             if let className = claim?.storageClassName {
-                try await include(group: "storage.k8s.io", kind: "StorageClass", namespace: nil, name: className, reason: .storageClassOf(reference))
+                try await include(
+                    group: "storage.k8s.io", kind: "StorageClass", namespace: nil, name: className, reason: .storageClassOf(reference))
             }
         case ("", "PersistentVolume"):
             if let className = PersistentVolumeView(object)?.storageClassName {
-                try await include(group: "storage.k8s.io", kind: "StorageClass", namespace: nil, name: className, reason: .storageClassOf(reference))
+                try await include(
+                    group: "storage.k8s.io", kind: "StorageClass", namespace: nil, name: className, reason: .storageClassOf(reference))
             }
         case ("", "ServiceAccount"):
             for binding in try await bindings(of: reference) {
@@ -48,7 +53,9 @@ extension DiscoveryWalk {
         case ("rbac.authorization.k8s.io", "RoleBinding"), ("rbac.authorization.k8s.io", "ClusterRoleBinding"):
             try await includeRole(of: object, reference: reference)
         case ("cdi.kubevirt.io", "DataVolume"):
-            try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: object.name, reason: .claimOfDataVolume(reference), notFound: nil)
+            try await include(
+                group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: object.name, reason: .claimOfDataVolume(reference),
+                notFound: nil)
         case ("kubevirt.io", "VirtualMachine"):
             try await expandVirtualMachine(object)
         default:

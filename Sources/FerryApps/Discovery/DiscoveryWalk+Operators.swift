@@ -22,7 +22,10 @@ extension DiscoveryWalk {
             } else if let crds = try await seedDeploymentOperator(name, required: false) {
                 ownedCRDs = crds
             } else {
-                issues.insert(DiscoveryIssue(kind: .missing, subject: "operator \(name)", message: "no Subscription, ClusterServiceVersion, Helm release or Deployment of this name in \(scope)"))
+                issues.insert(
+                    DiscoveryIssue(
+                        kind: .missing, subject: "operator \(name)",
+                        message: "no Subscription, ClusterServiceVersion, Helm release or Deployment of this name in \(scope)"))
                 return
             }
         }
@@ -33,14 +36,18 @@ extension DiscoveryWalk {
     mutating func seedSubscription(_ name: String, required: Bool) async throws(KubeError) -> [String]? {
         guard let resource = resource(Self.olmGroup, "Subscription") else {
             if required {
-                issues.insert(DiscoveryIssue(kind: .unknownKind, subject: "Subscription \(name)", message: "OLM (operators.coreos.com) is not installed"))
+                issues.insert(
+                    DiscoveryIssue(
+                        kind: .unknownKind, subject: "Subscription \(name)", message: "OLM (operators.coreos.com) is not installed"))
             }
             return nil
         }
         for namespace in searchNamespaces {
             let subscriptions: [KubeObject]
             if let namespace {
-                guard let one = try await fetch(resource, namespace: namespace, name: name, notFound: required ? .missing : nil) else { continue }
+                guard let one = try await fetch(resource, namespace: namespace, name: name, notFound: required ? .missing : nil) else {
+                    continue
+                }
                 subscriptions = [one]
             } else {
                 subscriptions = try await cachedList(resource, namespace: nil).filter { $0.name == name }
@@ -48,8 +55,13 @@ extension DiscoveryWalk {
             for subscription in subscriptions {
                 include(subscription, resource: resource, reason: .operatorSubscription(name))
                 try await seedOperatorGroups(namespace: subscription.namespace ?? "", for: subscription.reference)
-                guard let csvName = subscription["status"]?["installedCSV"]?.stringValue ?? subscription["status"]?["currentCSV"]?.stringValue else {
-                    issues.insert(DiscoveryIssue(kind: .missing, subject: subscription.reference.description, message: "the Subscription has not installed a ClusterServiceVersion yet"))
+                guard
+                    let csvName = subscription["status"]?["installedCSV"]?.stringValue ?? subscription["status"]?["currentCSV"]?.stringValue
+                else {
+                    issues.insert(
+                        DiscoveryIssue(
+                            kind: .missing, subject: subscription.reference.description,
+                            message: "the Subscription has not installed a ClusterServiceVersion yet"))
                     return []
                 }
                 return try await seedClusterServiceVersion(named: csvName, subscription: name, namespace: subscription.namespace) ?? []
@@ -67,7 +79,9 @@ extension DiscoveryWalk {
 
     /// A ClusterServiceVersion (by exact name, or `<name>.v*`): its Deployments, service accounts
     /// and the RBAC OLM made for them, and its owned CRDs. Returns the owned CRD names.
-    mutating func seedClusterServiceVersion(named name: String, subscription: String?, namespace: String? = nil) async throws(KubeError) -> [String]? {
+    mutating func seedClusterServiceVersion(named name: String, subscription: String?, namespace: String? = nil) async throws(KubeError)
+        -> [String]?
+    {
         guard let csvResource = resource(Self.olmGroup, "ClusterServiceVersion") else { return nil }
         var csv: KubeObject?
         for ns in namespace.map({ [$0] }) ?? searchNamespaces {
@@ -90,11 +104,16 @@ extension DiscoveryWalk {
         let install = csv["spec"]?["install"]?["spec"] ?? [:]
         for deployment in install["deployments"]?.arrayValue ?? [] {
             guard let deploymentName = deployment["name"]?.stringValue else { continue }
-            try await include(group: "apps", kind: "Deployment", namespace: namespace, name: deploymentName, reason: .operatorDeployment(installedBy: "ClusterServiceVersion \(csv.name)"))
+            try await include(
+                group: "apps", kind: "Deployment", namespace: namespace, name: deploymentName,
+                reason: .operatorDeployment(installedBy: "ClusterServiceVersion \(csv.name)"))
         }
         let permissions = (install["permissions"]?.arrayValue ?? []) + (install["clusterPermissions"]?.arrayValue ?? [])
         for serviceAccount in Set(permissions.compactMap { $0["serviceAccountName"]?.stringValue }).sorted() {
-            if let account = try await include(group: "", kind: "ServiceAccount", namespace: namespace, name: serviceAccount, reason: .operatorRBAC(serviceAccount: serviceAccount)) {
+            if let account = try await include(
+                group: "", kind: "ServiceAccount", namespace: namespace, name: serviceAccount,
+                reason: .operatorRBAC(serviceAccount: serviceAccount))
+            {
                 try await includeOperatorRBAC(of: account.reference)
             }
         }
@@ -110,7 +129,9 @@ extension DiscoveryWalk {
         for crd in csv["spec"]?["customresourcedefinitions"]?["owned"]?.arrayValue ?? [] {
             guard let crdName = crd["name"]?.stringValue else { continue }
             owned.append(crdName)
-            try await include(group: "apiextensions.k8s.io", kind: "CustomResourceDefinition", namespace: nil, name: crdName, reason: .operatorOwnedCRD(installedBy: "ClusterServiceVersion \(csv.name)"))
+            try await include(
+                group: "apiextensions.k8s.io", kind: "CustomResourceDefinition", namespace: nil, name: crdName,
+                reason: .operatorOwnedCRD(installedBy: "ClusterServiceVersion \(csv.name)"))
         }
         return owned
     }
@@ -118,7 +139,8 @@ extension DiscoveryWalk {
     mutating func helmReleaseExists(_ name: String) async throws(KubeError) -> Bool {
         guard let secrets = resource("", "Secret"), let configMaps = resource("", "ConfigMap") else { return false }
         for namespace in searchNamespaces {
-            for resource in [secrets, configMaps] where !(try await cachedList(resource, namespace: namespace, labelSelector: "owner=helm,name=\(name)")).isEmpty {
+            for resource in [secrets, configMaps]
+            where !(try await cachedList(resource, namespace: namespace, labelSelector: "owner=helm,name=\(name)")).isEmpty {
                 return true
             }
         }
@@ -149,7 +171,9 @@ extension DiscoveryWalk {
             try await includeOperatorRBAC(of: serviceAccount)
             for crd in try await crdsManaged(byServiceAccount: serviceAccount) where !owned.contains(crd.name) {
                 owned.append(crd.name)
-                include(crd, resource: resource("apiextensions.k8s.io", "CustomResourceDefinition")!, reason: .operatorOwnedCRD(installedBy: "Helm release \(release)"))
+                include(
+                    crd, resource: resource("apiextensions.k8s.io", "CustomResourceDefinition")!,
+                    reason: .operatorOwnedCRD(installedBy: "Helm release \(release)"))
             }
         }
         return owned
@@ -171,13 +195,19 @@ extension DiscoveryWalk {
         guard let deployment else { return nil }
         include(deployment, resource: resource, reason: .operatorDeployment(installedBy: "Deployment"))
         let accountName = deployment["spec"]?["template"]?["spec"]?["serviceAccountName"]?.stringValue ?? "default"
-        guard let account = try await include(group: "", kind: "ServiceAccount", namespace: deployment.namespace, name: accountName, reason: .operatorRBAC(serviceAccount: accountName)) else {
+        guard
+            let account = try await include(
+                group: "", kind: "ServiceAccount", namespace: deployment.namespace, name: accountName,
+                reason: .operatorRBAC(serviceAccount: accountName))
+        else {
             return []
         }
         var owned: [String] = []
         for crd in try await crdsManaged(byServiceAccount: account.reference) {
             owned.append(crd.name)
-            include(crd, resource: self.resource("apiextensions.k8s.io", "CustomResourceDefinition")!, reason: .operatorOwnedCRD(installedBy: "Deployment \(name)"))
+            include(
+                crd, resource: self.resource("apiextensions.k8s.io", "CustomResourceDefinition")!,
+                reason: .operatorOwnedCRD(installedBy: "Deployment \(name)"))
         }
         try await includeOperatorRBAC(of: account.reference)
         return owned
@@ -239,7 +269,10 @@ extension DiscoveryWalk {
             guard let kind = crd["spec"]?["names"]?["kind"]?.stringValue, let resource = resource(group, kind) else { continue }
             if let kinds, !kinds.contains(GroupKind(group: group, kind: kind)) { continue }
             if !resource.namespaced, case .namespace = scope {
-                issues.insert(DiscoveryIssue(kind: .outOfScope, subject: "\(kind).\(group) objects", message: "cluster-scoped custom resources of \(name) are only captured by cluster-scoped plans"))
+                issues.insert(
+                    DiscoveryIssue(
+                        kind: .outOfScope, subject: "\(kind).\(group) objects",
+                        message: "cluster-scoped custom resources of \(name) are only captured by cluster-scoped plans"))
                 continue
             }
             for namespace in resource.namespaced ? searchNamespaces : [nil] {

@@ -41,7 +41,10 @@ extension DiscoveryWalk {
             }
         }
         guard !storage.isEmpty else {
-            issues.insert(DiscoveryIssue(kind: .missing, subject: "Helm release \(release)", message: "no release storage (Secrets or ConfigMaps labelled owner=helm,name=\(release)) in \(scope)"))
+            issues.insert(
+                DiscoveryIssue(
+                    kind: .missing, subject: "Helm release \(release)",
+                    message: "no release storage (Secrets or ConfigMaps labelled owner=helm,name=\(release)) in \(scope)"))
             return []
         }
         var byNamespace: [String: [(KubeObject, APIResource, HelmRelease?)]] = [:]
@@ -63,17 +66,25 @@ extension DiscoveryWalk {
             }
             let decoded = records.compactMap(\.2).sorted { $0.revision < $1.revision }
             guard let deployed = decoded.last(where: { $0.status == "deployed" }) ?? decoded.last else {
-                issues.insert(DiscoveryIssue(kind: .malformed, subject: "Helm release \(release) in \(namespace)", message: "no revision could be decoded; only its storage is captured"))
+                issues.insert(
+                    DiscoveryIssue(
+                        kind: .malformed, subject: "Helm release \(release) in \(namespace)",
+                        message: "no revision could be decoded; only its storage is captured"))
                 continue
             }
             if deployed.status != "deployed" {
-                issues.insert(DiscoveryIssue(kind: .missing, subject: "Helm release \(release) in \(namespace)", message: "no deployed revision; using revision \(deployed.revision) (\(deployed.status))"))
+                issues.insert(
+                    DiscoveryIssue(
+                        kind: .missing, subject: "Helm release \(release) in \(namespace)",
+                        message: "no deployed revision; using revision \(deployed.revision) (\(deployed.status))"))
             }
             let entries: [ManifestEntry]
             do {
                 entries = try HelmRelease.entries(ofManifest: deployed.manifest)
             } catch {
-                issues.insert(DiscoveryIssue(kind: .malformed, subject: "Helm release \(release) revision \(deployed.revision)", message: "manifest: \(error)"))
+                issues.insert(
+                    DiscoveryIssue(
+                        kind: .malformed, subject: "Helm release \(release) revision \(deployed.revision)", message: "manifest: \(error)"))
                 continue
             }
             for entry in entries {

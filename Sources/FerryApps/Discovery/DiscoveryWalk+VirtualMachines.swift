@@ -3,7 +3,8 @@ import FerryKube
 extension DiscoveryWalk {
     mutating func seedVirtualMachine(_ name: String) async throws(KubeError) {
         guard let resource = resource("kubevirt.io", "VirtualMachine") else {
-            issues.insert(DiscoveryIssue(kind: .unknownKind, subject: "VirtualMachine \(name)", message: "KubeVirt (kubevirt.io) is not installed"))
+            issues.insert(
+                DiscoveryIssue(kind: .unknownKind, subject: "VirtualMachine \(name)", message: "KubeVirt (kubevirt.io) is not installed"))
             return
         }
         for namespace in searchNamespaces {
@@ -36,27 +37,36 @@ extension DiscoveryWalk {
                 try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: dataVolume, reason: reason)
             }
             for (use, secret) in volume.secrets.sorted(by: { $0.key < $1.key }) {
-                try await include(group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: use))
+                try await include(
+                    group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: use))
             }
             if let configMap = volume.configMapName {
                 try await include(group: "", kind: "ConfigMap", namespace: namespace, name: configMap, reason: reason)
             }
             if let account = volume.serviceAccountName {
-                try await include(group: "", kind: "ServiceAccount", namespace: namespace, name: account, reason: .serviceAccountOf(object.reference))
+                try await include(
+                    group: "", kind: "ServiceAccount", namespace: namespace, name: account, reason: .serviceAccountOf(object.reference))
             }
         }
         for (use, secret) in vm.credentialSecrets {
-            try await include(group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: use))
+            try await include(
+                group: "", kind: "Secret", namespace: namespace, name: secret, reason: .secretOfVirtualMachine(vm: name, use: use))
         }
         for dataVolume in vm.dataVolumeTemplateNames {
-            try await include(group: "cdi.kubevirt.io", kind: "DataVolume", namespace: namespace, name: dataVolume, reason: .dataVolumeTemplate(vm: name))
-            try await include(group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: dataVolume, reason: .dataVolumeTemplate(vm: name))
+            try await include(
+                group: "cdi.kubevirt.io", kind: "DataVolume", namespace: namespace, name: dataVolume, reason: .dataVolumeTemplate(vm: name))
+            try await include(
+                group: "", kind: "PersistentVolumeClaim", namespace: namespace, name: dataVolume, reason: .dataVolumeTemplate(vm: name))
         }
         if let instancetype = vm.instancetype {
-            try await include(group: "instancetype.kubevirt.io", kind: instancetype.kind, namespace: namespace, name: instancetype.name, reason: .virtualMachineInstancetype(vm: name))
+            try await include(
+                group: "instancetype.kubevirt.io", kind: instancetype.kind, namespace: namespace, name: instancetype.name,
+                reason: .virtualMachineInstancetype(vm: name))
         }
         if let preference = vm.preference {
-            try await include(group: "instancetype.kubevirt.io", kind: preference.kind, namespace: namespace, name: preference.name, reason: .virtualMachinePreference(vm: name))
+            try await include(
+                group: "instancetype.kubevirt.io", kind: preference.kind, namespace: namespace, name: preference.name,
+                reason: .virtualMachinePreference(vm: name))
         }
         if let claims = resource("", "PersistentVolumeClaim") {
             for claim in try await cachedList(claims, namespace: namespace, labelSelector: "persistent-state-for=\(name)") {

@@ -18,7 +18,9 @@ extension DiscoveryWalk {
         return result
     }
 
-    mutating func facts(of object: KubeObject, snapshotClasses: [KubeObject], virtualMachines: [Component]) async throws(KubeError) -> VolumeFacts {
+    mutating func facts(of object: KubeObject, snapshotClasses: [KubeObject], virtualMachines: [Component]) async throws(KubeError)
+        -> VolumeFacts
+    {
         guard let claim = PersistentVolumeClaimView(object) else { preconditionFailure("facts of a non-claim") }
         let namespace = object.namespace
         let volumeName = claim.volumeName
@@ -27,7 +29,9 @@ extension DiscoveryWalk {
             let reference = ObjectReference(group: "", kind: "PersistentVolume", namespace: nil, name: volumeName)
             if let component = components[reference] {
                 volume = PersistentVolumeView(component.object)
-            } else if let resource = resource("", "PersistentVolume"), let fetched = try await fetch(resource, namespace: nil, name: volumeName) {
+            } else if let resource = resource("", "PersistentVolume"),
+                let fetched = try await fetch(resource, namespace: nil, name: volumeName)
+            {
                 volume = PersistentVolumeView(fetched)
             }
         }
@@ -51,7 +55,8 @@ extension DiscoveryWalk {
         }
         var diskImage = false
         var nodes: [String] = []
-        for vm in virtualMachines where vm.reference.namespace == namespace && VirtualMachineView(vm.object)?.diskClaims.contains(object.name) == true {
+        for vm in virtualMachines
+        where vm.reference.namespace == namespace && VirtualMachineView(vm.object)?.diskClaims.contains(object.name) == true {
             usedBy.append(vm.reference)
             diskImage = true
             if let node = vmRuntime[vm.reference]?.node { nodes.append(node) }
@@ -76,7 +81,10 @@ extension DiscoveryWalk {
             if let plugin {
                 for (node, podUID) in mounts {
                     if mode == .block {
-                        hostPaths.append(.init(node: node, path: "\(options.kubeletRoot)/pods/\(podUID)/volumeDevices/\(plugin)/\(volumeName)", kind: .podBlockDevice))
+                        hostPaths.append(
+                            .init(
+                                node: node, path: "\(options.kubeletRoot)/pods/\(podUID)/volumeDevices/\(plugin)/\(volumeName)",
+                                kind: .podBlockDevice))
                     } else {
                         let mount = "\(options.kubeletRoot)/pods/\(podUID)/volumes/\(plugin)/\(volumeName)/mount"
                         hostPaths.append(.init(node: node, path: mount + fileName, kind: fileName.isEmpty ? .podVolumeMount : .diskImage))

@@ -71,7 +71,9 @@ struct DiscoveryWalk<API: KubeAPI> {
     // MARK: - Reading
 
     /// Gets one object; nil (with an issue recorded) when it is missing, forbidden or failing.
-    mutating func fetch(_ resource: APIResource, namespace: String?, name: String, notFound: DiscoveryIssue.Kind? = .missing) async throws(KubeError) -> KubeObject? {
+    mutating func fetch(_ resource: APIResource, namespace: String?, name: String, notFound: DiscoveryIssue.Kind? = .missing)
+        async throws(KubeError) -> KubeObject?
+    {
         let ns = resource.namespaced ? namespace : nil
         do {
             return try await api.get(resource, namespace: ns, name: name)
@@ -84,12 +86,16 @@ struct DiscoveryWalk<API: KubeAPI> {
     }
 
     /// Lists a collection (all pages), cached for the walk; nil when it cannot be read.
-    mutating func cachedList(_ resource: APIResource, namespace: String?, labelSelector: String? = nil) async throws(KubeError) -> [KubeObject] {
+    mutating func cachedList(_ resource: APIResource, namespace: String?, labelSelector: String? = nil) async throws(KubeError)
+        -> [KubeObject]
+    {
         let key = "\(resource.group)/\(resource.name)@\(namespace ?? "*")?\(labelSelector ?? "")"
         if let cached = listCache[key] { return cached }
         var items: [KubeObject] = []
         do {
-            try await api.forEachPage(resource, namespace: resource.namespaced ? namespace : nil, labelSelector: labelSelector, pageSize: options.pageSize) {
+            try await api.forEachPage(
+                resource, namespace: resource.namespaced ? namespace : nil, labelSelector: labelSelector, pageSize: options.pageSize
+            ) {
                 items += $0
             }
         } catch {
@@ -134,7 +140,10 @@ struct DiscoveryWalk<API: KubeAPI> {
     mutating func include(_ object: KubeObject, resource: APIResource, reason: InclusionReason) -> Bool {
         let reference = object.reference
         if resource.namespaced, !scope.allows(namespace: object.namespace) {
-            issues.insert(DiscoveryIssue(kind: .outOfScope, subject: reference.description, message: "\(reason.description), but the plan is limited to \(scope)"))
+            issues.insert(
+                DiscoveryIssue(
+                    kind: .outOfScope, subject: reference.description, message: "\(reason.description), but the plan is limited to \(scope)"
+                ))
             return false
         }
         if let why = regeneratedReason(object) {
@@ -154,12 +163,16 @@ struct DiscoveryWalk<API: KubeAPI> {
 
     /// Fetches and includes an object named by reference.
     @discardableResult
-    mutating func include(apiVersion: String? = nil, group: String? = nil, kind: String, namespace: String?, name: String, reason: InclusionReason, notFound: DiscoveryIssue.Kind? = .missing) async throws(KubeError) -> KubeObject? {
+    mutating func include(
+        apiVersion: String? = nil, group: String? = nil, kind: String, namespace: String?, name: String, reason: InclusionReason,
+        notFound: DiscoveryIssue.Kind? = .missing
+    ) async throws(KubeError) -> KubeObject? {
         let resolved: APIResource?
         if let apiVersion { resolved = resource(apiVersion: apiVersion, kind: kind) } else { resolved = resource(group ?? "", kind) }
         guard let resource = resolved else {
             let type = apiVersion.map { "\(kind) (\($0))" } ?? GroupKind(group: group ?? "", kind: kind).description
-            issues.insert(DiscoveryIssue(kind: .unknownKind, subject: "\(type) \(name)", message: "the server does not serve this kind (\(reason))"))
+            issues.insert(
+                DiscoveryIssue(kind: .unknownKind, subject: "\(type) \(name)", message: "the server does not serve this kind (\(reason))"))
             return nil
         }
         let ns = resource.namespaced ? namespace : nil
@@ -169,7 +182,10 @@ struct DiscoveryWalk<API: KubeAPI> {
             return components[reference]!.object
         }
         if resource.namespaced, !scope.allows(namespace: ns) {
-            issues.insert(DiscoveryIssue(kind: .outOfScope, subject: reference.description, message: "\(reason.description), but the plan is limited to \(scope)"))
+            issues.insert(
+                DiscoveryIssue(
+                    kind: .outOfScope, subject: reference.description, message: "\(reason.description), but the plan is limited to \(scope)"
+                ))
             return nil
         }
         guard let object = try await fetch(resource, namespace: ns, name: name, notFound: notFound) else { return nil }

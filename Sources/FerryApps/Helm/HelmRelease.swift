@@ -131,7 +131,8 @@ extension HelmRelease {
                 let name = document["metadata"]?["name"]?.stringValue, !name.isEmpty
             else { return }
             let namespace = document["metadata"]?["namespace"]?.stringValue
-            result.append(ManifestEntry(apiVersion: apiVersion, kind: kind, name: name, namespace: namespace?.isEmpty == true ? nil : namespace))
+            result.append(
+                ManifestEntry(apiVersion: apiVersion, kind: kind, name: name, namespace: namespace?.isEmpty == true ? nil : namespace))
         }
         for document in try YAMLDocuments.parse(text) { add(document) }
         return result

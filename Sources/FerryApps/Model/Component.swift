@@ -15,7 +15,10 @@ public struct Component: Sendable, Hashable {
     /// Whether a CustomResourceDefinition defines its kind.
     public var isCustomResource: Bool
 
-    public init(reference: ObjectReference, apiVersion: String, resource: String, namespaced: Bool, object: KubeObject, reasons: Set<InclusionReason>, isCustomResource: Bool = false) {
+    public init(
+        reference: ObjectReference, apiVersion: String, resource: String, namespaced: Bool, object: KubeObject,
+        reasons: Set<InclusionReason>, isCustomResource: Bool = false
+    ) {
         self.isCustomResource = isCustomResource
         self.reference = reference
         self.apiVersion = apiVersion

@@ -134,7 +134,11 @@ public enum RestoreOrder {
         for component in components { byPhase[phase(of: component), default: []].append(component) }
         return Phase.allCases.compactMap { phase in
             guard let members = byPhase[phase], !members.isEmpty else { return nil }
-            return Step(phase: phase, components: members.sorted { (storageRank(kind: $0.reference.kind), $0.reference) < (storageRank(kind: $1.reference.kind), $1.reference) })
+            return Step(
+                phase: phase,
+                components: members.sorted {
+                    (storageRank(kind: $0.reference.kind), $0.reference) < (storageRank(kind: $1.reference.kind), $1.reference)
+                })
         }
     }
 

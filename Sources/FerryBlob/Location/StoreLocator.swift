@@ -65,7 +65,8 @@ public enum StoreLocator {
             return .s3(try s3Location(text, options: options))
         }
         if text.contains("://") {
-            throw ObjectStoreError.missingStore(store: text,
+            throw ObjectStoreError.missingStore(
+                store: text,
                 detail: "unknown repository scheme; use a directory path or s3://BUCKET/PREFIX")
         }
         return .directory(DirectoryLocation(path: text, create: create))

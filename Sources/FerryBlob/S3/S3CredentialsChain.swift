@@ -14,7 +14,10 @@ public enum S3CredentialsChain {
     ) throws -> any S3CredentialsProvider {
         let files = S3SharedConfig(environment: environment)
         if let explicitProfile {
-            guard let provider = try files.provider(profile: explicitProfile, region: region, environment: environment, client: client, store: store) else {
+            guard
+                let provider = try files.provider(
+                    profile: explicitProfile, region: region, environment: environment, client: client, store: store)
+            else {
                 throw ObjectStoreError.accessDenied(
                     store: store, detail: "profile \"\(explicitProfile)\" not found in \(files.credentialsPath) or \(files.configPath)")
             }
@@ -26,7 +29,8 @@ public enum S3CredentialsChain {
         switch (keyID, secret) {
         case let (keyID?, secret?):
             return StaticCredentialsProvider(
-                S3Credentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: environment["AWS_SESSION_TOKEN"].flatMap(nonEmpty)),
+                S3Credentials(
+                    accessKeyID: keyID, secretAccessKey: secret, sessionToken: environment["AWS_SESSION_TOKEN"].flatMap(nonEmpty)),
                 source: "environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         case (.some, nil):
             throw ObjectStoreError.accessDenied(store: store, detail: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
@@ -101,14 +105,19 @@ struct S3SharedConfig {
         settings(profile: profile)?["region"].flatMap(S3CredentialsChain.nonEmpty)
     }
 
-    func provider(profile: String, region: String, environment: [String: String], client: HTTPClient, store: String) throws -> (any S3CredentialsProvider)? {
+    func provider(profile: String, region: String, environment: [String: String], client: HTTPClient, store: String) throws -> (
+        any S3CredentialsProvider
+    )? {
         guard let settings = settings(profile: profile) else { return nil }
         if let keyID = settings["aws_access_key_id"].flatMap(S3CredentialsChain.nonEmpty) {
             guard let secret = settings["aws_secret_access_key"].flatMap(S3CredentialsChain.nonEmpty) else {
-                throw ObjectStoreError.accessDenied(store: store, detail: "profile \"\(profile)\" has aws_access_key_id but no aws_secret_access_key")
+                throw ObjectStoreError.accessDenied(
+                    store: store, detail: "profile \"\(profile)\" has aws_access_key_id but no aws_secret_access_key")
             }
             return StaticCredentialsProvider(
-                S3Credentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: settings["aws_session_token"].flatMap(S3CredentialsChain.nonEmpty)),
+                S3Credentials(
+                    accessKeyID: keyID, secretAccessKey: secret,
+                    sessionToken: settings["aws_session_token"].flatMap(S3CredentialsChain.nonEmpty)),
                 source: "profile \"\(profile)\" in \(credentialsPath)")
         }
         if let roleARN = settings["role_arn"].flatMap(S3CredentialsChain.nonEmpty),

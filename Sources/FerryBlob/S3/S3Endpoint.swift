@@ -13,11 +13,13 @@ struct S3Endpoint: Sendable {
         let bucket = configuration.bucket
         guard Self.isValidBucketName(bucket) else {
             throw ObjectStoreError.missingStore(
-                store: store, detail: "\"\(bucket)\" is not a valid bucket name (3-63 characters: lower-case letters, digits, dots and hyphens)")
+                store: store,
+                detail: "\"\(bucket)\" is not a valid bucket name (3-63 characters: lower-case letters, digits, dots and hyphens)")
         }
         let url = configuration.endpoint ?? "https://s3.\(configuration.region).amazonaws.com"
         guard let schemeEnd = url.firstRange(of: "://") else {
-            throw ObjectStoreError.missingStore(store: store, detail: "S3 endpoint \"\(url)\" is not a URL (expected http://HOST:PORT or https://HOST)")
+            throw ObjectStoreError.missingStore(
+                store: store, detail: "S3 endpoint \"\(url)\" is not a URL (expected http://HOST:PORT or https://HOST)")
         }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else {
@@ -47,7 +49,8 @@ struct S3Endpoint: Sendable {
         case .virtualHosted:
             guard !bucket.contains(".") || scheme == "http" else {
                 throw ObjectStoreError.missingStore(
-                    store: store, detail: "bucket \"\(bucket)\" contains dots, which break TLS with virtual-hosted addressing; use path-style")
+                    store: store,
+                    detail: "bucket \"\(bucket)\" contains dots, which break TLS with virtual-hosted addressing; use path-style")
             }
             virtualHosted = true
         case .auto:

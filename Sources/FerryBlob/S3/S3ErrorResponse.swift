@@ -16,12 +16,13 @@ struct S3ErrorResponse: Sendable {
         message = document?.text("Message") ?? ""
         if code.isEmpty {
             // HEAD responses carry no body.
-            code = switch response.status {
-            case 404: "NotFound"
-            case 403: "Forbidden"
-            case 412: "PreconditionFailed"
-            default: "HTTP\(response.status)"
-            }
+            code =
+                switch response.status {
+                case 404: "NotFound"
+                case 403: "Forbidden"
+                case 412: "PreconditionFailed"
+                default: "HTTP\(response.status)"
+                }
         }
     }
 
@@ -52,18 +53,25 @@ struct S3ErrorResponse: Sendable {
         let credentials = store.credentialsSource
         switch code {
         case "NoSuchBucket":
-            return .missingStore(store: location, detail: "bucket \"\(store.configuration.bucket)\" does not exist at \(store.endpointDescription)")
+            return .missingStore(
+                store: location, detail: "bucket \"\(store.configuration.bucket)\" does not exist at \(store.endpointDescription)")
         case "NoSuchKey", "NotFound":
             if let name { return .notFound(name: name, store: location) }
         case "InvalidAccessKeyId":
             return .accessDenied(store: location, detail: "the server does not know the access key ID from \(credentials); check the key")
         case "SignatureDoesNotMatch":
             return .accessDenied(
-                store: location, detail: "the secret access key from \(credentials) does not match its access key ID (the server computed a different signature)")
+                store: location,
+                detail:
+                    "the secret access key from \(credentials) does not match its access key ID (the server computed a different signature)"
+            )
         case "RequestTimeTooSkewed":
             let serverTime = headers["Date"].map { " (server time \($0))" } ?? ""
             return .accessDenied(
-                store: location, detail: "this machine's clock differs from the server's by more than 15 minutes\(serverTime); correct the clock (NTP) and retry")
+                store: location,
+                detail:
+                    "this machine's clock differs from the server's by more than 15 minutes\(serverTime); correct the clock (NTP) and retry"
+            )
         case "ExpiredToken", "TokenRefreshRequired", "RequestExpired":
             return .accessDenied(store: location, detail: "the session token from \(credentials) has expired")
         case "InvalidToken":

@@ -75,7 +75,8 @@ extension S3Store {
                 }
                 lastProblem = error.description
                 if attempt >= policy.maxAttempts {
-                    throw ObjectStoreError.unavailable(store: location, detail: "\(subject) failed after \(attempt) attempts, last: \(lastProblem)")
+                    throw ObjectStoreError.unavailable(
+                        store: location, detail: "\(subject) failed after \(attempt) attempts, last: \(lastProblem)")
                 }
                 try await Task.sleep(for: policy.delay(afterAttempt: attempt))
             }

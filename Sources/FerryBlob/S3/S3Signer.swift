@@ -2,7 +2,7 @@ import FerryDigest
 import FerryHTTP
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// AWS Signature Version 4 for S3 requests, signed in the Authorization header.

@@ -9,8 +9,9 @@ extension S3Store {
         var removed = AbandonedWrites()
         for upload in try await incompleteUploads() where upload.initiated < cutoff {
             let name = String(upload.key.dropFirst(keyPrefix.count))
-            let response = try await send(S3Request(
-                method: .delete, key: upload.key, query: [("uploadId", upload.id)], operation: "AbortMultipartUpload", name: name))
+            let response = try await send(
+                S3Request(
+                    method: .delete, key: upload.key, query: [("uploadId", upload.id)], operation: "AbortMultipartUpload", name: name))
             let error = response.isSuccess ? nil : S3ErrorResponse(response)
             if let error, error.code != "NoSuchUpload" {
                 throw error.storeError(operation: "AbortMultipartUpload", name: name, store: self)
@@ -35,7 +36,8 @@ extension S3Store {
         ) { document, decode in
             for upload in document.all("Upload") {
                 guard let rawKey = upload.text("Key"), let id = upload.text("UploadId"),
-                      let initiated = upload.text("Initiated").flatMap(Self.parseTimestamp) else { continue }
+                    let initiated = upload.text("Initiated").flatMap(Self.parseTimestamp)
+                else { continue }
                 let key = decode(rawKey)
                 guard key.hasPrefix(keyPrefix) else { continue }
                 found.append(IncompleteUpload(key: key, id: id, initiated: initiated))
@@ -61,10 +63,11 @@ extension S3Store {
             try body(document, decode)
             if document.text("IsTruncated") == "true" {
                 guard let key = document.text("NextKeyMarker"), !key.isEmpty else {
-                    throw ObjectStoreError.unavailable(store: location, detail: "\(operation) page was truncated but carried no NextKeyMarker")
+                    throw ObjectStoreError.unavailable(
+                        store: location, detail: "\(operation) page was truncated but carried no NextKeyMarker")
                 }
                 let next = (key: decode(key), second: document.text(nextSecondMarker) ?? "")
-                if let markers, markers == next { break }  // a server that does not advance: stop rather than loop
+                if let markers, markers == next { break } // a server that does not advance: stop rather than loop
                 markers = next
             } else {
                 markers = nil

@@ -21,7 +21,8 @@ extension S3Store {
         if let storageClass = storageClass(for: name) { headers.add("x-amz-storage-class", storageClass) }
         let locked = lockHeaders(for: name, body: nil)
         for (header, value) in locked ?? [:] { headers.add(header, value) }
-        let created = try await send(S3Request(method: .post, key: key, query: [("uploads", "")], headers: headers, operation: "CreateMultipartUpload", name: name))
+        let created = try await send(
+            S3Request(method: .post, key: key, query: [("uploads", "")], headers: headers, operation: "CreateMultipartUpload", name: name))
         guard created.isSuccess else {
             throw S3ErrorResponse(created).storeError(operation: "CreateMultipartUpload", name: name, store: self)
         }
@@ -31,9 +32,11 @@ extension S3Store {
 
         do {
             let parts = try await uploadParts(name: name, key: key, uploadID: uploadID, bytes: bytes, locked: locked != nil)
-            return try await completeMultipart(name: name, key: key, uploadID: uploadID, parts: parts, bytes: bytes, conditional: useCondition)
+            return try await completeMultipart(
+                name: name, key: key, uploadID: uploadID, parts: parts, bytes: bytes, conditional: useCondition)
         } catch {
-            _ = try? await send(S3Request(method: .delete, key: key, query: [("uploadId", uploadID)], operation: "AbortMultipartUpload", name: name))
+            _ = try? await send(
+                S3Request(method: .delete, key: key, query: [("uploadId", uploadID)], operation: "AbortMultipartUpload", name: name))
             throw error
         }
     }
@@ -52,7 +55,8 @@ extension S3Store {
     private func uploadParts(name: String, key: String, uploadID: String, bytes: [UInt8], locked: Bool) async throws -> [UploadedPart] {
         let ranges = partRanges(bytes.count)
         guard ranges.count <= 10_000 else {
-            throw ObjectStoreError.io(store: location, detail: "\(name) needs \(ranges.count) parts, more than S3's 10000; raise the part size")
+            throw ObjectStoreError.io(
+                store: location, detail: "\(name) needs \(ranges.count) parts, more than S3's 10000; raise the part size")
         }
         return try await withThrowingTaskGroup(of: UploadedPart.self) { group in
             var next = 0
@@ -83,9 +87,10 @@ extension S3Store {
         headers.add("x-amz-checksum-sha256", checksum)
         // Object Lock uploads need Content-MD5 on every part.
         if locked { headers.add("Content-MD5", ByteText.base64(Hash.md5(slice))) }
-        let response = try await send(S3Request(
-            method: .put, key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], headers: headers, body: slice,
-            payloadHash: ByteText.hex(digest), operation: "UploadPart \(number)", name: name))
+        let response = try await send(
+            S3Request(
+                method: .put, key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)], headers: headers, body: slice,
+                payloadHash: ByteText.hex(digest), operation: "UploadPart \(number)", name: name))
         guard response.isSuccess else {
             throw S3ErrorResponse(response).storeError(operation: "UploadPart \(number)", name: name, store: self)
         }
@@ -109,8 +114,10 @@ extension S3Store {
         xml += "</CompleteMultipartUpload>"
         var headers = HTTPHeaders()
         if conditional { headers.add("If-None-Match", "*") }
-        let response = try await send(.xml(
-            method: .post, key: key, query: [("uploadId", uploadID)], xml, extra: headers, operation: "CompleteMultipartUpload", name: name))
+        let response = try await send(
+            .xml(
+                method: .post, key: key, query: [("uploadId", uploadID)], xml, extra: headers, operation: "CompleteMultipartUpload",
+                name: name))
         let document = try? S3XML.parse(response.body)
         // S3 can answer 200 and still report an error in the body.
         if response.isSuccess && document?.name != "Error" { return .created }

@@ -4,8 +4,10 @@ import Foundation
 
 extension S3Store: VersionedObjectStore {
     public func objectLockEnabled() async throws -> Bool {
-        let response = try await send(S3Request(method: .get, key: nil, query: [("object-lock", "")],
-            operation: "GetObjectLockConfiguration", name: nil))
+        let response = try await send(
+            S3Request(
+                method: .get, key: nil, query: [("object-lock", "")],
+                operation: "GetObjectLockConfiguration", name: nil))
         if response.isSuccess {
             guard let document = try? S3XML.parse(response.body) else {
                 throw ObjectStoreError.unavailable(store: location, detail: "GetObjectLockConfiguration returned a body that is not XML")
@@ -26,13 +28,15 @@ extension S3Store: VersionedObjectStore {
         ) { document, decode in
             for entry in document.children where entry.name == "Version" || entry.name == "DeleteMarker" {
                 guard let rawKey = entry.text("Key"), let version = entry.text("VersionId"),
-                      let modified = entry.text("LastModified").flatMap(Self.parseTimestamp) else { continue }
+                    let modified = entry.text("LastModified").flatMap(Self.parseTimestamp)
+                else { continue }
                 let key = decode(rawKey)
                 guard key.hasPrefix(keyPrefix) else { continue }
-                found.append(ObjectVersion(
-                    name: String(key.dropFirst(keyPrefix.count)), version: version, isDeleteMarker: entry.name == "DeleteMarker",
-                    isLatest: entry.text("IsLatest") == "true", lastModified: modified,
-                    size: entry.text("Size").flatMap { Int64($0) } ?? 0))
+                found.append(
+                    ObjectVersion(
+                        name: String(key.dropFirst(keyPrefix.count)), version: version, isDeleteMarker: entry.name == "DeleteMarker",
+                        isLatest: entry.text("IsLatest") == "true", lastModified: modified,
+                        size: entry.text("Size").flatMap { Int64($0) } ?? 0))
             }
         }
         return found
@@ -45,17 +49,20 @@ extension S3Store: VersionedObjectStore {
 
     public func retention(of name: String, version: String?) async throws -> ObjectRetention? {
         let key = try objectKey(name)
-        let response = try await send(S3Request(
-            method: .head, key: key, query: version.map { [("versionId", $0)] } ?? [], operation: "HEAD", name: name))
+        let response = try await send(
+            S3Request(
+                method: .head, key: key, query: version.map { [("versionId", $0)] } ?? [], operation: "HEAD", name: name))
         guard response.isSuccess else {
             throw S3ErrorResponse(response).storeError(operation: "HEAD", name: name, store: self)
         }
         guard let modeText = response.headers["x-amz-object-lock-mode"],
-            let untilText = response.headers["x-amz-object-lock-retain-until-date"] else {
+            let untilText = response.headers["x-amz-object-lock-retain-until-date"]
+        else {
             return nil
         }
         guard let mode = ObjectLockMode(rawValue: modeText.uppercased()), let until = Self.parseTimestamp(untilText) else {
-            throw ObjectStoreError.unavailable(store: location,
+            throw ObjectStoreError.unavailable(
+                store: location,
                 detail: "HEAD \(name) returned an unknown lock: \(modeText) until \(untilText)")
         }
         return ObjectRetention(mode: mode, until: until)
@@ -63,9 +70,11 @@ extension S3Store: VersionedObjectStore {
 
     public func extendRetention(of name: String, to retention: ObjectRetention) async throws {
         let key = try objectKey(name)
-        let xml = "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>\(retention.mode.rawValue)</Mode>"
+        let xml =
+            "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>\(retention.mode.rawValue)</Mode>"
             + "<RetainUntilDate>\(Self.lockDate(retention.until))</RetainUntilDate></Retention>"
-        let response = try await send(.xml(method: .put, key: key, query: [("retention", "")], xml, operation: "PutObjectRetention", name: name))
+        let response = try await send(
+            .xml(method: .put, key: key, query: [("retention", "")], xml, operation: "PutObjectRetention", name: name))
         guard response.isSuccess else {
             throw S3ErrorResponse(response).storeError(operation: "PutObjectRetention", name: name, store: self)
         }
@@ -73,8 +82,10 @@ extension S3Store: VersionedObjectStore {
 
     public func deleteVersion(of name: String, version: String) async throws {
         let key = try objectKey(name)
-        let response = try await send(S3Request(method: .delete, key: key, query: [("versionId", version)], operation: "DELETE version",
-            name: name))
+        let response = try await send(
+            S3Request(
+                method: .delete, key: key, query: [("versionId", version)], operation: "DELETE version",
+                name: name))
         if response.isSuccess || response.status == 404 { return }
         throw S3ErrorResponse(response).storeError(operation: "DELETE version \(version) of", name: name, store: self)
     }

@@ -48,10 +48,11 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
             self.client = client
         } else {
             do {
-                self.client = try HTTPClient(configuration: HTTPClientConfiguration(
-                    tls: configuration.tls, timeouts: configuration.timeouts, resolve: configuration.resolve,
-                    maxConcurrentTransfers: configuration.maxConcurrentRequests, maxResponseBodySize: 1 << 20,
-                    userAgent: "ferry-s3"))
+                self.client = try HTTPClient(
+                    configuration: HTTPClientConfiguration(
+                        tls: configuration.tls, timeouts: configuration.timeouts, resolve: configuration.resolve,
+                        maxConcurrentTransfers: configuration.maxConcurrentRequests, maxResponseBodySize: 1 << 20,
+                        userAgent: "ferry-s3"))
             } catch {
                 throw ObjectStoreError.unavailable(store: configuration.location, detail: error.description)
             }
@@ -89,8 +90,10 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
         if useCondition { headers.add("If-None-Match", "*") }
         if let storageClass = storageClass(for: name) { headers.add("x-amz-storage-class", storageClass) }
         for (header, value) in lockHeaders(for: name, body: bytes[...]) ?? [:] { headers.add(header, value) }
-        let response = try await send(S3Request(
-            method: .put, key: key, headers: headers, body: bytes[...], payloadHash: ByteText.hex(digest), operation: "PUT", name: name))
+        let response = try await send(
+            S3Request(
+                method: .put, key: key, headers: headers, body: bytes[...], payloadHash: ByteText.hex(digest), operation: "PUT", name: name)
+        )
         if response.isSuccess { return .created }
         let error = S3ErrorResponse(response)
         if response.status == 412 && mode == .createOnly {
@@ -113,8 +116,10 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
             attempt += 1
             var headers = HTTPHeaders()
             headers.add("x-amz-checksum-mode", "ENABLED")
-            let response = try await send(S3Request(
-                method: .get, key: key, query: versionQuery, headers: headers, operation: "GET", name: name, maxResponseBodySize: Int.max))
+            let response = try await send(
+                S3Request(
+                    method: .get, key: key, query: versionQuery, headers: headers, operation: "GET", name: name,
+                    maxResponseBodySize: Int.max))
             guard response.isSuccess else {
                 throw S3ErrorResponse(response).storeError(operation: "GET", name: name, store: self)
             }
@@ -136,31 +141,39 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
         guard !range.isEmpty else { return [] }
         var headers = HTTPHeaders()
         headers.add("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")
-        let response = try await send(S3Request(
-            method: .get, key: key, query: version.map { [("versionId", $0)] } ?? [], headers: headers, operation: "GET", name: name,
-            maxResponseBodySize: max(1 << 20, range.count + 4096)))
+        let response = try await send(
+            S3Request(
+                method: .get, key: key, query: version.map { [("versionId", $0)] } ?? [], headers: headers, operation: "GET", name: name,
+                maxResponseBodySize: max(1 << 20, range.count + 4096)))
         switch response.status {
         case 206:
             if let contentRange = response.headers["Content-Range"], !contentRange.hasPrefix("bytes \(range.lowerBound)-") {
-                throw ObjectStoreError.corrupt(name: name, store: location, detail: "asked for bytes \(range.lowerBound)..<\(range.upperBound), got \(contentRange)")
+                throw ObjectStoreError.corrupt(
+                    name: name, store: location, detail: "asked for bytes \(range.lowerBound)..<\(range.upperBound), got \(contentRange)")
             }
             guard response.body.count == range.count else {
                 throw ObjectStoreError.corrupt(
                     name: name, store: location,
-                    detail: "object ends at byte \(range.lowerBound + Int64(response.body.count)), before the requested range \(range.lowerBound)..<\(range.upperBound)")
+                    detail:
+                        "object ends at byte \(range.lowerBound + Int64(response.body.count)), before the requested range \(range.lowerBound)..<\(range.upperBound)"
+                )
             }
             return response.body
         case 200:
             // The server ignored Range and sent the whole object.
             guard response.body.count >= range.upperBound else {
                 throw ObjectStoreError.corrupt(
-                    name: name, store: location, detail: "object is \(response.body.count) bytes, shorter than the requested range \(range.lowerBound)..<\(range.upperBound)")
+                    name: name, store: location,
+                    detail:
+                        "object is \(response.body.count) bytes, shorter than the requested range \(range.lowerBound)..<\(range.upperBound)"
+                )
             }
             return Array(response.body[Int(range.lowerBound)..<Int(range.upperBound)])
         case 416:
             let size = response.headers["Content-Range"].flatMap { $0.split(separator: "/").last }.map(String.init) ?? "shorter"
             throw ObjectStoreError.corrupt(
-                name: name, store: location, detail: "object size \(size) ends before the requested range \(range.lowerBound)..<\(range.upperBound)")
+                name: name, store: location,
+                detail: "object size \(size) ends before the requested range \(range.lowerBound)..<\(range.upperBound)")
         default:
             throw S3ErrorResponse(response).storeError(operation: "GET", name: name, store: self)
         }
@@ -282,8 +295,10 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
             var headers = HTTPHeaders()
             headers.add("If-None-Match", "*")
             headers.add("x-amz-checksum-sha256", ByteText.base64(digest))
-            return try await send(S3Request(
-                method: .put, key: key, headers: headers, body: body[...], payloadHash: ByteText.hex(digest), operation: "PUT", name: name))
+            return try await send(
+                S3Request(
+                    method: .put, key: key, headers: headers, body: body[...], payloadHash: ByteText.hex(digest), operation: "PUT",
+                    name: name))
         }
         let first = try await probePut(1)
         guard first.isSuccess else {
@@ -366,7 +381,8 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
         let response = try await send(S3Request(method: .head, key: nil, operation: "HEAD bucket", name: nil))
         if response.isSuccess { return }
         if response.status == 404 {
-            throw ObjectStoreError.missingStore(store: location, detail: "bucket \"\(configuration.bucket)\" does not exist at \(endpointDescription)")
+            throw ObjectStoreError.missingStore(
+                store: location, detail: "bucket \"\(configuration.bucket)\" does not exist at \(endpointDescription)")
         }
         throw S3ErrorResponse(response).storeError(operation: "HEAD bucket", name: nil, store: self)
     }

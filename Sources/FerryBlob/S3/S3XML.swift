@@ -74,7 +74,9 @@ enum S3XML {
                 }
                 index = end + 3
             } else if startsWith("<!", at: index) {
-                guard let end = bytes[index...].firstIndex(of: UInt8(ascii: ">")) else { throw ParseError(detail: "unterminated declaration") }
+                guard let end = bytes[index...].firstIndex(of: UInt8(ascii: ">")) else {
+                    throw ParseError(detail: "unterminated declaration")
+                }
                 index = end + 1
             } else if startsWith("</", at: index) {
                 guard let end = bytes[index...].firstIndex(of: UInt8(ascii: ">")) else { throw ParseError(detail: "unterminated end tag") }

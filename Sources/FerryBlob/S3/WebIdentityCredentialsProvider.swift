@@ -61,7 +61,9 @@ public actor WebIdentityCredentialsProvider: S3CredentialsProvider {
         do {
             token = try String(contentsOfFile: tokenFile, encoding: .utf8).trimmingWhitespace()
         } catch {
-            throw ObjectStoreError.accessDenied(store: store, detail: "cannot read the web identity token file \(tokenFile) (AWS_WEB_IDENTITY_TOKEN_FILE): \(error.localizedDescription)")
+            throw ObjectStoreError.accessDenied(
+                store: store,
+                detail: "cannot read the web identity token file \(tokenFile) (AWS_WEB_IDENTITY_TOKEN_FILE): \(error.localizedDescription)")
         }
         guard !token.isEmpty else {
             throw ObjectStoreError.accessDenied(store: store, detail: "the web identity token file \(tokenFile) is empty")
@@ -71,7 +73,8 @@ public actor WebIdentityCredentialsProvider: S3CredentialsProvider {
             ("RoleSessionName", sessionName), ("WebIdentityToken", token),
         ]
         if let durationSeconds { form.append(("DurationSeconds", String(durationSeconds))) }
-        let body = form.map { "\(S3Signer.uriEncode($0.0, keepSlash: false))=\(S3Signer.uriEncode($0.1, keepSlash: false))" }.joined(separator: "&")
+        let body = form.map { "\(S3Signer.uriEncode($0.0, keepSlash: false))=\(S3Signer.uriEncode($0.1, keepSlash: false))" }.joined(
+            separator: "&")
         var request = HTTPRequest(method: .post, url: endpoint, body: .string(body), maxResponseBodySize: 1 << 20)
         request.headers.add("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
         request.headers.add("Accept", "application/xml")

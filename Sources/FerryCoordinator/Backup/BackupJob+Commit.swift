@@ -10,8 +10,10 @@ extension BackupJob {
     /// Records the volumes the agents stored and the captured objects as one snapshot, applies
     /// the plan's retention; returns the Backup's final status and the names of the volumes
     /// stored with a CSI bookmark (their snapshots are the next deltas' bases).
-    func commit(plan: ResolvedPlan, result: DiscoveryResult, finished: [VolumeTransfer], notMoved: [VolumeUnits.NotMoved],
-                warnings extra: [String], repository: Repository) async throws -> (BackupStatus, [String]) {
+    func commit(
+        plan: ResolvedPlan, result: DiscoveryResult, finished: [VolumeTransfer], notMoved: [VolumeUnits.NotMoved],
+        warnings extra: [String], repository: Repository
+    ) async throws -> (BackupStatus, [String]) {
         let namespace = backup.namespace ?? ""
         var volumes: [VolumeManifest] = []
         var failures: [String] = []
@@ -41,7 +43,9 @@ extension BackupJob {
                     var parts: [VolumeRanges.Part] = []
                     for unit in units {
                         var volume = unit.status.result!
-                        if let list = unit.status.pageList { volume.pages = try await list.load(from: session.repository, volume: volume.name) }
+                        if let list = unit.status.pageList {
+                            volume.pages = try await list.load(from: session.repository, volume: volume.name)
+                        }
                         parts.append(VolumeRanges.Part(firstPage: unit.status.firstPage ?? 0, volume: volume))
                     }
                     volumes.append(try VolumeRanges.join(parts))
@@ -54,7 +58,8 @@ extension BackupJob {
             try await Self.verifyStored(volumes, in: session)
             resources = try await ResourceCapture.store(result, in: session)
             let manifest = SnapshotManifest(
-                time: Date(), name: plan.snapshotName, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id, volumes: volumes,
+                time: Date(), name: plan.snapshotName, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id,
+                volumes: volumes,
                 resources: resources,
                 tags: ["backup": backup.name, plan.kind == .clusterBackupPlan ? "clusterPlan" : "plan": plan.name, "namespace": namespace])
             (snapshot, stored) = try await session.commit(manifest)
@@ -66,7 +71,8 @@ extension BackupJob {
         warnings += notMoved.map { "volume \($0.claim) not moved: \($0.reason)" }
         warnings += extra
         failures += notMoved.filter { $0.phase == .failed }.map { "volume \($0.claim): \($0.reason)" }
-        let incomplete = result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) } || !failures.isEmpty || !notMoved.isEmpty
+        let incomplete =
+            result.issues.contains { [.forbidden, .failed, .malformed].contains($0.kind) } || !failures.isEmpty || !notMoved.isEmpty
         // Only a complete backup may make older ones redundant; even then the newest copy of
         // every volume is kept (Forget's guard).
         if let retention = plan.retention, !incomplete {
@@ -102,10 +108,14 @@ extension BackupJob {
                 // Pages of the same content (a sparse volume's empty ones) are checked once.
                 guard checked.insert(id).inserted else { continue }
                 guard session.holds(id) else {
-                    throw ClusterError.repository("volume \(volume.name): block-map page \(id.short) is no longer stored (a prune ran meanwhile); run the backup again")
+                    throw ClusterError.repository(
+                        "volume \(volume.name): block-map page \(id.short) is no longer stored (a prune ran meanwhile); run the backup again"
+                    )
                 }
-                for entry in try await session.repository.blockMapPage(volume, page: page).entries where !entry.isZero && !session.holds(entry) {
-                    throw ClusterError.repository("volume \(volume.name): chunk \(entry.short) is no longer stored (a prune ran meanwhile); run the backup again")
+                for entry in try await session.repository.blockMapPage(volume, page: page).entries
+                where !entry.isZero && !session.holds(entry) {
+                    throw ClusterError.repository(
+                        "volume \(volume.name): chunk \(entry.short) is no longer stored (a prune ran meanwhile); run the backup again")
                 }
             }
         }

@@ -7,8 +7,10 @@ extension BackupJob {
     /// the VMs using them frozen until the snapshots are cut), then exposes each, once per range
     /// (each copy is attached wherever the scheduler puts its pod, so the ranges may be read on
     /// several nodes at once); returns the units, the volumes that failed and warnings.
-    func expose(_ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, ranges: (VolumeFacts) -> [Range<Int>?], owner: ExposureOwner,
-                plan: KubeObject, exposer: SnapshotExposer) async -> ([VolumeTransferSpec], [VolumeUnits.NotMoved], [String]) {
+    func expose(
+        _ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, ranges: (VolumeFacts) -> [Range<Int>?], owner: ExposureOwner,
+        plan: KubeObject, exposer: SnapshotExposer
+    ) async -> ([VolumeTransferSpec], [VolumeUnits.NotMoved], [String]) {
         var failed: [VolumeUnits.NotMoved] = []
         var machines: [ObjectReference] = []
         for vm in volumes.flatMap({ $0.volume.usedBy }) where vm.kind == "VirtualMachine" && !machines.contains(vm) { machines.append(vm) }
@@ -18,16 +20,19 @@ extension BackupJob {
         for (offset, item) in volumes.enumerated() {
             let name = owner.name(first + offset)
             do {
-                try await exposer.snapshot(item.volume, snapshotClass: item.snapshotClass, name: name,
-                                           namespace: item.volume.claim.namespace ?? owner.namespace, owner: owner, plan: plan,
-                                           chain: item.unit.snapshotName ?? "")
+                try await exposer.snapshot(
+                    item.volume, snapshotClass: item.snapshotClass, name: name,
+                    namespace: item.volume.claim.namespace ?? owner.namespace, owner: owner, plan: plan,
+                    chain: item.unit.snapshotName ?? "")
                 requested.append((name, item))
             } catch {
                 failed.append(.init(claim: item.unit.volume, reason: "\(error)", phase: .failed))
             }
         }
         if !frozen.isEmpty {
-            for (snapshot, item) in requested { await exposer.waitUntilCut(snapshot, namespace: item.volume.claim.namespace ?? owner.namespace) }
+            for (snapshot, item) in requested {
+                await exposer.waitUntilCut(snapshot, namespace: item.volume.claim.namespace ?? owner.namespace)
+            }
             warnings += await guests.thaw(frozen)
             frozen = []
         }
@@ -41,8 +46,11 @@ extension BackupJob {
                 }
                 group.addTask {
                     do {
-                        return (try await exposer.expose(item.volume, name: snapshot, namespace: item.volume.claim.namespace ?? owner.namespace,
-                                                         units: units, owner: owner), nil)
+                        return (
+                            try await exposer.expose(
+                                item.volume, name: snapshot, namespace: item.volume.claim.namespace ?? owner.namespace,
+                                units: units, owner: owner), nil
+                        )
                     } catch {
                         return ([], .init(claim: item.unit.volume, reason: "\(error)", phase: .failed))
                     }

@@ -37,17 +37,20 @@ struct BackupJob: Sendable {
             throw ClusterError.kube(error)
         }
         guard !result.components.isEmpty else {
-            throw ClusterError.invalidSpec(object: plan.label, field: "spec.components", message: "\(result.application) found nothing in \(scope)")
+            throw ClusterError.invalidSpec(
+                object: plan.label, field: "spec.components", message: "\(result.application) found nothing in \(scope)")
         }
         // Volumes first: agents store them; this process commits the snapshot once all are done.
         var freezeWarnings: [String] = []
-        var (specs, snapshotted, notMoved) = VolumeUnits.plan(result.volumes, backup: backup.name, target: plan.spec.target,
-                                                              snapshotName: plan.snapshotName)
+        var (specs, snapshotted, notMoved) = VolumeUnits.plan(
+            result.volumes, backup: backup.name, target: plan.spec.target,
+            snapshotName: plan.snapshotName)
         // A large volume becomes several units, each a range of whole block-map pages.
         let ranges = { (facts: VolumeFacts?) -> [Range<Int>?] in
             guard plan.rangesPerVolume > 1, let size = facts?.sizeBytes else { return [nil] }
-            let split = VolumeRanges.split(size: size, blockSize: repository.config.blockSize, pageEntries: repository.config.blockMapPageEntries,
-                                           count: plan.rangesPerVolume, minimumBytes: plan.minimumRangeSize)
+            let split = VolumeRanges.split(
+                size: size, blockSize: repository.config.blockSize, pageEntries: repository.config.blockMapPageEntries,
+                count: plan.rangesPerVolume, minimumBytes: plan.minimumRangeSize)
             return split.count > 1 ? split : [nil]
         }
         specs = specs.flatMap { spec in
@@ -59,14 +62,18 @@ struct BackupJob: Sendable {
         }
         if !snapshotted.isEmpty {
             if let exposer = context.exposer {
-                let (exposed, failed, warnings) = await expose(snapshotted, startingAt: specs.count, ranges: ranges, owner: owner, plan: plan.object,
-                                                               exposer: exposer)
+                let (exposed, failed, warnings) = await expose(
+                    snapshotted, startingAt: specs.count, ranges: ranges, owner: owner, plan: plan.object,
+                    exposer: exposer)
                 specs += exposed
                 notMoved += failed
                 freezeWarnings = warnings
             } else {
                 notMoved += snapshotted.map {
-                    .init(claim: $0.unit.volume, reason: "a CSI volume: the coordinator has no image for the pods that expose snapshots (--exposer-image, FERRY_IMAGE)")
+                    .init(
+                        claim: $0.unit.volume,
+                        reason:
+                            "a CSI volume: the coordinator has no image for the pods that expose snapshots (--exposer-image, FERRY_IMAGE)")
                 }
             }
         }
@@ -80,7 +87,8 @@ struct BackupJob: Sendable {
         var finished: [VolumeTransfer] = []
         if !specs.isEmpty {
             do {
-                finished = try await units.follow(try await units.create(specs, for: backup, repository: repository.config.id), of: backup, notMoved: notMoved)
+                finished = try await units.follow(
+                    try await units.create(specs, for: backup, repository: repository.config.id), of: backup, notMoved: notMoved)
             } catch {
                 await cleanup([])
                 throw error
@@ -91,8 +99,9 @@ struct BackupJob: Sendable {
         for spec in specs { if let csi = spec.csi { bases[spec.volume] = csi.snapshot } }
         await cleanup(Set(bases.values))
         do {
-            let (outcome, stored) = try await commit(plan: plan, result: result, finished: finished, notMoved: notMoved, warnings: freezeWarnings,
-                                                     repository: repository)
+            let (outcome, stored) = try await commit(
+                plan: plan, result: result, finished: finished, notMoved: notMoved, warnings: freezeWarnings,
+                repository: repository)
             let committed = Set(stored.compactMap { bases[$0] })
             for namespace in exposureNamespaces.sorted() {
                 await exposer?.dropSnapshots(namespace: namespace, owner: owner, except: committed)
@@ -111,10 +120,12 @@ struct BackupJob: Sendable {
         let namespace = backup.namespace ?? ""
         if let clusterPlan = backup.spec.clusterPlan, !clusterPlan.isEmpty {
             guard let adminNamespace = context.adminNamespace, namespace == adminNamespace else {
-                throw .invalidSpec(object: backup.label, field: "spec.clusterPlan",
-                                   message: "a Backup of a ClusterBackupPlan must be in namespace \(context.adminNamespace ?? "(none)"), where Ferry runs")
+                throw .invalidSpec(
+                    object: backup.label, field: "spec.clusterPlan",
+                    message: "a Backup of a ClusterBackupPlan must be in namespace \(context.adminNamespace ?? "(none)"), where Ferry runs")
             }
-            return try ResolvedPlan(try await context.ferry.get(ClusterBackupPlan.self, namespace: nil, name: clusterPlan, neededBy: backup.label))
+            return try ResolvedPlan(
+                try await context.ferry.get(ClusterBackupPlan.self, namespace: nil, name: clusterPlan, neededBy: backup.label))
         }
         guard let name = backup.spec.plan, !name.isEmpty else {
             throw .invalidSpec(object: backup.label, field: "spec.plan", message: "required")
@@ -130,7 +141,9 @@ struct BackupJob: Sendable {
         if let selector = plan.namespaceSelector {
             let resource = try await context.resource("v1", "Namespace")
             do {
-                for object in try await client.listAll(resource, namespace: nil, labelSelector: selector.description) { namespaces.insert(object.name) }
+                for object in try await client.listAll(resource, namespace: nil, labelSelector: selector.description) {
+                    namespaces.insert(object.name)
+                }
             } catch {
                 throw .kube(error)
             }

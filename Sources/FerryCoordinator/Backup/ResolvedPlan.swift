@@ -80,13 +80,15 @@ struct ResolvedPlan: Sendable {
         if let parallelism = spec.parallelism {
             if let ranges = parallelism.rangesPerVolume {
                 guard (1...256).contains(ranges) else {
-                    throw .invalidSpec(object: label, field: "spec.parallelism.rangesPerVolume", message: "must be between 1 and 256, not \(ranges)")
+                    throw .invalidSpec(
+                        object: label, field: "spec.parallelism.rangesPerVolume", message: "must be between 1 and 256, not \(ranges)")
                 }
                 rangesPerVolume = ranges
             }
             if let text = parallelism.minimumRangeSize {
                 guard let bytes = Quantity(text)?.value, bytes > 0 else {
-                    throw .invalidSpec(object: label, field: "spec.parallelism.minimumRangeSize", message: "\(text) is not a size such as 16Gi")
+                    throw .invalidSpec(
+                        object: label, field: "spec.parallelism.minimumRangeSize", message: "\(text) is not a size such as 16Gi")
                 }
                 minimumRangeSize = bytes
             }
@@ -96,7 +98,9 @@ struct ResolvedPlan: Sendable {
     /// The named namespaces of a ClusterBackupPlan.
     var namespaces: [String] { spec.namespaces ?? [] }
 
-    static func operatorReference(_ entry: BackupPlanSpec.OperatorComponent, field: String, object: String) throws(ClusterError) -> OperatorReference {
+    static func operatorReference(_ entry: BackupPlanSpec.OperatorComponent, field: String, object: String) throws(ClusterError)
+        -> OperatorReference
+    {
         let installation: OperatorReference.Installation
         if let name = entry.subscription {
             installation = .subscription(name)
@@ -114,8 +118,9 @@ struct ResolvedPlan: Sendable {
     }
 
     static func retention(_ spec: BackupPlanSpec.Retention) -> RetentionPolicy? {
-        let policy = RetentionPolicy(last: spec.keepLast ?? 0, hourly: spec.keepHourly ?? 0, daily: spec.keepDaily ?? 0,
-                                     weekly: spec.keepWeekly ?? 0, monthly: spec.keepMonthly ?? 0, yearly: spec.keepYearly ?? 0)
+        let policy = RetentionPolicy(
+            last: spec.keepLast ?? 0, hourly: spec.keepHourly ?? 0, daily: spec.keepDaily ?? 0,
+            weekly: spec.keepWeekly ?? 0, monthly: spec.keepMonthly ?? 0, yearly: spec.keepYearly ?? 0)
         return policy.isEmpty ? nil : policy
     }
 

@@ -18,8 +18,10 @@ public struct LeaderElection: Sendable {
     public let leaseDuration: Duration
     let log: @Sendable (String) -> Void
 
-    public init(client: KubeClient, namespace: String, name: String = "ferry-coordinator", identity: String, leaseDuration: Duration,
-                log: @escaping @Sendable (String) -> Void) {
+    public init(
+        client: KubeClient, namespace: String, name: String = "ferry-coordinator", identity: String, leaseDuration: Duration,
+        log: @escaping @Sendable (String) -> Void
+    ) {
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -47,7 +49,9 @@ public struct LeaderElection: Sendable {
                     var taken = lease
                     taken.json["spec"] = spec(transitions: transitions, acquired: holder == identity ? lease["spec"]?["acquireTime"] : nil)
                     _ = try await client.update(leases, taken)
-                    log("became the leader (lease \(namespace)/\(name)\(holder.isEmpty || holder == identity ? "" : ", taken over from \(holder)"))")
+                    log(
+                        "became the leader (lease \(namespace)/\(name)\(holder.isEmpty || holder == identity ? "" : ", taken over from \(holder)"))"
+                    )
                     return
                 }
                 if !announced {
@@ -136,7 +140,7 @@ public struct LeaderElection: Sendable {
     static func microTime(_ date: Date) -> JSONValue {
         let seconds = date.timeIntervalSince1970.rounded(.down)
         let micros = Int((date.timeIntervalSince1970 - seconds) * 1_000_000)
-        let base = Date(timeIntervalSince1970: seconds).formatted(Date.ISO8601FormatStyle()).dropLast()  // drop "Z"
+        let base = Date(timeIntervalSince1970: seconds).formatted(Date.ISO8601FormatStyle()).dropLast() // drop "Z"
         return .string("\(base).\(String(format: "%06d", micros))Z")
     }
 

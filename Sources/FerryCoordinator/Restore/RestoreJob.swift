@@ -29,8 +29,9 @@ struct RestoreJob: Sendable {
         let clusterWide = ofClusterPlan || restore.spec.clusterWide == true
         if clusterWide {
             guard let adminNamespace = context.adminNamespace, namespace == adminNamespace else {
-                throw ClusterError.invalidSpec(object: restore.label, field: "spec.clusterWide",
-                                               message: "a cluster-wide Restore must be in namespace \(context.adminNamespace ?? "(none)"), where Ferry runs")
+                throw ClusterError.invalidSpec(
+                    object: restore.label, field: "spec.clusterWide",
+                    message: "a cluster-wide Restore must be in namespace \(context.adminNamespace ?? "(none)"), where Ferry runs")
             }
         }
         let mapping = restore.spec.namespaceMapping ?? [:]
@@ -40,7 +41,8 @@ struct RestoreJob: Sendable {
         let repository = try await context.connector.open(target)
         let snapshot = try await repository.snapshot(matching: snapshotText)
         guard let resources = snapshot.manifest.resources else {
-            throw ClusterError.invalidSpec(object: restore.label, field: "spec", message: "snapshot \(snapshot.id.short) holds no Kubernetes objects")
+            throw ClusterError.invalidSpec(
+                object: restore.label, field: "spec", message: "snapshot \(snapshot.id.short) holds no Kubernetes objects")
         }
         var options = ResourceRestore.Options()
         if clusterWide { options.namespaceMapping = mapping } else { options.confinedTo = namespace }
@@ -52,19 +54,29 @@ struct RestoreJob: Sendable {
         let volumes = snapshot.manifest.volumes
         // New Filesystem claims are created from a snapshot holding their data; the other
         // claims exist after the storage phase and get their data before any workload starts.
-        let seeder = volumes.isEmpty ? nil : context.exposer.map {
-            VolumeSeeder(job: self, exposer: $0, owner: owner, snapshotID: snapshot.id.hex, repositoryID: repository.config.id, target: targetName, volumes: volumes, placement: placement)
-        }
+        let seeder =
+            volumes.isEmpty
+            ? nil
+            : context.exposer.map {
+                VolumeSeeder(
+                    job: self, exposer: $0, owner: owner, snapshotID: snapshot.id.hex, repositoryID: repository.config.id,
+                    target: targetName, volumes: volumes, placement: placement)
+            }
         if let seeder { options.prepare = { try await seeder.prepare($0) } }
         if !volumes.isEmpty {
             options.afterPhase = { phase, report in
                 guard phase == .storage else { return }
                 let seeded = Set(seeder?.seededVolumes ?? [])
                 // Only claims this Restore created get data; the others were there before.
-                let created = Set(report.objects.filter { $0.action == .created && $0.reference.kind == "PersistentVolumeClaim" && $0.reference.group.isEmpty }
+                let created = Set(
+                    report.objects.filter {
+                        $0.action == .created && $0.reference.kind == "PersistentVolumeClaim" && $0.reference.group.isEmpty
+                    }
                     .map { "\($0.reference.namespace ?? "")/\($0.reference.name)" })
-                let outcome = try await restoreVolumes(volumes.filter { !seeded.contains($0.name) }, snapshot: snapshot.id.hex, repositoryID: repository.config.id, target: targetName,
-                                                       owner: owner, placement: placement, created: created)
+                let outcome = try await restoreVolumes(
+                    volumes.filter { !seeded.contains($0.name) }, snapshot: snapshot.id.hex, repositoryID: repository.config.id,
+                    target: targetName,
+                    owner: owner, placement: placement, created: created)
                 volumeOutcome.value.withLock { $0 = outcome }
             }
         }
@@ -98,8 +110,10 @@ struct RestoreJob: Sendable {
     /// (reported in `volumesSkipped`), unless `existingVolumes: Overwrite` asks otherwise and
     /// nothing uses it: no pod, no running VirtualMachineInstance (and the agent refuses an image
     /// a QEMU has open).
-    func restoreVolumes(_ volumes: [VolumeManifest], snapshot: String, repositoryID: String, target: String, owner: ExposureOwner,
-                        placement: VolumePlacement, created: Set<String>) async throws -> ([String], [VolumeUnits.NotMoved], [String]) {
+    func restoreVolumes(
+        _ volumes: [VolumeManifest], snapshot: String, repositoryID: String, target: String, owner: ExposureOwner,
+        placement: VolumePlacement, created: Set<String>
+    ) async throws -> ([String], [VolumeUnits.NotMoved], [String]) {
         var units: [VolumeTransferSpec] = []
         var attachedIn: Set<String> = []
         var notMoved: [VolumeUnits.NotMoved] = []
@@ -120,8 +134,9 @@ struct RestoreJob: Sendable {
             }
             if !created.contains("\(namespace)/\(claimName)") {
                 guard restore.spec.existingVolumes == .overwrite else {
-                    leftAlone.append("\(volume.name): claim \(namespace)/\(claimName) existed before this Restore and keeps its data "
-                        + "(spec.existingVolumes: Overwrite writes over it when nothing uses it)")
+                    leftAlone.append(
+                        "\(volume.name): claim \(namespace)/\(claimName) existed before this Restore and keeps its data "
+                            + "(spec.existingVolumes: Overwrite writes over it when nothing uses it)")
                     continue
                 }
                 if let user = try await user(of: claimName, in: namespace) {
@@ -130,33 +145,49 @@ struct RestoreJob: Sendable {
                 }
             }
             let bound = claim["spec"]?["volumeName"]?.stringValue ?? ""
-            let pv = bound.isEmpty ? nil : try await context.find(persistentVolumes, namespace: nil, name: bound).flatMap(PersistentVolumeView.init)
+            let pv =
+                bound.isEmpty
+                ? nil : try await context.find(persistentVolumes, namespace: nil, name: bound).flatMap(PersistentVolumeView.init)
             let diskImage = volume.source.hasSuffix("/disk.img")
             if let pv, let base = pv.localPath ?? pv.hostPath {
                 guard let node = pv.affinityHostnames.first else {
                     notMoved.append(.init(claim: volume.name, reason: "volume \(bound) is a host path volume not pinned to a node"))
                     continue
                 }
-                units.append(VolumeTransferSpec(direction: .restore, owner: restore.name, target: target, node: node, volume: volume.name,
-                                                source: .init(path: base + (diskImage ? "/disk.img" : "")), snapshot: snapshot))
+                units.append(
+                    VolumeTransferSpec(
+                        direction: .restore, owner: restore.name, target: target, node: node, volume: volume.name,
+                        source: .init(path: base + (diskImage ? "/disk.img" : "")), snapshot: snapshot))
                 continue
             }
             // A provisioned (CSI) claim, bound or waiting for its first consumer: attach it with a pause pod.
             let block = claim["spec"]?["volumeMode"]?.stringValue == "Block"
             guard let exposer else {
-                notMoved.append(.init(claim: volume.name, reason: "a provisioned volume: the coordinator has no image for the pods that attach it (--exposer-image, FERRY_IMAGE)"))
+                notMoved.append(
+                    .init(
+                        claim: volume.name,
+                        reason:
+                            "a provisioned volume: the coordinator has no image for the pods that attach it (--exposer-image, FERRY_IMAGE)")
+                )
                 continue
             }
             guard block || diskImage else {
-                notMoved.append(.init(claim: volume.name, reason: "a filesystem claim bound to an existing volume, or of a class without a VolumeSnapshotClass: the agent writes block devices and disk images, and a file system's data is restored only into a new claim created from a snapshot"))
+                notMoved.append(
+                    .init(
+                        claim: volume.name,
+                        reason:
+                            "a filesystem claim bound to an existing volume, or of a class without a VolumeSnapshotClass: the agent writes block devices and disk images, and a file system's data is restored only into a new claim created from a snapshot"
+                    ))
                 continue
             }
             do {
                 attachedIn.insert(namespace)
-                let (node, path) = try await exposer.attach(claim: claimName, podName: owner.name(units.count),
-                                                            namespace: namespace, block: block, diskImage: diskImage, writable: true, owner: owner)
-                var unit = VolumeTransferSpec(direction: .restore, owner: restore.name, target: target, node: node, volume: volume.name,
-                                              source: .init(path: path), snapshot: snapshot)
+                let (node, path) = try await exposer.attach(
+                    claim: claimName, podName: owner.name(units.count),
+                    namespace: namespace, block: block, diskImage: diskImage, writable: true, owner: owner)
+                var unit = VolumeTransferSpec(
+                    direction: .restore, owner: restore.name, target: target, node: node, volume: volume.name,
+                    source: .init(path: path), snapshot: snapshot)
                 unit.attached = true
                 units.append(unit)
             } catch {
@@ -168,7 +199,8 @@ struct RestoreJob: Sendable {
         let follower = VolumeUnits(context)
         let finished: [VolumeTransfer]
         do {
-            finished = try await follower.follow(try await follower.create(units, for: restore, repository: repositoryID), of: restore, notMoved: notMoved)
+            finished = try await follower.follow(
+                try await follower.create(units, for: restore, repository: repositoryID), of: restore, notMoved: notMoved)
         } catch {
             for namespace in attachedIn.sorted() { await exposer?.cleanup(namespace: namespace, owner: owner) }
             throw error
@@ -176,9 +208,11 @@ struct RestoreJob: Sendable {
         for namespace in attachedIn.sorted() { await exposer?.cleanup(namespace: namespace, owner: owner) }
         let failed = finished.filter { $0.phase != .succeeded }
         guard failed.isEmpty else {
-            throw ClusterError.transfer("volume data not restored, so the workloads were not created: " + failed.map {
-                "\($0.spec.volume): \($0.status.message ?? "failed")"
-            }.joined(separator: "; "))
+            throw ClusterError.transfer(
+                "volume data not restored, so the workloads were not created: "
+                    + failed.map {
+                        "\($0.spec.volume): \($0.status.message ?? "failed")"
+                    }.joined(separator: "; "))
         }
         return (finished.map(\.spec.volume), notMoved, leftAlone)
     }
@@ -188,19 +222,26 @@ struct RestoreJob: Sendable {
     func user(of claim: String, in namespace: String) async throws(ClusterError) -> String? {
         let pods = try await context.resource("v1", "Pod")
         do {
-            for pod in try await client.listAll(pods, namespace: namespace) where !["Succeeded", "Failed"].contains(pod["status"]?["phase"]?.stringValue ?? "") {
+            for pod in try await client.listAll(pods, namespace: namespace)
+            where !["Succeeded", "Failed"].contains(pod["status"]?["phase"]?.stringValue ?? "") {
                 let volumes = pod["spec"]?["volumes"]?.arrayValue ?? []
-                if volumes.contains(where: { $0["persistentVolumeClaim"]?["claimName"]?.stringValue == claim }) { return "pod \(namespace)/\(pod.name)" }
+                if volumes.contains(where: { $0["persistentVolumeClaim"]?["claimName"]?.stringValue == claim }) {
+                    return "pod \(namespace)/\(pod.name)"
+                }
             }
         } catch {
             throw .kube(error)
         }
         guard let instances = try? await client.resource(apiVersion: "kubevirt.io/v1", kind: "VirtualMachineInstance") else { return nil }
         do {
-            for vmi in try await client.listAll(instances, namespace: namespace) where vmi["status"]?["phase"]?.stringValue != "Succeeded"
-                && vmi["status"]?["phase"]?.stringValue != "Failed" {
+            for vmi in try await client.listAll(instances, namespace: namespace)
+            where vmi["status"]?["phase"]?.stringValue != "Succeeded"
+                && vmi["status"]?["phase"]?.stringValue != "Failed"
+            {
                 let volumes = vmi["spec"]?["volumes"]?.arrayValue ?? []
-                if volumes.contains(where: { $0["persistentVolumeClaim"]?["claimName"]?.stringValue == claim || $0["dataVolume"]?["name"]?.stringValue == claim }) {
+                if volumes.contains(where: {
+                    $0["persistentVolumeClaim"]?["claimName"]?.stringValue == claim || $0["dataVolume"]?["name"]?.stringValue == claim
+                }) {
                     return "VirtualMachineInstance \(namespace)/\(vmi.name)"
                 }
             }
@@ -215,8 +256,9 @@ struct RestoreJob: Sendable {
         if let backupName = restore.spec.backup, !backupName.isEmpty {
             let backup = try await context.ferry.get(Backup.self, namespace: namespace, name: backupName, neededBy: restore.label)
             guard let snapshot = backup.status.snapshot, !snapshot.isEmpty else {
-                throw .invalidSpec(object: restore.label, field: "spec.backup",
-                                   message: "Backup \(backupName) has no snapshot (phase \(backup.status.phase?.rawValue ?? "none"))")
+                throw .invalidSpec(
+                    object: restore.label, field: "spec.backup",
+                    message: "Backup \(backupName) has no snapshot (phase \(backup.status.phase?.rawValue ?? "none"))")
             }
             if let clusterPlan = backup.spec.clusterPlan, !clusterPlan.isEmpty {
                 let plan = try await context.ferry.get(ClusterBackupPlan.self, namespace: nil, name: clusterPlan, neededBy: restore.label)

@@ -30,8 +30,11 @@ final class VolumeSeeder: Sendable {
     let volumes: [String: VolumeManifest]
     private let seeded = Mutex<[Seeded]>([])
 
-    init(job: RestoreJob, exposer: SnapshotExposer, owner: ExposureOwner, snapshotID: String, repositoryID: String, target: String, volumes: [VolumeManifest],
-         placement: VolumePlacement) {
+    init(
+        job: RestoreJob, exposer: SnapshotExposer, owner: ExposureOwner, snapshotID: String, repositoryID: String, target: String,
+        volumes: [VolumeManifest],
+        placement: VolumePlacement
+    ) {
         self.job = job
         self.exposer = exposer
         self.owner = owner
@@ -52,10 +55,12 @@ final class VolumeSeeder: Sendable {
     /// dynamically provisioned Filesystem claim of a CSI class that can snapshot; unchanged
     /// otherwise (and every other object).
     func prepare(_ object: KubeObject) async throws -> KubeObject {
-        guard object.groupKind == GroupKind(group: "", kind: "PersistentVolumeClaim"), let volume = volumes["\(object.namespace ?? "")/\(object.name)"],
-              object["spec"]?["volumeMode"]?.stringValue != "Block", object["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true,
-              object["spec"]?["dataSource"] == nil && object["spec"]?["dataSourceRef"] == nil,
-              let namespace = object.namespace, let storageClass = object["spec"]?["storageClassName"]?.stringValue else { return object }
+        guard object.groupKind == GroupKind(group: "", kind: "PersistentVolumeClaim"),
+            let volume = volumes["\(object.namespace ?? "")/\(object.name)"],
+            object["spec"]?["volumeMode"]?.stringValue != "Block", object["spec"]?["volumeName"]?.stringValue?.isEmpty ?? true,
+            object["spec"]?["dataSource"] == nil && object["spec"]?["dataSourceRef"] == nil,
+            let namespace = object.namespace, let storageClass = object["spec"]?["storageClassName"]?.stringValue
+        else { return object }
         let client = job.client
         let claims = try await client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim")
         do {
@@ -70,18 +75,23 @@ final class VolumeSeeder: Sendable {
 
         let index = seeded.withLock { $0.count }
         let name = "\(owner.prefix)-seed-\(index)"
-        job.log("\(job.restore.label): writing volume \(volume.name) into a temporary claim \(namespace)/\(name) to create \(object.name) from its snapshot")
+        job.log(
+            "\(job.restore.label): writing volume \(volume.name) into a temporary claim \(namespace)/\(name) to create \(object.name) from its snapshot"
+        )
         let size = object["spec"]?["resources"]?["requests"]?["storage"] ?? .string(String(volume.size))
         var temporary = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name)
         temporary.json["spec"] = [
-            "accessModes": ["ReadWriteOnce"], "volumeMode": "Block", "storageClassName": .string(storageClass), "resources": ["requests": ["storage": size]],
+            "accessModes": ["ReadWriteOnce"], "volumeMode": "Block", "storageClassName": .string(storageClass),
+            "resources": ["requests": ["storage": size]],
         ]
         temporary.json.setValue([FerryLabels.exposes: .string(owner.label)], at: ["metadata", "labels"])
         try await exposer.createIfAbsent(temporary)
         do {
             try await write(volume, into: name, namespace: namespace, index: index)
             var snapshot = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, name: name)
-            snapshot.json["spec"] = ["volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(name)]]
+            snapshot.json["spec"] = [
+                "volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(name)],
+            ]
             snapshot.json.setValue([FerryLabels.seeds: .string(owner.label)], at: ["metadata", "labels"])
             try await exposer.createIfAbsent(snapshot)
             try await exposer.allowVolumeModeChange(of: try await exposer.waitUntilReady(name, namespace: namespace))
@@ -93,7 +103,8 @@ final class VolumeSeeder: Sendable {
         await exposer.cleanup(namespace: namespace, owner: owner)
         seeded.withLock { $0.append(Seeded(namespace: namespace, claim: object.name, volume: volume.name, snapshot: name)) }
         var claim = object
-        claim.json.setValue(["apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": .string(name)], at: ["spec", "dataSource"])
+        claim.json.setValue(
+            ["apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": .string(name)], at: ["spec", "dataSource"])
         return claim
     }
 
@@ -128,18 +139,22 @@ final class VolumeSeeder: Sendable {
             if pending.isEmpty || ContinuousClock.now >= deadline { break }
             try? await Task.sleep(for: poll)
         }
-        return warnings + pending.map {
-            let state = unreadable["\($0.namespace)/\($0.claim)"].map { "could not be read (\($0))" } ?? "is not bound yet"
-            return "claim \($0.namespace)/\($0.claim) \(state): VolumeSnapshot \($0.snapshot), which it is provisioned from, is kept; delete it once the claim is bound"
-        }
+        return warnings
+            + pending.map {
+                let state = unreadable["\($0.namespace)/\($0.claim)"].map { "could not be read (\($0))" } ?? "is not bound yet"
+                return
+                    "claim \($0.namespace)/\($0.claim) \(state): VolumeSnapshot \($0.snapshot), which it is provisioned from, is kept; delete it once the claim is bound"
+            }
     }
 
     /// Writes the volume into the attached temporary claim through the agent on its node.
     private func write(_ volume: VolumeManifest, into claim: String, namespace: String, index: Int) async throws {
-        let (node, path) = try await exposer.attach(claim: claim, podName: claim, namespace: namespace, block: true, diskImage: false,
-                                                    writable: true, owner: owner)
-        var unit = VolumeTransferSpec(direction: .restore, owner: job.restore.name, target: target, node: node, volume: volume.name,
-                                      source: .init(path: path), snapshot: snapshotID)
+        let (node, path) = try await exposer.attach(
+            claim: claim, podName: claim, namespace: namespace, block: true, diskImage: false,
+            writable: true, owner: owner)
+        var unit = VolumeTransferSpec(
+            direction: .restore, owner: job.restore.name, target: target, node: node, volume: volume.name,
+            source: .init(path: path), snapshot: snapshotID)
         unit.attached = true
         let units = VolumeUnits(job.context)
         let created = try await units.create([unit], for: job.restore, repository: repositoryID, suffix: "seed-\(index)-")
@@ -155,7 +170,8 @@ final class VolumeSeeder: Sendable {
         do {
             let classes = try await client.resource(apiVersion: "storage.k8s.io/v1", kind: "StorageClass")
             guard let provisioner = try await client.get(classes, namespace: nil, name: storageClass)["provisioner"]?.stringValue,
-                  let snapshotClasses = try? await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotClass") else { return nil }
+                let snapshotClasses = try? await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotClass")
+            else { return nil }
             return VolumeFacts.snapshotClass(forDriver: provisioner, among: try await client.listAll(snapshotClasses, namespace: nil))
         } catch .notFound {
             return nil

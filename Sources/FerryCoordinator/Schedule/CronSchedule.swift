@@ -6,7 +6,8 @@ import Foundation
 /// `@every DURATION` (`90s`, `15m`, `6h`, `1h30m`) counted from the previous backup.
 public struct CronSchedule: Sendable, Equatable {
     enum Kind: Sendable, Equatable {
-        case calendar(minutes: Set<Int>, hours: Set<Int>, days: Set<Int>, months: Set<Int>, weekdays: Set<Int>, anyDay: Bool, anyWeekday: Bool)
+        case calendar(
+            minutes: Set<Int>, hours: Set<Int>, days: Set<Int>, months: Set<Int>, weekdays: Set<Int>, anyDay: Bool, anyWeekday: Bool)
         case every(TimeInterval)
     }
 
@@ -64,7 +65,7 @@ public struct CronSchedule: Sendable, Equatable {
                 case (true, true): dayOK = true
                 case (true, false): dayOK = weekdayMatches
                 case (false, true): dayOK = dayMatches
-                case (false, false): dayOK = dayMatches || weekdayMatches  // cron: either restricted field matches
+                case (false, false): dayOK = dayMatches || weekdayMatches // cron: either restricted field matches
                 }
                 if !dayOK {
                     t = calendar.date(from: DateComponents(year: f.year!, month: f.month!, day: f.day! + 1))!
@@ -80,7 +81,7 @@ public struct CronSchedule: Sendable, Equatable {
                 }
                 return t
             }
-            return nil  // e.g. 30 February
+            return nil // e.g. 30 February
         }
     }
 
@@ -92,7 +93,8 @@ public struct CronSchedule: Sendable, Equatable {
     static func calendar(_ text: String) throws -> Kind {
         let fields = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard fields.count == 5 else {
-            throw ParseError(description: "schedule \"\(text)\": expected 5 fields (minute hour day-of-month month day-of-week) or a macro like @daily")
+            throw ParseError(
+                description: "schedule \"\(text)\": expected 5 fields (minute hour day-of-month month day-of-week) or a macro like @daily")
         }
         let minutes = try field(fields[0], 0...59, names: [], what: "minute", text: text)
         let hours = try field(fields[1], 0...23, names: [], what: "hour", text: text)
@@ -100,12 +102,18 @@ public struct CronSchedule: Sendable, Equatable {
         let months = try field(fields[3], 1...12, names: monthNames, what: "month", text: text, nameBase: 1)
         var weekdays = try field(fields[4], 0...7, names: dayNames, what: "day of week", text: text)
         if weekdays.remove(7) != nil { weekdays.insert(0) }
-        return .calendar(minutes: minutes, hours: hours, days: days, months: months, weekdays: weekdays,
-                         anyDay: fields[2] == "*" || fields[2] == "?", anyWeekday: fields[4] == "*" || fields[4] == "?")
+        return .calendar(
+            minutes: minutes, hours: hours, days: days, months: months, weekdays: weekdays,
+            anyDay: fields[2] == "*" || fields[2] == "?", anyWeekday: fields[4] == "*" || fields[4] == "?")
     }
 
-    static func field(_ text: String, _ range: ClosedRange<Int>, names: [String], what: String, text whole: String, nameBase: Int = 0) throws -> Set<Int> {
-        func fail() -> ParseError { ParseError(description: "schedule \"\(whole)\": invalid \(what) field \"\(text)\" (allowed \(range.lowerBound)-\(range.upperBound))") }
+    static func field(_ text: String, _ range: ClosedRange<Int>, names: [String], what: String, text whole: String, nameBase: Int = 0)
+        throws -> Set<Int>
+    {
+        func fail() -> ParseError {
+            ParseError(
+                description: "schedule \"\(whole)\": invalid \(what) field \"\(text)\" (allowed \(range.lowerBound)-\(range.upperBound))")
+        }
         func value(_ token: Substring) throws -> Int {
             if let number = Int(token), range.contains(number) { return number }
             if let index = names.firstIndex(of: token.lowercased()) { return index + nameBase }

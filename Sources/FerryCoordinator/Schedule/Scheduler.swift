@@ -107,8 +107,9 @@ struct Scheduler: Sendable {
                 let (store, password) = try await connector.store(target)
                 let report = try await Pruner(store: store, credential: .password(password), maxUnused: target.spec.pruneMaxUnused).run()
                 log("\(target.label): pruned: \(report.packsDeleted) packs deleted, \(report.bytesReclaimed) bytes reclaimed")
-                summary = .init(packsDeleted: report.packsDeleted, packsRewritten: report.packsRewritten, bytesReclaimed: report.bytesReclaimed,
-                                marksWaiting: report.marksWaiting)
+                summary = .init(
+                    packsDeleted: report.packsDeleted, packsRewritten: report.packsRewritten, bytesReclaimed: report.bytesReclaimed,
+                    marksWaiting: report.marksWaiting)
             } catch {
                 log("\(target.label): prune failed: \(error)")
                 failure = "\(error)"
@@ -123,7 +124,8 @@ struct Scheduler: Sendable {
     }
 
     /// Creates the plan's Backup if one is due; returns how long until the next is.
-    func handle<P: FerryObject>(_ plan: P, cluster: Bool) async throws -> Duration? where P.Spec == BackupPlanSpec, P.Status == BackupPlanStatus {
+    func handle<P: FerryObject>(_ plan: P, cluster: Bool) async throws -> Duration?
+    where P.Spec == BackupPlanSpec, P.Status == BackupPlanStatus {
         guard let text = plan.spec.schedule, !text.isEmpty else { return nil }
         switch Self.timing(text, last: plan.status.lastScheduleTime, created: plan.object.creationTimestamp) {
         case .failure(let error):
@@ -133,9 +135,10 @@ struct Scheduler: Sendable {
         case .success(.waiting(let until)): return Self.wait(until: until)
         case .success(.due(let due, let skipped, let then)):
             let name = "\(plan.name)-\(Self.stamp(due))"
-            let backup = Backup(namespace: cluster ? adminNamespace : plan.namespace, name: name,
-                                spec: cluster ? BackupSpec(clusterPlan: plan.name) : BackupSpec(plan: plan.name),
-                                labels: [cluster ? FerryLabels.clusterPlan : FerryLabels.plan: plan.name, FerryLabels.scheduled: "true"])
+            let backup = Backup(
+                namespace: cluster ? adminNamespace : plan.namespace, name: name,
+                spec: cluster ? BackupSpec(clusterPlan: plan.name) : BackupSpec(plan: plan.name),
+                labels: [cluster ? FerryLabels.clusterPlan : FerryLabels.plan: plan.name, FerryLabels.scheduled: "true"])
             do {
                 try await ferry.create(backup)
                 log("\(plan.label): scheduled Backup \(name) (\(text))\(skipped > 0 ? ", \(skipped) missed time(s) skipped" : "")")

@@ -24,7 +24,8 @@ struct GuestFreeze: Sendable {
                 log("VirtualMachine \(vm.namespace ?? "")/\(vm.name): guest file systems frozen for its snapshots")
             } catch {
                 let reason = error.status.map { $0.code == 404 ? "it is not running" : $0.message } ?? error.description
-                warnings.append("VirtualMachine \(vm.namespace ?? "")/\(vm.name) was not frozen (\(reason)): its snapshots are crash-consistent")
+                warnings.append(
+                    "VirtualMachine \(vm.namespace ?? "")/\(vm.name) was not frozen (\(reason)): its snapshots are crash-consistent")
             }
         }
         return (frozen, warnings)
@@ -39,7 +40,9 @@ struct GuestFreeze: Sendable {
                 _ = try await client.send("PUT", Self.path(vm, "unfreeze"))
                 log("VirtualMachine \(vm.namespace ?? "")/\(vm.name): guest file systems thawed")
             } catch {
-                warnings.append("VirtualMachine \(vm.namespace ?? "")/\(vm.name) could not be thawed (\(error)); its guest agent thaws it after \(Self.unfreezeTimeout)")
+                warnings.append(
+                    "VirtualMachine \(vm.namespace ?? "")/\(vm.name) could not be thawed (\(error)); its guest agent thaws it after \(Self.unfreezeTimeout)"
+                )
             }
         }
         return warnings

@@ -29,15 +29,22 @@ struct SnapshotExposer: Sendable {
 
     /// Requests the VolumeSnapshot of a claim. It belongs to the plan: kept as a base of the next
     /// delta, it goes when the plan does.
-    func snapshot(_ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, owner: ExposureOwner, plan: KubeObject,
-                  chain: String) async throws(ClusterError) {
+    func snapshot(
+        _ volume: VolumeFacts, snapshotClass: String, name: String, namespace: String, owner: ExposureOwner, plan: KubeObject,
+        chain: String
+    ) async throws(ClusterError) {
         var snapshot = KubeObject(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, name: name)
-        snapshot.json["spec"] = ["volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(volume.claim.name)]]
+        snapshot.json["spec"] = [
+            "volumeSnapshotClassName": .string(snapshotClass), "source": ["persistentVolumeClaimName": .string(volume.claim.name)],
+        ]
         snapshot.json.setValue([FerryLabels.exposes: .string(owner.label)], at: ["metadata", "labels"])
-        snapshot.json.setValue([FerryLabels.snapshotNameAnnotation: .string(chain), FerryLabels.backupAnnotation: .string(owner.description)], at: ["metadata", "annotations"])
+        snapshot.json.setValue(
+            [FerryLabels.snapshotNameAnnotation: .string(chain), FerryLabels.backupAnnotation: .string(owner.description)],
+            at: ["metadata", "annotations"])
         if let uid = plan.uid {
-            snapshot.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: plan.kind, name: plan.name, uid: uid).json],
-                                   at: ["metadata", "ownerReferences"])
+            snapshot.json.setValue(
+                [OwnerReference(apiVersion: FerryKind.apiVersion, kind: plan.kind, name: plan.name, uid: uid).json],
+                at: ["metadata", "ownerReferences"])
         }
         try await createIfAbsent(snapshot)
     }
@@ -45,17 +52,24 @@ struct SnapshotExposer: Sendable {
     /// Waits until the snapshot has been cut (its `creationTime` is set, or it is ready), or has
     /// failed or timed out: what a guest freeze waits for before the thaw.
     func waitUntilCut(_ name: String, namespace: String) async {
-        _ = try? await waitFor("VolumeSnapshot \(namespace)/\(name) to be cut", apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot",
-                               namespace: namespace, name: name) { object in
-            object["status"]?["creationTime"] != nil || object["status"]?["readyToUse"]?.boolValue == true || object["status"]?["error"] != nil
+        _ = try? await waitFor(
+            "VolumeSnapshot \(namespace)/\(name) to be cut", apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot",
+            namespace: namespace, name: name
+        ) { object in
+            object["status"]?["creationTime"] != nil || object["status"]?["readyToUse"]?.boolValue == true
+                || object["status"]?["error"] != nil
         }
     }
 
     /// Waits until the VolumeSnapshot is ready to use; its error, when it reports one, is thrown.
     func waitUntilReady(_ name: String, namespace: String) async throws(ClusterError) -> KubeObject {
-        try await waitFor("VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
-                          kind: "VolumeSnapshot", namespace: namespace, name: name) { object in
-            if let message = object["status"]?["error"]?["message"]?.stringValue { throw ClusterError.exposure("VolumeSnapshot \(namespace)/\(name): \(message)") }
+        try await waitFor(
+            "VolumeSnapshot \(namespace)/\(name) to be ready", apiVersion: "snapshot.storage.k8s.io/v1",
+            kind: "VolumeSnapshot", namespace: namespace, name: name
+        ) { object in
+            if let message = object["status"]?["error"]?["message"]?.stringValue {
+                throw ClusterError.exposure("VolumeSnapshot \(namespace)/\(name): \(message)")
+            }
             return object["status"]?["readyToUse"]?.boolValue == true
         }
     }
@@ -63,7 +77,9 @@ struct SnapshotExposer: Sendable {
     /// Waits for the snapshot `name` and exposes it once for each of `units` (a volume read in
     /// ranges is exposed once per range, each copy wherever its pod is scheduled): claims and
     /// pods `name`, `name-1`, ... Returns the units, each with the node and path to read.
-    func expose(_ volume: VolumeFacts, name: String, namespace: String, units: [VolumeTransferSpec], owner: ExposureOwner) async throws -> [VolumeTransferSpec] {
+    func expose(_ volume: VolumeFacts, name: String, namespace: String, units: [VolumeTransferSpec], owner: ExposureOwner) async throws
+        -> [VolumeTransferSpec]
+    {
         let snapshot = try await waitUntilReady(name, namespace: namespace)
         let diskImage = volume.hostPaths.contains { $0.kind == .diskImage }
         // A file system holding a KubeVirt disk is mounted to read `disk.img`; any other file
@@ -77,7 +93,9 @@ struct SnapshotExposer: Sendable {
         var claimSpec: JSONValue = [
             "accessModes": ["ReadWriteOnce"], "volumeMode": .string(block ? "Block" : volume.mode.rawValue),
             "dataSource": ["apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": .string(name)],
-            "resources": ["requests": ["storage": snapshot["status"]?["restoreSize"] ?? .string(volume.sizeText ?? "\(volume.sizeBytes ?? 0)")]],
+            "resources": [
+                "requests": ["storage": snapshot["status"]?["restoreSize"] ?? .string(volume.sizeText ?? "\(volume.sizeBytes ?? 0)")]
+            ],
         ]
         if let storageClass = volume.storageClass { claimSpec["storageClassName"] = .string(storageClass) }
         let spec = claimSpec
@@ -89,14 +107,17 @@ struct SnapshotExposer: Sendable {
                     claim.json["spec"] = spec
                     claim.json.setValue([FerryLabels.exposes: .string(owner.label)], at: ["metadata", "labels"])
                     try await createIfAbsent(claim)
-                    let (node, path) = try await attach(claim: exposure, podName: exposure, namespace: namespace, block: block,
-                                                        diskImage: diskImage && !block, writable: false, owner: owner)
+                    let (node, path) = try await attach(
+                        claim: exposure, podName: exposure, namespace: namespace, block: block,
+                        diskImage: diskImage && !block, writable: false, owner: owner)
                     var exposed = unit
                     exposed.node = node
                     exposed.source.path = path
                     exposed.attached = true
                     exposed.csi = csi
-                    log("Backup \(owner.description): snapshot of \(volume.claim) exposed on node \(node)\(csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")")
+                    log(
+                        "Backup \(owner.description): snapshot of \(volume.claim) exposed on node \(node)\(csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")"
+                    )
                     return (index, exposed)
                 }
             }
@@ -115,8 +136,9 @@ struct SnapshotExposer: Sendable {
         }
         do {
             let contents = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent")
-            _ = try await client.patch(contents, namespace: nil, name: contentName, type: .merge,
-                                       patch: ["metadata": ["annotations": [Self.allowModeChange: "true"]]])
+            _ = try await client.patch(
+                contents, namespace: nil, name: contentName, type: .merge,
+                patch: ["metadata": ["annotations": [Self.allowModeChange: "true"]]])
         } catch {
             throw .kube(error)
         }
@@ -132,7 +154,8 @@ struct SnapshotExposer: Sendable {
         do {
             let contents = try await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshotContent")
             let content = try await client.get(contents, namespace: nil, name: contentName)
-            guard let driver = content["spec"]?["driver"]?.stringValue, let handle = content["status"]?["snapshotHandle"]?.stringValue else { return nil }
+            guard let driver = content["spec"]?["driver"]?.stringValue, let handle = content["status"]?["snapshotHandle"]?.stringValue
+            else { return nil }
             let services: APIResource
             do {
                 services = try await client.resource(apiVersion: "cbt.storage.k8s.io/v1beta1", kind: "SnapshotMetadataService")
@@ -144,12 +167,15 @@ struct SnapshotExposer: Sendable {
                 log("Backup \(owner.description): SnapshotMetadataService \(driver) has no address or audience; comparing every block")
                 return nil
             }
-            return CSIChangeSource(address: address, caCert: service["spec"]?["caCert"]?.stringValue, audience: audience,
-                                   namespace: namespace, snapshot: snapshot.name, snapshotHandle: handle)
+            return CSIChangeSource(
+                address: address, caCert: service["spec"]?["caCert"]?.stringValue, audience: audience,
+                namespace: namespace, snapshot: snapshot.name, snapshotHandle: handle)
         } catch .notFound {
             return nil
         } catch {
-            log("Backup \(owner.description): cannot look up the SnapshotMetadata service for \(snapshot.label): \(error); comparing every block")
+            log(
+                "Backup \(owner.description): cannot look up the SnapshotMetadata service for \(snapshot.label): \(error); comparing every block"
+            )
             return nil
         }
     }
@@ -163,10 +189,13 @@ struct SnapshotExposer: Sendable {
 
     /// Runs a pause pod that uses `claim`, so the kubelet attaches it on some node; returns the
     /// node and the host path of the data there (the block device, or `disk.img` in the mount).
-    func attach(claim: String, podName: String, namespace: String, block: Bool, diskImage: Bool, writable: Bool,
-                owner: ExposureOwner) async throws(ClusterError) -> (node: String, path: String) {
+    func attach(
+        claim: String, podName: String, namespace: String, block: Bool, diskImage: Bool, writable: Bool,
+        owner: ExposureOwner
+    ) async throws(ClusterError) -> (node: String, path: String) {
         var pod = KubeObject(apiVersion: "v1", kind: "Pod", namespace: namespace, name: podName)
-        let device: JSONValue = block
+        let device: JSONValue =
+            block
             ? ["volumeDevices": [["name": "data", "devicePath": "/dev/ferry-data"]]]
             : ["volumeMounts": [["name": "data", "mountPath": "/data", "readOnly": .bool(!writable)]]]
         let container: JSONValue = [
@@ -182,17 +211,22 @@ struct SnapshotExposer: Sendable {
         ]
         pod.json.setValue([FerryLabels.exposes: .string(owner.label)], at: ["metadata", "labels"])
         try await createIfAbsent(pod)
-        let running = try await waitFor("pod \(namespace)/\(podName) using claim \(claim) to run", apiVersion: "v1", kind: "Pod", namespace: namespace, name: podName) { object in
+        let running = try await waitFor(
+            "pod \(namespace)/\(podName) using claim \(claim) to run", apiVersion: "v1", kind: "Pod", namespace: namespace, name: podName
+        ) { object in
             if object["status"]?["phase"]?.stringValue == "Failed" { throw ClusterError.exposure("pod \(namespace)/\(podName) failed") }
             return object["status"]?["phase"]?.stringValue == "Running" && object["spec"]?["nodeName"]?.stringValue != nil
         }
-        let bound = try await waitFor("claim \(namespace)/\(claim) to be bound", apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: claim) { object in
+        let bound = try await waitFor(
+            "claim \(namespace)/\(claim) to be bound", apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: claim
+        ) { object in
             object["spec"]?["volumeName"]?.stringValue?.isEmpty == false
         }
         let node = running["spec"]?["nodeName"]?.stringValue ?? ""
         let podUID = running.uid ?? ""
         let pv = bound["spec"]?["volumeName"]?.stringValue ?? ""
-        let path = block
+        let path =
+            block
             ? "\(options.kubeletRoot)/pods/\(podUID)/volumeDevices/kubernetes.io~csi/\(pv)"
             : "\(options.kubeletRoot)/pods/\(podUID)/volumes/kubernetes.io~csi/\(pv)/mount" + (diskImage ? "/disk.img" : "")
         return (node, path)
@@ -208,7 +242,8 @@ struct SnapshotExposer: Sendable {
         for (apiVersion, kind) in [("v1", "Pod"), ("v1", "PersistentVolumeClaim")] {
             problems += await delete(apiVersion: apiVersion, kind: kind, namespace: namespace, owner: owner)
         }
-        problems += await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, except: keep)
+        problems += await delete(
+            apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, except: keep)
         return problems
     }
 
@@ -222,13 +257,16 @@ struct SnapshotExposer: Sendable {
     /// Deletes the VolumeSnapshots a Restore seeded claims from (a Restore that ends early);
     /// returns what could not be removed.
     func dropSeeds(namespace: String?, owner: ExposureOwner) async -> [String] {
-        await delete(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, label: FerryLabels.seeds)
+        await delete(
+            apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot", namespace: namespace, owner: owner, label: FerryLabels.seeds)
     }
 
     /// Deletes the owner's objects of a kind (already gone counts as deleted); a failure is tried
     /// again with a growing pause, and reported when it persists.
-    private func delete(apiVersion: String, kind: String, namespace: String?, owner: ExposureOwner, except keep: Set<String> = [],
-                        label: String = FerryLabels.exposes) async -> [String] {
+    private func delete(
+        apiVersion: String, kind: String, namespace: String?, owner: ExposureOwner, except keep: Set<String> = [],
+        label: String = FerryLabels.exposes
+    ) async -> [String] {
         let what = "\(kind)s of \(owner.description) in \(namespace ?? "any namespace")"
         var lastError = ""
         for attempt in 0..<options.cleanupAttempts {
@@ -248,7 +286,7 @@ struct SnapshotExposer: Sendable {
                 guard !failed.isEmpty else { return [] }
                 lastError = failed.joined(separator: "; ")
             } catch .unknownResource {
-                return []  // the kind is not served: nothing of it was made
+                return [] // the kind is not served: nothing of it was made
             } catch {
                 lastError = "\(error)"
             }
@@ -261,14 +299,17 @@ struct SnapshotExposer: Sendable {
     /// the earlier bases of the same claim and chain are deleted (unless their Backup still runs).
     func replaceBases(namespace: String, owner: ExposureOwner, with bases: Set<String>) async {
         guard !bases.isEmpty, let snapshots = try? await client.resource(apiVersion: "snapshot.storage.k8s.io/v1", kind: "VolumeSnapshot"),
-              let all = try? await client.listAll(snapshots, namespace: namespace, labelSelector: FerryLabels.exposes) else { return }
+            let all = try? await client.listAll(snapshots, namespace: namespace, labelSelector: FerryLabels.exposes)
+        else { return }
         let kept = all.filter { bases.contains($0.name) && $0.labels[FerryLabels.exposes] == owner.label }
         for old in all where old.labels[FerryLabels.exposes] != owner.label {
             let sameChain = kept.contains {
                 $0.annotations[FerryLabels.snapshotNameAnnotation] == old.annotations[FerryLabels.snapshotNameAnnotation]
                     && $0["spec"]?["source"]?["persistentVolumeClaimName"] == old["spec"]?["source"]?["persistentVolumeClaimName"]
             }
-            guard sameChain, await !isRunning(old.annotations[FerryLabels.backupAnnotation] ?? "\(namespace)/\(old.labels[FerryLabels.exposes] ?? "")") else { continue }
+            guard sameChain,
+                await !isRunning(old.annotations[FerryLabels.backupAnnotation] ?? "\(namespace)/\(old.labels[FerryLabels.exposes] ?? "")")
+            else { continue }
             do {
                 _ = try await client.delete(snapshots, namespace: namespace, name: old.name)
                 log("VolumeSnapshot \(namespace)/\(old.name): replaced as the base of the next delta; deleted")
@@ -303,12 +344,15 @@ struct SnapshotExposer: Sendable {
     }
 
     /// Polls an object until `ready` says so (or throws), up to the timeout.
-    func waitFor(_ what: String, apiVersion: String, kind: String, namespace: String, name: String,
-                 ready: (KubeObject) throws -> Bool) async throws(ClusterError) -> KubeObject {
+    func waitFor(
+        _ what: String, apiVersion: String, kind: String, namespace: String, name: String,
+        ready: (KubeObject) throws -> Bool
+    ) async throws(ClusterError) -> KubeObject {
         let deadline = ContinuousClock.now + options.timeout
         while true {
             do {
-                let object = try await client.get(try await client.resource(apiVersion: apiVersion, kind: kind), namespace: namespace, name: name)
+                let object = try await client.get(
+                    try await client.resource(apiVersion: apiVersion, kind: kind), namespace: namespace, name: name)
                 if try ready(object) { return object }
             } catch let error as ClusterError {
                 throw error

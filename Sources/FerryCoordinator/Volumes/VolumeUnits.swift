@@ -52,7 +52,9 @@ struct VolumeUnits: Sendable {
     /// The units for the volumes an agent can read directly (block-mode volumes and VM disk
     /// images at a host path on a node), the CSI volumes to snapshot first (any mode), and the
     /// rest with the reason.
-    static func plan(_ volumes: [VolumeFacts], backup: String, target: String, snapshotName: String) -> ([VolumeTransferSpec], [Snapshotted], [NotMoved]) {
+    static func plan(_ volumes: [VolumeFacts], backup: String, target: String, snapshotName: String) -> (
+        [VolumeTransferSpec], [Snapshotted], [NotMoved]
+    ) {
         var units: [VolumeTransferSpec] = []
         var snapshotted: [Snapshotted] = []
         var notMoved: [NotMoved] = []
@@ -62,16 +64,27 @@ struct VolumeUnits: Sendable {
             case .hostPath(let node, let path):
                 let kind = volume.hostPaths.first { $0.node == node && $0.path == path }?.kind
                 if volume.mode == .block || kind == .diskImage {
-                    units.append(VolumeTransferSpec(owner: backup, target: target, node: node, volume: claim, snapshotName: snapshotName,
-                                                    source: .init(path: path, format: .auto)))
+                    units.append(
+                        VolumeTransferSpec(
+                            owner: backup, target: target, node: node, volume: claim, snapshotName: snapshotName,
+                            source: .init(path: path, format: .auto)))
                 } else {
-                    notMoved.append(NotMoved(claim: claim, reason: "a filesystem volume (\(path) on \(node)): agents read block devices and disk images; it needs a CSI snapshot, which this version does not take"))
+                    notMoved.append(
+                        NotMoved(
+                            claim: claim,
+                            reason:
+                                "a filesystem volume (\(path) on \(node)): agents read block devices and disk images; it needs a CSI snapshot, which this version does not take"
+                        ))
                 }
             case .csiSnapshot(let snapshotClass, _):
                 // A filesystem volume is read as the block device under its file system: its
                 // snapshot is exposed in Block mode (SnapshotExposer).
-                snapshotted.append(Snapshotted(volume: volume, snapshotClass: snapshotClass, unit: VolumeTransferSpec(
-                    owner: backup, target: target, node: "", volume: claim, snapshotName: snapshotName, source: .init(path: "", format: .auto))))
+                snapshotted.append(
+                    Snapshotted(
+                        volume: volume, snapshotClass: snapshotClass,
+                        unit: VolumeTransferSpec(
+                            owner: backup, target: target, node: "", volume: claim, snapshotName: snapshotName,
+                            source: .init(path: "", format: .auto))))
             case .unavailable(let reason):
                 notMoved.append(NotMoved(claim: claim, reason: reason))
             }
@@ -87,16 +100,24 @@ struct VolumeUnits: Sendable {
     /// Creates the units (owned by the Backup or Restore, so they go with it), named
     /// `<owner>-<suffix><n>`. A unit that exists already (a coordinator restarted midway) is kept
     /// with whatever it has done.
-    func create<J: JobObject>(_ specs: [VolumeTransferSpec], for job: J, repository: String, suffix: String = "") async throws -> [VolumeTransfer] {
+    func create<J: JobObject>(_ specs: [VolumeTransferSpec], for job: J, repository: String, suffix: String = "") async throws
+        -> [VolumeTransfer]
+    {
         var units: [VolumeTransfer] = []
         for (index, var spec) in specs.enumerated() {
             spec.repository = repository
-            var unit = VolumeTransfer(namespace: job.namespace, name: "\(job.name)-\(suffix)\(index)", spec: spec, labels: [
-                FerryLabels.node: FerryLabels.nodeValue(spec.node), Self.ownerLabel(J.kind): job.name,
-            ])
+            var unit = VolumeTransfer(
+                namespace: job.namespace, name: "\(job.name)-\(suffix)\(index)", spec: spec,
+                labels: [
+                    FerryLabels.node: FerryLabels.nodeValue(spec.node), Self.ownerLabel(J.kind): job.name,
+                ])
             if let uid = job.uid {
-                unit.object.json.setValue([OwnerReference(apiVersion: FerryKind.apiVersion, kind: J.kind.rawValue, name: job.name, uid: uid, controller: true).json],
-                                          at: ["metadata", "ownerReferences"])
+                unit.object.json.setValue(
+                    [
+                        OwnerReference(apiVersion: FerryKind.apiVersion, kind: J.kind.rawValue, name: job.name, uid: uid, controller: true)
+                            .json
+                    ],
+                    at: ["metadata", "ownerReferences"])
             }
             do {
                 units.append(try await ferry.create(unit))
@@ -115,7 +136,8 @@ struct VolumeUnits: Sendable {
         var reported: [VolumeProgress]?
         let names = Set(created.map(\.name))
         while true {
-            let listed = try await ferry.list(VolumeTransfer.self, namespace: job.namespace, labelSelector: "\(Self.ownerLabel(J.kind))=\(job.name)")
+            let listed = try await ferry.list(
+                VolumeTransfer.self, namespace: job.namespace, labelSelector: "\(Self.ownerLabel(J.kind))=\(job.name)")
             var units = listed.objects.filter { names.contains($0.name) }
             // A unit someone deleted will never finish: it counts as failed.
             for unit in created where !units.contains(where: { $0.name == unit.name }) {
@@ -139,7 +161,10 @@ struct VolumeUnits: Sendable {
                 case .running where stalled >= timing.stallTimeout:
                     try await requeue(unit, because: "no progress from attempt \(attempt) for \(timing.stallTimeout)")
                 case .pending where quiet >= timing.claimTimeout:
-                    try await reset(unit, VolumeTransferStatus(phase: .failed, message: "no agent on node \(unit.spec.node) claimed it within \(timing.claimTimeout)"))
+                    try await reset(
+                        unit,
+                        VolumeTransferStatus(
+                            phase: .failed, message: "no agent on node \(unit.spec.node) claimed it within \(timing.claimTimeout)"))
                 default:
                     break
                 }
@@ -159,8 +184,9 @@ struct VolumeUnits: Sendable {
     /// The job's `status.volumes`: each unit's phase and progress, and the volumes not moved.
     static func summary(_ units: [VolumeTransfer], notMoved: [NotMoved]) -> [VolumeProgress] {
         units.map { unit in
-            VolumeProgress(claim: unit.spec.volume, phase: VolumePhase(unit.phase), bytesDone: unit.status.bytesDone,
-                           bytesTotal: unit.status.bytesTotal, message: unit.status.message)
+            VolumeProgress(
+                claim: unit.spec.volume, phase: VolumePhase(unit.phase), bytesDone: unit.status.bytesDone,
+                bytesTotal: unit.status.bytesTotal, message: unit.status.message)
         } + notMoved.map { VolumeProgress(claim: $0.claim, phase: $0.phase, message: $0.reason) }
     }
 

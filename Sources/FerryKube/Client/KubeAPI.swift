@@ -8,7 +8,10 @@ public struct ListOptions: Sendable, Hashable {
     public var resourceVersion: String?
     public var resourceVersionMatch: String?
 
-    public init(labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil, resourceVersion: String? = nil, resourceVersionMatch: String? = nil) {
+    public init(
+        labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil,
+        resourceVersion: String? = nil, resourceVersionMatch: String? = nil
+    ) {
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.limit = limit
@@ -92,7 +95,9 @@ extension KubeAPI {
 
     /// Every object of a collection (paged underneath). Use `forEachPage` when the collection may
     /// be large and only some objects are kept.
-    public func listAll(_ resource: APIResource, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil) async throws(KubeError) -> [KubeObject] {
+    public func listAll(_ resource: APIResource, namespace: String?, labelSelector: String? = nil, fieldSelector: String? = nil)
+        async throws(KubeError) -> [KubeObject]
+    {
         var all: [KubeObject] = []
         try await forEachPage(resource, namespace: namespace, labelSelector: labelSelector, fieldSelector: fieldSelector) { all += $0 }
         return all

@@ -27,7 +27,9 @@ extension KubeClient {
     }
 
     /// One page of a collection. `namespace` nil lists across all namespaces.
-    public func list(_ resource: APIResource, namespace: String?, options: ListOptions = ListOptions()) async throws(KubeError) -> ObjectList {
+    public func list(_ resource: APIResource, namespace: String?, options: ListOptions = ListOptions()) async throws(KubeError)
+        -> ObjectList
+    {
         let path = resource.path(namespace: resource.namespaced ? namespace : nil)
         return try ObjectList(json: try await json("GET", path, query: Self.listQuery(options)))
     }
@@ -35,7 +37,9 @@ extension KubeClient {
     // MARK: Write
 
     /// Creates an object (its metadata.namespace, else `namespace`, else the client's namespace).
-    public func create(_ resource: APIResource, _ object: KubeObject, namespace: String? = nil, fieldManager: String = "ferry") async throws(KubeError) -> KubeObject {
+    public func create(_ resource: APIResource, _ object: KubeObject, namespace: String? = nil, fieldManager: String = "ferry")
+        async throws(KubeError) -> KubeObject
+    {
         let ns = namespaceFor(resource, object.namespace ?? namespace)
         let path = resource.path(namespace: ns)
         return try self.object(
@@ -44,13 +48,16 @@ extension KubeClient {
 
     /// Replaces an object. With a resourceVersion the update is conditional (409 Conflict if the
     /// object changed since).
-    public func update(_ resource: APIResource, _ object: KubeObject, fieldManager: String = "ferry") async throws(KubeError) -> KubeObject {
+    public func update(_ resource: APIResource, _ object: KubeObject, fieldManager: String = "ferry") async throws(KubeError) -> KubeObject
+    {
         let path = resource.path(namespace: namespaceFor(resource, object.namespace), name: object.name)
         return try self.object(try await json("PUT", path, query: [("fieldManager", fieldManager)], body: object.json), "PUT \(path)")
     }
 
     /// Replaces the status subresource.
-    public func updateStatus(_ resource: APIResource, _ object: KubeObject, fieldManager: String = "ferry") async throws(KubeError) -> KubeObject {
+    public func updateStatus(_ resource: APIResource, _ object: KubeObject, fieldManager: String = "ferry") async throws(KubeError)
+        -> KubeObject
+    {
         guard resource.hasStatus else {
             throw KubeError.unknownResource("\(resource.kind) has no status subresource")
         }
@@ -74,7 +81,8 @@ extension KubeClient {
         default: idempotent = true
         }
         return try object(
-            try await json("PATCH", path, query: query, body: patch, contentType: type.contentType, idempotent: idempotent), "PATCH \(path)")
+            try await json("PATCH", path, query: query, body: patch, contentType: type.contentType, idempotent: idempotent), "PATCH \(path)"
+        )
     }
 
     /// Deletes an object; returns what the server answered (the object, possibly marked for
@@ -88,7 +96,9 @@ extension KubeClient {
         var options: JSONValue = ["kind": "DeleteOptions", "apiVersion": "v1"]
         if let propagation { options["propagationPolicy"] = .string(propagation.rawValue) }
         if let preconditionUID { options.setValue(.string(preconditionUID), at: ["preconditions", "uid"]) }
-        if let preconditionResourceVersion { options.setValue(.string(preconditionResourceVersion), at: ["preconditions", "resourceVersion"]) }
+        if let preconditionResourceVersion {
+            options.setValue(.string(preconditionResourceVersion), at: ["preconditions", "resourceVersion"])
+        }
         return try await json("DELETE", path, body: options)
     }
 }

@@ -1,8 +1,10 @@
 extension KubeClient {
     /// A bound token of a ServiceAccount for other services to authenticate it (a TokenRequest):
     /// scoped to `audiences` and valid for `expirationSeconds` (the API refuses less than 600).
-    public func requestToken(serviceAccount name: String, namespace: String, audiences: [String],
-                             expirationSeconds: Int64 = 600) async throws(KubeError) -> String {
+    public func requestToken(
+        serviceAccount name: String, namespace: String, audiences: [String],
+        expirationSeconds: Int64 = 600
+    ) async throws(KubeError) -> String {
         let path = "/api/v1/namespaces/\(APIResource.escape(namespace))/serviceaccounts/\(APIResource.escape(name))/token"
         let request: JSONValue = [
             "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",

@@ -31,7 +31,9 @@ public final class KubeClient: KubeAPI, Sendable {
 
     /// The client kubectl would build: `kubeconfig` (or KUBECONFIG, or ~/.kube/config) and its
     /// context, else the in-cluster service account.
-    public static func fromEnvironment(kubeconfig: String? = nil, context: String? = nil, namespace: String? = nil) throws(KubeError) -> KubeClient {
+    public static func fromEnvironment(kubeconfig: String? = nil, context: String? = nil, namespace: String? = nil) throws(KubeError)
+        -> KubeClient
+    {
         var configuration: KubeClientConfiguration
         if let config = try Kubeconfig.discover(explicitPath: kubeconfig) {
             configuration = try config.configuration(context: context)
@@ -59,7 +61,8 @@ public final class KubeClient: KubeAPI, Sendable {
             do {
                 client = try HTTPClient(
                     configuration: HTTPClientConfiguration(
-                        tls: tls, timeouts: HTTPTimeouts(connect: configuration.connectTimeout, total: nil, stall: configuration.requestTimeout),
+                        tls: tls,
+                        timeouts: HTTPTimeouts(connect: configuration.connectTimeout, total: nil, stall: configuration.requestTimeout),
                         maxConcurrentTransfers: 32, maxResponseBodySize: 512 << 20, expectContinue: false, userAgent: "ferry"))
             } catch {
                 throw KubeError.tls(server: configuration.server, reason: "\(error)")
@@ -125,7 +128,6 @@ public final class KubeClient: KubeAPI, Sendable {
         }
     }
 
-
     static func isTLSFailure(_ detail: String) -> Bool {
         detail.contains("SSL") || detail.contains("TLS") || detail.contains("certificate")
     }
@@ -169,7 +171,8 @@ public final class KubeClient: KubeAPI, Sendable {
             let request = HTTPRequest(
                 method: HTTPMethod(method), url: url(path, query: query), headers: headers,
                 body: body.map { .bytes($0) } ?? .empty,
-                timeouts: HTTPTimeouts(connect: configuration.connectTimeout, total: configuration.requestTimeout, stall: configuration.requestTimeout))
+                timeouts: HTTPTimeouts(
+                    connect: configuration.connectTimeout, total: configuration.requestTimeout, stall: configuration.requestTimeout))
             let response: HTTPResponse
             do {
                 response = try await client.send(request)
@@ -226,7 +229,8 @@ public final class KubeClient: KubeAPI, Sendable {
         _ method: String, _ path: String, query: [(String, String)] = [], body: JSONValue? = nil,
         contentType: String = "application/json", idempotent: Bool? = nil
     ) async throws(KubeError) -> JSONValue {
-        let response = try await send(method, path, query: query, body: body?.serialized(), contentType: contentType, idempotent: idempotent)
+        let response = try await send(
+            method, path, query: query, body: body?.serialized(), contentType: contentType, idempotent: idempotent)
         do {
             return try JSONValue(parsing: response.body)
         } catch {

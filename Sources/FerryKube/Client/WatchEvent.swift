@@ -32,7 +32,8 @@ public enum WatchEvent: Sendable {
         case "DELETED": self = .deleted(KubeObject(object))
         case "BOOKMARK": self = .bookmark(resourceVersion: object["metadata"]?["resourceVersion"]?.stringValue ?? "")
         case "ERROR":
-            throw KubeError(status: APIStatus(json: object) ?? APIStatus(code: 500, reason: "InternalError", message: "watch error: \(object)"))
+            throw KubeError(
+                status: APIStatus(json: object) ?? APIStatus(code: 500, reason: "InternalError", message: "watch error: \(object)"))
         default:
             throw KubeError.invalidResponse("unknown watch event type \(type)")
         }

@@ -36,12 +36,15 @@ public actor CredentialProvider {
     public func credentials() async throws(KubeError) -> RequestCredentials {
         switch configuration.credentials {
         case .none:
-            return RequestCredentials(authorization: nil, clientCertificate: configuration.clientCertificate, clientKey: configuration.clientKey)
+            return RequestCredentials(
+                authorization: nil, clientCertificate: configuration.clientCertificate, clientKey: configuration.clientKey)
         case .token(let token):
-            return RequestCredentials(authorization: "Bearer \(token)", clientCertificate: configuration.clientCertificate, clientKey: configuration.clientKey)
+            return RequestCredentials(
+                authorization: "Bearer \(token)", clientCertificate: configuration.clientCertificate, clientKey: configuration.clientKey)
         case .basic(let username, let password):
             let encoded = Data("\(username):\(password)".utf8).base64EncodedString()
-            return RequestCredentials(authorization: "Basic \(encoded)", clientCertificate: configuration.clientCertificate, clientKey: configuration.clientKey)
+            return RequestCredentials(
+                authorization: "Basic \(encoded)", clientCertificate: configuration.clientCertificate, clientKey: configuration.clientKey)
         case .tokenFile(let path):
             return try tokenFileCredentials(path)
         case .exec(let exec):
@@ -93,7 +96,8 @@ enum ExecCredentialPlugin {
 
     static func run(_ exec: ExecCredentialConfig, server: String) async throws(KubeError) -> (RequestCredentials, Date?) {
         guard supportedVersions.contains(exec.apiVersion) else {
-            throw KubeError.credentials("exec plugin \(exec.command): apiVersion \(exec.apiVersion) is not supported (use client.authentication.k8s.io/v1)")
+            throw KubeError.credentials(
+                "exec plugin \(exec.command): apiVersion \(exec.apiVersion) is not supported (use client.authentication.k8s.io/v1)")
         }
         var execInfo: JSONValue = [
             "apiVersion": .string(exec.apiVersion), "kind": "ExecCredential", "spec": ["interactive": false],
@@ -112,7 +116,8 @@ enum ExecCredentialPlugin {
         }
         guard result.status == 0 else {
             let stderr = String(decoding: result.errors.prefix(2000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw KubeError.credentials("exec plugin \(exec.command) exited with status \(result.status)\(stderr.isEmpty ? "" : ": \(stderr)")")
+            throw KubeError.credentials(
+                "exec plugin \(exec.command) exited with status \(result.status)\(stderr.isEmpty ? "" : ": \(stderr)")")
         }
         let document: JSONValue
         do {
@@ -121,10 +126,13 @@ enum ExecCredentialPlugin {
             throw KubeError.credentials("exec plugin \(exec.command) printed something that is not an ExecCredential: \(error)")
         }
         guard document["kind"]?.stringValue == "ExecCredential" else {
-            throw KubeError.credentials("exec plugin \(exec.command) printed kind \(document["kind"]?.stringValue ?? "(none)"), not ExecCredential")
+            throw KubeError.credentials(
+                "exec plugin \(exec.command) printed kind \(document["kind"]?.stringValue ?? "(none)"), not ExecCredential")
         }
         guard document["apiVersion"]?.stringValue == exec.apiVersion else {
-            throw KubeError.credentials("exec plugin \(exec.command) answered apiVersion \(document["apiVersion"]?.stringValue ?? "(none)"), but \(exec.apiVersion) was configured")
+            throw KubeError.credentials(
+                "exec plugin \(exec.command) answered apiVersion \(document["apiVersion"]?.stringValue ?? "(none)"), but \(exec.apiVersion) was configured"
+            )
         }
         let status = document["status"] ?? [:]
         var credentials = RequestCredentials(authorization: nil, clientCertificate: nil, clientKey: nil)

@@ -25,7 +25,10 @@ public struct ExecCredentialConfig: Sendable, Hashable {
     public var installHint: String?
     public var provideClusterInfo: Bool
 
-    public init(apiVersion: String, command: String, args: [String] = [], env: [String: String] = [:], installHint: String? = nil, provideClusterInfo: Bool = false) {
+    public init(
+        apiVersion: String, command: String, args: [String] = [], env: [String: String] = [:], installHint: String? = nil,
+        provideClusterInfo: Bool = false
+    ) {
         self.apiVersion = apiVersion
         self.command = command
         self.args = args

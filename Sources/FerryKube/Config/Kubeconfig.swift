@@ -86,7 +86,8 @@ public struct Kubeconfig: Sendable {
             }
             clusters[name] = Cluster(
                 server: server,
-                certificateAuthority: try pem(cluster, file: "certificate-authority", data: "certificate-authority-data", what: "cluster \(name)"),
+                certificateAuthority: try pem(
+                    cluster, file: "certificate-authority", data: "certificate-authority-data", what: "cluster \(name)"),
                 insecureSkipTLSVerify: cluster["insecure-skip-tls-verify"]?.boolValue ?? false,
                 tlsServerName: cluster["tls-server-name"]?.stringValue,
                 proxyURL: cluster["proxy-url"]?.stringValue)
@@ -158,7 +159,9 @@ public struct Kubeconfig: Sendable {
 
     /// The kubeconfig kubectl would use: `explicitPath`, else the files listed in KUBECONFIG
     /// (missing ones skipped), else ~/.kube/config. Nil when none exists.
-    public static func discover(explicitPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws(KubeError) -> Kubeconfig? {
+    public static func discover(explicitPath: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(KubeError) -> Kubeconfig?
+    {
         if let explicitPath { return try load(file: explicitPath) }
         if let list = environment["KUBECONFIG"], !list.isEmpty {
             var merged: Kubeconfig?
@@ -191,7 +194,9 @@ public struct Kubeconfig: Sendable {
             throw KubeError.configuration("user \"\(context.user)\" of context \"\(contextName)\" is not defined in \(origin)")
         }
         if let unsupported = user?.unsupported, !unsupported.isEmpty {
-            throw KubeError.configuration("user \"\(context.user)\" uses \(unsupported.joined(separator: ", ")), which Ferry does not support; use a token, client certificate or exec plugin")
+            throw KubeError.configuration(
+                "user \"\(context.user)\" uses \(unsupported.joined(separator: ", ")), which Ferry does not support; use a token, client certificate or exec plugin"
+            )
         }
         if let proxy = cluster.proxyURL, !proxy.isEmpty {
             throw KubeError.configuration("cluster \"\(context.cluster)\" sets proxy-url, which Ferry does not support")

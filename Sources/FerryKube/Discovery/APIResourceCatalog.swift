@@ -196,7 +196,9 @@ extension APIResourceCatalog {
     }
 
     /// The (group, preferred version, all versions) entries of a legacy `APIGroupList` (`GET /apis`).
-    public static func groups(fromGroupList document: JSONValue) throws(DiscoveryDocumentError) -> [(name: String, preferred: String, versions: [String])] {
+    public static func groups(fromGroupList document: JSONValue) throws(DiscoveryDocumentError) -> [(
+        name: String, preferred: String, versions: [String]
+    )] {
         guard document["kind"]?.stringValue == "APIGroupList" || document["groups"] != nil else {
             throw DiscoveryDocumentError(document: "APIGroupList", reason: "no groups")
         }

@@ -16,7 +16,8 @@ extension JSONValue {
             bytes.withContiguousStorageIfAvailable { buffer in
                 var parser = JSONParser(buffer)
                 return Result { () throws(JSONParseError) in try parser.parseDocument() }
-            } ?? Array(bytes).withUnsafeBufferPointer { buffer in
+            }
+            ?? Array(bytes).withUnsafeBufferPointer { buffer in
                 var parser = JSONParser(buffer)
                 return Result { () throws(JSONParseError) in try parser.parseDocument() }
             }

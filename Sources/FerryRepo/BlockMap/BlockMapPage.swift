@@ -21,7 +21,8 @@ public struct BlockMapPage: Sendable, Equatable {
 
     public static func decode(_ bytes: [UInt8], expectedEntries: Int, name: String) throws -> BlockMapPage {
         guard bytes.count == expectedEntries * 32 else {
-            throw RepositoryError.corruptObject(name: name, detail: "block-map page holds \(bytes.count / 32) entries, expected \(expectedEntries)")
+            throw RepositoryError.corruptObject(
+                name: name, detail: "block-map page holds \(bytes.count / 32) entries, expected \(expectedEntries)")
         }
         return bytes.withUnsafeBytes { raw in
             BlockMapPage(entries: (0..<expectedEntries).map { ChunkID(bytes: raw, at: $0 * 32) })

@@ -25,7 +25,8 @@ public struct PageList: Codable, Sendable, Equatable {
     public func load(from repository: Repository, volume: String) async throws -> [ChunkID] {
         let bytes = try await repository.readChunk(id, context: "page list of \(volume)")
         guard bytes.count == count * 32 else {
-            throw RepositoryError.corruptObject(name: "page list \(id.short) of \(volume)", detail: "\(bytes.count) bytes, not \(count) page ids")
+            throw RepositoryError.corruptObject(
+                name: "page list \(id.short) of \(volume)", detail: "\(bytes.count) bytes, not \(count) page ids")
         }
         return bytes.withUnsafeBytes { raw in (0..<count).map { ChunkID(bytes: raw, at: $0 * 32) } }
     }

@@ -61,8 +61,12 @@ public enum VolumeRanges {
         joined.stats = VolumeStats()
         for part in sorted {
             let volume = part.volume
-            guard volume.name == joined.name, volume.size == joined.size, volume.blockSize == joined.blockSize, volume.pageEntries == joined.pageEntries else {
-                throw .mismatched("\(volume.name) (\(volume.size) bytes, \(volume.blockSize)-byte blocks) beside \(joined.name) (\(joined.size), \(joined.blockSize))")
+            guard volume.name == joined.name, volume.size == joined.size, volume.blockSize == joined.blockSize,
+                volume.pageEntries == joined.pageEntries
+            else {
+                throw .mismatched(
+                    "\(volume.name) (\(volume.size) bytes, \(volume.blockSize)-byte blocks) beside \(joined.name) (\(joined.size), \(joined.blockSize))"
+                )
             }
             guard part.firstPage == joined.pages.count else {
                 throw .gap("a range starts at page \(part.firstPage) where page \(joined.pages.count) was expected")
@@ -83,7 +87,8 @@ public enum VolumeRanges {
             let bookmarks = Set(records.map { $0?.bookmark })
             joined.changeTracking = ChangeTrackingRecord(
                 provider: records.allSatisfy({ $0?.provider == first.provider }) ? first.provider : "hash",
-                bookmarkProvider: bookmarks.count == 1 ? first.bookmarkProvider : nil, bookmark: bookmarks.count == 1 ? first.bookmark : nil,
+                bookmarkProvider: bookmarks.count == 1 ? first.bookmarkProvider : nil,
+                bookmark: bookmarks.count == 1 ? first.bookmark : nil,
                 fallbackReason: fallback?.fallbackReason ?? "the ranges' change tracking differed")
         }
         return joined

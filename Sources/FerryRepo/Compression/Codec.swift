@@ -35,7 +35,9 @@ public enum Codec: UInt8, Sendable {
 
     /// Compresses `input` into `output` (at least `zstdBound(input.count)` bytes) with `context`
     /// at `level`; returns the compressed size, or nil when it would not be smaller.
-    public static func zstdCompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32, context: ZstdContext) -> Int? {
+    public static func zstdCompress(
+        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, level: Int32, context: ZstdContext
+    ) -> Int? {
         guard input.count > 0 else { return nil }
         let n = ZSTD_compressCCtx(context.pointer, output.baseAddress, output.count, input.baseAddress, input.count, level)
         guard ZSTD_isError(n) == 0, n < input.count else { return nil }
@@ -47,7 +49,8 @@ public enum Codec: UInt8, Sendable {
     public static func zstdDecompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
         guard input.count > 0, let src = input.baseAddress, let dst = output.baseAddress else { return false }
         guard ZSTD_findFrameCompressedSize(src, input.count) == input.count,
-              ZSTD_getFrameContentSize(src, input.count) == UInt64(output.count) else { return false }
+            ZSTD_getFrameContentSize(src, input.count) == UInt64(output.count)
+        else { return false }
         let n = ZSTD_decompress(dst, output.count, src, input.count)
         return ZSTD_isError(n) == 0 && n == output.count
     }
@@ -55,7 +58,9 @@ public enum Codec: UInt8, Sendable {
     /// Decompresses exactly `output.count` bytes; false when the input is malformed or does not
     /// decode to exactly that size.
     public static func lz4Decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
-        guard input.count > 0, let src = input.baseAddress, let dst = output.baseAddress else { return output.count == 0 && input.count == 0 }
+        guard input.count > 0, let src = input.baseAddress, let dst = output.baseAddress else {
+            return output.count == 0 && input.count == 0
+        }
         let n = LZ4_decompress_safe(
             src.assumingMemoryBound(to: CChar.self), dst.assumingMemoryBound(to: CChar.self),
             Int32(input.count), Int32(output.count))

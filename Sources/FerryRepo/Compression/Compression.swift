@@ -16,7 +16,9 @@ public enum Compression: Sendable, Equatable, CustomStringConvertible {
         case "lz4": self = .lz4
         case "zstd": self = .zstd(level: 1)
         default:
-            guard text.hasPrefix("zstd:"), let level = Int32(text.dropFirst(5)), level != 0, Self.zstdLevels.contains(level) else { return nil }
+            guard text.hasPrefix("zstd:"), let level = Int32(text.dropFirst(5)), level != 0, Self.zstdLevels.contains(level) else {
+                return nil
+            }
             self = .zstd(level: level)
         }
     }

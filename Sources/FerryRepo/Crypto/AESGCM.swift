@@ -59,7 +59,9 @@ public struct AESGCM: Sendable {
             check(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, k.baseAddress, input))
         }
         if aad.count > 0 {
-            guard EVP_DecryptUpdate(ctx, nil, &length, aad.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(aad.count)) == 1 else { return nil }
+            guard EVP_DecryptUpdate(ctx, nil, &length, aad.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(aad.count)) == 1 else {
+                return nil
+            }
         }
         var written = 0
         if ciphertextCount > 0 {

@@ -39,7 +39,9 @@ public struct KeySlot: Codable, Sendable {
     }
 
     /// Wraps `masterKeys` under `credential`.
-    public static func make(_ credential: Credential, masterKeys: MasterKeys, config: RepositoryConfig, configBytes: [UInt8], kdf: Scrypt = .standard) throws -> KeySlot {
+    public static func make(
+        _ credential: Credential, masterKeys: MasterKeys, config: RepositoryConfig, configBytes: [UInt8], kdf: Scrypt = .standard
+    ) throws -> KeySlot {
         let salt = SecureRandom.bytes(32)
         let kek = try wrappingKey(credential, salt: salt, scrypt: kdf)
         let payload = Payload(
@@ -55,7 +57,9 @@ public struct KeySlot: Codable, Sendable {
             hostname: ProcessInfo.processInfo.hostName, username: ProcessInfo.processInfo.userName)
     }
 
-    public static func make(password: [UInt8], masterKeys: MasterKeys, config: RepositoryConfig, configBytes: [UInt8], kdf: Scrypt = .standard) throws -> KeySlot {
+    public static func make(
+        password: [UInt8], masterKeys: MasterKeys, config: RepositoryConfig, configBytes: [UInt8], kdf: Scrypt = .standard
+    ) throws -> KeySlot {
         try make(.password(password), masterKeys: masterKeys, config: config, configBytes: configBytes, kdf: kdf)
     }
 
@@ -86,16 +90,17 @@ public struct KeySlot: Codable, Sendable {
             }
         }
         guard let kek = try? Self.wrappingKey(credential, salt: [UInt8](salt), scrypt: params),
-              let plain = AESGCM(key: kek).open([UInt8](sealed), aad: Self.aad(config.id))
+            let plain = AESGCM(key: kek).open([UInt8](sealed), aad: Self.aad(config.id))
         else { return nil }
         guard let payload = try? JSONDecoder().decode(Payload.self, from: Data(plain)),
-              let dataKey = Data(base64Encoded: payload.dataKey), dataKey.count == 32,
-              let idKey = Data(base64Encoded: payload.idKey), idKey.count == 32
+            let dataKey = Data(base64Encoded: payload.dataKey), dataKey.count == 32,
+            let idKey = Data(base64Encoded: payload.idKey), idKey.count == 32
         else {
             throw RepositoryError.corruptObject(name: name, detail: "key payload malformed")
         }
         guard payload.repository == config.id, payload.configDigest == Digest.sha256(configBytes).hex else {
-            throw RepositoryError.corruptObject(name: ObjectName.config, detail: "it does not match the one the key slots were made for (altered or replaced)")
+            throw RepositoryError.corruptObject(
+                name: ObjectName.config, detail: "it does not match the one the key slots were made for (altered or replaced)")
         }
         return MasterKeys(dataKey: [UInt8](dataKey), idKey: [UInt8](idKey))
     }

@@ -41,7 +41,9 @@ public enum ObjectEnvelope {
         }
         let encrypted = bytes[10] & 1 == 1
         guard encrypted == (keys != nil) else {
-            throw RepositoryError.corruptObject(name: name, detail: encrypted ? "encrypted object in an unencrypted repository" : "unencrypted object in an encrypted repository")
+            throw RepositoryError.corruptObject(
+                name: name,
+                detail: encrypted ? "encrypted object in an unencrypted repository" : "unencrypted object in an encrypted repository")
         }
         guard let keys else { return Array(bytes[headerSize...]) }
         let header = Array(bytes[0..<headerSize])

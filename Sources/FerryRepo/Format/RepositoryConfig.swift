@@ -35,7 +35,10 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
     /// The compression new chunks get unless a backup asks for another.
     public var defaultCompression: Compression { Compression(compression) ?? .lz4 }
 
-    public init(id: String, created: Date, encrypted: Bool, blockSize: Int, packSize: Int = 32 << 20, blockMapPageEntries: Int = 4096, compression: Compression = .lz4) {
+    public init(
+        id: String, created: Date, encrypted: Bool, blockSize: Int, packSize: Int = 32 << 20, blockMapPageEntries: Int = 4096,
+        compression: Compression = .lz4
+    ) {
         self.version = Self.currentVersion
         self.id = id
         self.created = created
@@ -53,12 +56,12 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
             throw RepositoryError.unsupportedVersion(location: location, version: version)
         }
         guard encryption == "aes-256-gcm" || encryption == "none",
-              chunkID == (isEncrypted ? "hmac-sha256" : "sha256"),
-              Compression(compression) != nil,
-              BlockSize.isValid(blockSize),
-              packSize >= 1 << 20 && packSize <= 1 << 30,
-              blockMapPageEntries >= 16 && blockMapPageEntries <= 1 << 20 && blockMapPageEntries.nonzeroBitCount == 1,
-              objectLock.map({ $0.days > 0 && ObjectLockMode(rawValue: $0.mode) != nil }) ?? true
+            chunkID == (isEncrypted ? "hmac-sha256" : "sha256"),
+            Compression(compression) != nil,
+            BlockSize.isValid(blockSize),
+            packSize >= 1 << 20 && packSize <= 1 << 30,
+            blockMapPageEntries >= 16 && blockMapPageEntries <= 1 << 20 && blockMapPageEntries.nonzeroBitCount == 1,
+            objectLock.map({ $0.days > 0 && ObjectLockMode(rawValue: $0.mode) != nil }) ?? true
         else {
             throw RepositoryError.corruptObject(name: ObjectName.config, detail: "unsupported parameters")
         }
@@ -83,8 +86,10 @@ public struct ObjectLockPolicy: Codable, Sendable, Equatable {
     public var period: TimeInterval { days * 86_400 }
 
     /// Objects the lock covers: the repository's data, not the leases and marks that come and go.
-    public static let lockedPrefixes = [ObjectName.config, ObjectName.keysPrefix, ObjectName.packsPrefix, ObjectName.indexPrefix,
-        ObjectName.snapshotsPrefix]
+    public static let lockedPrefixes = [
+        ObjectName.config, ObjectName.keysPrefix, ObjectName.packsPrefix, ObjectName.indexPrefix,
+        ObjectName.snapshotsPrefix,
+    ]
 
     public var rule: RetentionRule {
         RetentionRule(mode: lockMode, period: period, prefixes: Self.lockedPrefixes)

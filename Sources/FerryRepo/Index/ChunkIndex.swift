@@ -76,7 +76,11 @@ public struct ChunkIndex: Sendable {
             }
             for e in object.entries {
                 let pack = e.isTombstone ? 0 : mapped[Int(e.pack)]
-                staged.append((Record(id: e.id, pack: pack, offset: e.offset, length: e.length, rawLength: e.rawLength), created, sequence, e.isTombstone))
+                staged.append(
+                    (
+                        Record(id: e.id, pack: pack, offset: e.offset, length: e.length, rawLength: e.rawLength), created, sequence,
+                        e.isTombstone
+                    ))
             }
         }
         staged.sort { $0.record.id == $1.record.id ? ($0.created, $0.sequence) < ($1.created, $1.sequence) : $0.record.id < $1.record.id }

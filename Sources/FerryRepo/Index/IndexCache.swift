@@ -27,7 +27,7 @@ public struct IndexCache: Sendable {
 
     /// What a cache file holds.
     struct Contents {
-        var names: [String: UInt64]  // covered index object -> its created time (ns)
+        var names: [String: UInt64] // covered index object -> its created time (ns)
         var index: ChunkIndex
     }
 
@@ -79,9 +79,12 @@ public struct IndexCache: Sendable {
         let target = path(for: repositoryID)
         let folder = (target as NSString).deletingLastPathComponent
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let temporary = folder + "/.index." + SecureRandom.hex(8)
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else { return }
+            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+                return
+            }
             if rename(temporary, target) != 0 { unlink(temporary) }
         } catch {
             return

@@ -74,8 +74,11 @@ public struct IndexObject: Sendable {
             var entries: [Entry] = []
             entries.reserveCapacity(entryCount)
             for _ in 0..<entryCount {
-                let e = Entry(id: try r.id(), pack: try r.u32(), offset: try r.u32(), length: try r.u32(), rawLength: try r.u32(), isTombstone: try r.u8() & 1 == 1)
-                guard e.isTombstone || (Int(e.pack) < packs.count && UInt64(e.offset) + UInt64(e.length) <= UInt64(packs[Int(e.pack)].size)) else {
+                let e = Entry(
+                    id: try r.id(), pack: try r.u32(), offset: try r.u32(), length: try r.u32(), rawLength: try r.u32(),
+                    isTombstone: try r.u8() & 1 == 1)
+                guard e.isTombstone || (Int(e.pack) < packs.count && UInt64(e.offset) + UInt64(e.length) <= UInt64(packs[Int(e.pack)].size))
+                else {
                     throw RepositoryError.corruptObject(name: name, detail: "entry for chunk \(e.id.short) points outside its pack")
                 }
                 entries.append(e)

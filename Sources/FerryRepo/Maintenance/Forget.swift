@@ -15,7 +15,8 @@ public enum Forget {
     }
 
     /// The decision for every snapshot, grouped by name (groups sorted, each newest first).
-    public static func decide(_ snapshots: [Snapshot], policy: RetentionPolicy, calendar: Calendar = Forget.calendar) -> [RetentionDecision] {
+    public static func decide(_ snapshots: [Snapshot], policy: RetentionPolicy, calendar: Calendar = Forget.calendar) -> [RetentionDecision]
+    {
         let groups = Dictionary(grouping: snapshots, by: \.manifest.name)
         var decisions: [RetentionDecision] = []
         for name in groups.keys.sorted() {
@@ -54,7 +55,8 @@ public enum Forget {
     public static func lastCopyLost(removing chosen: [Snapshot], among all: [Snapshot]) -> String? {
         let removed = Set(chosen.map(\.id))
         let plans = all.filter { isPlanSnapshot($0.manifest.name) }
-        for (name, group) in Dictionary(grouping: plans, by: \.manifest.name).sorted(by: { $0.key < $1.key }) where group.contains(where: { removed.contains($0.id) }) {
+        for (name, group) in Dictionary(grouping: plans, by: \.manifest.name).sorted(by: { $0.key < $1.key })
+        where group.contains(where: { removed.contains($0.id) }) {
             let before = Set(lastCopies(in: group).values.flatMap { $0 })
             let after = Set(lastCopies(in: group.filter { !removed.contains($0.id) }).values.flatMap { $0 })
             if let lost = before.subtracting(after).sorted().first {

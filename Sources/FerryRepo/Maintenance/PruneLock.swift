@@ -44,7 +44,7 @@ public final class PruneLock: Sendable {
             do {
                 bytes = try await store.get(name)
             } catch ObjectStoreError.notFound {
-                bytes = nil  // released since the listing
+                bytes = nil // released since the listing
             } catch let error as ObjectStoreError {
                 throw RepositoryError.store(error)
             }
@@ -60,9 +60,10 @@ public final class PruneLock: Sendable {
             }
         }
         let now = Date()
-        let record = Record(holder: "prune " + SecureRandom.hex(8), hostname: ProcessInfo.processInfo.hostName,
-                            pid: ProcessInfo.processInfo.processIdentifier, created: now,
-                            expires: now.addingTimeInterval(Double(lease.components.seconds)))
+        let record = Record(
+            holder: "prune " + SecureRandom.hex(8), hostname: ProcessInfo.processInfo.hostName,
+            pid: ProcessInfo.processInfo.processIdentifier, created: now,
+            expires: now.addingTimeInterval(Double(lease.components.seconds)))
         let name = prefix + String(current + 1)
         do {
             try await store.put(name, try [UInt8](Repository.encoder.encode(record)), mode: .createOnly)

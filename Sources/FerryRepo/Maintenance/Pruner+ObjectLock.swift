@@ -20,7 +20,7 @@ extension Pruner {
             do {
                 current = try await versions.retention(of: name, version: nil)
             } catch ObjectStoreError.notFound {
-                return false  // deleted since the listing
+                return false // deleted since the listing
             }
             if let current, current.until.timeIntervalSince(now) > policy.period / 2 { return false }
             let until = max(current?.until ?? now, now.addingTimeInterval(policy.period))
@@ -46,7 +46,7 @@ extension Pruner {
                 do {
                     return try await versions.retention(of: version.name, version: version.version)
                 } catch ObjectStoreError.notFound {
-                    return ObjectRetention(mode: .compliance, until: .distantFuture)  // gone since the listing: leave it
+                    return ObjectRetention(mode: .compliance, until: .distantFuture) // gone since the listing: leave it
                 }
             }
             var remaining = 0

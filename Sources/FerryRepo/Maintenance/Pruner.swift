@@ -32,8 +32,10 @@ public struct Pruner: Sendable {
     /// Called with a line describing each step, for the CLI to print.
     public let log: @Sendable (String) -> Void
 
-    public init(store: any ObjectStore, credential: Credential?, cache: IndexCache? = nil, maxUnused: Double = 0.2, dryRun: Bool = false,
-                abandonedBefore: Date? = Date(timeIntervalSinceNow: -86_400), log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        store: any ObjectStore, credential: Credential?, cache: IndexCache? = nil, maxUnused: Double = 0.2, dryRun: Bool = false,
+        abandonedBefore: Date? = Date(timeIntervalSinceNow: -86_400), log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.store = store
         self.abandonedBefore = abandonedBefore
         self.credential = credential
@@ -54,7 +56,8 @@ public struct Pruner: Sendable {
         let config = try await Repository.open(store: store, credential: credential, loadIndex: false).config
         let lock = try config.objectLock.map { policy in
             guard let versions = store.capabilities.versions else {
-                throw RepositoryError.objectLockUnavailable(location: store.location,
+                throw RepositoryError.objectLockUnavailable(
+                    location: store.location,
                     detail: "prune of a locked repository needs its S3 bucket")
             }
             return (policy, versions)
@@ -128,9 +131,11 @@ public struct Pruner: Sendable {
         }
         log("marking \(candidates.count) unreferenced chunk(s) and \(unindexed.count) unindexed pack(s)")
         if dryRun { return nil }
-        let tombstones = IndexObject(created: Date(), session: Array("prune".utf8), packs: [], entries: candidates.map {
-            IndexObject.Entry(id: $0, pack: 0, offset: 0, length: 0, rawLength: 0, isTombstone: true)
-        })
+        let tombstones = IndexObject(
+            created: Date(), session: Array("prune".utf8), packs: [],
+            entries: candidates.map {
+                IndexObject.Entry(id: $0, pack: 0, offset: 0, length: 0, rawLength: 0, isTombstone: true)
+            })
         let (tombstoneName, bytes) = repository.sealIndex(tombstones)
         try await Repository.wrap { try await store.put(tombstoneName, bytes) }
         FaultPoint.pruneMarked.reach()
@@ -138,8 +143,9 @@ public struct Pruner: Sendable {
         // itself later, so it read an index that already held them.
         let sessions = try await Repository.wrap { try await store.list(prefix: ObjectName.sessionsPrefix) }
             .map { String($0.name.dropFirst(ObjectName.sessionsPrefix.count)) }
-        let mark = PruneMark(id: SecureRandom.hex(8), created: tombstones.created, tombstoneIndex: tombstoneName,
-                             sessions: sessions.sorted(), unindexedPacks: unindexed.sorted(), candidates: candidates.count)
+        let mark = PruneMark(
+            id: SecureRandom.hex(8), created: tombstones.created, tombstoneIndex: tombstoneName,
+            sessions: sessions.sorted(), unindexedPacks: unindexed.sorted(), candidates: candidates.count)
         try await Repository.wrap { try await store.put(mark.name, try [UInt8](Repository.encoder.encode(mark))) }
         return mark
     }
@@ -169,7 +175,7 @@ public struct Pruner: Sendable {
             do {
                 bytes = try await store.get(name)
             } catch ObjectStoreError.notFound {
-                continue  // ended
+                continue // ended
             } catch {
                 alive.append(session)
                 report.sessionProblems.append("could not read \(name) (\(error)); mark \(mark.id) waits for the next prune")
@@ -246,13 +252,16 @@ public struct Pruner: Sendable {
         var deletions: [String] = []
         var rewrite: [(pack: IndexObject.Pack, needed: [IndexObject.Entry])] = []
         var reclaimed: Int64 = 0
-        let sizes = Dictionary(try await Repository.wrap { try await store.list(prefix: ObjectName.packsPrefix) }.map { ($0.name, $0.size) }, uniquingKeysWith: { a, _ in a })
+        let sizes = Dictionary(
+            try await Repository.wrap { try await store.list(prefix: ObjectName.packsPrefix) }.map { ($0.name, $0.size) },
+            uniquingKeysWith: { a, _ in a })
         for (packID, group) in entriesByPack {
             let name = ObjectName.pack(packID)
             guard let size = sizes[name] else { continue }
             var seen: Set<ChunkID> = []
             let needed = group.entries.filter { entry in
-                guard let current = repository.index.location(of: entry.id), current.pack.id == packID, current.offset == entry.offset else { return false }
+                guard let current = repository.index.location(of: entry.id), current.pack.id == packID, current.offset == entry.offset
+                else { return false }
                 guard live.contains(entry.id) || !candidates.contains(entry.id) else { return false }
                 return seen.insert(entry.id).inserted
             }
@@ -275,7 +284,8 @@ public struct Pruner: Sendable {
         for (packID, group) in entriesByPack where !removed.contains(ObjectName.pack(packID)) {
             for entry in group.entries where candidates.contains(entry.id) && !live.contains(entry.id) {
                 guard let current = repository.index.location(of: entry.id), current.pack.id == packID, current.offset == entry.offset,
-                      keptUnused.insert(entry.id).inserted else { continue }
+                    keptUnused.insert(entry.id).inserted
+                else { continue }
                 report.unusedBytesKept += Int64(entry.length)
             }
         }
@@ -285,9 +295,11 @@ public struct Pruner: Sendable {
         report.packsDeleted += deletions.count
         report.packsRewritten += rewrite.count
         guard !dryRun else {
-            report.bytesReclaimed += reclaimed + rewrite.reduce(Int64(0)) { total, item in
-                total + Int64(item.pack.size) - item.needed.reduce(Int64(0)) { $0 + Int64($1.length) }
-            }
+            report.bytesReclaimed +=
+                reclaimed
+                + rewrite.reduce(Int64(0)) { total, item in
+                    total + Int64(item.pack.size) - item.needed.reduce(Int64(0)) { $0 + Int64($1.length) }
+                }
             return
         }
 
@@ -339,11 +351,17 @@ public struct Pruner: Sendable {
         for pack in sealed {
             try await Repository.wrap { try await store.put(pack.name, pack.bytes) }
         }
-        let index = IndexObject(created: Date(), session: Array("prune".utf8), packs: sealed.map {
-            IndexObject.Pack(id: $0.id, salt: $0.salt, kind: $0.kind, size: UInt32($0.bytes.count))
-        }, entries: sealed.enumerated().flatMap { number, pack in
-            pack.entries.map { IndexObject.Entry(id: $0.id, pack: UInt32(number), offset: $0.offset, length: $0.length, rawLength: $0.rawLength, isTombstone: false) }
-        })
+        let index = IndexObject(
+            created: Date(), session: Array("prune".utf8),
+            packs: sealed.map {
+                IndexObject.Pack(id: $0.id, salt: $0.salt, kind: $0.kind, size: UInt32($0.bytes.count))
+            },
+            entries: sealed.enumerated().flatMap { number, pack in
+                pack.entries.map {
+                    IndexObject.Entry(
+                        id: $0.id, pack: UInt32(number), offset: $0.offset, length: $0.length, rawLength: $0.rawLength, isTombstone: false)
+                }
+            })
         let (name, bytes) = repository.sealIndex(index)
         try await Repository.wrap { try await store.put(name, bytes) }
         return sealed.map { Int64($0.bytes.count) }
@@ -365,13 +383,17 @@ public struct Pruner: Sendable {
         var count: Int { entries.count }
 
         mutating func add(_ id: ChunkID, _ location: ChunkLocation) {
-            let number = numbers[location.pack.id] ?? {
-                packs.append(location.pack)
-                numbers[location.pack.id] = UInt32(packs.count - 1)
-                return UInt32(packs.count - 1)
-            }()
-            entries.append(IndexObject.Entry(id: id, pack: number, offset: location.offset, length: location.length, rawLength: location.rawLength,
-                                             isTombstone: false))
+            let number =
+                numbers[location.pack.id]
+                ?? {
+                    packs.append(location.pack)
+                    numbers[location.pack.id] = UInt32(packs.count - 1)
+                    return UInt32(packs.count - 1)
+                }()
+            entries.append(
+                IndexObject.Entry(
+                    id: id, pack: number, offset: location.offset, length: location.length, rawLength: location.rawLength,
+                    isTombstone: false))
         }
 
         /// The object, and an empty slice left behind.
@@ -392,7 +414,8 @@ public struct Pruner: Sendable {
         guard repository.indexProblems.isEmpty else { return }
         // With no mark pending, a tombstone protects nothing (it can only be left by a prune
         // killed before recording its mark): every chunk is written back as a plain entry.
-        let packs = Set(try await Repository.wrap { try await store.list(prefix: ObjectName.packsPrefix) }.compactMap { ObjectName.id(in: $0.name) })
+        let packs = Set(
+            try await Repository.wrap { try await store.list(prefix: ObjectName.packsPrefix) }.compactMap { ObjectName.id(in: $0.name) })
         // Sealed as they fill (500,000 entries an object), so only one slice of entries is held.
         let perObject = 500_000
         var sealed: [(name: String, bytes: [UInt8])] = []
@@ -418,7 +441,8 @@ public struct Pruner: Sendable {
     private func liveChunks(_ repository: Repository) async throws -> ChunkSet {
         let (snapshots, problems) = try await repository.snapshots()
         guard problems.isEmpty else {
-            throw RepositoryError.invalidArgument("prune needs every snapshot readable (it could not tell what they reference): \(problems[0])")
+            throw RepositoryError.invalidArgument(
+                "prune needs every snapshot readable (it could not tell what they reference): \(problems[0])")
         }
         // Pages shared by several snapshots are read once; their entries may repeat across pages
         // (the set removes duplicates when it is built).

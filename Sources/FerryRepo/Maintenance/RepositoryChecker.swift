@@ -125,7 +125,9 @@ public struct RepositoryChecker: Sendable {
         var read = false
     }
 
-    private func checkPacks(sizes: [ChunkID: Int64], readAll: Set<ChunkID>, indexed: [ChunkID: [(ChunkID, ChunkLocation)]]) async throws -> [PackResult] {
+    private func checkPacks(sizes: [ChunkID: Int64], readAll: Set<ChunkID>, indexed: [ChunkID: [(ChunkID, ChunkLocation)]]) async throws
+        -> [PackResult]
+    {
         let ids = Array(sizes.keys)
         let cursor = Cursor()
         let repository = self.repository
@@ -135,7 +137,9 @@ public struct RepositoryChecker: Sendable {
                     var results: [PackResult] = []
                     while let k = cursor.next(below: ids.count) {
                         let id = ids[k]
-                        results.append(try await Self.checkPack(id, size: sizes[id]!, read: readAll.contains(id), indexed: indexed[id] ?? [], repository: repository))
+                        results.append(
+                            try await Self.checkPack(
+                                id, size: sizes[id]!, read: readAll.contains(id), indexed: indexed[id] ?? [], repository: repository))
                     }
                     return results
                 }
@@ -146,7 +150,9 @@ public struct RepositoryChecker: Sendable {
         }
     }
 
-    private static func checkPack(_ id: ChunkID, size: Int64, read: Bool, indexed: [(ChunkID, ChunkLocation)], repository: Repository) async throws -> PackResult {
+    private static func checkPack(_ id: ChunkID, size: Int64, read: Bool, indexed: [(ChunkID, ChunkLocation)], repository: Repository)
+        async throws -> PackResult
+    {
         let name = ObjectName.pack(id)
         let store = repository.store
         var result = PackResult()
@@ -168,13 +174,17 @@ public struct RepositoryChecker: Sendable {
             }
             let byID = Dictionary(entries.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
             for (chunk, location) in indexed {
-                guard let entry = byID[chunk], entry.offset == location.offset, entry.length == location.length, entry.rawLength == location.rawLength else {
+                guard let entry = byID[chunk], entry.offset == location.offset, entry.length == location.length,
+                    entry.rawLength == location.rawLength
+                else {
                     result.errors.append("\(name): its trailer does not list chunk \(chunk.short) where the index says")
                     continue
                 }
             }
             if read {
-                let codec = repository.codec(for: IndexObject.Pack(id: id, salt: try PackFormat.parseHeader(bytes[...], name: name).salt, kind: .data, size: UInt32(bytes.count)))
+                let codec = repository.codec(
+                    for: IndexObject.Pack(
+                        id: id, salt: try PackFormat.parseHeader(bytes[...], name: name).salt, kind: .data, size: UInt32(bytes.count)))
                 for entry in entries {
                     var plain = [UInt8](repeating: 0, count: Int(entry.rawLength))
                     do {
@@ -211,7 +221,8 @@ public struct RepositoryChecker: Sendable {
         }
         let trailerStart = size - Int64(PackFormat.footerSize) - Int64(length)
         let trailer = try await store.get(name, range: trailerStart..<(size - Int64(PackFormat.footerSize)))
-        return try repository.packEntries(header: header, trailer: trailer, count: count, trailerStart: Int(trailerStart), name: name).entries
+        return try repository.packEntries(header: header, trailer: trailer, count: count, trailerStart: Int(trailerStart), name: name)
+            .entries
     }
 
     private func checkSnapshot(_ snapshot: Snapshot, pagesSeen: inout Set<ChunkID>, packs: Set<ChunkID>) async -> [String] {

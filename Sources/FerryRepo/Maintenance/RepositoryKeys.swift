@@ -23,8 +23,10 @@ extension Repository {
             guard let slot = try? Self.decoder.decode(KeySlot.self, from: Data(bytes)) else {
                 throw RepositoryError.corruptObject(name: name, detail: "key slot is not valid JSON")
             }
-            slots.append(KeySlotInfo(id: String(name.dropFirst(ObjectName.keysPrefix.count)), kdf: slot.kdf, created: slot.created,
-                                     hostname: slot.hostname, username: slot.username, current: name == access.slot))
+            slots.append(
+                KeySlotInfo(
+                    id: String(name.dropFirst(ObjectName.keysPrefix.count)), kdf: slot.kdf, created: slot.created,
+                    hostname: slot.hostname, username: slot.username, current: name == access.slot))
         }
         return slots.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
     }
@@ -50,7 +52,8 @@ extension Repository {
             throw RepositoryError.invalidArgument("refusing to remove the last key slot: nothing could open the repository again")
         }
         guard !slot.current else {
-            throw RepositoryError.invalidArgument("refusing to remove the key slot in use; open the repository with another key, or use `ferry key passwd`")
+            throw RepositoryError.invalidArgument(
+                "refusing to remove the key slot in use; open the repository with another key, or use `ferry key passwd`")
         }
         try await Self.wrap { try await store.delete([ObjectName.key(slot.id)]) }
     }

@@ -36,7 +36,9 @@ public struct RepositoryStats: Codable, Sendable {
         let indexes = try await Repository.wrap { try await store.list(prefix: ObjectName.indexPrefix) }
         stats.indexObjects = indexes.count
         stats.indexBytes = indexes.reduce(0) { $0 + $1.size }
-        stats.snapshotBytes = try await Repository.wrap { try await store.list(prefix: ObjectName.snapshotsPrefix) }.reduce(0) { $0 + $1.size }
+        stats.snapshotBytes = try await Repository.wrap { try await store.list(prefix: ObjectName.snapshotsPrefix) }.reduce(0) {
+            $0 + $1.size
+        }
         return stats
     }
 }

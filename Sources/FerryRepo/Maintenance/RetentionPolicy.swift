@@ -13,7 +13,9 @@ public struct RetentionPolicy: Sendable, Equatable {
     /// Keep every snapshot taken within this span of the newest one.
     public var within: RetentionDuration?
 
-    public init(last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0, within: RetentionDuration? = nil) {
+    public init(
+        last: Int = 0, hourly: Int = 0, daily: Int = 0, weekly: Int = 0, monthly: Int = 0, yearly: Int = 0, within: RetentionDuration? = nil
+    ) {
         self.last = last
         self.hourly = hourly
         self.daily = daily
@@ -37,7 +39,10 @@ public struct RetentionPolicy: Sendable, Equatable {
         let buckets: [Bucket] = [
             ("hourly", hourly, { calendar.dateComponents([.year, .month, .day, .hour], from: $0).values([.year, .month, .day, .hour]) }),
             ("daily", daily, { calendar.dateComponents([.year, .month, .day], from: $0).values([.year, .month, .day]) }),
-            ("weekly", weekly, { calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0).values([.yearForWeekOfYear, .weekOfYear]) }),
+            (
+                "weekly", weekly,
+                { calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0).values([.yearForWeekOfYear, .weekOfYear]) }
+            ),
             ("monthly", monthly, { calendar.dateComponents([.year, .month], from: $0).values([.year, .month]) }),
             ("yearly", yearly, { calendar.dateComponents([.year], from: $0).values([.year]) }),
         ]

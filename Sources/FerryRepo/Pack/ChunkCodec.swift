@@ -23,10 +23,11 @@ public struct ChunkCodec: Sendable {
     /// Encodes `plaintext` (whose id is `id`) into `scratch.record` using `scratch`'s other
     /// buffers. Returns the record's length.
     func encode(_ plaintext: UnsafeRawBufferPointer, id: ChunkID, scratch: ChunkScratch) -> Int {
-        let compressed: (Codec, Int?) = switch compression {
-        case .lz4: (.lz4, Codec.lz4Compress(plaintext, into: scratch.compressed))
-        case .zstd(let level): (.zstd, Codec.zstdCompress(plaintext, into: scratch.compressed, level: level, context: scratch.zstd))
-        }
+        let compressed: (Codec, Int?) =
+            switch compression {
+            case .lz4: (.lz4, Codec.lz4Compress(plaintext, into: scratch.compressed))
+            case .zstd(let level): (.zstd, Codec.zstdCompress(plaintext, into: scratch.compressed, level: level, context: scratch.zstd))
+            }
         var codec = Codec.none
         var payload = plaintext
         if case (let used, let n?) = compressed {
@@ -48,7 +49,10 @@ public struct ChunkCodec: Sendable {
     /// Decodes a record into `output` (exactly the chunk's raw length) and verifies the id.
     /// `scratch`, when given, must hold the record's size and saves an allocation per chunk.
     /// `pack` names the pack for error messages.
-    public func decode(_ record: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, scratch: UnsafeMutableRawBufferPointer? = nil, pack: String) throws {
+    public func decode(
+        _ record: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer,
+        scratch: UnsafeMutableRawBufferPointer? = nil, pack: String
+    ) throws {
         if let cipher {
             guard record.count > AESGCM.overhead else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
             let needed = record.count - AESGCM.overhead
@@ -68,13 +72,17 @@ public struct ChunkCodec: Sendable {
         }
     }
 
-    private func open(_ record: UnsafeRawBufferPointer, id: ChunkID, cipher: AESGCM, into plain: UnsafeMutableRawBufferPointer, output: UnsafeMutableRawBufferPointer, pack: String) throws {
+    private func open(
+        _ record: UnsafeRawBufferPointer, id: ChunkID, cipher: AESGCM, into plain: UnsafeMutableRawBufferPointer,
+        output: UnsafeMutableRawBufferPointer, pack: String
+    ) throws {
         let n = id.bytes.withUnsafeBytes { cipher.open(record, aad: $0, into: plain) }
         guard let n, n >= 1 else { throw RepositoryError.chunkMismatch(id: id, pack: pack) }
         try decodePlain(UnsafeRawBufferPointer(rebasing: plain[..<n]), id: id, into: output, pack: pack)
     }
 
-    private func decodePlain(_ plain: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, pack: String) throws {
+    private func decodePlain(_ plain: UnsafeRawBufferPointer, id: ChunkID, into output: UnsafeMutableRawBufferPointer, pack: String) throws
+    {
         let payload = UnsafeRawBufferPointer(rebasing: plain[1...])
         switch Codec(rawValue: plain[0]) {
         case .none?:

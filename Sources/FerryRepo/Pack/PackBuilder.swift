@@ -18,7 +18,10 @@ public final class PackBuilder: @unchecked Sendable {
     ///   - target: the pack is full once it reaches this many bytes.
     ///   - maxChunk: the largest chunk that will be appended.
     ///   - buffer: an empty array whose capacity may be reused.
-    init(kind: PackFormat.Kind, keys: MasterKeys?, hasher: ChunkHasher, target: Int, maxChunk: Int, compression: Compression = .lz4, buffer: consuming [UInt8] = []) {
+    init(
+        kind: PackFormat.Kind, keys: MasterKeys?, hasher: ChunkHasher, target: Int, maxChunk: Int, compression: Compression = .lz4,
+        buffer: consuming [UInt8] = []
+    ) {
         self.kind = kind
         salt = SecureRandom.bytes(32)
         cipher = keys?.subkey(salt: salt, purpose: PackFormat.purpose)

@@ -41,8 +41,8 @@ public enum PackFormat {
     /// The id of a whole pack, or nil when it is too short or its footer is malformed.
     public static func id(of bytes: [UInt8]) -> ChunkID? {
         guard bytes.count >= headerSize + footerSize,
-              let (length, _) = try? parseFooter(bytes[(bytes.count - footerSize)...], name: ""),
-              length <= bytes.count - headerSize - footerSize
+            let (length, _) = try? parseFooter(bytes[(bytes.count - footerSize)...], name: ""),
+            length <= bytes.count - headerSize - footerSize
         else { return nil }
         return id(header: Array(bytes[0..<headerSize]), tail: Array(bytes.suffix(length + footerSize)))
     }
@@ -99,7 +99,8 @@ public enum PackFormat {
             for _ in 0..<count {
                 let entry = try PackEntry(id: r.id(), offset: r.u32(), length: r.u32(), rawLength: r.u32())
                 guard Int(entry.offset) >= headerSize, Int(entry.offset) + Int(entry.length) <= packSize else {
-                    throw RepositoryError.corruptObject(name: name, detail: "trailer entry for chunk \(entry.id.short) lies outside the pack")
+                    throw RepositoryError.corruptObject(
+                        name: name, detail: "trailer entry for chunk \(entry.id.short) lies outside the pack")
                 }
                 entries.append(entry)
             }

@@ -44,7 +44,7 @@ final class UploadQueue: Sendable {
                     state.inFlight -= 1
                     return nil
                 }
-                return state.waiting.removeFirst()  // the slot passes straight to a waiter
+                return state.waiting.removeFirst() // the slot passes straight to a waiter
             }
             next?.resume()
         }

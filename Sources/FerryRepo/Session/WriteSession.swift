@@ -51,7 +51,8 @@ public final class WriteSession: Sendable {
         var entries: [PackEntry]
     }
 
-    private init(repository: Repository, id: String, indexEveryPacks: Int, indexEvery: Duration, lease: Duration, compression: Compression?) {
+    private init(repository: Repository, id: String, indexEveryPacks: Int, indexEvery: Duration, lease: Duration, compression: Compression?)
+    {
         self.repository = repository
         self.compression = compression
         self.id = id
@@ -67,15 +68,20 @@ public final class WriteSession: Sendable {
     /// Announces the session with its marker, then reads the index: a prune that marks after
     /// this point sees the marker and waits for the session; one that marked before has already
     /// written its tombstones, which this session then sees (design §3).
-    static func begin(repository: Repository, indexEveryPacks: Int = 8, indexEvery: Duration = .seconds(60), lease: Duration = .seconds(900),
-                      compression: Compression? = nil) async throws -> WriteSession {
+    static func begin(
+        repository: Repository, indexEveryPacks: Int = 8, indexEvery: Duration = .seconds(60), lease: Duration = .seconds(900),
+        compression: Compression? = nil
+    ) async throws -> WriteSession {
         let id = SecureRandom.hex(16)
-        let announcing = WriteSession(repository: repository, id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease, compression: compression)
+        let announcing = WriteSession(
+            repository: repository, id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease, compression: compression
+        )
         let expires = try await announcing.writeMarker(mode: .createOnly)
         let session: WriteSession
         do {
-            session = WriteSession(repository: try await repository.reopened(), id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease,
-                                   compression: compression)
+            session = WriteSession(
+                repository: try await repository.reopened(), id: id, indexEveryPacks: indexEveryPacks, indexEvery: indexEvery, lease: lease,
+                compression: compression)
         } catch {
             await announcing.end()
             throw error
@@ -151,7 +157,8 @@ public final class WriteSession: Sendable {
         try await Repository.wrap { try await repository.store.put(pack.name, bytes) }
         let size = bytes.count
         if pack.kind == .data { recycle(bytes) }
-        let info = SealedPackInfo(pack: IndexObject.Pack(id: pack.id, salt: pack.salt, kind: pack.kind, size: UInt32(size)), entries: pack.entries)
+        let info = SealedPackInfo(
+            pack: IndexObject.Pack(id: pack.id, salt: pack.salt, kind: pack.kind, size: UInt32(size)), entries: pack.entries)
         let due: [SealedPackInfo]? = state.withLock { state in
             state.bytesStored += Int64(size)
             state.packs += 1
@@ -183,7 +190,9 @@ public final class WriteSession: Sendable {
         var entries: [IndexObject.Entry] = []
         for (number, info) in packs.enumerated() {
             for e in info.entries {
-                entries.append(IndexObject.Entry(id: e.id, pack: UInt32(number), offset: e.offset, length: e.length, rawLength: e.rawLength, isTombstone: false))
+                entries.append(
+                    IndexObject.Entry(
+                        id: e.id, pack: UInt32(number), offset: e.offset, length: e.length, rawLength: e.rawLength, isTombstone: false))
             }
         }
         let object = IndexObject(created: Date(), session: Array(id.utf8.prefix(16)), packs: packs.map(\.pack), entries: entries)
@@ -212,7 +221,9 @@ public final class WriteSession: Sendable {
                     sealed = builder.seal()
                     state.metadata = nil
                 }
-                let builder = state.metadata ?? repository.newPackBuilder(kind: .metadata, maxChunk: max(plain.count, 1 << 20), compression: compression)
+                let builder =
+                    state.metadata
+                    ?? repository.newPackBuilder(kind: .metadata, maxChunk: max(plain.count, 1 << 20), compression: compression)
                 builder.append(plain, id: id, scratch: scratch)
                 state.metadata = builder
                 return sealed
@@ -278,7 +289,7 @@ public final class WriteSession: Sendable {
             throw RepositoryError.store(error)
         }
         guard let marker = try? Repository.decoder.decode(SessionMarker.self, from: Data(bytes)),
-              marker.expires.timeIntervalSinceNow > marker.margin
+            marker.expires.timeIntervalSinceNow > marker.margin
         else {
             throw RepositoryError.sessionExpired(session: id)
         }

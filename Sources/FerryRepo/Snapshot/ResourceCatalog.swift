@@ -73,8 +73,10 @@ public struct ResourceEntry: Codable, Sendable, Equatable {
     /// Size of the object's JSON in bytes.
     public var size: Int
 
-    public init(apiVersion: String, kind: String, resource: String, namespaced: Bool, namespace: String?, name: String, phase: String,
-                reasons: [String], object: String, size: Int) {
+    public init(
+        apiVersion: String, kind: String, resource: String, namespaced: Bool, namespace: String?, name: String, phase: String,
+        reasons: [String], object: String, size: Int
+    ) {
         self.apiVersion = apiVersion
         self.kind = kind
         self.resource = resource
@@ -100,7 +102,8 @@ extension Repository {
     /// Page `page` of a snapshot's resource catalog.
     public func resourceCatalogPage(_ resources: ResourceManifest, page: Int) async throws -> ResourceCatalogPage {
         let id = try resources.pageID(page)
-        return try ResourceCatalogPage.decode(try await readChunk(id, context: "resource catalog"), name: "resource catalog page \(id.short)")
+        return try ResourceCatalogPage.decode(
+            try await readChunk(id, context: "resource catalog"), name: "resource catalog page \(id.short)")
     }
 
     /// Every entry of a snapshot's resource catalog, in catalog order.
@@ -108,7 +111,8 @@ extension Repository {
         var entries: [ResourceEntry] = []
         for page in resources.pages.indices { entries += try await resourceCatalogPage(resources, page: page).entries }
         guard entries.count == resources.count else {
-            throw RepositoryError.corruptObject(name: "resource catalog", detail: "it lists \(entries.count) objects, the manifest says \(resources.count)")
+            throw RepositoryError.corruptObject(
+                name: "resource catalog", detail: "it lists \(entries.count) objects, the manifest says \(resources.count)")
         }
         return entries
     }

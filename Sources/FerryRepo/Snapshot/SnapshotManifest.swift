@@ -17,8 +17,10 @@ public struct SnapshotManifest: Codable, Sendable {
     public var resources: ResourceManifest?
     public var tags: [String: String]
 
-    public init(time: Date, name: String, hostname: String, parent: String?, session: String, volumes: [VolumeManifest],
-                resources: ResourceManifest? = nil, tags: [String: String] = [:]) {
+    public init(
+        time: Date, name: String, hostname: String, parent: String?, session: String, volumes: [VolumeManifest],
+        resources: ResourceManifest? = nil, tags: [String: String] = [:]
+    ) {
         self.resources = resources
         self.version = 1
         self.time = time
@@ -50,7 +52,10 @@ public struct VolumeManifest: Codable, Sendable, Equatable {
     /// Counters of the backup that produced it.
     public var stats: VolumeStats
 
-    public init(name: String, source: String, format: String, size: Int64, blockSize: Int, pageEntries: Int, pages: [ChunkID], changeTracking: ChangeTrackingRecord?, stats: VolumeStats) {
+    public init(
+        name: String, source: String, format: String, size: Int64, blockSize: Int, pageEntries: Int, pages: [ChunkID],
+        changeTracking: ChangeTrackingRecord?, stats: VolumeStats
+    ) {
         self.name = name
         self.source = source
         self.format = format

@@ -27,11 +27,12 @@ public struct BlockRangeList: Sendable, Equatable {
     /// Every range widened outward to multiples of `blockSize`, clipped to `0..<size`.
     public func widened(toBlockSize blockSize: Int64, size: Int64) -> BlockRangeList {
         precondition(blockSize > 0)
-        return BlockRangeList(ranges.map { range in
-            let start = range.lowerBound / blockSize * blockSize
-            let end = min(size, (range.upperBound + blockSize - 1) / blockSize * blockSize)
-            return max(0, start)..<max(start, end)
-        })
+        return BlockRangeList(
+            ranges.map { range in
+                let start = range.lowerBound / blockSize * blockSize
+                let end = min(size, (range.upperBound + blockSize - 1) / blockSize * blockSize)
+                return max(0, start)..<max(start, end)
+            })
     }
 
     /// The ranges covered by either list.
@@ -41,10 +42,11 @@ public struct BlockRangeList: Sendable, Equatable {
 
     /// The parts of these ranges inside `limit`.
     public func clipped(to limit: Range<Int64>) -> BlockRangeList {
-        BlockRangeList(ranges.compactMap { range in
-            let clipped = range.clamped(to: limit)
-            return clipped.isEmpty ? nil : clipped
-        })
+        BlockRangeList(
+            ranges.compactMap { range in
+                let clipped = range.clamped(to: limit)
+                return clipped.isEmpty ? nil : clipped
+            })
     }
 
     /// The ranges covered by both lists.

@@ -24,7 +24,7 @@ public struct CBTSample: Sendable, Equatable {
     /// are not in `changed` (block-index ranges).
     public func choose(blockCount: Int64, changed: BlockRangeList, using random: inout some RandomNumberGenerator) -> [Int64] {
         let unchanged = changed.complement(in: 0..<blockCount).ranges
-        var prefix: [Int64] = [0]  // prefix[i]: unchanged blocks before unchanged[i]
+        var prefix: [Int64] = [0] // prefix[i]: unchanged blocks before unchanged[i]
         for range in unchanged { prefix.append(prefix.last! + Int64(range.count)) }
         let total = prefix.last!
         let wanted = count(unchanged: total)

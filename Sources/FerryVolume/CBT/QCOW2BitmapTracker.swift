@@ -1,6 +1,7 @@
 import FerrySystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Changed-block tracking from a qcow2 persistent dirty bitmap: the named bitmap of the image,
@@ -39,9 +40,11 @@ public struct QCOW2BitmapTracker: ChangeTracker {
         let enabled = bitmaps.filter(\.enabled)
         guard enabled.count == 1 else {
             let names = bitmaps.map(\.name)
-            throw VolumeError.unsupported(path: source.path, detail: names.isEmpty
-                ? "it has no persistent bitmaps (add one with qemu-img bitmap --add)"
-                : "name the bitmap to track with --cbt qcow2-bitmap:NAME (it has \(names.joined(separator: ", ")))")
+            throw VolumeError.unsupported(
+                path: source.path,
+                detail: names.isEmpty
+                    ? "it has no persistent bitmaps (add one with qemu-img bitmap --add)"
+                    : "name the bitmap to track with --cbt qcow2-bitmap:NAME (it has \(names.joined(separator: ", ")))")
         }
         return QCOW2BitmapTracker(source: source, bitmapName: enabled[0].name)
     }
@@ -83,21 +86,28 @@ public struct QCOW2BitmapTracker: ChangeTracker {
                 fail("\(name)'s bitmaps were last written by software that does not maintain them (the autoclear consistency bit is clear)")
             }
             if bitmap.inUse {
-                fail(layer.lockState == .free
-                    ? "bitmap \"\(bitmapName)\" of \(name) is marked in_use but no QEMU holds the image: it was not closed cleanly (a crash?), so the bitmap may have missed writes"
-                    : "bitmap \"\(bitmapName)\" of \(name) is in use by a running QEMU and not yet saved")
+                fail(
+                    layer.lockState == .free
+                        ? "bitmap \"\(bitmapName)\" of \(name) is marked in_use but no QEMU holds the image: it was not closed cleanly (a crash?), so the bitmap may have missed writes"
+                        : "bitmap \"\(bitmapName)\" of \(name) is in use by a running QEMU and not yet saved")
             }
             if !bitmap.enabled {
-                fail("bitmap \"\(bitmapName)\" of \(name) is disabled: writes made while it was disabled were not recorded", inconsistent: false, disabled: true)
+                fail(
+                    "bitmap \"\(bitmapName)\" of \(name) is disabled: writes made while it was disabled were not recorded",
+                    inconsistent: false, disabled: true)
             }
             if bitmap.extraDataSize > 0, !bitmap.extraDataCompatible {
                 fail("bitmap \"\(bitmapName)\" of \(name) carries extra data that must not be ignored")
             }
-            if let dataFile = layer.dataFilePath, let dataTime = Self.modificationTime(dataFile), let imageTime = Self.modificationTime(layer.path),
-               dataTime > imageTime {
+            if let dataFile = layer.dataFilePath, let dataTime = Self.modificationTime(dataFile),
+                let imageTime = Self.modificationTime(layer.path),
+                dataTime > imageTime
+            {
                 // Not recorded as inconsistent: the full compare this forces covers the write,
                 // and the bitmap tracks what QEMU writes after it.
-                fail("the data file \(dataFile) was modified after \(name) last stored its bitmaps: a write that bypassed QEMU is not in the bitmap", inconsistent: false)
+                fail(
+                    "the data file \(dataFile) was modified after \(name) last stored its bitmaps: a write that bypassed QEMU is not in the bitmap",
+                    inconsistent: false)
             }
             do {
                 result.dirty = result.dirty.union(try layer.dirtyRanges(of: bitmap))
@@ -110,13 +120,17 @@ public struct QCOW2BitmapTracker: ChangeTracker {
 
     public func changes(since bookmark: CBTBookmark, size: Int64) async throws -> CBTChanges {
         guard bookmark.provider == Self.providerName, bookmark["bitmap"] == bitmapName else {
-            return .unusable(reason: "the parent backup recorded no qcow2 bitmap named \"\(bitmapName)\" (its change tracking was \(bookmark.provider))")
+            return .unusable(
+                reason: "the parent backup recorded no qcow2 bitmap named \"\(bitmapName)\" (its change tracking was \(bookmark.provider))")
         }
         guard bookmark["enabled"] == "true" else {
             return .unusable(reason: "bitmap \"\(bitmapName)\" was disabled or missing when the parent backup was taken")
         }
         guard bookmark["consistent"] == "true" else {
-            return .unusable(reason: "bitmap \"\(bitmapName)\" was not consistent when the parent backup was taken\(bookmark["problem"].map { " (\($0))" } ?? "")")
+            return .unusable(
+                reason:
+                    "bitmap \"\(bitmapName)\" was not consistent when the parent backup was taken\(bookmark["problem"].map { " (\($0))" } ?? "")"
+            )
         }
         guard size == source.size else {
             return .unusable(reason: "the disk changed size since the parent backup")
@@ -124,14 +138,22 @@ public struct QCOW2BitmapTracker: ChangeTracker {
         let now = inspect()
         if let problem = now.problem { return .unusable(reason: problem) }
         if let recorded = bookmark["granularity"].flatMap(Int64.init), recorded != now.granularity {
-            return .unusable(reason: "bitmap \"\(bitmapName)\" was recreated since the parent backup (granularity \(recorded) is now \(now.granularity))")
+            return .unusable(
+                reason: "bitmap \"\(bitmapName)\" was recreated since the parent backup (granularity \(recorded) is now \(now.granularity))"
+            )
         }
         let dirtyBytes = now.dirty.byteCount
         if let recorded = bookmark["dirtyBytes"].flatMap(Int64.init), dirtyBytes < recorded {
-            return .unusable(reason: "bitmap \"\(bitmapName)\" marks \(dirtyBytes) bytes dirty, fewer than the \(recorded) it marked at the parent backup: it was cleared or recreated since")
+            return .unusable(
+                reason:
+                    "bitmap \"\(bitmapName)\" marks \(dirtyBytes) bytes dirty, fewer than the \(recorded) it marked at the parent backup: it was cleared or recreated since"
+            )
         }
         for witness in (bookmark["witnesses"] ?? "").split(separator: ",").compactMap({ Int64($0) }) where !now.dirty.contains(witness) {
-            return .unusable(reason: "bitmap \"\(bitmapName)\" no longer marks offset \(witness), which it marked at the parent backup: it was cleared or recreated since")
+            return .unusable(
+                reason:
+                    "bitmap \"\(bitmapName)\" no longer marks offset \(witness), which it marked at the parent backup: it was cleared or recreated since"
+            )
         }
         return .changed(now.dirty.ranges)
     }

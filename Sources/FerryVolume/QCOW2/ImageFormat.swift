@@ -1,6 +1,7 @@
 import FerrySystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The on-disk format of a volume source (`--format auto|raw|qcow2`): `auto` tells qcow2 from
@@ -46,14 +47,17 @@ public enum ImageFormat: String, Sendable, CaseIterable, Codable {
         func starts(with magic: String) -> Bool { head.starts(with: Array(magic.utf8)) }
         if head.count >= 4, head.be32(at: 0) == QCOW2Header.magic { return .qcow2 }
         let foreign: String? =
-            if starts(with: "KDMV") || starts(with: "# Disk DescriptorFile") { "VMDK" }
-            else if starts(with: "vhdxfile") { "VHDX" }
-            else if starts(with: "conectix") { "VHD" }
-            else if head.count >= 68, head[64...67].elementsEqual([0x7F, 0x10, 0xDA, 0xBE]) { "VDI" }
-            else if starts(with: "QED\0") { "QED" }
-            else { nil }
+            if starts(with: "KDMV") || starts(with: "# Disk DescriptorFile") { "VMDK" } else if starts(with: "vhdxfile") {
+                "VHDX"
+            } else if starts(with: "conectix") { "VHD" } else if head.count >= 68, head[64...67].elementsEqual([0x7F, 0x10, 0xDA, 0xBE]) {
+                "VDI"
+            } else if starts(with: "QED\0") { "QED" } else { nil }
         if let foreign {
-            throw VolumeError.unsupported(path: path, detail: "a \(foreign) image; convert it with qemu-img convert -O qcow2, or pass --format raw to back up the file's bytes as they are")
+            throw VolumeError.unsupported(
+                path: path,
+                detail:
+                    "a \(foreign) image; convert it with qemu-img convert -O qcow2, or pass --format raw to back up the file's bytes as they are"
+            )
         }
         return .raw
     }

@@ -36,7 +36,8 @@ final class L2TableCache: Sendable {
         state.withLock { state in
             state.clock &+= 1
             if state.entries[offset] == nil, state.entries.count >= capacity,
-                let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
+                let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
+            {
                 state.entries.removeValue(forKey: oldest)
             }
             state.entries[offset] = Entry(table: table, lastUse: state.clock)

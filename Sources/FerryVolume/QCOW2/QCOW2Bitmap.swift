@@ -41,7 +41,9 @@ extension QCOW2BlockSource {
         return try Self.parseBitmapDirectory(directory, count: ext.count, header: header, fileSize: fileSize, path: path)
     }
 
-    static func parseBitmapDirectory(_ bytes: [UInt8], count: Int, header: QCOW2Header, fileSize: Int64, path: String) throws(QCOW2Error) -> [QCOW2Bitmap] {
+    static func parseBitmapDirectory(_ bytes: [UInt8], count: Int, header: QCOW2Header, fileSize: Int64, path: String) throws(QCOW2Error)
+        -> [QCOW2Bitmap]
+    {
         func corrupt(_ detail: String) -> QCOW2Error { .corruptTable(path: path, table: "bitmap directory", detail: detail) }
         var bitmaps: [QCOW2Bitmap] = []
         var names: Set<String> = []
@@ -67,11 +69,12 @@ extension QCOW2BlockSource {
             guard tableOffset % clusterSize == 0, tableOffset + UInt64(tableSize) * 8 <= UInt64(fileSize) else {
                 throw corrupt("bitmap \(name)'s table at \(tableOffset) (\(tableSize) entries) is unaligned or outside the file")
             }
-            bitmaps.append(QCOW2Bitmap(
-                name: name, type: type, granularityBits: granularityBits,
-                inUse: flags & QCOW2Bitmap.Flag.inUse != 0, enabled: flags & QCOW2Bitmap.Flag.auto != 0,
-                extraDataCompatible: flags & QCOW2Bitmap.Flag.extraDataCompatible != 0, extraDataSize: extraSize,
-                tableOffset: Int64(tableOffset), tableSize: tableSize))
+            bitmaps.append(
+                QCOW2Bitmap(
+                    name: name, type: type, granularityBits: granularityBits,
+                    inUse: flags & QCOW2Bitmap.Flag.inUse != 0, enabled: flags & QCOW2Bitmap.Flag.auto != 0,
+                    extraDataCompatible: flags & QCOW2Bitmap.Flag.extraDataCompatible != 0, extraDataSize: extraSize,
+                    tableOffset: Int64(tableOffset), tableSize: tableSize))
             offset += entrySize
         }
         return bitmaps
@@ -92,7 +95,9 @@ extension QCOW2BlockSource {
         let bytesNeeded = (granules + 7) / 8
         let expectedTableSize = (bytesNeeded + clusterSize - 1) / clusterSize
         guard Int64(bitmap.tableSize) == expectedTableSize else {
-            throw corrupt("it has \(bitmap.tableSize) entries where a \(size)-byte disk at granularity \(bitmap.granularity) needs \(expectedTableSize)")
+            throw corrupt(
+                "it has \(bitmap.tableSize) entries where a \(size)-byte disk at granularity \(bitmap.granularity) needs \(expectedTableSize)"
+            )
         }
         let table = try readMetadata(at: bitmap.tableOffset, count: bitmap.tableSize * 8, structure: "bitmap table of \(bitmap.name)")
             .withUnsafeBytes(decodeBigEndianTable)

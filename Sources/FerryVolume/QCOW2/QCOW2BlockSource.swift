@@ -1,6 +1,7 @@
 import FerrySystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The guest-visible disk of a qcow2 image (v2 or v3): clusters found through the L1/L2 tables
@@ -92,7 +93,8 @@ public final class QCOW2BlockSource: BlockSource {
             if header.l1Size > 0 {
                 let bytes = try readBytes(file, at: header.l1TableOffset, count: header.l1Size * 8)
                 guard bytes.count == header.l1Size * 8 else {
-                    throw QCOW2Error.truncated(path: path, structure: "L1 table", needed: header.l1TableOffset + Int64(header.l1Size * 8), fileSize: fileSize)
+                    throw QCOW2Error.truncated(
+                        path: path, structure: "L1 table", needed: header.l1TableOffset + Int64(header.l1Size * 8), fileSize: fileSize)
                 }
                 l1 = bytes.withUnsafeBytes(decodeBigEndianTable)
             } else {
@@ -103,7 +105,9 @@ public final class QCOW2BlockSource: BlockSource {
             // External data file.
             if header.hasExternalDataFile {
                 guard let name = chain.depth == 1 ? (options.dataFile ?? header.dataFile) : header.dataFile else {
-                    throw QCOW2Error.invalidHeader(path: path, field: "incompatible_features", detail: "the image keeps its data in an external file but does not name it")
+                    throw QCOW2Error.invalidHeader(
+                        path: path, field: "incompatible_features",
+                        detail: "the image keeps its data in an external file but does not name it")
                 }
                 let resolved = Self.resolve(name, relativeTo: path)
                 dataFilePath = resolved
@@ -121,7 +125,8 @@ public final class QCOW2BlockSource: BlockSource {
                 } else {
                     let data: File
                     do { data = try File.open(resolved, flags: O_RDONLY) } catch {
-                        throw QCOW2Error.missingFile(path: path, role: "data file", file: resolved, detail: String(cString: strerror(error.code)))
+                        throw QCOW2Error.missingFile(
+                            path: path, role: "data file", file: resolved, detail: String(cString: strerror(error.code)))
                     }
                     opened.append(data)
                     dataFile = data
@@ -212,7 +217,9 @@ public final class QCOW2BlockSource: BlockSource {
             case .zero:
                 slice.initializeMemory(as: UInt8.self, repeating: 0)
             case .backing:
-                if let backing { try readClamped(backing, at: guest, into: slice) } else {
+                if let backing {
+                    try readClamped(backing, at: guest, into: slice)
+                } else {
                     slice.initializeMemory(as: UInt8.self, repeating: 0)
                 }
             case let .data(host):
@@ -289,7 +296,11 @@ public final class QCOW2BlockSource: BlockSource {
         let compressedSize = sectors * 512 - Int(hostOffset & 511)
         let clusterStart = guest & ~Int64(header.clusterSize - 1)
         guard hostOffset < fileSize else {
-            throw QCOW2Error.corruptTable(path: path, table: "L2 table", detail: "the compressed cluster at guest offset \(clusterStart) points at \(hostOffset), past the end of the \(fileSize)-byte file")
+            throw QCOW2Error.corruptTable(
+                path: path, table: "L2 table",
+                detail:
+                    "the compressed cluster at guest offset \(clusterStart) points at \(hostOffset), past the end of the \(fileSize)-byte file"
+            )
         }
         // The last sector may extend past the end of the file; what is missing reads as zeros.
         let input = try readBytes(file, at: hostOffset, count: Int(min(Int64(compressedSize), fileSize - hostOffset)))
@@ -374,7 +385,9 @@ public final class QCOW2BlockSource: BlockSource {
 
         if entry & Self.compressedFlag != 0 {
             guard dataFile == nil else {
-                throw QCOW2Error.corruptTable(path: path, table: "L2 table", detail: "a compressed cluster at guest offset \(clusterStart) in an image with an external data file")
+                throw QCOW2Error.corruptTable(
+                    path: path, table: "L2 table",
+                    detail: "a compressed cluster at guest offset \(clusterStart) in an image with an external data file")
             }
             return (.compressed(entry: entry), clusterEnd)
         }
@@ -382,16 +395,20 @@ public final class QCOW2BlockSource: BlockSource {
         let hasHost = host != 0 || (dataFile != nil && entry & Self.copiedFlag != 0)
         if hasHost {
             guard host % clusterSize == 0 else {
-                throw QCOW2Error.corruptTable(path: path, table: "L2 table", detail: "guest offset \(clusterStart) maps to unaligned host offset \(host)")
+                throw QCOW2Error.corruptTable(
+                    path: path, table: "L2 table", detail: "guest offset \(clusterStart) maps to unaligned host offset \(host)")
             }
             if dataFile == nil, host >= fileSize {
-                throw QCOW2Error.corruptTable(path: path, table: "L2 table", detail: "guest offset \(clusterStart) maps to host offset \(host), past the end of the \(fileSize)-byte file")
+                throw QCOW2Error.corruptTable(
+                    path: path, table: "L2 table",
+                    detail: "guest offset \(clusterStart) maps to host offset \(host), past the end of the \(fileSize)-byte file")
             }
         }
         if !extended {
             if header.version >= 3, entry & Self.zeroFlag != 0 { return (.zero, clusterEnd) }
             if entry & Self.zeroFlag != 0 {
-                throw QCOW2Error.corruptTable(path: path, table: "L2 table", detail: "a zero-cluster flag at guest offset \(clusterStart) in a version 2 image")
+                throw QCOW2Error.corruptTable(
+                    path: path, table: "L2 table", detail: "a zero-cluster flag at guest offset \(clusterStart) in a version 2 image")
             }
             return (hasHost ? .data(host: host + (guest - clusterStart)) : .backing, clusterEnd)
         }
@@ -399,10 +416,14 @@ public final class QCOW2BlockSource: BlockSource {
         let allocated = UInt32(truncatingIfNeeded: bitmap)
         let zeros = UInt32(truncatingIfNeeded: bitmap >> 32)
         guard allocated & zeros == 0 else {
-            throw QCOW2Error.corruptTable(path: path, table: "extended L2 table", detail: "subclusters at guest offset \(clusterStart) are marked both allocated and zero")
+            throw QCOW2Error.corruptTable(
+                path: path, table: "extended L2 table",
+                detail: "subclusters at guest offset \(clusterStart) are marked both allocated and zero")
         }
         guard hasHost || allocated == 0 else {
-            throw QCOW2Error.corruptTable(path: path, table: "extended L2 table", detail: "subclusters at guest offset \(clusterStart) are allocated in a cluster with no host offset")
+            throw QCOW2Error.corruptTable(
+                path: path, table: "extended L2 table",
+                detail: "subclusters at guest offset \(clusterStart) are allocated in a cluster with no host offset")
         }
         let sub = Int((guest - clusterStart) / unitSize)
         let unitEnd = clusterStart + Int64(sub + 1) * unitSize
@@ -417,15 +438,18 @@ public final class QCOW2BlockSource: BlockSource {
             throw QCOW2Error.corruptTable(path: path, table: "L1 table", detail: "entry \(l1Index) points at unaligned offset \(offset)")
         }
         guard offset < fileSize else {
-            throw QCOW2Error.corruptTable(path: path, table: "L1 table", detail: "entry \(l1Index) points at \(offset), past the end of the \(fileSize)-byte file")
+            throw QCOW2Error.corruptTable(
+                path: path, table: "L1 table", detail: "entry \(l1Index) points at \(offset), past the end of the \(fileSize)-byte file")
         }
         guard offset + Int64(clusterSize) <= fileSize else {
-            throw QCOW2Error.truncated(path: path, structure: "L2 table at \(offset)", needed: offset + Int64(clusterSize), fileSize: fileSize)
+            throw QCOW2Error.truncated(
+                path: path, structure: "L2 table at \(offset)", needed: offset + Int64(clusterSize), fileSize: fileSize)
         }
         return try cache.table(at: offset) {
             let bytes = try readBytes(file, at: offset, count: clusterSize)
             guard bytes.count == clusterSize else {
-                throw QCOW2Error.truncated(path: path, structure: "L2 table at \(offset)", needed: offset + Int64(clusterSize), fileSize: fileSize)
+                throw QCOW2Error.truncated(
+                    path: path, structure: "L2 table at \(offset)", needed: offset + Int64(clusterSize), fileSize: fileSize)
             }
             return bytes.withUnsafeBytes(decodeBigEndianTable)
         }
@@ -434,7 +458,8 @@ public final class QCOW2BlockSource: BlockSource {
     /// Reads `count` bytes of image metadata at `offset`, which must lie inside the file.
     func readMetadata(at offset: Int64, count: Int, structure: String) throws -> [UInt8] {
         guard offset >= 0, count >= 0, offset + Int64(count) <= fileSize else {
-            throw QCOW2Error.truncated(path: path, structure: "\(structure) at \(offset)", needed: offset + Int64(count), fileSize: fileSize)
+            throw QCOW2Error.truncated(
+                path: path, structure: "\(structure) at \(offset)", needed: offset + Int64(count), fileSize: fileSize)
         }
         let bytes = try readBytes(file, at: offset, count: count)
         guard bytes.count == count else {

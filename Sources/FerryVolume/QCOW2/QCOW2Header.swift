@@ -146,7 +146,9 @@ public struct QCOW2Header: Sendable, Equatable {
             header.refcountOrder = bytes.be32(at: 96)
             let headerLength = Int(bytes.be32(at: 100))
             guard headerLength >= 104, headerLength % 8 == 0, headerLength <= clusterSize else {
-                throw .invalidHeader(path: path, field: "header_length", detail: "\(headerLength) must be a multiple of 8 between 104 and the cluster size \(clusterSize)")
+                throw .invalidHeader(
+                    path: path, field: "header_length",
+                    detail: "\(headerLength) must be a multiple of 8 between 104 and the cluster size \(clusterSize)")
             }
             guard headerLength <= bytes.count else {
                 throw .truncated(path: path, structure: "header", needed: Int64(headerLength), fileSize: fileSize)
@@ -174,7 +176,8 @@ public struct QCOW2Header: Sendable, Equatable {
             if type == ExtensionType.end { break }
             let typeName = "0x" + String(type, radix: 16)
             guard length <= limit - offset else {
-                throw .invalidHeader(path: path, field: "header extension \(typeName)", detail: "its length \(length) runs past the first cluster")
+                throw .invalidHeader(
+                    path: path, field: "header extension \(typeName)", detail: "its length \(length) runs past the first cluster")
             }
             guard seen.insert(type).inserted else {
                 throw .invalidHeader(path: path, field: "header extension \(typeName)", detail: "it appears twice")
@@ -203,7 +206,7 @@ public struct QCOW2Header: Sendable, Equatable {
             case ExtensionType.bitmaps:
                 header.parseBitmapsExtension(bytes, at: offset, length: length, fileSize: fileSize)
             default:
-                break  // unknown extensions may be ignored (and the encryption pointer goes with crypt_method)
+                break // unknown extensions may be ignored (and the encryption pointer goes with crypt_method)
             }
             offset += (length + 7) & ~7
         }
@@ -221,16 +224,20 @@ public struct QCOW2Header: Sendable, Equatable {
             throw .unsupportedFeature(path: path, detail: "QEMU marked it corrupt; repair it first (qemu-img check -r all)")
         }
         if header.hasExtendedL2, clusterBits < 14 {
-            throw .invalidHeader(path: path, field: "cluster_bits", detail: "extended L2 entries need clusters of at least 16 KiB, not \(clusterSize) bytes")
+            throw .invalidHeader(
+                path: path, field: "cluster_bits", detail: "extended L2 entries need clusters of at least 16 KiB, not \(clusterSize) bytes")
         }
         let compressionBit = header.incompatibleFeatures & Incompatible.compressionType != 0
         if compressionBit != (header.compressionType != .deflate) {
-            throw .invalidHeader(path: path, field: "compression_type", detail: compressionBit
-                ? "the compression type feature bit is set but the type is deflate"
-                : "type \(header.compressionType) is set without the compression type feature bit")
+            throw .invalidHeader(
+                path: path, field: "compression_type",
+                detail: compressionBit
+                    ? "the compression type feature bit is set but the type is deflate"
+                    : "type \(header.compressionType) is set without the compression type feature bit")
         }
         if header.dataFileIsRaw, !header.hasExternalDataFile {
-            throw .invalidHeader(path: path, field: "autoclear_features", detail: "data_file_raw is set but the image has no external data file")
+            throw .invalidHeader(
+                path: path, field: "autoclear_features", detail: "data_file_raw is set but the image has no external data file")
         }
 
         // Backing file name: inside the first cluster, at most 1023 bytes.
@@ -241,11 +248,14 @@ public struct QCOW2Header: Sendable, Equatable {
                 throw .invalidHeader(path: path, field: "backing_file_size", detail: "\(backingSize) is above 1023")
             }
             guard backingOffset >= UInt64(header.headerLength), backingOffset + UInt64(backingSize) <= UInt64(limit) else {
-                throw .invalidHeader(path: path, field: "backing_file_offset", detail: "the name at \(backingOffset)+\(backingSize) is not inside the first cluster")
+                throw .invalidHeader(
+                    path: path, field: "backing_file_offset",
+                    detail: "the name at \(backingOffset)+\(backingSize) is not inside the first cluster")
             }
             header.backingFile = bytes.string(at: Int(backingOffset), count: backingSize)
             if header.dataFileIsRaw {
-                throw .invalidHeader(path: path, field: "backing_file_offset", detail: "a raw external data file (data_file_raw) cannot have a backing file")
+                throw .invalidHeader(
+                    path: path, field: "backing_file_offset", detail: "a raw external data file (data_file_raw) cannot have a backing file")
             }
         }
 
@@ -257,15 +267,20 @@ public struct QCOW2Header: Sendable, Equatable {
         let coverage = header.bytesPerL2Table
         let needed = (size + coverage - 1) / coverage
         guard Int64(header.l1Size) >= needed else {
-            throw .invalidHeader(path: path, field: "l1_size", detail: "\(header.l1Size) entries map \(Int64(header.l1Size) * coverage) bytes, less than the \(size)-byte disk")
+            throw .invalidHeader(
+                path: path, field: "l1_size",
+                detail: "\(header.l1Size) entries map \(Int64(header.l1Size) * coverage) bytes, less than the \(size)-byte disk")
         }
         if header.l1Size > 0 {
             guard l1Offset % UInt64(clusterSize) == 0, l1Offset != 0 else {
-                throw .invalidHeader(path: path, field: "l1_table_offset", detail: "\(l1Offset) is not a non-zero multiple of the cluster size \(clusterSize)")
+                throw .invalidHeader(
+                    path: path, field: "l1_table_offset",
+                    detail: "\(l1Offset) is not a non-zero multiple of the cluster size \(clusterSize)")
             }
             let end = l1Offset.addingReportingOverflow(UInt64(header.l1Size) * 8)
             guard !end.overflow, end.partialValue <= UInt64(fileSize) else {
-                throw .truncated(path: path, structure: "L1 table at \(l1Offset)", needed: Int64(clamping: end.partialValue), fileSize: fileSize)
+                throw .truncated(
+                    path: path, structure: "L1 table at \(l1Offset)", needed: Int64(clamping: end.partialValue), fileSize: fileSize)
             }
             header.l1TableOffset = Int64(l1Offset)
         }

@@ -1,6 +1,7 @@
 import FerrySystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Who holds an image file open, as told by the open-file-description byte-range locks QEMU takes

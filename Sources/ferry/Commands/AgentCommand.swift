@@ -20,7 +20,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("This node's name (default: NODE_NAME).", valueName: "name"))
     var node: String?
 
-    @Option(name: .long, help: ArgumentHelp("Where the host's root file system is mounted (default: / on the host itself).", valueName: "dir"))
+    @Option(
+        name: .long, help: ArgumentHelp("Where the host's root file system is mounted (default: / on the host itself).", valueName: "dir"))
     var hostRoot: String = ""
 
     @Option(name: .long, help: ArgumentHelp("Seconds between heartbeats.", valueName: "seconds"))
@@ -29,12 +30,15 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Volume work units carried out at once on this node.", valueName: "n"))
     var maxUnits = 1
 
-    @Option(name: .long, help: ArgumentHelp("Seconds a work unit may go without progress before the agent gives it up.", valueName: "seconds"))
+    @Option(
+        name: .long, help: ArgumentHelp("Seconds a work unit may go without progress before the agent gives it up.", valueName: "seconds"))
     var unitStallTimeout = 300
 
-    @Option(name: .long, help: ArgumentHelp(
-        "The agent's own ServiceAccount (default: FERRY_SERVICE_ACCOUNT). Its tokens authenticate the agent to CSI SnapshotMetadata services.",
-        valueName: "namespace/name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The agent's own ServiceAccount (default: FERRY_SERVICE_ACCOUNT). Its tokens authenticate the agent to CSI SnapshotMetadata services.",
+            valueName: "namespace/name"))
     var serviceAccount: String?
 
     func run() async throws {

@@ -54,8 +54,9 @@ struct AppBackupCommand: AsyncParsableCommand {
         let resources: ResourceManifest
         do {
             resources = try await ResourceCapture.store(result, in: session)
-            let manifest = SnapshotManifest(time: Date(), name: name, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id,
-                                            volumes: [], resources: resources, tags: tags)
+            let manifest = SnapshotManifest(
+                time: Date(), name: name, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id,
+                volumes: [], resources: resources, tags: tags)
             (snapshot, stored) = try await session.commit(manifest)
         } catch {
             await session.end()
@@ -63,13 +64,18 @@ struct AppBackupCommand: AsyncParsableCommand {
         }
         let claims = result.volumes.map(\.claim.description)
         if json {
-            try Terminal.json(AppBackupReport(snapshot: snapshot.hex, name: name, application: resources.application, scope: resources.scope,
-                                              resources: resources.count, bytesStored: stored, volumesNotRead: claims,
-                                              issues: result.issues.map(\.description)))
+            try Terminal.json(
+                AppBackupReport(
+                    snapshot: snapshot.hex, name: name, application: resources.application, scope: resources.scope,
+                    resources: resources.count, bytesStored: stored, volumesNotRead: claims,
+                    issues: result.issues.map(\.description)))
         } else {
-            Terminal.error("snapshot \(snapshot.short) of \(name): \(resources.count) objects of \(selector) in \(scope); stored \(Format.bytes(stored))")
+            Terminal.error(
+                "snapshot \(snapshot.short) of \(name): \(resources.count) objects of \(selector) in \(scope); stored \(Format.bytes(stored))"
+            )
             if !claims.isEmpty {
-                Terminal.error("note: the data of \(claims.count) volume(s) is not read by `ferry app backup`: \(claims.joined(separator: ", "))")
+                Terminal.error(
+                    "note: the data of \(claims.count) volume(s) is not read by `ferry app backup`: \(claims.joined(separator: ", "))")
             }
             Terminal.output(snapshot.hex)
         }
@@ -114,10 +120,13 @@ struct AppRestoreCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Restore namespace OLD into NEW (repeatable).", valueName: "old=new"))
     var namespaceMapping: [String] = []
 
-    @Option(name: .long, help: ArgumentHelp("What to do with objects that exist: skip (default) or update (server-side apply).", valueName: "policy"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("What to do with objects that exist: skip (default) or update (server-side apply).", valueName: "policy"))
     var existing: String = ExistingResourcePolicy.skip.rawValue
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait for CRDs and the operator to be ready (0: do not wait).", valueName: "seconds"))
+    @Option(
+        name: .long, help: ArgumentHelp("Seconds to wait for CRDs and the operator to be ready (0: do not wait).", valueName: "seconds"))
     var waitTimeout: Int = 300
 
     @Flag(name: .long, help: "Print a JSON object of what was done.")
@@ -164,7 +173,8 @@ struct AppRestoreCommand: AsyncParsableCommand {
             for object in report.objects where object.action == .failed {
                 Terminal.error("failed: \(object.reference): \(object.message ?? "")")
             }
-            Terminal.error("""
+            Terminal.error(
+                """
                 restored \(resources.count) objects of snapshot \(snapshot.id.short): \(report.count(.created)) created, \
                 \(report.count(.existing)) already there, \(report.count(.updated)) updated, \(report.count(.failed)) failed
                 """)
@@ -207,8 +217,9 @@ struct AppRestoreReport: Encodable {
         failed = report.count(.failed)
         skipped = report.count(.skipped)
         objects = report.objects.map {
-            Object(group: $0.reference.group, kind: $0.reference.kind, namespace: $0.reference.namespace, name: $0.reference.name,
-                   phase: $0.phase.identifier, action: $0.action.rawValue, message: $0.message)
+            Object(
+                group: $0.reference.group, kind: $0.reference.kind, namespace: $0.reference.namespace, name: $0.reference.name,
+                phase: $0.phase.identifier, action: $0.action.rawValue, message: $0.message)
         }
         waits = report.waits.map { Wait(phase: $0.phase.identifier, seconds: $0.seconds) }
     }

@@ -24,7 +24,9 @@ struct BackupCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Block size (default: the repository's).", valueName: "size"))
     var blockSize: String?
 
-    @Option(name: .long, help: ArgumentHelp("Snapshot to compare against, or 'auto' for the newest with the same name.", valueName: "snapshot|auto"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Snapshot to compare against, or 'auto' for the newest with the same name.", valueName: "snapshot|auto"))
     var parent: String?
 
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("A key=value tag to record (repeatable).", valueName: "key=value"))
@@ -33,7 +35,9 @@ struct BackupCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Read a device or image even if it is mounted or in use (a running QEMU's image included).")
     var force = false
 
-    @Option(name: .long, help: ArgumentHelp("Compression of new chunks (default: the repository's): lz4, zstd or zstd:LEVEL.", valueName: "codec"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Compression of new chunks (default: the repository's): lz4, zstd or zstd:LEVEL.", valueName: "codec"))
     var compression: Compression?
 
     @Option(name: .long, help: .hidden)
@@ -72,11 +76,14 @@ struct BackupCommand: AsyncParsableCommand {
             Terminal.error("ferry: change tracking (\(tracker.provider)) not used: \(reason); every block was compared")
         }
         if json {
-            try Terminal.json(BackupReport(snapshot: result.snapshot.hex, name: name, parent: parentSnapshot?.id.hex, blockSize: blockSize,
-                                           cbtProvider: tracking?.provider ?? "none", cbtFallbackReason: tracking?.fallbackReason,
-                                           cbtMissedBlocks: result.missedBlocks, stats: stats))
+            try Terminal.json(
+                BackupReport(
+                    snapshot: result.snapshot.hex, name: name, parent: parentSnapshot?.id.hex, blockSize: blockSize,
+                    cbtProvider: tracking?.provider ?? "none", cbtFallbackReason: tracking?.fallbackReason,
+                    cbtMissedBlocks: result.missedBlocks, stats: stats))
         } else {
-            Terminal.error("""
+            Terminal.error(
+                """
                 snapshot \(result.snapshot.short) of \(name): \(Format.bytes(stats.size)) in \(Format.duration(stats.seconds)) \
                 (\(Format.rate(stats.size, seconds: stats.seconds))); read \(Format.bytes(stats.bytesRead)), \
                 blocks: \(stats.newBlocks) new, \(stats.dedupBlocks) dedup, \(stats.unchangedBlocks) unchanged, \(stats.zeroBlocks) zero; \

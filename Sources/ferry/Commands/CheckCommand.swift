@@ -35,7 +35,8 @@ struct CheckCommand: AsyncParsableCommand {
         let report = try await RepositoryChecker(repository: repo, dataCheck: dataCheck).run()
         for note in report.notes { Terminal.error("note: \(note)") }
         for error in report.errors { Terminal.error("error: \(error)") }
-        let summary = "\(report.snapshots) snapshots, \(report.packs) packs (\(report.packsRead) read, \(report.chunksVerified) chunks verified), \(report.indexObjects) index objects"
+        let summary =
+            "\(report.snapshots) snapshots, \(report.packs) packs (\(report.packsRead) read, \(report.chunksVerified) chunks verified), \(report.indexObjects) index objects"
         if report.isClean {
             Terminal.output("no errors found: \(summary)")
         } else {

@@ -22,8 +22,10 @@ struct ClusterCommand: AsyncParsableCommand {
             return
         }
         var last = ""
-        for try await event in client.watch(resource, namespace: created.namespace, resourceVersion: created.object.resourceVersion,
-                                            fieldSelector: "metadata.name=\(created.name)", timeoutSeconds: nil) {
+        for try await event in client.watch(
+            resource, namespace: created.namespace, resourceVersion: created.object.resourceVersion,
+            fieldSelector: "metadata.name=\(created.name)", timeoutSeconds: nil)
+        {
             guard let object = event.object, object.name == created.name, let current = try? J(object) else { continue }
             let line = describe(current.status)
             if line != last, !line.isEmpty {
@@ -58,11 +60,12 @@ struct ClusterCommand: AsyncParsableCommand {
     static func describe(_ status: some JobStatus) -> String {
         guard let phase = status.phase else { return "" }
         let volumes = (status.volumes ?? []).map { volume -> String in
-            let progress = if let done = volume.bytesDone, let total = volume.bytesTotal, total > 0 {
-                " \(Format.bytes(done))/\(Format.bytes(total))"
-            } else {
-                ""
-            }
+            let progress =
+                if let done = volume.bytesDone, let total = volume.bytesTotal, total > 0 {
+                    " \(Format.bytes(done))/\(Format.bytes(total))"
+                } else {
+                    ""
+                }
             return "\(volume.claim) \(volume.phase.rawValue)\(progress)"
         }
         return ([phase.rawValue] + volumes).joined(separator: "; ")
@@ -79,8 +82,10 @@ struct ClusterBackupCommand: AsyncParsableCommand {
 
     @OptionGroup var kube: KubeOptions
 
-    @Option(name: .customShort("n"), help: ArgumentHelp(
-        "The plan's namespace (default: the context's); for a ClusterBackupPlan, the namespace Ferry runs in.", valueName: "namespace"))
+    @Option(
+        name: .customShort("n"),
+        help: ArgumentHelp(
+            "The plan's namespace (default: the context's); for a ClusterBackupPlan, the namespace Ferry runs in.", valueName: "namespace"))
     var namespace: String?
 
     @Flag(name: .long, help: "PLAN is a ClusterBackupPlan (the Backup goes into -n, Ferry's own namespace).")
@@ -95,8 +100,9 @@ struct ClusterBackupCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try kube.client()
         let name = self.name ?? "\(plan)-\(Int(Date().timeIntervalSince1970))"
-        let backup = Backup(namespace: namespace ?? client.configuration.namespace, name: name,
-                            spec: clusterPlan ? BackupSpec(clusterPlan: plan) : BackupSpec(plan: plan))
+        let backup = Backup(
+            namespace: namespace ?? client.configuration.namespace, name: name,
+            spec: clusterPlan ? BackupSpec(clusterPlan: plan) : BackupSpec(plan: plan))
         try await ClusterCommand.start(backup, client: client, wait: wait)
     }
 }
@@ -123,7 +129,11 @@ struct ClusterRestoreCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The Restore's name (default: restore-<time>).", valueName: "name"))
     var name: String?
 
-    @Flag(name: .long, help: "Restore into the backed-up namespaces, cluster-scoped objects too (a Restore in Ferry's own namespace only; implied for a ClusterBackupPlan's Backup).")
+    @Flag(
+        name: .long,
+        help:
+            "Restore into the backed-up namespaces, cluster-scoped objects too (a Restore in Ferry's own namespace only; implied for a ClusterBackupPlan's Backup)."
+    )
     var clusterWide = false
 
     @Flag(name: .long, help: "Follow the restore until it ends; exit 1 unless it completes.")
@@ -139,8 +149,9 @@ struct ClusterRestoreCommand: AsyncParsableCommand {
         let client = try kube.client()
         var spec = backup.map { RestoreSpec(backup: $0) } ?? RestoreSpec(target: target, snapshot: snapshot)
         if clusterWide { spec.clusterWide = true }
-        let restore = Restore(namespace: namespace ?? client.configuration.namespace, name: name ?? "restore-\(Int(Date().timeIntervalSince1970))",
-                              spec: spec)
+        let restore = Restore(
+            namespace: namespace ?? client.configuration.namespace, name: name ?? "restore-\(Int(Date().timeIntervalSince1970))",
+            spec: spec)
         try await ClusterCommand.start(restore, client: client, wait: wait)
     }
 }

@@ -22,19 +22,29 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Lease duration in seconds.", valueName: "seconds"))
     var leaseDuration: Int = 15
 
-    @Option(name: .long, help: ArgumentHelp("Seconds without a heartbeat after which a volume's work unit is given to another attempt.", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds without a heartbeat after which a volume's work unit is given to another attempt.", valueName: "seconds"))
     var unitLease: Int = 60
 
     @Option(name: .long, help: ArgumentHelp("Seconds a volume's work unit may wait for an agent to claim it.", valueName: "seconds"))
     var claimTimeout: Int = 600
 
-    @Option(name: .long, help: ArgumentHelp("Seconds a running work unit may go without progress before it is given to another attempt.", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds a running work unit may go without progress before it is given to another attempt.", valueName: "seconds"))
     var unitStallTimeout: Int = 300
 
     @Option(name: .long, help: ArgumentHelp("Times a work unit is given to another attempt before its volume fails.", valueName: "n"))
     var maxRequeues: Int = 3
 
-    @Option(name: .long, help: ArgumentHelp("Image of the pods that expose CSI snapshots to agents (default: FERRY_IMAGE; without one CSI volumes are not moved).", valueName: "image"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Image of the pods that expose CSI snapshots to agents (default: FERRY_IMAGE; without one CSI volumes are not moved).",
+            valueName: "image"))
     var exposerImage: String?
 
     @Option(name: .long, help: ArgumentHelp("The kubelet's root directory on nodes.", valueName: "dir"))

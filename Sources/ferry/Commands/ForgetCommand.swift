@@ -29,7 +29,9 @@ struct ForgetCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Keep the newest snapshot of each of the last N weeks.", valueName: "N")) var keepWeekly = 0
     @Option(name: .long, help: ArgumentHelp("Keep the newest snapshot of each of the last N months.", valueName: "N")) var keepMonthly = 0
     @Option(name: .long, help: ArgumentHelp("Keep the newest snapshot of each of the last N years.", valueName: "N")) var keepYearly = 0
-    @Option(name: .long, help: ArgumentHelp("Keep everything within this span of the newest snapshot (e.g. 1y6m, 30d, 2w, 12h).", valueName: "duration"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Keep everything within this span of the newest snapshot (e.g. 1y6m, 30d, 2w, 12h).", valueName: "duration"))
     var keepWithin: String?
 
     @Flag(name: .long, help: "Show what would be removed without removing it.")
@@ -44,20 +46,28 @@ struct ForgetCommand: AsyncParsableCommand {
     func run() async throws {
         var within: RetentionDuration?
         if let keepWithin {
-            guard let parsed = RetentionDuration(keepWithin) else { throw ValidationError("--keep-within takes a span like 1y6m, 30d, 2w or 12h") }
+            guard let parsed = RetentionDuration(keepWithin) else {
+                throw ValidationError("--keep-within takes a span like 1y6m, 30d, 2w or 12h")
+            }
             within = parsed
         }
-        for (flag, value) in [("--keep-last", keepLast), ("--keep-hourly", keepHourly), ("--keep-daily", keepDaily), ("--keep-weekly", keepWeekly), ("--keep-monthly", keepMonthly), ("--keep-yearly", keepYearly)] where value < 0 {
+        for (flag, value) in [
+            ("--keep-last", keepLast), ("--keep-hourly", keepHourly), ("--keep-daily", keepDaily), ("--keep-weekly", keepWeekly),
+            ("--keep-monthly", keepMonthly), ("--keep-yearly", keepYearly),
+        ] where value < 0 {
             throw ValidationError("\(flag) must not be negative")
         }
-        let policy = RetentionPolicy(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly, yearly: keepYearly, within: within)
+        let policy = RetentionPolicy(
+            last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly, yearly: keepYearly,
+            within: within)
         if !snapshots.isEmpty {
             guard policy.isEmpty, name == nil else { throw ValidationError("give either snapshot ids or a policy, not both") }
             try await forgetExplicitly()
             return
         }
         guard !policy.isEmpty else {
-            throw ValidationError("no retention rule given (--keep-last, --keep-daily, ..., --keep-within): refusing to remove every snapshot")
+            throw ValidationError(
+                "no retention rule given (--keep-last, --keep-daily, ..., --keep-within): refusing to remove every snapshot")
         }
         let repo = try await repository.open(loadIndex: false)
         let (all, problems) = try await repo.snapshots()
@@ -68,14 +78,22 @@ struct ForgetCommand: AsyncParsableCommand {
             try await Forget.apply(decisions, to: repo)
         }
         if json {
-            try Terminal.json(decisions.map { ForgetDecision(id: $0.snapshot.id.hex, name: $0.snapshot.manifest.name, time: $0.snapshot.manifest.time, action: $0.keep ? "keep" : "remove", reasons: $0.reasons) })
+            try Terminal.json(
+                decisions.map {
+                    ForgetDecision(
+                        id: $0.snapshot.id.hex, name: $0.snapshot.manifest.name, time: $0.snapshot.manifest.time,
+                        action: $0.keep ? "keep" : "remove", reasons: $0.reasons)
+                })
             return
         }
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone.current
         var rows = [["ACTION", "ID", "TIME", "NAME", "RULES"]]
         for d in decisions {
-            rows.append([d.keep ? "keep" : (dryRun ? "would remove" : "remove"), d.snapshot.id.short, formatter.string(from: d.snapshot.manifest.time), d.snapshot.manifest.name, d.reasons.joined(separator: ", ")])
+            rows.append([
+                d.keep ? "keep" : (dryRun ? "would remove" : "remove"), d.snapshot.id.short,
+                formatter.string(from: d.snapshot.manifest.time), d.snapshot.manifest.name, d.reasons.joined(separator: ", "),
+            ])
         }
         Terminal.table(rows)
         Terminal.error("\(decisions.count - removals.count) kept, \(removals.count) \(dryRun ? "would be " : "")removed")
@@ -95,9 +113,14 @@ extension ForgetCommand {
             try await repo.store.delete(chosen.map { ObjectName.snapshot($0.id) })
         }
         if json {
-            try Terminal.json(chosen.map { ForgetDecision(id: $0.id.hex, name: $0.manifest.name, time: $0.manifest.time, action: "remove", reasons: ["named"]) })
+            try Terminal.json(
+                chosen.map {
+                    ForgetDecision(id: $0.id.hex, name: $0.manifest.name, time: $0.manifest.time, action: "remove", reasons: ["named"])
+                })
         } else {
-            for snapshot in chosen { Terminal.error("\(dryRun ? "would remove" : "removed") snapshot \(snapshot.id.short) of \(snapshot.manifest.name)") }
+            for snapshot in chosen {
+                Terminal.error("\(dryRun ? "would remove" : "removed") snapshot \(snapshot.id.short) of \(snapshot.manifest.name)")
+            }
         }
     }
 }

@@ -20,11 +20,15 @@ struct NewCredentialOptions: ParsableArguments {
 
     func credential() throws -> Credential {
         if let newKeyFile {
-            guard let data = FileManager.default.contents(atPath: newKeyFile) else { throw CLIError("cannot read the key file \(newKeyFile)") }
+            guard let data = FileManager.default.contents(atPath: newKeyFile) else {
+                throw CLIError("cannot read the key file \(newKeyFile)")
+            }
             return .rawKey(try RepositoryOptions.decodeRawKey(String(decoding: data, as: UTF8.self), source: newKeyFile))
         }
         if let newPasswordFile {
-            guard let data = FileManager.default.contents(atPath: newPasswordFile) else { throw CLIError("cannot read the password file \(newPasswordFile)") }
+            guard let data = FileManager.default.contents(atPath: newPasswordFile) else {
+                throw CLIError("cannot read the password file \(newPasswordFile)")
+            }
             let password = RepositoryOptions.firstLine(data)
             guard !password.isEmpty else { throw CLIError("the new password is empty") }
             return .password(password)
@@ -51,7 +55,10 @@ struct KeyListCommand: AsyncParsableCommand {
         let formatter = ISO8601DateFormatter()
         var rows = [[" ", "ID", "KIND", "CREATED", "USER@HOST"]]
         for slot in slots {
-            rows.append([slot.current ? "*" : " ", String(slot.id.prefix(8)), slot.kdf == "raw" ? "raw key" : "password", formatter.string(from: slot.created), "\(slot.username)@\(slot.hostname)"])
+            rows.append([
+                slot.current ? "*" : " ", String(slot.id.prefix(8)), slot.kdf == "raw" ? "raw key" : "password",
+                formatter.string(from: slot.created), "\(slot.username)@\(slot.hostname)",
+            ])
         }
         Terminal.table(rows)
     }
@@ -71,7 +78,8 @@ struct KeyAddCommand: AsyncParsableCommand {
 }
 
 struct KeyRemoveCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a key slot (not the one in use, not the last).")
+    static let configuration = CommandConfiguration(
+        commandName: "remove", abstract: "Remove a key slot (not the one in use, not the last).")
 
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: ArgumentHelp("The slot's id or a unique prefix of it.", valueName: "id")) var id: String

@@ -16,9 +16,10 @@ struct MountCommand: AsyncParsableCommand {
             to boot a VM from its backup. Every chunk is verified before it is served; a damaged one fails its reads with EIO.
             """)
 
-    @Argument(help: ArgumentHelp(
-        "[SNAPSHOT] MOUNTPOINT: a snapshot id, a unique prefix or 'latest' (default: every snapshot), and an existing directory.",
-                                 valueName: "snapshot-and-mountpoint"))
+    @Argument(
+        help: ArgumentHelp(
+            "[SNAPSHOT] MOUNTPOINT: a snapshot id, a unique prefix or 'latest' (default: every snapshot), and an existing directory.",
+            valueName: "snapshot-and-mountpoint"))
     var arguments: [String]
 
     @OptionGroup var repository: RepositoryOptions
@@ -29,9 +30,11 @@ struct MountCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Memory for verified chunks (e.g. 256M, 1G).", valueName: "size"))
     var cacheSize = "256M"
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Largest read-ahead window for sequential readers (0 turns it off; default: a quarter of the cache, at most 64M).",
-                                            valueName: "size"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Largest read-ahead window for sequential readers (0 turns it off; default: a quarter of the cache, at most 64M).",
+            valueName: "size"))
     var readAhead: String?
 
     @Flag(name: .long, help: "Let other users (e.g. a QEMU running as another user) read the mount.")

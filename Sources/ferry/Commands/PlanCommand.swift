@@ -102,7 +102,8 @@ enum PlanReport {
             var value: JSONValue = [
                 "claim": reference(volume.claim), "mode": .string(volume.mode.rawValue),
                 "nodes": .array(volume.nodes.map { .string($0) }), "read": .string(volume.readMethod.description),
-                "hostPaths": .array(volume.hostPaths.map { ["node": .string($0.node), "path": .string($0.path), "kind": .string($0.kind.rawValue)] }),
+                "hostPaths": .array(
+                    volume.hostPaths.map { ["node": .string($0.node), "path": .string($0.path), "kind": .string($0.kind.rawValue)] }),
                 "usedBy": .array(volume.usedBy.map(reference)),
             ]
             if let bytes = volume.sizeBytes { value["sizeBytes"] = .int(bytes) }
@@ -117,7 +118,8 @@ enum PlanReport {
             "components": .array(components), "volumes": .array(volumes),
             "restoreOrder": .array(result.restorePlan.map { .string("\($0.phase)") }),
             "dropped": .array(result.dropped.map { ["object": reference($0.reference), "why": .string($0.why)] }),
-            "issues": .array(result.issues.map { ["kind": .string($0.kind.rawValue), "subject": .string($0.subject), "message": .string($0.message)] }),
+            "issues": .array(
+                result.issues.map { ["kind": .string($0.kind.rawValue), "subject": .string($0.subject), "message": .string($0.message)] }),
         ]
     }
 }

@@ -21,9 +21,11 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Rewrite a pack when more than this percentage of it is unused (0-100).", valueName: "percent"))
     var maxUnused: Double = 20
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Remove what interrupted writers left (temporary files, incomplete S3 multipart uploads) once this old (e.g. 24h, 7d). "
-            + "A value shorter than the longest running backup can break that backup.", valueName: "duration"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Remove what interrupted writers left (temporary files, incomplete S3 multipart uploads) once this old (e.g. 24h, 7d). "
+                + "A value shorter than the longest running backup can break that backup.", valueName: "duration"))
     var abandonedAfter = "24h"
 
     @Flag(name: .long, help: "Print a JSON object of what was done.")
@@ -31,14 +33,18 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard maxUnused >= 0 && maxUnused <= 100 else { throw ValidationError("--max-unused takes a percentage from 0 to 100") }
-        guard let abandoned = RetentionDuration(abandonedAfter) else { throw ValidationError("--abandoned-after takes a span like 24h, 7d or 0h") }
+        guard let abandoned = RetentionDuration(abandonedAfter) else {
+            throw ValidationError("--abandoned-after takes a span like 24h, 7d or 0h")
+        }
         let store = try repository.store()
         let credential = try repository.credential()
         // Open once to check the credential and report a wrong password before taking the lock.
         _ = try await Repository.open(store: store, credential: credential, loadIndex: false)
         let json = self.json
-        let report = try await Pruner(store: store, credential: credential, cache: repository.cache, maxUnused: maxUnused / 100, dryRun: dryRun,
-                                  abandonedBefore: abandoned.subtracted(from: Date(), calendar: Calendar(identifier: .gregorian))) { line in
+        let report = try await Pruner(
+            store: store, credential: credential, cache: repository.cache, maxUnused: maxUnused / 100, dryRun: dryRun,
+            abandonedBefore: abandoned.subtracted(from: Date(), calendar: Calendar(identifier: .gregorian))
+        ) { line in
             if !json { Terminal.error(line) }
         }.run()
         for problem in report.sessionProblems { Terminal.error("warning: \(problem)") }
@@ -46,7 +52,8 @@ struct PruneCommand: AsyncParsableCommand {
             try Terminal.json(report)
             return
         }
-        Terminal.output("""
+        Terminal.output(
+            """
             \(dryRun ? "dry run: " : "")\(report.chunksMarked) chunks marked, \(report.marksSwept) mark(s) swept, \(report.chunksRevived) revived; \
             \(report.packsDeleted) packs deleted, \(report.packsRewritten) rewritten into \(report.packsWritten); \
             \(Format.bytes(report.bytesReclaimed)) reclaimed\
@@ -55,7 +62,8 @@ struct PruneCommand: AsyncParsableCommand {
             \(report.marksWaiting > 0 ? "; \(report.marksWaiting) mark(s) waiting for running backups" : "")
             """)
         if report.retentionExtended + report.versionsReclaimed + report.versionsRetained > 0 {
-            Terminal.output("""
+            Terminal.output(
+                """
                 Object Lock: \(report.retentionExtended) retention(s) extended, \(report.versionsReclaimed) expired version(s) deleted \
                 (\(Format.bytes(report.versionBytesReclaimed))), \(report.versionsRetained) deleted version(s) still locked
                 """)

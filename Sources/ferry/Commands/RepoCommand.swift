@@ -25,22 +25,28 @@ struct RepoInitCommand: AsyncParsableCommand {
     @Option(name: .long, help: .hidden)
     var packSize: String = "32M"
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Blocks per block-map page (a power of two, 16 to 1048576). A volume split across work units is split at page boundaries.",
-        valueName: "n"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Blocks per block-map page (a power of two, 16 to 1048576). A volume split across work units is split at page boundaries.",
+            valueName: "n"))
     var blockMapPageEntries = 4096
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Default compression of new chunks: lz4 (fastest), zstd:-1 (an eighth smaller, about as fast), zstd (a quarter smaller, slower) or zstd:LEVEL (-7 to 19).",
-        valueName: "codec"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Default compression of new chunks: lz4 (fastest), zstd:-1 (an eighth smaller, about as fast), zstd (a quarter smaller, slower) or zstd:LEVEL (-7 to 19).",
+            valueName: "codec"))
     var compression: Compression = .lz4
 
     @Flag(name: .long, help: "Create a repository without encryption (anyone with access to the storage can read it).")
     var insecureNoEncryption = false
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Lock every object Ferry writes with S3 Object Lock: compliance (nobody can delete it before its date) or governance.",
-        valueName: "mode"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Lock every object Ferry writes with S3 Object Lock: compliance (nobody can delete it before its date) or governance.",
+            valueName: "mode"))
     var objectLockMode: String?
 
     @Option(name: .long, help: ArgumentHelp("How long each object stays locked, in days (with --object-lock-mode).", valueName: "days"))
@@ -58,7 +64,9 @@ struct RepoInitCommand: AsyncParsableCommand {
             throw ValidationError("--insecure-no-encryption and a password were both given; choose one")
         }
         if !insecureNoEncryption && password == nil {
-            throw CLIError("a password is required to create an encrypted repository: set FERRY_PASSWORD or pass --password-file or --password-command (or --insecure-no-encryption)")
+            throw CLIError(
+                "a password is required to create an encrypted repository: set FERRY_PASSWORD or pass --password-file or --password-command (or --insecure-no-encryption)"
+            )
         }
         if let password, password.isEmpty {
             throw CLIError("the password is empty")
@@ -67,9 +75,10 @@ struct RepoInitCommand: AsyncParsableCommand {
         guard (16...(1 << 20)).contains(blockMapPageEntries), blockMapPageEntries.nonzeroBitCount == 1 else {
             throw ValidationError("--block-map-page-entries must be a power of two between 16 and 1048576")
         }
-        let config = try await Repository.initialize(store: store, password: password, blockSize: blockSize, packSize: packSize,
-                                                     blockMapPageEntries: blockMapPageEntries, compression: compression,
-                                                     objectLock: try objectLock())
+        let config = try await Repository.initialize(
+            store: store, password: password, blockSize: blockSize, packSize: packSize,
+            blockMapPageEntries: blockMapPageEntries, compression: compression,
+            objectLock: try objectLock())
         let locked = config.objectLock.map { ", every object locked (\($0.mode)) for \(String(format: "%g", $0.days)) days" } ?? ""
         Terminal.error("created \(config.isEncrypted ? "encrypted" : "UNENCRYPTED") repository \(config.id) at \(store.location)\(locked)")
     }

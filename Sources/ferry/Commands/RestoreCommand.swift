@@ -8,7 +8,9 @@ struct RestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore a snapshot to a file or a block device.",
-        discussion: "A missing TARGET file is created sparse; an existing file or device is overwritten so that it is byte-identical to the source at backup time.")
+        discussion:
+            "A missing TARGET file is created sparse; an existing file or device is overwritten so that it is byte-identical to the source at backup time."
+    )
 
     @Argument(help: ArgumentHelp("Snapshot id, a unique prefix of one, or 'latest'.", valueName: "snapshot"))
     var snapshot: String
@@ -36,24 +38,33 @@ struct RestoreCommand: AsyncParsableCommand {
         let chosen: VolumeManifest
         if let volume {
             guard let match = volumes.first(where: { $0.name == volume }) else {
-                throw CLIError("snapshot \(snapshot.id.short) has no volume \(volume) (it has: \(volumes.map(\.name).joined(separator: ", ")))")
+                throw CLIError(
+                    "snapshot \(snapshot.id.short) has no volume \(volume) (it has: \(volumes.map(\.name).joined(separator: ", ")))")
             }
             chosen = match
         } else {
             guard volumes.count == 1 else {
-                throw CLIError("snapshot \(snapshot.id.short) has \(volumes.count) volumes; choose one with --volume (\(volumes.map(\.name).joined(separator: ", ")))")
+                throw CLIError(
+                    "snapshot \(snapshot.id.short) has \(volumes.count) volumes; choose one with --volume (\(volumes.map(\.name).joined(separator: ", ")))"
+                )
             }
             chosen = volumes[0]
         }
         let progress = TransferProgress(total: chosen.size)
         let result = try await ProgressDisplay(progress: progress, verb: "restore").around {
-            try await VolumeRestore(repository: repo, volume: chosen, target: target, request: RestoreRequest(force: force, progress: progress)).run()
+            try await VolumeRestore(
+                repository: repo, volume: chosen, target: target, request: RestoreRequest(force: force, progress: progress)
+            ).run()
         }
         if json {
-            try Terminal.json(RestoreReport(snapshot: snapshot.id.hex, target: target, size: result.size, bytesWritten: result.bytesWritten,
-                                            zeroBytes: result.zeroBytes, chunks: result.chunksFetched, seconds: result.seconds))
+            try Terminal.json(
+                RestoreReport(
+                    snapshot: snapshot.id.hex, target: target, size: result.size, bytesWritten: result.bytesWritten,
+                    zeroBytes: result.zeroBytes, chunks: result.chunksFetched, seconds: result.seconds))
         } else {
-            Terminal.error("restored snapshot \(snapshot.id.short) to \(target): \(Format.bytes(result.size)) in \(Format.duration(result.seconds)) (\(Format.rate(result.size, seconds: result.seconds)))")
+            Terminal.error(
+                "restored snapshot \(snapshot.id.short) to \(target): \(Format.bytes(result.size)) in \(Format.duration(result.seconds)) (\(Format.rate(result.size, seconds: result.seconds)))"
+            )
         }
     }
 }

@@ -35,8 +35,9 @@ struct ServeNBDCommand: AsyncParsableCommand {
         HeapTuning.returnLargeBuffersToTheSystem()
         let repo = try await repository.open()
         let snapshot = try await repo.snapshot(matching: self.snapshot)
-        let fileSystem = try SnapshotFileSystem(repository: repo, snapshot: snapshot, volume: volume,
-                                                options: SnapshotFileSystem.Options(cacheBytes: cacheBytes), log: log)
+        let fileSystem = try SnapshotFileSystem(
+            repository: repo, snapshot: snapshot, volume: volume,
+            options: SnapshotFileSystem.Options(cacheBytes: cacheBytes), log: log)
         var exports: [String: VolumeReader] = [:]
         for entry in fileSystem.volumePaths { exports[entry.volume.name] = entry.reader }
         guard !exports.isEmpty else { throw CLIError("snapshot \(snapshot.id.short) has no volumes to export") }

@@ -31,8 +31,11 @@ struct SnapshotsCommand: AsyncParsableCommand {
         var rows = [["ID", "TIME", "SIZE", "OBJECTS", "PARENT", "NAME"]]
         for s in snapshots {
             let size = s.manifest.volumes.reduce(Int64(0)) { $0 + $1.size }
-            rows.append([s.id.short, formatter.string(from: s.manifest.time), Format.bytes(size), s.manifest.resources.map { String($0.count) } ?? "-",
-                         String((s.manifest.parent ?? "-").prefix(8)), s.manifest.name])
+            rows.append([
+                s.id.short, formatter.string(from: s.manifest.time), Format.bytes(size),
+                s.manifest.resources.map { String($0.count) } ?? "-",
+                String((s.manifest.parent ?? "-").prefix(8)), s.manifest.name,
+            ])
         }
         Terminal.table(rows)
     }
@@ -69,7 +72,9 @@ struct SnapshotListing: Encodable {
         tags = snapshot.manifest.tags
         resources = snapshot.manifest.resources
         volumes = snapshot.manifest.volumes.map {
-            Volume(name: $0.name, source: $0.source, format: $0.format, size: $0.size, blockSize: $0.blockSize, cbtProvider: $0.changeTracking?.provider, stats: $0.stats)
+            Volume(
+                name: $0.name, source: $0.source, format: $0.format, size: $0.size, blockSize: $0.blockSize,
+                cbtProvider: $0.changeTracking?.provider, stats: $0.stats)
         }
     }
 }

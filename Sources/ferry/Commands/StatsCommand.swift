@@ -21,7 +21,8 @@ struct StatsCommand: AsyncParsableCommand {
         }
         let dedup = stats.chunkBytes > 0 ? Double(stats.logicalBytes) / Double(stats.chunkBytes) : 0
         let compression = stats.storedChunkBytes > 0 ? Double(stats.chunkBytes) / Double(stats.storedChunkBytes) : 0
-        Terminal.output("""
+        Terminal.output(
+            """
             repository      \(repo.location) (\(repo.config.id), \(repo.isEncrypted ? "encrypted" : "unencrypted"))
             snapshots       \(stats.snapshots), \(Format.bytes(stats.logicalBytes)) logical
             chunks          \(stats.chunks), \(Format.bytes(stats.chunkBytes)) unique data, \(Format.bytes(stats.storedChunkBytes)) stored

@@ -7,7 +7,10 @@ import FerryKube
 struct ApplicationOptions: ParsableArguments {
     @OptionGroup var kube: KubeOptions
 
-    @Option(name: .customShort("n"), help: ArgumentHelp("The application's namespace: discovery reaches only this one (default: the context's).", valueName: "namespace"))
+    @Option(
+        name: .customShort("n"),
+        help: ArgumentHelp("The application's namespace: discovery reaches only this one (default: the context's).", valueName: "namespace")
+    )
     var planNamespace: String?
 
     @Flag(name: [.customShort("A"), .long], help: "Cluster-wide: discovery may reach every namespace.")
@@ -16,10 +19,14 @@ struct ApplicationOptions: ParsableArguments {
     @Option(help: ArgumentHelp("A Helm release.", valueName: "name"))
     var helmRelease: String?
 
-    @Option(name: .customLong("operator"), help: ArgumentHelp("An operator: OLM Subscription, ClusterServiceVersion, Helm release or Deployment name.", valueName: "name"))
+    @Option(
+        name: .customLong("operator"),
+        help: ArgumentHelp("An operator: OLM Subscription, ClusterServiceVersion, Helm release or Deployment name.", valueName: "name"))
     var operatorName: String?
 
-    @Option(name: .customLong("custom-resource"), help: ArgumentHelp("With --operator: a custom resource kind to capture (Kind.group; repeatable; default all).", valueName: "kind"))
+    @Option(
+        name: .customLong("custom-resource"),
+        help: ArgumentHelp("With --operator: a custom resource kind to capture (Kind.group; repeatable; default all).", valueName: "kind"))
     var customResources: [String] = []
 
     @Option(help: ArgumentHelp("A label selector (app=web,tier in (a,b),!legacy).", valueName: "selector"))
@@ -76,7 +83,8 @@ struct ApplicationOptions: ParsableArguments {
     /// Runs discovery of the named application in its scope.
     func discover() async throws -> (DiscoveryResult, ApplicationSelector, DiscoveryScope) {
         let client = try kube.client()
-        let scope: DiscoveryScope = allNamespaces
+        let scope: DiscoveryScope =
+            allNamespaces
             ? .cluster(namespaces: nil) : .namespace(planNamespace ?? wholeNamespace ?? client.configuration.namespace)
         let application = try selectedApplication()
         return (try await ApplicationDiscovery(api: client).discover(application, scope: scope), application, scope)

@@ -11,9 +11,11 @@ struct ChangeTrackingOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Source format: auto (by its first bytes), raw or qcow2.", valueName: "auto|raw|qcow2"))
     var format = "auto"
 
-    @Option(name: .long, help: ArgumentHelp(
-        "Change tracking: auto, none, hash (compare every block with the parent), qcow2-bitmap[:NAME] or csi.",
-        valueName: "mode"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Change tracking: auto, none, hash (compare every block with the parent), qcow2-bitmap[:NAME] or csi.",
+            valueName: "mode"))
     var cbt = "auto"
 
     @Option(name: .long, help: ArgumentHelp("Spot-check at least this many blocks the tracker calls unchanged.", valueName: "blocks"))
@@ -25,10 +27,14 @@ struct ChangeTrackingOptions: ParsableArguments {
     @Flag(name: .long, help: "Compare every block and report each one the change tracker missed.")
     var verifyCbt = false
 
-    @Option(name: .long, help: ArgumentHelp("CSI SnapshotMetadata service address (a SnapshotMetadataService's spec.address).", valueName: "host:port"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("CSI SnapshotMetadata service address (a SnapshotMetadataService's spec.address).", valueName: "host:port"))
     var csiEndpoint: String?
 
-    @Option(name: .long, help: ArgumentHelp("PEM file of the CA that signs the service's certificate (default: system roots).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("PEM file of the CA that signs the service's certificate (default: system roots).", valueName: "file"))
     var csiCa: String?
 
     @Option(name: .long, help: ArgumentHelp("File holding the audience-scoped security token.", valueName: "file"))
@@ -67,7 +73,8 @@ struct ChangeTrackingOptions: ParsableArguments {
 
     private func csiTracker() throws -> CSIChangeTracker {
         guard let csiEndpoint, let csiTokenFile, let csiNamespace, let csiSnapshot, let csiSnapshotHandle else {
-            throw ValidationError("--cbt csi needs --csi-endpoint, --csi-token-file, --csi-namespace, --csi-snapshot and --csi-snapshot-handle")
+            throw ValidationError(
+                "--cbt csi needs --csi-endpoint, --csi-token-file, --csi-namespace, --csi-snapshot and --csi-snapshot-handle")
         }
         var endpoint = try SnapshotMetadataEndpoint(address: csiEndpoint, caCertBase64: nil)
         if let csiCa {

@@ -23,14 +23,18 @@ struct ClusterProcessOptions: ParsableArguments {
     /// process's work: `withMetrics`).
     func withMetrics(_ body: @escaping @Sendable (ClusterMetrics?) async throws -> Void) async throws {
         guard let metricsAddress else { return try await body(nil) }
-        guard let colon = metricsAddress.lastIndex(of: ":"), let port = Int(metricsAddress[metricsAddress.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let colon = metricsAddress.lastIndex(of: ":"), let port = Int(metricsAddress[metricsAddress.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
             throw ValidationError("--metrics-address must be host:port, not \(metricsAddress)")
         }
         let host = metricsAddress[..<colon].isEmpty ? "0.0.0.0" : String(metricsAddress[..<colon])
         let metrics = ClusterMetrics()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await MetricsServer(metrics: metrics).run(host: host, port: port) { Self.log("metrics on http://\(host):\($0)/metrics") }
+                try await MetricsServer(metrics: metrics).run(host: host, port: port) {
+                    Self.log("metrics on http://\(host):\($0)/metrics")
+                }
             }
             group.addTask { try await body(metrics) }
             try await group.next()

@@ -5,8 +5,10 @@ import Foundation
 /// `--point-in-time TIME` for commands that only read: open the repository as it was at TIME,
 /// from its S3 object versions (a bucket with versioning, as Object Lock requires).
 struct PointInTimeOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "Read the repository as it was at this time (ISO 8601, e.g. 2026-12-06T21:00:00Z), from its S3 object versions.",
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Read the repository as it was at this time (ISO 8601, e.g. 2026-12-06T21:00:00Z), from its S3 object versions.",
             valueName: "time"))
     var pointInTime: String?
 

@@ -5,7 +5,8 @@ import Foundation
 
 /// Where the repository is and how to open it: shared by every repository command.
 struct RepositoryOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The repository: a directory or s3://BUCKET/PREFIX (or FERRY_REPOSITORY).", valueName: "location"))
+    @Option(
+        name: .long, help: ArgumentHelp("The repository: a directory or s3://BUCKET/PREFIX (or FERRY_REPOSITORY).", valueName: "location"))
     var repo: String?
 
     @Option(name: .long, help: ArgumentHelp("Read the password from a file (first line).", valueName: "file"))
@@ -14,7 +15,10 @@ struct RepositoryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Run a shell command and use what it prints as the password.", valueName: "command"))
     var passwordCommand: String?
 
-    @Option(name: .long, help: ArgumentHelp("Open the repository with a raw key: a file holding base64 of 32 random bytes (or FERRY_KEY).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Open the repository with a raw key: a file holding base64 of 32 random bytes (or FERRY_KEY).", valueName: "file"))
     var keyFile: String?
 
     @Option(name: .long, help: ArgumentHelp("S3 endpoint URL (or FERRY_S3_ENDPOINT).", valueName: "url"))
@@ -29,7 +33,9 @@ struct RepositoryOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("S3 addressing: path, virtual or auto.", valueName: "style"))
     var s3Addressing: String = "auto"
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Storage class for objects under a prefix, e.g. packs/=STANDARD_IA (repeatable).", valueName: "prefix=class"))
+    @Option(
+        name: .long, parsing: .singleValue,
+        help: ArgumentHelp("Storage class for objects under a prefix, e.g. packs/=STANDARD_IA (repeatable).", valueName: "prefix=class"))
     var s3StorageClass: [String] = []
 
     @Option(name: .long, help: ArgumentHelp("Trust the CA certificates in this PEM file for TLS.", valueName: "file"))
@@ -38,7 +44,9 @@ struct RepositoryOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not verify TLS certificates (insecure; for testing only).")
     var insecureSkipTlsVerify = false
 
-    @Option(name: .long, help: ArgumentHelp("Where to cache the repository's index (default: FERRY_CACHE_DIR, else ~/.cache/ferry).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Where to cache the repository's index (default: FERRY_CACHE_DIR, else ~/.cache/ferry).", valueName: "dir"))
     var cacheDir: String?
 
     @Flag(name: .long, help: "Do not use or update the local index cache.")
@@ -122,8 +130,9 @@ struct RepositoryOptions: ParsableArguments {
     /// With `pointInTime`, the repository as it was then (read-only, without the index cache).
     func open(loadIndex: Bool = true, pointInTime: Date? = nil) async throws -> Repository {
         let store = try await store(at: pointInTime)
-        let repository = try await Repository.open(store: store, credential: try credential(), loadIndex: loadIndex,
-                                                   cache: pointInTime == nil ? cache : nil)
+        let repository = try await Repository.open(
+            store: store, credential: try credential(), loadIndex: loadIndex,
+            cache: pointInTime == nil ? cache : nil)
         for problem in repository.indexProblems {
             Terminal.error("warning: \(problem); its chunks are treated as missing (run ferry check)")
         }

@@ -20,8 +20,10 @@ struct ProgressDisplay {
                 let seconds = (ContinuousClock.now - started).seconds
                 let done = progress.completed
                 let percent = progress.total > 0 ? Double(done) * 100 / Double(progress.total) : 100
-                let line = String(format: "\r%@ %5.1f%%  %@ / %@  %@  stored %@\u{1B}[K", verb, percent,
-                                  Format.bytes(done), Format.bytes(progress.total), Format.rate(done, seconds: seconds), Format.bytes(progress.bytesStored))
+                let line = String(
+                    format: "\r%@ %5.1f%%  %@ / %@  %@  stored %@\u{1B}[K", verb, percent,
+                    Format.bytes(done), Format.bytes(progress.total), Format.rate(done, seconds: seconds),
+                    Format.bytes(progress.bytesStored))
                 FileHandle.standardError.write(Data(line.utf8))
             }
         }

@@ -14,7 +14,8 @@ enum S3Fixtures {
     static let fastRetry = S3RetryPolicy(maxAttempts: 6, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200))
 
     static func configuration(
-        _ server: SeaweedFS, endpoint: String? = nil, prefix: String, bucket: String? = nil, modify: (inout S3Configuration) -> Void = { _ in }
+        _ server: SeaweedFS, endpoint: String? = nil, prefix: String, bucket: String? = nil,
+        modify: (inout S3Configuration) -> Void = { _ in }
     ) -> S3Configuration {
         var configuration = S3Configuration(
             bucket: bucket ?? server.bucket, prefix: prefix, endpoint: endpoint ?? server.endpoint, region: "us-east-1",

@@ -53,7 +53,8 @@ struct BackupWithCBTTests {
     func guestDisk(kind: String) async throws {
         let dir = try Dir("cbt-cli")
         try QEMUTools.img("create", "-q", "-f", "qcow2", "disk.qcow2", "16M", in: dir.path)
-        try QEMUTools.io("disk.qcow2", ["write -P 0x21 0 1M", "write -P 0x22 5M 100k", "write -z 6M 64k", "write -P 0x23 15M 1M"], in: dir.path)
+        try QEMUTools.io(
+            "disk.qcow2", ["write -P 0x21 0 1M", "write -P 0x22 5M 100k", "write -z 6M 64k", "write -P 0x23 15M 1M"], in: dir.path)
         var image = "disk.qcow2"
         if kind == "zstd" {
             try QEMUTools.img("convert", "-c", "-O", "qcow2", "-o", "compression_type=zstd", "disk.qcow2", "packed.qcow2", in: dir.path)
@@ -147,7 +148,7 @@ struct BackupWithCBTTests {
         try QEMUTools.img("bitmap", "--add", "disk.qcow2", "daily", in: dir.path)
         try QEMUTools.io("disk.qcow2", ["write -P 1 0 4M"], in: dir.path)
         let repo = try await Repo(dir)
-        _ = try await repo.backup(dir.file("disk.qcow2"), [])  // --cbt auto picks the only enabled bitmap
+        _ = try await repo.backup(dir.file("disk.qcow2"), []) // --cbt auto picks the only enabled bitmap
         try QEMUTools.io("disk.qcow2", ["write -P 2 8M 64k"], in: dir.path)
         let (auto, _) = try await repo.backup(dir.file("disk.qcow2"), ["--parent", "auto"])
         #expect(auto["cbtProvider"] as? String == "qcow2-bitmap")

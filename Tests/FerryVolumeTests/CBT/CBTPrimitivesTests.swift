@@ -27,7 +27,7 @@ struct CBTPrimitivesTests {
         let changed = BlockRangeList([0..<500, 600..<99_000])
         var random = SeededGenerator(seed: 42)
         let picked = sample.choose(blockCount: 100_000, changed: changed, using: &random)
-        #expect(picked.count == 16)  // 2100 unchanged blocks
+        #expect(picked.count == 16) // 2100 unchanged blocks
         #expect(Set(picked).count == picked.count && picked == picked.sorted())
         #expect(picked.allSatisfy { !changed.contains($0) && $0 < 100_000 })
         // Both unchanged stretches get drawn from over many seeds.
@@ -37,7 +37,8 @@ struct CBTPrimitivesTests {
             early += sample.choose(blockCount: 100_000, changed: changed, using: &random).filter { $0 < 600 }.count
         }
         #expect(early > 0 && early < 50 * 16)
-        #expect(CBTSample(minimumBlocks: 0, fraction: 1).choose(blockCount: 10, changed: BlockRangeList([2..<9]), using: &random) == [0, 1, 9])
+        #expect(
+            CBTSample(minimumBlocks: 0, fraction: 1).choose(blockCount: 10, changed: BlockRangeList([2..<9]), using: &random) == [0, 1, 9])
     }
 
     @Test("--cbt values")

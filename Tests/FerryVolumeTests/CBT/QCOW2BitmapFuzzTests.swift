@@ -1,8 +1,9 @@
 import FerryQEMUTestSupport
 import FerryTestSupport
-@testable import FerryVolume
 import Foundation
 import Testing
+
+@testable import FerryVolume
 
 /// Seeded mutations of the bitmaps extension, bitmap directory and bitmap tables: the tracker
 /// either reports changes or says why it cannot; it never crashes or throws something untyped.

@@ -1,8 +1,9 @@
 import FerryQEMUTestSupport
 import FerryTestSupport
-@testable import FerryVolume
 import Foundation
 import Testing
+
+@testable import FerryVolume
 
 /// The qcow2 bitmap provider against bitmaps QEMU itself maintains: qemu-io writes through images
 /// with enabled persistent bitmaps, qemu-img bitmap adds, disables and clears them.
@@ -153,9 +154,11 @@ struct QCOW2BitmapTrackerTests {
         try QEMUTools.img("bitmap", "--add", "disk.qcow2", "b1", in: dir.path)
         let tracker = try Self.tracker(dir.file("disk.qcow2"))
         let parent = try #require(try await tracker.currentBookmark())
-        for bookmark in [CBTBookmark(provider: "csi", fields: ["snapshotHandle": "x"]),
-                         CBTBookmark(provider: "qcow2-bitmap", fields: ["bitmap": "other", "enabled": "true", "consistent": "true"]),
-                         CBTBookmark(provider: "qcow2-bitmap", fields: ["bitmap": "b1", "enabled": "true"])] {
+        for bookmark in [
+            CBTBookmark(provider: "csi", fields: ["snapshotHandle": "x"]),
+            CBTBookmark(provider: "qcow2-bitmap", fields: ["bitmap": "other", "enabled": "true", "consistent": "true"]),
+            CBTBookmark(provider: "qcow2-bitmap", fields: ["bitmap": "b1", "enabled": "true"]),
+        ] {
             #expect(Self.reason(try await tracker.changes(since: bookmark, size: 16 << 20)) != nil, "\(bookmark)")
         }
         #expect(try await tracker.changes(since: parent, size: 16 << 20) == .changed([]))

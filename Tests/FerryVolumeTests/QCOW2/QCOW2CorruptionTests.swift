@@ -41,24 +41,70 @@ struct QCOW2CorruptionTests {
         let good = try Self.makeImage(dir)
         let path = dir.file("bad.qcow2")
         let cases: [(String, [UInt8], (QCOW2Error) -> Bool)] = [
-            ("bad magic", Self.header(good) { $0[0] = 0x51; $0[3] = 0 }, { $0 == .notQCOW2(path: path) }),
+            (
+                "bad magic",
+                Self.header(good) {
+                    $0[0] = 0x51; $0[3] = 0
+                }, { $0 == .notQCOW2(path: path) }
+            ),
             ("version 1", Self.header(good) { QCOW2Bytes.put32(&$0, 4, 1) }, { $0 == .unsupportedVersion(path: path, version: 1) }),
             ("version 4", Self.header(good) { QCOW2Bytes.put32(&$0, 4, 4) }, { $0 == .unsupportedVersion(path: path, version: 4) }),
-            ("cluster_bits 30", Self.header(good) { QCOW2Bytes.put32(&$0, 20, 30) }, { if case .invalidHeader(_, "cluster_bits", _) = $0 { true } else { false } }),
-            ("size 2^63", Self.header(good) { QCOW2Bytes.put64(&$0, 24, 1 << 63) }, { if case .invalidHeader(_, "size", _) = $0 { true } else { false } }),
-            ("size beyond L1", Self.header(good) { QCOW2Bytes.put64(&$0, 24, 1 << 50) }, { if case .invalidHeader(_, "l1_size", _) = $0 { true } else { false } }),
-            ("l1_size 2^31", Self.header(good) { QCOW2Bytes.put32(&$0, 36, 0x8000_0000) }, { if case .invalidHeader(_, "l1_size", _) = $0 { true } else { false } }),
-            ("L1 outside file", Self.header(good) { QCOW2Bytes.put64(&$0, 40, 1 << 40) }, { if case .truncated(_, let what, _, _) = $0 { what.contains("L1") } else { false } }),
-            ("L1 unaligned", Self.header(good) { QCOW2Bytes.put64(&$0, 40, 0x30008) }, { if case .invalidHeader(_, "l1_table_offset", _) = $0 { true } else { false } }),
-            ("header_length 99", Self.header(good) { QCOW2Bytes.put32(&$0, 100, 99) }, { if case .invalidHeader(_, "header_length", _) = $0 { true } else { false } }),
-            ("unknown incompatible feature", Self.header(good) { $0[79] |= 0x80 }, { if case let .unsupportedFeature(_, detail) = $0 { detail.contains("bit 7") } else { false } }),
-            ("corrupt bit", Self.header(good) { $0[79] |= 0x02 }, { if case let .unsupportedFeature(_, detail) = $0 { detail.contains("corrupt") } else { false } }),
-            ("LUKS", Self.header(good) { QCOW2Bytes.put32(&$0, 32, 2) }, { if case let .unsupportedFeature(_, detail) = $0 { detail.contains("LUKS") } else { false } }),
-            ("zstd without feature bit", Self.header(good) { $0[104] = 1 }, { if case .invalidHeader(_, "compression_type", _) = $0 { true } else { false } }),
-            ("backing name outside cluster", Self.header(good) { QCOW2Bytes.put64(&$0, 8, 65530); QCOW2Bytes.put32(&$0, 16, 20) },
-             { if case .invalidHeader(_, "backing_file_offset", _) = $0 { true } else { false } }),
+            (
+                "cluster_bits 30", Self.header(good) { QCOW2Bytes.put32(&$0, 20, 30) },
+                { if case .invalidHeader(_, "cluster_bits", _) = $0 { true } else { false } }
+            ),
+            (
+                "size 2^63", Self.header(good) { QCOW2Bytes.put64(&$0, 24, 1 << 63) },
+                { if case .invalidHeader(_, "size", _) = $0 { true } else { false } }
+            ),
+            (
+                "size beyond L1", Self.header(good) { QCOW2Bytes.put64(&$0, 24, 1 << 50) },
+                { if case .invalidHeader(_, "l1_size", _) = $0 { true } else { false } }
+            ),
+            (
+                "l1_size 2^31", Self.header(good) { QCOW2Bytes.put32(&$0, 36, 0x8000_0000) },
+                { if case .invalidHeader(_, "l1_size", _) = $0 { true } else { false } }
+            ),
+            (
+                "L1 outside file", Self.header(good) { QCOW2Bytes.put64(&$0, 40, 1 << 40) },
+                { if case .truncated(_, let what, _, _) = $0 { what.contains("L1") } else { false } }
+            ),
+            (
+                "L1 unaligned", Self.header(good) { QCOW2Bytes.put64(&$0, 40, 0x30008) },
+                { if case .invalidHeader(_, "l1_table_offset", _) = $0 { true } else { false } }
+            ),
+            (
+                "header_length 99", Self.header(good) { QCOW2Bytes.put32(&$0, 100, 99) },
+                { if case .invalidHeader(_, "header_length", _) = $0 { true } else { false } }
+            ),
+            (
+                "unknown incompatible feature", Self.header(good) { $0[79] |= 0x80 },
+                { if case let .unsupportedFeature(_, detail) = $0 { detail.contains("bit 7") } else { false } }
+            ),
+            (
+                "corrupt bit", Self.header(good) { $0[79] |= 0x02 },
+                { if case let .unsupportedFeature(_, detail) = $0 { detail.contains("corrupt") } else { false } }
+            ),
+            (
+                "LUKS", Self.header(good) { QCOW2Bytes.put32(&$0, 32, 2) },
+                { if case let .unsupportedFeature(_, detail) = $0 { detail.contains("LUKS") } else { false } }
+            ),
+            (
+                "zstd without feature bit", Self.header(good) { $0[104] = 1 },
+                { if case .invalidHeader(_, "compression_type", _) = $0 { true } else { false } }
+            ),
+            (
+                "backing name outside cluster",
+                Self.header(good) {
+                    QCOW2Bytes.put64(&$0, 8, 65530); QCOW2Bytes.put32(&$0, 16, 20)
+                },
+                { if case .invalidHeader(_, "backing_file_offset", _) = $0 { true } else { false } }
+            ),
             ("truncated header", Array(good[0..<50]), { if case .truncated = $0 { true } else { false } }),
-            ("truncated before L1", Array(good[0..<0x30004]), { if case let .truncated(_, what, _, _) = $0 { what.contains("L1") } else { false } }),
+            (
+                "truncated before L1", Array(good[0..<0x30004]),
+                { if case let .truncated(_, what, _, _) = $0 { what.contains("L1") } else { false } }
+            ),
         ]
         for (name, bytes, matches) in cases {
             let error = Self.failure(bytes, dir)
@@ -76,16 +122,26 @@ struct QCOW2CorruptionTests {
         let l2Offset = Int(QCOW2Bytes.be64(good, l1Offset) & 0x00FF_FFFF_FFFF_FE00)
         let entry0 = QCOW2Bytes.be64(good, l2Offset)
         let cases: [(String, [UInt8], (QCOW2Error) -> Bool)] = [
-            ("L1 entry unaligned", Self.header(good) { QCOW2Bytes.put64(&$0, l1Offset, UInt64(l2Offset + 512) | 1 << 63) },
-             { if case let .corruptTable(_, "L1 table", detail) = $0 { detail.contains("unaligned") } else { false } }),
-            ("L1 entry past the end", Self.header(good) { QCOW2Bytes.put64(&$0, l1Offset, 1 << 50) },
-             { if case let .corruptTable(_, "L1 table", detail) = $0 { detail.contains("past the end") } else { false } }),
-            ("L2 entry past the end", Self.header(good) { QCOW2Bytes.put64(&$0, l2Offset, 1 << 63 | 1 << 45) },
-             { if case let .corruptTable(_, "L2 table", detail) = $0 { detail.contains("guest offset 0") } else { false } }),
-            ("L2 entry unaligned", Self.header(good) { QCOW2Bytes.put64(&$0, l2Offset, entry0 + 4096) },
-             { if case let .corruptTable(_, "L2 table", detail) = $0 { detail.contains("unaligned") } else { false } }),
-            ("L2 table cut off", Array(good[0..<(l2Offset + 100)]),
-             { if case let .truncated(_, what, _, _) = $0 { what.contains("L2") } else { false } }),
+            (
+                "L1 entry unaligned", Self.header(good) { QCOW2Bytes.put64(&$0, l1Offset, UInt64(l2Offset + 512) | 1 << 63) },
+                { if case let .corruptTable(_, "L1 table", detail) = $0 { detail.contains("unaligned") } else { false } }
+            ),
+            (
+                "L1 entry past the end", Self.header(good) { QCOW2Bytes.put64(&$0, l1Offset, 1 << 50) },
+                { if case let .corruptTable(_, "L1 table", detail) = $0 { detail.contains("past the end") } else { false } }
+            ),
+            (
+                "L2 entry past the end", Self.header(good) { QCOW2Bytes.put64(&$0, l2Offset, 1 << 63 | 1 << 45) },
+                { if case let .corruptTable(_, "L2 table", detail) = $0 { detail.contains("guest offset 0") } else { false } }
+            ),
+            (
+                "L2 entry unaligned", Self.header(good) { QCOW2Bytes.put64(&$0, l2Offset, entry0 + 4096) },
+                { if case let .corruptTable(_, "L2 table", detail) = $0 { detail.contains("unaligned") } else { false } }
+            ),
+            (
+                "L2 table cut off", Array(good[0..<(l2Offset + 100)]),
+                { if case let .truncated(_, what, _, _) = $0 { what.contains("L2") } else { false } }
+            ),
         ]
         for (name, bytes, matches) in cases {
             let error = Self.failure(bytes, dir)
@@ -103,13 +159,16 @@ struct QCOW2CorruptionTests {
         let l2Offset = Int(QCOW2Bytes.be64(bytes, l1Offset) & 0x00FF_FFFF_FFFF_FE00)
         let entry = QCOW2Bytes.be64(bytes, l2Offset)
         #expect(entry & (1 << 62) != 0, "cluster 0 is compressed")
-        let host = Int(entry & ((1 << 54) - 1))  // 64 KiB clusters: 62 - 8 = 54 offset bits
+        let host = Int(entry & ((1 << 54) - 1)) // 64 KiB clusters: 62 - 8 = 54 offset bits
         for i in host..<(host + 64) { bytes[i] = 0 }
         let error = Self.failure(bytes, dir)
-        #expect(error as? QCOW2Error == nil ? false : {
-            if case let .badCompressedCluster(_, guestOffset, _) = error as! QCOW2Error { return guestOffset == 0 }
-            return false
-        }(), "got \(String(describing: error))")
+        #expect(
+            error as? QCOW2Error == nil
+                ? false
+                : {
+                    if case let .badCompressedCluster(_, guestOffset, _) = error as! QCOW2Error { return guestOffset == 0 }
+                    return false
+                }(), "got \(String(describing: error))")
     }
 
     @Test("extended L2: a subcluster both allocated and zero")
@@ -120,8 +179,11 @@ struct QCOW2CorruptionTests {
         let l2Offset = Int(QCOW2Bytes.be64(bytes, l1Offset) & 0x00FF_FFFF_FFFF_FE00)
         QCOW2Bytes.put64(&bytes, l2Offset + 8, 0x0000_0001_0000_0001)
         let error = Self.failure(bytes, dir)
-        #expect({ if case let .corruptTable(_, _, detail) = error as? QCOW2Error { detail.contains("both allocated and zero") } else { false } }(),
-                "got \(String(describing: error))")
+        #expect(
+            {
+                if case let .corruptTable(_, _, detail) = error as? QCOW2Error { detail.contains("both allocated and zero") } else { false }
+            }(),
+            "got \(String(describing: error))")
     }
 
     @Test("backing chains that loop, go too deep, or name a missing file")

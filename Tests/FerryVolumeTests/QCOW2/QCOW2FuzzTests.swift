@@ -28,7 +28,7 @@ struct QCOW2FuzzTests {
     static func mutate(_ bytes: [UInt8], regions: [Range<Int>], using random: inout SeededGenerator) -> [UInt8] {
         var copy = bytes
         if Int.random(in: 0..<10, using: &random) == 0 {
-            return Array(copy[0..<Int.random(in: 0..<copy.count, using: &random)])  // truncation
+            return Array(copy[0..<Int.random(in: 0..<copy.count, using: &random)]) // truncation
         }
         for _ in 0..<Int.random(in: 1...6, using: &random) {
             let region = regions.randomElement(using: &random)!
@@ -37,7 +37,7 @@ struct QCOW2FuzzTests {
             case 0: copy[at] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &random)
             case 1: copy[at] = UInt8.random(in: 0...255, using: &random)
             case 2: copy[at] = 0xFF
-            default:  // a whole 64-bit field
+            default: // a whole 64-bit field
                 let field = at & ~7
                 for i in field..<min(field + 8, copy.count) { copy[i] = UInt8.random(in: 0...255, using: &random) }
             }
@@ -62,14 +62,19 @@ struct QCOW2FuzzTests {
         }
     }
 
-    @Test("mutated images fail cleanly", arguments: [
-        ("cluster_size=64k", false), ("cluster_size=512", false), ("cluster_size=64k,extended_l2=on", false),
-        ("compression_type=zlib", true), ("compression_type=zstd", true),
-    ])
+    @Test(
+        "mutated images fail cleanly",
+        arguments: [
+            ("cluster_size=64k", false), ("cluster_size=512", false), ("cluster_size=64k,extended_l2=on", false),
+            ("compression_type=zlib", true), ("compression_type=zstd", true),
+        ])
     func mutations(options: String, compress: Bool) throws {
         let dir = try TemporaryDirectory("qcow2-fuzz")
-        try QEMUTools.img("create", "-q", "-f", "qcow2", "-o", options.contains("compression") ? "cluster_size=64k" : options, "disk.qcow2", "4M", in: dir.path)
-        try QEMUTools.io("disk.qcow2", ["write -P 0x11 0 64k", "write -P 0x22 1000k 300k", "write -z 2M 64k", "write -P 0x33 3M 4k"], in: dir.path)
+        try QEMUTools.img(
+            "create", "-q", "-f", "qcow2", "-o", options.contains("compression") ? "cluster_size=64k" : options, "disk.qcow2", "4M",
+            in: dir.path)
+        try QEMUTools.io(
+            "disk.qcow2", ["write -P 0x11 0 64k", "write -P 0x22 1000k 300k", "write -z 2M 64k", "write -P 0x33 3M 4k"], in: dir.path)
         if compress {
             try QEMUTools.img("convert", "-c", "-O", "qcow2", "-o", options, "disk.qcow2", "packed.qcow2", in: dir.path)
             try FileManager.default.moveItem(atPath: dir.file("packed.qcow2"), toPath: dir.file("image.qcow2"))
@@ -77,7 +82,7 @@ struct QCOW2FuzzTests {
             try FileManager.default.moveItem(atPath: dir.file("disk.qcow2"), toPath: dir.file("image.qcow2"))
         }
         let original = try QCOW2Bytes.load(dir.file("image.qcow2"))
-        try Self.exercise(dir.file("image.qcow2"))  // the unmutated image reads
+        try Self.exercise(dir.file("image.qcow2")) // the unmutated image reads
         let regions = Self.targets(original)
         var random = SeededGenerator(seed: options.utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 })
         var outcomes: [String: Int] = [:]

@@ -34,8 +34,9 @@ struct QCOW2ReadTests {
         // Everything outside dataRanges must read as zeros.
         let ranges = BlockRangeList(try source.dataRanges(in: 0..<source.size))
         for hole in ranges.complement(in: 0..<source.size).ranges {
-            #expect(Bytes.isZero(reference[Int(hole.lowerBound)..<Int(hole.upperBound)]),
-                    "dataRanges left out non-zero bytes in \(hole)")
+            #expect(
+                Bytes.isZero(reference[Int(hole.lowerBound)..<Int(hole.upperBound)]),
+                "dataRanges left out non-zero bytes in \(hole)")
         }
     }
 
@@ -91,10 +92,15 @@ struct QCOW2ReadTests {
         let dir = try TemporaryDirectory("qcow2")
         try QEMUTools.img("create", "-q", "-f", "qcow2", "base.qcow2", "8M", in: dir.path)
         try QEMUTools.io("base.qcow2", ["write -P 0x77 0 8M"], in: dir.path)
-        try QEMUTools.img("create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=128k",
-                          "-b", "base.qcow2", "-F", "qcow2", "top.qcow2", in: dir.path)
-        try QEMUTools.io("top.qcow2", ["write -P 0x12 4k 4k", "write -z 20k 8k", "write -P 0x34 130k 9k",
-                                       "write -P 0x56 1M 256k", "write -z 2M 128k", "discard 3M 12k"], in: dir.path)
+        try QEMUTools.img(
+            "create", "-q", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=128k",
+            "-b", "base.qcow2", "-F", "qcow2", "top.qcow2", in: dir.path)
+        try QEMUTools.io(
+            "top.qcow2",
+            [
+                "write -P 0x12 4k 4k", "write -z 20k 8k", "write -P 0x34 130k 9k",
+                "write -P 0x56 1M 256k", "write -z 2M 128k", "discard 3M 12k",
+            ], in: dir.path)
         let source = try QCOW2BlockSource(path: dir.file("top.qcow2"))
         #expect(source.header.hasExtendedL2)
         try expectSameDisk(source, try QEMUTools.convertToRaw("top.qcow2", in: dir.path))
@@ -123,8 +129,9 @@ struct QCOW2ReadTests {
     func externalDataFile(raw: Bool) throws {
         let dir = try TemporaryDirectory("qcow2")
         try QEMUTools.img("create", "-q", "-f", "raw", "disk.img", "8M", in: dir.path)
-        try QEMUTools.img("create", "-q", "-f", "qcow2", "-o", "data_file=disk.img,data_file_raw=\(raw ? "on" : "off")",
-                          "overlay.qcow2", "8M", in: dir.path)
+        try QEMUTools.img(
+            "create", "-q", "-f", "qcow2", "-o", "data_file=disk.img,data_file_raw=\(raw ? "on" : "off")",
+            "overlay.qcow2", "8M", in: dir.path)
         try QEMUTools.io("overlay.qcow2", Self.patternCommands, in: dir.path)
         let source = try QCOW2BlockSource(path: dir.file("overlay.qcow2"))
         #expect(source.header.hasExternalDataFile)
