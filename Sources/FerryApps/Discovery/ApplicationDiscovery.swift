@@ -13,6 +13,11 @@ public struct ApplicationDiscovery<API: KubeAPI>: Sendable {
         public var kubeletRoot = "/var/lib/kubelet"
         /// Largest decompressed Helm release record accepted.
         public var helmReleaseLimit = HelmRelease.maximumDecodedSize
+        /// In a walk that may reach every namespace: after this many namespaces' lists (or
+        /// this many GETs of a cluster-scoped kind), the rest of that kind comes from one paged
+        /// list across the cluster. Requests then grow with kinds and pages, not with namespaces
+        /// or objects, while a plan that touches a few namespaces never lists the whole cluster.
+        public var listsBeforeClusterWideList = 4
 
         public init() {}
     }

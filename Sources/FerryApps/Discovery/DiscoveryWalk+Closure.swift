@@ -123,18 +123,25 @@ extension DiscoveryWalk {
     /// Scans a namespace once, keeping only objects that have owners (bounded by what is owned,
     /// not by the namespace's size).
     mutating func buildOwnerIndex(namespace: String) async throws(KubeError) {
-        guard ownerIndex[namespace] == nil else { return }
+        guard ownerIndex[namespace] == nil, !ownerIndexIsComplete else { return }
+        // A walk that may reach every namespace and has scanned a few already scans the rest
+        // with one list per kind across the cluster.
+        let acrossCluster = scope == .cluster(namespaces: nil) && ownerIndex.count >= options.listsBeforeClusterWideList
+        let indexed = Set(ownerIndex.keys)
         ownerIndex[namespace] = [:]
         let api = self.api
         for resource in walkableResources {
             do {
-                try await api.forEachPage(resource, namespace: namespace, pageSize: options.pageSize) { page in
-                    for object in page { indexOwned(object, resource: resource) }
+                try await api.forEachPage(resource, namespace: acrossCluster ? nil : namespace, pageSize: options.pageSize) { page in
+                    for object in page where !indexed.contains(object.namespace ?? "") {
+                        indexOwned(object, resource: resource)
+                    }
                 }
             } catch {
-                try report(error, subject: Self.describe(resource, namespace: namespace))
+                try report(error, subject: Self.describe(resource, namespace: acrossCluster ? nil : namespace))
             }
         }
+        ownerIndexIsComplete = acrossCluster
     }
 
     mutating func includeDescendants(of object: KubeObject, reference: ObjectReference) async throws(KubeError) {

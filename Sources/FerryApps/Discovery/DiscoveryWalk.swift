@@ -21,6 +21,15 @@ struct DiscoveryWalk<API: KubeAPI> {
     var ownerIndex: [String: [String: [(KubeObject, APIResource)]]] = [:]
     /// Collections read once: key "group/resource@namespace?labelSelector".
     var listCache: [String: [KubeObject]] = [:]
+    /// Collections read once across the cluster, by namespace: key "group/resource?labelSelector".
+    var clusterLists: [String: [String: [KubeObject]]] = [:]
+    /// Cluster-scoped collections read once, by name: key "group/resource".
+    var byName: [String: [String: KubeObject]] = [:]
+    /// Namespaced lists (per kind and selector) and GETs (per cluster-scoped kind) made one by
+    /// one so far: past `Options.listsBeforeClusterWideList` the walk lists across the cluster.
+    var requestsByKind: [String: Int] = [:]
+    /// Every namespace's owned objects are in `ownerIndex` (built from cluster-wide lists).
+    var ownerIndexIsComplete = false
     /// Node and pod facts of VirtualMachines: VM reference → (node, launcher pods).
     var vmRuntime: [ObjectReference: (node: String?, pods: [KubeObject])] = [:]
 
@@ -75,10 +84,21 @@ struct DiscoveryWalk<API: KubeAPI> {
         async throws(KubeError) -> KubeObject?
     {
         let ns = resource.namespaced ? namespace : nil
+        let subject = ObjectReference(group: resource.group, kind: resource.kind, namespace: ns, name: name).description
+        if !resource.namespaced, prefersClusterWideList(resource, labelSelector: nil) {
+            let key = "\(resource.group)/\(resource.name)"
+            if byName[key] == nil {
+                byName[key] = Dictionary(try await cachedList(resource, namespace: nil).map { ($0.name, $0) }) { first, _ in first }
+            }
+            if let object = byName[key]?[name] { return object }
+            guard let notFound else { return nil }
+            let plural = resource.group.isEmpty ? resource.name : "\(resource.name).\(resource.group)"
+            issues.insert(DiscoveryIssue(kind: notFound, subject: subject, message: "\(plural) \"\(name)\" not found"))
+            return nil
+        }
         do {
             return try await api.get(resource, namespace: ns, name: name)
         } catch {
-            let subject = ObjectReference(group: resource.group, kind: resource.kind, namespace: ns, name: name).description
             if case .notFound = error, notFound == nil { return nil }
             try report(error, subject: subject, notFound: notFound ?? .missing)
             return nil
@@ -91,6 +111,9 @@ struct DiscoveryWalk<API: KubeAPI> {
     {
         let key = "\(resource.group)/\(resource.name)@\(namespace ?? "*")?\(labelSelector ?? "")"
         if let cached = listCache[key] { return cached }
+        if let namespace, resource.namespaced, prefersClusterWideList(resource, labelSelector: labelSelector) {
+            return try await clusterWideList(resource, labelSelector: labelSelector)[namespace] ?? []
+        }
         var items: [KubeObject] = []
         do {
             try await api.forEachPage(
@@ -104,6 +127,33 @@ struct DiscoveryWalk<API: KubeAPI> {
         }
         listCache[key] = items
         return items
+    }
+
+    /// A namespaced collection listed once across the cluster, grouped by namespace.
+    mutating func clusterWideList(_ resource: APIResource, labelSelector: String?) async throws(KubeError) -> [String: [KubeObject]] {
+        let key = "\(resource.group)/\(resource.name)?\(labelSelector ?? "")"
+        if let cached = clusterLists[key] { return cached }
+        var byNamespace: [String: [KubeObject]] = [:]
+        do {
+            try await api.forEachPage(resource, namespace: nil, labelSelector: labelSelector, pageSize: options.pageSize) { page in
+                for object in page { byNamespace[object.namespace ?? "", default: []].append(object) }
+            }
+        } catch {
+            try report(error, subject: Self.describe(resource, namespace: nil))
+            byNamespace = [:]
+        }
+        clusterLists[key] = byNamespace
+        return byNamespace
+    }
+
+    /// Whether the rest of a kind is better read with one list across the cluster: the walk may
+    /// reach every namespace, and it has already asked for this kind often enough.
+    mutating func prefersClusterWideList(_ resource: APIResource, labelSelector: String?) -> Bool {
+        guard case .cluster(namespaces: nil) = scope else { return false }
+        let key = "\(resource.group)/\(resource.name)?\(labelSelector ?? "")"
+        if clusterLists[key] != nil { return true }
+        requestsByKind[key, default: 0] += 1
+        return requestsByKind[key, default: 0] > options.listsBeforeClusterWideList
     }
 
     // MARK: - Selecting
