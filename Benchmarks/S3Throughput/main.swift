@@ -64,10 +64,12 @@ guard let key = environment["AWS_ACCESS_KEY_ID"], let secret = environment["AWS_
 let configuration = S3Configuration(
     bucket: arguments.bucket, prefix: arguments.prefix, endpoint: arguments.endpoint, region: environment["AWS_REGION"] ?? "us-east-1",
     multipartThreshold: Int.max, maxConcurrentRequests: arguments.concurrency, conditionalWrites: .honoured)
-let client = try HTTPClient(configuration: HTTPClientConfiguration(
-    maxConcurrentTransfers: arguments.concurrency, maxResponseBodySize: 1 << 20, ioThreads: arguments.ioThreads))
+let client = try HTTPClient(
+    configuration: HTTPClientConfiguration(
+        maxConcurrentTransfers: arguments.concurrency, maxResponseBodySize: 1 << 20, ioThreads: arguments.ioThreads))
 let store = try S3Store(
-    configuration: configuration, credentials: StaticCredentialsProvider(S3Credentials(accessKeyID: key, secretAccessKey: secret)), client: client)
+    configuration: configuration, credentials: StaticCredentialsProvider(S3Credentials(accessKeyID: key, secretAccessKey: secret)),
+    client: client)
 
 let objectSize = arguments.objectMiB << 20
 let count = max(1, arguments.totalMiB / arguments.objectMiB)

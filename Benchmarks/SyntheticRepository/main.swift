@@ -58,8 +58,9 @@ for snapshot in 0..<snapshotCount {
         let page = BlockMapPage(entries: Array(entries[start..<min(blocks, start + repository.config.blockMapPageEntries)]))
         pages.append(try await session.storeMetadata(page.encode()))
     }
-    let volume = VolumeManifest(name: "disk", source: "synthetic", format: "raw", size: Int64(blocks) * 65536, blockSize: 65536,
-                                pageEntries: repository.config.blockMapPageEntries, pages: pages, changeTracking: nil, stats: VolumeStats())
+    let volume = VolumeManifest(
+        name: "disk", source: "synthetic", format: "raw", size: Int64(blocks) * 65536, blockSize: 65536,
+        pageEntries: repository.config.blockMapPageEntries, pages: pages, changeTracking: nil, stats: VolumeStats())
     let time = Date().addingTimeInterval(Double(snapshot - snapshotCount) * 86_400)
     let manifest = SnapshotManifest(time: time, name: "synthetic", hostname: "bench", parent: nil, session: session.id, volumes: [volume])
     _ = try await session.commit(manifest)

@@ -33,7 +33,8 @@ import Testing
                       claimRef: {namespace: \(namespace), name: data-\(claim)}
                       nodeAffinity:
                         required:
-                          nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-\(index % 3)]}]}]
+                          nodeSelectorTerms:
+                          - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-\(index % 3)]}]
                     ---
                     apiVersion: v1
                     kind: PersistentVolumeClaim
