@@ -7,6 +7,8 @@
 #   scripts/bench.sh --maintenance        # forget/prune/open on a synthetic 1M-chunk, 30-snapshot repository
 #   scripts/bench.sh --no-s3              # without the S3 table (local SeaweedFS, scripts/lib/bench-s3.sh)
 #   scripts/bench.sh --mount              # ferry mount vs ferry restore vs restic mount (scripts/lib/bench-mount.sh)
+#   scripts/bench.sh --control-plane "10 100 1000"   # ferry plan over synthetic clusters of that many
+#                                         # namespaces in the API test server (scripts/lib/bench-control-plane.sh)
 #   scripts/bench.sh --rounds 5           # plus 5 alternating ferry/restic full-backup rounds (local
 #                                         # and S3) and the median ratio: this machine's speed drifts
 #
@@ -23,16 +25,28 @@ MAINTENANCE=""
 S3=1
 ROUNDS=0
 MOUNT=""
+CONTROL_PLANE=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
         --maintenance) MAINTENANCE=1; shift ;;
         --mount) MOUNT=1; shift ;;
+        --control-plane) CONTROL_PLANE="$2"; shift 2 ;;
         --no-s3) S3=0; shift ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
+
+if [ -n "$CONTROL_PLANE" ]; then
+    install_build_deps
+    apt_install time
+    source scripts/lib/bench-control-plane.sh
+    WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/control-plane"
+    mkdir -p "$WORK"
+    bench_control_plane "$CONTROL_PLANE" "$WORK"
+    exit 0
+fi
 
 if [ -n "$MAINTENANCE" ]; then
     install_build_deps
