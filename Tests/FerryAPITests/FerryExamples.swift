@@ -45,7 +45,8 @@ enum FerryExamples {
                 labelSelector: selector, virtualMachines: [.init(name: "vm")], wholeNamespace: true),
             retention: .init(keepLast: 1, keepHourly: 1, keepDaily: 1, keepWeekly: 1, keepMonthly: 1, keepYearly: 1),
             parallelism: .init(rangesPerVolume: 2, minimumRangeSize: "16Gi"),
-            namespaces: cluster ? ["a"] : nil, namespaceSelector: cluster ? selector : nil)
+            namespaces: cluster ? ["a"] : nil, namespaceSelector: cluster ? selector : nil,
+            exclude: [.init(kind: "Secret", group: "", namespace: "n", name: "s")])
     }
 
     static var backupPlanStatus: BackupPlanStatus {

@@ -7,11 +7,13 @@ extension KubeTestCluster {
         try await discover(selector, scope: .namespace(namespace), pageSize: pageSize)
     }
 
-    func discover(_ selector: ApplicationSelector, scope: DiscoveryScope, pageSize: Int = 500, helmReleaseLimit: Int? = nil) async throws
-        -> DiscoveryResult
-    {
+    func discover(
+        _ selector: ApplicationSelector, scope: DiscoveryScope, pageSize: Int = 500, helmReleaseLimit: Int? = nil,
+        exclusions: [Exclusion] = []
+    ) async throws -> DiscoveryResult {
         var options = ApplicationDiscovery<KubeClient>.Options()
         options.pageSize = pageSize
+        options.exclusions = exclusions
         if let helmReleaseLimit { options.helmReleaseLimit = helmReleaseLimit }
         return try await ApplicationDiscovery(api: client, options: options).discover(selector, scope: scope)
     }

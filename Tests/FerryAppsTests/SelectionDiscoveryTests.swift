@@ -96,6 +96,35 @@ import Testing
         type: kubernetes.io/service-account-token
         """
 
+    /// An object labelled `ferry.dev/exclude: "true"` and what the plan excludes are left out and
+    /// not followed: the excluded claim takes its volume, PV and StorageClass with it.
+    @Test func excludedObjectsAreLeftOutAndNotFollowed() async throws {
+        try await withKubeTestCluster { cluster in
+            try await cluster.server.load(yaml: Self.shop)
+            try await cluster.server.load(yaml: """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: scratch, namespace: shop, labels: {app.kubernetes.io/part-of: shop, ferry.dev/exclude: "true"}}
+                """)
+            let selector = try LabelSelector(object: ["matchLabels": ["app.kubernetes.io/part-of": "shop"]])
+            let everything = try await cluster.discover(.labelSelector(selector), scope: .namespace("shop"))
+            #expect(everything.volumes.count == 1)
+            let result = try await cluster.discover(
+                .labelSelector(selector), scope: .namespace("shop"),
+                exclusions: [Exclusion(kind: "PersistentVolumeClaim", name: "uploads"), Exclusion(kind: "Secret", group: "", name: "web-canary")])
+            #expect(result.references == ["ConfigMap shop/web-config", "Secret shop/db-password", "Deployment.apps shop/web"])
+            #expect(result.volumes.isEmpty)
+            let dropped = Dictionary(uniqueKeysWithValues: result.dropped.map { ($0.reference.description, $0.why) })
+            #expect(dropped["ConfigMap shop/scratch"] == "labelled ferry.dev/exclude=true")
+            #expect(dropped["PersistentVolumeClaim shop/uploads"] == "excluded by the plan (PersistentVolumeClaim uploads)")
+            #expect(dropped["Secret shop/web-canary"] == "excluded by the plan (Secret web-canary)")
+            // A rule for another group leaves the core kind alone.
+            let other = try await cluster.discover(
+                .labelSelector(selector), scope: .namespace("shop"), exclusions: [Exclusion(kind: "Secret", group: "example.com")])
+            #expect(other.references.contains("Secret shop/db-password"))
+        }
+    }
+
     @Test func labelSelectorWithExpressions() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.shop)

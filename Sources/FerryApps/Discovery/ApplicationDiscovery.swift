@@ -18,6 +18,9 @@ public struct ApplicationDiscovery<API: KubeAPI>: Sendable {
         /// list across the cluster. Requests then grow with kinds and pages, not with namespaces
         /// or objects, while a plan that touches a few namespaces never lists the whole cluster.
         public var listsBeforeClusterWideList = 4
+        /// What the application's backups leave out (besides objects labelled
+        /// `ferry.dev/exclude: "true"`).
+        public var exclusions: [Exclusion] = []
 
         public init() {}
     }

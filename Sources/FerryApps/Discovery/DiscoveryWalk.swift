@@ -158,6 +158,13 @@ struct DiscoveryWalk<API: KubeAPI> {
 
     // MARK: - Selecting
 
+    /// Why the user left this object out (so it is neither captured nor followed), or nil.
+    func exclusionReason(_ object: KubeObject) -> String? {
+        if object.labels[Exclusion.label] == "true" { return "labelled \(Exclusion.label)=true" }
+        let reference = object.reference
+        return options.exclusions.first { $0.matches(reference) }.map { "excluded by the plan (\($0))" }
+    }
+
     /// Why the cluster regenerates this object (so it is not captured), or nil.
     func regeneratedReason(_ object: KubeObject) -> String? {
         let group = object.groupVersion.group
@@ -196,7 +203,7 @@ struct DiscoveryWalk<API: KubeAPI> {
                 ))
             return false
         }
-        if let why = regeneratedReason(object) {
+        if let why = exclusionReason(object) ?? regeneratedReason(object) {
             dropped.insert(DroppedObject(reference: reference, why: why))
             return false
         }
