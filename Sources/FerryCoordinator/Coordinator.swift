@@ -87,7 +87,8 @@ public struct Coordinator: Sendable {
         let (jobs, queue) = AsyncStream<Job>.makeStream()
         let seen = SeenSet()
         let ferry = FerryClient(client)
-        let status = StatusWriter(client: ferry, metrics: options.metrics, log: log)
+        let status = StatusWriter(
+            client: ferry, metrics: options.metrics, events: EventRecorder(client: client, instance: options.identity, log: log), log: log)
         let exposer = options.exposerImage.map {
             SnapshotExposer(
                 client: client,

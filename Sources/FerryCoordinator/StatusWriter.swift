@@ -13,6 +13,8 @@ struct StatusWriter: Sendable {
     let client: FerryClient
     /// Where the outcomes of Backups and Restores are counted (nil: nowhere).
     var metrics: ClusterMetrics?
+    /// Where their starts and outcomes are told as Kubernetes Events (nil: nowhere).
+    var events: EventRecorder?
     let log: @Sendable (String) -> Void
     /// The longest wait between tries of a status write that must land.
     var maximumBackoff: Duration = .seconds(30)
@@ -88,6 +90,7 @@ struct StatusWriter: Sendable {
         } catch {
             return
         }
+        await events?.record(job.object, .normal, reason: "Started", message: "\(J.kind.rawValue) started (attempt \(attempt))")
         var outcome: J.Status
         do {
             if let finished = try await Self.within(timeout, perform) {
@@ -126,6 +129,7 @@ struct StatusWriter: Sendable {
         } catch {
             return
         }
+        await events?.recordOutcome(job.object, final)
         // Counted before the finalizer goes: a job whose finalizer is gone is counted.
         let plan = (job as? Backup).flatMap { $0.spec.plan ?? $0.spec.clusterPlan.map { "cluster/\($0)" } }
         metrics?.finished(

@@ -209,6 +209,14 @@ import Testing
             let plan = try #require(
                 await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "web", name: "hello"))
             #expect(plan["status"]?["lastBackup"] == "hello-1")
+            // Its start and outcome are Events, which the real kubectl describe shows.
+            let kubectl = try ExternalTool.kubectl.requiredPath()
+            let (described, output) = try await ExternalTool.kubectl.run(
+                ["describe", "backup", "hello-1", "-n", "web"], environment: ["KUBECONFIG": "\(cluster.directory)/kubeconfig"],
+                path: kubectl)
+            #expect(described == 0, "\(output)")
+            let events = output.components(separatedBy: "Events:").last ?? ""
+            #expect(events.contains("Normal  Started") && events.contains("Normal  Completed"), "\(output)")
 
             // The repository the Target names was created and holds the snapshot.
             let ferry = FerryProcess(password: "coordinator-test-password")
