@@ -54,6 +54,7 @@ actor APIServerState {
     var nextServiceIP: UInt32 = 10
     var issuedTokens: [String: IssuedToken] = [:]
     var auth = AuthState()
+    var openAPIPublisher = OpenAPIPublisher()
     var port = 0
 
     init(options: KubeTestServer.Options) throws {

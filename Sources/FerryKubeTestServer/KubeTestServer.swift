@@ -269,9 +269,11 @@ public final class KubeTestServer: Sendable {
             switch response {
             case .body(let status, let contentType, let bytes, let extra):
                 var responseHeaders = HTTPHeaders()
-                responseHeaders.add(name: "Content-Type", value: contentType)
+                if !contentType.isEmpty { responseHeaders.add(name: "Content-Type", value: contentType) }
                 responseHeaders.add(name: "Content-Length", value: String(bytes.count))
-                responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
+                if !extra.contains(where: { $0.0.lowercased() == "cache-control" }) {
+                    responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
+                }
                 for (name, value) in extra { responseHeaders.add(name: name, value: value) }
                 let responseHead = HTTPResponseHead(
                     version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
@@ -286,13 +288,15 @@ public final class KubeTestServer: Sendable {
                 responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
                 try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .ok, headers: responseHeaders)))
                 defer { Task(executorPreference: ServerThreads.shared) { await stream.onEnd() } }
+                var headersSent = false
                 for event in stream.initial {
-                    try await outbound.write(.body(.byteBuffer(Self.eventBuffer(event))))
+                    try await outbound.write(.body(.byteBuffer(Self.eventBuffer(Self.rendered(event, stream.table, &headersSent)))))
                 }
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
+                    group.addTask { [headersSent] in
+                        var sent = headersSent
                         for await event in stream.live {
-                            try await outbound.write(.body(.byteBuffer(Self.eventBuffer(event))))
+                            try await outbound.write(.body(.byteBuffer(Self.eventBuffer(Self.rendered(event, stream.table, &sent)))))
                         }
                     }
                     if let seconds = stream.timeoutSeconds {
@@ -308,6 +312,15 @@ public final class KubeTestServer: Sendable {
         } catch {
             return false
         }
+    }
+
+    /// A watch event as sent: as a Table when the client asked for one, with the column
+    /// definitions in the first Table only.
+    static func rendered(_ event: JSONValue, _ table: TableRenderer?, _ headersSent: inout Bool) -> JSONValue {
+        guard let table else { return event }
+        let rendered = table.event(event, headers: !headersSent)
+        if rendered["object"]?["kind"] == "Table" { headersSent = true }
+        return rendered
     }
 
     static func eventBuffer(_ event: JSONValue) -> ByteBuffer {
