@@ -37,7 +37,7 @@ import Testing
             try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
             // The real helm installs the chart (its CRDs are there already, as after an upgrade).
-            _ = try await cluster.helm(["install", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["install", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)"])
             var rendered: [JSONValue] = []
             for (apiVersion, kind) in [("apps/v1", "Deployment"), ("apps/v1", "DaemonSet")] {
                 rendered += await cluster.server.objects(apiVersion: apiVersion, kind: kind, namespace: "ferry").map(\.json)
