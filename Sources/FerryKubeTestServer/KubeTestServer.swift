@@ -9,13 +9,15 @@ import Synchronization
 /// HTTP on 127.0.0.1, authentication and RBAC as kube-apiserver enforces them, generic storage
 /// of any resource discovery lists (built-in kinds from a recorded kube-apiserver discovery
 /// document, plus CRD-registered ones), with the API's semantics for resourceVersions,
-/// conflicts, selectors, pagination, watches, patches and Status errors.
+/// conflicts, selectors, pagination, watches, patches and Status errors; OpenAPI v3 documents
+/// (the built-in kinds' v1.33 schemas and every CRD's), server-side field validation, and Tables
+/// for `kubectl get`, so the real helm and kubectl run with their default validation.
 ///
-/// What it does not do (see docs/architecture.md): no admission, no validation beyond names,
-/// kinds and CRD basics, no OpenAPI documents, no schema conversion between versions, no field
-/// ownership for server-side apply, no controllers (nothing creates Pods or ReplicaSets),
-/// pages after the first are not a snapshot, and protobuf request bodies only for the few kinds
-/// typed clients send (responses are always JSON).
+/// What it does not do (see docs/architecture.md): admission beyond Pod Security, validation of
+/// built-in kinds beyond names, unknown and duplicate fields and immutable fields, OpenAPI v2,
+/// schema conversion between versions, field ownership for server-side apply, controllers
+/// (nothing creates Pods or ReplicaSets), snapshots for pages after the first, and protobuf
+/// beyond the request bodies typed clients send (responses are JSON, or JSON Tables).
 public final class KubeTestServer: Sendable {
     /// Behaviour switches.
     public struct Options: Sendable {

@@ -148,6 +148,16 @@ import Testing
                     spec: {containers: [{name: web, image: "web:1"}, {name: side, image: "side:2"}]}
                 status: {readyReplicas: 2, updatedReplicas: 3, availableReplicas: 2}
                 ---
+                apiVersion: apps/v1
+                kind: DaemonSet
+                metadata: {name: agent, namespace: default, creationTimestamp: "\(created)"}
+                spec:
+                  selector: {matchLabels: {app: agent}}
+                  template:
+                    metadata: {labels: {app: agent}}
+                    spec: {nodeSelector: {disk: ssd}, containers: [{name: agent, image: "agent:1"}]}
+                status: {desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 2, updatedNumberScheduled: 3, numberAvailable: 2}
+                ---
                 apiVersion: v1
                 kind: Secret
                 metadata: {name: key, namespace: default, creationTimestamp: "\(created)"}
@@ -171,6 +181,8 @@ import Testing
                     == ["IP", "Node", "Nominated Node", "Readiness Gates"])
             let (deployments, _) = try await get(client, "/apis/apps/v1/namespaces/default/deployments")
             #expect(cells(deployments).first == ["web", "2/3", 3, 2, "120m", "web,side", "web:1,side:2", "app=web"], "\(cells(deployments))")
+            let (daemons, _) = try await get(client, "/apis/apps/v1/namespaces/default/daemonsets")
+            #expect(cells(daemons).first == ["agent", 3, 3, 2, 3, 2, "disk=ssd", "120m", "agent", "agent:1", "app=agent"], "\(cells(daemons))")
             let (secrets, _) = try await get(client, "/api/v1/namespaces/default/secrets/key")
             #expect(cells(secrets) == [["key", "Opaque", 2, "120m"]], "\(cells(secrets))")
             let (nodes, _) = try await get(client, "/api/v1/namespaces")

@@ -3,7 +3,7 @@ import Foundation
 
 /// The columns kube-apiserver's printers (pkg/printers/internalversion) give the built-in kinds
 /// Ferry's users look at: pods, claims, volumes, namespaces, Secrets, ConfigMaps, Services,
-/// ServiceAccounts, Deployments and StatefulSets. Always generated wide, as the server does
+/// ServiceAccounts, Deployments, StatefulSets, DaemonSets and ReplicaSets. Always generated wide, as the server does
 /// (kubectl hides priority 1 columns without `-o wide`); descriptions are the API
 /// documentation's, read from the OpenAPI definitions.
 struct BuiltinColumns: TableColumns {
@@ -157,6 +157,44 @@ struct BuiltinColumns: TableColumns {
                     .int(status["updatedReplicas"]?.intValue ?? 0), .int(status["availableReplicas"]?.intValue ?? 0),
                     .string(age(object, now)), .string(containers), .string(images),
                     .string(selector(object["spec"]?["selector"])),
+                ]
+            }
+        case ("apps", "daemonsets"):
+            func count(_ title: String, _ field: String) -> TableColumn {
+                TableColumn(name: title, type: "integer", description: docs.apps("DaemonSetStatus", field))
+            }
+            return make([
+                nameColumn, count("Desired", "desiredNumberScheduled"), count("Current", "currentNumberScheduled"),
+                count("Ready", "numberReady"), count("Up-to-date", "updatedNumberScheduled"), count("Available", "numberAvailable"),
+                column("Node Selector", docs.core("PodSpec", "nodeSelector")), ageColumn,
+                column("Containers", "Names of each container in the template.", priority: 1),
+                column("Images", "Images referenced by each container in the template.", priority: 1),
+                column("Selector", docs.apps("DaemonSetSpec", "selector"), priority: 1),
+            ]) { object, now in
+                let status = object["status"] ?? [:]
+                let (containers, images) = containerCells(object)
+                let counts = ["desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled", "numberAvailable"]
+                return [.string(objectName(object))] + counts.map { .int(status[$0]?.intValue ?? 0) } + [
+                    .string(formatLabels(object["spec"]?["template"]?["spec"]?["nodeSelector"]?.stringMap ?? [:])),
+                    .string(age(object, now)), .string(containers), .string(images), .string(selector(object["spec"]?["selector"])),
+                ]
+            }
+        case ("apps", "replicasets"):
+            return make([
+                nameColumn,
+                TableColumn(name: "Desired", type: "integer", description: docs.apps("ReplicaSetSpec", "replicas")),
+                TableColumn(name: "Current", type: "integer", description: docs.apps("ReplicaSetStatus", "replicas")),
+                TableColumn(name: "Ready", type: "integer", description: docs.apps("ReplicaSetStatus", "readyReplicas")),
+                ageColumn,
+                column("Containers", "Names of each container in the template.", priority: 1),
+                column("Images", "Images referenced by each container in the template.", priority: 1),
+                column("Selector", docs.apps("ReplicaSetSpec", "selector"), priority: 1),
+            ]) { object, now in
+                let (containers, images) = containerCells(object)
+                return [
+                    .string(objectName(object)), .int(object["spec"]?["replicas"]?.intValue ?? 1),
+                    .int(object["status"]?["replicas"]?.intValue ?? 0), .int(object["status"]?["readyReplicas"]?.intValue ?? 0),
+                    .string(age(object, now)), .string(containers), .string(images), .string(selector(object["spec"]?["selector"])),
                 ]
             }
         case ("apps", "statefulsets"):
