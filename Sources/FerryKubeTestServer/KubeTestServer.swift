@@ -9,15 +9,15 @@ import Synchronization
 /// HTTP on 127.0.0.1, authentication and RBAC as kube-apiserver enforces them, generic storage
 /// of any resource discovery lists (built-in kinds from a recorded kube-apiserver discovery
 /// document, plus CRD-registered ones), with the API's semantics for resourceVersions,
-/// conflicts, selectors, pagination, watches, patches and Status errors; OpenAPI v3 documents
-/// (the built-in kinds' v1.33 schemas and every CRD's), server-side field validation, and Tables
-/// for `kubectl get`, so the real helm and kubectl run with their default validation.
+/// conflicts, selectors, pagination, watches, patches and Status errors; OpenAPI v3 and v2
+/// documents (the built-in kinds' v1.33 schemas and every CRD's), server-side field validation,
+/// and Tables for `kubectl get`, so the real helm and kubectl run with their default validation.
 ///
 /// What it does not do (see docs/architecture.md): admission beyond Pod Security, validation of
-/// built-in kinds beyond names, unknown and duplicate fields and immutable fields, OpenAPI v2,
+/// built-in kinds beyond names, unknown and duplicate fields and immutable fields,
 /// schema conversion between versions, field ownership for server-side apply, controllers
 /// (nothing creates Pods or ReplicaSets), snapshots for pages after the first, and protobuf
-/// beyond the request bodies typed clients send (responses are JSON, or JSON Tables).
+/// beyond the request bodies typed clients send and the swagger document (responses are JSON).
 public final class KubeTestServer: Sendable {
     /// Behaviour switches.
     public struct Options: Sendable {

@@ -91,8 +91,8 @@ import Testing
     /// Guest freeze goes through virt-api's aggregated API, which the test server's discovery does
     /// not list (so `can-i` could not resolve it): the same SelfSubjectAccessReview, posted by
     /// `kubectl create --raw` with explicit attributes under impersonation. (`kubectl create -f`
-    /// would validate it client-side: kubectl 1.33 finds no PATCH for a review kind in OpenAPI v3
-    /// and falls back to /openapi/v2, which the test server does not serve.)
+    /// would validate it client-side first, which for a kind without a PATCH path lists the CRDs,
+    /// as the impersonated user: the agent may not, on a real cluster as here.)
     func canFreeze(_ cluster: KubeTestCluster, _ kubectl: String, _ action: String, as user: String) async throws -> Bool? {
         let review = """
             {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",

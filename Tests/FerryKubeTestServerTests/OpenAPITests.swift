@@ -146,10 +146,33 @@ import Testing
         }
     }
 
-    @Test func openAPIV2IsNotServed() async throws {
-        try await withServer { _, client in
-            let (code, status) = await raw(client, "GET", "/openapi/v2", accept: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
-            #expect(code == 404 && status?["reason"] == "NotFound")
+    /// `/openapi/v2`: the same paths and schemas as one swagger 2.0 document, in gnostic protobuf
+    /// for client-go (which asks for it when OpenAPI v3 has no PATCH for a kind, or validates a
+    /// List), JSON otherwise.
+    @Test func openAPIV2IsTheSameSpecInSwaggerForm() async throws {
+        try await withServer { server, client in
+            try await server.load(yaml: Self.crd)
+            let response = try await client.send("GET", "/openapi/v2")
+            let swagger = try JSONValue(parsing: response.body)
+            #expect(swagger["swagger"] == "2.0")
+            let deployment = swagger["definitions"]?["io.k8s.api.apps.v1.Deployment"]
+            #expect(deployment?["properties"]?["spec"]?["$ref"] == "#/definitions/io.k8s.api.apps.v1.DeploymentSpec")
+            #expect(deployment?["x-kubernetes-group-version-kind"] == [["group": "apps", "kind": "Deployment", "version": "v1"]])
+            #expect(swagger["definitions"]?["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]?["type"] == "string")
+            #expect(swagger["definitions"]?["com.example.v1.Widget"]?["properties"]?["metadata"]?["$ref"]
+                    == "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+            let patch = swagger["paths"]?["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]?["patch"]
+            #expect(patch?["consumes"]?.arrayValue?.contains("application/strategic-merge-patch+json") == true)
+            let parameters = patch?["parameters"]?.arrayValue ?? []
+            #expect(parameters.first?["in"] == "body" && parameters.first?["schema"]?["$ref"] == "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch")
+            #expect(parameters.contains { $0["name"] == "fieldValidation" && $0["type"] == "string" })
+            #expect(swagger["paths"]?["/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"]?["post"] != nil)
+
+            let protobuf = try await client.send(
+                "GET", "/openapi/v2", accept: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")
+            #expect(protobuf.headers["Content-Type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+            #expect(Array(protobuf.body.prefix(5)) == [0x0A, 0x03] + Array("2.0".utf8), "Document.swagger, field 1")
+            #expect(protobuf.body.count > 100_000)
         }
     }
 }

@@ -173,6 +173,20 @@ extension RealClientTests {
                     == "NAME READY UP-TO-DATE AVAILABLE AGE CONTAINERS IMAGES SELECTOR", "\(deployments)")
             let explained = try await run(.kubectl, kubectl, ["explain", "deployment.spec.replicas"], environment)
             #expect(explained.contains("FIELD: replicas <integer>") && explained.contains("Number of desired pods."), "\(explained)")
+
+            // A List, and a kind without a PATCH path, are validated by kubectl itself against /openapi/v2.
+            let list = "\(environment.directory)/list.yaml"
+            try "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: default}, datta: {x: y}}\n"
+                .write(toFile: list, atomically: true, encoding: .utf8)
+            let (listRefused, listMessage) = try await ExternalTool.kubectl.run(["apply", "-f", list], environment: environment.variables, path: kubectl)
+            #expect(listRefused == 1 && listMessage.contains(#"ValidationError(ConfigMap): unknown field "datta" in io.k8s.api.core.v1.ConfigMap"#),
+                    "\(listMessage)")
+            try String(contentsOfFile: list, encoding: .utf8).replacingOccurrences(of: "datta", with: "data").write(toFile: list, atomically: true, encoding: .utf8)
+            #expect(try await run(.kubectl, kubectl, ["apply", "-f", list], environment).contains("configmap/a created"))
+            let review = "\(environment.directory)/review.json"
+            try #"{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}"#
+                .write(toFile: review, atomically: true, encoding: .utf8)
+            #expect(try await run(.kubectl, kubectl, ["create", "-f", review, "-o", "jsonpath={.status.allowed}"], environment) == "true")
         }
     }
 

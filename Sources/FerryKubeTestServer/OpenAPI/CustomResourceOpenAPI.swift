@@ -7,6 +7,7 @@ import FerryKube
 enum CustomResourceOpenAPI {
     static let objectMeta = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
     static let listMeta = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"
+    static let conventions = "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
 
     /// `ferry.dev`, `v1alpha1`, `Backup` → `dev.ferry.v1alpha1.Backup`.
     static func definitionName(group: String, version: String, kind: String) -> String {
@@ -23,7 +24,7 @@ enum CustomResourceOpenAPI {
             object.setValue(
                 [
                     "allOf": [["$ref": .string(OpenAPIDefinitions.referencePrefix + objectMeta)]],
-                    "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+                    "description": .string("Standard object's metadata. More info: \(conventions)#metadata"),
                 ],
                 at: ["properties", "metadata"])
             for (key, value) in typeMeta { object.setValue(value, at: ["properties", key]) }
@@ -33,13 +34,13 @@ enum CustomResourceOpenAPI {
             "description": .string("\(resource.kind)List is a list of \(resource.kind)"),
             "properties": [
                 "items": [
-                    "description": .string("List of \(resource.name). More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"),
+                    "description": .string("List of \(resource.name). More info: \(conventions)"),
                     "items": ["$ref": .string(OpenAPIDefinitions.referencePrefix + name)],
                     "type": "array",
                 ],
                 "metadata": [
                     "allOf": [["$ref": .string(OpenAPIDefinitions.referencePrefix + listMeta)]],
-                    "description": "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+                    "description": .string("Standard list metadata. More info: \(conventions)#metadata"),
                 ],
             ],
             "required": ["items"],

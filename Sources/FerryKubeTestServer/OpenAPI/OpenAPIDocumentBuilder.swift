@@ -38,7 +38,9 @@ struct OpenAPIDocumentBuilder {
             "components": [
                 "schemas": .object(schemas),
                 "securitySchemes": [
-                    "BearerToken": ["description": "Bearer Token authentication", "in": "header", "name": "authorization", "type": "apiKey"],
+                    "BearerToken": [
+                        "description": "Bearer Token authentication", "in": "header", "name": "authorization", "type": "apiKey",
+                    ],
                 ],
             ],
             "security": [["BearerToken": []]],

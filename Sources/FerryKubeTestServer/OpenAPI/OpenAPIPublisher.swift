@@ -9,13 +9,24 @@ import Synchronization
 /// by URL see a changed document as a new one.
 struct OpenAPIPublisher {
     struct Rendered: Sendable {
+        var document: JSONValue
         var bytes: [UInt8]
         var hash: String
     }
 
+    /// The swagger 2.0 document, as JSON and as gnostic protobuf.
+    struct Swagger: Sendable {
+        var json: [UInt8]
+        var protobuf: [UInt8]
+        var hash: String
+    }
+
     private var documents: [String: Rendered] = [:]
-    /// Documents of built-in group-versions are the same in every server of the process.
+    private var swagger: Swagger?
+    /// Documents of built-in group-versions are the same in every server of the process, and so
+    /// is the swagger document while no CRD is defined.
     private static let builtin = Mutex<[String: Rendered]>([:])
+    private static let builtinSwagger = Mutex<Swagger?>(nil)
 
     /// `api/v1`, `apis/apps/v1`: a group-version's key in the index and its document's path.
     static func key(_ groupVersion: GroupVersion) -> String { String(groupVersion.pathPrefix.dropFirst()) }
@@ -30,7 +41,10 @@ struct OpenAPIPublisher {
     }
 
     /// Forgets the documents that custom resources contribute to.
-    mutating func resourcesChanged() { documents.removeAll() }
+    mutating func resourcesChanged() {
+        documents.removeAll()
+        swagger = nil
+    }
 
     /// The document of a served group-version.
     mutating func document(_ groupVersion: GroupVersion, registry: ResourceRegistry, definitions: OpenAPIDefinitions) -> Rendered {
@@ -41,7 +55,7 @@ struct OpenAPIPublisher {
         if builtinOnly, let rendered = Self.builtin.withLock({ $0[key] }) { return rendered }
         let document = OpenAPIDocumentBuilder(definitions: definitions).document(groupVersion, entries: entries)
         let bytes = document.serialized()
-        let rendered = Rendered(bytes: bytes, hash: SHA512.hash(data: bytes).map { Self.hex($0) }.joined())
+        let rendered = Rendered(document: document, bytes: bytes, hash: Self.hash(bytes))
         if builtinOnly {
             Self.builtin.withLock { $0[key] = rendered }
         } else {
@@ -60,6 +74,25 @@ struct OpenAPIPublisher {
         }
         return ["paths": .object(paths)]
     }
+
+    /// `GET /openapi/v2`: every group-version's document merged and converted to swagger 2.0.
+    mutating func swagger(registry: ResourceRegistry, definitions: OpenAPIDefinitions) -> Swagger {
+        if let swagger { return swagger }
+        let builtinOnly = registry.entries.allSatisfy { !$0.isCustom }
+        if builtinOnly, let cached = Self.builtinSwagger.withLock({ $0 }) { return cached }
+        let served = Set(registry.entries.map(\.resource.groupVersion)).sorted()
+        let document = OpenAPIV2Converter.document(from: served.map { self.document($0, registry: registry, definitions: definitions).document })
+        let json = document.serialized()
+        let made = Swagger(json: json, protobuf: OpenAPIV2Protobuf.document(document), hash: Self.hash(json))
+        if builtinOnly {
+            Self.builtinSwagger.withLock { $0 = made }
+        } else {
+            swagger = made
+        }
+        return made
+    }
+
+    static func hash(_ bytes: [UInt8]) -> String { SHA512.hash(data: bytes).map { hex($0) }.joined() }
 
     static func url(_ groupVersion: GroupVersion, hash: String) -> String {
         "/openapi/v3/\(key(groupVersion))?hash=\(hash)"

@@ -33,7 +33,8 @@ struct BuiltinColumns: TableColumns {
                     nameColumn,
                     column("Ready", "The aggregate readiness state of this pod for accepting traffic."),
                     column("Status", "The aggregate status of the containers in this pod."),
-                    column("Restarts", "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."),
+                    column("Restarts", "The number of times the containers in this pod have been restarted and when the last "
+                           + "container in this pod has restarted."),
                     ageColumn,
                     column("IP", docs.core("PodStatus", "podIP"), priority: 1),
                     column("Node", docs.core("PodSpec", "nodeName"), priority: 1),
@@ -99,7 +100,10 @@ struct BuiltinColumns: TableColumns {
                 [.string(objectName(object)), .string(object["status"]?["phase"]?.stringValue ?? ""), .string(age(object, now))]
             }
         case ("", "secrets"):
-            return make([nameColumn, column("Type", docs.core("Secret", "type")), column("Data", docs.core("Secret", "data")), ageColumn]) { object, now in
+            let secretColumns = [
+                nameColumn, column("Type", docs.core("Secret", "type")), column("Data", docs.core("Secret", "data")), ageColumn,
+            ]
+            return make(secretColumns) { object, now in
                 [
                     .string(objectName(object)), .string(object["type"]?.stringValue ?? ""),
                     .int(Int64(object["data"]?.objectValue?.count ?? 0)), .string(age(object, now)),
@@ -173,7 +177,9 @@ struct BuiltinColumns: TableColumns {
             ]) { object, now in
                 let status = object["status"] ?? [:]
                 let (containers, images) = containerCells(object)
-                let counts = ["desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled", "numberAvailable"]
+                let counts = [
+                    "desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled", "numberAvailable",
+                ]
                 return [.string(objectName(object))] + counts.map { .int(status[$0]?.intValue ?? 0) } + [
                     .string(formatLabels(object["spec"]?["template"]?["spec"]?["nodeSelector"]?.stringMap ?? [:])),
                     .string(age(object, now)), .string(containers), .string(images), .string(selector(object["spec"]?["selector"])),

@@ -159,7 +159,8 @@ struct FieldValidator {
         case .array(let items):
             guard let itemSchema = schema["items"] else { return }
             for (index, item) in items.enumerated() {
-                undeclared(item, itemSchema, path: path + Self.listElement(item, index: index, list: schema), structural: structural, into: &found)
+                let element = path + Self.listElement(item, index: index, list: schema)
+                undeclared(item, itemSchema, path: element, structural: structural, into: &found)
             }
         default:
             break
