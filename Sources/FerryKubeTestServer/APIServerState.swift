@@ -60,6 +60,7 @@ actor APIServerState {
     init(options: KubeTestServer.Options) throws {
         self.options = options
         self.registry = try ResourceRegistry.recorded()
+        _ = try OpenAPIDefinitions.builtin.get()
         let namespaces = StorageKey(group: "", resource: "namespaces")
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             clock += 1

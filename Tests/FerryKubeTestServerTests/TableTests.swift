@@ -47,7 +47,7 @@ import Testing
 
     @Test func customResourcesShowTheirPrinterColumns() async throws {
         try await withServer { server, client in
-            let started = APIServerStateTimestamps.ago(seconds: 300)
+            let started = RecentTimestamp.ago(seconds: 300)
             try await server.load(yaml: Self.crd + """
 
                 ---
@@ -108,8 +108,8 @@ import Testing
 
     @Test func builtinKindsShowTheirPrintersColumns() async throws {
         try await withServer { server, client in
-            let created = APIServerStateTimestamps.ago(seconds: 7200)
-            let restarted = APIServerStateTimestamps.ago(seconds: 600)
+            let created = RecentTimestamp.ago(seconds: 7200)
+            let restarted = RecentTimestamp.ago(seconds: 600)
             try await server.load(yaml: """
                 apiVersion: v1
                 kind: PersistentVolumeClaim
@@ -210,7 +210,7 @@ import Testing
 }
 
 /// Timestamps relative to now, as the server writes them.
-enum APIServerStateTimestamps {
+enum RecentTimestamp {
     static func ago(seconds: TimeInterval) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
