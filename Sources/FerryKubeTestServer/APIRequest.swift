@@ -90,6 +90,8 @@ struct WatchStream: Sendable {
     var live: AsyncStream<JSONValue>
     var timeoutSeconds: Int?
     var onEnd: @Sendable () async -> Void
+    /// Set when the client asked for Tables: each event's object becomes one.
+    var table: TableRenderer? = nil
 }
 
 extension String {

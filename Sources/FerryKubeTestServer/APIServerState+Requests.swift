@@ -34,10 +34,7 @@ extension APIServerState {
         switch first {
         case "healthz", "readyz", "livez": return .text(200, "ok")
         case "version": return .json(200, versionDocument)
-        case "openapi":
-            // No OpenAPI documents: clients must skip validation (--validate=false,
-            // --disable-openapi-validation), as the server's documentation says.
-            return .status(Self.notFoundPath)
+        case "openapi": return openAPI(request, segments: segments)
         default: break
         }
         guard first == "api" || first == "apis" else { return .status(Self.notFoundPath) }
@@ -137,10 +134,19 @@ extension APIServerState {
         switch (request.method, r.name, r.subresource) {
         case ("GET", nil, _):
             if r.watch { return try watch(request, r) }
-            return try list(request, r)
+            let list = try list(request, r)
+            if let table = try tableRenderer(request, r) {
+                let items = list["items"]?.arrayValue ?? []
+                return Self.table(table.table(items, metadata: list["metadata"] ?? [:]), table)
+            }
+            return .json(200, list)
         case ("GET", let name?, _):
             guard let object = existing(r.entry, namespace: r.namespace, name: name) else {
                 throw APIError(Self.notFound(r.entry, name))
+            }
+            if let table = try tableRenderer(request, r) {
+                let metadata: JSONValue = ["resourceVersion": object["metadata"]?["resourceVersion"] ?? ""]
+                return Self.table(table.table([present(object, as: r.entry)], metadata: metadata), table)
             }
             return .json(200, present(object, as: r.entry))
         case ("POST", nil, _):
@@ -288,25 +294,6 @@ extension APIServerState {
         return .json(200, stored, headers: warnings)
     }
 
-    /// Server-side field validation of a custom resource's body (`fieldValidation`: Strict
-    /// refuses unknown fields with the real 400, Warn — the default — names each in a `Warning`
-    /// header, Ignore drops them silently; pruning drops them in every case).
-    func checkFields(_ request: APIRequest, _ r: ResourceRequest, _ object: JSONValue) throws(APIError) -> [(String, String)] {
-        guard let schema = r.entry.schema else { return [] }
-        let unknown = StructuralPruning.unknownFields(object, schema: schema)
-        guard !unknown.isEmpty else { return [] }
-        switch request.query["fieldValidation"] ?? "Warn" {
-        case "Strict":
-            let kind = r.entry.resource.kind
-            let fields = unknown.map { "unknown field \"\($0)\"" }.joined(separator: ", ")
-            throw APIError(Self.badRequest("\(kind) in version \"\(r.entry.resource.version)\" cannot be handled as a \(kind): strict decoding error: \(fields)"))
-        case "Ignore":
-            return []
-        default:
-            return unknown.map { ("Warning", "299 - \"unknown field \\\"\($0)\\\"\"") }
-        }
-    }
-
     /// What a write through the main resource or the status subresource may change.
     func mergeForWrite(old: JSONValue, new: JSONValue, entry: ResourceRegistry.Entry, subresource: String?) -> JSONValue {
         if subresource == "status" {
@@ -329,6 +316,7 @@ extension APIServerState {
         let patch = try decodeBody(request)
         let current = existing(r.entry, namespace: r.namespace, name: name)
         var patched: JSONValue
+        var fieldWarnings: [(String, String)] = []
         switch type {
         case "application/apply-patch+yaml":
             guard let manager = request.query["fieldManager"], !manager.isEmpty else {
@@ -347,11 +335,12 @@ extension APIServerState {
                     throw APIError(Self.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))"))
                 }
                 try validateName(name, r.entry)
-                let warnings = try admitPodSecurity(r, name: name, object: object, old: nil)
+                let warnings = try checkAppliedFields(request, r, patch: patch) + admitPodSecurity(r, name: name, object: object, old: nil)
                 if request.query["dryRun"] == "All" { return .json(201, present(object, as: r.entry), headers: warnings) }
                 let stored = try storeNew(entry: r.entry, object: object, namespace: r.namespace, fromAPI: subresource == nil)
                 return .json(201, present(stored, as: r.entry), headers: warnings)
             }
+            fieldWarnings = try checkAppliedFields(request, r, patch: patch)
             patched = ApplyPatch.merge(current, patch)
         case "application/merge-patch+json":
             guard let current else { throw APIError(Self.notFound(r.entry, name)) }
@@ -385,8 +374,11 @@ extension APIServerState {
             throw APIError(Self.conflict(r.entry, name))
         }
         if subresource != "status" { try checkKind(patched, r.entry) }
+        if type != "application/apply-patch+yaml" {
+            fieldWarnings = try checkPatchedFields(request, r, patch: patch, patched: patched)
+        }
         let merged = mergeForWrite(old: live, new: patched, entry: r.entry, subresource: subresource)
-        let warnings = try admitPodSecurity(r, name: name, object: merged, old: live)
+        let warnings = try fieldWarnings + admitPodSecurity(r, name: name, object: merged, old: live)
         if request.query["dryRun"] == "All" { return .json(200, present(merged, as: r.entry), headers: warnings) }
         let stored = try storeUpdate(entry: r.entry, key: objectKey(live, entry: r.entry), old: live, new: merged)
         return .json(200, stored, headers: warnings)
@@ -465,7 +457,7 @@ extension APIServerState {
         ]
     }
 
-    func list(_ request: APIRequest, _ r: ResourceRequest) throws(APIError) -> APIResponse {
+    func list(_ request: APIRequest, _ r: ResourceRequest) throws(APIError) -> JSONValue {
         let (labels, fields) = try selectors(request, r.entry)
         let limit = Int(request.query["limit"] ?? "") ?? 0
         var listRV = clock
@@ -528,7 +520,26 @@ extension APIServerState {
             metadata["continue"] = .string(continueToken)
             if remaining > 0 { metadata["remainingItemCount"] = .int(Int64(remaining)) }
         }
-        return .json(200, listDocument(r.entry, items: items, metadata: metadata))
+        return listDocument(r.entry, items: items, metadata: metadata)
+    }
+
+    /// How to answer a `GET` as a Table, nil when the client did not ask for one.
+    func tableRenderer(_ request: APIRequest, _ r: ResourceRequest) throws(APIError) -> TableRenderer? {
+        guard let version = TableRenderer.requestedVersion(accept: request.accept) else { return nil }
+        let raw = request.query["includeObject"] ?? ""
+        guard let include = raw.isEmpty ? .metadata : TableRenderer.Include(rawValue: raw) else {
+            throw APIError(Self.badRequest("unrecognized includeObject value: \"\(raw)\""))
+        }
+        let definitions = try? OpenAPIDefinitions.builtin.get()
+        return TableRenderer(
+            columns: TableRenderer.columns(for: r.entry, definitions: definitions), apiVersion: "meta.k8s.io/\(version)",
+            include: include)
+    }
+
+    static func table(_ table: JSONValue, _ renderer: TableRenderer) -> APIResponse {
+        var body = table.serialized()
+        body.append(UInt8(ascii: "\n"))
+        return .body(status: 200, contentType: renderer.contentType, body: body, headers: [])
     }
 
     func watch(_ request: APIRequest, _ r: ResourceRequest) throws(APIError) -> APIResponse {
@@ -543,7 +554,9 @@ extension APIServerState {
             sendInitialEvents: request.query["sendInitialEvents"] == "true",
             timeoutSeconds: request.query["timeoutSeconds"].flatMap { Int($0) })
         switch result {
-        case .success(let stream): return .watch(stream)
+        case .success(var stream):
+            stream.table = try tableRenderer(request, r)
+            return .watch(stream)
         case .failure(let error): throw error
         }
     }

@@ -58,6 +58,7 @@ extension APIServerState {
         if fromAPI && entry.resource.hasStatus && !(entry.resource.group == "" && entry.resource.name == "namespaces") {
             object["status"] = nil
         }
+        if fromAPI { pruneUnknownFields(&object, entry: entry) }
         // A loaded fixture's status stands for what controllers wrote; it is not checked here.
         try applyDefaults(&object, entry: entry, creating: true, validateStatus: fromAPI)
         if fromAPI { Self.protectOnCreate(&object, entry: entry) }
@@ -86,6 +87,7 @@ extension APIServerState {
         object["metadata"] = metadata
         object["apiVersion"] = old["apiVersion"]
         object["kind"] = old["kind"]
+        pruneUnknownFields(&object, entry: entry)
         try applyDefaults(&object, entry: entry, creating: false)
         let forbidden = ImmutableFields.check(group: entry.resource.group, resource: entry.resource.name, old: old, new: object)
         if !forbidden.isEmpty { throw APIError(Self.invalid(entry, key.name, causes: forbidden)) }
@@ -221,6 +223,12 @@ extension APIServerState {
         }
     }
 
+    /// A built-in kind keeps only what its Go type has fields for (custom resources are pruned
+    /// to their structural schema in `applyDefaults`).
+    func pruneUnknownFields(_ object: inout JSONValue, entry: ResourceRegistry.Entry) {
+        if let definition = definitionName(entry) { fieldValidator?.prune(&object, definition: definition) }
+    }
+
     /// Kind-specific behaviour kube-apiserver's strategies apply on write.
     func applyDefaults(_ object: inout JSONValue, entry: ResourceRegistry.Entry, creating: Bool, validateStatus: Bool = true) throws(APIError) {
         if let schema = entry.schema {
@@ -289,10 +297,12 @@ extension APIServerState {
             let name = crd["metadata"]?["name"]?.stringValue
         else { return }
         registry.register(crdName: name, entries: entries)
+        openAPIPublisher.resourcesChanged()
     }
 
     func unregisterCRD(_ name: String) {
         let removed = registry.unregister(crdName: name)
+        openAPIPublisher.resourcesChanged()
         for key in Set(removed.map(\.storageKey)) { store.removeValue(forKey: key) }
     }
 

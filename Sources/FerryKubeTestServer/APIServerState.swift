@@ -54,11 +54,13 @@ actor APIServerState {
     var nextServiceIP: UInt32 = 10
     var issuedTokens: [String: IssuedToken] = [:]
     var auth = AuthState()
+    var openAPIPublisher = OpenAPIPublisher()
     var port = 0
 
     init(options: KubeTestServer.Options) throws {
         self.options = options
         self.registry = try ResourceRegistry.recorded()
+        _ = try OpenAPIDefinitions.builtin.get()
         let namespaces = StorageKey(group: "", resource: "namespaces")
         for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
             clock += 1

@@ -9,13 +9,15 @@ import Synchronization
 /// HTTP on 127.0.0.1, authentication and RBAC as kube-apiserver enforces them, generic storage
 /// of any resource discovery lists (built-in kinds from a recorded kube-apiserver discovery
 /// document, plus CRD-registered ones), with the API's semantics for resourceVersions,
-/// conflicts, selectors, pagination, watches, patches and Status errors.
+/// conflicts, selectors, pagination, watches, patches and Status errors; OpenAPI v3 and v2
+/// documents (the built-in kinds' v1.33 schemas and every CRD's), server-side field validation,
+/// and Tables for `kubectl get`, so the real helm and kubectl run with their default validation.
 ///
-/// What it does not do (see docs/architecture.md): no admission, no validation beyond names,
-/// kinds and CRD basics, no OpenAPI documents, no schema conversion between versions, no field
-/// ownership for server-side apply, no controllers (nothing creates Pods or ReplicaSets),
-/// pages after the first are not a snapshot, and protobuf request bodies only for the few kinds
-/// typed clients send (responses are always JSON).
+/// What it does not do (see docs/architecture.md): admission beyond Pod Security, validation of
+/// built-in kinds beyond names, unknown and duplicate fields and immutable fields,
+/// schema conversion between versions, field ownership for server-side apply, controllers
+/// (nothing creates Pods or ReplicaSets), snapshots for pages after the first, and protobuf
+/// beyond the request bodies typed clients send and the swagger document (responses are JSON).
 public final class KubeTestServer: Sendable {
     /// Behaviour switches.
     public struct Options: Sendable {
@@ -269,9 +271,11 @@ public final class KubeTestServer: Sendable {
             switch response {
             case .body(let status, let contentType, let bytes, let extra):
                 var responseHeaders = HTTPHeaders()
-                responseHeaders.add(name: "Content-Type", value: contentType)
+                if !contentType.isEmpty { responseHeaders.add(name: "Content-Type", value: contentType) }
                 responseHeaders.add(name: "Content-Length", value: String(bytes.count))
-                responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
+                if !extra.contains(where: { $0.0.lowercased() == "cache-control" }) {
+                    responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
+                }
                 for (name, value) in extra { responseHeaders.add(name: name, value: value) }
                 let responseHead = HTTPResponseHead(
                     version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
@@ -286,13 +290,15 @@ public final class KubeTestServer: Sendable {
                 responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
                 try await outbound.write(.head(HTTPResponseHead(version: head.version, status: .ok, headers: responseHeaders)))
                 defer { Task(executorPreference: ServerThreads.shared) { await stream.onEnd() } }
+                var headersSent = false
                 for event in stream.initial {
-                    try await outbound.write(.body(.byteBuffer(Self.eventBuffer(event))))
+                    try await outbound.write(.body(.byteBuffer(Self.eventBuffer(Self.rendered(event, stream.table, &headersSent)))))
                 }
                 try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
+                    group.addTask { [headersSent] in
+                        var sent = headersSent
                         for await event in stream.live {
-                            try await outbound.write(.body(.byteBuffer(Self.eventBuffer(event))))
+                            try await outbound.write(.body(.byteBuffer(Self.eventBuffer(Self.rendered(event, stream.table, &sent)))))
                         }
                     }
                     if let seconds = stream.timeoutSeconds {
@@ -308,6 +314,15 @@ public final class KubeTestServer: Sendable {
         } catch {
             return false
         }
+    }
+
+    /// A watch event as sent: as a Table when the client asked for one, with the column
+    /// definitions in the first Table only.
+    static func rendered(_ event: JSONValue, _ table: TableRenderer?, _ headersSent: inout Bool) -> JSONValue {
+        guard let table else { return event }
+        let rendered = table.event(event, headers: !headersSent)
+        if rendered["object"]?["kind"] == "Table" { headersSent = true }
+        return rendered
     }
 
     static func eventBuffer(_ event: JSONValue) -> ByteBuffer {

@@ -18,6 +18,8 @@ struct ResourceRegistry: Sendable {
         var selectableFields: Set<String>
         /// A CRD version's openAPIV3Schema: stored objects are pruned to it.
         var schema: JSONValue? = nil
+        /// A CRD version's additionalPrinterColumns (nil: the default Age column).
+        var printerColumns: [JSONValue]? = nil
         var storageKey: StorageKey { StorageKey(group: resource.group, resource: resource.name) }
     }
 
@@ -171,8 +173,10 @@ struct ResourceRegistry: Sendable {
                 shortNames: (spec["names"]?["shortNames"]?.arrayValue ?? []).compactMap(\.stringValue),
                 categories: (spec["names"]?["categories"]?.arrayValue ?? []).compactMap(\.stringValue),
                 subresources: subresources)
+            let columns = version["additionalPrinterColumns"]?.arrayValue ?? spec["additionalPrinterColumns"]?.arrayValue
             entries.append(Entry(resource: resource, isCustom: true, selectableFields: Set(selectable),
-                                 schema: version["schema"]?["openAPIV3Schema"] ?? spec["validation"]?["openAPIV3Schema"]))
+                                 schema: version["schema"]?["openAPIV3Schema"] ?? spec["validation"]?["openAPIV3Schema"],
+                                 printerColumns: columns.flatMap { $0.isEmpty ? nil : $0 }))
         }
         return .success(entries)
     }

@@ -43,7 +43,7 @@ import Testing
         let snapshot: String? = try await withKubeTestCluster { source in
             try await source.installHello(in: "web")
             _ = try await source.helm([
-                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation",
+                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=2",
             ])
             let backup = try await repo.json(["app", "backup", "--helm-release", "hello", "-n", "web"] + kubeconfig(source))
             #expect(backup["resources"] == 5 && backup["name"] == "helm:hello@web" && backup["issues"] == [])
@@ -75,7 +75,7 @@ import Testing
             let releases = try JSONValue(parsing: list)
             #expect(releases[0]?["name"] == "hello" && releases[0]?["revision"] == "2" && releases[0]?["status"] == "deployed", "\(list)")
             _ = try await target.helm([
-                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=3", "--disable-openapi-validation",
+                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web", "--set", "replicaCount=3",
             ])
             let upgraded = try #require(
                 await target.server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "web", name: "hello-hello-world"))
@@ -115,7 +115,7 @@ import Testing
             let status = (try await target.helm(["status", "hello", "-n", "web2"]))
             #expect(status.contains("NAMESPACE: web2"), "\(status)")
             _ = try await target.helm([
-                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web2", "--set", "replicaCount=3", "--disable-openapi-validation",
+                "upgrade", "hello", KubeTestCluster.helloChart, "-n", "web2", "--set", "replicaCount=3",
             ])
             let deployments = await target.server.objects(apiVersion: "apps/v1", kind: "Deployment")
             #expect(deployments.map { "\($0.namespace ?? "")/\($0.name)" } == ["web2/hello-hello-world"])

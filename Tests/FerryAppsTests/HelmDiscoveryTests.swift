@@ -13,11 +13,9 @@ import Testing
 
     @Test func helloWorldReleaseAfterAnUpgrade() async throws {
         try await withKubeTestCluster { cluster in
-            // (helm's --create-namespace validates against OpenAPI even with validation disabled.)
-            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}")
-            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "web", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "web", "--create-namespace"])
             _ = try await cluster.helm([
-                "upgrade", "hello", Self.helloChart, "-n", "web", "--set", "replicaCount=2", "--disable-openapi-validation",
+                "upgrade", "hello", Self.helloChart, "-n", "web", "--set", "replicaCount=2",
             ])
             let result = try await cluster.discover(.helmRelease(name: "hello"), namespace: "web")
             #expect(
@@ -46,7 +44,7 @@ import Testing
 
     @Test func decodesReleaseRecordsHelmWrote() async throws {
         try await withKubeTestCluster { cluster in
-            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default"])
             let secrets = try await cluster.client.resource(apiVersion: "v1", kind: "Secret")
             let storage = try await cluster.client.get(secrets, namespace: "default", name: "sh.helm.release.v1.hello.v1")
             let release = try HelmRelease(storageObject: storage)
@@ -74,7 +72,7 @@ import Testing
                 "HELM_DATA_HOME": "\(cluster.directory)/data",
             ]
             let (status, output) = try await ExternalTool.helm.run(
-                ["install", "cm", Self.helloChart, "-n", "default", "--disable-openapi-validation"], environment: environment, path: helm)
+                ["install", "cm", Self.helloChart, "-n", "default"], environment: environment, path: helm)
             #expect(status == 0, "\(output)")
             let result = try await cluster.discover(.helmRelease(name: "cm"), namespace: "default")
             #expect(
@@ -88,7 +86,7 @@ import Testing
     @Test func statefulSetChartCapturesItsClaimsAndStorage() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: data}")
-            _ = try await cluster.helm(["install", "db", Self.dbChart, "-n", "data", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["install", "db", Self.dbChart, "-n", "data"])
             try await cluster.load("scenarios/statefulset-storage.yaml")
             try await addStatefulSetRuntime(cluster)
             let result = try await cluster.discover(.helmRelease(name: "db"), namespace: "data")
@@ -205,7 +203,7 @@ import Testing
 
     @Test func forbiddenAndVanishedObjectsAreReported() async throws {
         try await withKubeTestCluster { cluster in
-            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["install", "hello", Self.helloChart, "-n", "default"])
             await cluster.server.deny(.init(verbs: ["get"], resource: "serviceaccounts", namespace: "default"))
             // The walk reads the manifest in helm's install order (ServiceAccount, Service,
             // Deployment). Strike when it reads the ServiceAccount: the Service vanishes before
@@ -241,7 +239,7 @@ import Testing
             metadata: {name: elsewhere, namespace: other}
             """.write(toFile: "\(chart)/templates/cm.yaml", atomically: true, encoding: .utf8)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}")
-            _ = try await cluster.helm(["install", "spread", chart, "-n", "default", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["install", "spread", chart, "-n", "default"])
             let namespaced = try await cluster.discover(.helmRelease(name: "spread"), namespace: "default")
             #expect(namespaced.references == ["ConfigMap default/here", "Secret default/sh.helm.release.v1.spread.v1"])
             #expect(namespaced.issues.map(\.kind) == [.outOfScope])

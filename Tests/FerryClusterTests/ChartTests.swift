@@ -45,7 +45,7 @@ import Testing
     @Test func installsIntoAClusterWithLeastPrivilege() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
-            _ = try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry", "--disable-openapi-validation"])
+            _ = try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry"])
             let catalog = try await cluster.client.resourceCatalog(refresh: true)
             for kind in ["Target", "BackupPlan", "ClusterBackupPlan", "Backup", "Restore", "VolumeTransfer"] {
                 #expect(catalog.resource(for: GroupKind(group: "ferry.dev", kind: kind))?.hasStatus == true, "\(kind) is not served")
@@ -118,7 +118,6 @@ import Testing
 
             _ = try await cluster.helm([
                 "upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "rbac.restore=false,agent.restore=false,agent.maxUnits=3",
-                "--disable-openapi-validation",
             ])
             let backupOnly = await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent")
             #expect(
@@ -144,6 +143,143 @@ import Testing
                     "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze",
                 ],
                 "without restores only Ferry's own resources and snapshot exposure are written")
+        }
+    }
+
+    /// One object of each Ferry kind, with the values its printer columns show.
+    static let ferryObjects = """
+        apiVersion: ferry.dev/v1alpha1
+        kind: Target
+        metadata: {name: s3, namespace: shop}
+        spec: {encryptionSecret: {name: repo}}
+        status: {location: "s3://backups/shop", phase: Ready}
+        ---
+        apiVersion: ferry.dev/v1alpha1
+        kind: BackupPlan
+        metadata: {name: shop, namespace: shop}
+        spec: {target: s3, schedule: "0 2 * * *", components: {helmReleases: [shop]}}
+        status: {lastBackup: shop-1}
+        ---
+        apiVersion: ferry.dev/v1alpha1
+        kind: ClusterBackupPlan
+        metadata: {name: everything}
+        spec: {target: s3, namespaces: [shop], components: {helmReleases: [shop]}}
+        status: {lastBackup: everything-1}
+        ---
+        apiVersion: ferry.dev/v1alpha1
+        kind: Backup
+        metadata: {name: shop-1, namespace: shop}
+        spec: {plan: shop}
+        status: {phase: Completed, resources: 12, snapshot: 3f2a9c1e}
+        ---
+        apiVersion: ferry.dev/v1alpha1
+        kind: Restore
+        metadata: {name: shop-1, namespace: shop}
+        spec: {backup: shop-1}
+        status: {phase: Completed}
+        ---
+        apiVersion: ferry.dev/v1alpha1
+        kind: VolumeTransfer
+        metadata: {name: shop-1-data, namespace: shop}
+        spec: {direction: Backup, owner: shop-1, target: s3, node: node-1, volume: shop/data, source: {path: /dev/loop0}}
+        status: {phase: Running, bytesDone: 1048576}
+        """
+
+    /// The cells of a `kubectl get` table, by column title, cut at the header's column offsets.
+    static func rows(_ output: String) -> [[String: String]] {
+        let lines = output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("Warning") }
+        guard let header = lines.first.map(Array.init) else { return [] }
+        // Titles (CLUSTER PLAN holds a space) are separated by two spaces or more.
+        var starts: [(String, Int)] = []
+        var index = 0
+        while index < header.count {
+            while index < header.count, header[index] == " " { index += 1 }
+            guard index < header.count else { break }
+            let start = index
+            while index < header.count, !(header[index] == " " && (index + 1 == header.count || header[index + 1] == " ")) { index += 1 }
+            starts.append((String(header[start..<index]), start))
+        }
+        return lines.dropFirst().map { line in
+            let characters = Array(line)
+            var row: [String: String] = [:]
+            for (position, (title, start)) in starts.enumerated() {
+                let end = position + 1 < starts.count ? starts[position + 1].1 : characters.count
+                row[title] =
+                    start < characters.count
+                    ? String(characters[start..<min(end, characters.count)]).trimmingCharacters(in: .whitespaces) : ""
+            }
+            return row
+        }
+    }
+
+    /// `kubectl get` (and `-o wide`) on every Ferry kind shows its CRD's printer columns with the
+    /// object's values, and `kubectl apply` of a misspelt field is refused with the real message,
+    /// with helm and kubectl at their default validation.
+    @Test func kubectlShowsFerryKindsColumnsAndRefusesMisspeltFields() async throws {
+        try await withKubeTestCluster { cluster in
+            _ = try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry", "--create-namespace"])
+            _ = try await cluster.helm(["upgrade", "ferry", Self.chart, "-n", "ferry", "--set", "agent.maxUnits=3"])
+            _ = try await cluster.helm(["rollback", "ferry", "1", "-n", "ferry"])
+            let history = try await cluster.helm(["history", "ferry", "-n", "ferry"])
+            #expect(history.contains("Rollback to 1"), "\(history)")
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}")
+            let objects = try YAMLDocuments.parse(Self.ferryObjects)
+            try await cluster.server.load(objects)
+
+            let crdDirectory = CoordinatorTests.chartCRDs
+            let files = try FileManager.default.contentsOfDirectory(atPath: crdDirectory.path).sorted()
+            #expect(files.count == 6)
+            for file in files {
+                let crd = try YAMLDocuments.parseSingle(try String(contentsOf: crdDirectory.appendingPathComponent(file), encoding: .utf8))
+                let kind = crd["spec"]?["names"]?["kind"]?.stringValue ?? ""
+                let plural = crd["spec"]?["names"]?["plural"]?.stringValue ?? ""
+                let columns = crd["spec"]?["versions"]?[0]?["additionalPrinterColumns"]?.arrayValue ?? []
+                let object = try #require(objects.first { $0["kind"]?.stringValue == kind }, "no \(kind) object")
+                let scope = crd["spec"]?["scope"] == "Namespaced" ? ["-n", "shop"] : []
+                for wide in [false, true] {
+                    let (status, output) = try await cluster.kubectl(["get", plural] + scope + (wide ? ["-o", "wide"] : []))
+                    #expect(status == 0, "\(output)")
+                    let shown = columns.filter { wide || ($0["priority"]?.intValue ?? 0) == 0 }
+                    let header = output.split(separator: "\n").first.map(String.init) ?? ""
+                    #expect(
+                        header.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+                            == (["NAME"] + shown.map { ($0["name"]?.stringValue ?? "").uppercased() }).joined(separator: " "),
+                        "\(kind): \(output)")
+                    let row = try #require(Self.rows(output).first, "\(kind): \(output)")
+                    #expect(row["NAME"] == object["metadata"]?["name"]?.stringValue)
+                    for column in shown {
+                        let title = (column["name"]?.stringValue ?? "").uppercased()
+                        let path = (column["jsonPath"]?.stringValue ?? "").split(separator: ".").map(String.init)
+                        if column["type"] == "date" {
+                            #expect(row[title]?.last.map { "smhdy".contains($0) } == true, "\(kind) \(title): \(row)")
+                            continue
+                        }
+                        let value = object.value(at: path)
+                        let expected = value.map { $0.stringValue ?? String(decoding: $0.serialized(), as: UTF8.self) } ?? ""
+                        #expect(row[title] == expected, "\(kind) \(title): \(row)")
+                    }
+                }
+            }
+
+            let misspelt = "\(cluster.directory)/plan.yaml"
+            try """
+            apiVersion: ferry.dev/v1alpha1
+            kind: BackupPlan
+            metadata: {name: web, namespace: shop}
+            spec:
+              target: s3
+              components:
+                namespace: shop
+            """.write(toFile: misspelt, atomically: true, encoding: .utf8)
+            let (status, output) = try await cluster.kubectl(["apply", "-f", misspelt])
+            #expect(status == 1)
+            #expect(
+                output.contains(
+                    #"Error from server (BadRequest): error when creating "\#(misspelt)": BackupPlan in version "v1alpha1" cannot be handled as a BackupPlan: strict decoding error: unknown field "spec.components.namespace""#
+                ),
+                "\(output)")
+            #expect(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "BackupPlan", namespace: "shop", name: "web") == nil)
         }
     }
 }

@@ -39,7 +39,7 @@ import Testing
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry}")
             // The real helm installs the chart (its CRDs are there already, as after an upgrade).
             _ = try await cluster.helm([
-                "install", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)", "--disable-openapi-validation",
+                "install", "ferry", ChartTests.chart, "-n", "ferry", "--set", "rbac.restore=\(rbacRestore)",
             ])
             var rendered: [JSONValue] = []
             for (apiVersion, kind) in [("apps/v1", "Deployment"), ("apps/v1", "DaemonSet")] {

@@ -40,7 +40,7 @@ public struct KubeTestCluster: Sendable {
     /// The hello-world chart installed by the real helm as release `hello` in `namespace`.
     public func installHello(in namespace: String) async throws {
         try await server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(namespace)}")
-        _ = try await helm(["install", "hello", Self.helloChart, "-n", namespace, "--disable-openapi-validation"])
+        _ = try await helm(["install", "hello", Self.helloChart, "-n", namespace])
     }
 
     /// The hello-world example chart.
@@ -66,6 +66,13 @@ public struct KubeTestCluster: Sendable {
         let (status, output) = try await ExternalTool.helm.run(arguments, environment: environment, path: path)
         guard status == 0 else { throw HelmFailed(arguments: arguments, output: output) }
         return output
+    }
+
+    /// Runs the real kubectl against the server as the admin; its exit status and output.
+    public func kubectl(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let path = try ExternalTool.kubectl.requiredPath()
+        let environment = ["KUBECONFIG": "\(directory)/kubeconfig", "HOME": directory]
+        return try await ExternalTool.kubectl.run(arguments, environment: environment, path: path)
     }
 
     public struct HelmFailed: Error, CustomStringConvertible {
