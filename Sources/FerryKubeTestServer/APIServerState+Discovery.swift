@@ -84,7 +84,10 @@ extension APIServerState {
                         r.subresources.map { sub in
                             [
                                 "subresource": .string(sub),
-                                "responseKind": ["group": .string(r.group), "version": .string(r.version), "kind": .string(sub == "scale" ? "Scale" : r.kind)],
+                                "responseKind": [
+                                    "group": .string(r.group), "version": .string(r.version),
+                                    "kind": .string(sub == "scale" ? "Scale" : r.kind),
+                                ],
                                 "verbs": .array(Self.subresourceVerbs(sub).map { .string($0) }),
                             ]
                         })

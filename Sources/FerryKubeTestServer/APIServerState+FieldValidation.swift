@@ -62,9 +62,10 @@ extension APIServerState {
         guard directive == .strict else { return Self.warnings(problems) }
         let kind = object["kind"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? r.entry.resource.kind
         let version = object["apiVersion"].flatMap(\.stringValue).map { GroupVersion(apiVersion: $0).version } ?? r.entry.resource.version
-        throw APIError(Self.badRequest(
-            "\(kind) in version \"\(version)\" cannot be handled as a \(r.entry.resource.kind): strict decoding error: "
-                + problems.joined(separator: ", ")))
+        throw APIError(
+            Self.badRequest(
+                "\(kind) in version \"\(version)\" cannot be handled as a \(r.entry.resource.kind): strict decoding error: "
+                    + problems.joined(separator: ", ")))
     }
 
     /// Merge, JSON and strategic merge patches: the patch's duplicate fields (not for JSON
@@ -83,7 +84,8 @@ extension APIServerState {
         problems += fieldProblems(r, document: OrderedJSON(patched), object: patched).filter { !$0.hasPrefix("duplicate") }
         guard !problems.isEmpty else { return [] }
         guard directive == .strict else { return Self.warnings(problems) }
-        let value = request.contentType == "application/strategic-merge-patch+json"
+        let value =
+            request.contentType == "application/strategic-merge-patch+json"
             ? GoFormat.value(patch) : String(decoding: patched.serialized(), as: UTF8.self)
         let message = "Invalid value: \(GoFormat.quoted(value)): strict decoding error: \(problems.joined(separator: ", "))"
         throw APIError(
@@ -102,7 +104,8 @@ extension APIServerState {
             patch, definition: definitionName(r.entry), customSchema: r.entry.isCustom ? r.entry.schema : nil)
         if !undeclared.isEmpty, r.entry.isCustom ? r.entry.schema != nil : definitionName(r.entry) != nil {
             let gv = GroupVersion(apiVersion: patch["apiVersion"]?.stringValue ?? r.entry.resource.apiVersion)
-            let object = "\(patch["metadata"]?["namespace"]?.stringValue ?? "")/\(patch["metadata"]?["name"]?.stringValue ?? ""); "
+            let object =
+                "\(patch["metadata"]?["namespace"]?.stringValue ?? "")/\(patch["metadata"]?["name"]?.stringValue ?? ""); "
                 + "\(gv.group)/\(gv.version), Kind=\(patch["kind"]?.stringValue ?? r.entry.resource.kind)"
             let errors = undeclared.map { "\($0): field not declared in schema" }
             let text = errors.count == 1 ? errors[0] : (["errors:"] + errors.map { "  " + $0 }).joined(separator: "\n")

@@ -14,13 +14,17 @@ extension APIServerState {
     func kubeVirtSubresource(_ request: APIRequest, segments: [String]) -> APIResponse? {
         guard segments.count >= 2, segments[0] == "apis", segments[1] == Self.kubeVirtSubresources else { return nil }
         guard segments.count == 8, segments[2] == "v1", segments[3] == "namespaces", segments[5] == "virtualmachineinstances",
-              ["freeze", "unfreeze"].contains(segments[7]) else { return .status(Self.notFoundPath) }
+            ["freeze", "unfreeze"].contains(segments[7])
+        else { return .status(Self.notFoundPath) }
         guard request.method == "PUT" else { return methodNotAllowed(request) }
         let (namespace, name, action) = (segments[4], segments[6], segments[7])
         guard let entry = registry.entry(group: "kubevirt.io", version: "v1", resource: "virtualmachineinstances"),
-              let vmi = existing(entry, namespace: namespace, name: name) else {
-            return .status(APIStatus(code: 404, reason: "NotFound", message: "virtualmachineinstance.kubevirt.io \"\(name)\" not found",
-                                     detailsName: name, detailsGroup: "kubevirt.io", detailsKind: "virtualmachineinstance"))
+            let vmi = existing(entry, namespace: namespace, name: name)
+        else {
+            return .status(
+                APIStatus(
+                    code: 404, reason: "NotFound", message: "virtualmachineinstance.kubevirt.io \"\(name)\" not found",
+                    detailsName: name, detailsGroup: "kubevirt.io", detailsKind: "virtualmachineinstance"))
         }
         guard vmi["status"]?["phase"]?.stringValue == "Running" else {
             return .status(APIStatus(code: 409, reason: "Conflict", message: "VMI is not running"))

@@ -111,12 +111,14 @@ extension APIServerState {
     }
 
     func methodNotAllowed(_ request: APIRequest) -> APIResponse {
-        .status(APIStatus(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource"))
+        .status(
+            APIStatus(code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource"))
     }
 
     func handle(_ request: APIRequest, _ r: ResourceRequest) throws(APIError) -> APIResponse {
         if let namespace = r.namespace, ["POST", "PUT", "PATCH"].contains(request.method), !namespaceExists(namespace) {
-            if !(request.method == "PATCH" || request.method == "PUT") || existing(r.entry, namespace: namespace, name: r.name ?? "") == nil {
+            if !(request.method == "PATCH" || request.method == "PUT") || existing(r.entry, namespace: namespace, name: r.name ?? "") == nil
+            {
                 throw APIError(
                     APIStatus(
                         code: 404, reason: "NotFound", message: "namespaces \"\(namespace)\" not found",
@@ -127,9 +129,14 @@ extension APIServerState {
             throw APIError(
                 APIStatus(
                     code: 403, reason: "Forbidden",
-                    message: "\(Self.qualified(r.entry)) is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                    message:
+                        "\(Self.qualified(r.entry)) is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
                     detailsGroup: r.entry.resource.group, detailsKind: r.entry.resource.name,
-                    causes: [.init(reason: "NamespaceTerminating", message: "namespace \(namespace) is being terminated", field: "metadata.namespace")]))
+                    causes: [
+                        .init(
+                            reason: "NamespaceTerminating", message: "namespace \(namespace) is being terminated",
+                            field: "metadata.namespace")
+                    ]))
         }
         switch (request.method, r.name, r.subresource) {
         case ("GET", nil, _):
@@ -177,7 +184,10 @@ extension APIServerState {
             do {
                 value = try JSONValue(parsing: request.body)
             } catch {
-                throw APIError(Self.badRequest("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (\(error))"))
+                throw APIError(
+                    Self.badRequest(
+                        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (\(error))"
+                    ))
             }
         case "application/yaml", "application/apply-patch+yaml":
             let text = String(decoding: request.body, as: UTF8.self)
@@ -197,7 +207,12 @@ extension APIServerState {
                 throw APIError(APIStatus(code: 415, reason: "UnsupportedMediaType", message: "\(error)"))
             }
         default:
-            throw APIError(APIStatus(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"))
+            throw APIError(
+                APIStatus(
+                    code: 415, reason: "UnsupportedMediaType",
+                    message:
+                        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+                ))
         }
         return value
     }
@@ -205,12 +220,17 @@ extension APIServerState {
     func checkKind(_ object: JSONValue, _ entry: ResourceRegistry.Entry) throws(APIError) {
         guard case .object = object else { throw APIError(Self.badRequest("the request body must be a JSON object")) }
         if let kind = object["kind"]?.stringValue, !kind.isEmpty, kind != entry.resource.kind {
-            throw APIError(Self.badRequest("the API version in the data (\(object["apiVersion"]?.stringValue ?? "")) does not match the expected API version (\(entry.resource.apiVersion)), or kind \(kind) is not \(entry.resource.kind)"))
+            throw APIError(
+                Self.badRequest(
+                    "the API version in the data (\(object["apiVersion"]?.stringValue ?? "")) does not match the expected API version (\(entry.resource.apiVersion)), or kind \(kind) is not \(entry.resource.kind)"
+                ))
         }
         if let apiVersion = object["apiVersion"]?.stringValue, !apiVersion.isEmpty,
             GroupVersion(apiVersion: apiVersion).group != entry.resource.group
         {
-            throw APIError(Self.badRequest("the API version in the data (\(apiVersion)) does not match the expected API version (\(entry.resource.apiVersion))"))
+            throw APIError(
+                Self.badRequest(
+                    "the API version in the data (\(apiVersion)) does not match the expected API version (\(entry.resource.apiVersion))"))
         }
     }
 
@@ -235,7 +255,11 @@ extension APIServerState {
 
     func validateName(_ name: String, _ entry: ResourceRegistry.Entry) throws(APIError) {
         guard Self.isDNSSubdomain(name) else {
-            throw APIError(Self.invalid(entry, name, field: "metadata.name", "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"))
+            throw APIError(
+                Self.invalid(
+                    entry, name, field: "metadata.name",
+                    "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                ))
         }
     }
 
@@ -248,7 +272,10 @@ extension APIServerState {
         var name = object["metadata"]?["name"]?.stringValue ?? ""
         if name.isEmpty {
             guard let prefix = object["metadata"]?["generateName"]?.stringValue, !prefix.isEmpty else {
-                throw APIError(Self.invalid(r.entry, "", field: "metadata.name", reason: "FieldValueRequired", "Required value: name or generateName is required"))
+                throw APIError(
+                    Self.invalid(
+                        r.entry, "", field: "metadata.name", reason: "FieldValueRequired",
+                        "Required value: name or generateName is required"))
             }
             let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
             repeat {
@@ -282,7 +309,8 @@ extension APIServerState {
         let requested = object["metadata"]?["resourceVersion"]?.stringValue ?? ""
         if requested.isEmpty {
             if r.entry.isCustom {
-                throw APIError(Self.invalid(r.entry, name, field: "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update"))
+                throw APIError(
+                    Self.invalid(r.entry, name, field: "metadata.resourceVersion", "Invalid value: 0x0: must be specified for an update"))
             }
         } else if requested != old["metadata"]?["resourceVersion"]?.stringValue {
             throw APIError(Self.conflict(r.entry, name))
@@ -322,9 +350,13 @@ extension APIServerState {
             guard let manager = request.query["fieldManager"], !manager.isEmpty else {
                 throw APIError(
                     APIStatus(
-                        code: 422, reason: "Invalid", message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                        code: 422, reason: "Invalid",
+                        message: "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
                         detailsGroup: "meta.k8s.io", detailsKind: "PatchOptions",
-                        causes: [.init(reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager")]))
+                        causes: [
+                            .init(
+                                reason: "FieldValueRequired", message: "Required value: is required for apply patch", field: "fieldManager")
+                        ]))
             }
             try checkKind(patch, r.entry)
             guard let current else {
@@ -350,20 +382,34 @@ extension APIServerState {
             do {
                 patched = try JSONPatch.apply(patch, to: current)
             } catch {
-                throw APIError(APIStatus(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request: \(error)"))
+                throw APIError(
+                    APIStatus(
+                        code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request: \(error)"))
             }
         case "application/strategic-merge-patch+json":
             if r.entry.isCustom {
-                throw APIError(APIStatus(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"))
+                throw APIError(
+                    APIStatus(
+                        code: 415, reason: "UnsupportedMediaType",
+                        message:
+                            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+                    ))
             }
             guard let current else { throw APIError(Self.notFound(r.entry, name)) }
             do {
                 patched = try StrategicMergePatch.apply(patch, to: current)
             } catch {
-                throw APIError(APIStatus(code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request: \(error)"))
+                throw APIError(
+                    APIStatus(
+                        code: 422, reason: "Invalid", message: "the server rejected our request due to an error in our request: \(error)"))
             }
         default:
-            throw APIError(APIStatus(code: 415, reason: "UnsupportedMediaType", message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"))
+            throw APIError(
+                APIStatus(
+                    code: 415, reason: "UnsupportedMediaType",
+                    message:
+                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+                ))
         }
         let live = current!
         if patched["metadata"]?["name"]?.stringValue != name {
@@ -405,7 +451,8 @@ extension APIServerState {
             throw APIError(
                 APIStatus(
                     code: 409, reason: "Conflict",
-                    message: "Operation cannot be fulfilled on \(Self.qualified(r.entry)) \"\(name)\": Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")",
+                    message:
+                        "Operation cannot be fulfilled on \(Self.qualified(r.entry)) \"\(name)\": Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")",
                     detailsName: name, detailsGroup: r.entry.resource.group, detailsKind: r.entry.resource.name))
         }
         if let rv = options["preconditions"]?["resourceVersion"]?.stringValue, rv != current["metadata"]?["resourceVersion"]?.stringValue {
@@ -414,7 +461,8 @@ extension APIServerState {
         if request.query["dryRun"] == "All" || options["dryRun"]?.arrayValue?.contains("All") == true {
             return .json(200, present(current, as: r.entry))
         }
-        let propagation = options["propagationPolicy"]?.stringValue ?? (options["orphanDependents"]?.boolValue == true ? "Orphan" : "Background")
+        let propagation =
+            options["propagationPolicy"]?.stringValue ?? (options["orphanDependents"]?.boolValue == true ? "Orphan" : "Background")
         let result = delete(entry: r.entry, key: objectKey(current, entry: r.entry), propagation: propagation)
         return .json(200, result)
     }
@@ -473,7 +521,9 @@ extension APIServerState {
                 throw APIError(
                     APIStatus(
                         code: 410, reason: "Expired",
-                        message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."))
+                        message:
+                            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+                    ))
             }
             listRV = UInt64(rv)
             startAfter = ObjectKey(namespace: String(start[..<slash]), name: String(start[start.index(after: slash)...]))
@@ -508,7 +558,8 @@ extension APIServerState {
                 let token: JSONValue = ["v": "meta.k8s.io/v1", "rv": .int(Int64(listRV)), "start": .string(lastKey.token)]
                 continueToken = Data(token.serialized()).base64EncodedString()
                 if labels.isEverything && fields.terms.isEmpty {
-                    let end = r.namespace.map { firstIndex(after: ObjectKey(namespace: $0 + "\u{0}", name: ""), inclusive: true) } ?? keys.count
+                    let end =
+                        r.namespace.map { firstIndex(after: ObjectKey(namespace: $0 + "\u{0}", name: ""), inclusive: true) } ?? keys.count
                     remaining = end - index + 1
                 }
                 break

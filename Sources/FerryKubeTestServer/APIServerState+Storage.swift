@@ -190,7 +190,8 @@ extension APIServerState {
     }
 
     func isTerminating(namespace: String) -> Bool {
-        store[StorageKey(group: "", resource: "namespaces")]?[ObjectKey(namespace: "", name: namespace)]?["metadata"]?["deletionTimestamp"] != nil
+        store[StorageKey(group: "", resource: "namespaces")]?[ObjectKey(namespace: "", name: namespace)]?["metadata"]?["deletionTimestamp"]
+            != nil
     }
 
     func deleteNamespaceContents(_ namespace: String) {
@@ -230,7 +231,9 @@ extension APIServerState {
     }
 
     /// Kind-specific behaviour kube-apiserver's strategies apply on write.
-    func applyDefaults(_ object: inout JSONValue, entry: ResourceRegistry.Entry, creating: Bool, validateStatus: Bool = true) throws(APIError) {
+    func applyDefaults(_ object: inout JSONValue, entry: ResourceRegistry.Entry, creating: Bool, validateStatus: Bool = true)
+        throws(APIError)
+    {
         if let schema = entry.schema {
             StructuralPruning.prune(&object, schema: schema)
             StructuralValidation.applyDefaults(&object, schema: schema)
@@ -278,8 +281,14 @@ extension APIServerState {
                 status["acceptedNames"] = accepted
                 let now = JSONValue.string(Self.timestamp())
                 status["conditions"] = [
-                    ["type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now],
-                    ["type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now],
+                    [
+                        "type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
+                        "lastTransitionTime": now,
+                    ],
+                    [
+                        "type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                        "message": "the initial names have been accepted", "lastTransitionTime": now,
+                    ],
                 ]
                 status["storedVersions"] = .array(
                     (object["spec"]?["versions"]?.arrayValue ?? []).filter { $0["storage"]?.boolValue == true }
@@ -330,14 +339,18 @@ extension APIServerState {
     static func conflict(_ entry: ResourceRegistry.Entry, _ name: String) -> APIStatus {
         APIStatus(
             code: 409, reason: "Conflict",
-            message: "Operation cannot be fulfilled on \(qualified(entry)) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
+            message:
+                "Operation cannot be fulfilled on \(qualified(entry)) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
             detailsName: name, detailsGroup: entry.resource.group, detailsKind: entry.resource.name)
     }
 
-    static func invalid(_ entry: ResourceRegistry.Entry, _ name: String, field: String, reason: String = "FieldValueInvalid", _ message: String) -> APIStatus {
+    static func invalid(
+        _ entry: ResourceRegistry.Entry, _ name: String, field: String, reason: String = "FieldValueInvalid", _ message: String
+    ) -> APIStatus {
         APIStatus(
             code: 422, reason: "Invalid",
-            message: "\(entry.resource.kind)\(entry.resource.group.isEmpty ? "" : "." + entry.resource.group) \"\(name)\" is invalid: \(field): \(message)",
+            message:
+                "\(entry.resource.kind)\(entry.resource.group.isEmpty ? "" : "." + entry.resource.group) \"\(name)\" is invalid: \(field): \(message)",
             detailsName: name, detailsGroup: entry.resource.group, detailsKind: entry.resource.kind,
             causes: [.init(reason: reason, message: message, field: field)])
     }

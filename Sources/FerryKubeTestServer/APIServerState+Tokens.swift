@@ -27,20 +27,26 @@ extension APIServerState {
         let requested = body["spec"]?["expirationSeconds"]?.intValue ?? 3600
         guard requested >= 600 else {
             let message = "Invalid value: \(requested): may not specify a duration less than 10 minutes"
-            throw APIError(APIStatus(
-                code: 422, reason: "Invalid", message: "TokenRequest.authentication.k8s.io \"\(name)\" is invalid: spec.expirationSeconds: \(message)",
-                detailsName: name, detailsGroup: "authentication.k8s.io", detailsKind: "TokenRequest",
-                causes: [.init(reason: "FieldValueInvalid", message: message, field: "spec.expirationSeconds")]))
+            throw APIError(
+                APIStatus(
+                    code: 422, reason: "Invalid",
+                    message: "TokenRequest.authentication.k8s.io \"\(name)\" is invalid: spec.expirationSeconds: \(message)",
+                    detailsName: name, detailsGroup: "authentication.k8s.io", detailsKind: "TokenRequest",
+                    causes: [.init(reason: "FieldValueInvalid", message: message, field: "spec.expirationSeconds")]))
         }
         var audiences = (body["spec"]?["audiences"]?.arrayValue ?? []).compactMap(\.stringValue)
         if audiences.isEmpty { audiences = options.authentication.apiAudiences }
         let expires = Date().addingTimeInterval(TimeInterval(requested))
-        let token = mintToken(namespace: namespace, name: name, uid: account["metadata"]?["uid"]?.stringValue ?? "",
-                              audiences: audiences, expires: expires)
+        let token = mintToken(
+            namespace: namespace, name: name, uid: account["metadata"]?["uid"]?.stringValue ?? "",
+            audiences: audiences, expires: expires)
         let answer: JSONValue = [
             "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
             "metadata": ["name": .string(name), "namespace": .string(namespace), "creationTimestamp": .null],
-            "spec": ["audiences": .array(audiences.map { .string($0) }), "expirationSeconds": .int(requested), "boundObjectRef": body["spec"]?["boundObjectRef"] ?? .null],
+            "spec": [
+                "audiences": .array(audiences.map { .string($0) }), "expirationSeconds": .int(requested),
+                "boundObjectRef": body["spec"]?["boundObjectRef"] ?? .null,
+            ],
             "status": ["token": .string(token), "expirationTimestamp": .string(Self.timestamp(expires))],
         ]
         return .json(201, answer)
@@ -57,8 +63,9 @@ extension APIServerState {
         guard let uid = serviceAccountUID(namespace: namespace, name: name) else {
             throw KubeTestServerError.setup("ServiceAccount \(namespace)/\(name) does not exist: create it before asking for its token")
         }
-        return mintToken(namespace: namespace, name: name, uid: uid, audiences: options.authentication.apiAudiences,
-                         expires: Date().addingTimeInterval(TimeInterval(seconds)))
+        return mintToken(
+            namespace: namespace, name: name, uid: uid, audiences: options.authentication.apiAudiences,
+            expires: Date().addingTimeInterval(TimeInterval(seconds)))
     }
 
     /// What a TokenReview would say of `token`: its user and audiences, nil when unknown or expired.

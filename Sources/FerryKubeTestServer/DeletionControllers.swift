@@ -50,7 +50,8 @@ extension APIServerState {
         var found: [(ResourceRegistry.Entry, ObjectKey)] = []
         for (storageKey, objects) in store {
             guard let entry = registry.entries(storageKey: storageKey).first else { continue }
-            for (key, object) in objects where (object["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains(where: { $0["uid"]?.stringValue == uid }) {
+            for (key, object) in objects
+            where (object["metadata"]?["ownerReferences"]?.arrayValue ?? []).contains(where: { $0["uid"]?.stringValue == uid }) {
                 found.append((entry, key))
             }
         }
@@ -66,14 +67,17 @@ extension APIServerState {
     private func releaseUnusedClaims() {
         guard let entry = registry.entries(storageKey: Self.claimsKey).first else { return }
         let terminating = (store[Self.claimsKey] ?? [:]).filter {
-            $0.value["metadata"]?["deletionTimestamp"] != nil && ($0.value["metadata"]?["finalizers"]?.arrayValue ?? []).contains(.string(Self.pvcProtection))
+            $0.value["metadata"]?["deletionTimestamp"] != nil
+                && ($0.value["metadata"]?["finalizers"]?.arrayValue ?? []).contains(.string(Self.pvcProtection))
         }
         guard !terminating.isEmpty else { return }
         let pods = store[Self.podsKey] ?? [:]
         for (key, claim) in terminating {
             let used = pods.contains { podKey, pod in
                 podKey.namespace == key.namespace && !["Succeeded", "Failed"].contains(pod["status"]?["phase"]?.stringValue ?? "")
-                    && (pod["spec"]?["volumes"]?.arrayValue ?? []).contains { $0["persistentVolumeClaim"]?["claimName"]?.stringValue == key.name }
+                    && (pod["spec"]?["volumes"]?.arrayValue ?? []).contains {
+                        $0["persistentVolumeClaim"]?["claimName"]?.stringValue == key.name
+                    }
             }
             guard !used else { continue }
             removeFinalizer(Self.pvcProtection, entry: entry, key: key, object: claim)
@@ -83,7 +87,8 @@ extension APIServerState {
     private func releaseForegroundOwners() {
         for (storageKey, objects) in store {
             guard let entry = registry.entries(storageKey: storageKey).first else { continue }
-            for (key, object) in objects where object["metadata"]?["deletionTimestamp"] != nil
+            for (key, object) in objects
+            where object["metadata"]?["deletionTimestamp"] != nil
                 && (object["metadata"]?["finalizers"]?.arrayValue ?? []).contains(.string(Self.foregroundDeletion))
             {
                 guard let uid = object["metadata"]?["uid"]?.stringValue, dependents(of: uid).isEmpty else { continue }

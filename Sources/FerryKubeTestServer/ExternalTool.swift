@@ -16,7 +16,9 @@ public enum ExternalTool: String, Sendable {
 
     public var path: String? {
         let environment = ProcessInfo.processInfo.environment
-        if let explicit = environment["FERRY_\(rawValue.uppercased().replacingOccurrences(of: "-", with: "_"))"], FileManager.default.isExecutableFile(atPath: explicit) {
+        if let explicit = environment["FERRY_\(rawValue.uppercased().replacingOccurrences(of: "-", with: "_"))"],
+            FileManager.default.isExecutableFile(atPath: explicit)
+        {
             return explicit
         }
         let layer = "\(Self.layerDirectory)/\(rawValue)/\(rawValue)"
@@ -47,7 +49,9 @@ public enum ExternalTool: String, Sendable {
 
     /// Runs the tool to completion; returns its status and combined output. The wait happens on
     /// a Dispatch thread, so an in-process test server keeps the cooperative pool.
-    public func run(_ arguments: [String], environment extra: [String: String] = [:], path: String) async throws -> (status: Int32, output: String) {
+    public func run(_ arguments: [String], environment extra: [String: String] = [:], path: String) async throws -> (
+        status: Int32, output: String
+    ) {
         try await Self.offPool {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: path)
@@ -55,13 +59,24 @@ public enum ExternalTool: String, Sendable {
             var environment = ProcessInfo.processInfo.environment
             for (key, value) in extra { environment[key] = value }
             process.environment = environment
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
+            // Output to a file, not a pipe: a long-lived child another test starts meanwhile
+            // inherits open descriptors and would keep a pipe's end from ever coming.
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-tool-\(UUID().uuidString)")
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: output) }
+            let handle = try FileHandle(forWritingTo: output)
+            process.standardOutput = handle
+            process.standardError = handle
             process.standardInput = FileHandle.nullDevice
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            do {
+                try process.run()
+            } catch {
+                try? handle.close()
+                throw error
+            }
+            try? handle.close()
             process.waitUntilExit()
+            let data = (try? Data(contentsOf: output)) ?? Data()
             return (process.terminationStatus, String(decoding: data, as: UTF8.self))
         }
     }

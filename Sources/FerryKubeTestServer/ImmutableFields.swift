@@ -33,15 +33,22 @@ enum ImmutableFields {
         let oldStorage = before["resources"]?["requests"]?["storage"]?.stringValue.flatMap(Quantity.bytes)
         let newStorage = after["resources"]?["requests"]?["storage"]?.stringValue.flatMap(Quantity.bytes)
         if let oldStorage, let newStorage, newStorage < oldStorage {
-            causes.append(.init(field: "spec.resources.requests.storage", reason: "FieldValueForbidden", message: "Forbidden: field can not be less than previous value"))
+            causes.append(
+                .init(
+                    field: "spec.resources.requests.storage", reason: "FieldValueForbidden",
+                    message: "Forbidden: field can not be less than previous value"))
         }
         for field in ["resources", "volumeAttributesClassName"] {
             before[field] = nil
             after[field] = nil
         }
         if before != after {
-            causes.append(.init(field: "spec", reason: "FieldValueForbidden",
-                                message: "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
+            causes.append(
+                .init(
+                    field: "spec", reason: "FieldValueForbidden",
+                    message:
+                        "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
+                ))
         }
         return causes
     }
@@ -53,24 +60,36 @@ enum ImmutableFields {
             var spec = spec ?? [:]
             for list in ["containers", "initContainers", "ephemeralContainers"] {
                 if let containers = spec[list]?.arrayValue {
-                    spec[list] = .array(containers.map { var container = $0; container["image"] = nil; return container })
+                    spec[list] = .array(
+                        containers.map {
+                            var container = $0; container["image"] = nil; return container
+                        })
                 }
             }
             for field in ["activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "schedulingGates"] { spec[field] = nil }
             return spec
         }
         var causes: [StructuralValidation.Cause] = []
-        if let before = old["spec"]?["tolerations"]?.arrayValue, !before.allSatisfy((new["spec"]?["tolerations"]?.arrayValue ?? []).contains) {
-            causes.append(.init(field: "spec.tolerations", reason: "FieldValueForbidden", message: "Forbidden: existing toleration can not be modified except its tolerationSeconds"))
+        if let before = old["spec"]?["tolerations"]?.arrayValue,
+            !before.allSatisfy((new["spec"]?["tolerations"]?.arrayValue ?? []).contains)
+        {
+            causes.append(
+                .init(
+                    field: "spec.tolerations", reason: "FieldValueForbidden",
+                    message: "Forbidden: existing toleration can not be modified except its tolerationSeconds"))
         }
         // The scheduler sets nodeName through the binding subresource, which this server does not
         // serve: an unscheduled pod's nodeName may be set once by an update instead.
         var before = mutableCleared(old["spec"])
         if (before["nodeName"]?.stringValue ?? "").isEmpty { before["nodeName"] = new["spec"]?["nodeName"] }
         if before != mutableCleared(new["spec"]) {
-            causes.append(.init(field: "spec", reason: "FieldValueForbidden", message: "Forbidden: pod updates may not change fields other than "
-                + "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
-                + "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"))
+            causes.append(
+                .init(
+                    field: "spec", reason: "FieldValueForbidden",
+                    message: "Forbidden: pod updates may not change fields other than "
+                        + "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
+                        + "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+                ))
         }
         return causes
     }
@@ -78,15 +97,21 @@ enum ImmutableFields {
     /// A Service keeps its cluster IP(s) once set.
     static func service(old: JSONValue, new: JSONValue) -> [StructuralValidation.Cause] {
         guard let before = old["spec"]?["clusterIP"]?.stringValue, !before.isEmpty, old["spec"]?["type"] != "ExternalName",
-              new["spec"]?["type"] != "ExternalName" else { return [] }
+            new["spec"]?["type"] != "ExternalName"
+        else { return [] }
         let after = new["spec"]?["clusterIP"]?.stringValue ?? ""
         guard after != before else { return [] }
-        return [.init(field: "spec.clusterIPs[0]", reason: "FieldValueInvalid", message: "Invalid value: []string{\"\(after)\"}: may not change once set")]
+        return [
+            .init(
+                field: "spec.clusterIPs[0]", reason: "FieldValueInvalid",
+                message: "Invalid value: []string{\"\(after)\"}: may not change once set")
+        ]
     }
 
     /// Deployments, ReplicaSets and DaemonSets keep their selector.
     static func selector(old: JSONValue, new: JSONValue) -> [StructuralValidation.Cause] {
-        immutable(["spec", "selector"], old: old, new: new, message: "Invalid value: \(shown(new["spec"]?["selector"])): field is immutable")
+        immutable(
+            ["spec", "selector"], old: old, new: new, message: "Invalid value: \(shown(new["spec"]?["selector"])): field is immutable")
     }
 
     /// A StatefulSet may change only replicas, ordinals, template, updateStrategy,
@@ -99,14 +124,21 @@ enum ImmutableFields {
             after[field] = nil
         }
         guard before != after else { return [] }
-        return [.init(field: "spec", reason: "FieldValueForbidden", message: "Forbidden: updates to statefulset spec for fields other than 'replicas', "
-            + "'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")]
+        return [
+            .init(
+                field: "spec", reason: "FieldValueForbidden",
+                message: "Forbidden: updates to statefulset spec for fields other than 'replicas', "
+                    + "'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
+            )
+        ]
     }
 
     /// A Job keeps its selector and pod template.
     static func job(old: JSONValue, new: JSONValue) -> [StructuralValidation.Cause] {
-        immutable(["spec", "selector"], old: old, new: new, message: "Invalid value: \(shown(new["spec"]?["selector"])): field is immutable")
-            + immutable(["spec", "template"], old: old, new: new, message: "Invalid value: \(shown(new["spec"]?["template"])): field is immutable")
+        immutable(
+            ["spec", "selector"], old: old, new: new, message: "Invalid value: \(shown(new["spec"]?["selector"])): field is immutable")
+            + immutable(
+                ["spec", "template"], old: old, new: new, message: "Invalid value: \(shown(new["spec"]?["template"])): field is immutable")
     }
 
     private static func immutable(_ path: [String], old: JSONValue, new: JSONValue, message: String) -> [StructuralValidation.Cause] {

@@ -19,7 +19,8 @@ extension KubeTestServer {
     /// Loads every `.yaml`, `.yml` and `.json` file under `directory`, in path order.
     @discardableResult
     public func load(directory: URL) async throws -> [KubeObject] {
-        let files = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)?
+        let files =
+            FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }
             .filter { ["yaml", "yml", "json"].contains($0.pathExtension.lowercased()) }
             .sorted { $0.path < $1.path } ?? []
@@ -106,12 +107,13 @@ extension APIServerState {
             if let listKind = document["kind"]?.stringValue, listKind.hasSuffix("List"), let items = document["items"]?.arrayValue {
                 // Items of typed lists omit kind and apiVersion, as the API returns them.
                 let itemKind = String(listKind.dropLast(4))
-                objects.append(contentsOf: items.map { item in
-                    var item = item
-                    if item["kind"] == nil, !itemKind.isEmpty { item["kind"] = .string(itemKind) }
-                    if item["apiVersion"] == nil, let apiVersion = document["apiVersion"] { item["apiVersion"] = apiVersion }
-                    return item
-                })
+                objects.append(
+                    contentsOf: items.map { item in
+                        var item = item
+                        if item["kind"] == nil, !itemKind.isEmpty { item["kind"] = .string(itemKind) }
+                        if item["apiVersion"] == nil, let apiVersion = document["apiVersion"] { item["apiVersion"] = apiVersion }
+                        return item
+                    })
             } else {
                 objects.append(document)
             }

@@ -252,7 +252,9 @@ public final class KubeTestServer: Sendable {
     }
 
     /// Answers one request; false when the connection must close.
-    private func respond(to head: HTTPRequestHead, body: [UInt8]?, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async -> Bool {
+    private func respond(to head: HTTPRequestHead, body: [UInt8]?, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async
+        -> Bool
+    {
         var headers: [String: String] = [:]
         for (name, value) in head.headers {
             // A repeated header (Impersonate-Group) is one comma-separated value, as HTTP combines them.
@@ -262,7 +264,10 @@ public final class KubeTestServer: Sendable {
         let request = APIRequest(method: head.method.rawValue, target: head.uri, headers: headers, body: body ?? [])
         var response: APIResponse
         if body == nil {
-            response = .status(APIStatus(code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(options.maximumBodySize) bytes"))
+            response = .status(
+                APIStatus(
+                    code: 413, reason: "RequestEntityTooLarge", message: "the request body is larger than \(options.maximumBodySize) bytes")
+            )
         } else {
             response = await state.process(request, hooksFor: self)
         }

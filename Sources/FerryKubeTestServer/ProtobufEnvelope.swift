@@ -6,7 +6,7 @@ import Foundation
 /// Namespaces (`kubectl create namespace`). Only the fields those objects carry on create/update
 /// are decoded; field numbers are from k8s.io/api and apimachinery `generated.proto`.
 enum ProtobufEnvelope {
-    static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00]  // "k8s\0"
+    static let magic: [UInt8] = [0x6B, 0x38, 0x73, 0x00] // "k8s\0"
 
     struct DecodeError: Error, CustomStringConvertible {
         var message: String
@@ -82,8 +82,9 @@ enum ProtobufEnvelope {
             }
         default:
             guard let fields = try authenticationKind(kind, raw) else {
-                throw DecodeError(message: "kind \"\(kind)\" is not one the test server decodes from protobuf (Secret, ConfigMap, "
-                    + "Namespace, ServiceAccount, the RBAC kinds, TokenRequest and the reviews); send JSON")
+                throw DecodeError(
+                    message: "kind \"\(kind)\" is not one the test server decodes from protobuf (Secret, ConfigMap, "
+                        + "Namespace, ServiceAccount, the RBAC kinds, TokenRequest and the reviews); send JSON")
             }
             for (key, value) in fields.objectValue ?? [:] { object[key] = value }
         }
@@ -125,7 +126,7 @@ enum ProtobufEnvelope {
                 }
                 owners.append(owner)
             case (14, .bytes(let b)): finalizers.append(.string(string(b)))
-            default: break  // selfLink, timestamps, managedFields: server-owned or ignored
+            default: break // selfLink, timestamps, managedFields: server-owned or ignored
             }
         }
         if labels.objectValue?.isEmpty == false { meta["labels"] = labels }

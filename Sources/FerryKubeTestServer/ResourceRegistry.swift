@@ -24,7 +24,7 @@ struct ResourceRegistry: Sendable {
     }
 
     private(set) var builtin: [Entry]
-    private(set) var custom: [String: [Entry]] = [:]  // CRD name -> entries
+    private(set) var custom: [String: [Entry]] = [:] // CRD name -> entries
     /// Version order of each built-in group as recorded (first preferred).
     private(set) var builtinGroupVersions: [String: [String]]
 
@@ -129,12 +129,13 @@ struct ResourceRegistry: Sendable {
         let name = crd["metadata"]?["name"]?.stringValue ?? ""
         let spec = crd["spec"] ?? [:]
         func invalid(_ field: String, _ message: String) -> Result<[Entry], APIError> {
-            .failure(APIError(
-                APIStatus(
-                    code: 422, reason: "Invalid",
-                    message: "CustomResourceDefinition.apiextensions.k8s.io \"\(name)\" is invalid: \(field): \(message)",
-                    detailsName: name, detailsGroup: "apiextensions.k8s.io", detailsKind: "CustomResourceDefinition",
-                    causes: [.init(reason: "FieldValueInvalid", message: message, field: field)])))
+            .failure(
+                APIError(
+                    APIStatus(
+                        code: 422, reason: "Invalid",
+                        message: "CustomResourceDefinition.apiextensions.k8s.io \"\(name)\" is invalid: \(field): \(message)",
+                        detailsName: name, detailsGroup: "apiextensions.k8s.io", detailsKind: "CustomResourceDefinition",
+                        causes: [.init(reason: "FieldValueInvalid", message: message, field: field)])))
         }
         guard let group = spec["group"]?.stringValue, !group.isEmpty else {
             return invalid("spec.group", "Required value")
@@ -174,9 +175,11 @@ struct ResourceRegistry: Sendable {
                 categories: (spec["names"]?["categories"]?.arrayValue ?? []).compactMap(\.stringValue),
                 subresources: subresources)
             let columns = version["additionalPrinterColumns"]?.arrayValue ?? spec["additionalPrinterColumns"]?.arrayValue
-            entries.append(Entry(resource: resource, isCustom: true, selectableFields: Set(selectable),
-                                 schema: version["schema"]?["openAPIV3Schema"] ?? spec["validation"]?["openAPIV3Schema"],
-                                 printerColumns: columns.flatMap { $0.isEmpty ? nil : $0 }))
+            entries.append(
+                Entry(
+                    resource: resource, isCustom: true, selectableFields: Set(selectable),
+                    schema: version["schema"]?["openAPIV3Schema"] ?? spec["validation"]?["openAPIV3Schema"],
+                    printerColumns: columns.flatMap { $0.isEmpty ? nil : $0 }))
         }
         return .success(entries)
     }

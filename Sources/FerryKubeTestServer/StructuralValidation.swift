@@ -68,12 +68,17 @@ enum StructuralValidation {
 
     private static func check(_ value: JSONValue, at schema: JSONValue, path: String, into causes: inout [Cause]) {
         func invalid(_ detail: String) {
-            causes.append(Cause(field: path, reason: "FieldValueInvalid", message: "Invalid value: \(shown(value)): \(path) in body \(detail)"))
+            causes.append(
+                Cause(field: path, reason: "FieldValueInvalid", message: "Invalid value: \(shown(value)): \(path) in body \(detail)"))
         }
         if case .null = value {
             if schema["nullable"]?.boolValue != true {
-                causes.append(Cause(field: path, reason: "FieldValueTypeInvalid",
-                                    message: "Invalid value: \"null\": \(path) in body must be of type \(schema["type"]?.stringValue ?? "object"): \"null\""))
+                causes.append(
+                    Cause(
+                        field: path, reason: "FieldValueTypeInvalid",
+                        message:
+                            "Invalid value: \"null\": \(path) in body must be of type \(schema["type"]?.stringValue ?? "object"): \"null\"")
+                )
             }
             return
         }
@@ -81,18 +86,26 @@ enum StructuralValidation {
             switch value {
             case .int, .string: break
             default:
-                causes.append(Cause(field: path, reason: "FieldValueTypeInvalid",
-                                    message: "Invalid value: \"\(typeName(value))\": \(path) in body must be of type integer-or-string: \"\(typeName(value))\""))
+                causes.append(
+                    Cause(
+                        field: path, reason: "FieldValueTypeInvalid",
+                        message:
+                            "Invalid value: \"\(typeName(value))\": \(path) in body must be of type integer-or-string: \"\(typeName(value))\""
+                    ))
                 return
             }
         } else if let type = schema["type"]?.stringValue, !matches(value, type: type) {
-            causes.append(Cause(field: path, reason: "FieldValueTypeInvalid",
-                                message: "Invalid value: \"\(typeName(value))\": \(path) in body must be of type \(type): \"\(typeName(value))\""))
+            causes.append(
+                Cause(
+                    field: path, reason: "FieldValueTypeInvalid",
+                    message: "Invalid value: \"\(typeName(value))\": \(path) in body must be of type \(type): \"\(typeName(value))\""))
             return
         }
         if let allowed = schema["enum"]?.arrayValue, !allowed.contains(value) {
-            causes.append(Cause(field: path, reason: "FieldValueNotSupported",
-                                message: "Unsupported value: \(shown(value)): supported values: \(allowed.map(shown).joined(separator: ", "))"))
+            causes.append(
+                Cause(
+                    field: path, reason: "FieldValueNotSupported",
+                    message: "Unsupported value: \(shown(value)): supported values: \(allowed.map(shown).joined(separator: ", "))"))
         }
         switch value {
         case .string(let text):
@@ -103,7 +116,9 @@ enum StructuralValidation {
             if let maximum = schema["maxLength"]?.intValue, text.count > maximum {
                 causes.append(Cause(field: path, reason: "FieldValueTooLong", message: "Too long: may not be longer than \(maximum)"))
             }
-            if let format = schema["format"]?.stringValue, !conforms(text, to: format) { invalid("must be of type \(format): \(shown(value))") }
+            if let format = schema["format"]?.stringValue, !conforms(text, to: format) {
+                invalid("must be of type \(format): \(shown(value))")
+            }
         case .int, .double:
             let number = value.doubleValue ?? 0
             if let minimum = schema["minimum"]?.doubleValue {
@@ -120,10 +135,15 @@ enum StructuralValidation {
             }
         case .array(let items):
             if let minimum = schema["minItems"]?.intValue, items.count < minimum {
-                causes.append(Cause(field: path, reason: "FieldValueInvalid", message: "Invalid value: \(items.count): \(path) in body should have at least \(minimum) items"))
+                causes.append(
+                    Cause(
+                        field: path, reason: "FieldValueInvalid",
+                        message: "Invalid value: \(items.count): \(path) in body should have at least \(minimum) items"))
             }
             if let maximum = schema["maxItems"]?.intValue, items.count > maximum {
-                causes.append(Cause(field: path, reason: "FieldValueTooMany", message: "Too many: \(items.count): must have at most \(maximum) items"))
+                causes.append(
+                    Cause(field: path, reason: "FieldValueTooMany", message: "Too many: \(items.count): must have at most \(maximum) items")
+                )
             }
             if let itemSchema = schema["items"] {
                 for (index, item) in items.enumerated() { check(item, at: itemSchema, path: "\(path)[\(index)]", into: &causes) }
@@ -136,7 +156,10 @@ enum StructuralValidation {
                 invalid("should have at least \(minimum) properties")
             }
             if let maximum = schema["maxProperties"]?.intValue, members.count > maximum {
-                causes.append(Cause(field: path, reason: "FieldValueTooMany", message: "Too many: \(members.count): must have at most \(maximum) items"))
+                causes.append(
+                    Cause(
+                        field: path, reason: "FieldValueTooMany", message: "Too many: \(members.count): must have at most \(maximum) items")
+                )
             }
             let properties = schema["properties"]?.objectValue ?? [:]
             for (key, member) in members.sorted(by: { $0.key < $1.key }) {
@@ -153,7 +176,8 @@ enum StructuralValidation {
 
     private static func matches(_ value: JSONValue, type: String) -> Bool {
         switch (type, value) {
-        case ("string", .string), ("boolean", .bool), ("integer", .int), ("number", .int), ("number", .double), ("array", .array), ("object", .object):
+        case ("string", .string), ("boolean", .bool), ("integer", .int), ("number", .int), ("number", .double), ("array", .array),
+            ("object", .object):
             return true
         case ("integer", .double(let number)):
             return number.rounded() == number
@@ -189,11 +213,14 @@ enum StructuralValidation {
         switch format {
         case "date-time":
             return ISO8601DateFormatter().date(from: text) != nil
-                || { let f = ISO8601DateFormatter(); f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]; return f.date(from: text) != nil }()
+                || {
+                    let f = ISO8601DateFormatter(); f.formatOptions = [.withInternetDateTime, .withFractionalSeconds];
+                    return f.date(from: text) != nil
+                }()
         case "byte":
             return Data(base64Encoded: text) != nil
         default:
-            return true  // formats the real server does not check either, or not here
+            return true // formats the real server does not check either, or not here
         }
     }
 }

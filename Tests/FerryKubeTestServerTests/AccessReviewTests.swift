@@ -60,7 +60,7 @@ import Testing
             #expect(
                 discovery.json?["status"]?["reason"]?.stringValue
                     == #"RBAC: allowed by ClusterRoleBinding "system:discovery" of ClusterRole "system:discovery" to Group "#
-                        + #""system:authenticated""#
+                    + #""system:authenticated""#
             )
             let admin = await call(
                 server, "POST", Self.ssar, token: server.adminToken, body: review(["verb": "*", "group": "*", "resource": "*"]))
@@ -73,7 +73,7 @@ import Testing
             #expect(
                 empty.message
                     == #"SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": "#
-                        + #"exactly one of nonResourceAttributes or resourceAttributes must be specified"#
+                    + #"exactly one of nonResourceAttributes or resourceAttributes must be specified"#
             )
         }
     }
@@ -92,7 +92,7 @@ import Testing
             #expect(
                 refused.message
                     == #"subjectaccessreviews.authorization.k8s.io is forbidden: User "system:serviceaccount:shop:robot" cannot create "#
-                        + #"resource "subjectaccessreviews" in API group "authorization.k8s.io" at the cluster scope"#
+                    + #"resource "subjectaccessreviews" in API group "authorization.k8s.io" at the cluster scope"#
             )
             let answered = await call(
                 server, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", token: server.adminToken, body: body)
@@ -175,7 +175,7 @@ import Testing
             #expect(
                 refused.message
                     == #"secrets is forbidden: User "system:serviceaccount:shop:robot" cannot list resource "secrets" in API group "" in "#
-                        + #"the namespace "shop""#
+                    + #"the namespace "shop""#
             )
             // Explicit groups replace the account's; system:authenticated is added.
             #expect(
@@ -194,7 +194,7 @@ import Testing
                 user.status == 403
                     && user.message
                         == #"users "jane" is forbidden: User "system:serviceaccount:shop:robot" cannot impersonate resource "users" in "#
-                            + #"API group "" at the cluster scope"#
+                        + #"API group "" at the cluster scope"#
             )
             #expect(user.json?["details"] == ["name": "jane", "kind": "users"])
             let account = await call(
@@ -202,7 +202,7 @@ import Testing
             #expect(
                 account.message
                     == #"serviceaccounts "builder" is forbidden: User "system:serviceaccount:shop:robot" cannot impersonate resource "#
-                        + #""serviceaccounts" in API group "" in the namespace "default""#
+                    + #""serviceaccounts" in API group "" in the namespace "default""#
             )
             // With `impersonate` on the namespace's accounts (as the edit role has), only those.
             try await server.load(
@@ -222,7 +222,7 @@ import Testing
             #expect(
                 uid.message
                     == #"uids.authentication.k8s.io "1" is forbidden: User "system:serviceaccount:shop:robot" cannot impersonate resource "#
-                        + #""uids" in API group "authentication.k8s.io" at the cluster scope"#
+                    + #""uids" in API group "authentication.k8s.io" at the cluster scope"#
             )
             // Groups without a user are a server error, as the filter answers them.
             let groupsOnly = await call(server, "GET", "/api", token: server.adminToken, headers: ["impersonate-group": "devs"])

@@ -8,7 +8,8 @@ import Testing
     @Test func aggregatedDiscoveryMatchesTheRecordedDocument() async throws {
         let recorded = try Fixtures.json("discovery/aggregated_v2.json")
         try await withServer { _, client in
-            let response = try await client.send("GET", "/apis", accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
+            let response = try await client.send(
+                "GET", "/apis", accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
             #expect(response.headers["Content-Type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
             let served = try JSONValue(parsing: response.body)
             #expect(served["kind"] == recorded["kind"] && served["apiVersion"] == recorded["apiVersion"])
@@ -17,7 +18,8 @@ import Testing
                 for group in document["items"]?.arrayValue ?? [] {
                     for version in group["versions"]?.arrayValue ?? [] {
                         for resource in version["resources"]?.arrayValue ?? [] {
-                            let key = "\(group["metadata"]?["name"]?.stringValue ?? "")/\(version["version"]!.stringValue!)/\(resource["resource"]!.stringValue!)"
+                            let key =
+                                "\(group["metadata"]?["name"]?.stringValue ?? "")/\(version["version"]!.stringValue!)/\(resource["resource"]!.stringValue!)"
                             result[key] = resource
                         }
                     }
@@ -37,7 +39,9 @@ import Testing
                 #expect(subresources(mine) == subresources(resource), "\(key)")
             }
             // Version order (preference) per group is the recorded one.
-            let order = { (d: JSONValue) in (d["items"]?.arrayValue ?? []).map { g in (g["versions"]?.arrayValue ?? []).map { $0["version"]! } } }
+            let order = { (d: JSONValue) in
+                (d["items"]?.arrayValue ?? []).map { g in (g["versions"]?.arrayValue ?? []).map { $0["version"]! } }
+            }
             #expect(order(served) == order(recorded))
         }
     }
@@ -95,9 +99,12 @@ import Testing
     @Test func objectsAboveEtcdsLimitAreRefused() async throws {
         try await withServer { _, client in
             func configMap(_ name: String, bytes: Int) -> [UInt8] {
-                Array(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)","namespace":"default"},"data":{"x":"\#(String(repeating: "a", count: bytes))"}}"#.utf8)
+                Array(
+                    #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)","namespace":"default"},"data":{"x":"\#(String(repeating: "a", count: bytes))"}}"#
+                        .utf8)
             }
-            let (tooLarge, status) = await raw(client, "POST", "/api/v1/namespaces/default/configmaps", body: configMap("big", bytes: 1_600_000))
+            let (tooLarge, status) = await raw(
+                client, "POST", "/api/v1/namespaces/default/configmaps", body: configMap("big", bytes: 1_600_000))
             #expect(tooLarge == 500)
             #expect(status?["message"] == "etcdserver: request is too large" && status?["reason"] == nil, "\(String(describing: status))")
             let (created, _) = await raw(client, "POST", "/api/v1/namespaces/default/configmaps", body: configMap("fits", bytes: 1_500_000))
@@ -120,7 +127,9 @@ import Testing
             #expect(servedKeys.isSuperset(of: keys(page1["metadata"]).subtracting(["selfLink"])))
             #expect(served?["items"]?.arrayValue?.count == 1)
             let token = try #require(served?["metadata"]?["continue"]?.stringValue)
-            _ = try await client.create(try await client.resource(apiVersion: "v1", kind: "ConfigMap"), KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "bump"))
+            _ = try await client.create(
+                try await client.resource(apiVersion: "v1", kind: "ConfigMap"),
+                KubeObject(apiVersion: "v1", kind: "ConfigMap", namespace: "default", name: "bump"))
             await server.compactHistory()
             let (code, gone) = await raw(client, "GET", "/api/v1/pods", query: [("limit", "1"), ("continue", token)])
             #expect(code == 410)
@@ -142,7 +151,8 @@ import Testing
             pod.json.setValue(nil, at: ["metadata", "resourceVersion"])
             pod.namespace = "default"
             _ = try await client.create(pods, pod)
-            _ = try await client.patch(pods, namespace: "default", name: pod.name, type: .merge, patch: ["metadata": ["labels": ["x": "y"]]])
+            _ = try await client.patch(
+                pods, namespace: "default", name: pod.name, type: .merge, patch: ["metadata": ["labels": ["x": "y"]]])
             try await client.delete(pods, namespace: "default", name: pod.name)
             var types: [String] = []
             for _ in 0..<3 {
@@ -164,38 +174,41 @@ import Testing
 @Suite struct StructuralPruningTests {
     @Test func unknownFieldsArePrunedUnlessPreserved() async throws {
         try await withServer { server, client in
-            try await server.load(yaml: """
-                apiVersion: apiextensions.k8s.io/v1
-                kind: CustomResourceDefinition
-                metadata: {name: widgets.example.com}
-                spec:
-                  group: example.com
-                  scope: Namespaced
-                  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
-                  versions:
-                    - name: v1
-                      served: true
-                      storage: true
-                      subresources: {status: {}}
-                      schema:
-                        openAPIV3Schema:
-                          type: object
-                          properties:
-                            spec:
+            try await server.load(
+                yaml: """
+                    apiVersion: apiextensions.k8s.io/v1
+                    kind: CustomResourceDefinition
+                    metadata: {name: widgets.example.com}
+                    spec:
+                      group: example.com
+                      scope: Namespaced
+                      names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+                      versions:
+                        - name: v1
+                          served: true
+                          storage: true
+                          subresources: {status: {}}
+                          schema:
+                            openAPIV3Schema:
                               type: object
                               properties:
-                                size: {type: integer}
-                                labels: {type: object, additionalProperties: {type: string}}
-                                parts: {type: array, items: {type: object, properties: {name: {type: string}}}}
-                                free: {type: object, x-kubernetes-preserve-unknown-fields: true}
-                            status:
-                              type: object
-                              properties:
-                                phase: {type: string}
-                """)
+                                spec:
+                                  type: object
+                                  properties:
+                                    size: {type: integer}
+                                    labels: {type: object, additionalProperties: {type: string}}
+                                    parts: {type: array, items: {type: object, properties: {name: {type: string}}}}
+                                    free: {type: object, x-kubernetes-preserve-unknown-fields: true}
+                                status:
+                                  type: object
+                                  properties:
+                                    phase: {type: string}
+                    """)
             let widgets = try await client.resource(apiVersion: "example.com/v1", kind: "Widget")
             var widget = KubeObject(apiVersion: "example.com/v1", kind: "Widget", namespace: "default", name: "w")
-            widget.json["spec"] = ["size": 3, "colour": "red", "labels": ["a": "b"], "parts": [["name": "x", "weight": 2]], "free": ["any": ["thing": 1]]]
+            widget.json["spec"] = [
+                "size": 3, "colour": "red", "labels": ["a": "b"], "parts": [["name": "x", "weight": 2]], "free": ["any": ["thing": 1]],
+            ]
             widget.json["extra"] = "dropped"
             let created = try await client.create(widgets, widget)
             #expect(created["spec"] == ["size": 3, "labels": ["a": "b"], "parts": [["name": "x"]], "free": ["any": ["thing": 1]]])

@@ -41,10 +41,12 @@ import Testing
 
     func document(_ client: KubeClient, _ url: String) async throws -> (JSONValue, HTTPHeaders) {
         let parts = url.split(separator: "?", maxSplits: 1).map(String.init)
-        let query = parts.count > 1 ? parts[1].split(separator: "&").map { pair -> (String, String) in
-            let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
-            return (kv[0], kv.count > 1 ? kv[1] : "")
-        } : []
+        let query =
+            parts.count > 1
+            ? parts[1].split(separator: "&").map { pair -> (String, String) in
+                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                return (kv[0], kv.count > 1 ? kv[1] : "")
+            } : []
         let response = try await client.send("GET", parts[0], query: query)
         return (try JSONValue(parsing: response.body), response.headers)
     }
@@ -87,7 +89,9 @@ import Testing
             #expect(parameters.contains("fieldValidation") && parameters.contains("force"))
             let patchTypes = Set(patch["requestBody"]?["content"]?.objectValue?.keys.map { $0 } ?? [])
             #expect(patchTypes.contains("application/strategic-merge-patch+json") && patchTypes.contains("application/apply-patch+yaml"))
-            #expect(doc["paths"]?["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]?["get"]?["x-kubernetes-group-version-kind"]?["kind"] == "Scale")
+            #expect(
+                doc["paths"]?["/apis/apps/v1/namespaces/{namespace}/deployments/{name}/scale"]?["get"]?["x-kubernetes-group-version-kind"]?[
+                    "kind"] == "Scale")
 
             let deployment = try #require(doc["components"]?["schemas"]?["io.k8s.api.apps.v1.Deployment"])
             #expect(deployment["x-kubernetes-group-version-kind"] == [["group": "apps", "kind": "Deployment", "version": "v1"]])
@@ -95,8 +99,9 @@ import Testing
             let containers = doc["components"]?["schemas"]?["io.k8s.api.core.v1.PodSpec"]?["properties"]?["containers"]
             #expect(containers?["x-kubernetes-list-type"] == "map" && containers?["x-kubernetes-list-map-keys"] == ["name"])
             #expect(containers?["x-kubernetes-patch-merge-key"] == "name")
-            #expect(doc["components"]?["schemas"]?["io.k8s.api.core.v1.Container"]?["properties"]?["image"]?["type"] == "string",
-                    "types are OpenAPI's, not JSON Schema's [T, null]")
+            #expect(
+                doc["components"]?["schemas"]?["io.k8s.api.core.v1.Container"]?["properties"]?["image"]?["type"] == "string",
+                "types are OpenAPI's, not JSON Schema's [T, null]")
             #expect(danglingReferences(doc).isEmpty, "\(danglingReferences(doc).prefix(5))")
 
             let (core, _) = try await document(client, try #require(urls["api/v1"]))
@@ -116,13 +121,18 @@ import Testing
             let widget = try #require(doc["components"]?["schemas"]?["com.example.v1.Widget"])
             #expect(widget["x-kubernetes-group-version-kind"] == [["group": "example.com", "kind": "Widget", "version": "v1"]])
             #expect(widget["properties"]?["spec"]?["properties"]?["size"]?["type"] == "integer")
-            #expect(widget["properties"]?["metadata"]?["allOf"] == [["$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]])
-            #expect(doc["components"]?["schemas"]?["com.example.v1.WidgetList"]?["properties"]?["items"]?["items"]?["$ref"]
+            #expect(
+                widget["properties"]?["metadata"]?["allOf"] == [
+                    ["$ref": "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]
+                ])
+            #expect(
+                doc["components"]?["schemas"]?["com.example.v1.WidgetList"]?["properties"]?["items"]?["items"]?["$ref"]
                     == "#/components/schemas/com.example.v1.Widget")
             let patch = try #require(doc["paths"]?["/apis/example.com/v1/namespaces/{namespace}/widgets/{name}"]?["patch"])
             let patchTypes = Set(patch["requestBody"]?["content"]?.objectValue?.keys.map { $0 } ?? [])
-            #expect(patchTypes == ["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"],
-                    "custom resources take no strategic merge patch")
+            #expect(
+                patchTypes == ["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"],
+                "custom resources take no strategic merge patch")
             #expect((patch["parameters"]?.arrayValue ?? []).contains { $0["name"] == "fieldValidation" })
             #expect(danglingReferences(doc).isEmpty, "\(danglingReferences(doc).prefix(5))")
 
@@ -136,7 +146,8 @@ import Testing
             #expect(second != first, "a changed CRD changes the document's hash")
             let (updated, _) = try await document(client, second)
             #expect(updated["components"]?["schemas"]?["com.example.v1.Widget"]?["properties"]?["spec"]?["properties"]?["colour"] != nil)
-            let (stale, _) = await raw(client, "GET", "/openapi/v3/apis/example.com/v1", query: [("hash", String(first.split(separator: "=").last!))])
+            let (stale, _) = await raw(
+                client, "GET", "/openapi/v3/apis/example.com/v1", query: [("hash", String(first.split(separator: "=").last!))])
             #expect(stale == 301, "a stale hash is redirected to the current document")
 
             try await client.delete(crds, namespace: nil, name: "widgets.example.com")
@@ -159,12 +170,15 @@ import Testing
             #expect(deployment?["properties"]?["spec"]?["$ref"] == "#/definitions/io.k8s.api.apps.v1.DeploymentSpec")
             #expect(deployment?["x-kubernetes-group-version-kind"] == [["group": "apps", "kind": "Deployment", "version": "v1"]])
             #expect(swagger["definitions"]?["io.k8s.apimachinery.pkg.util.intstr.IntOrString"]?["type"] == "string")
-            #expect(swagger["definitions"]?["com.example.v1.Widget"]?["properties"]?["metadata"]?["$ref"]
+            #expect(
+                swagger["definitions"]?["com.example.v1.Widget"]?["properties"]?["metadata"]?["$ref"]
                     == "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
             let patch = swagger["paths"]?["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]?["patch"]
             #expect(patch?["consumes"]?.arrayValue?.contains("application/strategic-merge-patch+json") == true)
             let parameters = patch?["parameters"]?.arrayValue ?? []
-            #expect(parameters.first?["in"] == "body" && parameters.first?["schema"]?["$ref"] == "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch")
+            #expect(
+                parameters.first?["in"] == "body"
+                    && parameters.first?["schema"]?["$ref"] == "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch")
             #expect(parameters.contains { $0["name"] == "fieldValidation" && $0["type"] == "string" })
             #expect(swagger["paths"]?["/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"]?["post"] != nil)
 

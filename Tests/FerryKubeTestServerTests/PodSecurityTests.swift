@@ -134,8 +134,9 @@ import Testing
     @Test func restrictedRequiresTheHardenedSecurityContext() async throws {
         try await withServer { _, client in
             try await namespace(client, "locked", enforce: "restricted")
-            let compliant = pod("hardened", pod: ["volumes": [["name": "claim", "persistentVolumeClaim": ["claimName": "data"]]]],
-                                container: Self.restrictedContainer)
+            let compliant = pod(
+                "hardened", pod: ["volumes": [["name": "claim", "persistentVolumeClaim": ["claimName": "data"]]]],
+                container: Self.restrictedContainer)
             #expect(await create(client, "locked", compliant).0 == 201)
             // Pod-level runAsNonRoot and seccomp cover every container; NET_BIND_SERVICE may be added.
             let podLevel = pod(
@@ -165,7 +166,9 @@ import Testing
                 "root",
                 pod: [
                     "securityContext": ["runAsUser": 0, "seccompProfile": ["type": "RuntimeDefault"]],
-                    "volumes": [["name": "share", "nfs": ["server": "nfs", "path": "/"]], ["name": "config", "configMap": ["name": "c"]]],
+                    "volumes": [
+                        ["name": "share", "nfs": ["server": "nfs", "path": "/"]], ["name": "config", "configMap": ["name": "c"]],
+                    ],
                 ],
                 container: [
                     "securityContext": [
@@ -242,12 +245,13 @@ import Testing
     @Test func fixturesLoadWithoutAdmission() async throws {
         try await withServer { server, client in
             try await namespace(client, "locked", enforce: "restricted")
-            let loaded = try await server.load(yaml: """
-                apiVersion: v1
-                kind: Pod
-                metadata: {name: db-0, namespace: locked}
-                spec: {containers: [{name: db, image: postgres}]}
-                """)
+            let loaded = try await server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: db-0, namespace: locked}
+                    spec: {containers: [{name: db, image: postgres}]}
+                    """)
             #expect(loaded.count == 1)
             // An update that leaves spec and annotations alone is not evaluated either.
             let relabel = await raw(

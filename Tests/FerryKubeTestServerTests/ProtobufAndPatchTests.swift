@@ -1,7 +1,8 @@
-@testable import FerryKubeTestServer
 import FerryKube
 import Foundation
 import Testing
+
+@testable import FerryKubeTestServer
 
 /// A tiny protobuf writer for building envelopes the way client-go encodes them.
 struct ProtoWriter {
@@ -36,7 +37,9 @@ struct ProtoWriter {
     }
 
     static func entry(_ key: String, _ value: [UInt8]) -> [UInt8] {
-        message { $0.field(1, key); $0.field(2, value) }
+        message {
+            $0.field(1, key); $0.field(2, value)
+        }
     }
 }
 
@@ -44,15 +47,17 @@ struct ProtoWriter {
     func helmSecretEnvelope(release: [UInt8]) -> [UInt8] {
         let meta = ProtoWriter.message { m in
             m.field(1, "sh.helm.release.v1.demo.v1")
-            m.field(2, "")  // proto3 sends empty strings
+            m.field(2, "") // proto3 sends empty strings
             m.field(3, "apps")
             m.field(6, "")
             m.field(11, ProtoWriter.entry("owner", Array("helm".utf8)))
             m.field(11, ProtoWriter.entry("status", Array("pending-install".utf8)))
             m.field(12, ProtoWriter.entry("note", Array("x".utf8)))
-            m.field(13, ProtoWriter.message { o in
-                o.field(1, "ConfigMap"); o.field(3, "owner"); o.field(4, "uid-1"); o.field(5, "v1"); o.varintField(6, 1)
-            })
+            m.field(
+                13,
+                ProtoWriter.message { o in
+                    o.field(1, "ConfigMap"); o.field(3, "owner"); o.field(4, "uid-1"); o.field(5, "v1"); o.varintField(6, 1)
+                })
             m.field(14, "example.com/finalizer")
         }
         let secret = ProtoWriter.message { s in
@@ -62,7 +67,11 @@ struct ProtoWriter {
             s.varintField(5, 1)
         }
         let unknown = ProtoWriter.message { u in
-            u.field(1, ProtoWriter.message { t in t.field(1, "v1"); t.field(2, "Secret") })
+            u.field(
+                1,
+                ProtoWriter.message { t in
+                    t.field(1, "v1"); t.field(2, "Secret")
+                })
             u.field(2, secret)
             u.field(3, "")
             u.field(4, "")
@@ -82,31 +91,53 @@ struct ProtoWriter {
         #expect(metadata["generateName"] == nil && metadata["resourceVersion"] == nil, "empty proto3 strings are absent")
         #expect(metadata["labels"] == ["owner": "helm", "status": "pending-install"])
         #expect(metadata["annotations"] == ["note": "x"])
-        #expect(metadata["ownerReferences"] == [["kind": "ConfigMap", "name": "owner", "uid": "uid-1", "apiVersion": "v1", "controller": true]])
+        #expect(
+            metadata["ownerReferences"] == [["kind": "ConfigMap", "name": "owner", "uid": "uid-1", "apiVersion": "v1", "controller": true]])
         #expect(metadata["finalizers"] == ["example.com/finalizer"])
     }
 
     @Test func decodesConfigMapsAndNamespaces() throws {
-        let configMap = [0x6B, 0x38, 0x73, 0x00] + ProtoWriter.message { u in
-            u.field(1, ProtoWriter.message { t in t.field(1, "v1"); t.field(2, "ConfigMap") })
-            u.field(2, ProtoWriter.message { c in
-                c.field(1, ProtoWriter.message { $0.field(1, "cm") })
-                c.field(2, ProtoWriter.entry("a", Array("b".utf8)))
-                c.field(3, ProtoWriter.entry("bin", [0xFF]))
-            })
-        }
+        let configMap =
+            [0x6B, 0x38, 0x73, 0x00]
+            + ProtoWriter.message { u in
+                u.field(
+                    1,
+                    ProtoWriter.message { t in
+                        t.field(1, "v1"); t.field(2, "ConfigMap")
+                    })
+                u.field(
+                    2,
+                    ProtoWriter.message { c in
+                        c.field(1, ProtoWriter.message { $0.field(1, "cm") })
+                        c.field(2, ProtoWriter.entry("a", Array("b".utf8)))
+                        c.field(3, ProtoWriter.entry("bin", [0xFF]))
+                    })
+            }
         let decoded = try ProtobufEnvelope.decode(configMap)
         #expect(decoded["data"] == ["a": "b"] && decoded["binaryData"] == ["bin": "/w=="])
-        let namespace = [0x6B, 0x38, 0x73, 0x00] + ProtoWriter.message { u in
-            u.field(1, ProtoWriter.message { t in t.field(1, "v1"); t.field(2, "Namespace") })
-            u.field(2, ProtoWriter.message { n in n.field(1, ProtoWriter.message { $0.field(1, "team") }) })
-        }
+        let namespace =
+            [0x6B, 0x38, 0x73, 0x00]
+            + ProtoWriter.message { u in
+                u.field(
+                    1,
+                    ProtoWriter.message { t in
+                        t.field(1, "v1"); t.field(2, "Namespace")
+                    })
+                u.field(2, ProtoWriter.message { n in n.field(1, ProtoWriter.message { $0.field(1, "team") }) })
+            }
         #expect(try ProtobufEnvelope.decode(namespace)["metadata"]?["name"] == "team")
     }
 
     @Test(arguments: [
         [UInt8]([1, 2, 3]), [0x6B, 0x38, 0x73, 0x00, 0x0A, 0x05, 0x01], [0x6B, 0x38, 0x73, 0x00, 0x0F],
-        [0x6B, 0x38, 0x73, 0x00] + ProtoWriter.message { u in u.field(1, ProtoWriter.message { t in t.field(1, "apps/v1"); t.field(2, "Deployment") }) },
+        [0x6B, 0x38, 0x73, 0x00]
+            + ProtoWriter.message { u in
+                u.field(
+                    1,
+                    ProtoWriter.message { t in
+                        t.field(1, "apps/v1"); t.field(2, "Deployment")
+                    })
+            },
     ])
     func rejectsMalformedOrUnsupportedEnvelopes(bytes: [UInt8]) {
         #expect(throws: ProtobufEnvelope.DecodeError.self) { try ProtobufEnvelope.decode(bytes) }
@@ -115,14 +146,18 @@ struct ProtoWriter {
     @Test func serverAcceptsProtobufCreatesAndUpdates() async throws {
         try await withServer { server, client in
             let envelope = helmSecretEnvelope(release: Array("H4sI".utf8))
-            let (created, _) = await raw(client, "POST", "/api/v1/namespaces/apps/secrets", body: envelope, contentType: "application/vnd.kubernetes.protobuf")
+            let (created, _) = await raw(
+                client, "POST", "/api/v1/namespaces/apps/secrets", body: envelope, contentType: "application/vnd.kubernetes.protobuf")
             #expect(created == 404, "the namespace does not exist yet")
             try await server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}")
-            let (status, body) = await raw(client, "POST", "/api/v1/namespaces/apps/secrets", body: envelope, contentType: "application/vnd.kubernetes.protobuf")
+            let (status, body) = await raw(
+                client, "POST", "/api/v1/namespaces/apps/secrets", body: envelope, contentType: "application/vnd.kubernetes.protobuf")
             #expect(status == 201)
             #expect(body?["metadata"]?["labels"]?["owner"] == "helm" && body?["metadata"]?["uid"] != nil)
             // An update with an empty resourceVersion (what helm sends) is unconditional for Secrets.
-            let (updated, _) = await raw(client, "PUT", "/api/v1/namespaces/apps/secrets/sh.helm.release.v1.demo.v1", body: envelope, contentType: "application/vnd.kubernetes.protobuf")
+            let (updated, _) = await raw(
+                client, "PUT", "/api/v1/namespaces/apps/secrets/sh.helm.release.v1.demo.v1", body: envelope,
+                contentType: "application/vnd.kubernetes.protobuf")
             #expect(updated == 200)
         }
     }
@@ -132,24 +167,32 @@ struct ProtoWriter {
     @Test func mergesKubectlThreeWayPatches() throws {
         let live: JSONValue = [
             "metadata": ["labels": ["a": "1", "b": "2"], "finalizers": ["x"]],
-            "spec": ["template": ["spec": [
-                "containers": [
-                    ["name": "web", "image": "web:1", "ports": [["containerPort": 80, "name": "http"]], "env": [["name": "A", "value": "1"]]],
-                    ["name": "sidecar", "image": "side:1"],
-                ],
-                "volumes": [["name": "data", "emptyDir": [:]]],
-            ]]],
+            "spec": [
+                "template": [
+                    "spec": [
+                        "containers": [
+                            [
+                                "name": "web", "image": "web:1", "ports": [["containerPort": 80, "name": "http"]],
+                                "env": [["name": "A", "value": "1"]],
+                            ],
+                            ["name": "sidecar", "image": "side:1"],
+                        ],
+                        "volumes": [["name": "data", "emptyDir": [:]]],
+                    ]
+                ]
+            ],
         ]
         // Shaped like `kubectl apply` output: ordering directive, deletions, additions.
-        let patch = try JSONValue(parsing: #"""
-            {"metadata":{"labels":{"b":null,"c":"3"},"finalizers":["y"]},
-             "spec":{"template":{"spec":{
-               "$setElementOrder/containers":[{"name":"sidecar"},{"name":"web"}],
-               "containers":[{"name":"web","image":"web:2","env":[{"name":"B","value":"2"}],
-                              "$setElementOrder/env":[{"name":"B"},{"name":"A"}]},
-                             {"name":"sidecar","$patch":"delete"},{"name":"new","image":"new:1"}],
-               "volumes":[{"name":"data","$retainKeys":["name","hostPath"],"hostPath":{"path":"/d"}}]}}}}
-            """#)
+        let patch = try JSONValue(
+            parsing: #"""
+                {"metadata":{"labels":{"b":null,"c":"3"},"finalizers":["y"]},
+                 "spec":{"template":{"spec":{
+                   "$setElementOrder/containers":[{"name":"sidecar"},{"name":"web"}],
+                   "containers":[{"name":"web","image":"web:2","env":[{"name":"B","value":"2"}],
+                                  "$setElementOrder/env":[{"name":"B"},{"name":"A"}]},
+                                 {"name":"sidecar","$patch":"delete"},{"name":"new","image":"new:1"}],
+                   "volumes":[{"name":"data","$retainKeys":["name","hostPath"],"hostPath":{"path":"/d"}}]}}}}
+                """#)
         let result = try StrategicMergePatch.apply(patch, to: live)
         #expect(result["metadata"]?["labels"] == ["a": "1", "c": "3"])
         #expect(result["metadata"]?["finalizers"] == ["x", "y"])
@@ -168,6 +211,8 @@ struct ProtoWriter {
         let ports = try StrategicMergePatch.apply(["spec": ["ports": [["port": 443, "name": "tls"]]]], to: live)
         #expect(ports["spec"]?["ports"] == [["port": 80], ["port": 443, "name": "tls"]])
         #expect(throws: StrategicMergePatch.PatchError.self) { try StrategicMergePatch.apply(["spec": ["$patch": "explode"]], to: live) }
-        #expect(throws: StrategicMergePatch.PatchError.self) { try StrategicMergePatch.apply(["spec": ["ports": [["name": "x"]]]], to: live) }
+        #expect(throws: StrategicMergePatch.PatchError.self) {
+            try StrategicMergePatch.apply(["spec": ["ports": [["name": "x"]]]], to: live)
+        }
     }
 }

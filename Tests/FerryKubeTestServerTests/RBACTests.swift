@@ -40,7 +40,7 @@ import Testing
             #expect(
                 cluster.message
                     == #"deployments.apps is forbidden: User "\#(Self.robot)" cannot list resource "deployments" in API group "apps" at "#
-                        + #"the cluster scope"#
+                    + #"the cluster scope"#
             )
             #expect(cluster.json?["details"] == ["group": "apps", "kind": "deployments"])
             // The subresource is in the attribute, not in the qualified resource nor the details.
@@ -48,7 +48,7 @@ import Testing
             #expect(
                 exec.message
                     == #"pods "web" is forbidden: User "\#(Self.robot)" cannot create resource "pods/exec" in API group "" in the "#
-                        + #"namespace "shop""#
+                    + #"namespace "shop""#
             )
             #expect(exec.json?["details"] == ["name": "web", "kind": "pods"])
             let watch = await call(server, "GET", "/api/v1/namespaces/shop/configmaps?watch=true", token: token)
@@ -63,7 +63,7 @@ import Testing
             #expect(
                 unserved.message
                     == #"backups.ferry.dev "b1" is forbidden: User "\#(Self.robot)" cannot get resource "backups/status" in API group "#
-                        + #""ferry.dev" in the namespace "shop""#
+                    + #""ferry.dev" in the namespace "shop""#
             )
             #expect(
                 await call(server, "GET", "/apis/ferry.dev/v1alpha1/namespaces/shop/backups/b1/status", token: server.adminToken).status
@@ -138,7 +138,7 @@ import Testing
             #expect(
                 missing.message
                     == #"pods "web" is forbidden: User "\#(Self.robot)" cannot delete resource "pods" in API group "" in the namespace "#
-                        + #""shop": RBAC: clusterrole.rbac.authorization.k8s.io "ghost" not found"#
+                    + #""shop": RBAC: clusterrole.rbac.authorization.k8s.io "ghost" not found"#
             )
             try await server.load(
                 yaml: """
@@ -334,7 +334,7 @@ import Testing
             #expect(
                 answer.message
                     == #"clusterroles.rbac.authorization.k8s.io "everything" is forbidden: must have cluster-admin privileges to use the "#
-                        + #"aggregationRule"#
+                    + #"aggregationRule"#
             )
             #expect(
                 await call(server, "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", token: server.adminToken, body: aggregated)
@@ -351,7 +351,7 @@ import Testing
             #expect(
                 denied.message
                     == #"configmaps "settings" is forbidden: User "system:admin" cannot get resource "configmaps" in API group "" in the "#
-                        + #"namespace "default": RBAC: role "reader" not found"#
+                    + #"namespace "default": RBAC: role "reader" not found"#
             )
             #expect(await call(server, "GET", "/api/v1/namespaces/default/configmaps", token: server.adminToken).status == 200)
         }

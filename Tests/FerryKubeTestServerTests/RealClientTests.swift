@@ -63,8 +63,10 @@ import Testing
             let first = try await run(.kubectl, kubectl, ["apply", "-f", manifest], environment)
             #expect(first.contains("deployment.apps/web created") && first.contains("service/web created"))
             // Change one container, drop the other: kubectl sends a strategic merge patch.
-            try deployment.replacingOccurrences(of: "web:1", with: "web:2").replacingOccurrences(of: "      - {name: log, image: \"log:1\"}\n", with: "")
-                .write(toFile: manifest, atomically: true, encoding: .utf8)
+            try deployment.replacingOccurrences(of: "web:1", with: "web:2").replacingOccurrences(
+                of: "      - {name: log, image: \"log:1\"}\n", with: ""
+            )
+            .write(toFile: manifest, atomically: true, encoding: .utf8)
             let second = try await run(.kubectl, kubectl, ["apply", "-f", manifest], environment)
             #expect(second.contains("deployment.apps/web configured") && second.contains("service/web unchanged"))
             let deployments = try await client.resource(apiVersion: "apps/v1", kind: "Deployment")
@@ -72,18 +74,23 @@ import Testing
             let containers = live["spec"]?["template"]?["spec"]?["containers"]?.arrayValue ?? []
             #expect(containers.map { $0["image"]! } == ["web:2"])
             #expect(live.generation == 2)
-            let images = try await run(.kubectl, kubectl, ["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[*].image}"], environment)
+            let images = try await run(
+                .kubectl, kubectl, ["get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[*].image}"],
+                environment)
             #expect(images == "web:2")
-            let created = try await run(.kubectl, kubectl, ["create", "configmap", "typed", "--from-literal=k=v", "-n", "shop"], environment)
+            let created = try await run(
+                .kubectl, kubectl, ["create", "configmap", "typed", "--from-literal=k=v", "-n", "shop"], environment)
             #expect(created.contains("configmap/typed created"), "kubectl's typed create sends protobuf")
 
             // `kubectl get --watch`: the watch request is the phase we strike at.
             let watching = AsyncStream<Void>.makeStream()
-            await server.addHook(.init(times: 1, matching: { $0.query["watch"] == "true" && $0.path.hasSuffix("/configmaps") }) { _, _ in
-                watching.continuation.yield()
-                return .proceed
-            })
-            let watcher = try BackgroundProcess(kubectl, ["get", "configmaps", "-n", "shop", "--watch", "--output-watch-events"], environment: environment.variables)
+            await server.addHook(
+                .init(times: 1, matching: { $0.query["watch"] == "true" && $0.path.hasSuffix("/configmaps") }) { _, _ in
+                    watching.continuation.yield()
+                    return .proceed
+                })
+            let watcher = try BackgroundProcess(
+                kubectl, ["get", "configmaps", "-n", "shop", "--watch", "--output-watch-events"], environment: environment.variables)
             defer { watcher.terminate() }
             var signal = watching.stream.makeAsyncIterator()
             await signal.next()
@@ -140,51 +147,66 @@ extension RealClientTests {
             defer { environment.cleanUp() }
             let manifest = "\(environment.directory)/misspelt.yaml"
             try """
-                apiVersion: apps/v1
-                kind: Deployment
-                metadata: {name: web, namespace: default}
-                spec:
-                  replica: 2
-                  selector: {matchLabels: {app: web}}
-                  template:
-                    metadata: {labels: {app: web}}
-                    spec: {containers: [{name: web, image: "web:1"}]}
-                """.write(toFile: manifest, atomically: true, encoding: .utf8)
-            let (refused, message) = try await ExternalTool.kubectl.run(["apply", "-f", manifest], environment: environment.variables, path: kubectl)
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web, namespace: default}
+            spec:
+              replica: 2
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec: {containers: [{name: web, image: "web:1"}]}
+            """.write(toFile: manifest, atomically: true, encoding: .utf8)
+            let (refused, message) = try await ExternalTool.kubectl.run(
+                ["apply", "-f", manifest], environment: environment.variables, path: kubectl)
             #expect(refused == 1)
-            #expect(message.contains(#"Error from server (BadRequest): error when creating "\#(manifest)": Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replica""#),
-                    "\(message)")
+            #expect(
+                message.contains(
+                    #"Error from server (BadRequest): error when creating "\#(manifest)": Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replica""#
+                ),
+                "\(message)")
             let warned = try await run(.kubectl, kubectl, ["apply", "--validate=warn", "-f", manifest], environment)
-            #expect(warned.contains(#"Warning: unknown field "spec.replica""#) && warned.contains("deployment.apps/web created"), "\(warned)")
+            #expect(
+                warned.contains(#"Warning: unknown field "spec.replica""#) && warned.contains("deployment.apps/web created"), "\(warned)")
 
-            try await server.load(yaml: """
-                apiVersion: v1
-                kind: PersistentVolumeClaim
-                metadata: {name: data, namespace: default}
-                spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 5Gi}}, storageClassName: local, volumeName: pv-data}
-                status: {phase: Bound, accessModes: [ReadWriteOnce], capacity: {storage: 5Gi}}
-                """)
+            try await server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: PersistentVolumeClaim
+                    metadata: {name: data, namespace: default}
+                    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 5Gi}}, storageClassName: local, volumeName: pv-data}
+                    status: {phase: Bound, accessModes: [ReadWriteOnce], capacity: {storage: 5Gi}}
+                    """)
             let claims = try await run(.kubectl, kubectl, ["get", "pvc", "-n", "default"], environment)
-            let lines = claims.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            let lines = claims.split(separator: "\n").map {
+                $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            }
             #expect(lines.first == "NAME STATUS VOLUME CAPACITY ACCESS MODES STORAGECLASS VOLUMEATTRIBUTESCLASS AGE", "\(claims)")
             #expect(lines.dropFirst().first?.hasPrefix("data Bound pv-data 5Gi RWO local <unset> ") == true, "\(claims)")
             let deployments = try await run(.kubectl, kubectl, ["get", "deployments", "-o", "wide"], environment)
-            #expect(deployments.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+            #expect(
+                deployments.split(separator: "\n").first?.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
                     == "NAME READY UP-TO-DATE AVAILABLE AGE CONTAINERS IMAGES SELECTOR", "\(deployments)")
             let explained = try await run(.kubectl, kubectl, ["explain", "deployment.spec.replicas"], environment)
             #expect(explained.contains("FIELD: replicas <integer>") && explained.contains("Number of desired pods."), "\(explained)")
 
             // A List, and a kind without a PATCH path, are validated by kubectl itself against /openapi/v2.
             let list = "\(environment.directory)/list.yaml"
-            try "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: default}, datta: {x: y}}\n"
+            try
+                "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: default}, datta: {x: y}}\n"
                 .write(toFile: list, atomically: true, encoding: .utf8)
-            let (listRefused, listMessage) = try await ExternalTool.kubectl.run(["apply", "-f", list], environment: environment.variables, path: kubectl)
-            #expect(listRefused == 1 && listMessage.contains(#"ValidationError(ConfigMap): unknown field "datta" in io.k8s.api.core.v1.ConfigMap"#),
-                    "\(listMessage)")
-            try String(contentsOfFile: list, encoding: .utf8).replacingOccurrences(of: "datta", with: "data").write(toFile: list, atomically: true, encoding: .utf8)
+            let (listRefused, listMessage) = try await ExternalTool.kubectl.run(
+                ["apply", "-f", list], environment: environment.variables, path: kubectl)
+            #expect(
+                listRefused == 1
+                    && listMessage.contains(#"ValidationError(ConfigMap): unknown field "datta" in io.k8s.api.core.v1.ConfigMap"#),
+                "\(listMessage)")
+            try String(contentsOfFile: list, encoding: .utf8).replacingOccurrences(of: "datta", with: "data").write(
+                toFile: list, atomically: true, encoding: .utf8)
             #expect(try await run(.kubectl, kubectl, ["apply", "-f", list], environment).contains("configmap/a created"))
             let review = "\(environment.directory)/review.json"
-            try #"{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}"#
+            try
+                #"{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}"#
                 .write(toFile: review, atomically: true, encoding: .utf8)
             #expect(try await run(.kubectl, kubectl, ["create", "-f", review, "-o", "jsonpath={.status.allowed}"], environment) == "true")
         }
@@ -202,10 +224,14 @@ extension RealClientTests {
             let template = "\(chart)/templates/deployment.yaml"
             try String(contentsOfFile: template, encoding: .utf8).replacingOccurrences(of: "replicas:", with: "replica:")
                 .write(toFile: template, atomically: true, encoding: .utf8)
-            let (status, output) = try await ExternalTool.helm.run(["install", "bad", chart, "-n", "default"], environment: environment.variables, path: helm)
+            let (status, output) = try await ExternalTool.helm.run(
+                ["install", "bad", chart, "-n", "default"], environment: environment.variables, path: helm)
             #expect(status != 0)
-            #expect(output.contains(#"failed to create typed patch object (default/bad-hello-world; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema"#),
-                    "\(output)")
+            #expect(
+                output.contains(
+                    #"failed to create typed patch object (default/bad-hello-world; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema"#
+                ),
+                "\(output)")
             #expect(await server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name: "bad-hello-world") == nil)
         }
     }

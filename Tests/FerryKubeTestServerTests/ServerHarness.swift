@@ -18,7 +18,10 @@ func withServer<T>(options: KubeTestServer.Options = .init(), _ body: (KubeTestS
 }
 
 /// Raw HTTP against the server through the client's transport: status and JSON body.
-func raw(_ client: KubeClient, _ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil, contentType: String = "application/json", accept: String = "application/json") async -> (Int, JSONValue?) {
+func raw(
+    _ client: KubeClient, _ method: String, _ path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
+    contentType: String = "application/json", accept: String = "application/json"
+) async -> (Int, JSONValue?) {
     do {
         let response = try await client.send(method, path, query: query, body: body, contentType: contentType, accept: accept)
         return (response.status, try? JSONValue(parsing: response.body))

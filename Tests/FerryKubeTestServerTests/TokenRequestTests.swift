@@ -19,11 +19,13 @@ import Testing
             await #expect(throws: KubeError.self) {
                 _ = try await client.requestToken(serviceAccount: "nobody", namespace: "default", audiences: ["cbt-service"])
             }
-            let (status, body) = await raw(client, "POST", "/api/v1/namespaces/default/serviceaccounts/nobody/token",
-                                           body: Array(#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}"#.utf8))
+            let (status, body) = await raw(
+                client, "POST", "/api/v1/namespaces/default/serviceaccounts/nobody/token",
+                body: Array(#"{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}}"#.utf8))
             #expect(status == 404 && body?["reason"] == "NotFound")
-            let (short, shortBody) = await raw(client, "POST", "/api/v1/namespaces/default/serviceaccounts/agent/token",
-                                               body: Array(#"{"kind":"TokenRequest","spec":{"expirationSeconds":60}}"#.utf8))
+            let (short, shortBody) = await raw(
+                client, "POST", "/api/v1/namespaces/default/serviceaccounts/agent/token",
+                body: Array(#"{"kind":"TokenRequest","spec":{"expirationSeconds":60}}"#.utf8))
             #expect(short == 422 && shortBody?["details"]?["causes"]?[0]?["field"] == "spec.expirationSeconds")
         }
     }

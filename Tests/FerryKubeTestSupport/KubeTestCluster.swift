@@ -1,7 +1,7 @@
 import FerryKube
 import FerryKubeTestServer
-import Testing
 import Foundation
+import Testing
 
 /// A Kubernetes API test server, a client for it, its kubeconfig in a scratch directory, and
 /// helpers to install fixtures and run the real helm against it.
@@ -83,7 +83,8 @@ public struct KubeTestCluster: Sendable {
 }
 
 /// Runs `body` with a fresh test cluster, stopped afterwards whatever happens.
-public func withKubeTestCluster<T>(options: KubeTestServer.Options = .init(), _ body: (KubeTestCluster) async throws -> T) async throws -> T {
+public func withKubeTestCluster<T>(options: KubeTestServer.Options = .init(), _ body: (KubeTestCluster) async throws -> T) async throws -> T
+{
     let cluster = try await KubeTestCluster.start(options: options)
     do {
         let result = try await body(cluster)

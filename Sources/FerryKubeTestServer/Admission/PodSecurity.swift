@@ -218,9 +218,11 @@ struct PodSecurity {
     }
 
     private func procMount() -> Violation? {
-        guard !usesUserNamespace, let (names, types) = offenders({ container in
-            container.securityContext?["procMount"]?.stringValue.map { $0 == "Default" ? [] : [$0] } ?? []
-        }) else { return nil }
+        guard !usesUserNamespace,
+            let (names, types) = offenders({ container in
+                container.securityContext?["procMount"]?.stringValue.map { $0 == "Default" ? [] : [$0] } ?? []
+            })
+        else { return nil }
         return Violation(
             reason: "procMount",
             detail: "\(Self.containers(names)) must not set securityContext.procMount to \(Self.joinQuote(types.sorted()))")
@@ -301,9 +303,13 @@ struct PodSecurity {
     ]
 
     private func capabilitiesBaseline() -> Violation? {
-        guard let (names, added) = offenders({ container in
-            (container.securityContext?["capabilities"]?["add"]?.arrayValue ?? []).compactMap(\.stringValue).filter { !Self.baselineCapabilities.contains($0) }
-        }) else { return nil }
+        guard
+            let (names, added) = offenders({ container in
+                (container.securityContext?["capabilities"]?["add"]?.arrayValue ?? []).compactMap(\.stringValue).filter {
+                    !Self.baselineCapabilities.contains($0)
+                }
+            })
+        else { return nil }
         return Violation(
             reason: "non-default capabilities",
             detail: "\(Self.containers(names)) must not include \(Self.joinQuote(added.sorted())) in securityContext.capabilities.add")

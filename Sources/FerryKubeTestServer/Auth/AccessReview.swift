@@ -12,8 +12,10 @@ extension APIServerState {
         guard request.method == "POST", r.name == nil, group == "authorization.k8s.io" || group == "authentication.k8s.io" else {
             return nil
         }
-        let kinds = ["selfsubjectaccessreviews", "subjectaccessreviews", "localsubjectaccessreviews", "selfsubjectrulesreviews",
-                     "tokenreviews", "selfsubjectreviews"]
+        let kinds = [
+            "selfsubjectaccessreviews", "subjectaccessreviews", "localsubjectaccessreviews", "selfsubjectrulesreviews",
+            "tokenreviews", "selfsubjectreviews",
+        ]
         guard kinds.contains(r.entry.resource.name) else { return nil }
         do throws(APIError) {
             var review = try decodeBody(request)
@@ -28,8 +30,9 @@ extension APIServerState {
             case "selfsubjectaccessreviews":
                 review["status"] = try accessReviewStatus(review, as: user, kind: r.entry.resource.kind, needsSubject: false)
             case "subjectaccessreviews":
-                review["status"] = try accessReviewStatus(review, as: Self.subject(of: review), kind: r.entry.resource.kind,
-                                                          needsSubject: true)
+                review["status"] = try accessReviewStatus(
+                    review, as: Self.subject(of: review), kind: r.entry.resource.kind,
+                    needsSubject: true)
             case "localsubjectaccessreviews":
                 let namespace = r.namespace ?? ""
                 let requested = review["spec"]?["resourceAttributes"]?["namespace"]?.stringValue ?? ""
@@ -38,8 +41,9 @@ extension APIServerState {
                 } else if requested != namespace {
                     throw APIError(Self.badRequest("spec.resourceAttributes.namespace must match namespace: \(namespace)"))
                 }
-                review["status"] = try accessReviewStatus(review, as: Self.subject(of: review), kind: r.entry.resource.kind,
-                                                          needsSubject: true)
+                review["status"] = try accessReviewStatus(
+                    review, as: Self.subject(of: review), kind: r.entry.resource.kind,
+                    needsSubject: true)
             case "selfsubjectrulesreviews":
                 guard let namespace = review["spec"]?["namespace"]?.stringValue, !namespace.isEmpty else {
                     throw APIError(Self.badRequest("no namespace on request"))
@@ -80,18 +84,23 @@ extension APIServerState {
             invalid("spec.nonResourceAttributes", "Invalid value: \"object\": cannot be specified in combination with resourceAttributes")
         }
         if resource == nil && nonResource == nil {
-            invalid("spec.resourceAttributes",
-                    "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified")
+            invalid(
+                "spec.resourceAttributes",
+                "Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified")
         }
         if needsSubject && user.name.isEmpty && user.groups.isEmpty {
             invalid("spec.user", "Invalid value: \"\": at least one of user or group must be specified")
         }
         guard causes.isEmpty else {
-            let message = "\(kind).authorization.k8s.io \"\" is invalid: "
-                + (causes.count == 1 ? "\(causes[0].field): \(causes[0].message)"
+            let message =
+                "\(kind).authorization.k8s.io \"\" is invalid: "
+                + (causes.count == 1
+                    ? "\(causes[0].field): \(causes[0].message)"
                     : "[" + causes.map { "\($0.field): \($0.message)" }.joined(separator: ", ") + "]")
-            throw APIError(APIStatus(code: 422, reason: "Invalid", message: message, detailsName: "", detailsGroup: "authorization.k8s.io",
-                                     detailsKind: kind, causes: causes))
+            throw APIError(
+                APIStatus(
+                    code: 422, reason: "Invalid", message: message, detailsName: "", detailsGroup: "authorization.k8s.io",
+                    detailsKind: kind, causes: causes))
         }
         var attributes = RequestAttributes(user: user, verb: "", isResourceRequest: resource != nil)
         if let resource {

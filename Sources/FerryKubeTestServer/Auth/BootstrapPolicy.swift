@@ -20,20 +20,36 @@ enum BootstrapPolicy {
     }
 
     static let aggregateToView: [PolicyRule] = [
-        rule(read, [""], ["configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "pods",
-                          "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services", "services/status"]),
-        rule(read, [""], ["bindings", "events", "limitranges", "namespaces/status", "pods/log", "pods/status",
-                          "replicationcontrollers/status", "resourcequotas", "resourcequotas/status"]),
+        rule(
+            read, [""],
+            [
+                "configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "pods",
+                "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services", "services/status",
+            ]),
+        rule(
+            read, [""],
+            [
+                "bindings", "events", "limitranges", "namespaces/status", "pods/log", "pods/status",
+                "replicationcontrollers/status", "resourcequotas", "resourcequotas/status",
+            ]),
         rule(read, [""], ["namespaces"]),
         rule(read, ["discovery.k8s.io"], ["endpointslices"]),
-        rule(read, ["apps"], ["controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
-                              "deployments/status", "replicasets", "replicasets/scale", "replicasets/status", "statefulsets",
-                              "statefulsets/scale", "statefulsets/status"]),
+        rule(
+            read, ["apps"],
+            [
+                "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
+                "deployments/status", "replicasets", "replicasets/scale", "replicasets/status", "statefulsets",
+                "statefulsets/scale", "statefulsets/status",
+            ]),
         rule(read, ["autoscaling"], ["horizontalpodautoscalers", "horizontalpodautoscalers/status"]),
         rule(read, ["batch"], ["cronjobs", "cronjobs/status", "jobs", "jobs/status"]),
-        rule(read, ["extensions"], ["daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
-                                    "ingresses", "ingresses/status", "networkpolicies", "replicasets", "replicasets/scale",
-                                    "replicasets/status", "replicationcontrollers/scale"]),
+        rule(
+            read, ["extensions"],
+            [
+                "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
+                "ingresses", "ingresses/status", "networkpolicies", "replicasets", "replicasets/scale",
+                "replicasets/status", "replicationcontrollers/scale",
+            ]),
         rule(read, ["policy"], ["poddisruptionbudgets", "poddisruptionbudgets/status"]),
         rule(read, ["networking.k8s.io"], ["ingresses", "ingresses/status", "networkpolicies"]),
     ]
@@ -43,15 +59,27 @@ enum BootstrapPolicy {
         rule(["impersonate"], [""], ["serviceaccounts"]),
         rule(write, [""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
         rule(["create"], [""], ["pods/eviction"]),
-        rule(write, [""], ["configmaps", "events", "persistentvolumeclaims", "replicationcontrollers", "replicationcontrollers/scale",
-                           "secrets", "serviceaccounts", "services", "services/proxy"]),
+        rule(
+            write, [""],
+            [
+                "configmaps", "events", "persistentvolumeclaims", "replicationcontrollers", "replicationcontrollers/scale",
+                "secrets", "serviceaccounts", "services", "services/proxy",
+            ]),
         rule(["create"], [""], ["serviceaccounts/token"]),
-        rule(write, ["apps"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets",
-                               "replicasets/scale", "statefulsets", "statefulsets/scale"]),
+        rule(
+            write, ["apps"],
+            [
+                "daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets",
+                "replicasets/scale", "statefulsets", "statefulsets/scale",
+            ]),
         rule(write, ["autoscaling"], ["horizontalpodautoscalers"]),
         rule(write, ["batch"], ["cronjobs", "jobs"]),
-        rule(write, ["extensions"], ["daemonsets", "deployments", "deployments/rollback", "deployments/scale", "ingresses",
-                                     "networkpolicies", "replicasets", "replicasets/scale", "replicationcontrollers/scale"]),
+        rule(
+            write, ["extensions"],
+            [
+                "daemonsets", "deployments", "deployments/rollback", "deployments/scale", "ingresses",
+                "networkpolicies", "replicasets", "replicasets/scale", "replicationcontrollers/scale",
+            ]),
         rule(write, ["policy"], ["poddisruptionbudgets"]),
         rule(write, ["networking.k8s.io"], ["ingresses", "networkpolicies"]),
         rule(readWrite, ["coordination.k8s.io"], ["leases"]),
@@ -62,8 +90,10 @@ enum BootstrapPolicy {
         rule(readWrite, ["rbac.authorization.k8s.io"], ["rolebindings", "roles"]),
     ]
 
-    static let discoveryURLs = ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz",
-                                "/version", "/version/"]
+    static let discoveryURLs = [
+        "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz",
+        "/version", "/version/",
+    ]
     static let publicInfoURLs = ["/healthz", "/livez", "/readyz", "/version", "/version/"]
 
     /// The cluster roles, in name order.
@@ -93,13 +123,29 @@ enum BootstrapPolicy {
             role("system:aggregate-to-admin", aggregateToAdmin, labels: toAdmin),
             role("system:aggregate-to-edit", aggregateToEdit, labels: toEdit),
             role("system:aggregate-to-view", aggregateToView, labels: toView),
-            role("system:auth-delegator", [rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
-                                           rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"])]),
-            role("system:basic-user", [rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
-                                       rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"])]),
+            role(
+                "system:auth-delegator",
+                [
+                    rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
+                    rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
+                ]),
+            role(
+                "system:basic-user",
+                [
+                    rule(["create"], ["authorization.k8s.io"], ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]),
+                    rule(["create"], ["authentication.k8s.io"], ["selfsubjectreviews"]),
+                ]),
             role("system:discovery", [urls(["get"], discoveryURLs)]),
-            role("system:monitoring", [urls(["get"], ["/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis",
-                                                      "/readyz", "/readyz/*"])]),
+            role(
+                "system:monitoring",
+                [
+                    urls(
+                        ["get"],
+                        [
+                            "/healthz", "/healthz/*", "/livez", "/livez/*", "/metrics", "/metrics/slis",
+                            "/readyz", "/readyz/*",
+                        ])
+                ]),
             role("system:public-info-viewer", [urls(["get"], publicInfoURLs)]),
             role("system:service-account-issuer-discovery", [urls(["get"], ["/.well-known/openid-configuration", "/openid/v1/jwks"])]),
             role("view", [], labels: toEdit, aggregating: "rbac.authorization.k8s.io/aggregate-to-view"),

@@ -87,17 +87,20 @@ struct PolicyRule: Sendable, Hashable {
     func covers(_ sub: PolicyRule) -> Bool {
         let verbsMatch = verbs.contains("*") || sub.verbs.allSatisfy(verbs.contains)
         let groupsMatch = apiGroups.contains("*") || sub.apiGroups.allSatisfy(apiGroups.contains)
-        let resourcesMatch = resources.contains("*") || sub.resources.allSatisfy { path in
-            if resources.contains(path) { return true }
-            guard let slash = path.firstIndex(of: "/") else { return false }
-            return resources.contains("*" + path[slash...])
-        }
+        let resourcesMatch =
+            resources.contains("*")
+            || sub.resources.allSatisfy { path in
+                if resources.contains(path) { return true }
+                guard let slash = path.firstIndex(of: "/") else { return false }
+                return resources.contains("*" + path[slash...])
+            }
         let urlsMatch = sub.nonResourceURLs.allSatisfy { path in
             nonResourceURLs.contains { owner in
                 owner == path || (owner.hasSuffix("*") && path.hasPrefix(owner.trimmingCharacters(in: "*")))
             }
         }
-        let namesMatch = sub.resourceNames.isEmpty
+        let namesMatch =
+            sub.resourceNames.isEmpty
             ? resourceNames.isEmpty
             : resourceNames.isEmpty || sub.resourceNames.allSatisfy(resourceNames.contains)
         return verbsMatch && groupsMatch && resourcesMatch && namesMatch && urlsMatch
@@ -115,7 +118,8 @@ struct PolicyRule: Sendable, Hashable {
         var simple: [String: Int] = [:]
         var merged: [PolicyRule] = []
         for rule in rules {
-            let isSimple = rule.resourceNames.count <= 1 && rule.nonResourceURLs.isEmpty && rule.apiGroups.count == 1
+            let isSimple =
+                rule.resourceNames.count <= 1 && rule.nonResourceURLs.isEmpty && rule.apiGroups.count == 1
                 && rule.resources.count == 1
             guard isSimple else {
                 compacted.append(rule)

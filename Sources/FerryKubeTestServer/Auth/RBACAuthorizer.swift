@@ -102,14 +102,18 @@ extension APIServerState {
             }
             return .success(PolicyRule.rules(of: role))
         case let kind:
-            return .failure(APIError(APIStatus(code: 500, reason: "InternalError",
-                                               message: "unsupported role reference kind: \(PolicyRule.goQuoted(kind ?? ""))")))
+            return .failure(
+                APIError(
+                    APIStatus(
+                        code: 500, reason: "InternalError",
+                        message: "unsupported role reference kind: \(PolicyRule.goQuoted(kind ?? ""))")))
         }
     }
 
     static func listerNotFound(_ resource: String, _ name: String) -> APIStatus {
-        APIStatus(code: 404, reason: "NotFound", message: "\(resource).\(rbacGroup) \(PolicyRule.goQuoted(name)) not found",
-                  detailsName: name, detailsGroup: rbacGroup, detailsKind: resource)
+        APIStatus(
+            code: 404, reason: "NotFound", message: "\(resource).\(rbacGroup) \(PolicyRule.goQuoted(name)) not found",
+            detailsName: name, detailsGroup: rbacGroup, detailsKind: resource)
     }
 
     /// The first subject of `binding` that names `user` (`appliesTo`), described as in RBAC's

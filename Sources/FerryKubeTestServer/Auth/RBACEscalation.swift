@@ -18,8 +18,10 @@ extension APIServerState {
         let namespace = request.namespace
         func forbidden(_ message: String) -> APIError {
             let qualified = "\(resource).\(Self.rbacGroup) \(PolicyRule.goQuoted(name))"
-            return APIError(APIStatus(code: 403, reason: "Forbidden", message: "\(qualified) is forbidden: \(message)",
-                                      detailsName: name, detailsGroup: Self.rbacGroup, detailsKind: resource))
+            return APIError(
+                APIStatus(
+                    code: 403, reason: "Forbidden", message: "\(qualified) is forbidden: \(message)",
+                    detailsName: name, detailsGroup: Self.rbacGroup, detailsKind: resource))
         }
         if let old, Self.isOnlyMutatingGCFields(object, old) { return }
         switch resource {
@@ -69,7 +71,8 @@ extension APIServerState {
         let missing = PolicyRule.uncovered(by: owned, rules)
         guard !missing.isEmpty else { return nil }
         let lines = Set(PolicyRule.compact(missing).map(\.compactString)).sorted()
-        var message = "user \(PolicyRule.goQuoted(user.name)) (groups=\(PolicyRule.quotedList(user.groups))) is attempting to grant RBAC "
+        var message =
+            "user \(PolicyRule.goQuoted(user.name)) (groups=\(PolicyRule.quotedList(user.groups))) is attempting to grant RBAC "
             + "permissions not currently held:\n" + lines.joined(separator: "\n")
         if !errors.isEmpty { message += "; resolution errors: [\(Self.aggregate(errors))]" }
         return message

@@ -40,10 +40,13 @@ extension APIServerState {
             let create = authorize(creating)
             if !create.allowed {
                 let resource = attributes.apiGroup.isEmpty ? attributes.resource : "\(attributes.resource).\(attributes.apiGroup)"
-                return .failure(Refused(response: .status(APIStatus(
-                    code: 403, reason: "Forbidden",
-                    message: "\(resource) \(PolicyRule.goQuoted(attributes.name)) is forbidden: \(create.reason)",
-                    detailsName: attributes.name, detailsGroup: attributes.apiGroup, detailsKind: attributes.resource))))
+                return .failure(
+                    Refused(
+                        response: .status(
+                            APIStatus(
+                                code: 403, reason: "Forbidden",
+                                message: "\(resource) \(PolicyRule.goQuoted(attributes.name)) is forbidden: \(create.reason)",
+                                detailsName: attributes.name, detailsGroup: attributes.apiGroup, detailsKind: attributes.resource))))
             }
         }
         return .success(Admitted(user: user, attributes: attributes))
@@ -61,7 +64,8 @@ extension APIServerState {
         } else {
             let resource = PolicyRule.goQuoted(attributes.combinedResource)
             let group = PolicyRule.goQuoted(attributes.apiGroup)
-            let scope = attributes.namespace.isEmpty
+            let scope =
+                attributes.namespace.isEmpty
                 ? "at the cluster scope" : "in the namespace \(PolicyRule.goQuoted(attributes.namespace))"
             message = "User \(user) cannot \(attributes.verb) resource \(resource) in API group \(group) \(scope)"
         }

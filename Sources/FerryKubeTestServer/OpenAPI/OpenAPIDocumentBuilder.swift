@@ -40,7 +40,7 @@ struct OpenAPIDocumentBuilder {
                 "securitySchemes": [
                     "BearerToken": [
                         "description": "Bearer Token authentication", "in": "header", "name": "authorization", "type": "apiKey",
-                    ],
+                    ]
                 ],
             ],
             "security": [["BearerToken": []]],
@@ -87,8 +87,10 @@ struct OpenAPIDocumentBuilder {
             collection["post"] = operation(
                 "create \(article(r.kind)) \(r.kind)", id.name("create", namespaced: true), action: "post", gvk: gvk,
                 parameters: Self.writeParameters, body: body(["*/*"], kind),
-                responses: ["200": response("OK", kind, protobuf: protobuf), "201": response("Created", kind, protobuf: protobuf),
-                            "202": response("Accepted", kind, protobuf: protobuf)])
+                responses: [
+                    "200": response("OK", kind, protobuf: protobuf), "201": response("Created", kind, protobuf: protobuf),
+                    "202": response("Accepted", kind, protobuf: protobuf),
+                ])
         }
         if r.verbs.contains("deletecollection") {
             collection["delete"] = operation(
@@ -120,8 +122,10 @@ struct OpenAPIDocumentBuilder {
             object["delete"] = operation(
                 "delete \(article(r.kind)) \(r.kind)", id.name("delete", namespaced: true), action: "delete", gvk: gvk,
                 parameters: Self.deleteParameters, body: body(["*/*"], Self.metaTypes[1], required: false),
-                responses: ["200": response("OK", Self.metaTypes[2], protobuf: protobuf),
-                            "202": response("Accepted", Self.metaTypes[2], protobuf: protobuf)])
+                responses: [
+                    "200": response("OK", Self.metaTypes[2], protobuf: protobuf),
+                    "202": response("Accepted", Self.metaTypes[2], protobuf: protobuf),
+                ])
         }
         paths["\(scope)/{name}"] = .object(object)
 

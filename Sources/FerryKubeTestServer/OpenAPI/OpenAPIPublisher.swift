@@ -81,7 +81,8 @@ struct OpenAPIPublisher {
         let builtinOnly = registry.entries.allSatisfy { !$0.isCustom }
         if builtinOnly, let cached = Self.builtinSwagger.withLock({ $0 }) { return cached }
         let served = Set(registry.entries.map(\.resource.groupVersion)).sorted()
-        let document = OpenAPIV2Converter.document(from: served.map { self.document($0, registry: registry, definitions: definitions).document })
+        let document = OpenAPIV2Converter.document(
+            from: served.map { self.document($0, registry: registry, definitions: definitions).document })
         let json = document.serialized()
         let made = Swagger(json: json, protobuf: OpenAPIV2Protobuf.document(document), hash: Self.hash(json))
         if builtinOnly {

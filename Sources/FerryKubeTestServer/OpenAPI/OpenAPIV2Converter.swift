@@ -27,7 +27,7 @@ enum OpenAPIV2Converter {
             "paths": .object(paths),
             "definitions": .object(definitions),
             "securityDefinitions": [
-                "BearerToken": ["description": "Bearer Token authentication", "in": "header", "name": "authorization", "type": "apiKey"],
+                "BearerToken": ["description": "Bearer Token authentication", "in": "header", "name": "authorization", "type": "apiKey"]
             ],
             "security": [["BearerToken": []]],
         ]
@@ -54,7 +54,9 @@ enum OpenAPIV2Converter {
         if let body = operation["requestBody"] {
             let content = body["content"]?.objectValue ?? [:]
             out["consumes"] = .array(content.keys.sorted().map { .string($0) })
-            var parameter: JSONValue = ["in": "body", "name": "body", "schema": schema(content.values.first?["schema"] ?? [:], structural: false)]
+            var parameter: JSONValue = [
+                "in": "body", "name": "body", "schema": schema(content.values.first?["schema"] ?? [:], structural: false),
+            ]
             if body["required"] == true { parameter["required"] = true }
             parameters.insert(parameter, at: 0)
         }
@@ -105,10 +107,11 @@ enum OpenAPIV2Converter {
         }
         if let properties = members["properties"]?.objectValue {
             let childStructural = structural
-            members["properties"] = .object(properties.mapValues { property in
-                // A custom resource's metadata is ObjectMeta's reference, not structural.
-                self.schema(property, structural: childStructural && property["allOf"] == nil && property["$ref"] == nil)
-            })
+            members["properties"] = .object(
+                properties.mapValues { property in
+                    // A custom resource's metadata is ObjectMeta's reference, not structural.
+                    self.schema(property, structural: childStructural && property["allOf"] == nil && property["$ref"] == nil)
+                })
         }
         if let additional = members["additionalProperties"], additional.objectValue != nil {
             members["additionalProperties"] = self.schema(additional, structural: structural)

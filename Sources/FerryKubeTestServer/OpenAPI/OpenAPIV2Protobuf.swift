@@ -130,7 +130,9 @@ enum OpenAPIV2Protobuf {
         }
         out.bool(8, schema["exclusiveMaximum"]?.boolValue ?? false)
         out.bool(10, schema["exclusiveMinimum"]?.boolValue ?? false)
-        for (field, key) in [(11, "maxLength"), (12, "minLength"), (14, "maxItems"), (15, "minItems"), (17, "maxProperties"), (18, "minProperties")] {
+        for (field, key) in [
+            (11, "maxLength"), (12, "minLength"), (14, "maxItems"), (15, "minItems"), (17, "maxProperties"), (18, "minProperties"),
+        ] {
             if let number = schema[key]?.intValue { out.varint(field, UInt64(bitPattern: number)) }
         }
         out.string(13, schema["pattern"]?.stringValue ?? "")
@@ -139,7 +141,11 @@ enum OpenAPIV2Protobuf {
         for value in schema["enum"]?.arrayValue ?? [] { out.message(20) { $0.string(2, yaml(value)) } }
         if let additional = schema["additionalProperties"] {
             out.message(21) { item in
-                if let allowed = additional.boolValue { item.bool(2, allowed, always: true) } else { item.message(1) { self.schema(&$0, additional) } }
+                if let allowed = additional.boolValue {
+                    item.bool(2, allowed, always: true)
+                } else {
+                    item.message(1) { self.schema(&$0, additional) }
+                }
             }
         }
         if let type = schema["type"] {

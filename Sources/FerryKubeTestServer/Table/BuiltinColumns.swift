@@ -22,8 +22,10 @@ struct BuiltinColumns: TableColumns {
         func column(_ title: String, _ description: String, priority: Int = 0) -> TableColumn {
             TableColumn(name: title, type: "string", description: description, priority: priority)
         }
-        func make(_ columns: [TableColumn], conditions: @escaping @Sendable (JSONValue) -> JSONValue? = { _ in nil },
-                  _ cells: @escaping @Sendable (JSONValue, Date) -> [JSONValue]) -> BuiltinColumns {
+        func make(
+            _ columns: [TableColumn], conditions: @escaping @Sendable (JSONValue) -> JSONValue? = { _ in nil },
+            _ cells: @escaping @Sendable (JSONValue, Date) -> [JSONValue]
+        ) -> BuiltinColumns {
             BuiltinColumns(columns: columns, makeCells: cells, makeConditions: conditions)
         }
         switch (group, resource) {
@@ -33,8 +35,10 @@ struct BuiltinColumns: TableColumns {
                     nameColumn,
                     column("Ready", "The aggregate readiness state of this pod for accepting traffic."),
                     column("Status", "The aggregate status of the containers in this pod."),
-                    column("Restarts", "The number of times the containers in this pod have been restarted and when the last "
-                           + "container in this pod has restarted."),
+                    column(
+                        "Restarts",
+                        "The number of times the containers in this pod have been restarted and when the last "
+                            + "container in this pod has restarted."),
                     ageColumn,
                     column("IP", docs.core("PodStatus", "podIP"), priority: 1),
                     column("Node", docs.core("PodSpec", "nodeName"), priority: 1),

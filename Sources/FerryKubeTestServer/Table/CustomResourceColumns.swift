@@ -16,11 +16,11 @@ struct CustomResourceColumns: TableColumns {
             [
                 "name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp",
                 "description": meta?["creationTimestamp"]?["description"] ?? "",
-            ],
+            ]
         ]
         var columns = [
             TableColumn(
-                name: "Name", type: "string", format: "name", description: meta?["name"]?["description"]?.stringValue ?? ""),
+                name: "Name", type: "string", format: "name", description: meta?["name"]?["description"]?.stringValue ?? "")
         ]
         var paths: [JSONPathExpression?] = []
         for column in printerColumns ?? defaults {

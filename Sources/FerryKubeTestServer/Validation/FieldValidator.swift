@@ -146,7 +146,8 @@ struct FieldValidator {
         case .object(let members):
             let properties = schema["properties"]?.objectValue
             let additional = schema["additionalProperties"]?.objectValue.map(JSONValue.object)
-            let open = schema["x-kubernetes-preserve-unknown-fields"]?.boolValue == true
+            let open =
+                schema["x-kubernetes-preserve-unknown-fields"]?.boolValue == true
                 || schema["additionalProperties"]?.boolValue == true
                 || (!structural && properties == nil && additional == nil)
             for (name, member) in members {
