@@ -140,9 +140,9 @@ import Testing
                     "backups/status", "restores/status", "backupplans/status", "clusterbackupplans/status", "targets/status",
                     "volumetransfers/status", "backups", "restores", "volumetransfers",
                     "volumesnapshots", "volumesnapshotcontents", "persistentvolumeclaims", "pods",
-                    "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze",
+                    "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze", "events",
                 ],
-                "without restores only Ferry's own resources and snapshot exposure are written")
+                "without restores only Ferry's own resources, snapshot exposure and Events are written")
         }
     }
 
