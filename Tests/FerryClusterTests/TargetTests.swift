@@ -48,6 +48,19 @@ import Testing
         throw CoordinatorTests.Setup.WatchEnded()
     }
 
+    /// Waits (on a watch) for the Event with `reason` about the Target; returns it.
+    func event(_ setup: CoordinatorTests.Setup, namespace: String, reason: String) async throws -> KubeObject {
+        let resource = try await setup.cluster.client.resource(apiVersion: "v1", kind: "Event")
+        for try await event in setup.cluster.client.watch(resource, namespace: namespace, resourceVersion: nil) {
+            if let object = event.object, object["involvedObject"]?["kind"] == "Target", object["involvedObject"]?["name"] == "repo",
+                object["reason"]?.stringValue == reason
+            {
+                return object
+            }
+        }
+        throw CoordinatorTests.Setup.WatchEnded()
+    }
+
     @Test func aTargetNamingNoRepositoryFailsInsteadOfStartingAnEmptyOne() async throws {
         try await withKubeTestCluster { cluster in
             let setup = try await CoordinatorTests.Setup.make(cluster)
@@ -64,6 +77,8 @@ import Testing
             let target = try await checked(setup, namespace: "web")
             #expect(target["status"]?["phase"] == "Failed", "\(target.json.serializedString())")
             #expect(target["status"]?["message"]?.stringValue?.contains("no Ferry repository at \(typo)") == true)
+            let failed = try await event(setup, namespace: "web", reason: "Failed")
+            #expect(failed["type"] == "Warning" && failed["message"]?.stringValue?.contains("no Ferry repository at \(typo)") == true)
         }
     }
 
@@ -78,6 +93,10 @@ import Testing
             let target = try await checked(setup, namespace: "web")
             #expect(target["status"]?["phase"] == "Ready", "\(target.json.serializedString())")
             #expect(target["status"]?["location"]?.stringValue == path && target["status"]?["repositoryID"]?.stringValue?.isEmpty == false)
+            let ready = try await event(setup, namespace: "web", reason: "Ready")
+            #expect(
+                ready["type"] == "Normal" && ready["message"]?.stringValue?.hasSuffix("at \(path)") == true,
+                "\(ready.json.serializedString())")
             let backup = try await setup.backup("web-1", plan: "web", namespace: "web")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
         }

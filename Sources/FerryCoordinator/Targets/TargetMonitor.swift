@@ -46,6 +46,11 @@ struct TargetMonitor: Sendable {
             status.lastCheckTime = checked.lastCheckTime
             status.observedGeneration = checked.observedGeneration
         }
+        // A change of phase (or of the reason it cannot be used) is an Event too.
+        if target.status.phase != checked.phase || target.status.message != checked.message, let phase = checked.phase {
+            let message = phase == .ready ? "repository \(checked.repositoryID ?? "") at \(checked.location ?? "")" : checked.message ?? ""
+            await status.events?.record(target.object, phase == .ready ? .normal : .warning, reason: phase.rawValue, message: message)
+        }
         return interval
     }
 }
