@@ -170,3 +170,31 @@ struct CommandLineContractTests {
         #expect(result.stderr.contains("cannot open \(image): Permission denied"), "\(result)")
     }
 }
+
+/// On a terminal the progress line is cleared before the summary is printed: nothing of it is
+/// left on the summary's line (the real `script` gives ferry a pseudo-terminal).
+@Suite struct ProgressLineTests {
+    @Test func theProgressLineIsClearedBeforeTheSummary() async throws {
+        let script = try TestEnvironment.requireTool("script")
+        let cli = try await CLIFixture()
+        defer { cli.remove() }
+        let image = cli.dir.file("disk.img")
+        var random = DeterministicBytes(seed: 31)
+        try ImageFile.create(image, size: 96 << 20)
+        for round in 0..<3 {
+            // New data each round, so that every backup runs long enough to draw progress.
+            try ImageFile.write(image, at: 0, random.bytes(96 << 20))
+            let transcript = cli.dir.file("transcript-\(round)")
+            let command = "'\(FerryProcess.binary)' backup '\(image)' --repo '\(cli.repo)' --name round-\(round)"
+            let result = try await ChildProcess(
+                executable: script, arguments: ["-qfec", command, transcript], environment: cli.ferry.environment
+            ).wait()
+            #expect(result.succeeded, "\(result)")
+            let text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: transcript)), as: UTF8.self)
+                .replacingOccurrences(of: "\r\n", with: "\n")
+            #expect(text.contains("%"), "a progress line was drawn: \(text.debugDescription)")
+            let last = text.components(separatedBy: "\r").last ?? ""
+            #expect(!last.contains("%") && last.contains("\n"), "the summary shares its line with progress: \(last.debugDescription)")
+        }
+    }
+}

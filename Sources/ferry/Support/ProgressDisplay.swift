@@ -15,8 +15,9 @@ struct ProgressDisplay {
         let verb = self.verb
         let started = ContinuousClock.now
         let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
+            // A cancelled sleep ends the loop: a line drawn after the clearing below would run
+            // into the summary printed next.
+            while (try? await Task.sleep(for: .milliseconds(250))) != nil {
                 let seconds = (ContinuousClock.now - started).seconds
                 let done = progress.completed
                 let percent = progress.total > 0 ? Double(done) * 100 / Double(progress.total) : 100
@@ -27,10 +28,15 @@ struct ProgressDisplay {
                 FileHandle.standardError.write(Data(line.utf8))
             }
         }
-        defer {
-            ticker.cancel()
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await body())
+        } catch {
+            outcome = .failure(error)
         }
-        return try await body()
+        ticker.cancel()
+        await ticker.value
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        return try outcome.get()
     }
 }
