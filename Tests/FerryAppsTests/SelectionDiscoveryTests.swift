@@ -101,17 +101,20 @@ import Testing
     @Test func excludedObjectsAreLeftOutAndNotFollowed() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.shop)
-            try await cluster.server.load(yaml: """
-                apiVersion: v1
-                kind: ConfigMap
-                metadata: {name: scratch, namespace: shop, labels: {app.kubernetes.io/part-of: shop, ferry.dev/exclude: "true"}}
-                """)
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: ConfigMap
+                    metadata: {name: scratch, namespace: shop, labels: {app.kubernetes.io/part-of: shop, ferry.dev/exclude: "true"}}
+                    """)
             let selector = try LabelSelector(object: ["matchLabels": ["app.kubernetes.io/part-of": "shop"]])
             let everything = try await cluster.discover(.labelSelector(selector), scope: .namespace("shop"))
             #expect(everything.volumes.count == 1)
             let result = try await cluster.discover(
                 .labelSelector(selector), scope: .namespace("shop"),
-                exclusions: [Exclusion(kind: "PersistentVolumeClaim", name: "uploads"), Exclusion(kind: "Secret", group: "", name: "web-canary")])
+                exclusions: [
+                    Exclusion(kind: "PersistentVolumeClaim", name: "uploads"), Exclusion(kind: "Secret", group: "", name: "web-canary"),
+                ])
             #expect(result.references == ["ConfigMap shop/web-config", "Secret shop/db-password", "Deployment.apps shop/web"])
             #expect(result.volumes.isEmpty)
             let dropped = Dictionary(uniqueKeysWithValues: result.dropped.map { ($0.reference.description, $0.why) })
