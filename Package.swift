@@ -239,7 +239,8 @@ let package = Package(
             dependencies: [
                 // The `ferry` executable too: InProcessFerry runs its coordinator and agent commands in-process.
                 "ferry", "FerryAPI", "FerryCoordinator", "FerryAgent", "FerryMetrics", "FerryMover", "FerryRepo", "FerryBlob", "FerryKube",
-                "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport", "FerryQEMUTestSupport", "FerryCSITestSupport", "FerryS3TestSupport",
+                "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport", "FerryQEMUTestSupport", "FerryCSITestSupport",
+                "FerryS3TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
         .testTarget(

@@ -67,7 +67,8 @@ let configuration = S3Configuration(
 let client = try HTTPClient(configuration: HTTPClientConfiguration(
     maxConcurrentTransfers: arguments.concurrency, maxResponseBodySize: 1 << 20, ioThreads: arguments.ioThreads))
 let store = try S3Store(
-    configuration: configuration, credentials: StaticCredentialsProvider(S3Credentials(accessKeyID: key, secretAccessKey: secret)), client: client)
+    configuration: configuration, credentials: StaticCredentialsProvider(S3Credentials(accessKeyID: key, secretAccessKey: secret)),
+    client: client)
 
 let objectSize = arguments.objectMiB << 20
 let count = max(1, arguments.totalMiB / arguments.objectMiB)
