@@ -153,7 +153,10 @@ public struct Agent: Sendable {
                 let (volume, pageList) = try await backup(spec, source: source, repository: repository, progress: progress)
                 let tracking = volume.changeTracking.map { " (changes: \($0.provider)\($0.fallbackReason.map { "; \($0)" } ?? ""))" } ?? ""
                 log(
-                    "\(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, read \(volume.stats.bytesRead) bytes\(tracking)"
+                    """
+                    \(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, \
+                    read \(volume.stats.bytesRead) bytes\(tracking)
+                    """
                 )
                 outcome.result = volume
                 outcome.result?.pages = []

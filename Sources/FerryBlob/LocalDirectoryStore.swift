@@ -65,7 +65,10 @@ public struct LocalDirectoryStore: ObjectStore {
                 throw ObjectStoreError.corrupt(
                     name: name, store: root,
                     detail:
-                        "object ends at byte \(range.lowerBound + Int64(n)), before the requested range \(range.lowerBound)..<\(range.upperBound)"
+                        """
+                        object ends at byte \(range.lowerBound + Int64(n)), \
+                        before the requested range \(range.lowerBound)..<\(range.upperBound)
+                        """
                 )
             }
             return bytes

@@ -27,7 +27,10 @@ public struct CSIChangeTracker: ChangeTracker {
         guard let delta = try await client.delta(baseSnapshotID: base, targetSnapshotName: snapshotName) else {
             return .unusable(
                 reason:
-                    "the SnapshotMetadata service cannot compute the changes since snapshot \(base) (FAILED_PRECONDITION or NOT_FOUND: the base snapshot may be gone)"
+                    """
+                    the SnapshotMetadata service cannot compute the changes since snapshot \(base) \
+                    (FAILED_PRECONDITION or NOT_FOUND: the base snapshot may be gone)
+                    """
             )
         }
         if let capacity = delta.volumeCapacity, capacity != size {

@@ -75,7 +75,10 @@ struct ChangePlan: Sendable {
             blocks, parent: parent, source: source, request: request, repository: repository, reads: reads)
         {
             plan.fallbackReason =
-                "\(tracker.provider) FAILED the sample check: block \(mismatch) (offset \(Int64(mismatch) * blockSize)) changed although the tracker reported it unchanged"
+                """
+                \(tracker.provider) FAILED the sample check: block \(mismatch) (offset \(Int64(mismatch) * blockSize)) \
+                changed although the tracker reported it unchanged
+                """
             return plan
         }
         plan.provider = tracker.provider

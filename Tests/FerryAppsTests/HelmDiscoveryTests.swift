@@ -23,7 +23,8 @@ import Testing
                     "Secret web/sh.helm.release.v1.hello.v1 <- storage of Helm release hello revision 1",
                     "Secret web/sh.helm.release.v1.hello.v2 <- storage of Helm release hello revision 2",
                     "Service web/hello-hello-world <- in the manifest of Helm release hello (revision 2)",
-                    "ServiceAccount web/hello-hello-world <- in the manifest of Helm release hello (revision 2); service account of Deployment.apps web/hello-hello-world",
+                    "ServiceAccount web/hello-hello-world <- in the manifest of Helm release hello (revision 2); "
+                        + "service account of Deployment.apps web/hello-hello-world",
                     "Deployment.apps web/hello-hello-world <- in the manifest of Helm release hello (revision 2)",
                 ])
             #expect(result.issues.isEmpty, "\(result.issues)")
@@ -106,9 +107,16 @@ import Testing
                     "ServiceAccount data/db-db <- \(manifest); service account of \(sts)",
                     "ControllerRevision.apps data/db-db-7d9f8c6b5 <- owned by \(sts)",
                     "\(sts) <- \(manifest)",
-                    "Role.rbac.authorization.k8s.io data/db-db <- \(manifest); role referenced by RoleBinding.rbac.authorization.k8s.io data/db-db",
+                    "Role.rbac.authorization.k8s.io data/db-db <- \(manifest); "
+                        + "role referenced by RoleBinding.rbac.authorization.k8s.io data/db-db",
                     "RoleBinding.rbac.authorization.k8s.io data/db-db <- binds ServiceAccount data/db-db; \(manifest)",
-                    "StorageClass.storage.k8s.io local-storage <- StorageClass of PersistentVolume local-pv-0; StorageClass of PersistentVolume local-pv-1; StorageClass of PersistentVolume local-pv-2; StorageClass of PersistentVolumeClaim data/data-db-db-0; StorageClass of PersistentVolumeClaim data/data-db-db-1; StorageClass of PersistentVolumeClaim data/data-db-db-2",
+                    "StorageClass.storage.k8s.io local-storage <- "
+                        + "StorageClass of PersistentVolume local-pv-0; "
+                        + "StorageClass of PersistentVolume local-pv-1; "
+                        + "StorageClass of PersistentVolume local-pv-2; "
+                        + "StorageClass of PersistentVolumeClaim data/data-db-db-0; "
+                        + "StorageClass of PersistentVolumeClaim data/data-db-db-1; "
+                        + "StorageClass of PersistentVolumeClaim data/data-db-db-2",
                 ])
             #expect(
                 result.dropped.map { "\($0.reference): \($0.why)" } == [

@@ -93,10 +93,13 @@ import Testing
                   name: memcached-sample
                   namespace: \(namespace)
                   uid: dep-uid-1
-                  ownerReferences: [{apiVersion: cache.example.com/v1alpha1, kind: Memcached, name: memcached-sample, uid: \(sample.uid!), controller: true}]
+                  ownerReferences:
+                  - {apiVersion: cache.example.com/v1alpha1, kind: Memcached, name: memcached-sample, uid: \(sample.uid!), controller: true}
                 spec:
                   selector: {matchLabels: {app: memcached}}
-                  template: {metadata: {labels: {app: memcached}}, spec: {containers: [{name: memcached, image: "memcached:1.4.36-alpine"}]}}
+                  template:
+                    metadata: {labels: {app: memcached}}
+                    spec: {containers: [{name: memcached, image: "memcached:1.4.36-alpine"}]}
                 ---
                 apiVersion: apps/v1
                 kind: ReplicaSet
@@ -121,20 +124,29 @@ import Testing
             #expect(
                 result.summary == [
                     "\(sa) <- \(rbac); service account of Deployment.apps operators/memcached-operator-controller-manager",
-                    "CustomResourceDefinition.apiextensions.k8s.io clusterserviceversions.operators.coreos.com <- CustomResourceDefinition of captured ClusterServiceVersion.operators.coreos.com operators/\(Self.csvName)",
-                    "CustomResourceDefinition.apiextensions.k8s.io memcacheds.cache.example.com <- CRD owned by the operator (\(csv)); CustomResourceDefinition of captured Memcached.cache.example.com operators/memcached-sample",
-                    "CustomResourceDefinition.apiextensions.k8s.io operatorgroups.operators.coreos.com <- CustomResourceDefinition of captured OperatorGroup.operators.coreos.com operators/operators-og",
-                    "CustomResourceDefinition.apiextensions.k8s.io subscriptions.operators.coreos.com <- CustomResourceDefinition of captured Subscription.operators.coreos.com operators/memcached-operator",
+                    "CustomResourceDefinition.apiextensions.k8s.io clusterserviceversions.operators.coreos.com <- "
+                        + "CustomResourceDefinition of captured ClusterServiceVersion.operators.coreos.com operators/\(Self.csvName)",
+                    "CustomResourceDefinition.apiextensions.k8s.io memcacheds.cache.example.com <- CRD owned by the operator (\(csv)); "
+                        + "CustomResourceDefinition of captured Memcached.cache.example.com operators/memcached-sample",
+                    "CustomResourceDefinition.apiextensions.k8s.io operatorgroups.operators.coreos.com <- "
+                        + "CustomResourceDefinition of captured OperatorGroup.operators.coreos.com operators/operators-og",
+                    "CustomResourceDefinition.apiextensions.k8s.io subscriptions.operators.coreos.com <- "
+                        + "CustomResourceDefinition of captured Subscription.operators.coreos.com operators/memcached-operator",
                     "Deployment.apps operators/memcached-operator-controller-manager <- operator Deployment installed by \(csv)",
                     "Deployment.apps operators/memcached-sample <- owned by Memcached.cache.example.com operators/memcached-sample",
-                    "Memcached.cache.example.com operators/memcached-sample <- custom resource of the operator's CRD memcacheds.cache.example.com",
-                    "ClusterServiceVersion.operators.coreos.com operators/\(Self.csvName) <- ClusterServiceVersion installed by Subscription memcached-operator",
-                    "OperatorGroup.operators.coreos.com operators/operators-og <- OperatorGroup of Subscription.operators.coreos.com operators/memcached-operator",
+                    "Memcached.cache.example.com operators/memcached-sample <- "
+                        + "custom resource of the operator's CRD memcacheds.cache.example.com",
+                    "ClusterServiceVersion.operators.coreos.com operators/\(Self.csvName) <- "
+                        + "ClusterServiceVersion installed by Subscription memcached-operator",
+                    "OperatorGroup.operators.coreos.com operators/operators-og <- "
+                        + "OperatorGroup of Subscription.operators.coreos.com operators/memcached-operator",
                     "Subscription.operators.coreos.com operators/memcached-operator <- OLM Subscription memcached-operator of the operator",
-                    "ClusterRole.rbac.authorization.k8s.io memcached-operator.v0.0.1-manager <- \(rbac); \(olm); role referenced by ClusterRoleBinding.rbac.authorization.k8s.io memcached-operator.v0.0.1-manager",
+                    "ClusterRole.rbac.authorization.k8s.io memcached-operator.v0.0.1-manager <- \(rbac); \(olm); "
+                        + "role referenced by ClusterRoleBinding.rbac.authorization.k8s.io memcached-operator.v0.0.1-manager",
                     "ClusterRoleBinding.rbac.authorization.k8s.io everyone-can-view <- \(rbac); binds \(sa)",
                     "ClusterRoleBinding.rbac.authorization.k8s.io memcached-operator.v0.0.1-manager <- \(rbac); \(olm); binds \(sa)",
-                    "Role.rbac.authorization.k8s.io operators/memcached-operator.v0.0.1-leader <- \(rbac); \(olm); role referenced by RoleBinding.rbac.authorization.k8s.io operators/memcached-operator.v0.0.1-leader",
+                    "Role.rbac.authorization.k8s.io operators/memcached-operator.v0.0.1-leader <- \(rbac); \(olm); "
+                        + "role referenced by RoleBinding.rbac.authorization.k8s.io operators/memcached-operator.v0.0.1-leader",
                     "RoleBinding.rbac.authorization.k8s.io operators/memcached-operator.v0.0.1-leader <- \(rbac); \(olm); binds \(sa)",
                 ])
             #expect(
@@ -149,8 +161,11 @@ import Testing
             let steps = result.restorePlan.map { step in "\(step.phase): " + step.components.map(\.reference.name).joined(separator: ",") }
             #expect(
                 steps == [
-                    "CustomResourceDefinitions: clusterserviceversions.operators.coreos.com,memcacheds.cache.example.com,operatorgroups.operators.coreos.com,subscriptions.operators.coreos.com",
-                    "operator service accounts, RBAC, Secrets, ConfigMaps and Services: \(Self.account),memcached-operator.v0.0.1-manager,everyone-can-view,memcached-operator.v0.0.1-manager,memcached-operator.v0.0.1-leader,memcached-operator.v0.0.1-leader",
+                    "CustomResourceDefinitions: clusterserviceversions.operators.coreos.com,"
+                        + "memcacheds.cache.example.com,operatorgroups.operators.coreos.com,subscriptions.operators.coreos.com",
+                    "operator service accounts, RBAC, Secrets, ConfigMaps and Services: \(Self.account),"
+                        + "memcached-operator.v0.0.1-manager,everyone-can-view,memcached-operator.v0.0.1-manager,"
+                        + "memcached-operator.v0.0.1-leader,memcached-operator.v0.0.1-leader",
                     "operator (wait until ready): memcached-operator-controller-manager,\(Self.csvName),operators-og,memcached-operator",
                     "custom resources: memcached-sample",
                     "workloads: memcached-sample",
@@ -201,14 +216,21 @@ import Testing
             #expect(
                 result.summary == [
                     "ServiceAccount system/controller-manager <- \(rbac); service account of Deployment.apps system/controller-manager",
-                    "CustomResourceDefinition.apiextensions.k8s.io memcacheds.cache.example.com <- CRD owned by the operator (Deployment controller-manager); CustomResourceDefinition of captured Memcached.cache.example.com system/memcached-sample",
+                    "CustomResourceDefinition.apiextensions.k8s.io memcacheds.cache.example.com <- "
+                        + "CRD owned by the operator (Deployment controller-manager); "
+                        + "CustomResourceDefinition of captured Memcached.cache.example.com system/memcached-sample",
                     "Deployment.apps system/controller-manager <- operator Deployment installed by Deployment",
                     "Deployment.apps system/memcached-sample <- owned by Memcached.cache.example.com system/memcached-sample",
-                    "Memcached.cache.example.com system/memcached-sample <- custom resource of the operator's CRD memcacheds.cache.example.com",
-                    "ClusterRole.rbac.authorization.k8s.io manager-role <- \(rbac); role referenced by ClusterRoleBinding.rbac.authorization.k8s.io manager-rolebinding",
-                    "ClusterRoleBinding.rbac.authorization.k8s.io manager-rolebinding <- \(rbac); binds ServiceAccount system/controller-manager",
-                    "Role.rbac.authorization.k8s.io system/leader-election-role <- \(rbac); role referenced by RoleBinding.rbac.authorization.k8s.io system/leader-election-rolebinding",
-                    "RoleBinding.rbac.authorization.k8s.io system/leader-election-rolebinding <- \(rbac); binds ServiceAccount system/controller-manager",
+                    "Memcached.cache.example.com system/memcached-sample <- "
+                        + "custom resource of the operator's CRD memcacheds.cache.example.com",
+                    "ClusterRole.rbac.authorization.k8s.io manager-role <- \(rbac); "
+                        + "role referenced by ClusterRoleBinding.rbac.authorization.k8s.io manager-rolebinding",
+                    "ClusterRoleBinding.rbac.authorization.k8s.io manager-rolebinding <- \(rbac); "
+                        + "binds ServiceAccount system/controller-manager",
+                    "Role.rbac.authorization.k8s.io system/leader-election-role <- \(rbac); "
+                        + "role referenced by RoleBinding.rbac.authorization.k8s.io system/leader-election-rolebinding",
+                    "RoleBinding.rbac.authorization.k8s.io system/leader-election-rolebinding <- \(rbac); "
+                        + "binds ServiceAccount system/controller-manager",
                 ])
             #expect(result.issues.isEmpty, "\(result.issues)")
         }

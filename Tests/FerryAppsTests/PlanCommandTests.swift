@@ -57,7 +57,8 @@ func run(_ ferry: FerryProcess, _ arguments: [String]) async throws -> ChildProc
             #expect(text.succeeded)
             #expect(
                 text.stdout.contains(
-                    "PersistentVolumeClaim shop/uploads  1.0 GiB  Filesystem  class csi-hostpath-sc  CSI hostpath.csi.k8s.io  node node-1,node-9"
+                    "PersistentVolumeClaim shop/uploads  1.0 GiB  Filesystem  class csi-hostpath-sc  "
+                        + "CSI hostpath.csi.k8s.io  node node-1,node-9"
                 ))
             #expect(text.stdout.contains("claim of volume d of Pod shop/manual"))
         }

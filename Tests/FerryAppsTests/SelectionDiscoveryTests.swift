@@ -66,13 +66,21 @@ import Testing
         apiVersion: v1
         kind: PersistentVolumeClaim
         metadata: {name: uploads, namespace: shop}
-        spec: {accessModes: [ReadWriteOnce], storageClassName: csi-hostpath-sc, volumeName: pv-uploads, resources: {requests: {storage: 1Gi}}}
+        spec:
+          accessModes: [ReadWriteOnce]
+          storageClassName: csi-hostpath-sc
+          volumeName: pv-uploads
+          resources: {requests: {storage: 1Gi}}
         status: {phase: Bound, capacity: {storage: 1Gi}}
         ---
         apiVersion: v1
         kind: PersistentVolume
         metadata: {name: pv-uploads}
-        spec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], storageClassName: csi-hostpath-sc, csi: {driver: hostpath.csi.k8s.io, volumeHandle: h-1}}
+        spec:
+          capacity: {storage: 1Gi}
+          accessModes: [ReadWriteOnce]
+          storageClassName: csi-hostpath-sc
+          csi: {driver: hostpath.csi.k8s.io, volumeHandle: h-1}
         ---
         apiVersion: storage.k8s.io/v1
         kind: StorageClass
@@ -146,7 +154,8 @@ import Testing
                     "PersistentVolumeClaim shop/uploads <- claim of volume uploads of Deployment.apps shop/web",
                     "Secret shop/db-password <- \(label)",
                     "Deployment.apps shop/web <- \(label)",
-                    "StorageClass.storage.k8s.io csi-hostpath-sc <- StorageClass of PersistentVolume pv-uploads; StorageClass of PersistentVolumeClaim shop/uploads",
+                    "StorageClass.storage.k8s.io csi-hostpath-sc <- StorageClass of PersistentVolume pv-uploads; "
+                        + "StorageClass of PersistentVolumeClaim shop/uploads",
                 ])
             #expect(result.dropped.map(\.reference.description) == ["ReplicaSet.apps shop/web-6f8d9"])
             #expect(result.volumes.count == 1)
@@ -213,7 +222,8 @@ import Testing
             // The denied list is reported; nothing else is lost.
             #expect(
                 result.issues.map(\.description) == [
-                    #"forbidden: secrets in namespace shop: secrets is forbidden: User "system:admin" cannot list resource "secrets" in API group "" in the namespace "shop": RBAC: clusterrole.rbac.authorization.k8s.io "secret-reader" not found"#
+                    #"forbidden: secrets in namespace shop: secrets is forbidden: User "system:admin" cannot list resource "secrets" "#
+                        + #"in API group "" in the namespace "shop": RBAC: clusterrole.rbac.authorization.k8s.io "secret-reader" not found"#
                 ])
             await cluster.server.clearDenials()
             let full = try await cluster.discover(.namespace("shop"), namespace: "shop")

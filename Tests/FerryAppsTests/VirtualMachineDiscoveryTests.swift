@@ -64,7 +64,8 @@ import Testing
                   namespace: vms
                   uid: \(Self.launcherUID)
                   labels: {kubevirt.io: virt-launcher, vm.kubevirt.io/name: example-vm, kubevirt.io/created-by: vmi-uid-1}
-                  ownerReferences: [{apiVersion: kubevirt.io/v1, kind: VirtualMachineInstance, name: example-vm, uid: vmi-uid-1, controller: true}]
+                  ownerReferences:
+                  - {apiVersion: kubevirt.io/v1, kind: VirtualMachineInstance, name: example-vm, uid: vmi-uid-1, controller: true}
                 spec:
                   nodeName: node-c
                   containers: [{name: compute, image: virt-launcher}]
@@ -101,22 +102,32 @@ import Testing
                 result.summary == [
                     "PersistentVolume pvc-0001 <- PersistentVolume bound to PersistentVolumeClaim vms/example-dv",
                     "PersistentVolume pvc-0002 <- PersistentVolume bound to PersistentVolumeClaim vms/example-dv-template",
-                    "PersistentVolume pvc-0003 <- PersistentVolume bound to PersistentVolumeClaim vms/persistent-state-for-example-vm-abcde",
-                    "PersistentVolumeClaim vms/example-dv <- claim populated by DataVolume.cdi.kubevirt.io vms/example-dv; volume volume0 of \(vm)",
-                    "PersistentVolumeClaim vms/example-dv-template <- claim populated by DataVolume.cdi.kubevirt.io vms/example-dv-template; dataVolumeTemplate of \(vm); owned by DataVolume.cdi.kubevirt.io vms/example-dv-template; volume volume1 of \(vm)",
+                    "PersistentVolume pvc-0003 <- "
+                        + "PersistentVolume bound to PersistentVolumeClaim vms/persistent-state-for-example-vm-abcde",
+                    "PersistentVolumeClaim vms/example-dv <- "
+                        + "claim populated by DataVolume.cdi.kubevirt.io vms/example-dv; volume volume0 of \(vm)",
+                    "PersistentVolumeClaim vms/example-dv-template <- "
+                        + "claim populated by DataVolume.cdi.kubevirt.io vms/example-dv-template; dataVolumeTemplate of \(vm); "
+                        + "owned by DataVolume.cdi.kubevirt.io vms/example-dv-template; volume volume1 of \(vm)",
                     "PersistentVolumeClaim vms/persistent-state-for-example-vm-abcde <- persistent state (TPM/EFI) of \(vm)",
                     "Secret vms/example-vm-ssh <- SSH public keys of \(vm)",
                     "Secret vms/example-vm-userdata <- cloudInitNoCloud secretRef of \(vm)",
-                    "\(crd) datavolumes.cdi.kubevirt.io <- CustomResourceDefinition of captured DataVolume.cdi.kubevirt.io vms/example-dv; CustomResourceDefinition of captured DataVolume.cdi.kubevirt.io vms/example-dv-template",
-                    "\(crd) virtualmachineclusterinstancetypes.instancetype.kubevirt.io <- CustomResourceDefinition of captured VirtualMachineClusterInstancetype.instancetype.kubevirt.io u1.medium",
-                    "\(crd) virtualmachinepreferences.instancetype.kubevirt.io <- CustomResourceDefinition of captured VirtualMachinePreference.instancetype.kubevirt.io vms/fedora",
+                    "\(crd) datavolumes.cdi.kubevirt.io <- CustomResourceDefinition of captured DataVolume.cdi.kubevirt.io vms/example-dv; "
+                        + "CustomResourceDefinition of captured DataVolume.cdi.kubevirt.io vms/example-dv-template",
+                    "\(crd) virtualmachineclusterinstancetypes.instancetype.kubevirt.io <- "
+                        + "CustomResourceDefinition of captured VirtualMachineClusterInstancetype.instancetype.kubevirt.io u1.medium",
+                    "\(crd) virtualmachinepreferences.instancetype.kubevirt.io <- "
+                        + "CustomResourceDefinition of captured VirtualMachinePreference.instancetype.kubevirt.io vms/fedora",
                     "\(crd) virtualmachines.kubevirt.io <- CustomResourceDefinition of captured \(vmRef)",
                     "DataVolume.cdi.kubevirt.io vms/example-dv <- volume volume0 of \(vm)",
-                    "DataVolume.cdi.kubevirt.io vms/example-dv-template <- dataVolumeTemplate of \(vm); owned by \(vmRef); volume volume1 of \(vm)",
+                    "DataVolume.cdi.kubevirt.io vms/example-dv-template <- "
+                        + "dataVolumeTemplate of \(vm); owned by \(vmRef); volume volume1 of \(vm)",
                     "VirtualMachineClusterInstancetype.instancetype.kubevirt.io u1.medium <- instancetype of \(vm)",
                     "VirtualMachinePreference.instancetype.kubevirt.io vms/fedora <- preference of \(vm)",
                     "\(vmRef) <- the VirtualMachine",
-                    "StorageClass.storage.k8s.io csi-hostpath-sc <- StorageClass of PersistentVolume pvc-0001; StorageClass of PersistentVolume pvc-0003; StorageClass of PersistentVolumeClaim vms/example-dv; StorageClass of PersistentVolumeClaim vms/persistent-state-for-example-vm-abcde",
+                    "StorageClass.storage.k8s.io csi-hostpath-sc <- StorageClass of PersistentVolume pvc-0001; "
+                        + "StorageClass of PersistentVolume pvc-0003; StorageClass of PersistentVolumeClaim vms/example-dv; "
+                        + "StorageClass of PersistentVolumeClaim vms/persistent-state-for-example-vm-abcde",
                 ])
             #expect(
                 result.dropped.map { "\($0.reference): \($0.why)" } == [

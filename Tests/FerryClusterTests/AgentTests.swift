@@ -271,7 +271,11 @@ import Testing
                     apiVersion: v1
                     kind: PersistentVolumeClaim
                     metadata: {name: vm1-disk, namespace: vms}
-                    spec: {accessModes: [ReadWriteOnce], storageClassName: local-disks, volumeName: pv-vm1, resources: {requests: {storage: 64Mi}}}
+                    spec:
+                      accessModes: [ReadWriteOnce]
+                      storageClassName: local-disks
+                      volumeName: pv-vm1
+                      resources: {requests: {storage: 64Mi}}
                     status: {phase: Bound, capacity: {storage: 64Mi}}
                     ---
                     apiVersion: kubevirt.io/v1
@@ -426,7 +430,12 @@ import Testing
                 apiVersion: v1
                 kind: PersistentVolumeClaim
                 metadata: {name: data, namespace: db, labels: {app: db}}
-                spec: {volumeMode: \(mode), accessModes: [ReadWriteOnce], storageClassName: csi-hostpath-sc, volumeName: pv-csi, resources: {requests: {storage: 8Mi}}}
+                spec:
+                  volumeMode: \(mode)
+                  accessModes: [ReadWriteOnce]
+                  storageClassName: csi-hostpath-sc
+                  volumeName: pv-csi
+                  resources: {requests: {storage: 8Mi}}
                 status: {phase: Bound, capacity: {storage: 8Mi}}
                 """)
         try await setup.target(in: "db")

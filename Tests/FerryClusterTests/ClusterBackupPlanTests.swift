@@ -171,9 +171,12 @@ extension AgentTests {
             defer { run.stop() }
 
             try await cluster.server.load(
-                yaml:
-                    "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: ferry}\nspec: {clusterPlan: everything-db}"
-            )
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Backup
+                    metadata: {name: db-1, namespace: ferry}
+                    spec: {clusterPlan: everything-db}
+                    """)
             let backup = try await setup.finished("Backup", namespace: "ferry", name: "db-1")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
             #expect(exposures.withLock { $0 } == ["ferryc-db-1-0"], "snapshotted in db under the cluster Backup's names")

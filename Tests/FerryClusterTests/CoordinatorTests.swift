@@ -136,9 +136,12 @@ import Testing
         /// Creates a Backup of `plan` and waits until it ends.
         func backup(_ name: String, plan: String, namespace: String) async throws -> KubeObject {
             try await cluster.server.load(
-                yaml:
-                    "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: \(name), namespace: \(namespace)}\nspec: {plan: \(plan)}"
-            )
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Backup
+                    metadata: {name: \(name), namespace: \(namespace)}
+                    spec: {plan: \(plan)}
+                    """)
             return try await finished("Backup", namespace: namespace, name: name)
         }
 

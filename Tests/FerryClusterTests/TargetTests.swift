@@ -112,7 +112,8 @@ import Testing
             let setup = try await CoordinatorTests.Setup.make(cluster)
             let prefix = "targets-\(UUID().uuidString.prefix(8))"
             let spec = { (namespace: String) in
-                "{s3: {endpoint: \"\(s3.endpoint)\", bucket: \(s3.bucket), prefix: \(prefix)/\(namespace), addressing: path, region: us-east-1}, "
+                "{s3: {endpoint: \"\(s3.endpoint)\", bucket: \(s3.bucket), prefix: \(prefix)/\(namespace), "
+                    + "addressing: path, region: us-east-1}, "
                     + "encryptionSecret: {name: ferry-repository}, initialize: true}"
             }
             try await install(setup, namespace: "team", target: spec("team"))

@@ -258,7 +258,8 @@ import Testing
                 guard case .forbidden(let status) = error else { throw error }
                 #expect(
                     status.message
-                        == #"secrets is forbidden: User "system:admin" cannot list resource "secrets" in API group "" in the namespace "default": RBAC: role "reader" not found"#
+                        == #"secrets is forbidden: User "system:admin" cannot list resource "secrets" "#
+                        + #"in API group "" in the namespace "default": RBAC: role "reader" not found"#
                 )
             }
             // Other verbs and namespaces are still allowed.

@@ -171,7 +171,8 @@ import Testing
             """
             echo run >> \(counter)
             case "$KUBERNETES_EXEC_INFO" in *'"server":"https://api.example"'*) ;; *) echo "no cluster info" >&2; exit 3;; esac
-            echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"'"$GREETING"'-token","expirationTimestamp":"2999-01-01T00:00:00Z"}}'
+            echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",\
+            "status":{"token":"'"$GREETING"'-token","expirationTimestamp":"2999-01-01T00:00:00Z"}}'
             """, in: directory)
         let provider = CredentialProvider(configuration: config)
         #expect(try await provider.credentials().authorization == "Bearer hi-token")
@@ -186,7 +187,8 @@ import Testing
         let directory = try TemporaryDirectory()
         let config = try plugin(
             """
-            echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"clientCertificateData":"CERT","clientKeyData":"KEY"}}'
+            echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",\
+            "status":{"clientCertificateData":"CERT","clientKeyData":"KEY"}}'
             """, in: directory)
         let credentials = try await CredentialProvider(configuration: config).credentials()
         #expect(credentials.authorization == nil)

@@ -94,7 +94,9 @@ import Testing
             "cert-plugin.sh",
             """
             #!/bin/sh
-            exec python3 -c 'import json; print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"clientCertificateData": open("\(certificates.clientCertificate)").read(), "clientKeyData": open("\(certificates.clientKey)").read()}}))'
+            exec python3 -c 'import json; print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", \
+            "status": {"clientCertificateData": open("\(certificates.clientCertificate)").read(), \
+            "clientKeyData": open("\(certificates.clientKey)").read()}}))'
             """, mode: 0o755)
         let viaPlugin = try kubeconfig(
             directory, server: url, cluster: cluster, user: "{exec: {apiVersion: client.authentication.k8s.io/v1, command: \(plugin)}}")

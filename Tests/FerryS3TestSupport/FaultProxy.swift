@@ -169,8 +169,8 @@ public final class FaultProxy: @unchecked Sendable {
             switch fault {
             case let .respond(status, code)?:
                 let body = Array(
-                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>\(code)</Code><Message>injected by the test proxy</Message></Error>"
-                        .utf8)
+                    ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>\(code)</Code>"
+                        + "<Message>injected by the test proxy</Message></Error>").utf8)
                 var response = WireResponse(status: status, headers: [("Content-Type", "application/xml")], body: body)
                 if request.method == "HEAD" {
                     response.headers.append(("Content-Length", "0"))

@@ -141,7 +141,8 @@ public final class SeaweedFS: @unchecked Sendable {
         let entries = all.map { identity in
             let actions = identity.actions.map { "\"\($0)\"" }.joined(separator: ",")
             return
-                "{\"name\":\"\(identity.name)\",\"credentials\":[{\"accessKey\":\"\(identity.accessKey)\",\"secretKey\":\"\(identity.secretKey)\"}],\"actions\":[\(actions)]}"
+                "{\"name\":\"\(identity.name)\",\"credentials\":[{\"accessKey\":\"\(identity.accessKey)\","
+                + "\"secretKey\":\"\(identity.secretKey)\"}],\"actions\":[\(actions)]}"
         }
         try directory.write("identities.json", "{\"identities\":[\(entries.joined(separator: ","))]}\n")
     }

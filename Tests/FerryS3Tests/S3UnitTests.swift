@@ -19,7 +19,9 @@ import Testing
         #expect(headers["x-amz-date"] == "20130524T000000Z")
         #expect(
             headers["Authorization"]
-                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+                == "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,"
+                + "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
+                + "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
         )
         #expect(headers["x-amz-security-token"] == nil)
     }
@@ -46,7 +48,8 @@ import Testing
         let list = """
             <?xml version="1.0" encoding="UTF-8"?>
             <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><IsTruncated>true</IsTruncated>
-            <Contents><Key>a&amp;b&lt;c&#x41;&#66;</Key><Size>12</Size></Contents><Contents><Key><![CDATA[x<y]]></Key><Size>0</Size></Contents>
+            <Contents><Key>a&amp;b&lt;c&#x41;&#66;</Key><Size>12</Size></Contents>\
+            <Contents><Key><![CDATA[x<y]]></Key><Size>0</Size></Contents>
             <NextContinuationToken>tok/+=</NextContinuationToken><!-- comment --><Empty/></ListBucketResult>
             """
         let document = try S3XML.parse(Array(list.utf8))

@@ -100,7 +100,10 @@ public struct TargetConnector: Sendable {
                     throw .invalidSpec(
                         object: target.label, field: "spec.s3.credentialsSecret",
                         message:
-                            "required outside namespace \(ferryNamespace): only Targets in Ferry's own namespace may use Ferry's own cloud identity"
+                            """
+                            required outside namespace \(ferryNamespace): \
+                            only Targets in Ferry's own namespace may use Ferry's own cloud identity
+                            """
                     )
                 }
                 credentials = .ambient()
@@ -129,7 +132,8 @@ public struct TargetConnector: Sendable {
     static func pathHint(_ target: Target) -> String {
         guard target.spec.path != nil else { return "" }
         return
-            " (a path Target must be one shared directory, mounted at that path in the coordinator and on every node's agent: chart value pathTargets)"
+            " (a path Target must be one shared directory, "
+            + "mounted at that path in the coordinator and on every node's agent: chart value pathTargets)"
     }
 
     /// One key of a Secret in `namespace`, decoded.

@@ -155,7 +155,10 @@ public final class S3Store: ObjectStore, ConditionalWriteControl, Sendable {
                 throw ObjectStoreError.corrupt(
                     name: name, store: location,
                     detail:
-                        "object ends at byte \(range.lowerBound + Int64(response.body.count)), before the requested range \(range.lowerBound)..<\(range.upperBound)"
+                        """
+                        object ends at byte \(range.lowerBound + Int64(response.body.count)), \
+                        before the requested range \(range.lowerBound)..<\(range.upperBound)
+                        """
                 )
             }
             return response.body

@@ -109,7 +109,10 @@ extension BackupJob {
                 guard checked.insert(id).inserted else { continue }
                 guard session.holds(id) else {
                     throw ClusterError.repository(
-                        "volume \(volume.name): block-map page \(id.short) is no longer stored (a prune ran meanwhile); run the backup again"
+                        """
+                        volume \(volume.name): block-map page \(id.short) \
+                        is no longer stored (a prune ran meanwhile); run the backup again
+                        """
                     )
                 }
                 for entry in try await session.repository.blockMapPage(volume, page: page).entries

@@ -50,7 +50,10 @@ public struct LeaderElection: Sendable {
                     taken.json["spec"] = spec(transitions: transitions, acquired: holder == identity ? lease["spec"]?["acquireTime"] : nil)
                     _ = try await client.update(leases, taken)
                     log(
-                        "became the leader (lease \(namespace)/\(name)\(holder.isEmpty || holder == identity ? "" : ", taken over from \(holder)"))"
+                        """
+                        became the leader \
+                        (lease \(namespace)/\(name)\(holder.isEmpty || holder == identity ? "" : ", taken over from \(holder)"))
+                        """
                     )
                     return
                 }

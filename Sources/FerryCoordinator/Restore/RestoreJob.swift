@@ -176,7 +176,11 @@ struct RestoreJob: Sendable {
                     .init(
                         claim: volume.name,
                         reason:
-                            "a filesystem claim bound to an existing volume, or of a class without a VolumeSnapshotClass: the agent writes block devices and disk images, and a file system's data is restored only into a new claim created from a snapshot"
+                            """
+                            a filesystem claim bound to an existing volume, \
+                            or of a class without a VolumeSnapshotClass: the agent writes block devices and disk images, \
+                            and a file system's data is restored only into a new claim created from a snapshot
+                            """
                     ))
                 continue
             }

@@ -76,7 +76,10 @@ final class VolumeSeeder: Sendable {
         let index = seeded.withLock { $0.count }
         let name = "\(owner.prefix)-seed-\(index)"
         job.log(
-            "\(job.restore.label): writing volume \(volume.name) into a temporary claim \(namespace)/\(name) to create \(object.name) from its snapshot"
+            """
+            \(job.restore.label): writing volume \(volume.name) \
+            into a temporary claim \(namespace)/\(name) to create \(object.name) from its snapshot
+            """
         )
         let size = object["spec"]?["resources"]?["requests"]?["storage"] ?? .string(String(volume.size))
         var temporary = KubeObject(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: name)
@@ -143,7 +146,10 @@ final class VolumeSeeder: Sendable {
             + pending.map {
                 let state = unreadable["\($0.namespace)/\($0.claim)"].map { "could not be read (\($0))" } ?? "is not bound yet"
                 return
-                    "claim \($0.namespace)/\($0.claim) \(state): VolumeSnapshot \($0.snapshot), which it is provisioned from, is kept; delete it once the claim is bound"
+                    """
+                    claim \($0.namespace)/\($0.claim) \(state): VolumeSnapshot \($0.snapshot), \
+                    which it is provisioned from, is kept; delete it once the claim is bound
+                    """
             }
     }
 

@@ -41,7 +41,10 @@ struct GuestFreeze: Sendable {
                 log("VirtualMachine \(vm.namespace ?? "")/\(vm.name): guest file systems thawed")
             } catch {
                 warnings.append(
-                    "VirtualMachine \(vm.namespace ?? "")/\(vm.name) could not be thawed (\(error)); its guest agent thaws it after \(Self.unfreezeTimeout)"
+                    """
+                    VirtualMachine \(vm.namespace ?? "")/\(vm.name) could not be thawed (\(error)); \
+                    its guest agent thaws it after \(Self.unfreezeTimeout)
+                    """
                 )
             }
         }

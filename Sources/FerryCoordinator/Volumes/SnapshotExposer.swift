@@ -116,7 +116,10 @@ struct SnapshotExposer: Sendable {
                     exposed.attached = true
                     exposed.csi = csi
                     log(
-                        "Backup \(owner.description): snapshot of \(volume.claim) exposed on node \(node)\(csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")"
+                        """
+                        Backup \(owner.description): snapshot of \(volume.claim) \
+                        exposed on node \(node)\(csi == nil ? "" : " (changes from the driver's SnapshotMetadata service)")
+                        """
                     )
                     return (index, exposed)
                 }
@@ -174,7 +177,10 @@ struct SnapshotExposer: Sendable {
             return nil
         } catch {
             log(
-                "Backup \(owner.description): cannot look up the SnapshotMetadata service for \(snapshot.label): \(error); comparing every block"
+                """
+                Backup \(owner.description): cannot look up the SnapshotMetadata service for \(snapshot.label): \(error); \
+                comparing every block
+                """
             )
             return nil
         }

@@ -73,7 +73,10 @@ struct VolumeUnits: Sendable {
                         NotMoved(
                             claim: claim,
                             reason:
-                                "a filesystem volume (\(path) on \(node)): agents read block devices and disk images; it needs a CSI snapshot, which this version does not take"
+                                """
+                                a filesystem volume (\(path) on \(node)): agents read block devices and disk images; \
+                                it needs a CSI snapshot, which this version does not take
+                                """
                         ))
                 }
             case .csiSnapshot(let snapshotClass, _):

@@ -2,7 +2,9 @@ import FerryHTTP
 
 extension KubeClient {
     static let aggregatedAccept =
-        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+        + "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+        + "application/json"
 
     /// The server's version document (`GET /version`).
     public func serverVersion() async throws(KubeError) -> JSONValue {

@@ -131,7 +131,10 @@ enum ExecCredentialPlugin {
         }
         guard document["apiVersion"]?.stringValue == exec.apiVersion else {
             throw KubeError.credentials(
-                "exec plugin \(exec.command) answered apiVersion \(document["apiVersion"]?.stringValue ?? "(none)"), but \(exec.apiVersion) was configured"
+                """
+                exec plugin \(exec.command) answered apiVersion \(document["apiVersion"]?.stringValue ?? "(none)"), \
+                but \(exec.apiVersion) was configured
+                """
             )
         }
         let status = document["status"] ?? [:]

@@ -195,7 +195,10 @@ public struct Kubeconfig: Sendable {
         }
         if let unsupported = user?.unsupported, !unsupported.isEmpty {
             throw KubeError.configuration(
-                "user \"\(context.user)\" uses \(unsupported.joined(separator: ", ")), which Ferry does not support; use a token, client certificate or exec plugin"
+                """
+                user \"\(context.user)\" uses \(unsupported.joined(separator: ", ")), \
+                which Ferry does not support; use a token, client certificate or exec plugin
+                """
             )
         }
         if let proxy = cluster.proxyURL, !proxy.isEmpty {

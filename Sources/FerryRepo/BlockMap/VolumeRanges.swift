@@ -65,7 +65,10 @@ public enum VolumeRanges {
                 volume.pageEntries == joined.pageEntries
             else {
                 throw .mismatched(
-                    "\(volume.name) (\(volume.size) bytes, \(volume.blockSize)-byte blocks) beside \(joined.name) (\(joined.size), \(joined.blockSize))"
+                    """
+                    \(volume.name) (\(volume.size) bytes, \(volume.blockSize)-byte blocks) \
+                    beside \(joined.name) (\(joined.size), \(joined.blockSize))
+                    """
                 )
             }
             guard part.firstPage == joined.pages.count else {

@@ -88,7 +88,10 @@ public struct QCOW2BitmapTracker: ChangeTracker {
             if bitmap.inUse {
                 fail(
                     layer.lockState == .free
-                        ? "bitmap \"\(bitmapName)\" of \(name) is marked in_use but no QEMU holds the image: it was not closed cleanly (a crash?), so the bitmap may have missed writes"
+                        ? """
+                        bitmap \"\(bitmapName)\" of \(name) is marked in_use but no QEMU holds the image: \
+                        it was not closed cleanly (a crash?), so the bitmap may have missed writes
+                        """
                         : "bitmap \"\(bitmapName)\" of \(name) is in use by a running QEMU and not yet saved")
             }
             if !bitmap.enabled {
@@ -106,7 +109,10 @@ public struct QCOW2BitmapTracker: ChangeTracker {
                 // Not recorded as inconsistent: the full compare this forces covers the write,
                 // and the bitmap tracks what QEMU writes after it.
                 fail(
-                    "the data file \(dataFile) was modified after \(name) last stored its bitmaps: a write that bypassed QEMU is not in the bitmap",
+                    """
+                    the data file \(dataFile) was modified after \(name) last stored its bitmaps: \
+                    a write that bypassed QEMU is not in the bitmap
+                    """,
                     inconsistent: false)
             }
             do {
@@ -129,7 +135,10 @@ public struct QCOW2BitmapTracker: ChangeTracker {
         guard bookmark["consistent"] == "true" else {
             return .unusable(
                 reason:
-                    "bitmap \"\(bitmapName)\" was not consistent when the parent backup was taken\(bookmark["problem"].map { " (\($0))" } ?? "")"
+                    """
+                    bitmap \"\(bitmapName)\" was not consistent \
+                    when the parent backup was taken\(bookmark["problem"].map { " (\($0))" } ?? "")
+                    """
             )
         }
         guard size == source.size else {
@@ -146,13 +155,19 @@ public struct QCOW2BitmapTracker: ChangeTracker {
         if let recorded = bookmark["dirtyBytes"].flatMap(Int64.init), dirtyBytes < recorded {
             return .unusable(
                 reason:
-                    "bitmap \"\(bitmapName)\" marks \(dirtyBytes) bytes dirty, fewer than the \(recorded) it marked at the parent backup: it was cleared or recreated since"
+                    """
+                    bitmap \"\(bitmapName)\" marks \(dirtyBytes) bytes dirty, \
+                    fewer than the \(recorded) it marked at the parent backup: it was cleared or recreated since
+                    """
             )
         }
         for witness in (bookmark["witnesses"] ?? "").split(separator: ",").compactMap({ Int64($0) }) where !now.dirty.contains(witness) {
             return .unusable(
                 reason:
-                    "bitmap \"\(bitmapName)\" no longer marks offset \(witness), which it marked at the parent backup: it was cleared or recreated since"
+                    """
+                    bitmap \"\(bitmapName)\" no longer marks offset \(witness), \
+                    which it marked at the parent backup: it was cleared or recreated since
+                    """
             )
         }
         return .changed(now.dirty.ranges)

@@ -56,7 +56,10 @@ public enum ImageFormat: String, Sendable, CaseIterable, Codable {
             throw VolumeError.unsupported(
                 path: path,
                 detail:
-                    "a \(foreign) image; convert it with qemu-img convert -O qcow2, or pass --format raw to back up the file's bytes as they are"
+                    """
+                    a \(foreign) image; convert it with qemu-img convert -O qcow2, \
+                    or pass --format raw to back up the file's bytes as they are
+                    """
             )
         }
         return .raw

@@ -96,7 +96,10 @@ extension QCOW2BlockSource {
         let expectedTableSize = (bytesNeeded + clusterSize - 1) / clusterSize
         guard Int64(bitmap.tableSize) == expectedTableSize else {
             throw corrupt(
-                "it has \(bitmap.tableSize) entries where a \(size)-byte disk at granularity \(bitmap.granularity) needs \(expectedTableSize)"
+                """
+                it has \(bitmap.tableSize) entries where a \(size)-byte disk \
+                at granularity \(bitmap.granularity) needs \(expectedTableSize)
+                """
             )
         }
         let table = try readMetadata(at: bitmap.tableOffset, count: bitmap.tableSize * 8, structure: "bitmap table of \(bitmap.name)")

@@ -299,7 +299,10 @@ public final class QCOW2BlockSource: BlockSource {
             throw QCOW2Error.corruptTable(
                 path: path, table: "L2 table",
                 detail:
-                    "the compressed cluster at guest offset \(clusterStart) points at \(hostOffset), past the end of the \(fileSize)-byte file"
+                    """
+                    the compressed cluster at guest offset \(clusterStart) points at \(hostOffset), \
+                    past the end of the \(fileSize)-byte file
+                    """
             )
         }
         // The last sector may extend past the end of the file; what is missing reads as zeros.

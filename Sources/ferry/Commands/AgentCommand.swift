@@ -37,7 +37,10 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The agent's own ServiceAccount (default: FERRY_SERVICE_ACCOUNT). Its tokens authenticate the agent to CSI SnapshotMetadata services.",
+            """
+            The agent's own ServiceAccount (default: FERRY_SERVICE_ACCOUNT). \
+            Its tokens authenticate the agent to CSI SnapshotMetadata services.
+            """,
             valueName: "namespace/name"))
     var serviceAccount: String?
 

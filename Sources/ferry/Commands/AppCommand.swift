@@ -71,7 +71,10 @@ struct AppBackupCommand: AsyncParsableCommand {
                     issues: result.issues.map(\.description)))
         } else {
             Terminal.error(
-                "snapshot \(snapshot.short) of \(name): \(resources.count) objects of \(selector) in \(scope); stored \(Format.bytes(stored))"
+                """
+                snapshot \(snapshot.short) of \(name): \(resources.count) objects of \(selector) in \(scope); \
+                stored \(Format.bytes(stored))
+                """
             )
             if !claims.isEmpty {
                 Terminal.error(

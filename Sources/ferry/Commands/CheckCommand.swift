@@ -36,7 +36,10 @@ struct CheckCommand: AsyncParsableCommand {
         for note in report.notes { Terminal.error("note: \(note)") }
         for error in report.errors { Terminal.error("error: \(error)") }
         let summary =
-            "\(report.snapshots) snapshots, \(report.packs) packs (\(report.packsRead) read, \(report.chunksVerified) chunks verified), \(report.indexObjects) index objects"
+            """
+            \(report.snapshots) snapshots, \(report.packs) packs (\(report.packsRead) read, \
+            \(report.chunksVerified) chunks verified), \(report.indexObjects) index objects
+            """
         if report.isClean {
             Terminal.output("no errors found: \(summary)")
         } else {

@@ -132,7 +132,10 @@ struct ClusterRestoreCommand: AsyncParsableCommand {
     @Flag(
         name: .long,
         help:
-            "Restore into the backed-up namespaces, cluster-scoped objects too (a Restore in Ferry's own namespace only; implied for a ClusterBackupPlan's Backup)."
+            """
+            Restore into the backed-up namespaces, cluster-scoped objects too \
+            (a Restore in Ferry's own namespace only; implied for a ClusterBackupPlan's Backup).
+            """
     )
     var clusterWide = false
 

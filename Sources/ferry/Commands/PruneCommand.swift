@@ -52,12 +52,14 @@ struct PruneCommand: AsyncParsableCommand {
             try Terminal.json(report)
             return
         }
+        let unused =
+            report.unusedChunksKept > 0 ? ", \(Format.bytes(report.unusedBytesKept)) unused left in packs under the --max-unused share" : ""
         Terminal.output(
             """
-            \(dryRun ? "dry run: " : "")\(report.chunksMarked) chunks marked, \(report.marksSwept) mark(s) swept, \(report.chunksRevived) revived; \
-            \(report.packsDeleted) packs deleted, \(report.packsRewritten) rewritten into \(report.packsWritten); \
-            \(Format.bytes(report.bytesReclaimed)) reclaimed\
-            \(report.unusedChunksKept > 0 ? ", \(Format.bytes(report.unusedBytesKept)) unused left in packs under the --max-unused share" : ""); \
+            \(dryRun ? "dry run: " : "")\(report.chunksMarked) chunks marked, \(report.marksSwept) mark(s) swept, \
+            \(report.chunksRevived) revived; \(report.packsDeleted) packs deleted, \
+            \(report.packsRewritten) rewritten into \(report.packsWritten); \
+            \(Format.bytes(report.bytesReclaimed)) reclaimed\(unused); \
             index objects \(report.indexObjectsBefore) -> \(report.indexObjectsAfter)\
             \(report.marksWaiting > 0 ? "; \(report.marksWaiting) mark(s) waiting for running backups" : "")
             """)

@@ -35,7 +35,10 @@ struct RepoInitCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Default compression of new chunks: lz4 (fastest), zstd:-1 (an eighth smaller, about as fast), zstd (a quarter smaller, slower) or zstd:LEVEL (-7 to 19).",
+            """
+            Default compression of new chunks: lz4 (fastest), zstd:-1 (an eighth smaller, about as fast), \
+            zstd (a quarter smaller, slower) or zstd:LEVEL (-7 to 19).
+            """,
             valueName: "codec"))
     var compression: Compression = .lz4
 
@@ -65,7 +68,10 @@ struct RepoInitCommand: AsyncParsableCommand {
         }
         if !insecureNoEncryption && password == nil {
             throw CLIError(
-                "a password is required to create an encrypted repository: set FERRY_PASSWORD or pass --password-file or --password-command (or --insecure-no-encryption)"
+                """
+                a password is required to create an encrypted repository: \
+                set FERRY_PASSWORD or pass --password-file or --password-command (or --insecure-no-encryption)
+                """
             )
         }
         if let password, password.isEmpty {

@@ -9,7 +9,10 @@ struct RestoreCommand: AsyncParsableCommand {
         commandName: "restore",
         abstract: "Restore a snapshot to a file or a block device.",
         discussion:
-            "A missing TARGET file is created sparse; an existing file or device is overwritten so that it is byte-identical to the source at backup time."
+            """
+            A missing TARGET file is created sparse; \
+            an existing file or device is overwritten so that it is byte-identical to the source at backup time.
+            """
     )
 
     @Argument(help: ArgumentHelp("Snapshot id, a unique prefix of one, or 'latest'.", valueName: "snapshot"))
@@ -45,7 +48,10 @@ struct RestoreCommand: AsyncParsableCommand {
         } else {
             guard volumes.count == 1 else {
                 throw CLIError(
-                    "snapshot \(snapshot.id.short) has \(volumes.count) volumes; choose one with --volume (\(volumes.map(\.name).joined(separator: ", ")))"
+                    """
+                    snapshot \(snapshot.id.short) has \(volumes.count) volumes; \
+                    choose one with --volume (\(volumes.map(\.name).joined(separator: ", ")))
+                    """
                 )
             }
             chosen = volumes[0]
@@ -63,7 +69,10 @@ struct RestoreCommand: AsyncParsableCommand {
                     zeroBytes: result.zeroBytes, chunks: result.chunksFetched, seconds: result.seconds))
         } else {
             Terminal.error(
-                "restored snapshot \(snapshot.id.short) to \(target): \(Format.bytes(result.size)) in \(Format.duration(result.seconds)) (\(Format.rate(result.size, seconds: result.seconds)))"
+                """
+                restored snapshot \(snapshot.id.short) to \(target): \(Format.bytes(result.size)) \
+                in \(Format.duration(result.seconds)) (\(Format.rate(result.size, seconds: result.seconds)))
+                """
             )
         }
     }
