@@ -9,7 +9,7 @@ extension KubeTestCluster {
 
     func discover(
         _ selector: ApplicationSelector, scope: DiscoveryScope, pageSize: Int = 500, helmReleaseLimit: Int? = nil,
-        exclusions: [Exclusion] = []
+        exclusions: [ObjectPattern] = []
     ) async throws -> DiscoveryResult {
         var options = ApplicationDiscovery<KubeClient>.Options()
         options.pageSize = pageSize

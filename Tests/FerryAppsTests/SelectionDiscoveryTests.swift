@@ -121,7 +121,8 @@ import Testing
             let result = try await cluster.discover(
                 .labelSelector(selector), scope: .namespace("shop"),
                 exclusions: [
-                    Exclusion(kind: "PersistentVolumeClaim", name: "uploads"), Exclusion(kind: "Secret", group: "", name: "web-canary"),
+                    ObjectPattern(kind: "PersistentVolumeClaim", name: "uploads"),
+                    ObjectPattern(kind: "Secret", group: "", name: "web-canary"),
                 ])
             #expect(result.references == ["ConfigMap shop/web-config", "Secret shop/db-password", "Deployment.apps shop/web"])
             #expect(result.volumes.isEmpty)
@@ -131,7 +132,7 @@ import Testing
             #expect(dropped["Secret shop/web-canary"] == "excluded by the plan (Secret web-canary)")
             // A rule for another group leaves the core kind alone.
             let other = try await cluster.discover(
-                .labelSelector(selector), scope: .namespace("shop"), exclusions: [Exclusion(kind: "Secret", group: "example.com")])
+                .labelSelector(selector), scope: .namespace("shop"), exclusions: [ObjectPattern(kind: "Secret", group: "example.com")])
             #expect(other.references.contains("Secret shop/db-password"))
         }
     }

@@ -49,7 +49,7 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
     /// A ClusterBackupPlan's namespaces selected by label.
     public var namespaceSelector: LabelSelectorSpec?
     /// Objects the plan's backups leave out, besides those labelled `ferry.dev/exclude: "true"`.
-    public var exclude: [Exclusion]?
+    public var exclude: [ObjectPattern]?
 
     public struct Components: Codable, Sendable, Equatable {
         public var helmReleases: [String]?
@@ -120,22 +120,6 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
         }
     }
 
-    /// Objects of a kind (in any group unless `group` is given; "" is the core group), optionally
-    /// only in one namespace or of one name.
-    public struct Exclusion: Codable, Sendable, Equatable {
-        public var kind: String
-        public var group: String?
-        public var namespace: String?
-        public var name: String?
-
-        public init(kind: String, group: String? = nil, namespace: String? = nil, name: String? = nil) {
-            self.kind = kind
-            self.group = group
-            self.namespace = namespace
-            self.name = name
-        }
-    }
-
     /// Large volumes split into ranges of whole block-map pages, each a unit of its own.
     public struct Parallelism: Codable, Sendable, Equatable {
         /// At most this many ranges per volume (1...256; default 1: no split).
@@ -151,7 +135,7 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
 
     public init(
         target: String, schedule: String? = nil, components: Components, retention: Retention? = nil, parallelism: Parallelism? = nil,
-        namespaces: [String]? = nil, namespaceSelector: LabelSelectorSpec? = nil, exclude: [Exclusion]? = nil
+        namespaces: [String]? = nil, namespaceSelector: LabelSelectorSpec? = nil, exclude: [ObjectPattern]? = nil
     ) {
         self.target = target
         self.exclude = exclude

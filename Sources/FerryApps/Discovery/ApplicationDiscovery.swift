@@ -18,12 +18,16 @@ public struct ApplicationDiscovery<API: KubeAPI>: Sendable {
         /// list across the cluster. Requests then grow with kinds and pages, not with namespaces
         /// or objects, while a plan that touches a few namespaces never lists the whole cluster.
         public var listsBeforeClusterWideList = 4
-        /// What the application's backups leave out (besides objects labelled
-        /// `ferry.dev/exclude: "true"`).
-        public var exclusions: [Exclusion] = []
+        /// What the application's backups leave out, besides objects labelled
+        /// `ferry.dev/exclude: "true"` (`excludeLabel`). A left-out object is not followed either:
+        /// an excluded claim takes its volume out.
+        public var exclusions: [ObjectPattern] = []
 
         public init() {}
     }
+
+    /// The label that leaves any object out of an application (`ferry.dev/exclude: "true"`).
+    public static var excludeLabel: String { "ferry.dev/exclude" }
 
     public let api: API
     public var options: Options

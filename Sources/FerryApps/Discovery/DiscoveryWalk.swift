@@ -160,7 +160,8 @@ struct DiscoveryWalk<API: KubeAPI> {
 
     /// Why the user left this object out (so it is neither captured nor followed), or nil.
     func exclusionReason(_ object: KubeObject) -> String? {
-        if object.labels[Exclusion.label] == "true" { return "labelled \(Exclusion.label)=true" }
+        let label = ApplicationDiscovery<API>.excludeLabel
+        if object.labels[label] == "true" { return "labelled \(label)=true" }
         let reference = object.reference
         return options.exclusions.first { $0.matches(reference) }.map { "excluded by the plan (\($0))" }
     }

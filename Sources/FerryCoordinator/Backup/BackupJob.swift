@@ -33,9 +33,7 @@ struct BackupJob: Sendable {
         let result: DiscoveryResult
         do {
             var options = ApplicationDiscovery<KubeClient>.Options()
-            options.exclusions = (plan.spec.exclude ?? []).map {
-                Exclusion(kind: $0.kind, group: $0.group, namespace: $0.namespace, name: $0.name)
-            }
+            options.exclusions = plan.spec.exclude ?? []
             result = try await ApplicationDiscovery(api: client, options: options).discover(selectors, scope: scope)
         } catch {
             throw ClusterError.kube(error)

@@ -1,13 +1,6 @@
-import FerryKube
-
-/// Objects an application's backups leave out: a kind (in any group, or in the one given),
-/// optionally only in one namespace or of one name. Objects labelled `ferry.dev/exclude: "true"`
-/// are always left out. A left-out object is not followed either: an excluded claim takes its
-/// volume out of the backup.
-public struct Exclusion: Sendable, Hashable, CustomStringConvertible {
-    /// The label that leaves any object out (`ferry.dev/exclude: "true"`).
-    public static let label = "ferry.dev/exclude"
-
+/// Objects of a kind (in any group, or in the one given), optionally only in one namespace or
+/// of one name: what a BackupPlan's `exclude` names.
+public struct ObjectPattern: Codable, Sendable, Hashable, CustomStringConvertible {
     public var kind: String
     /// nil: the kind in any group ("" is the core group).
     public var group: String?
