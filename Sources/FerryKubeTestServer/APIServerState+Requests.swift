@@ -130,7 +130,8 @@ extension APIServerState {
                 APIStatus(
                     code: 403, reason: "Forbidden",
                     message:
-                        "\(Self.qualified(r.entry)) is forbidden: unable to create new content in namespace \(namespace) because it is being terminated",
+                        "\(Self.qualified(r.entry)) is forbidden: unable to create new content in namespace \(namespace)"
+                        + " because it is being terminated",
                     detailsGroup: r.entry.resource.group, detailsKind: r.entry.resource.name,
                     causes: [
                         .init(
@@ -186,7 +187,8 @@ extension APIServerState {
             } catch {
                 throw APIError(
                     Self.badRequest(
-                        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (\(error))"
+                        "the body of the request was in an unknown format - accepted media types include: "
+                            + "application/json, application/yaml, application/vnd.kubernetes.protobuf (\(error))"
                     ))
             }
         case "application/yaml", "application/apply-patch+yaml":
@@ -211,7 +213,8 @@ extension APIServerState {
                 APIStatus(
                     code: 415, reason: "UnsupportedMediaType",
                     message:
-                        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf"
+                        "the body of the request was in an unknown format - accepted media types include: "
+                        + "application/json, application/yaml, application/vnd.kubernetes.protobuf"
                 ))
         }
         return value
@@ -222,7 +225,9 @@ extension APIServerState {
         if let kind = object["kind"]?.stringValue, !kind.isEmpty, kind != entry.resource.kind {
             throw APIError(
                 Self.badRequest(
-                    "the API version in the data (\(object["apiVersion"]?.stringValue ?? "")) does not match the expected API version (\(entry.resource.apiVersion)), or kind \(kind) is not \(entry.resource.kind)"
+                    "the API version in the data (\(object["apiVersion"]?.stringValue ?? ""))"
+                        + " does not match the expected API version (\(entry.resource.apiVersion))"
+                        + ", or kind \(kind) is not \(entry.resource.kind)"
                 ))
         }
         if let apiVersion = object["apiVersion"]?.stringValue, !apiVersion.isEmpty,
@@ -258,7 +263,9 @@ extension APIServerState {
             throw APIError(
                 Self.invalid(
                     entry, name, field: "metadata.name",
-                    "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+                    "Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain "
+                        + "must consist of lower case alphanumeric characters, '-' or '.', "
+                        + "and must start and end with an alphanumeric character"
                 ))
         }
     }
@@ -392,7 +399,8 @@ extension APIServerState {
                     APIStatus(
                         code: 415, reason: "UnsupportedMediaType",
                         message:
-                            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+                            "the body of the request was in an unknown format - accepted media types include: "
+                            + "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
                     ))
             }
             guard let current else { throw APIError(Self.notFound(r.entry, name)) }
@@ -408,7 +416,9 @@ extension APIServerState {
                 APIStatus(
                     code: 415, reason: "UnsupportedMediaType",
                     message:
-                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json"
+                        "the body of the request was in an unknown format - accepted media types include: "
+                        + "application/json-patch+json, application/merge-patch+json, "
+                        + "application/apply-patch+yaml, application/strategic-merge-patch+json"
                 ))
         }
         let live = current!
@@ -452,7 +462,9 @@ extension APIServerState {
                 APIStatus(
                     code: 409, reason: "Conflict",
                     message:
-                        "Operation cannot be fulfilled on \(Self.qualified(r.entry)) \"\(name)\": Precondition failed: UID in precondition: \(uid), UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")",
+                        "Operation cannot be fulfilled on \(Self.qualified(r.entry)) \"\(name)\""
+                        + ": Precondition failed: UID in precondition: \(uid)"
+                        + ", UID in object meta: \(current["metadata"]?["uid"]?.stringValue ?? "")",
                     detailsName: name, detailsGroup: r.entry.resource.group, detailsKind: r.entry.resource.name))
         }
         if let rv = options["preconditions"]?["resourceVersion"]?.stringValue, rv != current["metadata"]?["resourceVersion"]?.stringValue {
@@ -522,7 +534,12 @@ extension APIServerState {
                     APIStatus(
                         code: 410, reason: "Expired",
                         message:
-                            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list."
+                            "The provided continue parameter is too old to display a consistent list result. "
+                            + "You can start a new list without the continue parameter, "
+                            + "or use the continue token in this response to retrieve the remainder of the results. "
+                            + "Continuing with the provided token results in an inconsistent list - "
+                            + "objects that were created, modified, or deleted "
+                            + "between the time the first chunk was returned and now may show up in the list."
                     ))
             }
             listRV = UInt64(rv)

@@ -340,7 +340,8 @@ extension APIServerState {
         APIStatus(
             code: 409, reason: "Conflict",
             message:
-                "Operation cannot be fulfilled on \(qualified(entry)) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again",
+                "Operation cannot be fulfilled on \(qualified(entry)) \"\(name)\""
+                + ": the object has been modified; please apply your changes to the latest version and try again",
             detailsName: name, detailsGroup: entry.resource.group, detailsKind: entry.resource.name)
     }
 
@@ -350,7 +351,8 @@ extension APIServerState {
         APIStatus(
             code: 422, reason: "Invalid",
             message:
-                "\(entry.resource.kind)\(entry.resource.group.isEmpty ? "" : "." + entry.resource.group) \"\(name)\" is invalid: \(field): \(message)",
+                "\(entry.resource.kind)\(entry.resource.group.isEmpty ? "" : "." + entry.resource.group)"
+                + " \"\(name)\" is invalid: \(field): \(message)",
             detailsName: name, detailsGroup: entry.resource.group, detailsKind: entry.resource.kind,
             causes: [.init(reason: reason, message: message, field: field)])
     }

@@ -34,7 +34,8 @@ public enum ExternalTool: String, Sendable {
         public var tool: ExternalTool
         public init(tool: ExternalTool) { self.tool = tool }
         public var description: String {
-            "\(tool.rawValue) not found (set FERRY_\(tool.rawValue.uppercased().replacingOccurrences(of: "-", with: "_")), or run scripts/test.sh which installs it)"
+            "\(tool.rawValue) not found (set FERRY_\(tool.rawValue.uppercased().replacingOccurrences(of: "-", with: "_"))"
+                + ", or run scripts/test.sh which installs it)"
         }
     }
 

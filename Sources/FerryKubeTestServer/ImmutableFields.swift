@@ -47,7 +47,8 @@ enum ImmutableFields {
                 .init(
                     field: "spec", reason: "FieldValueForbidden",
                     message:
-                        "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"
+                        "Forbidden: spec is immutable after creation"
+                        + " except resources.requests and volumeAttributesClassName for bound claims"
                 ))
         }
         return causes
@@ -87,8 +88,10 @@ enum ImmutableFields {
                 .init(
                     field: "spec", reason: "FieldValueForbidden",
                     message: "Forbidden: pod updates may not change fields other than "
-                        + "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
-                        + "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+                        + "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                        + "`spec.tolerations` (only additions to "
+                        + "existing tolerations),`spec.terminationGracePeriodSeconds` "
+                        + "(allow it to be set to 1 if it was previously negative)"
                 ))
         }
         return causes

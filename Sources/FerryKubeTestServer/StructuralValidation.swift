@@ -90,7 +90,8 @@ enum StructuralValidation {
                     Cause(
                         field: path, reason: "FieldValueTypeInvalid",
                         message:
-                            "Invalid value: \"\(typeName(value))\": \(path) in body must be of type integer-or-string: \"\(typeName(value))\""
+                            "Invalid value: \"\(typeName(value))\": \(path)"
+                            + " in body must be of type integer-or-string: \"\(typeName(value))\""
                     ))
                 return
             }

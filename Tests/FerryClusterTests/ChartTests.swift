@@ -275,7 +275,9 @@ import Testing
             #expect(status == 1)
             #expect(
                 output.contains(
-                    #"Error from server (BadRequest): error when creating "\#(misspelt)": BackupPlan in version "v1alpha1" cannot be handled as a BackupPlan: strict decoding error: unknown field "spec.components.namespace""#
+                    #"Error from server (BadRequest): error when creating "\#(misspelt)""#
+                        + #": BackupPlan in version "v1alpha1" cannot be handled as a BackupPlan"#
+                        + #": strict decoding error: unknown field "spec.components.namespace""#
                 ),
                 "\(output)")
             #expect(

@@ -14,7 +14,8 @@ import Testing
             let (created, claim) = await raw(
                 client, "POST", claims,
                 body: json(
-                    #"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}"#
+                    #"{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data"},"#
+                        + #""spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}"#
                 ))
             #expect(created == 201)
             #expect(claim?["metadata"]?["finalizers"] == ["kubernetes.io/pvc-protection"])
@@ -45,7 +46,8 @@ import Testing
                 client, "POST", maps, body: json(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"owner"}}"#))
             let uid = try #require(owner?["metadata"]?["uid"]?.stringValue)
             let dependent =
-                #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dependent","finalizers":["example.com/hold"],"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":"\#(uid)"}]}}"#
+                #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dependent","finalizers":["example.com/hold"],"#
+                + #""ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"owner","uid":"\#(uid)"}]}}"#
             #expect(await raw(client, "POST", maps, body: json(dependent)).0 == 201)
             let (code, marked) = await raw(client, "DELETE", "\(maps)/owner", query: [("propagationPolicy", "Foreground")])
             #expect(code == 200 && marked?["metadata"]?["finalizers"] == ["foregroundDeletion"], "\(String(describing: marked))")

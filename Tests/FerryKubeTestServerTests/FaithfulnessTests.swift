@@ -19,7 +19,8 @@ import Testing
                     for version in group["versions"]?.arrayValue ?? [] {
                         for resource in version["resources"]?.arrayValue ?? [] {
                             let key =
-                                "\(group["metadata"]?["name"]?.stringValue ?? "")/\(version["version"]!.stringValue!)/\(resource["resource"]!.stringValue!)"
+                                "\(group["metadata"]?["name"]?.stringValue ?? "")/"
+                                + "\(version["version"]!.stringValue!)/\(resource["resource"]!.stringValue!)"
                             result[key] = resource
                         }
                     }
@@ -100,7 +101,8 @@ import Testing
         try await withServer { _, client in
             func configMap(_ name: String, bytes: Int) -> [UInt8] {
                 Array(
-                    #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)","namespace":"default"},"data":{"x":"\#(String(repeating: "a", count: bytes))"}}"#
+                    (#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\#(name)","namespace":"default"},"#
+                        + #""data":{"x":"\#(String(repeating: "a", count: bytes))"}}"#)
                         .utf8)
             }
             let (tooLarge, status) = await raw(

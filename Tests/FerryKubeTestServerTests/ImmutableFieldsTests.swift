@@ -36,7 +36,11 @@ import Testing
             #expect(code == 422)
             #expect(
                 status?["message"]
-                    == #"PersistentVolumeClaim "data" is invalid: [spec.resources.requests.storage: Forbidden: field can not be less than previous value, spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims]"#,
+                    == .string(
+                        #"PersistentVolumeClaim "data" is invalid: [spec.resources.requests.storage"#
+                            + #": Forbidden: field can not be less than previous value"#
+                            + #", spec: Forbidden: spec is immutable after creation "#
+                            + #"except resources.requests and volumeAttributesClassName for bound claims]"#),
                 "\(String(describing: status))")
             #expect(status?["details"]?["causes"]?[0]?["reason"] == "FieldValueForbidden")
         }
@@ -74,7 +78,9 @@ import Testing
                     apiVersion: apps/v1
                     kind: Deployment
                     metadata: {name: web, namespace: default}
-                    spec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: nginx}]}}}
+                    spec:
+                      selector: {matchLabels: {app: web}}
+                      template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: nginx}]}}
                     ---
                     apiVersion: apps/v1
                     kind: StatefulSet
@@ -83,7 +89,8 @@ import Testing
                       serviceName: db
                       selector: {matchLabels: {app: db}}
                       template: {metadata: {labels: {app: db}}, spec: {containers: [{name: db, image: postgres}]}}
-                      volumeClaimTemplates: [{metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]
+                      volumeClaimTemplates:
+                      - {metadata: {name: data}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}
                     ---
                     apiVersion: v1
                     kind: Service

@@ -162,7 +162,9 @@ extension RealClientTests {
             #expect(refused == 1)
             #expect(
                 message.contains(
-                    #"Error from server (BadRequest): error when creating "\#(manifest)": Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replica""#
+                    #"Error from server (BadRequest): error when creating "\#(manifest)""#
+                        + #": Deployment in version "v1" cannot be handled as a Deployment"#
+                        + #": strict decoding error: unknown field "spec.replica""#
                 ),
                 "\(message)")
             let warned = try await run(.kubectl, kubectl, ["apply", "--validate=warn", "-f", manifest], environment)
@@ -174,7 +176,11 @@ extension RealClientTests {
                     apiVersion: v1
                     kind: PersistentVolumeClaim
                     metadata: {name: data, namespace: default}
-                    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 5Gi}}, storageClassName: local, volumeName: pv-data}
+                    spec:
+                      accessModes: [ReadWriteOnce]
+                      resources: {requests: {storage: 5Gi}}
+                      storageClassName: local
+                      volumeName: pv-data
                     status: {phase: Bound, accessModes: [ReadWriteOnce], capacity: {storage: 5Gi}}
                     """)
             let claims = try await run(.kubectl, kubectl, ["get", "pvc", "-n", "default"], environment)
@@ -193,7 +199,8 @@ extension RealClientTests {
             // A List, and a kind without a PATCH path, are validated by kubectl itself against /openapi/v2.
             let list = "\(environment.directory)/list.yaml"
             try
-                "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: default}, datta: {x: y}}\n"
+                ("apiVersion: v1\nkind: List\nitems:\n"
+                + "- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: default}, datta: {x: y}}\n")
                 .write(toFile: list, atomically: true, encoding: .utf8)
             let (listRefused, listMessage) = try await ExternalTool.kubectl.run(
                 ["apply", "-f", list], environment: environment.variables, path: kubectl)
@@ -206,7 +213,8 @@ extension RealClientTests {
             #expect(try await run(.kubectl, kubectl, ["apply", "-f", list], environment).contains("configmap/a created"))
             let review = "\(environment.directory)/review.json"
             try
-                #"{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}"#
+                (#"{"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "#
+                + #""spec": {"resourceAttributes": {"verb": "get", "resource": "pods"}}}"#)
                 .write(toFile: review, atomically: true, encoding: .utf8)
             #expect(try await run(.kubectl, kubectl, ["create", "-f", review, "-o", "jsonpath={.status.allowed}"], environment) == "true")
         }
@@ -229,7 +237,8 @@ extension RealClientTests {
             #expect(status != 0)
             #expect(
                 output.contains(
-                    #"failed to create typed patch object (default/bad-hello-world; apps/v1, Kind=Deployment): .spec.replica: field not declared in schema"#
+                    #"failed to create typed patch object (default/bad-hello-world; apps/v1, Kind=Deployment)"#
+                        + #": .spec.replica: field not declared in schema"#
                 ),
                 "\(output)")
             #expect(await server.object(apiVersion: "apps/v1", kind: "Deployment", namespace: "default", name: "bad-hello-world") == nil)

@@ -120,7 +120,12 @@ import Testing
                     apiVersion: v1
                     kind: PersistentVolumeClaim
                     metadata: {name: data, namespace: default, creationTimestamp: "\(created)"}
-                    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 10Gi}}, storageClassName: fast, volumeName: pv-1, volumeMode: Filesystem}
+                    spec:
+                      accessModes: [ReadWriteOnce]
+                      resources: {requests: {storage: 10Gi}}
+                      storageClassName: fast
+                      volumeName: pv-1
+                      volumeMode: Filesystem
                     status: {phase: Bound, accessModes: [ReadWriteOnce, ReadWriteMany], capacity: {storage: 10Gi}}
                     ---
                     apiVersion: v1
@@ -140,7 +145,11 @@ import Testing
                       podIPs: [{ip: 10.1.2.3}]
                       conditions: [{type: Ready, status: "False"}]
                       containerStatuses:
-                      - {name: db, ready: true, restartCount: 2, state: {running: {}}, lastState: {terminated: {exitCode: 1, finishedAt: "\(restarted)"}}}
+                      - name: db
+                        ready: true
+                        restartCount: 2
+                        state: {running: {}}
+                        lastState: {terminated: {exitCode: 1, finishedAt: "\(restarted)"}}
                       - {name: log, ready: false, restartCount: 0, state: {waiting: {reason: CrashLoopBackOff}}}
                     ---
                     apiVersion: apps/v1
@@ -162,7 +171,12 @@ import Testing
                       template:
                         metadata: {labels: {app: agent}}
                         spec: {nodeSelector: {disk: ssd}, containers: [{name: agent, image: "agent:1"}]}
-                    status: {desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 2, updatedNumberScheduled: 3, numberAvailable: 2}
+                    status:
+                      desiredNumberScheduled: 3
+                      currentNumberScheduled: 3
+                      numberReady: 2
+                      updatedNumberScheduled: 3
+                      numberAvailable: 2
                     ---
                     apiVersion: v1
                     kind: Secret
