@@ -12,10 +12,12 @@
 set -euo pipefail
 
 # The packages of the runtime libraries `ldd ferry` lists (libcurl, liblz4, libzstd, OpenSSL,
-# zlib, libfuse3 for `ferry mount`) and the CA certificates for TLS to S3 and the API server.
+# zlib, libfuse3 for `ferry mount`, and libstdc++, which the statically linked Swift runtime and
+# Foundation need) and the CA certificates for TLS to S3 and the API server. scripts/image.sh
+# checks that every library the binary links is there.
 # apt adds their dependencies (libc6, libgcc-s1, libcurl's own libraries, and openssl and
 # debconf, which ca-certificates depends on for its maintainer script, never run here).
-FERRY_IMAGE_PACKAGES=(libcurl4 liblz4-1 libzstd1 libssl3 zlib1g libfuse3-3 ca-certificates)
+FERRY_IMAGE_PACKAGES=(libcurl4 liblz4-1 libzstd1 libssl3 zlib1g libfuse3-3 libstdc++6 ca-certificates)
 # The image's default user: the coordinator runs as it; the chart runs the agent as root.
 FERRY_IMAGE_UID=65532
 
