@@ -3,8 +3,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
+source scripts/lib/test-image.sh
 install_test_deps
 swift build --build-tests
+# The Ferry image for the image tests: every run builds it (from the debug build's objects, or
+# the release image when its inputs changed: scripts/lib/test-image.sh says why). It needs root;
+# without, the image tests are skipped (outside CI).
+if [ "$(id -u)" -eq 0 ]; then
+    build_test_image "${FERRY_TEST_IMAGE:-auto}"
+else
+    echo "not root: the image is not built and the image tests are skipped"
+fi
 # A hung test must fail the run with its output, not hold CI until its own limit: the cluster
 # suites carry per-test time limits, and the whole run has this one.
 timeout --signal=TERM --kill-after=60 "${FERRY_TEST_TIMEOUT:-1800}" swift test --skip-build "$@"
