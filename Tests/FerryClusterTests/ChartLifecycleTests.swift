@@ -46,7 +46,7 @@ import Testing
             _ = try await cluster.helm(["install", "ferry", Self.chart, "-n", "ferry", "--disable-openapi-validation"])
             let coordinator = try #require(await workload(cluster, "Deployment", "ferry-coordinator"))
             let container = coordinator["spec"]?["template"]?["spec"]?["containers"]?[0]
-            #expect(container?["image"] == "ghcr.io/ferry-backup/ferry:\(Podman.appVersion)", "the image's tag defaults to appVersion")
+            #expect(container?["image"]?.stringValue == "ghcr.io/ferry-backup/ferry:\(Podman.appVersion)", "the image's tag defaults to appVersion")
             let agent = try #require(await workload(cluster, "DaemonSet", "ferry-agent"))
             #expect(agent["spec"]?["template"]?["spec"]?["containers"]?[0]?["resources"]?["limits"]?["memory"] == "2Gi")
 
