@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Installs what the tests need, then runs the whole test suite (one debug build).
+# Installs what the tests need, then runs the whole test suite: one debug build for the tests,
+# and the image (the release build) for the image tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/deps.sh
 source scripts/lib/test-image.sh
 install_test_deps
 swift build --build-tests
-# The Ferry image for the image tests: every run builds it (from the debug build's objects, or
-# the release image when its inputs changed: scripts/lib/test-image.sh says why). It needs root;
-# without, the image tests are skipped (outside CI).
+# The Ferry image for the image tests, built as users build it (scripts/lib/test-image.sh says
+# what it costs). It needs root; without, the image tests are skipped (outside CI).
 if [ "$(id -u)" -eq 0 ]; then
-    build_test_image "${FERRY_TEST_IMAGE:-auto}"
+    build_test_image
 else
     echo "not root: the image is not built and the image tests are skipped"
 fi

@@ -42,6 +42,13 @@ import Testing
             let running = try await pause.inspect("{{.State.Running}}")
             let logs = running == "true" ? "" : await pause.logs()
             #expect(running == "true", "ferry pause stopped: \(logs)")
+            // As a pod's first process it ends on SIGTERM (the kernel ignores signals that the
+            // first process of a PID namespace does not handle): no waiting for the grace period.
+            let clock = ContinuousClock()
+            let stopping = clock.now
+            try await podman.run(["stop", "--time", "20", pause.name])
+            #expect(clock.now - stopping < .seconds(10), "ferry pause took \(clock.now - stopping) to end on SIGTERM")
+            #expect(try await pause.inspect("{{.State.ExitCode}}") == "0")
         } catch {
             await pause.remove()
             throw error

@@ -47,7 +47,7 @@ final class Podman: Sendable {
     private init() throws {
         guard let podman = TestEnvironment.which("podman") else { throw Unavailable(reason: "podman is not installed") }
         self.podman = podman
-        directory = try TemporaryDirectory("ferry-podman", removeAtExit: true)
+        directory = try TemporaryDirectory("ferry-podman")
         try directory.write("containers.conf", """
             [containers]
             default_ulimits = []
@@ -57,6 +57,7 @@ final class Podman: Sendable {
             events_logger = "file"
             """)
         image = "ghcr.io/ferry-backup/ferry:\(Self.appVersion)"
+        try cleanUpAtExit()
         let loaded = try Shell.run(command(["load", "--input", Self.archive]))
         guard loaded.contains(image) else {
             throw Unavailable(reason: "\(Self.archive) does not hold \(image) (podman load: \(loaded))")
@@ -70,9 +71,30 @@ final class Podman: Sendable {
         _ = try? Shell.run(command(["rmi", "--all", "--force"]))
     }
 
+    /// When the test process ends (the shared instance is never released): its containers are
+    /// removed, then the storage (whose mounts they hold).
+    private func cleanUpAtExit() throws {
+        let quoted = command(["rm", "--all", "--force", "--time", "0"]).map { "'\($0)'" }.joined(separator: " ")
+        let watchdog = Process()
+        watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(quoted) >/dev/null 2>&1; rm -rf '\(directory.path)'"
+        watchdog.arguments = ["-c", script]
+        watchdog.standardOutput = FileHandle.nullDevice
+        watchdog.standardError = FileHandle.nullDevice
+        try watchdog.run()
+    }
+
+    /// Closes every descriptor above stderr, then runs its arguments. A detached container's
+    /// conmon stays running with what podman inherited, which includes the descriptor by which
+    /// Foundation's Process sees a child end: podman would never be seen to end.
+    static let closingDescriptors = [
+        "/bin/bash", "-c", #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec "$@""#,
+        "podman",
+    ]
+
     /// A podman command line with this instance's configuration and storage.
     func command(_ arguments: [String]) -> [String] {
-        ["env", "CONTAINERS_CONF=\(directory.file("containers.conf"))", podman,
+        Self.closingDescriptors + ["env", "CONTAINERS_CONF=\(directory.file("containers.conf"))", podman,
          "--root", directory.file("storage"), "--runroot", directory.file("run"), "--tmpdir", directory.file("tmp"),
          "--storage-driver", "vfs", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"] + arguments
     }
