@@ -91,8 +91,9 @@ import Testing
                 let backup = try await whileRunning([coordinator]) { try await setup.backup("web-1", plan: "web", namespace: "web") }
                 let logs = backup["status"]?["phase"] == "Completed" ? "" : await coordinator.logs()
                 #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())\n\(logs)")
-                let target = await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Target", namespace: "web", name: "s3")
-                #expect(target?["status"]?["phase"] == "Ready", "\(target?.json.serializedString() ?? "no Target")")
+                let target = try await whileRunning([coordinator]) { try await checked(cluster, namespace: "web", name: "s3") }
+                #expect(target["status"]?["phase"] == "Ready", "\(target.json.serializedString())")
+                #expect(target["status"]?["repositoryID"]?.stringValue?.isEmpty == false)
                 let health = try Shell.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
                                             "http://127.0.0.1:\(metrics)/healthz"])
                 #expect(health == "200", "/healthz answered \(health)")
@@ -204,6 +205,15 @@ import Testing
               encryptionSecret: {name: ferry-repository}
               initialize: true
             """)
+    }
+
+    /// Waits (on a watch) until the Target `name` has a phase in its status; returns it.
+    func checked(_ cluster: KubeTestCluster, namespace: String, name: String) async throws -> KubeObject {
+        let resource = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "Target")
+        for try await event in cluster.client.watch(resource, namespace: namespace, resourceVersion: nil) {
+            if let object = event.object, object.name == name, object["status"]?["phase"] != nil { return object }
+        }
+        throw CoordinatorTests.Setup.WatchEnded()
     }
 
     /// What the kubelet gives a pod of `account`: its token, the API server's CA and the
