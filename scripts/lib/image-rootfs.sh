@@ -7,8 +7,9 @@
 #   scripts/lib/image-rootfs.sh DIRECTORY
 #
 # Needs root (mmdebstrap extracts the packages as their owners) and Debian's package mirror.
-# FERRY_IMAGE_SUITE (default bookworm) and FERRY_IMAGE_MIRROR (default http://deb.debian.org)
-# choose the release and mirror.
+# FERRY_IMAGE_SUITE (default bookworm, the release the binary is built on: its glibc must not be
+# newer than the image's; the package names below are bookworm's) and FERRY_IMAGE_MIRROR
+# (default http://deb.debian.org) choose the release and mirror.
 set -euo pipefail
 
 # The packages of the runtime libraries `ldd ferry` lists (libcurl, liblz4, libzstd, OpenSSL,
