@@ -40,6 +40,13 @@ install_test_deps() {
     install_seaweedfs
     install_kube_clients
     pip_install kubernetes-validate kubernetes-validate
+    install_image_deps
+}
+
+# Building the image without a Docker engine (scripts/image.sh: mmdebstrap, buildah) and running
+# it in the image tests (podman with runc; crun refuses these machines' cgroup v1 layout).
+install_image_deps() {
+    apt_install mmdebstrap buildah podman runc binutils
 }
 
 # The real helm and kubectl for the Kubernetes API test server's tests: the PyPI package

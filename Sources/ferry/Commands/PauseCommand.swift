@@ -8,7 +8,11 @@ struct PauseCommand: AsyncParsableCommand {
         commandName: "pause", abstract: "Sleep until terminated (the process of snapshot-exposing pods).", shouldDisplay: false)
 
     func run() async throws {
-        signal(SIGTERM, SIG_DFL)
+        // A container's first process gets no default action for signals: SIGTERM must be
+        // handled, or the pod only ends when its grace period is over (SIGKILL).
+        for terminating in [SIGTERM, SIGINT] {
+            signal(terminating) { _ in _exit(0) }
+        }
         while true { try await Task.sleep(for: .seconds(3600)) }
     }
 }
