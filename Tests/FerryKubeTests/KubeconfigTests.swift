@@ -156,12 +156,16 @@ import Testing
 
 @Suite struct ExecCredentialTests {
     func plugin(_ script: String, in directory: TemporaryDirectory) throws -> KubeClientConfiguration {
-        let path = try directory.write("plugin.sh", "#!/bin/sh\n" + script, mode: 0o755)
+        // The plugin is /bin/sh with the script as its argument: a script written just now and
+        // executed itself can fail with ETXTBSY while a child another test forks at that moment
+        // still holds the writer's descriptor.
+        let path = try directory.write("plugin.sh", script)
         return KubeClientConfiguration(
             server: "https://api.example",
             credentials: .exec(
                 ExecCredentialConfig(
-                    apiVersion: "client.authentication.k8s.io/v1", command: path, env: ["GREETING": "hi"], provideClusterInfo: true)))
+                    apiVersion: "client.authentication.k8s.io/v1", command: "/bin/sh", args: [path], env: ["GREETING": "hi"],
+                    provideClusterInfo: true)))
     }
 
     @Test func runsThePluginAndCachesUntilExpiry() async throws {

@@ -97,9 +97,11 @@ import Testing
             exec python3 -c 'import json; print(json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", \
             "status": {"clientCertificateData": open("\(certificates.clientCertificate)").read(), \
             "clientKeyData": open("\(certificates.clientKey)").read()}}))'
-            """, mode: 0o755)
+            """)
+        // Run by /bin/sh: a script written just now and executed itself can fail with ETXTBSY.
         let viaPlugin = try kubeconfig(
-            directory, server: url, cluster: cluster, user: "{exec: {apiVersion: client.authentication.k8s.io/v1, command: \(plugin)}}")
+            directory, server: url, cluster: cluster,
+            user: "{exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [\(plugin)]}}")
         guard case .invalidResponse? = await outcome(viaPlugin) else {
             Issue.record("the exec plugin's client certificate was not presented: \(String(describing: await outcome(viaPlugin)))")
             return
