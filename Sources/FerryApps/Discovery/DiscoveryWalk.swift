@@ -133,14 +133,9 @@ struct DiscoveryWalk<API: KubeAPI> {
     mutating func clusterWideList(_ resource: APIResource, labelSelector: String?) async throws(KubeError) -> [String: [KubeObject]] {
         let key = "\(resource.group)/\(resource.name)?\(labelSelector ?? "")"
         if let cached = clusterLists[key] { return cached }
-        var byNamespace: [String: [KubeObject]] = [:]
-        do {
-            try await api.forEachPage(resource, namespace: nil, labelSelector: labelSelector, pageSize: options.pageSize) { page in
-                for object in page { byNamespace[object.namespace ?? "", default: []].append(object) }
-            }
-        } catch {
-            try report(error, subject: Self.describe(resource, namespace: nil))
-            byNamespace = [:]
+        // The cluster-wide list itself is read (and cached) like any other collection.
+        let byNamespace = Dictionary(grouping: try await cachedList(resource, namespace: nil, labelSelector: labelSelector)) {
+            $0.namespace ?? ""
         }
         clusterLists[key] = byNamespace
         return byNamespace
