@@ -47,7 +47,7 @@ import Testing
 
     @Test func customResourcesShowTheirPrinterColumns() async throws {
         try await withServer { server, client in
-            let started = RecentTimestamp.ago(seconds: 300)
+            let started = RecentTimestamp.ago(days: 20)
             try await server.load(
                 yaml: Self.crd + """
 
@@ -79,7 +79,7 @@ import Testing
             #expect(columns[1]["description"] == "Custom resource definition column (in JSONPath format): .status.phase")
             #expect(
                 cells(table) == [
-                    ["nightly", "Running", 12, 0.5, "False", #"["a","b"]"#, "5m"],
+                    ["nightly", "Running", 12, 0.5, "False", #"["a","b"]"#, "20d"],
                     ["pending", .null, .null, .null, .null, .null, .null],
                 ], "\(cells(table))")
             let row = table["rows"]?[0]?["object"]
@@ -113,8 +113,8 @@ import Testing
 
     @Test func builtinKindsShowTheirPrintersColumns() async throws {
         try await withServer { server, client in
-            let created = RecentTimestamp.ago(seconds: 7200)
-            let restarted = RecentTimestamp.ago(seconds: 600)
+            let created = RecentTimestamp.ago(days: 30)
+            let restarted = RecentTimestamp.ago(days: 20)
             try await server.load(
                 yaml: """
                     apiVersion: v1
@@ -190,7 +190,7 @@ import Testing
                     "Name", "Status", "Volume", "Capacity", "Access Modes", "StorageClass", "VolumeAttributesClass", "Age", "VolumeMode",
                 ])
             #expect(
-                cells(claims).first == ["data", "Bound", "pv-1", "10Gi", "RWO,RWX", "fast", "<unset>", "120m", "Filesystem"],
+                cells(claims).first == ["data", "Bound", "pv-1", "10Gi", "RWO,RWX", "fast", "<unset>", "30d", "Filesystem"],
                 "\(cells(claims))")
             #expect(cells(claims).last?.prefix(5) == ["waiting", "Pending", "", "", ""])
             let status = claims["columnDefinitions"]?[1]?["description"]?.stringValue ?? ""
@@ -200,19 +200,19 @@ import Testing
 
             let (pods, _) = try await get(client, "/api/v1/namespaces/default/pods")
             #expect(
-                cells(pods).first == ["db-0", "1/2", "CrashLoopBackOff", "2 (10m ago)", "120m", "10.1.2.3", "node-1", "<none>", "<none>"],
+                cells(pods).first == ["db-0", "1/2", "CrashLoopBackOff", "2 (20d ago)", "30d", "10.1.2.3", "node-1", "<none>", "<none>"],
                 "\(cells(pods))")
             #expect(
                 (pods["columnDefinitions"]?.arrayValue ?? []).filter { $0["priority"] == 1 }.map { $0["name"]?.stringValue ?? "" }
                     == ["IP", "Node", "Nominated Node", "Readiness Gates"])
             let (deployments, _) = try await get(client, "/apis/apps/v1/namespaces/default/deployments")
             #expect(
-                cells(deployments).first == ["web", "2/3", 3, 2, "120m", "web,side", "web:1,side:2", "app=web"], "\(cells(deployments))")
+                cells(deployments).first == ["web", "2/3", 3, 2, "30d", "web,side", "web:1,side:2", "app=web"], "\(cells(deployments))")
             let (daemons, _) = try await get(client, "/apis/apps/v1/namespaces/default/daemonsets")
             #expect(
-                cells(daemons).first == ["agent", 3, 3, 2, 3, 2, "disk=ssd", "120m", "agent", "agent:1", "app=agent"], "\(cells(daemons))")
+                cells(daemons).first == ["agent", 3, 3, 2, 3, 2, "disk=ssd", "30d", "agent", "agent:1", "app=agent"], "\(cells(daemons))")
             let (secrets, _) = try await get(client, "/api/v1/namespaces/default/secrets/key")
-            #expect(cells(secrets) == [["key", "Opaque", 2, "120m"]], "\(cells(secrets))")
+            #expect(cells(secrets) == [["key", "Opaque", 2, "30d"]], "\(cells(secrets))")
             let (nodes, _) = try await get(client, "/api/v1/namespaces")
             #expect((nodes["columnDefinitions"]?.arrayValue ?? []).map { $0["name"]?.stringValue ?? "" } == ["Name", "Status", "Age"])
             let (classes, _) = try await get(client, "/apis/storage.k8s.io/v1/storageclasses")
@@ -242,11 +242,13 @@ import Testing
     }
 }
 
-/// Timestamps relative to now, as the server writes them.
+/// Timestamps relative to now, as the server writes them. Whole days ago, because a table shows an age of
+/// days as whole days until the next one (`20d`) whereas minutes show the seconds a loaded machine spends
+/// between writing the object and reading the table (`5m1s`).
 enum RecentTimestamp {
-    static func ago(seconds: TimeInterval) -> String {
+    static func ago(days: Int) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date().addingTimeInterval(-seconds))
+        return formatter.string(from: Date().addingTimeInterval(-Double(days) * 86_400))
     }
 }
