@@ -135,10 +135,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ]),
+        // The controllers and kubelets of a cluster in a box (ferry-testkube --nodes, scripts/e2e.sh).
+        .target(name: "FerryKubeControllers", dependencies: ["FerryKube"]),
         .executableTarget(
             name: "ferry-testkube",
             dependencies: [
-                "FerryKubeTestServer",
+                "FerryKubeTestServer", "FerryKubeControllers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -1,4 +1,6 @@
 import ArgumentParser
+import FerryKube
+import FerryKubeControllers
 import FerryKubeTestServer
 import Foundation
 
@@ -31,6 +33,29 @@ struct FerryTestKube: AsyncParsableCommand {
     @Flag(help: "Serve only legacy discovery (no aggregated APIGroupDiscoveryList).")
     var legacyDiscovery = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Play a cluster of these nodes (comma-separated) on this host.",
+            discussion: """
+                Runs, as clients of the server, a StatefulSet controller, a scheduler, a provisioner of local volumes for \
+                StorageClasses with provisioner local.e2e.ferry.dev (loop devices for Block claims, directories for \
+                Filesystem ones; root needed) and the nodes' kubelets (pods Running once their claims are bound, volumes \
+                linked under --kubelet-root). No container is run.
+                """))
+    var nodes: String?
+
+    @Option(help: "With --nodes: where provisioned volumes live (files behind loop devices, directories).")
+    var volumesDir: String?
+
+    @Option(help: "With --nodes: the kubelet directory of every node.")
+    var kubeletRoot: String?
+
+    func validate() throws {
+        if nodes != nil && (volumesDir == nil || kubeletRoot == nil) {
+            throw ValidationError("--nodes needs --volumes-dir and --kubelet-root")
+        }
+    }
+
     func run() async throws {
         var options = KubeTestServer.Options()
         options.aggregatedDiscovery = !legacyDiscovery
@@ -51,6 +76,23 @@ struct FerryTestKube: AsyncParsableCommand {
         }
         print("ferry-testkube listening on \(server.url)")
         fflush(nil)
+        var controllers: ClusterControllers?
+        var controllersTask: Task<Void, Never>?
+        if let nodes, let volumesDir, let kubeletRoot {
+            let options = ClusterControllers.Options(
+                nodes: nodes.split(separator: ",").map(String.init), volumesDirectory: volumesDir, kubeletRoot: kubeletRoot)
+            let running = ClusterControllers(client: KubeClient(configuration: server.clientConfiguration()), options: options) {
+                FileHandle.standardError.write(Data("controllers: \($0)\n".utf8))
+            }
+            controllers = running
+            controllersTask = Task {
+                do {
+                    try await running.run()
+                } catch {
+                    FileHandle.standardError.write(Data("ferry-testkube: the controllers stopped: \(error)\n".utf8))
+                }
+            }
+        }
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGINT, SIGTERM] {
@@ -62,6 +104,9 @@ struct FerryTestKube: AsyncParsableCommand {
         }
         for await _ in signals { break }
         sources.forEach { $0.cancel() }
+        controllersTask?.cancel()
+        await controllersTask?.value
+        await controllers?.detachVolumes()
         await server.shutdown()
     }
 }

@@ -186,6 +186,11 @@ import Testing
             let after = try await snapshots(setup)
             let volume = try #require(after.arrayValue?.first { $0["tags"]?["backup"] == "db-2" }?["volumes"]?[0])
             #expect(volume["stats"]?["newBlocks"] == 1 && volume["stats"]?["unchangedBlocks"] == 5, "\(volume)")
+            // The Backup's status says the same of its volume, and how the change was found.
+            let progress = second["status"]?["volumes"]?[0]
+            #expect(progress?["newBlocks"] == 1 && progress?["unchangedBlocks"] == 5, "\(second.json.serializedString())")
+            #expect(progress?["changeTracking"] == (volume["changeTracking"]?["provider"] ?? "none"))
+            #expect(progress?["bytesRead"] == volume["stats"]?["bytesRead"] && progress?["bytesStored"] == volume["stats"]?["bytesStored"])
             #expect(try await restoredVolume(setup, snapshot: try #require(second["status"]?["snapshot"]?.stringValue)) == changed)
             let check = try await FerryProcess(password: "coordinator-test-password").run([
                 "check", "--read-data", "--repo", setup.repository,

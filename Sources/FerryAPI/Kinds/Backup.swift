@@ -1,4 +1,5 @@
 import FerryKube
+import FerryRepo
 import Foundation
 
 /// One backup of a BackupPlan's application (or of a ClusterBackupPlan's namespaces).
@@ -56,6 +57,16 @@ public struct VolumeProgress: Codable, Sendable, Equatable {
     public var bytesDone: Int64?
     public var bytesTotal: Int64?
     public var message: String?
+    /// Once a backed-up volume succeeded: how its changed blocks were found (`qcow2-bitmap`,
+    /// `csi`, `hash`, or `none` for a full read) and what that saved.
+    public var changeTracking: String?
+    /// Bytes read from the volume (what change tracking did not rule out).
+    public var bytesRead: Int64?
+    /// Blocks found equal to the parent snapshot's, recorded without being read or stored.
+    public var unchangedBlocks: Int?
+    /// Blocks stored new (after deduplication) and their stored (compressed, encrypted) bytes.
+    public var newBlocks: Int?
+    public var bytesStored: Int64?
 
     public init(claim: String, phase: VolumePhase, bytesDone: Int64? = nil, bytesTotal: Int64? = nil, message: String? = nil) {
         self.claim = claim
@@ -63,5 +74,14 @@ public struct VolumeProgress: Codable, Sendable, Equatable {
         self.bytesDone = bytesDone
         self.bytesTotal = bytesTotal
         self.message = message
+    }
+
+    /// The statistics of a stored volume (a backup unit's result).
+    public mutating func record(_ stored: VolumeManifest) {
+        changeTracking = stored.changeTracking?.provider ?? "none"
+        bytesRead = stored.stats.bytesRead
+        unchangedBlocks = stored.stats.unchangedBlocks
+        newBlocks = stored.stats.newBlocks
+        bytesStored = stored.stats.bytesStored
     }
 }

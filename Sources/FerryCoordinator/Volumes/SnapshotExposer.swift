@@ -229,13 +229,30 @@ struct SnapshotExposer: Sendable {
             object["spec"]?["volumeName"]?.stringValue?.isEmpty == false
         }
         let node = running["spec"]?["nodeName"]?.stringValue ?? ""
-        let podUID = running.uid ?? ""
         let pv = bound["spec"]?["volumeName"]?.stringValue ?? ""
-        let path =
-            block
-            ? "\(options.kubeletRoot)/pods/\(podUID)/volumeDevices/kubernetes.io~csi/\(pv)"
-            : "\(options.kubeletRoot)/pods/\(podUID)/volumes/kubernetes.io~csi/\(pv)/mount" + (diskImage ? "/disk.img" : "")
+        let volume = try await waitFor("volume \(pv)", apiVersion: "v1", kind: "PersistentVolume", namespace: "", name: pv) { _ in true }
+        let path = Self.kubeletPath(
+            root: options.kubeletRoot, podUID: running.uid ?? "", volume: PersistentVolumeView(volume), name: pv, block: block,
+            diskImage: diskImage)
         return (node, path)
+    }
+
+    /// Where the kubelet puts a pod's volume: under the plugin that attached it. A CSI volume's
+    /// file system is at `.../kubernetes.io~csi/<pv>/mount`; a local volume's is bind-mounted at
+    /// `.../kubernetes.io~local-volume/<pv>` itself (a local provisioner binds claims that wait
+    /// for their first consumer, restored ones among them).
+    static func kubeletPath(root: String, podUID: String, volume: PersistentVolumeView?, name: String, block: Bool, diskImage: Bool)
+        -> String
+    {
+        let (plugin, mountSuffix) =
+            switch (volume?.localPath, volume?.hostPath) {
+            case (.some, _): ("kubernetes.io~local-volume", "")
+            case (nil, .some): ("kubernetes.io~host-path", "")
+            case (nil, nil): ("kubernetes.io~csi", "/mount")
+            }
+        return block
+            ? "\(root)/pods/\(podUID)/volumeDevices/\(plugin)/\(name)"
+            : "\(root)/pods/\(podUID)/volumes/\(plugin)/\(name)\(mountSuffix)" + (diskImage ? "/disk.img" : "")
     }
 
     /// Removes what `snapshot` and `expose` created for a Backup (whatever exists of it), but for

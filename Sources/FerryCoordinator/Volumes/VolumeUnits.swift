@@ -187,9 +187,11 @@ struct VolumeUnits: Sendable {
     /// The job's `status.volumes`: each unit's phase and progress, and the volumes not moved.
     static func summary(_ units: [VolumeTransfer], notMoved: [NotMoved]) -> [VolumeProgress] {
         units.map { unit in
-            VolumeProgress(
+            var progress = VolumeProgress(
                 claim: unit.spec.volume, phase: VolumePhase(unit.phase), bytesDone: unit.status.bytesDone,
                 bytesTotal: unit.status.bytesTotal, message: unit.status.message)
+            if !unit.spec.isRestore, unit.phase == .succeeded, let stored = unit.status.result { progress.record(stored) }
+            return progress
         } + notMoved.map { VolumeProgress(claim: $0.claim, phase: $0.phase, message: $0.reason) }
     }
 
