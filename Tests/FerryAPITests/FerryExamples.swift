@@ -66,7 +66,15 @@ enum FerryExamples {
         return spec
     }
 
-    static let volumes = [VolumeProgress(claim: "ns/c", phase: .running, bytesDone: 1, bytesTotal: 2, message: "m")]
+    static let volumes: [VolumeProgress] = {
+        var volume = VolumeProgress(claim: "ns/c", phase: .running, bytesDone: 1, bytesTotal: 2, message: "m")
+        volume.changeTracking = "hash"
+        volume.bytesRead = 3
+        volume.unchangedBlocks = 4
+        volume.newBlocks = 5
+        volume.bytesStored = 6
+        return [volume]
+    }()
 
     static var backupStatus: BackupStatus {
         var status = BackupStatus()
