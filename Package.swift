@@ -242,7 +242,7 @@ let package = Package(
                 // The `ferry` executable too: InProcessFerry runs its coordinator and agent commands in-process.
                 "ferry", "FerryAPI", "FerryCoordinator", "FerryAgent", "FerryMetrics", "FerryMover", "FerryRepo", "FerryBlob", "FerryKube",
                 "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport", "FerryQEMUTestSupport", "FerryCSITestSupport",
-                "FerryS3TestSupport",
+                "FerryS3TestSupport", "FerryKubeControllers",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
         .testTarget(

@@ -91,7 +91,7 @@ public struct ResourceRestore: Sendable {
                             message: "the server does not serve \(item.entry.kind) (\(item.entry.apiVersion))"))
                     continue
                 }
-                var object = transform.apply(to: item.object, capturedVolumes: volumes) { owner in
+                var object = transform.apply(to: item.object, volumes: volumes) { owner in
                     uids[owner] ?? uids[ObjectReference(group: owner.group, kind: owner.kind, namespace: nil, name: owner.name)]
                 }
                 if let prepare = options.prepare { object = try await prepare(object) }
@@ -152,20 +152,21 @@ public struct ResourceRestore: Sendable {
 
     /// The captured PersistentVolumes a restored claim may stay bound to: those this restore
     /// creates, and (when cluster-scoped objects are not restored) those the cluster still has.
-    func volumesThatWillExist(_ captured: [Captured], catalog: APIResourceCatalog) async throws -> Set<String> {
+    func volumesThatWillExist(_ captured: [Captured], catalog: APIResourceCatalog) async throws -> RestorableVolumes {
         let names = Set(captured.filter { $0.object.groupKind == GroupKind(group: "", kind: "PersistentVolume") }.map(\.object.name))
-        guard options.confinedTo != nil else { return names }
-        guard let resource = catalog.resource(for: GroupKind(group: "", kind: "PersistentVolume")) else { return [] }
-        var existing: Set<String> = []
-        for name in names {
+        var volumes = RestorableVolumes()
+        guard !names.isEmpty, let resource = catalog.resource(for: GroupKind(group: "", kind: "PersistentVolume")) else { return volumes }
+        for name in names.sorted() {
             do {
-                _ = try await client.get(resource, namespace: nil, name: name)
-                existing.insert(name)
+                volumes.existing[name] = RestorableVolumes.reservation(of: try await client.get(resource, namespace: nil, name: name))
             } catch {
                 if Self.isFatal(error) { throw ResourceRestoreError.kube(error) }
+                // Absent: a cluster-wide restore creates it; a namespaced one cannot. Any other
+                // answer leaves it out: the claim is then bound anew, never to a volume unseen.
+                if case .notFound = error, options.confinedTo == nil { volumes.created.insert(name) }
             }
         }
-        return existing
+        return volumes
     }
 
     // MARK: - Writing

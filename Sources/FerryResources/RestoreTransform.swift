@@ -20,9 +20,9 @@ struct RestoreTransform: Sendable {
     }
 
     /// - Parameters:
-    ///   - capturedVolumes: names of the PersistentVolumes restored with it.
+    ///   - volumes: the captured PersistentVolumes a restored claim may stay bound to.
     ///   - ownerUID: the uid on the target cluster of an owner (by reference), or nil.
-    func apply(to captured: KubeObject, capturedVolumes: Set<String>, ownerUID: (ObjectReference) -> String?) -> KubeObject {
+    func apply(to captured: KubeObject, volumes: RestorableVolumes, ownerUID: (ObjectReference) -> String?) -> KubeObject {
         var json = captured.json
         let kind = captured.groupKind
         if let ns = captured.namespace, namespace(ns) != ns {
@@ -59,8 +59,9 @@ struct RestoreTransform: Sendable {
                 json.setValue(.string(namespace(ns)), at: ["spec", "claimRef", "namespace"])
             }
         case ("", "PersistentVolumeClaim"):
-            // Bound to a volume that is not restored: let the cluster provision or bind anew.
-            if let volume = json["spec"]?["volumeName"]?.stringValue, !capturedVolumes.contains(volume) {
+            // Bound to a volume that will not be there for it: let the cluster provision or bind anew.
+            let claim = "\(captured.namespace.map(namespace) ?? "")/\(captured.name)"
+            if let volume = json["spec"]?["volumeName"]?.stringValue, !volumes.keepsBinding(claim: claim, to: volume) {
                 json.setValue(nil, at: ["spec", "volumeName"])
                 for annotation in Self.bindingAnnotations { json.setValue(nil, at: ["metadata", "annotations", annotation]) }
             }

@@ -1,4 +1,5 @@
 import FerryKube
+import FerryKubeControllers
 import FerryKubeTestServer
 import FerryKubeTestSupport
 import FerryTestSupport
@@ -86,6 +87,87 @@ import Testing
                 written["status"]?["phase"] == "Completed" && written["status"]?["volumesRestored"] == ["db/data"],
                 "\(written.json.serializedString())")
             #expect(try Data(contentsOf: URL(fileURLWithPath: device)) == backedUp)
+        }
+    }
+
+    /// A restore into another namespace while the original runs (what scripts/e2e.sh does): the
+    /// restored claim must not be bound to the original's volume (whose claimRef names the
+    /// original claim, as a cluster's volume binder would refuse it), so that volume is never
+    /// written; the data goes to a volume provisioned for the restored claim (the cluster's
+    /// controllers played by FerryKubeControllers: a loop device on node-1).
+    @Test func aRestoreIntoAnotherNamespaceNeverBindsOrWritesTheOriginalsVolume() async throws {
+        try TestEnvironment.requireRoot("loop devices")
+        try TestEnvironment.requireTool("losetup")
+        try await withKubeTestCluster { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            let kubeletRoot = "\(cluster.directory)/kubelet"
+            let running = [
+                try setup.coordinator(identity: "coordinator", ["--unit-lease", "30", "--kubelet-root", kubeletRoot]),
+                try AgentTests().agent(setup, identity: "agent-1"),
+            ]
+            defer { running.forEach { $0.kill() } }
+            let controllers = ClusterControllers(
+                client: cluster.client,
+                options: .init(nodes: ["node-1"], volumesDirectory: "\(cluster.directory)/volumes", kubeletRoot: kubeletRoot)
+            ) { print("controllers: \($0)") }
+            let playing = Task { try await controllers.run() }
+            defer { playing.cancel() }
+            let (device, backedUp, live) = try await backedUpVolume(setup, cluster: cluster)
+            // The class provisions volumes (a loop device each) when a pod first uses a claim.
+            await cluster.server.delete(apiVersion: "storage.k8s.io/v1", kind: "StorageClass", namespace: nil, name: "local-block")
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: storage.k8s.io/v1
+                    kind: StorageClass
+                    metadata: {name: local-block}
+                    provisioner: \(ClusterControllers.Options(nodes: [], volumesDirectory: "", kubeletRoot: "").provisioner)
+                    volumeBindingMode: WaitForFirstConsumer
+                    """)
+            let backup = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: "db", name: "db-1"))
+            let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
+            try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: db-copy}")
+            try await setup.target(in: "db-copy")
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Restore
+                    metadata: {name: copy, namespace: db-copy}
+                    spec: {target: local, snapshot: "\(snapshot)"}
+                    """)
+            let restore = try await setup.finished("Restore", namespace: "db-copy", name: "copy")
+            await controllers.detachVolumes()
+            #expect(try Data(contentsOf: URL(fileURLWithPath: device)) == live, "the original's live volume was written")
+            #expect(restore["status"]?["phase"] == "Completed", "\(restore.json.serializedString())")
+            #expect(restore["status"]?["volumesRestored"] == ["db/data"], "\(restore.json.serializedString())")
+            let claim = try #require(
+                await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db-copy", name: "data"))
+            let bound = try #require(claim["spec"]?["volumeName"]?.stringValue)
+            #expect(bound != "pv-data", "\(claim.json.serializedString())")
+            let provisioned = "\(cluster.directory)/volumes/\(bound).img"
+            #expect(try AgentTests().contents(provisioned) == backedUp, "the restored claim's own volume holds the backup")
+
+            // A claim there that names the original's volume (made by hand), nothing using it,
+            // overwrite asked for: the volume is reserved for db/data, so it is still not written.
+            playing.cancel()
+            await cluster.server.delete(apiVersion: "v1", kind: "Pod", namespace: "db-copy", name: "db-0")
+            await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db-copy", name: "data")
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: PersistentVolumeClaim
+                    metadata: {name: data, namespace: db-copy}
+                    spec: {volumeMode: Block, accessModes: [ReadWriteOnce], storageClassName: local-block, volumeName: pv-data,
+                           resources: {requests: {storage: 8Mi}}}
+                    ---
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Restore
+                    metadata: {name: over, namespace: db-copy}
+                    spec: {target: local, snapshot: "\(snapshot)", existingVolumes: Overwrite}
+                    """)
+            let over = try await setup.finished("Restore", namespace: "db-copy", name: "over")
+            let skipped = over["status"]?["volumesSkipped"]?[0]?.stringValue ?? ""
+            #expect(skipped.contains("names volume pv-data, which is bound to claim db/data"), "\(over.json.serializedString())")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: device)) == live, "the original's live volume was written")
         }
     }
 }

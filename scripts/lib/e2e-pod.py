@@ -43,7 +43,7 @@ def main():
     parser.add_argument("--api-port", required=True)
     parser.add_argument("--metrics-port", required=True)
     parser.add_argument("--state-dir", required=True, help="the pod's emptyDir volumes live here (process mode)")
-    parser.add_argument("--podman", nargs="*", default=[], help="the podman command line (container mode)")
+    parser.add_argument("--podman", help="the podman command (container mode)")
     parser.add_argument("--ferry", help="the ferry binary (process mode)")
     args = parser.parse_args()
 
@@ -63,7 +63,7 @@ def main():
         if argument.startswith("--metrics-address="):
             argument = f"--metrics-address=127.0.0.1:{args.metrics_port}"
         if args.mode == "process" and argument == "--host-root=/host":
-            argument = "--host-root="
+            continue  # on the node itself: its own root
         arguments.append(argument)
 
     environment = {}
@@ -158,7 +158,7 @@ def run_container(args, pod, container, arguments, environment, mounts):
     environment.update({"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(args.api_port)})
     for name in sorted(environment):
         options += ["--env", f"{name}={environment[name]}"]
-    command = args.podman + options + [container["image"]] + arguments
+    command = [args.podman] + options + [container["image"]] + arguments
     os.execvp(command[0], command)
 
 

@@ -148,6 +148,15 @@ struct RestoreJob: Sendable {
             let pv =
                 bound.isEmpty
                 ? nil : try await context.find(persistentVolumes, namespace: nil, name: bound).flatMap(PersistentVolumeView.init)
+            // Never a volume reserved for another claim (the binder would not bind it; its data is someone else's).
+            if let pv, let reserved = pv.object["spec"]?["claimRef"], let reservedName = reserved["name"]?.stringValue,
+                reservedName != claimName || reserved["namespace"]?.stringValue != namespace
+            {
+                leftAlone.append(
+                    "\(volume.name): claim \(namespace)/\(claimName) names volume \(bound), which is bound to claim "
+                        + "\(reserved["namespace"]?.stringValue ?? "")/\(reservedName); that volume is not written")
+                continue
+            }
             let diskImage = volume.source.hasSuffix("/disk.img")
             if let pv, let base = pv.localPath ?? pv.hostPath {
                 guard let node = pv.affinityHostnames.first else {
