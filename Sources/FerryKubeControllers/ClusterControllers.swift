@@ -72,7 +72,8 @@ public struct ClusterControllers: Sendable {
         let nodes = try await client.resource(apiVersion: "v1", kind: "Node")
         for name in options.nodes {
             var node = KubeObject(apiVersion: "v1", kind: "Node", name: name)
-            node.json.setValue(.object(["kubernetes.io/hostname": .string(name), "kubernetes.io/os": "linux"]), at: ["metadata", "labels"])
+            node.json.setValue(
+                .object(["kubernetes.io/hostname": .string(name), "kubernetes.io/os": "linux"]), at: ["metadata", "labels"])
             guard try await client.find(nodes, namespace: nil, name: name) == nil else { continue }
             node = try await client.create(nodes, node)
             node.json["status"] = [

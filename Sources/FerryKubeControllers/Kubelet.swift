@@ -54,13 +54,14 @@ struct Kubelet: Sendable {
         let namespace = pod.namespace ?? ""
         let claims = try await client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim")
         let volumes = try await client.resource(apiVersion: "v1", kind: "PersistentVolume")
-        let devices = Set((pod["spec"]?["containers"]?.arrayValue ?? []).flatMap { $0["volumeDevices"]?.arrayValue ?? [] }
-            .compactMap { $0["name"]?.stringValue })
+        let devices = Set(
+            (pod["spec"]?["containers"]?.arrayValue ?? []).flatMap { $0["volumeDevices"]?.arrayValue ?? [] }
+                .compactMap { $0["name"]?.stringValue })
         for volume in pod["spec"]?["volumes"]?.arrayValue ?? [] {
             guard let claimName = volume["persistentVolumeClaim"]?["claimName"]?.stringValue else { continue }
             let claim = try await client.get(claims, namespace: namespace, name: claimName)
             guard let pvName = claim["spec"]?["volumeName"]?.stringValue, !pvName.isEmpty, claim["status"]?["phase"] == "Bound"
-            else { return }  // not yet: the claim's binding starts it
+            else { return } // not yet: the claim's binding starts it
             let pv = try await client.get(volumes, namespace: nil, name: pvName)
             guard let local = PersistentVolumeView(pv)?.localPath else { continue }
             let block = devices.contains(volume["name"]?.stringValue ?? "")

@@ -44,7 +44,8 @@ struct StatefulSetController: Sendable {
         let pods = try await client.resource(apiVersion: "v1", kind: "Pod")
         let claims = try await client.resource(apiVersion: "v1", kind: "PersistentVolumeClaim")
         let selectorLabels = spec["selector"]?["matchLabels"]?.stringMap ?? [:]
-        let owner = OwnerReference(apiVersion: "apps/v1", kind: "StatefulSet", name: name, uid: uid, controller: true, blockOwnerDeletion: true)
+        let owner = OwnerReference(
+            apiVersion: "apps/v1", kind: "StatefulSet", name: name, uid: uid, controller: true, blockOwnerDeletion: true)
         var ready = 0
         for ordinal in 0..<replicas {
             let podName = "\(name)-\(ordinal)"
@@ -64,7 +65,9 @@ struct StatefulSetController: Sendable {
             labels["statefulset.kubernetes.io/pod-name"] = podName
             labels["apps.kubernetes.io/pod-index"] = String(ordinal)
             pod.json.setValue(JSONValue(stringMap: labels), at: ["metadata", "labels"])
-            if let annotations = spec["template"]?["metadata"]?["annotations"] { pod.json.setValue(annotations, at: ["metadata", "annotations"]) }
+            if let annotations = spec["template"]?["metadata"]?["annotations"] {
+                pod.json.setValue(annotations, at: ["metadata", "annotations"])
+            }
             pod.json.setValue([owner.json], at: ["metadata", "ownerReferences"])
             var podSpec = spec["template"]?["spec"] ?? [:]
             podSpec["volumes"] = .array(volumes)

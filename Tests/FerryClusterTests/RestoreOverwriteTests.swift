@@ -123,7 +123,8 @@ import Testing
                     provisioner: \(ClusterControllers.Options(nodes: [], volumesDirectory: "", kubeletRoot: "").provisioner)
                     volumeBindingMode: WaitForFirstConsumer
                     """)
-            let backup = try #require(await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: "db", name: "db-1"))
+            let backup = try #require(
+                await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "Backup", namespace: "db", name: "db-1"))
             let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
             try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: db-copy}")
             try await setup.target(in: "db-copy")
