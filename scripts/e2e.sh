@@ -341,6 +341,13 @@ backup shop-incremental
 kubectl get backup shop-incremental -n shop -o json | python3 scripts/lib/e2e-status.py --require-change-tracking \
     || die "the incremental backup does not show changed-block tracking in its status"
 
+step "The application goes on writing (the restore must leave its live volumes alone)"
+head -c 1M /dev/urandom | dd of="$DB_DEVICE" bs=1M seek=40 conv=notrunc,fsync status=none
+head -c 1M /dev/urandom | dd of="$VM_DISK" bs=1M seek=70 conv=notrunc status=none
+head -c "$DB_SIZE" "$DB_DEVICE" > "$BOX/check/db-live.img"
+cp --sparse=always "$VM_DISK" "$BOX/check/vm1-live.img"
+say "1 MiB more on each volume since the incremental backup"
+
 step "kubectl get backups -n shop"
 kubectl get backups -n shop
 
@@ -368,6 +375,9 @@ say "shop-restored/data-shop-db-0 ($RESTORED_DB on $(volume_node shop-restored d
 RESTORED_DISK="$(volume_path shop-restored vm1-root)/disk.img"
 cmp "$BOX/check/vm1.img" "$RESTORED_DISK" || die "the restored VM disk $RESTORED_DISK differs from the backup"
 say "shop-restored/vm1-root ($RESTORED_DISK on $(volume_node shop-restored vm1-root)): identical, 96 MiB"
+cmp -n "$DB_SIZE" "$BOX/check/db-live.img" "$DB_DEVICE" || die "the original database volume $DB_DEVICE was written by the restore"
+cmp "$BOX/check/vm1-live.img" "$VM_DISK" || die "the original VM disk $VM_DISK was written by the restore"
+say "the originals in namespace shop still hold what the application wrote after the backup"
 kubectl get virtualmachine vm1 -n shop-restored > /dev/null || die "VirtualMachine vm1 was not restored"
 WHAT="the restored pod shop-restored/shop-db-0 to run" wait_until 60 sh -c \
     "[ \"\$('$KUBECTL' get pod shop-db-0 -n shop-restored -o jsonpath='{.status.phase}')\" = Running ]"
