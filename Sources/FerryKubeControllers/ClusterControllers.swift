@@ -50,10 +50,11 @@ public struct ClusterControllers: Sendable {
         try await createNodes()
         let watcher = ResourceWatcher(client: client, log: log)
         let statefulSets = StatefulSetController(client: client, watcher: watcher, log: log)
-        let scheduler = Scheduler(client: client, watcher: watcher, nodes: options.nodes, provisioner: options.provisioner, log: log)
+        let placement = NodePlacement(client: client, nodes: options.nodes, provisioner: options.provisioner)
+        let scheduler = Scheduler(client: client, watcher: watcher, placement: placement, log: log)
         let provisioner = LocalVolumeProvisioner(
-            client: client, watcher: watcher, nodes: options.nodes, name: options.provisioner,
-            directory: options.volumesDirectory, loopDevices: loopDevices, log: log)
+            client: client, watcher: watcher, placement: placement, directory: options.volumesDirectory, loopDevices: loopDevices,
+            log: log)
         let kubelet = Kubelet(client: client, watcher: watcher, nodes: Set(options.nodes), root: options.kubeletRoot, log: log)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await statefulSets.run() }

@@ -18,7 +18,7 @@ struct Kubelet: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await watcher.watch(apiVersion: "v1", kind: "Pod") { event in
-                    guard case let pod? = event.object, !isDeleted(event) else { return }
+                    guard case let pod? = event.object, !event.isDeletion else { return }
                     try await start(pod)
                 }
             }
@@ -35,11 +35,6 @@ struct Kubelet: Sendable {
             try await group.next()
             group.cancelAll()
         }
-    }
-
-    func isDeleted(_ event: WatchEvent) -> Bool {
-        if case .deleted = event { return true }
-        return false
     }
 
     func uses(_ pod: KubeObject, claim: String) -> Bool {

@@ -11,8 +11,8 @@ struct LocalVolumeProvisioner: Sendable {
 
     let client: KubeClient
     let watcher: ResourceWatcher
-    let nodes: [String]
-    let name: String
+    let placement: NodePlacement
+    var name: String { placement.provisioner }
     let directory: String
     let loopDevices: LoopDevices
     let log: @Sendable (String) -> Void
@@ -36,12 +36,12 @@ struct LocalVolumeProvisioner: Sendable {
             storageClass["provisioner"]?.stringValue == name
         else { return }
         let node: String
-        if storageClass["volumeBindingMode"] == "WaitForFirstConsumer" {
-            guard let selected = claim.annotations[Scheduler.selectedNode] else { return }
+        if let selected = claim.annotations[Scheduler.selectedNode] {
             node = selected
+        } else if storageClass["volumeBindingMode"] == "WaitForFirstConsumer" {
+            return // until a pod using it is scheduled
         } else {
-            node = try await Scheduler(client: client, watcher: watcher, nodes: nodes, provisioner: name, log: log)
-                .leastLoadedNode(try await client.resource(apiVersion: "v1", kind: "PersistentVolume"))
+            node = try await placement.leastLoadedNode()
         }
         guard let uid = claim.uid, let request = claim["spec"]?["resources"]?["requests"]?["storage"]?.stringValue,
             let size = Quantity(request)?.value

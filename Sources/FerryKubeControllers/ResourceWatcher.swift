@@ -56,3 +56,10 @@ extension KubeClient {
         }
     }
 }
+
+extension WatchEvent {
+    var isDeletion: Bool {
+        if case .deleted = self { return true }
+        return false
+    }
+}

@@ -11,8 +11,7 @@ struct Scheduler: Sendable {
 
     let client: KubeClient
     let watcher: ResourceWatcher
-    let nodes: [String]
-    let provisioner: String
+    let placement: NodePlacement
     let log: @Sendable (String) -> Void
 
     func run() async throws {
@@ -35,7 +34,7 @@ struct Scheduler: Sendable {
             guard let claim = try? await client.get(claimsResource, namespace: namespace, name: claimName) else { continue }
             if let bound = claim["spec"]?["volumeName"]?.stringValue, !bound.isEmpty,
                 let pv = try? await client.get(volumesResource, namespace: nil, name: bound),
-                let node = PersistentVolumeView(pv)?.affinityHostnames.first(where: nodes.contains)
+                let node = PersistentVolumeView(pv)?.affinityHostnames.first(where: placement.nodes.contains)
             {
                 pinned = node
             } else {
@@ -46,7 +45,7 @@ struct Scheduler: Sendable {
         if let pinned {
             node = pinned
         } else {
-            node = try await leastLoadedNode(volumesResource)
+            node = try await placement.leastLoadedNode()
         }
         for var claim in waiting where claim.annotations[Self.selectedNode] == nil {
             claim.json.setValue(.string(node), at: ["metadata", "annotations", Self.selectedNode])
@@ -57,15 +56,5 @@ struct Scheduler: Sendable {
         let pods = try await client.resource(apiVersion: "v1", kind: "Pod")
         _ = try await client.update(pods, scheduled)
         log("scheduled pod \(namespace)/\(pod.name) on \(node)")
-    }
-
-    /// The node with the fewest of the provisioner's volumes (the first of them on a tie).
-    func leastLoadedNode(_ volumes: APIResource) async throws -> String {
-        var count: [String: Int] = [:]
-        for pv in try await client.listAll(volumes, namespace: nil)
-        where pv.annotations["pv.kubernetes.io/provisioned-by"] == provisioner {
-            for node in PersistentVolumeView(pv)?.affinityHostnames ?? [] { count[node, default: 0] += 1 }
-        }
-        return nodes.min { count[$0, default: 0] < count[$1, default: 0] } ?? nodes[0]
     }
 }

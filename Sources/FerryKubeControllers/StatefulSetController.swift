@@ -15,7 +15,7 @@ struct StatefulSetController: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await watcher.watch(apiVersion: "apps/v1", kind: "StatefulSet") { event in
-                    guard case let object? = event.object, !isDeleted(event) else { return }
+                    guard case let object? = event.object, !event.isDeletion else { return }
                     try await reconcile(namespace: object.namespace ?? "", name: object.name)
                 }
             }
@@ -28,11 +28,6 @@ struct StatefulSetController: Sendable {
             try await group.next()
             group.cancelAll()
         }
-    }
-
-    func isDeleted(_ event: WatchEvent) -> Bool {
-        if case .deleted = event { return true }
-        return false
     }
 
     func reconcile(namespace: String, name: String) async throws {
