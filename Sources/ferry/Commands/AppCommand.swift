@@ -111,6 +111,12 @@ struct AppRestoreCommand: AsyncParsableCommand {
             resources, workloads, VirtualMachines. Owner references are pointed at the restored owners. Objects \
             that already exist are left alone unless --existing update. Exits 1 if any object failed; running \
             the restore again creates what is still missing.
+
+            --component, --include-kind and --selector restore part of the snapshot (every one given must \
+            hold: --component vm:db --include-kind Secret restores the Secrets of VirtualMachine db); \
+            --exclude-component and --exclude-kind leave objects out. --transform-file and \
+            --storage-class-mapping change objects before they are created; a patch that does not apply \
+            stops the restore before anything is created.
             """)
 
     @Argument(help: ArgumentHelp("Snapshot id, a unique prefix of one, or 'latest'.", valueName: "snapshot"))
@@ -119,6 +125,8 @@ struct AppRestoreCommand: AsyncParsableCommand {
     @OptionGroup var kube: KubeOptions
 
     @OptionGroup var repository: RepositoryOptions
+
+    @OptionGroup var selection: RestoreSelectionOptions
 
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Restore namespace OLD into NEW (repeatable).", valueName: "old=new"))
     var namespaceMapping: [String] = []
@@ -167,6 +175,9 @@ struct AppRestoreCommand: AsyncParsableCommand {
         options.namespaceMapping = try mapping()
         options.existing = ExistingResourcePolicy(rawValue: existing)!
         options.waitTimeout = .seconds(waitTimeout)
+        options.include = try selection.include()
+        options.exclude = try selection.exclude()
+        options.transforms = try selection.transforms()
         let restore = ResourceRestore(client: try kube.client(), repository: repo, resources: resources, options: options)
         let quiet = json
         let report = try await restore.run { line in if !quiet { Terminal.error(line) } }
@@ -176,10 +187,12 @@ struct AppRestoreCommand: AsyncParsableCommand {
             for object in report.objects where object.action == .failed {
                 Terminal.error("failed: \(object.reference): \(object.message ?? "")")
             }
+            if !report.excluded.isEmpty { Terminal.error("left out \(report.excluded.count) object(s) the selection does not name") }
             Terminal.error(
                 """
-                restored \(resources.count) objects of snapshot \(snapshot.id.short): \(report.count(.created)) created, \
-                \(report.count(.existing)) already there, \(report.count(.updated)) updated, \(report.count(.failed)) failed
+                restored \(resources.count - report.excluded.count) objects of snapshot \(snapshot.id.short): \
+                \(report.count(.created)) created, \(report.count(.existing)) already there, \
+                \(report.count(.updated)) updated, \(report.count(.failed)) failed
                 """)
         }
         if report.count(.failed) > 0 { throw ExitCode(1) }
@@ -209,6 +222,8 @@ struct AppRestoreReport: Encodable {
     var updated: Int
     var failed: Int
     var skipped: Int
+    /// Captured objects the selection left out.
+    var excluded: Int
     var objects: [Object]
     var waits: [Wait]
 
@@ -219,6 +234,7 @@ struct AppRestoreReport: Encodable {
         updated = report.count(.updated)
         failed = report.count(.failed)
         skipped = report.count(.skipped)
+        excluded = report.excluded.count
         objects = report.objects.map {
             Object(
                 group: $0.reference.group, kind: $0.reference.kind, namespace: $0.reference.namespace, name: $0.reference.name,
