@@ -86,14 +86,21 @@ import Testing
                 error.contains("does not apply to PersistentVolumeClaim db/logs: operation 0 (test /spec/volumeMode) failed"), "\(error)")
             #expect(await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: "logs") == nil)
 
-            // Only claim logs (labelled by a patch on the way): only its volume is written.
-            let one = try await restore(
-                setup, name: "logs-only",
-                spec: """
-                    {backup: db-1, include: {components: [{kind: PersistentVolumeClaim, name: logs}]}, \
-                    transforms: {patches: [{match: {kind: PersistentVolumeClaim}, \
-                    patch: [{op: add, path: /metadata/labels/restored, value: "yes"}]}]}}
-                    """)
+            // Only claim logs (labelled by a patch on the way), from the command line: only its
+            // volume is written.
+            let transforms = "\(cluster.directory)/transforms.yaml"
+            try "patches: [{match: {kind: PersistentVolumeClaim}, patch: [{op: add, path: /metadata/labels/restored, value: \"yes\"}]}]"
+                .write(toFile: transforms, atomically: true, encoding: .utf8)
+            let command = try await FerryProcess(password: nil).run(
+                [
+                    "cluster", "restore", "--backup", "db-1", "-n", "db", "--name", "logs-only", "--component", "claim:logs",
+                    "--transform-file", transforms, "--wait", "--kubeconfig", "\(cluster.directory)/kubeconfig",
+                ])
+            #expect(command.succeeded && command.stderr.contains("Completed"), "\(command)")
+            let one = try await setup.finished("Restore", namespace: "db", name: "logs-only")
+            #expect(
+                one["spec"]?["include"] == ["components": [["kind": "PersistentVolumeClaim", "name": "logs"]]],
+                "\(one.json.serializedString())")
             #expect(one["status"]?["phase"] == "Completed", "\(one.json.serializedString())")
             #expect(one["status"]?["volumesRestored"] == ["db/logs"], "\(one.json.serializedString())")
             #expect((one["status"]?["excluded"]?.intValue ?? 0) >= 2, "\(one.json.serializedString())")
