@@ -282,4 +282,63 @@ import Testing
         #expect(throws: RestoreSelectionError.componentsNotRecorded) { try byComponent.check(page.entries) }
         #expect(RestoreSelectionError.componentsNotRecorded.description.contains("cannot be restored by component"))
     }
+    /// Storage classes are mapped wherever a class is named for a volume to be provisioned; a
+    /// malformed patch is refused before anything is looked at.
+    @Test func storageClassesAreMappedInEveryPlaceAndMalformedPatchesRefused() throws {
+        let transforms = try UserTransforms(RestoreTransforms(storageClassMapping: ["old": "new"]), objects: [])
+        let statefulSet = KubeObject(
+            [
+                "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": ["name": "db", "namespace": "a"],
+                "spec": [
+                    "volumeClaimTemplates": [
+                        ["metadata": ["name": "data"], "spec": ["storageClassName": "old"]],
+                        ["metadata": ["name": "logs"], "spec": ["storageClassName": "other"]],
+                    ]
+                ],
+            ])
+        let mapped = try transforms.apply(to: statefulSet)
+        #expect(mapped["spec"]?["volumeClaimTemplates"]?[0]?["spec"]?["storageClassName"] == "new")
+        #expect(mapped["spec"]?["volumeClaimTemplates"]?[1]?["spec"]?["storageClassName"] == "other")
+        let dataVolume = KubeObject(
+            [
+                "apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataVolume", "metadata": ["name": "disk", "namespace": "a"],
+                "spec": ["storage": ["storageClassName": "old"]],
+            ])
+        #expect(try transforms.apply(to: dataVolume)["spec"]?["storage"]?["storageClassName"] == "new")
+        let claim = KubeObject(
+            [
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": ["name": "c", "namespace": "a", "annotations": ["volume.beta.kubernetes.io/storage-class": "old"]],
+            ])
+        #expect(try transforms.apply(to: claim).annotations["volume.beta.kubernetes.io/storage-class"] == "new")
+        // A ConfigMap naming a class is data, not a volume: left alone.
+        let config = KubeObject(
+            ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "x", "namespace": "a"], "spec": ["storageClassName": "old"]])
+        #expect(try transforms.apply(to: config) == config)
+
+        let noValue = RestoreTransforms(
+            patches: [ObjectPatch(match: ObjectPattern(kind: "Deployment"), patch: [JSONPatchOperation(op: .replace, path: "/spec")])])
+        #expect {
+            _ = try UserTransforms(noValue, objects: [])
+        } throws: { error in
+            "\(error)" == "transforms.patches[0] is malformed: operation 0 (replace /spec): replace needs a value"
+        }
+    }
+
+    @Test func componentsAreWrittenAsSnapshotNamesAre() throws {
+        #expect(try ApplicationComponent(parsing: "vm:db@vms") == ApplicationComponent(kind: .virtualMachine, namespace: "vms", name: "db"))
+        #expect(try ApplicationComponent(parsing: "helm:web") == ApplicationComponent(kind: .helmRelease, name: "web"))
+        #expect(try ApplicationComponent(parsing: "PersistentVolumeClaim:data").kind == .claim)
+        #expect(ApplicationComponent(kind: .claim, namespace: "a", name: "data").notation == "claim:data@a")
+        for bad in ["db", "vm:", "pod:x", "vm:a@", "vm:a@b@c"] {
+            #expect(throws: ApplicationComponentError(text: bad)) { try ApplicationComponent(parsing: bad) }
+        }
+        // A selection without a namespace names the component in any namespace.
+        let any = ApplicationComponent(kind: .virtualMachine, name: "db")
+        #expect(any.selects(ApplicationComponent(kind: .virtualMachine, namespace: "vms", name: "db")))
+        #expect(
+            !ApplicationComponent(kind: .virtualMachine, namespace: "x", name: "db").selects(
+                ApplicationComponent(kind: .virtualMachine, namespace: "vms", name: "db")))
+        #expect(!any.selects(ApplicationComponent(kind: .claim, namespace: "vms", name: "db")))
+    }
 }

@@ -78,6 +78,9 @@ public struct ApplicationComponent: Codable, Sendable, Hashable, Comparable, Cus
 /// A component written in a way `ApplicationComponent(parsing:)` does not read.
 public struct ApplicationComponentError: Error, Sendable, Equatable, CustomStringConvertible {
     public var text: String
+
+    public init(text: String) { self.text = text }
+
     public var description: String {
         "\"\(text)\" is not a component: write helm:RELEASE, vm:NAME or claim:NAME, optionally followed by @NAMESPACE"
     }
