@@ -58,6 +58,11 @@ import Testing
         try await withKubeTestCluster { source in
             try await installNamespace(source)
             let backup = try await repo.json(["app", "backup", "--namespace", "vms", "-n", "vms"] + kubeconfig(source))
+            #expect(
+                backup["components"] == [
+                    "claim:example-dv-template@vms", "claim:example-dv@vms", "claim:persistent-state-for-example-vm-abcde@vms",
+                    "claim:scratch@vms", "helm:hello@vms", "vm:example-vm@vms",
+                ])
             return try #require(backup["snapshot"]?.stringValue)
         }
     }

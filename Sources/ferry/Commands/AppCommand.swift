@@ -63,11 +63,12 @@ struct AppBackupCommand: AsyncParsableCommand {
             throw error
         }
         let claims = result.volumes.map(\.claim.description)
+        let components = Set(ComponentMembership.of(result).values.joined()).map(\.notation).sorted()
         if json {
             try Terminal.json(
                 AppBackupReport(
                     snapshot: snapshot.hex, name: name, application: resources.application, scope: resources.scope,
-                    resources: resources.count, bytesStored: stored, volumesNotRead: claims,
+                    resources: resources.count, bytesStored: stored, components: components, volumesNotRead: claims,
                     issues: result.issues.map(\.description)))
         } else {
             Terminal.error(
@@ -76,6 +77,7 @@ struct AppBackupCommand: AsyncParsableCommand {
                 stored \(Format.bytes(stored))
                 """
             )
+            if !components.isEmpty { Terminal.error("components (to restore one: --component): \(components.joined(separator: ", "))") }
             if !claims.isEmpty {
                 Terminal.error(
                     "note: the data of \(claims.count) volume(s) is not read by `ferry app backup`: \(claims.joined(separator: ", "))")
@@ -93,6 +95,8 @@ struct AppBackupReport: Encodable {
     var scope: String
     var resources: Int
     var bytesStored: Int64
+    /// The components a restore can name (`vm:db@vms`, `helm:web@shop`, `claim:data@shop`).
+    var components: [String]
     /// Claims whose data this command does not move.
     var volumesNotRead: [String]
     /// Discovery problems (RBAC denials, missing references): the capture may be incomplete.
