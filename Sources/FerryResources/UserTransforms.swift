@@ -85,6 +85,14 @@ struct UserTransforms: Sendable {
                     description: patch.patch.last?.description ?? "", reason: "the result is not an object")
             }
             object = KubeObject(json)
+            // What an object is and where it goes are the restore's to decide (a namespaced
+            // Restore writes only into its own namespace): namespaceMapping moves objects.
+            if object.reference != captured.reference {
+                throw .patchFailed(
+                    object: captured.reference, patch: number, operation: patch.patch.count - 1,
+                    description: patch.patch.last?.description ?? "",
+                    reason: "a patch may not change an object's apiVersion group, kind, namespace or name (it made it \(object.reference))")
+            }
         }
         return object
     }

@@ -321,6 +321,20 @@ import Testing
             ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": "x", "namespace": "a"], "spec": ["storageClassName": "old"]])
         #expect(try transforms.apply(to: config) == config)
 
+        // A patch cannot move an object out of the namespace the restore writes into.
+        let move = try UserTransforms(
+            RestoreTransforms(
+                patches: [
+                    ObjectPatch(
+                        match: ObjectPattern(kind: "ConfigMap"),
+                        patch: [JSONPatchOperation(op: .replace, path: "/metadata/namespace", value: "kube-system")])
+                ]), objects: [])
+        #expect {
+            _ = try move.apply(to: config)
+        } throws: { error in
+            "\(error)".contains("does not apply to ConfigMap a/x: operation 0 (replace /metadata/namespace) failed: a patch may not change")
+        }
+
         let noValue = RestoreTransforms(
             patches: [ObjectPatch(match: ObjectPattern(kind: "Deployment"), patch: [JSONPatchOperation(op: .replace, path: "/spec")])])
         #expect {
