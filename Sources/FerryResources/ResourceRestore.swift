@@ -141,8 +141,8 @@ public struct ResourceRestore: Sendable {
         let filter = try RestoreFilter(include: options.include, exclude: options.exclude)
         try filter.check(loaded.map(\.entry))
         var captured: [Captured] = []
-        for item in loaded {
-            if filter.selects(item.entry, item.object) { captured.append(item) } else { report.excluded.append(item.reference) }
+        for (item, chosen) in zip(loaded, filter.select(loaded.map { ($0.entry, $0.object) })) {
+            if chosen { captured.append(item) } else { report.excluded.append(item.reference) }
         }
         if !filter.selectsEverything { log("selected \(captured.count) of \(loaded.count) object(s)") }
         let transforms = try UserTransforms(options.transforms, objects: captured.map(\.object))

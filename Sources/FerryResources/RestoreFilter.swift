@@ -55,6 +55,22 @@ struct RestoreFilter: Sendable {
         (include?.names(entry, object) ?? true) && !(exclude?.names(entry, object) ?? false)
     }
 
+    /// Which of the captured objects are restored: those the selection names, and the captured
+    /// Namespaces the selected objects are in (their labels, Pod Security levels say, matter)
+    /// unless `exclude` names them.
+    func select(_ captured: [(entry: ResourceEntry, object: KubeObject)]) -> [Bool] {
+        var chosen = captured.map { selects($0.entry, $0.object) }
+        guard !selectsEverything else { return chosen }
+        let namespaces = Set(captured.indices.filter { chosen[$0] }.compactMap { captured[$0].object.namespace })
+        for (index, item) in captured.enumerated()
+        where !chosen[index] && item.object.groupKind == GroupKind(group: "", kind: "Namespace") && namespaces.contains(item.object.name)
+            && !(exclude?.names(item.entry, item.object) ?? false)
+        {
+            chosen[index] = true
+        }
+        return chosen
+    }
+
     /// Checks the selection against the snapshot's catalog: components can be named only when
     /// the snapshot recorded them, and each component `include` names must be in it.
     func check(_ entries: [ResourceEntry]) throws(RestoreSelectionError) {

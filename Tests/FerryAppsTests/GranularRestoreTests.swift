@@ -22,6 +22,10 @@ import Testing
     /// PersistentVolume of class `scratch-class`.
     func installNamespace(_ cluster: KubeTestCluster) async throws {
         try await VirtualMachineDiscoveryTests().install(cluster)
+        let namespaces = try await cluster.client.resource(apiVersion: "v1", kind: "Namespace")
+        _ = try await cluster.client.patch(
+            namespaces, namespace: nil, name: "vms", type: .merge,
+            patch: ["metadata": ["labels": ["pod-security.kubernetes.io/enforce": "baseline"]]])
         _ = try await cluster.helm(["install", "hello", KubeTestCluster.helloChart, "-n", "vms"])
         try await cluster.server.load(
             yaml: """
@@ -139,6 +143,9 @@ import Testing
                     "VirtualMachine vms/example-vm", "VirtualMachineClusterInstancetype u1.medium", "VirtualMachinePreference vms/fedora",
                 ])
             #expect((restored["excluded"]?.intValue ?? 0) > 5, "\(restored)")
+            // The namespace comes back as it was backed up, not as a bare one.
+            let namespace = await target.server.object(apiVersion: "v1", kind: "Namespace", name: "vms")
+            #expect(namespace?.labels["pod-security.kubernetes.io/enforce"] == "baseline")
             #expect(await target.server.objects(apiVersion: "apps/v1", kind: "Deployment").isEmpty)
             #expect(await target.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "vms", name: "scratch") == nil)
 
