@@ -180,6 +180,12 @@ import Testing
             let missing = try await repo.run(["app", "restore", snapshot, "--component", "vm:ghost"] + kubeconfig(target))
             #expect(missing.status == 1 && missing.stderr.contains("VirtualMachine ghost is not in this snapshot"), "\(missing)")
             #expect(missing.stderr.contains("vm:example-vm@vms"), "\(missing)")
+            let misspelt = try await repo.run(["app", "restore", snapshot, "--component", "example-vm"] + kubeconfig(target))
+            #expect(
+                misspelt.status == 64 && misspelt.stderr.contains("\"example-vm\" is not a component: write helm:RELEASE, vm:NAME"),
+                "\(misspelt)")
+            let absent = try await repo.run(["app", "restore", snapshot, "--transform-file", "/nonexistent.yaml"] + kubeconfig(target))
+            #expect(absent.status == 1 && absent.stderr.contains("cannot read --transform-file /nonexistent.yaml"), "\(absent)")
         }
     }
 
