@@ -234,8 +234,8 @@ let package = Package(
         .testTarget(
             name: "FerryAppsTests",
             dependencies: [
-                "FerryApps", "FerryAPI", "FerryKube", "FerryRepo", "FerryResources", "FerryKubeTestServer", "FerryKubeTestSupport",
-                "FerryTestSupport",
+                "FerryApps", "FerryAPI", "FerryBlob", "FerryKube", "FerryRepo", "FerryResources", "FerryKubeTestServer",
+                "FerryKubeTestSupport", "FerryTestSupport",
             ]),
         .testTarget(
             name: "FerryClusterTests",

@@ -64,6 +64,9 @@ public struct ResourceRestore: Sendable {
         var entry: ResourceEntry
         var phase: RestoreOrder.Phase
         var object: KubeObject
+        /// A claim whose storage class the restore's transforms changed: it stays bound only to
+        /// a volume this restore creates (with the class mapped too), not to one of the old class.
+        var reclassed = false
         var reference: ObjectReference { object.reference }
     }
 
@@ -78,6 +81,7 @@ public struct ResourceRestore: Sendable {
         let transform = RestoreTransform(namespaceMapping: mapping)
         var catalog = try await client.resourceCatalog(refresh: true)
         let volumes = try await volumesThatWillExist(captured, catalog: catalog)
+        let restoredVolumes = options.confinedTo == nil ? volumes : []
         var uids: [ObjectReference: String] = [:]
         var namespaces: Set<String> = []
 
@@ -102,7 +106,7 @@ public struct ResourceRestore: Sendable {
                             message: "the server does not serve \(item.entry.kind) (\(item.entry.apiVersion))"))
                     continue
                 }
-                var object = transform.apply(to: item.object, capturedVolumes: volumes) { owner in
+                var object = transform.apply(to: item.object, capturedVolumes: item.reclassed ? restoredVolumes : volumes) { owner in
                     uids[owner] ?? uids[ObjectReference(group: owner.group, kind: owner.kind, namespace: nil, name: owner.name)]
                 }
                 if let prepare = options.prepare { object = try await prepare(object) }
@@ -149,7 +153,13 @@ public struct ResourceRestore: Sendable {
         guard !transforms.isEmpty else { return captured }
         return try captured.map { item in
             var item = item
-            item.object = try transforms.apply(to: item.object)
+            let before = item.object
+            item.object = try transforms.apply(to: before)
+            let legacy = "volume.beta.kubernetes.io/storage-class"
+            item.reclassed =
+                before.groupKind == GroupKind(group: "", kind: "PersistentVolumeClaim")
+                && (before["spec"]?["storageClassName"] != item.object["spec"]?["storageClassName"]
+                    || before.annotations[legacy] != item.object.annotations[legacy])
             return item
         }
     }

@@ -1,4 +1,5 @@
 import FerryAPI
+import FerryBlob
 import FerryKube
 import FerryKubeTestServer
 import FerryKubeTestSupport
@@ -372,5 +373,47 @@ import Testing
             !ApplicationComponent(kind: .virtualMachine, namespace: "x", name: "db").selects(
                 ApplicationComponent(kind: .virtualMachine, namespace: "vms", name: "db")))
         #expect(!any.selects(ApplicationComponent(kind: .claim, namespace: "vms", name: "db")))
+    }
+    /// Into a namespace of the cluster the claim came from, as a namespaced Restore does: the
+    /// claim stays bound to its volume, which is still there, unless its storage class is mapped
+    /// (it cannot bind to a volume of the old class: it is provisioned anew).
+    @Test func aClaimGivenAnotherClassLetsGoOfItsOldVolume() async throws {
+        let repo = try await Repo.make()
+        defer { repo.remove() }
+        let snapshot = try await backUpNamespace(repo)
+        let repository = try await Repository.open(
+            store: try LocalDirectoryStore(root: repo.directory), password: Array("app-test-password".utf8))
+        let resources = try #require(try await repository.snapshot(matching: snapshot).manifest.resources)
+        try await withKubeTestCluster { cluster in
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: v1
+                    kind: PersistentVolume
+                    metadata: {name: pv-scratch}
+                    spec:
+                      capacity: {storage: 1Gi}
+                      accessModes: [ReadWriteOnce]
+                      storageClassName: scratch-class
+                      hostPath: {path: /data/scratch}
+                    """)
+            func restore(into namespace: String, mapping: [String: String]?) async throws -> KubeObject? {
+                try await cluster.server.load(yaml: "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(namespace)}")
+                var options = ResourceRestore.Options()
+                options.confinedTo = namespace
+                options.include = RestoreSelection(components: [ApplicationComponent(kind: .claim, name: "scratch")])
+                options.transforms = mapping.map { RestoreTransforms(storageClassMapping: $0) }
+                let report = try await ResourceRestore(
+                    client: cluster.client, repository: repository, resources: resources, options: options
+                )
+                .run()
+                #expect(report.count(.failed) == 0, "\(report.objects)")
+                return await cluster.server.object(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: namespace, name: "scratch")
+            }
+            let same = try await restore(into: "same", mapping: nil)
+            #expect(same?["spec"]?["volumeName"] == "pv-scratch" && same?["spec"]?["storageClassName"] == "scratch-class")
+            let moved = try await restore(into: "moved", mapping: ["scratch-class": "fast"])
+            #expect(moved?["spec"]?["storageClassName"] == "fast")
+            #expect(moved?["spec"]?["volumeName"] == nil, "\(moved?.json.serializedString() ?? "")")
+        }
     }
 }
