@@ -99,7 +99,7 @@ let package = Package(
             dependencies: ["FerryKube", "CZlib"]),
         .target(
             name: "FerryResources",
-            dependencies: ["FerryApps", "FerryKube", "FerryRepo"]),
+            dependencies: ["FerryAPI", "FerryApps", "FerryKube", "FerryRepo"]),
         // The ferry.dev kinds as typed values, their client, Targets → repositories.
         .target(
             name: "FerryAPI",
@@ -235,7 +235,10 @@ let package = Package(
             path: "Tests/FerryKubeTestSupport"),
         .testTarget(
             name: "FerryAppsTests",
-            dependencies: ["FerryApps", "FerryKube", "FerryKubeTestServer", "FerryKubeTestSupport", "FerryTestSupport"]),
+            dependencies: [
+                "FerryApps", "FerryAPI", "FerryBlob", "FerryKube", "FerryRepo", "FerryResources", "FerryKubeTestServer",
+                "FerryKubeTestSupport", "FerryTestSupport",
+            ]),
         .testTarget(
             name: "FerryClusterTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import FerryAPI
 import FerryApps
 import FerryKube
 import FerryRepo
@@ -10,6 +11,10 @@ import Foundation
 /// services, custom resources, workloads, VirtualMachines. Objects already in the cluster are
 /// kept (`skip`) or brought to the captured state by server-side apply (`update`). An object the
 /// server refuses is reported and the restore goes on; running it again creates what is missing.
+///
+/// Only what `include` names and `exclude` does not is restored (`RestoreFilter`), with the
+/// restore's own transforms applied (`UserTransforms`); both are checked, and the transforms
+/// worked out for every object, before the first object is created.
 public struct ResourceRestore: Sendable {
     public struct Options: Sendable {
         /// Source namespace → target namespace.
@@ -32,6 +37,12 @@ public struct ResourceRestore: Sendable {
         /// mapped): e.g. a claim given a data source holding its restored data. An error stops
         /// the restore.
         public var prepare: (@Sendable (KubeObject) async throws -> KubeObject)?
+        /// Only these captured objects (nil: all of them).
+        public var include: RestoreSelection?
+        /// Not these captured objects.
+        public var exclude: RestoreSelection?
+        /// Patches, storage class mapping and Helm values applied to the captured objects.
+        public var transforms: RestoreTransforms?
 
         public init() {}
     }
@@ -53,11 +64,15 @@ public struct ResourceRestore: Sendable {
         var entry: ResourceEntry
         var phase: RestoreOrder.Phase
         var object: KubeObject
+        /// A claim whose storage class the restore's transforms changed: it stays bound only to
+        /// a volume this restore creates (with the class mapped too), not to one of the old class.
+        var reclassed = false
         var reference: ObjectReference { object.reference }
     }
 
     public func run(log: @Sendable (String) -> Void = { _ in }) async throws -> ResourceRestoreReport {
-        let captured = try await load()
+        var report = ResourceRestoreReport()
+        let captured = try await selected(report: &report, log: log)
         var mapping = options.namespaceMapping
         if let own = options.confinedTo {
             mapping = [:]
@@ -66,9 +81,9 @@ public struct ResourceRestore: Sendable {
         let transform = RestoreTransform(namespaceMapping: mapping)
         var catalog = try await client.resourceCatalog(refresh: true)
         let volumes = try await volumesThatWillExist(captured, catalog: catalog)
+        let restoredVolumes = RestorableVolumes(created: volumes.created)
         var uids: [ObjectReference: String] = [:]
         var namespaces: Set<String> = []
-        var report = ResourceRestoreReport()
 
         for phase in RestoreOrder.Phase.allCases {
             let members = captured.filter { $0.phase == phase }
@@ -91,7 +106,7 @@ public struct ResourceRestore: Sendable {
                             message: "the server does not serve \(item.entry.kind) (\(item.entry.apiVersion))"))
                     continue
                 }
-                var object = transform.apply(to: item.object, volumes: volumes) { owner in
+                var object = transform.apply(to: item.object, volumes: item.reclassed ? restoredVolumes : volumes) { owner in
                     uids[owner] ?? uids[ObjectReference(group: owner.group, kind: owner.kind, namespace: nil, name: owner.name)]
                 }
                 if let prepare = options.prepare { object = try await prepare(object) }
@@ -122,6 +137,32 @@ public struct ResourceRestore: Sendable {
     }
 
     // MARK: - Loading
+
+    /// The captured objects to restore, as they are to be restored: those the selection names,
+    /// transformed. The others are reported as `excluded`.
+    func selected(report: inout ResourceRestoreReport, log: @Sendable (String) -> Void) async throws -> [Captured] {
+        let loaded = try await load()
+        let filter = try RestoreFilter(include: options.include, exclude: options.exclude)
+        try filter.check(loaded.map(\.entry))
+        var captured: [Captured] = []
+        for (item, chosen) in zip(loaded, filter.select(loaded.map { ($0.entry, $0.object) })) {
+            if chosen { captured.append(item) } else { report.excluded.append(item.reference) }
+        }
+        if !filter.selectsEverything { log("selected \(captured.count) of \(loaded.count) object(s)") }
+        let transforms = try UserTransforms(options.transforms, objects: captured.map(\.object))
+        guard !transforms.isEmpty else { return captured }
+        return try captured.map { item in
+            var item = item
+            let before = item.object
+            item.object = try transforms.apply(to: before)
+            let legacy = "volume.beta.kubernetes.io/storage-class"
+            item.reclassed =
+                before.groupKind == GroupKind(group: "", kind: "PersistentVolumeClaim")
+                && (before["spec"]?["storageClassName"] != item.object["spec"]?["storageClassName"]
+                    || before.annotations[legacy] != item.object.annotations[legacy])
+            return item
+        }
+    }
 
     /// Every captured object, checked against its catalog entry, in restore order.
     func load() async throws -> [Captured] {
@@ -324,6 +365,8 @@ public struct ResourceRestoreReport: Sendable {
 
     public var objects: [RestoredObject] = []
     public var waits: [Wait] = []
+    /// The captured objects (as backed up) the restore's selection left out.
+    public var excluded: [ObjectReference] = []
 
     public func count(_ action: RestoredObject.Action) -> Int { objects.filter { $0.action == action }.count }
 }

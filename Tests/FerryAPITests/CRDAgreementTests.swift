@@ -83,17 +83,20 @@ import Testing
         return (all, open)
     }
 
-    /// Field paths of an encoded value; below an open path (the unit's manifest entry) nothing
-    /// is listed.
+    /// Field paths of an encoded value; below an open path (the unit's manifest entry, values
+    /// of any shape) nothing is listed.
     static func paths(
         value: JSONValue, at path: String,
         mapAt maps: Set<String> = [
             "spec.namespaceMapping", "status.result",
             "spec.components.labelSelector.matchLabels", "spec.namespaceSelector.matchLabels",
+            "spec.include.labelSelector.matchLabels", "spec.exclude.labelSelector.matchLabels",
+            "spec.transforms.storageClassMapping", "spec.transforms.helmValues",
         ]
     ) -> Set<String> {
         var result: Set<String> = [path]
-        if path == "status.result" { return result }
+        let open: Set<String> = ["status.result", "spec.transforms.helmValues{}", "spec.transforms.patches[].patch[].value"]
+        if open.contains(path) { return result }
         switch value {
         case .object(let members):
             for (name, child) in members {

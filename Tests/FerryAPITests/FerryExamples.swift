@@ -1,4 +1,5 @@
 import FerryAPI
+import FerryKube
 import FerryRepo
 import Foundation
 
@@ -99,6 +100,20 @@ enum FerryExamples {
         spec.clusterWide = true
         spec.namespaceMapping = ["a": "b"]
         spec.timeout = "6h"
+        let selection = RestoreSelection(
+            components: [ApplicationComponent(kind: .virtualMachine, namespace: "vms", name: "db")],
+            objects: [ObjectPattern(kind: "Secret", group: "", namespace: "vms", name: "s")],
+            labelSelector: LabelSelectorSpec(
+                matchLabels: ["app": "db"], matchExpressions: [.init(key: "tier", operator: "In", values: ["a"])]))
+        spec.include = selection
+        spec.exclude = selection
+        spec.transforms = RestoreTransforms(
+            patches: [
+                ObjectPatch(
+                    match: ObjectPattern(kind: "Deployment", group: "apps", namespace: "web", name: "hello"),
+                    patch: [JSONPatchOperation(op: .move, path: "/spec/replicas", from: "/spec/x", value: 1)])
+            ],
+            storageClassMapping: ["old": "new"], helmValues: ["hello": ["replicaCount": 2]])
         return spec
     }
 
@@ -114,6 +129,7 @@ enum FerryExamples {
         status.updated = 1
         status.failed = 1
         status.skipped = ["k"]
+        status.excluded = 1
         status.volumesRestored = ["ns/c"]
         status.volumesSkipped = ["ns/d: in use"]
         status.volumes = volumes

@@ -187,6 +187,26 @@ public struct LabelSelectorSpec: Codable, Sendable, Equatable {
         self.matchExpressions = matchExpressions
     }
 
+    /// The object form of a selector written in the query syntax (`app=web,tier in (a,b)`);
+    /// `>` and `<` have no object form (nil).
+    public init?(_ selector: LabelSelector) {
+        var labels: [String: String] = [:]
+        var expressions: [Requirement] = []
+        for requirement in selector.requirements {
+            let key = requirement.key
+            switch requirement.op {
+            case .equals where labels[key] == nil: labels[key] = requirement.values.first ?? ""
+            case .equals, .in: expressions.append(Requirement(key: key, operator: "In", values: requirement.values))
+            case .notEquals, .notIn: expressions.append(Requirement(key: key, operator: "NotIn", values: requirement.values))
+            case .exists: expressions.append(Requirement(key: key, operator: "Exists"))
+            case .doesNotExist: expressions.append(Requirement(key: key, operator: "DoesNotExist"))
+            case .greaterThan, .lessThan:
+                return nil
+            }
+        }
+        self.init(matchLabels: labels.isEmpty ? nil : labels, matchExpressions: expressions.isEmpty ? nil : expressions)
+    }
+
     /// The selector, checked (`field` names it in the error).
     public func selector(object: String, field: String) throws(ClusterError) -> LabelSelector {
         do {

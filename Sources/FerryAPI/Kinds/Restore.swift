@@ -36,6 +36,12 @@ public struct RestoreSpec: Codable, Sendable, Equatable {
     public var namespaceMapping: [String: String]?
     /// How long the Restore may take before it ends Failed (`90m`, `6h`, `2d`; default 24h).
     public var timeout: String?
+    /// Only these of the snapshot's objects (everything when absent).
+    public var include: RestoreSelection?
+    /// Not these, even when `include` names them.
+    public var exclude: RestoreSelection?
+    /// Patches, storage class mapping and Helm values applied before the objects are created.
+    public var transforms: RestoreTransforms?
 
     public enum ExistingResources: String, Codable, Sendable, CaseIterable {
         case skip, update
@@ -64,6 +70,8 @@ public struct RestoreStatus: Codable, Sendable, Equatable {
     public var updated: Int?
     public var failed: Int?
     public var skipped: [String]?
+    /// How many of the snapshot's objects `include` and `exclude` left out.
+    public var excluded: Int?
     /// Volumes whose data was written (`namespace/claim` as in the snapshot).
     public var volumesRestored: [String]?
     /// Volumes whose claims existed before and were left alone, with why.

@@ -74,8 +74,20 @@ public struct HelmRelease: Sendable {
     /// The storage object with the release recorded in `namespace` (for a restore into another
     /// namespace: `helm status` and later revisions then name the new one).
     public static func storageObject(_ object: KubeObject, movedTo namespace: String) throws(HelmReleaseError) -> KubeObject {
+        try storageObject(object) { $0["namespace"] = .string(namespace) }
+    }
+
+    /// The storage object with the release recorded as installed with `values` (the user-supplied
+    /// values, `config` in the record: what `helm get values` shows and `helm upgrade
+    /// --reuse-values` renders with).
+    public static func storageObject(_ object: KubeObject, values: JSONValue) throws(HelmReleaseError) -> KubeObject {
+        try storageObject(object) { $0["config"] = values }
+    }
+
+    /// The storage object with its release record changed by `edit`, stored as Helm stores it.
+    static func storageObject(_ object: KubeObject, editing edit: (inout JSONValue) -> Void) throws(HelmReleaseError) -> KubeObject {
         var record = try record(of: object)
-        record["namespace"] = .string(namespace)
+        edit(&record)
         var encoded = Data(GzipDeflater.compress(record.serialized())).base64EncodedString()
         if object.kind == "Secret" { encoded = Data(encoded.utf8).base64EncodedString() }
         var moved = object

@@ -50,6 +50,9 @@ struct RestoreJob: Sendable {
             options.existing = policy == .update ? .update : .skip
         }
         if let seconds = restore.spec.waitTimeoutSeconds { options.waitTimeout = .seconds(max(0, seconds)) }
+        options.include = restore.spec.include
+        options.exclude = restore.spec.exclude
+        options.transforms = restore.spec.transforms
         let volumeOutcome = VolumeOutcome()
         let volumes = snapshot.manifest.volumes
         // New Filesystem claims are created from a snapshot holding their data; the other
@@ -67,6 +70,10 @@ struct RestoreJob: Sendable {
             options.afterPhase = { phase, report in
                 guard phase == .storage else { return }
                 let seeded = Set(seeder?.seededVolumes ?? [])
+                // A volume's data follows its claim: none for a claim the selection left out.
+                let excluded = Set(
+                    report.excluded.filter { $0.kind == "PersistentVolumeClaim" && $0.group.isEmpty }
+                        .map { "\($0.namespace ?? "")/\($0.name)" })
                 // Only claims this Restore created get data; the others were there before.
                 let created = Set(
                     report.objects.filter {
@@ -74,7 +81,8 @@ struct RestoreJob: Sendable {
                     }
                     .map { "\($0.reference.namespace ?? "")/\($0.reference.name)" })
                 let outcome = try await restoreVolumes(
-                    volumes.filter { !seeded.contains($0.name) }, snapshot: snapshot.id.hex, repositoryID: repository.config.id,
+                    volumes.filter { !seeded.contains($0.name) && !excluded.contains($0.name) }, snapshot: snapshot.id.hex,
+                    repositoryID: repository.config.id,
                     target: targetName,
                     owner: owner, placement: placement, created: created)
                 volumeOutcome.value.withLock { $0 = outcome }
@@ -98,6 +106,7 @@ struct RestoreJob: Sendable {
         status.updated = report.count(.updated)
         status.failed = failures.count
         status.skipped = skipped.isEmpty ? nil : skipped
+        status.excluded = report.excluded.isEmpty ? nil : report.excluded.count
         status.errors = failures.isEmpty ? nil : failures
         return status
     }

@@ -72,11 +72,17 @@ public struct ResourceEntry: Codable, Sendable, Equatable {
     public var object: String
     /// Size of the object's JSON in bytes.
     public var size: Int
+    /// The named components (Helm releases, VirtualMachines, claims) the object belongs to, as
+    /// discovery tied them together; empty for an object of none. Nil in a snapshot written
+    /// before Ferry recorded them: such a snapshot restores whole, and cannot be restored by
+    /// component.
+    public var components: [ApplicationComponent]?
 
     public init(
         apiVersion: String, kind: String, resource: String, namespaced: Bool, namespace: String?, name: String, phase: String,
-        reasons: [String], object: String, size: Int
+        reasons: [String], object: String, size: Int, components: [ApplicationComponent]? = nil
     ) {
+        self.components = components
         self.apiVersion = apiVersion
         self.kind = kind
         self.resource = resource

@@ -63,11 +63,12 @@ struct AppBackupCommand: AsyncParsableCommand {
             throw error
         }
         let claims = result.volumes.map(\.claim.description)
+        let components = Set(ComponentMembership.of(result).values.joined()).map(\.notation).sorted()
         if json {
             try Terminal.json(
                 AppBackupReport(
                     snapshot: snapshot.hex, name: name, application: resources.application, scope: resources.scope,
-                    resources: resources.count, bytesStored: stored, volumesNotRead: claims,
+                    resources: resources.count, bytesStored: stored, components: components, volumesNotRead: claims,
                     issues: result.issues.map(\.description)))
         } else {
             Terminal.error(
@@ -76,6 +77,7 @@ struct AppBackupCommand: AsyncParsableCommand {
                 stored \(Format.bytes(stored))
                 """
             )
+            if !components.isEmpty { Terminal.error("components (to restore one: --component): \(components.joined(separator: ", "))") }
             if !claims.isEmpty {
                 Terminal.error(
                     "note: the data of \(claims.count) volume(s) is not read by `ferry app backup`: \(claims.joined(separator: ", "))")
@@ -93,6 +95,8 @@ struct AppBackupReport: Encodable {
     var scope: String
     var resources: Int
     var bytesStored: Int64
+    /// The components a restore can name (`vm:db@vms`, `helm:web@shop`, `claim:data@shop`).
+    var components: [String]
     /// Claims whose data this command does not move.
     var volumesNotRead: [String]
     /// Discovery problems (RBAC denials, missing references): the capture may be incomplete.
@@ -111,6 +115,12 @@ struct AppRestoreCommand: AsyncParsableCommand {
             resources, workloads, VirtualMachines. Owner references are pointed at the restored owners. Objects \
             that already exist are left alone unless --existing update. Exits 1 if any object failed; running \
             the restore again creates what is still missing.
+
+            --component, --include-kind and --selector restore part of the snapshot (every one given must \
+            hold: --component vm:db --include-kind Secret restores the Secrets of VirtualMachine db); \
+            --exclude-component and --exclude-kind leave objects out. --transform-file and \
+            --storage-class-mapping change objects before they are created; a patch that does not apply \
+            stops the restore before anything is created.
             """)
 
     @Argument(help: ArgumentHelp("Snapshot id, a unique prefix of one, or 'latest'.", valueName: "snapshot"))
@@ -119,6 +129,8 @@ struct AppRestoreCommand: AsyncParsableCommand {
     @OptionGroup var kube: KubeOptions
 
     @OptionGroup var repository: RepositoryOptions
+
+    @OptionGroup var selection: RestoreSelectionOptions
 
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Restore namespace OLD into NEW (repeatable).", valueName: "old=new"))
     var namespaceMapping: [String] = []
@@ -167,6 +179,9 @@ struct AppRestoreCommand: AsyncParsableCommand {
         options.namespaceMapping = try mapping()
         options.existing = ExistingResourcePolicy(rawValue: existing)!
         options.waitTimeout = .seconds(waitTimeout)
+        options.include = try selection.include()
+        options.exclude = try selection.exclude()
+        options.transforms = try selection.transforms()
         let restore = ResourceRestore(client: try kube.client(), repository: repo, resources: resources, options: options)
         let quiet = json
         let report = try await restore.run { line in if !quiet { Terminal.error(line) } }
@@ -176,10 +191,12 @@ struct AppRestoreCommand: AsyncParsableCommand {
             for object in report.objects where object.action == .failed {
                 Terminal.error("failed: \(object.reference): \(object.message ?? "")")
             }
+            if !report.excluded.isEmpty { Terminal.error("left out \(report.excluded.count) object(s) the selection does not name") }
             Terminal.error(
                 """
-                restored \(resources.count) objects of snapshot \(snapshot.id.short): \(report.count(.created)) created, \
-                \(report.count(.existing)) already there, \(report.count(.updated)) updated, \(report.count(.failed)) failed
+                restored \(resources.count - report.excluded.count) objects of snapshot \(snapshot.id.short): \
+                \(report.count(.created)) created, \(report.count(.existing)) already there, \
+                \(report.count(.updated)) updated, \(report.count(.failed)) failed
                 """)
         }
         if report.count(.failed) > 0 { throw ExitCode(1) }
@@ -209,6 +226,8 @@ struct AppRestoreReport: Encodable {
     var updated: Int
     var failed: Int
     var skipped: Int
+    /// Captured objects the selection left out.
+    var excluded: Int
     var objects: [Object]
     var waits: [Wait]
 
@@ -219,6 +238,7 @@ struct AppRestoreReport: Encodable {
         updated = report.count(.updated)
         failed = report.count(.failed)
         skipped = report.count(.skipped)
+        excluded = report.excluded.count
         objects = report.objects.map {
             Object(
                 group: $0.reference.group, kind: $0.reference.kind, namespace: $0.reference.namespace, name: $0.reference.name,

@@ -107,7 +107,8 @@ struct ClusterBackupCommand: AsyncParsableCommand {
     }
 }
 
-/// `ferry cluster restore (--backup B | --target T --snapshot S)`.
+/// `ferry cluster restore (--backup B | --target T --snapshot S)`, with the selection and
+/// transforms of `ferry app restore` (`--component`, `--transform-file`, ...) in the Restore's spec.
 struct ClusterRestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore", abstract: "Create a Restore into a namespace; with --wait, follow it.")
@@ -139,6 +140,8 @@ struct ClusterRestoreCommand: AsyncParsableCommand {
     )
     var clusterWide = false
 
+    @OptionGroup var selection: RestoreSelectionOptions
+
     @Flag(name: .long, help: "Follow the restore until it ends; exit 1 unless it completes.")
     var wait = false
 
@@ -152,6 +155,9 @@ struct ClusterRestoreCommand: AsyncParsableCommand {
         let client = try kube.client()
         var spec = backup.map { RestoreSpec(backup: $0) } ?? RestoreSpec(target: target, snapshot: snapshot)
         if clusterWide { spec.clusterWide = true }
+        spec.include = try selection.include()
+        spec.exclude = try selection.exclude()
+        spec.transforms = try selection.transforms()
         let restore = Restore(
             namespace: namespace ?? client.configuration.namespace, name: name ?? "restore-\(Int(Date().timeIntervalSince1970))",
             spec: spec)
