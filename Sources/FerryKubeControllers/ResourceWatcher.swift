@@ -1,9 +1,11 @@
 import FerryKube
 import Foundation
 
-/// Runs a handler on every event of a resource, for as long as the task runs: each watch starts
-/// with the objects that exist (so a handler sees everything again after a watch ends and may
-/// act twice: handlers are idempotent), and a failed watch or handler is logged and retried.
+/// Runs a handler on every event of a resource, for as long as the task runs: the objects that
+/// exist first (as ADDED), then changes, from the client's list-and-watch (resumed where it
+/// ended; a 410 Gone relists and hands over everything again, so handlers are idempotent). A
+/// failed handler is logged and the next event handled; a failed watch is logged and started
+/// again.
 struct ResourceWatcher: Sendable {
     let client: KubeClient
     let log: @Sendable (String) -> Void
@@ -14,13 +16,20 @@ struct ResourceWatcher: Sendable {
         while !Task.isCancelled {
             do {
                 let resource = try await client.resource(apiVersion: apiVersion, kind: kind)
-                for try await event in client.watch(resource, namespace: nil, resourceVersion: nil) {
-                    do {
-                        try await handle(event)
-                    } catch is CancellationError {
-                        return
-                    } catch {
-                        log("\(kind) \(event.object.map { "\($0.namespace.map { "\($0)/" } ?? "")\($0.name)" } ?? ""): \(error)")
+                for try await update in client.listAndWatch(resource, namespace: nil) {
+                    let events: [WatchEvent]
+                    switch update {
+                    case .synced(let objects, _): events = objects.map(WatchEvent.added)
+                    case .event(let event): events = [event]
+                    }
+                    for event in events {
+                        do {
+                            try await handle(event)
+                        } catch is CancellationError {
+                            return
+                        } catch {
+                            log("\(kind) \(event.object.map { "\($0.namespace.map { "\($0)/" } ?? "")\($0.name)" } ?? ""): \(error)")
+                        }
                     }
                 }
             } catch is CancellationError {
