@@ -34,8 +34,15 @@ actor APIServerState {
     let options: KubeTestServer.Options
     var registry: ResourceRegistry
     var store: [StorageKey: [ObjectKey: JSONValue]] = [:] {
-        didSet { sortedKeysCache.removeAll(keepingCapacity: true) }
+        didSet {
+            sortedKeysCache.removeAll(keepingCapacity: true)
+            storeVersion &+= 1
+        }
     }
+    /// Counts changes of `store`: the controllers that scan it run only after one.
+    var storeVersion: UInt64 = 0
+    /// `storeVersion` when the deletion controllers last scanned the store.
+    var deletionControllersSaw: UInt64 = .max
     /// Keys of each resource in list order, rebuilt after writes (lists page through them).
     var sortedKeysCache: [StorageKey: [ObjectKey]] = [:]
     var uidIndex: [String: (StorageKey, ObjectKey)] = [:]

@@ -58,8 +58,11 @@ extension APIServerState {
         return found
     }
 
-    /// Releases claims no running pod uses and owners whose dependents are gone.
+    /// Releases claims no running pod uses and owners whose dependents are gone. They scan the
+    /// store, so only after it changed (a release is a change: chains go on at the next request).
     func runDeletionControllers() {
+        guard deletionControllersSaw != storeVersion else { return }
+        deletionControllersSaw = storeVersion
         releaseUnusedClaims()
         releaseForegroundOwners()
     }
