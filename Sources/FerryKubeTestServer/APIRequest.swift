@@ -90,6 +90,10 @@ struct WatchStream: Sendable {
     var live: AsyncStream<JSONValue>
     var timeoutSeconds: Int?
     var onEnd: @Sendable () async -> Void
+    /// Ends the live stream when `timeoutSeconds` have passed, after a BOOKMARK when the client
+    /// allowed them (kube-apiserver's watch cache sends one just before a watch times out, so a
+    /// client resumes from a recent resourceVersion however long the watched kind was quiet).
+    var onTimeout: @Sendable () async -> Void = {}
     /// Set when the client asked for Tables: each event's object becomes one.
     var table: TableRenderer? = nil
 }

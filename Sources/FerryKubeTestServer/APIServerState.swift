@@ -235,11 +235,16 @@ actor APIServerState {
         return .success(
             WatchStream(
                 initial: initial, live: stream, timeoutSeconds: timeoutSeconds,
-                onEnd: { [weak self] in await self?.stopWatch(id) }))
+                onEnd: { [weak self] in await self?.stopWatch(id) },
+                onTimeout: { [weak self] in await self?.stopWatch(id, bookmark: true) }))
     }
 
-    func stopWatch(_ id: Int) {
-        watchers.removeValue(forKey: id)?.continuation.finish()
+    /// Ends a watch; with `bookmark`, a BOOKMARK of the current resourceVersion goes last (in
+    /// order after every event already queued for it) when the watch allowed bookmarks.
+    func stopWatch(_ id: Int, bookmark: Bool = false) {
+        guard let watcher = watchers.removeValue(forKey: id) else { return }
+        if bookmark && watcher.bookmarks { watcher.continuation.yield(self.bookmark(watcher.entry)) }
+        watcher.continuation.finish()
     }
 
     func bookmark(_ entry: ResourceRegistry.Entry, annotations: [String: String] = [:]) -> JSONValue {

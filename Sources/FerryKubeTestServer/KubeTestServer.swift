@@ -299,17 +299,23 @@ public final class KubeTestServer: Sendable {
                 for event in stream.initial {
                     try await outbound.write(.body(.byteBuffer(Self.eventBuffer(Self.rendered(event, stream.table, &headersSent)))))
                 }
-                try await withThrowingTaskGroup(of: Void.self) { group in
+                try await withThrowingTaskGroup(of: Bool.self) { group in
                     group.addTask { [headersSent] in
                         var sent = headersSent
                         for await event in stream.live {
                             try await outbound.write(.body(.byteBuffer(Self.eventBuffer(Self.rendered(event, stream.table, &sent)))))
                         }
+                        return false
                     }
                     if let seconds = stream.timeoutSeconds {
-                        group.addTask { try await Task.sleep(for: .seconds(seconds)) }
+                        group.addTask {
+                            try await Task.sleep(for: .seconds(seconds))
+                            await stream.onTimeout()
+                            return true
+                        }
                     }
-                    try await group.next()
+                    // At the timeout the live stream ends after its last events (and the bookmark).
+                    if try await group.next() == true { _ = try await group.next() }
                     group.cancelAll()
                 }
                 await stream.onEnd()

@@ -54,4 +54,61 @@ import Testing
             #expect(after.contains(.deleted("a")), "\(after)")
         }
     }
+
+    /// 10,000 changes of other objects while the queue's kind is quiet push its last
+    /// resourceVersion out of the watch history the server keeps (here 1,000 events). A watch
+    /// that ends after a bookmark resumes from the bookmark: no list. One that ends before any
+    /// (an API server restart) gets 410, lists once and watches on; it does not list in a loop,
+    /// and it misses nothing.
+    @Test func churnOfOtherObjectsNeitherMakesTheQueueRelistInALoopNorLoseWork() async throws {
+        var options = KubeTestServer.Options()
+        options.watchHistoryCapacity = 1_000
+        try await withKubeTestCluster(options: options) { cluster in
+            try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
+            try await cluster.server.load(yaml: CoordinatorTests.applicationNamespace("db"))
+            try await cluster.server.load(yaml: unit("a"))
+            let (heard, hear) = AsyncStream<String>.makeStream()
+            let queue = Task {
+                try await FerryClient(cluster.client).forEachWorkItem(VolumeTransfer.self, namespace: "db", where: { _ in true }) {
+                    hear.yield($0.name)
+                }
+            }
+            defer { queue.cancel() }
+            var events = heard.makeAsyncIterator()
+            #expect(await events.next() == "a")
+            func churn(_ round: Int) async throws {
+                let maps = (0..<5_000).map { "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c\(round)-\($0), namespace: churn}" }
+                try await cluster.server.load(yaml: maps.joined(separator: "\n---\n"))
+            }
+            func requests(_ watch: Bool) async -> [KubeTestServer.RecordedRequest] {
+                await cluster.server.requests().filter {
+                    $0.path.hasSuffix("/volumetransfers") && ($0.query["watch"] == "true") == watch
+                }
+            }
+
+            try await churn(1)
+            try await churn(2)
+            await cluster.server.emitBookmarks()
+            await cluster.server.endWatches()
+            try await cluster.server.load(yaml: unit("b"))
+            #expect(await events.next() == "b")
+            #expect(await requests(false).count == 1, "resumed from the bookmark without listing again")
+            let resumed = await requests(true).last?.query["resourceVersion"].flatMap { UInt64($0) } ?? 0
+            #expect(resumed > 10_000, "the watch resumed from the bookmark's resourceVersion, not unit a's")
+
+            try await churn(3)
+            try await churn(4)
+            await cluster.server.endWatches()
+            try await cluster.server.load(yaml: unit("c"))
+            var after: [String] = []
+            while let next = await events.next() {
+                after.append(next)
+                if next == "c" { break }
+            }
+            #expect(after.last == "c" && Set(after).isSubset(of: ["a", "b", "c"]), "\(after)")
+            #expect(await requests(false).count == 2, "one list after the 410")
+            let watches = await requests(true)
+            #expect(watches.count <= 4, "\(watches.map(\.query))")
+        }
+    }
 }
