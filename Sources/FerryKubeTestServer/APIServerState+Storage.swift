@@ -61,7 +61,10 @@ extension APIServerState {
         if fromAPI { pruneUnknownFields(&object, entry: entry) }
         // A loaded fixture's status stands for what controllers wrote; it is not checked here.
         try applyDefaults(&object, entry: entry, creating: true, validateStatus: fromAPI)
-        if fromAPI { Self.protectOnCreate(&object, entry: entry) }
+        if fromAPI {
+            Self.protectOnCreate(&object, entry: entry)
+            setDefaultStorageClass(&object, entry: entry)
+        }
         try Self.checkStorageLimit(object)
         store[entry.storageKey, default: [:]][key] = object
         uidIndex[uid] = (entry.storageKey, key)
