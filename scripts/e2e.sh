@@ -33,7 +33,7 @@ for argument in "$@"; do
         --processes) MODE=process ;;
         --containers) MODE=container ;;
         --keep) KEEP=1 ;;
-        -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "e2e.sh: unknown argument $argument (see --help)" >&2; exit 2 ;;
     esac
 done
