@@ -87,9 +87,10 @@ struct BackupJob: Sendable {
         let readInPlace = !specs.isEmpty
         if !snapshotted.isEmpty {
             if let exposer = context.exposer {
+                let afterCut: (@Sendable () async -> Void)? = readInPlace || hooks.isEmpty ? nil : { @Sendable in await hooks.post() }
                 let (exposed, failed, warnings) = await expose(
                     snapshotted, startingAt: specs.count, ranges: ranges, owner: owner, plan: plan.object,
-                    exposer: exposer, afterCut: readInPlace || hooks.isEmpty ? nil : { await hooks.post() })
+                    exposer: exposer, afterCut: afterCut)
                 specs += exposed
                 notMoved += failed
                 freezeWarnings = warnings

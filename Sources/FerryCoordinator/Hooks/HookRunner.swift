@@ -164,7 +164,7 @@ actor BackupHookBracket {
         self.status = status
     }
 
-    var isEmpty: Bool { (hooks.pre ?? []).isEmpty && (hooks.post ?? []).isEmpty }
+    nonisolated var isEmpty: Bool { (hooks.pre ?? []).isEmpty && (hooks.post ?? []).isEmpty }
 
     /// Runs the pre hooks; a failed `Fail` hook runs the post hooks and throws.
     func pre() async throws {

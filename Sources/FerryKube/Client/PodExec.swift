@@ -75,9 +75,10 @@ public struct PodExec: Sendable {
         query += [("stdout", "true"), ("stderr", "true")]
         let url = client.url(
             "/api/v1/namespaces/\(KubeClient.encode(namespace))/pods/\(KubeClient.encode(pod))/exec", query: query)
-        var headers = HTTPHeaders()
-        if let authorization = credentials.authorization { headers.add("Authorization", authorization) }
-        headers.add("User-Agent", "ferry")
+        var upgradeHeaders = HTTPHeaders()
+        if let authorization = credentials.authorization { upgradeHeaders.add("Authorization", authorization) }
+        upgradeHeaders.add("User-Agent", "ferry")
+        let headers = upgradeHeaders
         let tls = HTTPTLSConfiguration(
             certificateAuthorities: configuration.certificateAuthority.map(KubeClient.pem),
             clientCertificate: credentials.clientCertificate.map(KubeClient.pem), clientKey: credentials.clientKey.map(KubeClient.pem),

@@ -27,7 +27,7 @@ extension KubeTestServer {
             let key = name.lowercased()
             headers[key] = headers[key].map { "\($0), \(value)" } ?? value
         }
-        let offered = (headers["sec-websocket-protocol"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+        let offered = (headers["sec-websocket-protocol"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         guard let chosen = offered.first(where: { APIServerState.execSubprotocols.contains($0) }) else { return nil }
         var request = APIRequest(method: head.method.rawValue, target: head.uri, headers: headers, body: [])
         request.upgrading = true
