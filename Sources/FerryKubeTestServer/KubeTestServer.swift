@@ -143,7 +143,7 @@ public final class KubeTestServer: Sendable {
                         maxFrameSize: 1 << 20,
                         shouldUpgrade: { channel, head in
                             let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
-                            promise.completeWithTask { await self.upgradeHeaders(for: head, pending: pending) }
+                            promise.completeWithTask { try await self.upgradeHeaders(for: head, channel: channel, pending: pending) }
                             return promise.futureResult
                         },
                         upgradePipelineHandler: { channel, _ in

@@ -19,25 +19,47 @@ final class PendingExec: Sendable {
 extension KubeTestServer {
     /// Decides a WebSocket upgrade: a pods/exec request that passes authentication,
     /// authorization and the pod checks, offering a subprotocol this server speaks, is upgraded
-    /// (the response names the subprotocol); any other is answered as a plain request (the
-    /// error kube-apiserver gives, or 400 Upgrade request required).
-    func upgradeHeaders(for head: HTTPRequestHead, pending: PendingExec) async -> HTTPHeaders? {
+    /// (the response names the subprotocol). Any other is answered here as the plain request
+    /// (the error kube-apiserver gives, or 400 Upgrade request required) and the connection
+    /// closed: NIO's upgrade handler does not pass a refused upgrade request on.
+    func upgradeHeaders(for head: HTTPRequestHead, channel: Channel, pending: PendingExec) async throws -> HTTPHeaders {
         var headers: [String: String] = [:]
         for (name, value) in head.headers {
             let key = name.lowercased()
             headers[key] = headers[key].map { "\($0), \(value)" } ?? value
         }
         let offered = (headers["sec-websocket-protocol"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let chosen = offered.first(where: { APIServerState.execSubprotocols.contains($0) }) else { return nil }
+        let chosen = offered.first(where: { APIServerState.execSubprotocols.contains($0) })
         var request = APIRequest(method: head.method.rawValue, target: head.uri, headers: headers, body: [])
-        request.upgrading = true
-        guard case .upgrade(var session) = await state.process(request, hooksFor: self) else { return nil }
-        session.subprotocol = chosen
-        pending.session.withLock { $0 = session }
-        var response = HTTPHeaders()
-        response.add(name: "Sec-WebSocket-Protocol", value: chosen)
-        return response
+        request.upgrading = chosen != nil
+        var answer = await state.process(request, hooksFor: self)
+        if case .upgrade(var session) = answer, let chosen {
+            session.subprotocol = chosen
+            pending.session.withLock { $0 = session }
+            var response = HTTPHeaders()
+            response.add(name: "Sec-WebSocket-Protocol", value: chosen)
+            return response
+        }
+        if case .body = answer {} else {
+            answer = .status(APIStatus(code: 400, reason: "BadRequest", message: "Upgrade request required"))
+        }
+        if case .body(let status, let contentType, let bytes, let extra) = answer {
+            var responseHeaders = HTTPHeaders()
+            if !contentType.isEmpty { responseHeaders.add(name: "Content-Type", value: contentType) }
+            responseHeaders.add(name: "Content-Length", value: String(bytes.count))
+            responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
+            responseHeaders.add(name: "Connection", value: "close")
+            for (name, value) in extra { responseHeaders.add(name: name, value: value) }
+            let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
+            channel.write(HTTPServerResponsePart.head(responseHead), promise: nil)
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
+            try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
+        }
+        try? await channel.close()
+        throw RefusedUpgrade()
     }
+
+    struct RefusedUpgrade: Error {}
 
     /// Runs an exec session: kube-apiserver's remotecommand WebSocket protocol (v4/v5
     /// channel.k8s.io). Every binary message starts with its channel: 0 stdin, 1 stdout,
