@@ -155,7 +155,7 @@ public final class KubeTestServer: Sendable {
                         })
                     let configuration = NIOUpgradableHTTPServerPipelineConfiguration(
                         upgradeConfiguration: NIOTypedHTTPServerUpgradeConfiguration<ServerConnection>(
-                            upgraders: [upgrader],
+                            upgraders: [upgrader, RefusingUpgrader(supportedProtocol: "spdy/3.1", server: self)],
                             notUpgradingCompletionHandler: { channel in
                                 channel.eventLoop.makeCompletedFuture {
                                     ServerConnection.http(

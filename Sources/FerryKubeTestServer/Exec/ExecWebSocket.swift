@@ -40,6 +40,13 @@ extension KubeTestServer {
             response.add(name: "Sec-WebSocket-Protocol", value: chosen)
             return response
         }
+        try await answerPlainly(answer, head: head, channel: channel)
+    }
+
+    /// Answers an upgrade request the server does not upgrade as the plain request it is (a
+    /// watch or an `.upgrade` as 400 Upgrade request required), closes the connection, throws.
+    func answerPlainly(_ answer: APIResponse, head: HTTPRequestHead, channel: Channel) async throws -> Never {
+        var answer = answer
         if case .body = answer {} else {
             answer = .status(APIStatus(code: 400, reason: "BadRequest", message: "Upgrade request required"))
         }
@@ -57,6 +64,16 @@ extension KubeTestServer {
         }
         try? await channel.close()
         throw RefusedUpgrade()
+    }
+
+    /// The request head as the state handles requests.
+    static func apiRequest(_ head: HTTPRequestHead) -> APIRequest {
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers {
+            let key = name.lowercased()
+            headers[key] = headers[key].map { "\($0), \(value)" } ?? value
+        }
+        return APIRequest(method: head.method.rawValue, target: head.uri, headers: headers, body: [])
     }
 
     struct RefusedUpgrade: Error {}
@@ -180,5 +197,32 @@ extension KubeTestServer {
             status["reason"] = "InternalError"
         }
         return status.serialized()
+    }
+}
+
+/// SPDY/3.1, which kubectl falls back to when a WebSocket upgrade is refused: never upgraded,
+/// the request is answered as a plain one (the API error, or 400 Upgrade request required).
+/// Without it NIO's upgrade handler would drop the request (it passes on only requests that
+/// asked for no upgrade).
+struct RefusingUpgrader: NIOTypedHTTPServerProtocolUpgrader {
+    typealias UpgradeResult = ServerConnection
+    let supportedProtocol: String
+    let requiredUpgradeHeaders: [String] = []
+    let server: KubeTestServer
+
+    func buildUpgradeResponse(channel: Channel, upgradeRequest: HTTPRequestHead, initialResponseHeaders: HTTPHeaders)
+        -> EventLoopFuture<HTTPHeaders>
+    {
+        let promise = channel.eventLoop.makePromise(of: HTTPHeaders.self)
+        let server = self.server
+        promise.completeWithTask {
+            let answer = await server.state.process(KubeTestServer.apiRequest(upgradeRequest), hooksFor: server)
+            try await server.answerPlainly(answer, head: upgradeRequest, channel: channel)
+        }
+        return promise.futureResult
+    }
+
+    func upgrade(channel: Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<ServerConnection> {
+        channel.eventLoop.makeFailedFuture(KubeTestServer.RefusedUpgrade())
     }
 }
