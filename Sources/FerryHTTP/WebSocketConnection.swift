@@ -23,7 +23,8 @@ public enum WebSocketError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .transport(let error): return error.description
-        case .rejected(let status, _, let body): return "upgrade refused: HTTP \(status): \(String(decoding: body.prefix(300), as: UTF8.self))"
+        case .rejected(let status, _, let body):
+            return "upgrade refused: HTTP \(status): \(String(decoding: body.prefix(300), as: UTF8.self))"
         case .protocolViolation(let detail): return "WebSocket protocol violation: \(detail)"
         case .closedUnexpectedly: return "the WebSocket connection closed without a close frame"
         case .timedOut: return "timed out"
@@ -132,7 +133,9 @@ public final class WebSocketConnection: @unchecked Sendable {
             }
             throw .rejected(status: status, headers: response, body: Array(buffer.prefix(length)))
         }
-        guard response["Upgrade"]?.lowercased() == "websocket" else { throw .protocolViolation("the 101 response does not upgrade to websocket") }
+        guard response["Upgrade"]?.lowercased() == "websocket" else {
+            throw .protocolViolation("the 101 response does not upgrade to websocket")
+        }
         let expected = Data(SHA1.hash(Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))).base64EncodedString()
         guard response["Sec-WebSocket-Accept"] == expected else { throw .protocolViolation("wrong Sec-WebSocket-Accept") }
         subprotocol = response["Sec-WebSocket-Protocol"] ?? ""
@@ -304,7 +307,8 @@ public final class WebSocketConnection: @unchecked Sendable {
         let message = buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
         switch code {
         case CURLE_COULDNT_CONNECT:
-            return Int32(easy.info(CURLINFO_OS_ERRNO)) == ECONNREFUSED ? .connectionRefused(url: url) : .connectionFailed(url: url, detail: message)
+            return Int32(easy.info(CURLINFO_OS_ERRNO)) == ECONNREFUSED
+                ? .connectionRefused(url: url) : .connectionFailed(url: url, detail: message)
         case CURLE_COULDNT_RESOLVE_HOST: return .couldNotResolve(host: CurlErrors.host(of: url), url: url)
         case CURLE_OPERATION_TIMEDOUT: return .timedOut(url: url, detail: message)
         case CURLE_PEER_FAILED_VERIFICATION: return .tlsVerificationFailed(url: url, detail: message)

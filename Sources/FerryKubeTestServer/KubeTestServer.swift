@@ -115,9 +115,10 @@ public final class KubeTestServer: Sendable {
             options.authentication.adminToken = "ferry-testkube-admin-\(UUID().uuidString.lowercased())"
         }
         if options.execSandboxRoot == nil {
-            options.execSandboxRoot = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "ferry-testkube-exec-\(UUID().uuidString.lowercased())"
-            ).path
+            options.execSandboxRoot =
+                FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "ferry-testkube-exec-\(UUID().uuidString.lowercased())"
+                ).path
         }
         self.options = options
         self.state = try APIServerState(options: options)

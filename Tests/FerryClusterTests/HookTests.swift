@@ -63,8 +63,9 @@ extension AgentTests {
             #expect(FileManager.default.fileExists(atPath: "\(sandbox)/post"))
             #expect(try String(contentsOfFile: "\(sandbox)/pre", encoding: .utf8) == "locked primary\n")
             let hooks = backup["status"]?["hooks"]?.arrayValue ?? []
-            #expect(hooks.map { "\($0["when"]?.stringValue ?? "") \($0["hook"]?.stringValue ?? "") \($0["phase"]?.stringValue ?? "")" }
-                == ["Pre lock Succeeded", "Post unlock Succeeded"])
+            #expect(
+                hooks.map { "\($0["when"]?.stringValue ?? "") \($0["hook"]?.stringValue ?? "") \($0["phase"]?.stringValue ?? "")" }
+                    == ["Pre lock Succeeded", "Post unlock Succeeded"])
             #expect(hooks.first?["stdout"] == "locked primary\n" && hooks.first?["pod"] == "db/db-0" && hooks.first?["exitCode"] == 0)
             #expect(hooks.last?["container"] == "postgres", "the pod's first container by default")
             #expect(try await restoredVolume(setup, snapshot: try #require(backup["status"]?["snapshot"]?.stringValue)) == original)
@@ -128,7 +129,9 @@ extension CoordinatorTests {
             #expect(failed["status"]?["phase"] == "Failed", "\(failed.json.serializedString())")
             #expect(failed["status"]?["snapshot"] == nil)
             let errors = (failed["status"]?["errors"]?.arrayValue ?? []).compactMap(\.stringValue)
-            #expect(errors.contains { $0.contains("hook flush failed in pod shop/web-0 container app: exit code 3: cannot flush") }, "\(errors)")
+            #expect(
+                errors.contains { $0.contains("hook flush failed in pod shop/web-0 container app: exit code 3: cannot flush") }, "\(errors)"
+            )
             #expect(FileManager.default.fileExists(atPath: "\(sandbox)/post-after-failure"), "the post hook runs once a pre hook ran")
             #expect(!FileManager.default.fileExists(atPath: "\(sandbox)/never"), "hooks after a failed Fail hook do not run")
             let failedHooks = failed["status"]?["hooks"]?.arrayValue ?? []

@@ -19,7 +19,9 @@ import Testing
         spec:
           nodeName: node-1
           containers:
-          - {name: db, image: postgres, env: [{name: GREETING, value: hello}, {name: FROM_SECRET, valueFrom: {secretKeyRef: {name: s, key: k}}}]}
+          - name: db
+            image: postgres
+            env: [{name: GREETING, value: hello}, {name: FROM_SECRET, valueFrom: {secretKeyRef: {name: s, key: k}}}]
           - {name: sidecar, image: busybox}
         status: {phase: Running}
         ---
@@ -69,7 +71,8 @@ import Testing
 
             // Standard input is sent and closed (v5's close signal).
             let echoed = try await exec.run(
-                namespace: "shop", pod: "db-0", container: "sidecar", command: ["cat"], stdin: Array("from stdin".utf8), timeout: .seconds(20))
+                namespace: "shop", pod: "db-0", container: "sidecar", command: ["cat"], stdin: Array("from stdin".utf8),
+                timeout: .seconds(20))
             #expect(String(decoding: echoed.stdout, as: UTF8.self) == "from stdin" && echoed.exitCode == 0)
 
             // Output beyond the limit is cut; a missing program is the runtime's error.
@@ -77,7 +80,8 @@ import Testing
                 namespace: "shop", pod: "db-0", container: "db", command: ["sh", "-c", "head -c 5000 /dev/zero | tr '\\0' x"],
                 timeout: .seconds(20), outputLimit: 100)
             #expect(long.stdout.count == 100 && long.stdoutTruncated)
-            let missing = try await exec.run(namespace: "shop", pod: "db-0", container: "db", command: ["no-such-program"], timeout: .seconds(20))
+            let missing = try await exec.run(
+                namespace: "shop", pod: "db-0", container: "db", command: ["no-such-program"], timeout: .seconds(20))
             #expect(missing.exitCode == 127)
             #expect(missing.message?.contains("executable file not found in $PATH") == true, "\(missing.message ?? "")")
 
@@ -150,7 +154,8 @@ import Testing
             #expect(denied?.code == 403)
             #expect(
                 denied?.message
-                    == #"pods "db-0" is forbidden: User "system:serviceaccount:shop:robot" cannot create resource "pods/exec" in API group "" in the namespace "shop""#
+                    == #"pods "db-0" is forbidden: User "system:serviceaccount:shop:robot" cannot create resource "pods/exec" "#
+                    + #"in API group "" in the namespace "shop""#
             )
             try await server.load(
                 yaml: """
@@ -170,7 +175,9 @@ import Testing
             #expect(allowed.exitCode == 0)
 
             // A plain GET (no upgrade) is refused as kube-apiserver refuses it.
-            let (status, body) = await raw(client, "GET", "/api/v1/namespaces/shop/pods/db-0/exec", query: [("command", "true"), ("container", "db"), ("stdout", "true")])
+            let (status, body) = await raw(
+                client, "GET", "/api/v1/namespaces/shop/pods/db-0/exec",
+                query: [("command", "true"), ("container", "db"), ("stdout", "true")])
             #expect(status == 400 && body?["message"] == "Upgrade request required", "\(body?.serializedString() ?? "")")
         }
     }

@@ -63,7 +63,9 @@ struct HookRunner: Sendable {
         let resource = try await client.resource(apiVersion: "v1", kind: "Pod")
         var pods: [KubeObject] = []
         for namespace in namespaces {
-            pods += try await client.listAll(resource, namespace: namespace, labelSelector: selector.description).sorted { $0.name < $1.name }
+            pods += try await client.listAll(resource, namespace: namespace, labelSelector: selector.description).sorted {
+                $0.name < $1.name
+            }
         }
         return pods
     }
@@ -137,7 +139,10 @@ struct HookRunner: Sendable {
             result.message = "\(error)"
         }
         result.seconds = ((ContinuousClock.now - started) / .milliseconds(1)).rounded() / 1000
-        log("hook \(hook.name) (\(when.rawValue)) in \(result.pod): \(result.phase.rawValue)\(result.exitCode.map { ", exit code \($0)" } ?? "")")
+        log(
+            "hook \(hook.name) (\(when.rawValue)) in \(result.pod): \(result.phase.rawValue)"
+                + (result.exitCode.map { ", exit code \($0)" } ?? "")
+        )
         return result
     }
 }
@@ -233,7 +238,8 @@ struct PostRestoreHooks: Sendable {
                 results = await runner.run(hook, when: .postRestore, in: ready)
                 if !ready.isEmpty {
                     for pod in pods where !Self.isReady(pod) {
-                        var result = HookResult(hook: hook.name, when: .postRestore, pod: "\(pod.namespace ?? "")/\(pod.name)", phase: .failed)
+                        var result = HookResult(
+                            hook: hook.name, when: .postRestore, pod: "\(pod.namespace ?? "")/\(pod.name)", phase: .failed)
                         result.message = "the pod was not Ready within \(hook.readyTimeoutSeconds ?? 300)s (readyTimeoutSeconds)"
                         results.append(result)
                     }

@@ -63,7 +63,8 @@ extension APIServerState {
         }
         if phase != "Running" || (containerStatus != nil && containerStatus?["state"]?["running"] == nil) {
             throw APIError(
-                APIStatus(code: 500, reason: "InternalError", message: "unable to upgrade connection: container not found (\"\(container)\")"))
+                APIStatus(
+                    code: 500, reason: "InternalError", message: "unable to upgrade connection: container not found (\"\(container)\")"))
         }
         let spec = containers.first { $0["name"]?.stringValue == container } ?? [:]
         let directory = execDirectory(namespace: r.namespace ?? "", pod: name, container: container)

@@ -47,7 +47,8 @@ extension KubeTestServer {
     /// watch or an `.upgrade` as 400 Upgrade request required), closes the connection, throws.
     func answerPlainly(_ answer: APIResponse, head: HTTPRequestHead, channel: Channel) async throws -> Never {
         var answer = answer
-        if case .body = answer {} else {
+        if case .body = answer {
+        } else {
             answer = .status(APIStatus(code: 400, reason: "BadRequest", message: "Upgrade request required"))
         }
         if case .body(let status, let contentType, let bytes, let extra) = answer {
@@ -57,7 +58,8 @@ extension KubeTestServer {
             responseHeaders.add(name: "Cache-Control", value: "no-cache, private")
             responseHeaders.add(name: "Connection", value: "close")
             for (name, value) in extra { responseHeaders.add(name: name, value: value) }
-            let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
+            let responseHead = HTTPResponseHead(
+                version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
             channel.write(HTTPServerResponsePart.head(responseHead), promise: nil)
             channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: bytes))), promise: nil)
             try? await channel.writeAndFlush(HTTPServerResponsePart.end(nil))
