@@ -35,4 +35,5 @@ static inline size_t ferry_curl_readfunc_pause(void) { return CURL_READFUNC_PAUS
 static inline size_t ferry_curl_readfunc_abort(void) { return CURL_READFUNC_ABORT; }
 static inline size_t ferry_curl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
 static inline long ferry_curl_global_all(void) { return CURL_GLOBAL_ALL; }
+static inline CURLcode ferry_curl_easy_getinfo_socket(CURL *h, curl_socket_t *v) { return curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, v); }
 #endif

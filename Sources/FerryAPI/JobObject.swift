@@ -8,6 +8,7 @@ public protocol JobStatus: Codable, Sendable, Equatable {
     var startTime: Date? { get set }
     var completionTime: Date? { get set }
     var volumes: [VolumeProgress]? { get set }
+    var hooks: [HookResult]? { get set }
     var warnings: [String]? { get set }
     var errors: [String]? { get set }
     init()

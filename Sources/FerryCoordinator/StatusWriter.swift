@@ -123,6 +123,7 @@ struct StatusWriter: Sendable {
                 guard current.status.attempt == attempt else { return false }
                 var next = final
                 if next.volumes == nil { next.volumes = status.volumes }
+                if next.hooks == nil { next.hooks = status.hooks }
                 status = next
                 return true
             }

@@ -241,28 +241,7 @@ final class CurlEngine: @unchecked Sendable {
             try easy.set(CURLOPT_LOW_SPEED_TIME, max(1, stall.milliseconds / 1000))
         }
 
-        let tls = configuration.tls
-        if tls.insecureSkipVerify {
-            try easy.set(CURLOPT_SSL_VERIFYPEER, false)
-            try easy.set(CURLOPT_SSL_VERIFYHOST, 0)
-        }
-        switch tls.certificateAuthorities {
-        case let .file(path): try easy.set(CURLOPT_CAINFO, path)
-        case let .data(bytes): try easy.set(CURLOPT_CAINFO_BLOB, blob: bytes)
-        case nil: break
-        }
-        switch tls.clientCertificate {
-        case let .file(path): try easy.set(CURLOPT_SSLCERT, path)
-        case let .data(bytes): try easy.set(CURLOPT_SSLCERT_BLOB, blob: bytes)
-        case nil: break
-        }
-        if tls.clientCertificate != nil { try easy.set(CURLOPT_SSLCERTTYPE, "PEM") }
-        switch tls.clientKey {
-        case let .file(path): try easy.set(CURLOPT_SSLKEY, path)
-        case let .data(bytes): try easy.set(CURLOPT_SSLKEY_BLOB, blob: bytes)
-        case nil: break
-        }
-        if tls.clientKey != nil { try easy.set(CURLOPT_SSLKEYTYPE, "PEM") }
+        try easy.apply(configuration.tls)
 
         let method = request.method
         let length = request.body.length

@@ -83,3 +83,30 @@ final class EasyHandle {
         return value
     }
 }
+
+extension EasyHandle {
+    /// The server verification and client identity of `tls` (every transfer's, and a WebSocket's).
+    func apply(_ tls: HTTPTLSConfiguration) throws(HTTPError) {
+        if tls.insecureSkipVerify {
+            try set(CURLOPT_SSL_VERIFYPEER, false)
+            try set(CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        switch tls.certificateAuthorities {
+        case let .file(path): try set(CURLOPT_CAINFO, path)
+        case let .data(bytes): try set(CURLOPT_CAINFO_BLOB, blob: bytes)
+        case nil: break
+        }
+        switch tls.clientCertificate {
+        case let .file(path): try set(CURLOPT_SSLCERT, path)
+        case let .data(bytes): try set(CURLOPT_SSLCERT_BLOB, blob: bytes)
+        case nil: break
+        }
+        if tls.clientCertificate != nil { try set(CURLOPT_SSLCERTTYPE, "PEM") }
+        switch tls.clientKey {
+        case let .file(path): try set(CURLOPT_SSLKEY, path)
+        case let .data(bytes): try set(CURLOPT_SSLKEY_BLOB, blob: bytes)
+        case nil: break
+        }
+        if tls.clientKey != nil { try set(CURLOPT_SSLKEYTYPE, "PEM") }
+    }
+}

@@ -6,6 +6,10 @@ public struct APIRequest: Sendable {
     /// The path, percent-decoded, without the query.
     public var path: String
     public var query: [String: String]
+    /// Every value of each query parameter, in order (`command=sh&command=-c` of an exec).
+    public var queryValues: [String: [String]] = [:]
+    /// Set by the server when it asks whether a WebSocket upgrade (pods/exec) may go ahead.
+    var upgrading = false
     /// Header names lowercased.
     public var headers: [String: String]
     public var body: [UInt8]
@@ -22,6 +26,7 @@ public struct APIRequest: Sendable {
     public init(method: String, target: String, headers: [String: String], body: [UInt8]) {
         var path = target
         var query: [String: String] = [:]
+        var values: [String: [String]] = [:]
         if let q = target.firstIndex(of: "?") {
             path = String(target[..<q])
             for pair in target[target.index(after: q)...].split(separator: "&") {
@@ -29,9 +34,11 @@ public struct APIRequest: Sendable {
                 let key = Self.percentDecode(String(parts[0]), plusIsSpace: true)
                 let value = parts.count > 1 ? Self.percentDecode(String(parts[1]), plusIsSpace: true) : ""
                 query[key] = value
+                values[key, default: []].append(value)
             }
         }
         self.init(method: method, path: Self.percentDecode(path, plusIsSpace: false), query: query, headers: headers, body: body)
+        self.queryValues = values
     }
 
     static func percentDecode(_ text: String, plusIsSpace: Bool) -> String {
@@ -65,6 +72,8 @@ public struct APIRequest: Sendable {
 enum APIResponse: Sendable {
     case body(status: Int, contentType: String, body: [UInt8], headers: [(String, String)])
     case watch(WatchStream)
+    /// A pods/exec request that may switch to WebSocket (only answered to `upgrading` requests).
+    case upgrade(ExecSession)
 
     static func json(_ status: Int, _ value: JSONValue, headers: [(String, String)] = []) -> APIResponse {
         var body = value.serialized()

@@ -19,6 +19,7 @@ extension APIServerState {
         switch response {
         case .body(let status, _, _, _): record(request, status: status)
         case .watch: record(request, status: 200)
+        case .upgrade: record(request, status: 101)
         }
         return response
     }
@@ -140,6 +141,13 @@ extension APIServerState {
                     ]))
         }
         switch (request.method, r.name, r.subresource) {
+        case ("GET", let name?, "exec"), ("POST", let name?, "exec"):
+            guard r.entry.resource.group == "", r.entry.resource.name == "pods" else { return methodNotAllowed(request) }
+            let session = try execSession(request, r, name: name)
+            // kube-apiserver answers a request it cannot upgrade (to WebSocket, or SPDY, which this
+            // server does not speak) with 400.
+            guard request.upgrading else { throw APIError(Self.badRequest("Upgrade request required")) }
+            return .upgrade(session)
         case ("GET", nil, _):
             if r.watch { return try watch(request, r) }
             let list = try list(request, r)

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOWebSocket
 import Synchronization
 
 /// An in-process stand-in for kube-apiserver, for tests and end-to-end scripts: TLS and plain
@@ -34,6 +35,11 @@ public final class KubeTestServer: Sendable {
         /// How long a deleted namespace stays Terminating before its content and the namespace
         /// itself are removed (kube-controller-manager's namespace controller does this).
         public var namespaceFinalizationDelay: Duration = .milliseconds(500)
+        /// Where pods/exec runs commands: `<root>/<namespace>/<pod>/<container>` stands for the
+        /// container (see `ExecSandbox`); nil: a new directory under the temporary directory.
+        public var execSandboxRoot: String?
+        /// How long an exec'd command may run before the server kills it (exit code 137).
+        public var execTimeout: Duration = .seconds(300)
 
         public init() {}
     }
@@ -108,6 +114,12 @@ public final class KubeTestServer: Sendable {
         if options.authentication.adminToken?.isEmpty ?? true {
             options.authentication.adminToken = "ferry-testkube-admin-\(UUID().uuidString.lowercased())"
         }
+        if options.execSandboxRoot == nil {
+            options.execSandboxRoot =
+                FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "ferry-testkube-exec-\(UUID().uuidString.lowercased())"
+                ).path
+        }
         self.options = options
         self.state = try APIServerState(options: options)
         self.certificate = try ServingCertificate()
@@ -125,9 +137,34 @@ public final class KubeTestServer: Sendable {
             .bind(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(TLSSniffer(context: tls))
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                        wrappingChannelSynchronously: channel)
+                    // The first request may upgrade the connection to a pods/exec WebSocket
+                    // (kubectl and Ferry open a connection for each exec); any other keeps it HTTP.
+                    let pending = PendingExec()
+                    let upgrader = NIOTypedWebSocketServerUpgrader<ServerConnection>(
+                        maxFrameSize: 1 << 20,
+                        shouldUpgrade: { channel, head in
+                            let promise = channel.eventLoop.makePromise(of: HTTPHeaders?.self)
+                            promise.completeWithTask { try await self.upgradeHeaders(for: head, channel: channel, pending: pending) }
+                            return promise.futureResult
+                        },
+                        upgradePipelineHandler: { channel, _ in
+                            channel.eventLoop.makeCompletedFuture {
+                                let session = pending.session.withLock { $0 }
+                                return ServerConnection.exec(
+                                    try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(wrappingChannelSynchronously: channel), session)
+                            }
+                        })
+                    let configuration = NIOUpgradableHTTPServerPipelineConfiguration(
+                        upgradeConfiguration: NIOTypedHTTPServerUpgradeConfiguration<ServerConnection>(
+                            upgraders: [upgrader, RefusingUpgrader(supportedProtocol: "spdy/3.1", server: self)],
+                            notUpgradingCompletionHandler: { channel in
+                                channel.eventLoop.makeCompletedFuture {
+                                    ServerConnection.http(
+                                        try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                                            wrappingChannelSynchronously: channel))
+                                }
+                            }))
+                    return try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: configuration)
                 }
             }
         let boundPort = server.channel.localAddress?.port ?? port
@@ -135,8 +172,14 @@ public final class KubeTestServer: Sendable {
         let task = Task(executorPreference: ServerThreads.shared) {
             await withDiscardingTaskGroup { group in
                 try? await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask { await self.serve(connection) }
+                    for try await upgrade in inbound {
+                        group.addTask {
+                            switch try? await upgrade.get() {
+                            case .http(let connection): await self.serve(connection)
+                            case .exec(let connection, let session): await self.serveExec(connection, session)
+                            case nil: break
+                            }
+                        }
                     }
                 }
                 group.cancelAll()
@@ -272,8 +315,10 @@ public final class KubeTestServer: Sendable {
             response = await state.process(request, hooksFor: self)
         }
         if case .body(0, _, _, _) = response { return false }
+        if case .upgrade = response { response = .status(APIStatus(code: 400, reason: "BadRequest", message: "Upgrade request required")) }
         do {
             switch response {
+            case .upgrade: return false
             case .body(let status, let contentType, let bytes, let extra):
                 var responseHeaders = HTTPHeaders()
                 if !contentType.isEmpty { responseHeaders.add(name: "Content-Type", value: contentType) }

@@ -92,6 +92,8 @@ import Testing
             "spec.components.labelSelector.matchLabels", "spec.namespaceSelector.matchLabels",
             "spec.include.labelSelector.matchLabels", "spec.exclude.labelSelector.matchLabels",
             "spec.transforms.storageClassMapping", "spec.transforms.helmValues",
+            "spec.hooks.pre[].podSelector.matchLabels", "spec.hooks.post[].podSelector.matchLabels",
+            "spec.hooks.postRestore[].podSelector.matchLabels",
         ]
     ) -> Set<String> {
         var result: Set<String> = [path]

@@ -47,8 +47,24 @@ enum FerryExamples {
             retention: .init(keepLast: 1, keepHourly: 1, keepDaily: 1, keepWeekly: 1, keepMonthly: 1, keepYearly: 1),
             parallelism: .init(rangesPerVolume: 2, minimumRangeSize: "16Gi"),
             namespaces: cluster ? ["a"] : nil, namespaceSelector: cluster ? selector : nil,
-            exclude: [.init(kind: "Secret", group: "", namespace: "n", name: "s")])
+            exclude: [.init(kind: "Secret", group: "", namespace: "n", name: "s")],
+            hooks: BackupHooks(pre: [hook], post: [hook]))
     }
+
+    static let hook = ExecHook(
+        name: "flush", podSelector: selector, container: "db", command: ["sh", "-c", "sync"], timeoutSeconds: 10, onError: .continue,
+        mode: .parallel, readyTimeoutSeconds: 60)
+
+    static let hookResults: [HookResult] = {
+        var result = HookResult(hook: "flush", when: .pre, pod: "db/db-0", container: "db", phase: .failed)
+        result.exitCode = 3
+        result.stdout = "o"
+        result.stderr = "e"
+        result.message = "m"
+        result.startTime = time
+        result.seconds = 0.5
+        return [result]
+    }()
 
     static var backupPlanStatus: BackupPlanStatus {
         var status = BackupPlanStatus()
@@ -87,6 +103,7 @@ enum FerryExamples {
         status.resources = 1
         status.bytesStored = 2
         status.volumes = volumes
+        status.hooks = hookResults
         status.warnings = ["w"]
         status.errors = ["e"]
         return status
@@ -114,6 +131,7 @@ enum FerryExamples {
                     patch: [JSONPatchOperation(op: .move, path: "/spec/replicas", from: "/spec/x", value: 1)])
             ],
             storageClassMapping: ["old": "new"], helmValues: ["hello": ["replicaCount": 2]])
+        spec.hooks = RestoreHooks(postRestore: [hook])
         return spec
     }
 
@@ -133,6 +151,7 @@ enum FerryExamples {
         status.volumesRestored = ["ns/c"]
         status.volumesSkipped = ["ns/d: in use"]
         status.volumes = volumes
+        status.hooks = hookResults
         status.warnings = ["w"]
         status.errors = ["e"]
         return status

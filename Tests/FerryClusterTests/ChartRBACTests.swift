@@ -8,7 +8,7 @@ import Testing
 /// kube-apiserver does) with the real `kubectl auth can-i --as=system:serviceaccount:...`
 /// (a SelfSubjectAccessReview under impersonation): everything the coordinator and the agent
 /// call (Sources/FerryCluster), and nothing more — no write on every kind, no Secret or token
-/// beyond what is named, no exec.
+/// beyond what is named, exec only for hooks.
 @Suite(.serialized) struct ChartRBACTests {
     static let coordinator = "system:serviceaccount:ferry:ferry-coordinator"
     static let agent = "system:serviceaccount:ferry:ferry-agent"
@@ -37,14 +37,17 @@ import Testing
         // Leader election in its own namespace only.
         ("get leases.coordination.k8s.io -n ferry", true), ("create leases.coordination.k8s.io -n ferry", true),
         ("update leases.coordination.k8s.io -n ferry", true), ("update leases.coordination.k8s.io -n shop", false),
-        // Never: everything, deleting what it does not create, exec, tokens, impersonation.
+        // Never: everything, deleting what it does not create, tokens, impersonation.
         ("* *", false), ("create * --all-namespaces", false), ("delete deployments.apps -n shop", false),
         ("delete secrets -n shop", false), ("delete namespaces", false), ("deletecollection pods -n shop", false),
         ("delete backups.ferry.dev -n shop", false),
         // Its finalizer on Backups and Restores it carries out, and the units of a deleted one.
         ("update backups.ferry.dev -n shop", true), ("update restores.ferry.dev -n shop", true),
         ("delete volumetransfers.ferry.dev -n shop", true),
-        ("create pods --subresource=exec -n shop", false), ("create serviceaccounts --subresource=token -n shop", false),
+        // Backup and restore hooks exec in the pods plans select (create on pods/exec), and
+        // nothing else on pods' subresources.
+        ("create pods --subresource=exec -n shop", true), ("create pods --subresource=attach -n shop", false),
+        ("create pods --subresource=portforward -n shop", false), ("create serviceaccounts --subresource=token -n shop", false),
         ("impersonate serviceaccounts -n shop", false), ("impersonate users", false), ("patch nodes", false),
     ]
 

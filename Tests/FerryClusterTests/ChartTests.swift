@@ -140,9 +140,9 @@ import Testing
                     "backups/status", "restores/status", "backupplans/status", "clusterbackupplans/status", "targets/status",
                     "volumetransfers/status", "backups", "restores", "volumetransfers",
                     "volumesnapshots", "volumesnapshotcontents", "persistentvolumeclaims", "pods",
-                    "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze", "events",
+                    "virtualmachineinstances/freeze", "virtualmachineinstances/unfreeze", "events", "pods/exec",
                 ],
-                "without restores only Ferry's own resources, snapshot exposure and Events are written")
+                "without restores only Ferry's own resources, snapshot exposure, backup hooks (pods/exec) and Events are written")
         }
     }
 

@@ -28,6 +28,8 @@ func call(
     case .watch(let stream):
         await stream.onEnd()
         return Answer(status: 200, json: nil, text: "")
+    case .upgrade:
+        return Answer(status: 101, json: nil, text: "")
     }
 }
 

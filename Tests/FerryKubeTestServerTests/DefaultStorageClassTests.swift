@@ -19,12 +19,18 @@ import Testing
                 yaml: """
                     apiVersion: storage.k8s.io/v1
                     kind: StorageClass
-                    metadata: {name: old, creationTimestamp: "2026-01-01T00:00:00Z", annotations: {storageclass.kubernetes.io/is-default-class: "true"}}
+                    metadata:
+                      name: old
+                      creationTimestamp: "2026-01-01T00:00:00Z"
+                      annotations: {storageclass.kubernetes.io/is-default-class: "true"}
                     provisioner: example.com/a
                     ---
                     apiVersion: storage.k8s.io/v1
                     kind: StorageClass
-                    metadata: {name: new, creationTimestamp: "2026-06-01T00:00:00Z", annotations: {storageclass.kubernetes.io/is-default-class: "true"}}
+                    metadata:
+                      name: new
+                      creationTimestamp: "2026-06-01T00:00:00Z"
+                      annotations: {storageclass.kubernetes.io/is-default-class: "true"}
                     provisioner: example.com/b
                     ---
                     apiVersion: storage.k8s.io/v1

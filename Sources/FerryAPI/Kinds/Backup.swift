@@ -43,6 +43,8 @@ public struct BackupStatus: Codable, Sendable, Equatable {
     public var resources: Int?
     public var bytesStored: Int64?
     public var volumes: [VolumeProgress]?
+    /// The plan's hooks as they ran.
+    public var hooks: [HookResult]?
     public var warnings: [String]?
     public var errors: [String]?
 

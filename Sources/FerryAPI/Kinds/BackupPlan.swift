@@ -50,6 +50,8 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
     public var namespaceSelector: LabelSelectorSpec?
     /// Objects the plan's backups leave out, besides those labelled `ferry.dev/exclude: "true"`.
     public var exclude: [ObjectPattern]?
+    /// Commands run in the application's pods around the snapshot cut.
+    public var hooks: BackupHooks?
 
     public struct Components: Codable, Sendable, Equatable {
         public var helmReleases: [String]?
@@ -135,9 +137,11 @@ public struct BackupPlanSpec: Codable, Sendable, Equatable {
 
     public init(
         target: String, schedule: String? = nil, components: Components, retention: Retention? = nil, parallelism: Parallelism? = nil,
-        namespaces: [String]? = nil, namespaceSelector: LabelSelectorSpec? = nil, exclude: [ObjectPattern]? = nil
+        namespaces: [String]? = nil, namespaceSelector: LabelSelectorSpec? = nil, exclude: [ObjectPattern]? = nil,
+        hooks: BackupHooks? = nil
     ) {
         self.target = target
+        self.hooks = hooks
         self.exclude = exclude
         self.schedule = schedule
         self.components = components

@@ -42,6 +42,8 @@ public struct RestoreSpec: Codable, Sendable, Equatable {
     public var exclude: RestoreSelection?
     /// Patches, storage class mapping and Helm values applied before the objects are created.
     public var transforms: RestoreTransforms?
+    /// Commands run in the restored pods once they are Ready.
+    public var hooks: RestoreHooks?
 
     public enum ExistingResources: String, Codable, Sendable, CaseIterable {
         case skip, update
@@ -77,6 +79,8 @@ public struct RestoreStatus: Codable, Sendable, Equatable {
     /// Volumes whose claims existed before and were left alone, with why.
     public var volumesSkipped: [String]?
     public var volumes: [VolumeProgress]?
+    /// The Restore's post-restore hooks as they ran.
+    public var hooks: [HookResult]?
     public var warnings: [String]?
     public var errors: [String]?
 

@@ -9,7 +9,7 @@ extension BackupJob {
     /// several nodes at once); returns the units, the volumes that failed and warnings.
     func expose(
         _ volumes: [VolumeUnits.Snapshotted], startingAt first: Int, ranges: (VolumeFacts) -> [Range<Int>?], owner: ExposureOwner,
-        plan: KubeObject, exposer: SnapshotExposer
+        plan: KubeObject, exposer: SnapshotExposer, afterCut: (@Sendable () async -> Void)? = nil
     ) async -> ([VolumeTransferSpec], [VolumeUnits.NotMoved], [String]) {
         var failed: [VolumeUnits.NotMoved] = []
         var machines: [ObjectReference] = []
@@ -29,12 +29,13 @@ extension BackupJob {
                 failed.append(.init(claim: item.unit.volume, reason: "\(error)", phase: .failed))
             }
         }
-        if !frozen.isEmpty {
+        if !frozen.isEmpty || afterCut != nil {
             for (snapshot, item) in requested {
                 await exposer.waitUntilCut(snapshot, namespace: item.volume.claim.namespace ?? owner.namespace)
             }
-            warnings += await guests.thaw(frozen)
+            if !frozen.isEmpty { warnings += await guests.thaw(frozen) }
             frozen = []
+            await afterCut?()
         }
         // A volume is exposed whole (every range) or not read at all.
         let outcomes = await withTaskGroup(of: ([VolumeTransferSpec], VolumeUnits.NotMoved?).self) { group in

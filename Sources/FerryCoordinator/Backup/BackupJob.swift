@@ -42,6 +42,27 @@ struct BackupJob: Sendable {
             throw ClusterError.invalidSpec(
                 object: plan.label, field: "spec.components", message: "\(result.application) found nothing in \(scope)")
         }
+        // The plan's hooks bracket the snapshot cut: pre hooks now (a failed Fail hook ends the
+        // Backup before anything is cut), post hooks once every volume is cut, or read when it
+        // is read in place (always, once the pre hooks ran).
+        let hooks = BackupHookBracket(
+            runner: HookRunner(client: client, log: log), hooks: plan.spec.hooks, namespaces: Self.namespaces(of: scope), backup: backup,
+            status: context.status)
+        try await hooks.pre()
+        do {
+            return try await store(
+                plan: plan, result: result, repository: repository, owner: owner, hooks: hooks)
+        } catch {
+            await hooks.post()
+            throw error
+        }
+    }
+
+    /// Has the volumes stored (the post hooks run once they are cut) and commits the snapshot.
+    func store(
+        plan: ResolvedPlan, result: DiscoveryResult, repository: Repository, owner: ExposureOwner, hooks: BackupHookBracket
+    ) async throws -> BackupStatus {
+        let namespace = backup.namespace ?? ""
         // Volumes first: agents store them; this process commits the snapshot once all are done.
         var freezeWarnings: [String] = []
         var (specs, snapshotted, notMoved) = VolumeUnits.plan(
@@ -62,11 +83,14 @@ struct BackupJob: Sendable {
                 return unit
             }
         }
+        // Volumes read in place are cut when they are read; snapshots when they exist.
+        let readInPlace = !specs.isEmpty
         if !snapshotted.isEmpty {
             if let exposer = context.exposer {
+                let afterCut: (@Sendable () async -> Void)? = readInPlace || hooks.isEmpty ? nil : { @Sendable in await hooks.post() }
                 let (exposed, failed, warnings) = await expose(
                     snapshotted, startingAt: specs.count, ranges: ranges, owner: owner, plan: plan.object,
-                    exposer: exposer)
+                    exposer: exposer, afterCut: afterCut)
                 specs += exposed
                 notMoved += failed
                 freezeWarnings = warnings
@@ -96,6 +120,8 @@ struct BackupJob: Sendable {
                 throw error
             }
         }
+        await hooks.post()
+        freezeWarnings += await hooks.warnings
         // Snapshots read with the driver's change tracking may become the next delta's bases.
         var bases: [String: String] = [:]
         for spec in specs { if let csi = spec.csi { bases[spec.volume] = csi.snapshot } }
@@ -113,6 +139,14 @@ struct BackupJob: Sendable {
         } catch {
             await cleanup([])
             throw error
+        }
+    }
+
+    /// The namespaces hooks look for pods in: the plan's, or a cluster plan's (each of them).
+    static func namespaces(of scope: DiscoveryScope) -> [String] {
+        switch scope {
+        case .namespace(let namespace): return [namespace]
+        case .cluster(let namespaces): return (namespaces ?? []).sorted()
         }
     }
 

@@ -92,9 +92,21 @@ struct RestoreJob: Sendable {
         let seedWarnings = await seeder?.finish(timeout: options.waitTimeout, poll: context.timing.poll) ?? []
         var (restoredVolumes, notMoved, leftAlone) = volumeOutcome.value.withLock { $0 }
         restoredVolumes = (seeder?.seededVolumes ?? []) + restoredVolumes
-        let failures = report.objects.filter { $0.action == .failed }.map { "\($0.reference): \($0.message ?? "failed")" }
+        var failures = report.objects.filter { $0.action == .failed }.map { "\($0.reference): \($0.message ?? "failed")" }
         let skipped = report.objects.filter { $0.action == .skipped }.map(\.reference.description)
-        let warnings = notMoved.map { "volume \($0.claim) not restored: \($0.reason)" } + seedWarnings
+        var warnings = notMoved.map { "volume \($0.claim) not restored: \($0.reason)" } + seedWarnings
+        // Post-restore hooks, once the workloads are restored and the pods they select Ready.
+        if let hooks = restore.spec.hooks?.postRestore, !hooks.isEmpty {
+            let namespaces =
+                clusterWide
+                ? Set(report.objects.compactMap { $0.action == .failed ? nil : $0.reference.namespace }).sorted() : [namespace]
+            let outcome = await PostRestoreHooks(runner: HookRunner(client: client, log: log), poll: context.timing.poll).run(
+                hooks, namespaces: namespaces, owner: restore.label)
+            let results = outcome.results
+            _ = try? await context.status.update(restore) { $0.hooks = results }
+            warnings += outcome.warnings
+            if let failure = outcome.failure { failures.append(failure) }
+        }
         var status = RestoreStatus()
         status.phase = !failures.isEmpty || !notMoved.isEmpty ? .partiallyFailed : .completed
         status.snapshot = snapshot.id.hex

@@ -28,6 +28,21 @@ extension APIServerState {
         guard decision.allowed else {
             return .failure(Refused(response: .status(Self.forbidden(attributes, reason: decision.reason))))
         }
+        // A WebSocket upgrade of pods/exec, attach or portforward is a GET, authorized as `get`
+        // like every GET; kube-apiserver then also requires `create` on the subresource (what the
+        // SPDY POST needs; AuthorizePodWebsocketUpgradeCreatePermission, on by default from 1.35):
+        // this server does too, so `get` on everything does not grant exec.
+        if attributes.isResourceRequest, attributes.verb == "get", attributes.apiGroup.isEmpty, attributes.resource == "pods",
+            ["exec", "attach", "portforward"].contains(attributes.subresource),
+            request.headers["upgrade"]?.lowercased() == "websocket"
+        {
+            var creating = attributes
+            creating.verb = "create"
+            let create = authorize(creating)
+            if !create.allowed {
+                return .failure(Refused(response: .status(Self.forbidden(creating, reason: create.reason))))
+            }
+        }
         // A server-side apply that creates the object also needs `create` (the patch handler's
         // `withAuthorization` on its create validation), answered as NewForbidden(resource, name, reason).
         if attributes.isResourceRequest, attributes.verb == "patch", attributes.subresource.isEmpty,
