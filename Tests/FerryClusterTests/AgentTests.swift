@@ -27,30 +27,7 @@ import Testing
                 provisioner: kubernetes.io/no-provisioner
                 volumeBindingMode: WaitForFirstConsumer
                 ---
-                apiVersion: v1
-                kind: PersistentVolume
-                metadata: {name: pv-data}
-                spec:
-                  capacity: {storage: 8Mi}
-                  volumeMode: Block
-                  accessModes: [ReadWriteOnce]
-                  storageClassName: local-block
-                  local: {path: \(device)}
-                  claimRef: {namespace: db, name: data}
-                  nodeAffinity:
-                    required:
-                      nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]
-                ---
-                apiVersion: v1
-                kind: PersistentVolumeClaim
-                metadata: {name: data, namespace: db, labels: {app: db}}
-                spec:
-                  volumeMode: Block
-                  accessModes: [ReadWriteOnce]
-                  storageClassName: local-block
-                  volumeName: pv-data
-                  resources: {requests: {storage: 8Mi}}
-                status: {phase: Bound, capacity: {storage: 8Mi}}
+                \(Self.boundLocalBlockClaim("data", device: device))
                 ---
                 apiVersion: v1
                 kind: Pod
@@ -79,6 +56,37 @@ import Testing
 
     /// A cluster whose db/data is a device file on node-1 (`writeDevice(seed:)`), with its claim,
     /// pod, Target and plan.
+    /// A claim `name` in namespace db, labelled app=db, bound to the local Block volume `pv-<name>`
+    /// of 8 MiB on `device`, pinned to node-1 (as YAML: the volume, then the claim).
+    static func boundLocalBlockClaim(_ name: String, device: String) -> String {
+        """
+        apiVersion: v1
+        kind: PersistentVolume
+        metadata: {name: pv-\(name)}
+        spec:
+          capacity: {storage: 8Mi}
+          volumeMode: Block
+          accessModes: [ReadWriteOnce]
+          storageClassName: local-block
+          local: {path: \(device)}
+          claimRef: {namespace: db, name: \(name)}
+          nodeAffinity:
+            required:
+              nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]
+        ---
+        apiVersion: v1
+        kind: PersistentVolumeClaim
+        metadata: {name: \(name), namespace: db, labels: {app: db}}
+        spec:
+          volumeMode: Block
+          accessModes: [ReadWriteOnce]
+          storageClassName: local-block
+          volumeName: pv-\(name)
+          resources: {requests: {storage: 8Mi}}
+        status: {phase: Bound, capacity: {storage: 8Mi}}
+        """
+    }
+
     func installedDevice(_ cluster: KubeTestCluster, seed: UInt64) async throws -> (CoordinatorTests.Setup, device: String, data: Data) {
         let setup = try await CoordinatorTests.Setup.make(cluster)
         let device = "\(cluster.directory)/pv-data.img"

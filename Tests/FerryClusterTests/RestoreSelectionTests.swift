@@ -10,33 +10,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(10))) struct RestoreSelectionTests {
     /// A second claim, db/logs, labelled app=db like db/data, on its own local Block volume.
     func installLogs(_ setup: CoordinatorTests.Setup, device: String) async throws {
-        try await setup.cluster.server.load(
-            yaml: """
-                apiVersion: v1
-                kind: PersistentVolume
-                metadata: {name: pv-logs}
-                spec:
-                  capacity: {storage: 8Mi}
-                  volumeMode: Block
-                  accessModes: [ReadWriteOnce]
-                  storageClassName: local-block
-                  local: {path: \(device)}
-                  claimRef: {namespace: db, name: logs}
-                  nodeAffinity:
-                    required:
-                      nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [node-1]}]}]
-                ---
-                apiVersion: v1
-                kind: PersistentVolumeClaim
-                metadata: {name: logs, namespace: db, labels: {app: db}}
-                spec:
-                  volumeMode: Block
-                  accessModes: [ReadWriteOnce]
-                  storageClassName: local-block
-                  volumeName: pv-logs
-                  resources: {requests: {storage: 8Mi}}
-                status: {phase: Bound, capacity: {storage: 8Mi}}
-                """)
+        try await setup.cluster.server.load(yaml: AgentTests.boundLocalBlockClaim("logs", device: device))
     }
 
     func restore(_ setup: CoordinatorTests.Setup, name: String, spec: String) async throws -> KubeObject {
