@@ -31,7 +31,8 @@ struct LocalVolumeProvisioner: Sendable {
 
     func provision(_ claim: KubeObject) async throws {
         let classes = try await client.resource(apiVersion: "storage.k8s.io/v1", kind: "StorageClass")
-        guard let className = try await storageClass(of: claim, classes),
+        // The API server's DefaultStorageClass admission named the default class on creation.
+        guard let className = claim["spec"]?["storageClassName"]?.stringValue, !className.isEmpty,
             let storageClass = try? await client.get(classes, namespace: nil, name: className),
             storageClass["provisioner"]?.stringValue == name
         else { return }
@@ -96,14 +97,6 @@ struct LocalVolumeProvisioner: Sendable {
             "capacity": ["storage": .string(request)],
         ]
         _ = try await client.updateStatus(claims, bound)
-    }
-
-    /// The claim's class, or the cluster's default class when it names none.
-    func storageClass(of claim: KubeObject, _ classes: APIResource) async throws -> String? {
-        if let name = claim["spec"]?["storageClassName"]?.stringValue { return name.isEmpty ? nil : name }
-        return try await client.listAll(classes, namespace: nil).first {
-            $0.annotations["storageclass.kubernetes.io/is-default-class"] == "true"
-        }?.name
     }
 
     func attachFile(_ file: String, size: Int64) async throws -> String {

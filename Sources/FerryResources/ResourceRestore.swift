@@ -199,7 +199,8 @@ public struct ResourceRestore: Sendable {
         guard !names.isEmpty, let resource = catalog.resource(for: GroupKind(group: "", kind: "PersistentVolume")) else { return volumes }
         for name in names.sorted() {
             do {
-                volumes.existing[name] = RestorableVolumes.reservation(of: try await client.get(resource, namespace: nil, name: name))
+                let volume = try await client.get(resource, namespace: nil, name: name)
+                volumes.existing[name] = PersistentVolumeView(volume)?.reservedFor ?? ""
             } catch {
                 if Self.isFatal(error) { throw ResourceRestoreError.kube(error) }
                 // Absent: a cluster-wide restore creates it; a namespaced one cannot. Any other

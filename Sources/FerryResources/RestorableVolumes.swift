@@ -1,5 +1,3 @@
-import FerryKube
-
 /// The captured PersistentVolumes a restored claim may stay bound to. A claim keeps its
 /// `volumeName` only when its volume will be there *for it*: created by this restore (with its
 /// claimRef mapped to the restored claim), or already on the cluster and free or reserved for
@@ -11,7 +9,7 @@ struct RestorableVolumes: Sendable, Equatable {
     /// Captured volumes this restore creates (a namespaced restore creates none).
     var created: Set<String> = []
     /// Captured volumes already on the cluster, with the claim (`namespace/name`) their claimRef
-    /// reserves them for, "" when free.
+    /// reserves them for (`PersistentVolumeView.reservedFor`), "" when free.
     var existing: [String: String] = [:]
 
     /// Whether the restored claim `namespace/name` keeps its binding to `volume`.
@@ -19,11 +17,5 @@ struct RestorableVolumes: Sendable, Equatable {
         if created.contains(volume) { return true }
         guard let reservedFor = existing[volume] else { return false }
         return reservedFor.isEmpty || reservedFor == claim
-    }
-
-    /// The claim a volume's claimRef reserves it for (`namespace/name`), "" when none.
-    static func reservation(of volume: KubeObject) -> String {
-        guard let reference = volume["spec"]?["claimRef"], let name = reference["name"]?.stringValue else { return "" }
-        return "\(reference["namespace"]?.stringValue ?? "")/\(name)"
     }
 }

@@ -170,12 +170,10 @@ struct RestoreJob: Sendable {
                 bound.isEmpty
                 ? nil : try await context.find(persistentVolumes, namespace: nil, name: bound).flatMap(PersistentVolumeView.init)
             // Never a volume reserved for another claim (the binder would not bind it; its data is someone else's).
-            if let pv, let reserved = pv.object["spec"]?["claimRef"], let reservedName = reserved["name"]?.stringValue,
-                reservedName != claimName || reserved["namespace"]?.stringValue != namespace
-            {
+            if let reserved = pv?.reservedFor, reserved != "\(namespace)/\(claimName)" {
                 leftAlone.append(
-                    "\(volume.name): claim \(namespace)/\(claimName) names volume \(bound), which is bound to claim "
-                        + "\(reserved["namespace"]?.stringValue ?? "")/\(reservedName); that volume is not written")
+                    "\(volume.name): claim \(namespace)/\(claimName) names volume \(bound), which is bound to claim \(reserved); "
+                        + "that volume is not written")
                 continue
             }
             let diskImage = volume.source.hasSuffix("/disk.img")

@@ -15,6 +15,11 @@ public struct PersistentVolumeView: Sendable {
     public var csiVolumeHandle: String? { object["spec"]?["csi"]?["volumeHandle"]?.stringValue }
     public var localPath: String? { object["spec"]?["local"]?["path"]?.stringValue }
     public var hostPath: String? { object["spec"]?["hostPath"]?["path"]?.stringValue }
+    /// The claim its claimRef reserves it for (`namespace/name`), nil when none.
+    public var reservedFor: String? {
+        guard let reference = object["spec"]?["claimRef"], let name = reference["name"]?.stringValue else { return nil }
+        return "\(reference["namespace"]?.stringValue ?? "")/\(name)"
+    }
 
     /// Node names its required node affinity pins it to (`kubernetes.io/hostname In [...]`).
     public var affinityHostnames: [String] {
