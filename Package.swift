@@ -108,6 +108,7 @@ let package = Package(
             name: "FerryMetrics",
             dependencies: [
                 "FerryAPI",
+                "FerryKube",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,9 +1,11 @@
 import FerryAPI
+import FerryKube
 import Prometheus
 
 /// What the coordinator and the agents count, for Prometheus (`/metrics` on `MetricsServer`):
 /// Backups and Restores by namespace and outcome, their durations and the bytes they stored;
-/// the agents' work units by direction and outcome, the bytes they moved, and those running.
+/// the agents' work units by direction and outcome, the bytes they moved, and those running;
+/// the requests each process sends to the Kubernetes API.
 /// One registry per process, handed down; no global metrics system.
 public final class ClusterMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
@@ -63,6 +65,19 @@ public final class ClusterMetrics: Sendable {
             ).increment(by: bytes)
         }
     }
+
+    /// A request this process sent to the Kubernetes API (`KubeClient`'s observer).
+    public func kubeRequest(_ request: KubeRequestRecord) {
+        registry.makeCounter(
+            descriptor: Self.name(
+                "kube_requests", unit: "total",
+                help: "Requests sent to the Kubernetes API, by verb, resource and HTTP status (0: no answer)."),
+            labels: [("verb", request.verb), ("resource", request.resource), ("code", String(request.status))]
+        ).increment()
+    }
+
+    /// This registry counting a KubeClient's requests.
+    public var kubeRequestObserver: KubeRequestObserver { KubeRequestObserver { [self] in kubeRequest($0) } }
 
     /// The volume work units running on this agent now.
     public func unitsRunning(_ change: Double) {

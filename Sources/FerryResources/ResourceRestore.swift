@@ -119,7 +119,10 @@ public struct ResourceRestore: Sendable {
                     let (action, live) = try await put(object, resource: resource)
                     if let uid = live.uid { uids[target] = uid }
                     present.append((live, resource))
-                    report.objects.append(RestoredObject(reference: target, phase: phase, action: action, message: nil))
+                    report.objects.append(
+                        RestoredObject(
+                            reference: target, phase: phase, action: action, message: nil, object: live,
+                            components: Set(item.entry.components ?? [])))
                 } catch {
                     if Self.isFatal(error) { throw ResourceRestoreError.kube(error) }
                     report.objects.append(RestoredObject(reference: target, phase: phase, action: .failed, message: error.description))
@@ -355,6 +358,10 @@ public struct RestoredObject: Sendable {
     public var action: Action
     /// Why it failed.
     public var message: String?
+    /// The object as the server holds it after the restore (nil when the restore wrote none).
+    public var object: KubeObject?
+    /// The components it belongs to, as the snapshot recorded them (in the backed-up namespaces).
+    public var components: Set<ApplicationComponent> = []
 }
 
 /// The result of a resource restore.

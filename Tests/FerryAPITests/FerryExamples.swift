@@ -52,7 +52,8 @@ enum FerryExamples {
     }
 
     static let hook = ExecHook(
-        name: "flush", podSelector: selector, container: "db", command: ["sh", "-c", "sync"], timeoutSeconds: 10, onError: .continue,
+        name: "flush", podSelector: selector, component: ApplicationComponent(kind: .helmRelease, namespace: "n", name: "web"),
+        container: "db", command: ["sh", "-c", "sync"], timeoutSeconds: 10, onError: .continue,
         mode: .parallel, readyTimeoutSeconds: 60)
 
     static let hookResults: [HookResult] = {

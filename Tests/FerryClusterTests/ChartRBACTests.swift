@@ -59,6 +59,8 @@ import Testing
         "create roles.rbac.authorization.k8s.io -n shop", "bind clusterroles.rbac.authorization.k8s.io",
         "escalate roles.rbac.authorization.k8s.io -n shop",
         "create virtualmachines.kubevirt.io -n shop", "create datavolumes.cdi.kubevirt.io -n shop",
+        "create virtualmachineinstancetypes.instancetype.kubevirt.io -n shop",
+        "create virtualmachineclusterpreferences.instancetype.kubevirt.io",
         "create validatingwebhookconfigurations.admissionregistration.k8s.io", "create subscriptions.operators.coreos.com -n shop",
     ]
 
@@ -121,6 +123,7 @@ import Testing
             "csi/external-snapshotter/crd/snapshot.storage.k8s.io_volumesnapshots.yaml",
             "csi/external-snapshotter/crd/snapshot.storage.k8s.io_volumesnapshotcontents.yaml",
             "csi/snapshot-metadata/cbt.storage.k8s.io_snapshotmetadataservices.yaml", "crds/kubevirt.yaml", "crds/cdi.yaml",
+            "crds/instancetype.yaml",
             "operators/olm-crds/operators.coreos.com_subscriptions.yaml",
             "operators/memcached-operator/config/crd/bases/cache.example.com_memcacheds.yaml",
         ] {

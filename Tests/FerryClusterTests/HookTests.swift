@@ -196,3 +196,95 @@ extension CoordinatorTests {
         }
     }
 }
+
+extension CoordinatorTests {
+    static func helmDeployment(_ name: String, namespace: String) -> String {
+        """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: \(name)
+          namespace: \(namespace)
+          labels: {tier: shop}
+          annotations: {meta.helm.sh/release-name: \(name), meta.helm.sh/release-namespace: \(namespace)}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: \(name)}}
+          template:
+            metadata: {labels: {app: \(name)}}
+            spec: {containers: [{name: main, image: \(name)}]}
+        """
+    }
+
+    /// A hook declared for one component runs in that component's pods only (those its
+    /// Deployment selects), narrowed by a podSelector when both are given; one naming a component
+    /// the application does not hold fails saying so. A post-restore hook of a component runs in
+    /// the pods of the restored component, in the namespace it was restored to.
+    @Test func componentHooksRunInTheirComponentsPods() async throws {
+        try await withKubeTestCluster { cluster in
+            let setup = try await Setup.make(cluster)
+            for namespace in ["shop", "copy"] {
+                try await cluster.server.load(yaml: Self.applicationNamespace(namespace))
+                try await setup.target(in: namespace)
+                for app in ["db", "web"] {
+                    try await cluster.server.load(yaml: AgentTests.hookPod("\(app)-0", namespace: namespace, app: app, container: "main"))
+                }
+            }
+            try await cluster.server.load(yaml: Self.helmDeployment("db", namespace: "shop"))
+            try await cluster.server.load(yaml: Self.helmDeployment("web", namespace: "shop"))
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: BackupPlan
+                    metadata: {name: shop, namespace: shop}
+                    spec:
+                      target: local
+                      components: {labelSelector: {matchLabels: {tier: shop}}}
+                      hooks:
+                        pre:
+                        - {name: lock, component: {kind: HelmRelease, name: db}, command: [sh, -c, "echo $HOSTNAME > locked"]}
+                        - {name: ghost, component: {kind: VirtualMachine, name: ghost}, onError: Continue, command: ["true"]}
+                        post:
+                        - {name: unlock, component: {kind: HelmRelease, name: db}, podSelector: {matchLabels: {app: web}},
+                           onError: Continue, command: ["true"]}
+                    """)
+            let coordinator = try setup.coordinator(identity: "alpha")
+            defer { coordinator.kill() }
+
+            let backup = try await setup.backup("shop-1", plan: "shop", namespace: "shop")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            let sandbox = { (namespace: String, app: String) in
+                cluster.server.execDirectory(namespace: namespace, pod: "\(app)-0", container: "main") + "/locked"
+            }
+            #expect(try String(contentsOfFile: sandbox("shop", "db"), encoding: .utf8) == "db-0\n")
+            #expect(!FileManager.default.fileExists(atPath: sandbox("shop", "web")), "the web release's pod is not the db release's")
+            let hooks = backup["status"]?["hooks"]?.arrayValue ?? []
+            #expect(
+                hooks.map { "\($0["hook"]?.stringValue ?? "") \($0["pod"]?.stringValue ?? "") \($0["phase"]?.stringValue ?? "")" }
+                    == ["lock shop/db-0 Succeeded", "ghost  Failed", "unlock  Failed"])
+            #expect(
+                hooks.dropFirst().first?["message"]?.stringValue?.hasSuffix("VirtualMachine ghost is not part of the application") == true)
+            #expect(hooks.last?["message"] == "no pod of HelmRelease db matches its podSelector")
+
+            try await cluster.server.load(
+                yaml: """
+                    apiVersion: ferry.dev/v1alpha1
+                    kind: Restore
+                    metadata: {name: copy, namespace: copy}
+                    spec:
+                      target: local
+                      snapshot: latest
+                      waitTimeoutSeconds: 0
+                      hooks:
+                        postRestore: [{name: check, component: {kind: HelmRelease, name: db, namespace: shop}, readyTimeoutSeconds: 60,
+                                       command: [sh, -c, "echo $HOSTNAME > locked"]}]
+                    """)
+            let restore = try await setup.finished("Restore", namespace: "copy", name: "copy")
+            #expect(restore["status"]?["phase"] == "Completed", "\(restore.json.serializedString())")
+            let restored = restore["status"]?["hooks"]?.arrayValue ?? []
+            #expect(restored.map { $0["pod"]?.stringValue ?? "" } == ["copy/db-0"], "\(restored)")
+            #expect(try String(contentsOfFile: sandbox("copy", "db"), encoding: .utf8) == "db-0\n")
+            #expect(!FileManager.default.fileExists(atPath: sandbox("copy", "web")))
+        }
+    }
+}

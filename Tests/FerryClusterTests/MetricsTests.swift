@@ -58,6 +58,18 @@ extension AgentTests {
             #expect(agentMetrics.contains("ferry_agent_units_total{direction=\"Backup\",phase=\"Succeeded\"} 1\n"), "\(agentMetrics)")
             #expect(agentMetrics.contains("ferry_agent_volume_bytes_total{direction=\"Backup\"} \(read)\n"))
             #expect(agentMetrics.contains("ferry_agent_units_running 0"))
+
+            // Requests to the API server, by verb, resource and status, as the server saw them.
+            let posted = await cluster.server.requests().filter { $0.method == "POST" && $0.path.hasSuffix("/volumetransfers") }
+            #expect(posted.count == 1)
+            #expect(
+                coordinatorMetrics.contains(
+                    "ferry_kube_requests_total{verb=\"create\",resource=\"ferry.dev/volumetransfers\",code=\"201\"} 1\n"),
+                "\(coordinatorMetrics)")
+            #expect(coordinatorMetrics.contains("ferry_kube_requests_total{verb=\"watch\",resource=\"ferry.dev/backups\",code=\"200\"} "))
+            #expect(
+                agentMetrics.contains(
+                    "ferry_kube_requests_total{verb=\"update\",resource=\"ferry.dev/volumetransfers/status\",code=\"200\"} "))
         }
     }
 }

@@ -86,4 +86,87 @@ import Testing
             #expect(await cluster.server.object(apiVersion: "v1", kind: "Pod", namespace: "db", name: "db-0") == nil)
         }
     }
+
+    /// A VirtualMachine labelled app=db in the same plan as db/data: its disk claim on its own
+    /// local Block volume, a cloud-init Secret and an instancetype, none of them labelled.
+    func installVirtualMachine(_ setup: CoordinatorTests.Setup, device: String) async throws {
+        try await setup.cluster.load("crds/kubevirt.yaml")
+        try await setup.cluster.load("crds/instancetype.yaml")
+        try await setup.cluster.server.load(
+            yaml: AgentTests.boundLocalBlockClaim("vm-disk", device: device) + """
+
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: vm-cloudinit, namespace: db}
+                stringData: {userdata: "#cloud-config"}
+                ---
+                apiVersion: instancetype.kubevirt.io/v1beta1
+                kind: VirtualMachineInstancetype
+                metadata: {name: small, namespace: db}
+                spec: {cpu: {guest: 1}, memory: {guest: 1Gi}}
+                ---
+                apiVersion: kubevirt.io/v1
+                kind: VirtualMachine
+                metadata: {name: vm, namespace: db, labels: {app: db}}
+                spec:
+                  runStrategy: Halted
+                  instancetype: {kind: VirtualMachineInstancetype, name: small}
+                  template:
+                    spec:
+                      domain: {devices: {disks: [{name: root, disk: {bus: virtio}}]}}
+                      volumes:
+                      - {name: root, persistentVolumeClaim: {claimName: vm-disk}}
+                      - {name: init, cloudInitNoCloud: {secretRef: {name: vm-cloudinit}}}
+                """)
+    }
+
+    /// A Restore of one VirtualMachine out of a Backup that also holds another claim: the VM
+    /// comes back with its disk's claim (and the disk's data), its Secret and its instancetype;
+    /// the other claim, its volume and the pod are left alone.
+    @Test func aRestoreOfOneVirtualMachineBringsItsDiskSecretAndInstancetype() async throws {
+        try await withKubeTestCluster { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            let agents = AgentTests()
+            let dataDevice = "\(cluster.directory)/pv-data.img"
+            let diskDevice = "\(cluster.directory)/pv-vm-disk.img"
+            _ = try agents.writeDevice(dataDevice, seed: 41)
+            let disk = try agents.writeDevice(diskDevice, seed: 42)
+            try await agents.install(setup, device: dataDevice)
+            try await installVirtualMachine(setup, device: diskDevice)
+            let running = [
+                try setup.coordinator(identity: "coordinator", ["--unit-lease", "30"]), try agents.agent(setup, identity: "agent-1"),
+            ]
+            defer { running.forEach { $0.kill() } }
+            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            #expect(backup["status"]?["volumes"]?.arrayValue?.count == 2, "\(backup.json.serializedString())")
+
+            // Everything lost.
+            var garbage = DeterministicBytes(seed: 667)
+            let lost = Data(garbage.bytes(8 << 20))
+            try lost.write(to: URL(fileURLWithPath: dataDevice))
+            try lost.write(to: URL(fileURLWithPath: diskDevice))
+            let gone: [(String, String, String)] = [
+                ("v1", "Pod", "db-0"), ("kubevirt.io/v1", "VirtualMachine", "vm"), ("v1", "Secret", "vm-cloudinit"),
+                ("instancetype.kubevirt.io/v1beta1", "VirtualMachineInstancetype", "small"),
+                ("v1", "PersistentVolumeClaim", "data"), ("v1", "PersistentVolumeClaim", "vm-disk"),
+            ]
+            for (apiVersion, kind, name) in gone {
+                await cluster.server.delete(apiVersion: apiVersion, kind: kind, namespace: "db", name: name)
+            }
+
+            let one = try await restore(
+                setup, name: "vm-only", spec: "{backup: db-1, include: {components: [{kind: VirtualMachine, name: vm}]}}")
+            #expect(one["status"]?["phase"] == "Completed", "\(one.json.serializedString())")
+            #expect(one["status"]?["volumesRestored"] == ["db/vm-disk"], "\(one.json.serializedString())")
+            #expect(try agents.contents(diskDevice) == disk, "the VM's disk holds the backup again")
+            #expect(try agents.contents(dataDevice) == lost, "the other claim's volume is not written")
+            for (apiVersion, kind, name) in gone {
+                let object = await cluster.server.object(apiVersion: apiVersion, kind: kind, namespace: "db", name: name)
+                let expected = ["VirtualMachine", "Secret", "VirtualMachineInstancetype"].contains(kind) || name == "vm-disk"
+                #expect((object != nil) == expected, "\(kind) \(name) restored: \(object != nil)")
+            }
+        }
+    }
 }

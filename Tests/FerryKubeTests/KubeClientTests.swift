@@ -466,3 +466,29 @@ import Testing
         }
     }
 }
+
+/// How requests are named for `ferry_kube_requests_total`: as the API server's audit log names
+/// them (verb, group/resource/subresource).
+@Suite struct KubeRequestRecordTests {
+    @Test(
+        arguments: [
+            ("GET", "/api/v1/namespaces/db/pods", [], "list", "pods"),
+            ("GET", "/api/v1/namespaces/db/pods", [("watch", "true")], "watch", "pods"),
+            ("GET", "/api/v1/namespaces/db/pods/db-0", [], "get", "pods"),
+            ("POST", "/api/v1/namespaces/db/pods/db-0/exec", [], "create", "pods/exec"),
+            ("GET", "/api/v1/namespaces/db", [], "get", "namespaces"),
+            ("GET", "/api/v1/namespaces", [], "list", "namespaces"),
+            ("GET", "/api/v1/persistentvolumes/pv-1", [], "get", "persistentvolumes"),
+            ("PUT", "/apis/ferry.dev/v1alpha1/namespaces/db/volumetransfers/u-0/status", [], "update", "ferry.dev/volumetransfers/status"),
+            ("PATCH", "/apis/apps/v1/namespaces/db/deployments/web", [], "patch", "apps/deployments"),
+            ("DELETE", "/apis/ferry.dev/v1alpha1/namespaces/db/volumetransfers", [], "deletecollection", "ferry.dev/volumetransfers"),
+            ("DELETE", "/apis/coordination.k8s.io/v1/namespaces/ferry/leases/ferry", [], "delete", "coordination.k8s.io/leases"),
+            ("GET", "/apis/ferry.dev/v1alpha1", [], "get", "discovery"),
+            ("GET", "/apis", [], "get", "discovery"),
+            ("GET", "/version", [], "get", "/version"),
+        ] as [(String, String, [(String, String)], String, String)])
+    func namesARequest(method: String, path: String, query: [(String, String)], verb: String, resource: String) {
+        let record = KubeRequestRecord(method: method, path: path, query: query, status: 200)
+        #expect(record == KubeRequestRecord(verb: verb, resource: resource, status: 200))
+    }
+}

@@ -118,6 +118,35 @@ struct S3ObjectLockTests {
         #expect(after.succeeded, "\(after)")
     }
 
+    /// `ferry mount --point-in-time`: after every key was deleted (delete markers over locked
+    /// versions), the mount still serves the snapshot as it was, byte for byte.
+    @Test func mountReadsThePastAfterEveryKeyWasDeleted() async throws {
+        try MountedFerry.requireFUSE()
+        let server = try SeaweedFS.shared()
+        let bucket = try lockedBucket(server)
+        let cli = try await S3CLIFixture(
+            server: server, bucket: bucket, extra: ["--object-lock-mode", "governance", "--object-lock-days", "1", "--pack-size", "2M"])
+        defer { cli.remove() }
+        let image = cli.dir.file("disk.img")
+        try makeImage(image, size: 4 << 20, seed: 187)
+        let snapshot = try await cli.backup(image, ["--name", "disk"]).string("snapshot")
+        let pointInTime = Date()
+        try await waitUntilPast(pointInTime.addingTimeInterval(1.05))
+        let store = try cli.bucket()
+        try await store.delete(try await store.list(prefix: "").map(\.name))
+        #expect(try await store.list(prefix: "").isEmpty)
+
+        let mountpoint = cli.dir.file("mnt")
+        let present = try await cli.ferry.run(["mount", snapshot, "--repo", cli.repo, mountpoint])
+        #expect(!present.succeeded && present.stderr.contains("not a Ferry repository"), "nothing is there now: \(present)")
+        let mount = try await MountedFerry.start(
+            cli.ferry, [snapshot, "--repo", cli.repo, "--point-in-time", Self.iso(pointInTime), mountpoint], at: mountpoint)
+        defer { Task { await mount.cleanUp() } }
+        #expect(try ImageFile.read(mount.path("disk.raw")) == ImageFile.read(image))
+        let result = await mount.stop(SIGINT)
+        #expect(result.succeeded, "\(result)")
+    }
+
     @Test func pruneDeletesVersionsOnlyOnceTheirLockHasPassedAndKeepsWhatIsUsedLocked() async throws {
         let server = try SeaweedFS.shared()
         let bucket = try lockedBucket(server)

@@ -1,15 +1,22 @@
 import FerryKube
+import FerryRepo
 import Foundation
 
 /// A command exec'd (through the API server's `pods/exec`) in a container of each pod an
-/// application's label selector picks: to flush and lock a database around a backup's
-/// snapshot cut, or to check or warm it up once a restore brought it back.
+/// application's label selector picks, or each pod of one of its components: to flush and lock
+/// a database around a backup's snapshot cut, or to check or warm it up once a restore brought
+/// it back.
 public struct ExecHook: Codable, Sendable, Equatable {
     /// Names the hook in the status.
     public var name: String
     /// The pods, in the plan's namespace (a cluster plan's: in each of its namespaces; a
-    /// Restore's: where it restores to).
-    public var podSelector: LabelSelectorSpec
+    /// Restore's: where it restores to). With `component`, only that component's pods it picks.
+    public var podSelector: LabelSelectorSpec?
+    /// The hook belongs to one component of the application (a Helm release, a VirtualMachine,
+    /// a claim; a Restore's: as backed up): it runs in that component's pods (those its workloads
+    /// select, its VirtualMachines run in, or that mount the claim). At least one of
+    /// `podSelector` and `component` is given.
+    public var component: ApplicationComponent?
     /// The container (default: the pod's first container).
     public var container: String?
     /// The argv, exec'd as is (`["sh", "-c", "..."]` for a shell).
@@ -35,11 +42,12 @@ public struct ExecHook: Codable, Sendable, Equatable {
     }
 
     public init(
-        name: String, podSelector: LabelSelectorSpec, container: String? = nil, command: [String], timeoutSeconds: Int? = nil,
-        onError: OnError? = nil, mode: Mode? = nil, readyTimeoutSeconds: Int? = nil
+        name: String, podSelector: LabelSelectorSpec? = nil, component: ApplicationComponent? = nil, container: String? = nil,
+        command: [String], timeoutSeconds: Int? = nil, onError: OnError? = nil, mode: Mode? = nil, readyTimeoutSeconds: Int? = nil
     ) {
         self.name = name
         self.podSelector = podSelector
+        self.component = component
         self.container = container
         self.command = command
         self.timeoutSeconds = timeoutSeconds

@@ -2,6 +2,7 @@ import FerryAPI
 import FerryApps
 import FerryKube
 import FerryRepo
+import FerryResources
 import Foundation
 
 /// Carries out one `Backup`: reads its plan and target, discovers the application within the
@@ -45,9 +46,15 @@ struct BackupJob: Sendable {
         // The plan's hooks bracket the snapshot cut: pre hooks now (a failed Fail hook ends the
         // Backup before anything is cut), post hooks once every volume is cut, or read when it
         // is read in place (always, once the pre hooks ran).
+        var runner = HookRunner(client: client, log: log)
+        let allHooks = (plan.spec.hooks?.pre ?? []) + (plan.spec.hooks?.post ?? [])
+        if allHooks.contains(where: { $0.component != nil }) {
+            let membership = ComponentMembership.of(result)
+            runner.components = ComponentPods(
+                members: result.components.map { .init(object: $0.object, components: membership[$0.reference] ?? []) })
+        }
         let hooks = BackupHookBracket(
-            runner: HookRunner(client: client, log: log), hooks: plan.spec.hooks, namespaces: Self.namespaces(of: scope), backup: backup,
-            status: context.status)
+            runner: runner, hooks: plan.spec.hooks, namespaces: Self.namespaces(of: scope), backup: backup, status: context.status)
         try await hooks.pre()
         do {
             return try await store(

@@ -15,6 +15,8 @@ struct HookFailure: Error, CustomStringConvertible {
 struct HookRunner: Sendable {
     let client: KubeClient
     let log: @Sendable (String) -> Void
+    /// The application's components, for hooks that name one.
+    var components: ComponentPods?
 
     struct Outcome: Sendable {
         var results: [HookResult] = []
@@ -57,17 +59,32 @@ struct HookRunner: Sendable {
         }
     }
 
-    /// The pods a hook's selector picks, each with its namespace.
+    /// The pods a hook picks (by its selector, of its component), each with its namespace.
     func pods(_ hook: ExecHook, namespaces: [String], owner: String, field: String) async throws -> [KubeObject] {
-        let selector = try hook.podSelector.selector(object: owner, field: "hooks\(field).podSelector")
+        guard hook.podSelector != nil || hook.component != nil else {
+            throw ClusterError.invalidSpec(object: owner, field: "hooks\(field)", message: "give a podSelector, a component or both")
+        }
+        let selector = try hook.podSelector?.selector(object: owner, field: "hooks\(field).podSelector")
         let resource = try await client.resource(apiVersion: "v1", kind: "Pod")
         var pods: [KubeObject] = []
         for namespace in namespaces {
-            pods += try await client.listAll(resource, namespace: namespace, labelSelector: selector.description).sorted {
+            pods += try await client.listAll(resource, namespace: namespace, labelSelector: selector?.description).sorted {
                 $0.name < $1.name
             }
         }
+        if let component = hook.component {
+            guard let components, components.holds(component) else {
+                throw ClusterError.invalidSpec(
+                    object: owner, field: "hooks\(field).component", message: "\(component) is not part of the application")
+            }
+            pods = pods.filter { components.contains($0, component: component) }
+        }
         return pods
+    }
+
+    /// Why a hook's pods are not known: its spec, or the API server.
+    static func podsProblem(_ error: any Error) -> String {
+        error is ClusterError ? "\(error)" : "cannot list its pods: \(error)"
     }
 
     /// Runs one hook in each pod it selects now.
@@ -77,7 +94,7 @@ struct HookRunner: Sendable {
             pods = try await self.pods(hook, namespaces: namespaces, owner: owner, field: field)
         } catch {
             var result = HookResult(hook: hook.name, when: when, pod: "", phase: .failed)
-            result.message = "cannot list its pods: \(error)"
+            result.message = Self.podsProblem(error)
             return [result]
         }
         return await run(hook, when: when, in: pods)
@@ -87,7 +104,11 @@ struct HookRunner: Sendable {
     func run(_ hook: ExecHook, when: HookResult.When, in pods: [KubeObject]) async -> [HookResult] {
         guard !pods.isEmpty else {
             var result = HookResult(hook: hook.name, when: when, pod: "", phase: .failed)
-            result.message = "no pod matches its podSelector"
+            result.message =
+                switch hook.component {
+                case nil: "no pod matches its podSelector"
+                case let component?: "no pod of \(component)" + (hook.podSelector == nil ? " is there" : " matches its podSelector")
+                }
             return [result]
         }
         if hook.mode == .parallel {
@@ -222,7 +243,8 @@ struct PostRestoreHooks: Sendable {
                     pods = try await runner.pods(hook, namespaces: namespaces, owner: owner, field: ".postRestore[\(index)]")
                     listError = nil
                 } catch {
-                    listError = "\(error)"
+                    listError = HookRunner.podsProblem(error)
+                    if error is ClusterError { break } // the hook's spec: waiting changes nothing
                 }
                 if listError == nil && !pods.isEmpty && pods.allSatisfy(Self.isReady) { break }
                 if ContinuousClock.now >= deadline || Task.isCancelled { break }
@@ -231,7 +253,7 @@ struct PostRestoreHooks: Sendable {
             var results: [HookResult]
             if let listError {
                 var result = HookResult(hook: hook.name, when: .postRestore, pod: "", phase: .failed)
-                result.message = "cannot list its pods: \(listError)"
+                result.message = listError
                 results = [result]
             } else {
                 let ready = pods.filter(Self.isReady)

@@ -100,7 +100,11 @@ struct RestoreJob: Sendable {
             let namespaces =
                 clusterWide
                 ? Set(report.objects.compactMap { $0.action == .failed ? nil : $0.reference.namespace }).sorted() : [namespace]
-            let outcome = await PostRestoreHooks(runner: HookRunner(client: client, log: log), poll: context.timing.poll).run(
+            var runner = HookRunner(client: client, log: log)
+            runner.components = ComponentPods(
+                members: report.objects.compactMap { restored in restored.object.map { .init(object: $0, components: restored.components) }
+                })
+            let outcome = await PostRestoreHooks(runner: runner, poll: context.timing.poll).run(
                 hooks, namespaces: namespaces, owner: restore.label)
             let results = outcome.results
             _ = try? await context.status.update(restore) { $0.hooks = results }

@@ -43,7 +43,9 @@ extension KubeClient {
         let response: HTTPStreamingResponse
         do {
             response = try await client.stream(request)
+            observe("GET", path, query: query, status: response.status)
         } catch {
+            observe("GET", path, query: query, status: 0)
             throw Self.mapTransport(error, server: configuration.server)
         }
         guard response.status == 200 else {

@@ -10,6 +10,8 @@ public final class KubeClient: KubeAPI, Sendable {
     public let configuration: KubeClientConfiguration
     let credentials: CredentialProvider
     let limiter: RateLimiter
+    /// Told of every request sent (nil: none is counted).
+    let observer: KubeRequestObserver?
     private let transport = Mutex<(key: TLSIdentity, client: HTTPClient)?>(nil)
     private let catalogCache = Mutex<APIResourceCatalog?>(nil)
 
@@ -19,8 +21,9 @@ public final class KubeClient: KubeAPI, Sendable {
         var clientKey: PEMSource?
     }
 
-    public init(configuration: KubeClientConfiguration) {
+    public init(configuration: KubeClientConfiguration, observer: KubeRequestObserver? = nil) {
         self.configuration = configuration
+        self.observer = observer
         self.credentials = CredentialProvider(configuration: configuration)
         self.limiter = RateLimiter(rate: configuration.queriesPerSecond, burst: configuration.burst)
     }
@@ -31,9 +34,9 @@ public final class KubeClient: KubeAPI, Sendable {
 
     /// The client kubectl would build: `kubeconfig` (or KUBECONFIG, or ~/.kube/config) and its
     /// context, else the in-cluster service account.
-    public static func fromEnvironment(kubeconfig: String? = nil, context: String? = nil, namespace: String? = nil) throws(KubeError)
-        -> KubeClient
-    {
+    public static func fromEnvironment(
+        kubeconfig: String? = nil, context: String? = nil, namespace: String? = nil, observer: KubeRequestObserver? = nil
+    ) throws(KubeError) -> KubeClient {
         var configuration: KubeClientConfiguration
         if let config = try Kubeconfig.discover(explicitPath: kubeconfig) {
             configuration = try config.configuration(context: context)
@@ -43,7 +46,7 @@ public final class KubeClient: KubeAPI, Sendable {
             throw KubeError.configuration("no kubeconfig found (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a cluster")
         }
         if let namespace { configuration.namespace = namespace }
-        return KubeClient(configuration: configuration)
+        return KubeClient(configuration: configuration, observer: observer)
     }
 
     // MARK: - HTTP
@@ -176,7 +179,9 @@ public final class KubeClient: KubeAPI, Sendable {
             let response: HTTPResponse
             do {
                 response = try await client.send(request)
+                observe(method, path, query: query, status: response.status)
             } catch {
+                observe(method, path, query: query, status: 0)
                 // Mid-flight breaks of idempotent requests are retried; refusals and TLS are not.
                 let retryable: Bool
                 switch error {
@@ -207,6 +212,10 @@ public final class KubeClient: KubeAPI, Sendable {
             }
             throw Self.error(status: response.status, body: response.body)
         }
+    }
+
+    func observe(_ method: String, _ path: String, query: [(String, String)], status: Int) {
+        observer?.observe(KubeRequestRecord(method: method, path: path, query: query, status: status))
     }
 
     func backoff(attempt: Int, retryAfter: Int?) async throws(KubeError) {

@@ -91,6 +91,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.maxRequeues = maxRequeues
         options.leadershipLost = leadershipLost
         options.metrics = metrics
-        return Coordinator(client: try process.kube.client(), options: options, log: ClusterProcessOptions.log)
+        return Coordinator(
+            client: try process.kube.client(observer: metrics?.kubeRequestObserver), options: options, log: ClusterProcessOptions.log)
     }
 }

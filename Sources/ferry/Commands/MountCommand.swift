@@ -24,6 +24,8 @@ struct MountCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
+    @OptionGroup var pointInTime: PointInTimeOptions
+
     @Option(name: .long, help: "Only this volume of SNAPSHOT.")
     var volume: String?
 
@@ -66,7 +68,7 @@ struct MountCommand: AsyncParsableCommand {
         let log = MountLog { Terminal.error("ferry mount: \($0)") }
         HeapTuning.returnLargeBuffersToTheSystem()
 
-        let repo = try await repository.open()
+        let repo = try await repository.open(pointInTime: try pointInTime.time())
         let fileSystem: SnapshotFileSystem
         let what: String
         if let snapshotText {

@@ -17,6 +17,8 @@ struct ServeNBDCommand: AsyncParsableCommand {
 
     @OptionGroup var repository: RepositoryOptions
 
+    @OptionGroup var pointInTime: PointInTimeOptions
+
     @Option(name: .long, help: "Only this volume.")
     var volume: String?
 
@@ -33,7 +35,7 @@ struct ServeNBDCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         let log = MountLog { Terminal.error("ferry serve-nbd: \($0)") }
         HeapTuning.returnLargeBuffersToTheSystem()
-        let repo = try await repository.open()
+        let repo = try await repository.open(pointInTime: try pointInTime.time())
         let snapshot = try await repo.snapshot(matching: self.snapshot)
         let fileSystem = try SnapshotFileSystem(
             repository: repo, snapshot: snapshot, volume: volume,

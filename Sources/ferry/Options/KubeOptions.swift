@@ -9,7 +9,8 @@ struct KubeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Kubeconfig context (default: the current context).", valueName: "name"))
     var context: String?
 
-    func client() throws -> KubeClient {
-        try KubeClient.fromEnvironment(kubeconfig: kubeconfig, context: context)
+    /// The client; `observer` is told of every request it sends.
+    func client(observer: KubeRequestObserver? = nil) throws -> KubeClient {
+        try KubeClient.fromEnvironment(kubeconfig: kubeconfig, context: context, observer: observer)
     }
 }

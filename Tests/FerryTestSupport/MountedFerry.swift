@@ -1,22 +1,21 @@
-import FerryTestSupport
 import Foundation
 import Testing
 
 /// A running `ferry mount`: started through the real binary, ready once the kernel lists its
 /// mount point, ended by a signal like a user would.
-struct MountedFerry {
-    let process: ChildProcess
-    let mountpoint: String
+public struct MountedFerry: Sendable {
+    public let process: ChildProcess
+    public let mountpoint: String
 
     /// Skips (or in CI fails) unless FUSE mounts can be made here (root and /dev/fuse).
-    static func requireFUSE(sourceLocation: SourceLocation = #_sourceLocation) throws {
+    public static func requireFUSE(sourceLocation: SourceLocation = #_sourceLocation) throws {
         try TestEnvironment.requireRoot("mounting FUSE file systems", sourceLocation: sourceLocation)
         let device = FileManager.default.fileExists(atPath: "/dev/fuse")
         try TestEnvironment.require(device, "/dev/fuse is missing (modprobe fuse)", sourceLocation: sourceLocation)
     }
 
     /// Whether the kernel has a mount at `path`.
-    static func isMounted(_ path: String) -> Bool {
+    public static func isMounted(_ path: String) -> Bool {
         guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
         return table.split(separator: "\n").contains { line in
             let fields = line.split(separator: " ")
@@ -25,7 +24,7 @@ struct MountedFerry {
     }
 
     /// Runs `ferry mount args… mountpoint` and waits until the mount is there (or the process ended).
-    static func start(_ ferry: FerryProcess, _ args: [String], at mountpoint: String) async throws -> MountedFerry {
+    public static func start(_ ferry: FerryProcess, _ args: [String], at mountpoint: String) async throws -> MountedFerry {
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         let process = try ferry.start(["mount"] + args)
         let deadline = Date().addingTimeInterval(120)
@@ -41,11 +40,11 @@ struct MountedFerry {
         return MountedFerry(process: process, mountpoint: mountpoint)
     }
 
-    func path(_ relative: String) -> String { mountpoint + "/" + relative }
+    public func path(_ relative: String) -> String { mountpoint + "/" + relative }
 
     /// Sends `signal` and waits for the process to end; one that has not ended after a minute
     /// is a failure (and is killed), not a hang of the test run.
-    func stop(_ signal: Int32 = SIGTERM, sourceLocation: SourceLocation = #_sourceLocation) async -> ChildProcess.Result {
+    public func stop(_ signal: Int32 = SIGTERM, sourceLocation: SourceLocation = #_sourceLocation) async -> ChildProcess.Result {
         process.kill(signal)
         let deadline = Date().addingTimeInterval(60)
         while process.process.isRunning && Date() < deadline {
@@ -59,34 +58,8 @@ struct MountedFerry {
     }
 
     /// Ends the mount whatever state a failed test left it in.
-    func cleanUp() async {
+    public func cleanUp() async {
         if process.process.isRunning { _ = await stop(SIGKILL) }
         if Self.isMounted(mountpoint) { _ = try? ChildProcess.run(["umount", "-l", mountpoint]) }
     }
 }
-
-/// What a pread loop got: the bytes, or the errno it failed with.
-enum ReadOutcome: Equatable {
-    case bytes([UInt8])
-    case failed(Int32)
-}
-
-/// Reads `count` bytes at `offset` of a file with pread.
-func readFile(_ path: String, at offset: Int64, count: Int) -> ReadOutcome {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return .failed(errno) }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: count)
-    var done = 0
-    while done < count {
-        let n = buffer.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-        if n < 0 { return .failed(errno) }
-        if n == 0 { break }
-        done += n
-    }
-    return .bytes(Array(buffer[0..<done]))
-}
-
-/// lseek's whence values for holes (Linux; missing from the Glibc overlay without _GNU_SOURCE).
-let seekData: Int32 = 3
-let seekHole: Int32 = 4
