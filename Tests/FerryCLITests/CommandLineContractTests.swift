@@ -15,6 +15,18 @@ struct CommandLineContractTests {
         #expect(!result.stderr.contains("CommandError"), "\(result)")
     }
 
+    /// The client rate limit of every command that talks to the Kubernetes API is checked before
+    /// anything is sent.
+    @Test(arguments: [
+        (["coordinator", "--client-qps", "0"], "--client-qps must be more than 0"),
+        (["agent", "--node", "n", "--client-burst", "0"], "--client-burst must be at least 1"),
+        (["plan", "-A", "--client-qps=-5"], "--client-qps must be more than 0"),
+    ])
+    func clientRateLimitsAreValidated(_ arguments: [String], message: String) async throws {
+        let result = try await FerryProcess(password: nil).run(arguments + ["--kubeconfig", "/nonexistent"])
+        #expect(result.status == 64 && result.stderr.contains(message), "\(result)")
+    }
+
     @Test func backupJSONHasTheContractFields() async throws {
         let cli = try await CLIFixture()
         defer { cli.remove() }

@@ -117,7 +117,7 @@ extension CoordinatorTests {
                         pre:
                         - {name: chatty, podSelector: {matchLabels: {app: web}}, onError: Continue,
                            command: [sh, -c, "head -c 3000 /dev/zero | tr '\\\\0' y; exit 1"]}
-                        - {name: slow, podSelector: {matchLabels: {app: web}}, onError: Continue, timeoutSeconds: 3,
+                        - {name: slow, podSelector: {matchLabels: {app: web}}, onError: Continue, timeoutSeconds: 10,
                            command: [sh, -c, "echo started; exec sleep 30"]}
                         - {name: nobody, podSelector: {matchLabels: {app: none}}, onError: Continue, command: ["true"]}
                         post: [{name: unlock, podSelector: {matchLabels: {app: web}}, mode: Parallel, command: [sh, -c, "touch post"]}]
@@ -147,7 +147,7 @@ extension CoordinatorTests {
             let chatty = hooks.first?["stdout"]?.stringValue ?? ""
             #expect(chatty == String(repeating: "y", count: 1024) + "…", "output cut to a KiB: \(chatty.count)")
             #expect(hooks.dropFirst().first?["stdout"] == "started\n")
-            #expect(hooks.dropFirst().first?["message"] == "did not end within 3s (timeoutSeconds)")
+            #expect(hooks.dropFirst().first?["message"] == "did not end within 10s (timeoutSeconds)")
             #expect(hooks.dropFirst(2).first?["message"] == "no pod matches its podSelector")
             let warnings = (lenient["status"]?["warnings"]?.arrayValue ?? []).compactMap(\.stringValue)
             #expect(warnings.filter { $0.contains("(onError: Continue)") }.count == 3, "\(warnings)")

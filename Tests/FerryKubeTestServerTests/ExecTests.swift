@@ -54,7 +54,7 @@ import Testing
             let exec = PodExec(client: Self.secureClient(server))
             let result = try await exec.run(
                 namespace: "shop", pod: "db-0", container: "db",
-                command: ["sh", "-c", "echo $GREETING $HOSTNAME; pwd; echo oops >&2; echo marker > here; exit 3"], timeout: .seconds(20))
+                command: ["sh", "-c", "echo $GREETING $HOSTNAME; pwd; echo oops >&2; echo marker > here; exit 3"], timeout: .seconds(90))
             let directory = server.execDirectory(namespace: "shop", pod: "db-0", container: "db")
             #expect(String(decoding: result.stdout, as: UTF8.self) == "hello db-0\n\(directory)\n")
             #expect(String(decoding: result.stderr, as: UTF8.self) == "oops\n")
@@ -65,23 +65,23 @@ import Testing
             // Success, over plain HTTP too; the variable from a Secret is not set (literals only).
             let plain = try await PodExec(client: client).run(
                 namespace: "shop", pod: "db-0", container: "db", command: ["sh", "-c", "cat here; echo ${FROM_SECRET:-unset}"],
-                timeout: .seconds(20))
+                timeout: .seconds(90))
             #expect(plain.exitCode == 0 && plain.message == nil)
             #expect(String(decoding: plain.stdout, as: UTF8.self) == "marker\nunset\n")
 
             // Standard input is sent and closed (v5's close signal).
             let echoed = try await exec.run(
                 namespace: "shop", pod: "db-0", container: "sidecar", command: ["cat"], stdin: Array("from stdin".utf8),
-                timeout: .seconds(20))
+                timeout: .seconds(90))
             #expect(String(decoding: echoed.stdout, as: UTF8.self) == "from stdin" && echoed.exitCode == 0)
 
             // Output beyond the limit is cut; a missing program is the runtime's error.
             let long = try await exec.run(
                 namespace: "shop", pod: "db-0", container: "db", command: ["sh", "-c", "head -c 5000 /dev/zero | tr '\\0' x"],
-                timeout: .seconds(20), outputLimit: 100)
+                timeout: .seconds(90), outputLimit: 100)
             #expect(long.stdout.count == 100 && long.stdoutTruncated)
             let missing = try await exec.run(
-                namespace: "shop", pod: "db-0", container: "db", command: ["no-such-program"], timeout: .seconds(20))
+                namespace: "shop", pod: "db-0", container: "db", command: ["no-such-program"], timeout: .seconds(90))
             #expect(missing.exitCode == 127)
             #expect(missing.message?.contains("executable file not found in $PATH") == true, "\(missing.message ?? "")")
 
@@ -92,22 +92,22 @@ import Testing
 
     @Test func aCommandOutlivingTheTimeoutIsStoppedAndReported() async throws {
         var options = KubeTestServer.Options()
-        options.execTimeout = .seconds(30)
+        options.execTimeout = .seconds(300)
         try await withServer(options: options) { server, _ in
             try await server.load(yaml: Self.pods)
             let exec = PodExec(client: Self.secureClient(server))
             let started = ContinuousClock.now
             await #expect {
                 _ = try await exec.run(
-                    namespace: "shop", pod: "db-0", container: "db", command: ["sh", "-c", "echo begun; exec sleep 60"],
-                    timeout: .seconds(10))
+                    namespace: "shop", pod: "db-0", container: "db", command: ["sh", "-c", "echo begun; exec sleep 600"],
+                    timeout: .seconds(45))
             } throws: { error in
                 guard case .timedOut(let partial) = error as? PodExecError else { return false }
                 #expect(String(decoding: partial.stdout, as: UTF8.self) == "begun\n")
                 return true
             }
-            // Ended by the client's timeout, not by the command (60 s) or the server's (30 s).
-            #expect(ContinuousClock.now - started < .seconds(29))
+            // Ended by the client's timeout, not by the command (600 s) or the server's (300 s).
+            #expect(ContinuousClock.now - started < .seconds(290))
         }
     }
 
@@ -118,7 +118,7 @@ import Testing
             func refusal(_ pod: String, _ container: String?, client: KubeClient? = nil) async -> APIStatus? {
                 do {
                     _ = try await PodExec(client: client ?? admin).run(
-                        namespace: "shop", pod: pod, container: container, command: ["true"], timeout: .seconds(10))
+                        namespace: "shop", pod: pod, container: container, command: ["true"], timeout: .seconds(90))
                     return nil
                 } catch {
                     guard case .api(let kube) = error else { return nil }
@@ -172,7 +172,7 @@ import Testing
                     subjects: [{kind: ServiceAccount, name: robot, namespace: shop}]
                     """)
             let allowed = try await PodExec(client: robot).run(
-                namespace: "shop", pod: "db-0", container: "db", command: ["true"], timeout: .seconds(10))
+                namespace: "shop", pod: "db-0", container: "db", command: ["true"], timeout: .seconds(90))
             #expect(allowed.exitCode == 0)
 
             // A plain GET (no upgrade) is refused as kube-apiserver refuses it.

@@ -37,14 +37,7 @@ public final class KubeClient: KubeAPI, Sendable {
     public static func fromEnvironment(
         kubeconfig: String? = nil, context: String? = nil, namespace: String? = nil, observer: KubeRequestObserver? = nil
     ) throws(KubeError) -> KubeClient {
-        var configuration: KubeClientConfiguration
-        if let config = try Kubeconfig.discover(explicitPath: kubeconfig) {
-            configuration = try config.configuration(context: context)
-        } else if InClusterConfig.isAvailable() {
-            configuration = try InClusterConfig.configuration()
-        } else {
-            throw KubeError.configuration("no kubeconfig found (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a cluster")
-        }
+        var configuration = try KubeClientConfiguration.fromEnvironment(kubeconfig: kubeconfig, context: context)
         if let namespace { configuration.namespace = namespace }
         return KubeClient(configuration: configuration, observer: observer)
     }

@@ -88,3 +88,16 @@ public struct KubeClientConfiguration: Sendable {
         self.origin = origin
     }
 }
+
+extension KubeClientConfiguration {
+    /// The configuration kubectl would use: `kubeconfig` (or KUBECONFIG, or ~/.kube/config) and
+    /// its context, else the in-cluster service account.
+    public static func fromEnvironment(kubeconfig: String? = nil, context: String? = nil) throws(KubeError) -> KubeClientConfiguration {
+        if let config = try Kubeconfig.discover(explicitPath: kubeconfig) {
+            return try config.configuration(context: context)
+        } else if InClusterConfig.isAvailable() {
+            return try InClusterConfig.configuration()
+        }
+        throw KubeError.configuration("no kubeconfig found (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a cluster")
+    }
+}

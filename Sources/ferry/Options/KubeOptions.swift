@@ -9,8 +9,22 @@ struct KubeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Kubeconfig context (default: the current context).", valueName: "name"))
     var context: String?
 
+    @Option(help: ArgumentHelp("Requests per second to the Kubernetes API, sustained (default 50).", valueName: "n"))
+    var clientQps: Double?
+
+    @Option(help: ArgumentHelp("Requests to the Kubernetes API allowed at once above --client-qps (default 100).", valueName: "n"))
+    var clientBurst: Int?
+
+    func validate() throws {
+        if let clientQps, !(clientQps > 0) { throw ValidationError("--client-qps must be more than 0") }
+        if let clientBurst, clientBurst < 1 { throw ValidationError("--client-burst must be at least 1") }
+    }
+
     /// The client; `observer` is told of every request it sends.
     func client(observer: KubeRequestObserver? = nil) throws -> KubeClient {
-        try KubeClient.fromEnvironment(kubeconfig: kubeconfig, context: context, observer: observer)
+        var configuration = try KubeClientConfiguration.fromEnvironment(kubeconfig: kubeconfig, context: context)
+        if let clientQps { configuration.queriesPerSecond = clientQps }
+        if let clientBurst { configuration.burst = clientBurst }
+        return KubeClient(configuration: configuration, observer: observer)
     }
 }
