@@ -66,15 +66,32 @@ import Testing
         return documents.joined(separator: "\n---\n")
     }
 
-    /// The requests a cluster-wide `tier=db` plan makes over `count` namespaces, and its result.
-    func plan(namespaces count: Int) async throws -> (requests: [KubeTestServer.RecordedRequest], result: DiscoveryResult) {
+    /// The requests a cluster-wide `tier=db` plan makes over `count` namespaces (every namespace,
+    /// or each named, as a ClusterBackupPlan's selector resolves them), and its result.
+    func plan(namespaces count: Int, named: Bool = false) async throws -> (
+        requests: [KubeTestServer.RecordedRequest], result: DiscoveryResult
+    ) {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(yaml: Self.cluster(namespaces: count))
             await cluster.server.clearRequests()
             let selector = try LabelSelector(object: ["matchLabels": ["tier": "db"]])
-            let result = try await cluster.discover(.labelSelector(selector), scope: .cluster(namespaces: nil))
+            let namespaces = named ? Set((0..<count).map { "app-\($0)" }) : nil
+            let result = try await cluster.discover(.labelSelector(selector), scope: .cluster(namespaces: namespaces))
             return (await cluster.server.requests(), result)
         }
+    }
+
+    /// Over a set of named namespaces each namespaced kind is listed per namespace (a list
+    /// across the cluster would carry every other namespace's objects), but the volumes, which
+    /// are cluster-scoped, are one list, not a GET each.
+    @Test func namedNamespacesReadVolumesWithOneList() async throws {
+        let planned = try await plan(namespaces: 24, named: true)
+        #expect(planned.result.volumes.count == 48)
+        #expect(planned.result.volumes.allSatisfy { $0.hostPaths.count == 1 })
+        let volumeGets = planned.requests.filter { $0.method == "GET" && $0.path.contains("/persistentvolumes/") }
+        #expect(volumeGets.count <= 4, "\(volumeGets.map(\.path))")
+        let clusterConfigMaps = planned.requests.filter { $0.path.hasSuffix("/api/v1/configmaps") }
+        #expect(clusterConfigMaps.isEmpty, "no namespaced kind is listed across the cluster")
     }
 
     @Test func requestsGrowWithKindsAndPagesNotWithNamespaces() async throws {

@@ -144,7 +144,9 @@ struct DiscoveryWalk<API: KubeAPI> {
     /// Whether the rest of a kind is better read with one list across the cluster: the walk may
     /// reach every namespace, and it has already asked for this kind often enough.
     mutating func prefersClusterWideList(_ resource: APIResource, labelSelector: String?) -> Bool {
-        guard case .cluster(namespaces: nil) = scope else { return false }
+        // Across some namespaces, only a cluster-scoped kind: its one list serves any of them,
+        // while a namespaced kind's would carry every other namespace's objects too.
+        guard case .cluster(let namespaces) = scope, namespaces == nil || !resource.namespaced else { return false }
         let key = "\(resource.group)/\(resource.name)?\(labelSelector ?? "")"
         if clusterLists[key] != nil { return true }
         requestsByKind[key, default: 0] += 1
