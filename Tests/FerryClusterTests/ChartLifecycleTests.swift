@@ -25,6 +25,7 @@ import Testing
         (["--set", "image.pullPolicy=Sometimes"], "at '/image/pullPolicy'"),
         (["--set", "coordinator.resources.limits.memory=lots"], "at '/coordinator/resources/limits/memory'"),
         (["--set", "pathTargets={relative/dir}"], "at '/pathTargets/0'"),
+        (["--set", "agent.kubeAPI.qps=0"], "at '/agent/kubeAPI/qps'"),
     ])
     func helmRefusesMisspeltOrMistypedValues(_ values: [String], _ message: String) async throws {
         try await withKubeTestCluster { cluster in
@@ -73,7 +74,9 @@ import Testing
             // An upgrade with changed values changes the workloads in place.
             _ = try await cluster.helm([
                 "upgrade", "ferry", Self.chart, "-n", "ferry", "--disable-openapi-validation",
-                "--set", "image.repository=registry.example.com/ferry,image.tag=0.1.0-test,coordinator.leaseDurationSeconds=30",
+                "--set",
+                "image.repository=registry.example.com/ferry,image.tag=0.1.0-test,coordinator.leaseDurationSeconds=30,"
+                    + "coordinator.kubeAPI.qps=200",
                 "--set", "agent.resources.limits.memory=4Gi,agent.maxUnits=2,metrics.enabled=false",
             ])
             let upgraded = try #require(await workload(cluster, "Deployment", "ferry-coordinator"))
@@ -81,12 +84,18 @@ import Testing
             #expect(upgradedContainer?["image"] == "registry.example.com/ferry:0.1.0-test")
             let exposer = "--exposer-image=registry.example.com/ferry:0.1.0-test"
             #expect(
-                upgradedContainer?["args"] == ["coordinator", "--lease-duration=30", .string(exposer), "--kubelet-root=/var/lib/kubelet"])
+                upgradedContainer?["args"] == [
+                    "coordinator", "--lease-duration=30", .string(exposer), "--kubelet-root=/var/lib/kubelet", "--client-qps=200",
+                    "--client-burst=100",
+                ])
             #expect(upgraded.uid == coordinator.uid, "the same Deployment, updated")
             let upgradedAgent = try #require(await workload(cluster, "DaemonSet", "ferry-agent"))
             let agentContainer = upgradedAgent["spec"]?["template"]?["spec"]?["containers"]?[0]
             #expect(agentContainer?["resources"]?["limits"]?["memory"] == "4Gi")
-            #expect(agentContainer?["args"] == ["agent", "--host-root=/host", "--heartbeat=10", "--max-units=2"])
+            #expect(
+                agentContainer?["args"] == [
+                    "agent", "--host-root=/host", "--heartbeat=10", "--client-qps=50", "--client-burst=100", "--max-units=2",
+                ])
             #expect(agentContainer?["image"] == "registry.example.com/ferry:0.1.0-test")
             let history = try await cluster.helm(["history", "ferry", "-n", "ferry", "-o", "json"])
             let revisions = try JSONValue(parsing: history).arrayValue ?? []

@@ -56,7 +56,7 @@ import Testing
             #expect(
                 pod?["containers"]?[0]?["args"] == [
                     "coordinator", "--lease-duration=15", "--exposer-image=ghcr.io/ferry-backup/ferry:0.1.0",
-                    "--kubelet-root=/var/lib/kubelet", "--metrics-address=:9090",
+                    "--kubelet-root=/var/lib/kubelet", "--client-qps=50", "--client-burst=100", "--metrics-address=:9090",
                 ])
             #expect(deployment["spec"]?["template"]?["metadata"]?["annotations"]?["prometheus.io/port"] == "9090")
             #expect(pod?["containers"]?[0]?["ports"]?[0]?["containerPort"] == 9090)
@@ -93,7 +93,9 @@ import Testing
             let agent = try #require(
                 await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent"))
             let agentPod = agent["spec"]?["template"]?["spec"]
-            #expect(agentPod?["containers"]?[0]?["args"] == ["agent", "--host-root=/host", "--heartbeat=10", "--metrics-address=:9090"])
+            #expect(
+                agentPod?["containers"]?[0]?["args"]
+                    == ["agent", "--host-root=/host", "--heartbeat=10", "--client-qps=50", "--client-burst=100", "--metrics-address=:9090"])
             func hostMountsReadOnly(_ pod: JSONValue?) -> [Bool] {
                 (pod?["containers"]?[0]?["volumeMounts"]?.arrayValue ?? []).filter { $0["name"] == "dev" || $0["name"] == "kubelet" }
                     .map { $0["readOnly"]?.boolValue ?? false }
@@ -122,7 +124,8 @@ import Testing
             let backupOnly = await cluster.server.object(apiVersion: "apps/v1", kind: "DaemonSet", namespace: "ferry", name: "ferry-agent")
             #expect(
                 backupOnly?["spec"]?["template"]?["spec"]?["containers"]?[0]?["args"] == [
-                    "agent", "--host-root=/host", "--heartbeat=10", "--metrics-address=:9090", "--max-units=3",
+                    "agent", "--host-root=/host", "--heartbeat=10", "--client-qps=50", "--client-burst=100", "--metrics-address=:9090",
+                    "--max-units=3",
                 ])
             #expect(hostMountsReadOnly(backupOnly?["spec"]?["template"]?["spec"]) == [true, true])
             let readOnly = await cluster.server.object(
