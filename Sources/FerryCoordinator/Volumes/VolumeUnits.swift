@@ -20,6 +20,8 @@ struct VolumeUnits: Sendable {
         /// A unit requeued more often than this fails, with the last reason.
         var maxRequeues = 3
         var poll: Duration = .milliseconds(500)
+        /// How often a job's `status.volumes` is rewritten while its units run.
+        var statusInterval: Duration = .seconds(2)
     }
 
     /// A volume that is not moved (or whose snapshot could not be exposed: `failed`), and why.
@@ -132,16 +134,44 @@ struct VolumeUnits: Sendable {
         return units
     }
 
-    /// Follows the units until each has succeeded or failed; keeps the owner's status current.
+    /// Follows the units (through one watch) until each has succeeded or failed; keeps the
+    /// owner's status current.
     func follow<J: JobObject>(_ created: [VolumeTransfer], of job: J, notMoved: [NotMoved]) async throws -> [VolumeTransfer] {
+        let watched = WatchedSet<VolumeTransfer>()
+        let ferry = self.ferry
+        return try await withThrowingTaskGroup(of: [VolumeTransfer]?.self) { group in
+            group.addTask {
+                try await ferry.maintain(
+                    watched, namespace: job.namespace ?? "", labelSelector: "\(Self.ownerLabel(J.kind))=\(job.name)")
+                return nil
+            }
+            group.addTask { try await follow(created, in: watched, of: job, notMoved: notMoved) }
+            defer { group.cancelAll() }
+            while let finished = try await group.next() {
+                if let units = finished { return units }
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// The follow loop, over the watched units: requeues silent and stalled units, fails
+    /// unclaimed ones, and writes the owner's `status.volumes` when it changed (at most every
+    /// `statusInterval` while units run).
+    private func follow<J: JobObject>(
+        _ created: [VolumeTransfer], in watched: WatchedSet<VolumeTransfer>, of job: J, notMoved: [NotMoved]
+    ) async throws -> [VolumeTransfer] {
         var lastChange: [String: (state: VolumeTransferStatus, at: ContinuousClock.Instant)] = [:]
         var lastProgress: [String: (attempt: String?, bytesDone: Int64?, at: ContinuousClock.Instant)] = [:]
         var reported: [VolumeProgress]?
+        var lastReport = ContinuousClock.now - timing.statusInterval
         let names = Set(created.map(\.name))
         while true {
-            let listed = try await ferry.list(
-                VolumeTransfer.self, namespace: job.namespace, labelSelector: "\(Self.ownerLabel(J.kind))=\(job.name)")
-            var units = listed.objects.filter { names.contains($0.name) }
+            guard let current = watched.current else {
+                try await Task.sleep(for: timing.poll)
+                continue
+            }
+            // In the order a list gives (by name), as the status has always shown them.
+            var units = current.values.filter { names.contains($0.name) }.sorted { $0.name < $1.name }
             // A unit someone deleted will never finish: it counts as failed.
             for unit in created where !units.contains(where: { $0.name == unit.name }) {
                 var gone = unit
@@ -173,11 +203,13 @@ struct VolumeUnits: Sendable {
                 }
             }
             let volumes = Self.summary(units, notMoved: notMoved)
-            if volumes != reported {
+            let done = units.allSatisfy { $0.phase.isFinal }
+            if volumes != reported && (done || now - lastReport >= timing.statusInterval) {
                 try await status.update(job) { $0.volumes = volumes }
                 reported = volumes
+                lastReport = now
             }
-            if units.allSatisfy({ $0.phase.isFinal }) {
+            if done {
                 return units
             }
             try await Task.sleep(for: timing.poll)

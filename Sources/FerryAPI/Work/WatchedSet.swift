@@ -1,0 +1,43 @@
+import FerryKube
+import Synchronization
+
+/// The objects of one kind that exist now in one namespace (with a label selector), kept current by
+/// a list and watch (`FerryClient.maintain`) instead of listing them again and again: following a
+/// thousand work units costs one watch, not a list of all of them every half second.
+public final class WatchedSet<R: FerryObject>: Sendable {
+    private let state = Mutex<(objects: [String: R], synced: Bool)>(([:], false))
+
+    public init() {}
+
+    /// The objects by name, once the first list has come (nil before).
+    public var current: [String: R]? { state.withLock { $0.synced ? $0.objects : nil } }
+
+    func apply(_ event: ListWatchEvent) {
+        state.withLock { state in
+            switch event {
+            case .synced(let objects, _):
+                state.objects = Dictionary(objects.compactMap { try? R($0) }.map { ($0.name, $0) }) { _, last in last }
+                state.synced = true
+            case .event(.added(let object)), .event(.modified(let object)):
+                // An object that does not decode is left as it last was (a later write fixes it).
+                if let value = try? R(object) { state.objects[value.name] = value }
+            case .event(.deleted(let object)):
+                state.objects[object.name] = nil
+            case .event:
+                break
+            }
+        }
+    }
+}
+
+extension FerryClient {
+    /// Keeps `set` equal to what exists until the task is cancelled; throws when the watch cannot go on.
+    public func maintain<R: FerryObject>(_ set: WatchedSet<R>, namespace: String, labelSelector: String?) async throws {
+        let resource = try await resource(R.kind)
+        for try await event in kube.listAndWatch(resource, namespace: namespace, labelSelector: labelSelector) {
+            set.apply(event)
+        }
+        try Task.checkCancellation()
+        throw ClusterError.watchEnded(resource: resource.name)
+    }
+}
