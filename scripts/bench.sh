@@ -9,6 +9,9 @@
 #   scripts/bench.sh --mount              # ferry mount vs ferry restore vs restic mount (scripts/lib/bench-mount.sh)
 #   scripts/bench.sh --control-plane "10 100 1000"   # ferry plan over synthetic clusters of that many
 #                                         # namespaces in the API test server (scripts/lib/bench-control-plane.sh)
+#   scripts/bench.sh --cluster-backup "10 100 1000"  # a ClusterBackupPlan's Backup over such clusters (with Helm
+#                                         # releases, VMs, custom resources) by a coordinator and two agents
+#                                         # (scripts/lib/bench-cluster-backup.sh)
 #   scripts/bench.sh --rounds 5           # plus 5 alternating ferry/restic full-backup rounds (local
 #                                         # and S3) and the median ratio: this machine's speed drifts
 #
@@ -26,17 +29,30 @@ S3=1
 ROUNDS=0
 MOUNT=""
 CONTROL_PLANE=""
+CLUSTER_BACKUP=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
         --maintenance) MAINTENANCE=1; shift ;;
         --mount) MOUNT=1; shift ;;
         --control-plane) CONTROL_PLANE="$2"; shift 2 ;;
+        --cluster-backup) CLUSTER_BACKUP="$2"; shift 2 ;;
         --no-s3) S3=0; shift ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
+
+if [ -n "$CLUSTER_BACKUP" ]; then
+    install_build_deps
+    install_kube_clients
+    apt_install bc
+    source scripts/lib/bench-cluster-backup.sh
+    WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/cluster-backup"
+    mkdir -p "$WORK"
+    bench_cluster_backup "$CLUSTER_BACKUP" "$WORK"
+    exit 0
+fi
 
 if [ -n "$CONTROL_PLANE" ]; then
     install_build_deps
