@@ -67,12 +67,13 @@ import Testing
     }
 
     /// The requests a cluster-wide `tier=db` plan makes over `count` namespaces (every namespace,
-    /// or each named, as a ClusterBackupPlan's selector resolves them), and its result.
-    func plan(namespaces count: Int, named: Bool = false) async throws -> (
+    /// or the first `count` named, as a ClusterBackupPlan's selector resolves them, in a cluster
+    /// of `total`), and its result.
+    func plan(namespaces count: Int, named: Bool = false, among total: Int? = nil) async throws -> (
         requests: [KubeTestServer.RecordedRequest], result: DiscoveryResult
     ) {
         try await withKubeTestCluster { cluster in
-            try await cluster.server.load(yaml: Self.cluster(namespaces: count))
+            try await cluster.server.load(yaml: Self.cluster(namespaces: total ?? count))
             await cluster.server.clearRequests()
             let selector = try LabelSelector(object: ["matchLabels": ["tier": "db"]])
             let namespaces = named ? Set((0..<count).map { "app-\($0)" }) : nil
@@ -81,17 +82,23 @@ import Testing
         }
     }
 
-    /// Over a set of named namespaces each namespaced kind is listed per namespace (a list
-    /// across the cluster would carry every other namespace's objects), but the volumes, which
-    /// are cluster-scoped, are one list, not a GET each.
+    /// Over a few named namespaces each namespaced kind is listed per namespace (a list across
+    /// the cluster would carry every other namespace's objects), but the volumes, which are
+    /// cluster-scoped, are one list, not a GET each; over many named namespaces namespaced
+    /// kinds are listed across the cluster too, and only the named namespaces' objects kept.
     @Test func namedNamespacesReadVolumesWithOneList() async throws {
-        let planned = try await plan(namespaces: 24, named: true)
-        #expect(planned.result.volumes.count == 48)
-        #expect(planned.result.volumes.allSatisfy { $0.hostPaths.count == 1 })
-        let volumeGets = planned.requests.filter { $0.method == "GET" && $0.path.contains("/persistentvolumes/") }
+        let few = try await plan(namespaces: 12, named: true)
+        #expect(few.result.volumes.count == 24)
+        #expect(few.result.volumes.allSatisfy { $0.hostPaths.count == 1 })
+        let volumeGets = few.requests.filter { $0.method == "GET" && $0.path.contains("/persistentvolumes/") }
         #expect(volumeGets.count <= 4, "\(volumeGets.map(\.path))")
-        let clusterConfigMaps = planned.requests.filter { $0.path.hasSuffix("/api/v1/configmaps") }
-        #expect(clusterConfigMaps.isEmpty, "no namespaced kind is listed across the cluster")
+        #expect(!few.requests.contains { $0.path.hasSuffix("/api/v1/configmaps") }, "no namespaced kind is listed across the cluster")
+
+        let many = try await plan(namespaces: 48, named: true, among: 60)
+        #expect(many.result.volumes.count == 96, "only the named namespaces' volumes")
+        #expect(many.result.components.allSatisfy { $0.reference.namespace.map { Int($0.dropFirst(4))! < 48 } ?? true })
+        #expect(many.requests.contains { $0.path.hasSuffix("/api/v1/configmaps") })
+        #expect(many.requests.count <= few.requests.count + 8, "\(few.requests.count) requests over 12, \(many.requests.count) over 48")
     }
 
     @Test func requestsGrowWithKindsAndPagesNotWithNamespaces() async throws {

@@ -18,6 +18,10 @@ public struct ApplicationDiscovery<API: KubeAPI>: Sendable {
         /// list across the cluster. Requests then grow with kinds and pages, not with namespaces
         /// or objects, while a plan that touches a few namespaces never lists the whole cluster.
         public var listsBeforeClusterWideList = 4
+        /// A walk over at least this many named namespaces (a ClusterBackupPlan's) lists
+        /// namespaced kinds across the cluster too (and keeps only its namespaces' objects);
+        /// over fewer, only cluster-scoped kinds.
+        public var namespacesForClusterWideLists = 16
         /// What the application's backups leave out, besides objects labelled
         /// `ferry.dev/exclude: "true"` (`excludeLabel`). A left-out object is not followed either:
         /// an excluded claim takes its volume out.

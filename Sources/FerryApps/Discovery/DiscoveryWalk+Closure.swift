@@ -126,14 +126,15 @@ extension DiscoveryWalk {
         guard ownerIndex[namespace] == nil, !ownerIndexIsComplete else { return }
         // A walk that may reach every namespace and has scanned a few already scans the rest
         // with one list per kind across the cluster.
-        let acrossCluster = scope == .cluster(namespaces: nil) && ownerIndex.count >= options.listsBeforeClusterWideList
+        let acrossCluster = listsAcrossCluster && ownerIndex.count >= options.listsBeforeClusterWideList
         let indexed = Set(ownerIndex.keys)
         ownerIndex[namespace] = [:]
         let api = self.api
+        let scope = self.scope
         for resource in walkableResources {
             do {
                 try await api.forEachPage(resource, namespace: acrossCluster ? nil : namespace, pageSize: options.pageSize) { page in
-                    for object in page where !indexed.contains(object.namespace ?? "") {
+                    for object in page where !indexed.contains(object.namespace ?? "") && scope.allows(namespace: object.namespace) {
                         indexOwned(object, resource: resource)
                     }
                 }

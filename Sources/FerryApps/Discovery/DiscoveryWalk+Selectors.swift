@@ -126,15 +126,10 @@ extension DiscoveryWalk {
         try await include(group: "", kind: "Namespace", namespace: nil, name: namespace, reason: .theNamespace)
         let api = self.api
         for resource in walkableResources {
-            do {
-                try await api.forEachPage(resource, namespace: namespace, pageSize: options.pageSize) { page in
-                    for object in page {
-                        include(object, resource: resource, reason: .inNamespace(namespace))
-                        indexOwned(object, resource: resource)
-                    }
-                }
-            } catch {
-                try report(error, subject: Self.describe(resource, namespace: namespace))
+            // Per namespace, or (over many namespaces) from one list across the cluster.
+            for object in try await cachedList(resource, namespace: namespace) {
+                include(object, resource: resource, reason: .inNamespace(namespace))
+                indexOwned(object, resource: resource)
             }
         }
         ownerIndex[namespace, default: [:]] = ownerIndex[namespace] ?? [:]
@@ -149,6 +144,13 @@ extension DiscoveryWalk {
         let api = self.api
         for resource in resources {
             for namespace in resource.namespaced ? searchNamespaces : [nil] {
+                if let namespace, prefersClusterWideList(resource, labelSelector: text) {
+                    for object in try await clusterWideList(resource, labelSelector: text)[namespace] ?? []
+                    where selector.matches(object.labels) {
+                        include(object, resource: resource, reason: .labelSelector(text))
+                    }
+                    continue
+                }
                 do {
                     try await api.forEachPage(resource, namespace: namespace, labelSelector: text, pageSize: options.pageSize) { page in
                         for object in page where selector.matches(object.labels) {

@@ -141,12 +141,23 @@ struct DiscoveryWalk<API: KubeAPI> {
         return byNamespace
     }
 
+    /// Whether namespaced kinds may be read across the cluster: the walk may reach every
+    /// namespace, or many named ones.
+    var listsAcrossCluster: Bool {
+        switch scope {
+        case .cluster(namespaces: nil): return true
+        case .cluster(let namespaces?): return namespaces.count >= options.namespacesForClusterWideLists
+        case .namespace: return false
+        }
+    }
+
     /// Whether the rest of a kind is better read with one list across the cluster: the walk may
     /// reach every namespace, and it has already asked for this kind often enough.
     mutating func prefersClusterWideList(_ resource: APIResource, labelSelector: String?) -> Bool {
-        // Across some namespaces, only a cluster-scoped kind: its one list serves any of them,
-        // while a namespaced kind's would carry every other namespace's objects too.
-        guard case .cluster(let namespaces) = scope, namespaces == nil || !resource.namespaced else { return false }
+        // Across a few named namespaces, only a cluster-scoped kind: its one list serves any of
+        // them, while a namespaced kind's would carry every other namespace's objects too. Across
+        // many, one list is still fewer requests than one per namespace.
+        guard case .cluster = scope, listsAcrossCluster || !resource.namespaced else { return false }
         let key = "\(resource.group)/\(resource.name)?\(labelSelector ?? "")"
         if clusterLists[key] != nil { return true }
         requestsByKind[key, default: 0] += 1
