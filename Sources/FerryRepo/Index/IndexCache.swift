@@ -40,53 +40,104 @@ public struct IndexCache: Sendable {
 
     /// The cached contents, or nil when there is none or it cannot be trusted.
     func load(repositoryID: String, keys: MasterKeys?) -> Contents? {
-        // The file's bytes are gone before the table is decoded: only two copies of a table
-        // that is tens of megabytes live at once.
+        // The file's bytes are gone before the table is decoded: at most two copies of a table
+        // that is tens of megabytes live at once (the file's and the plaintext, then the
+        // plaintext and the table).
         guard let payload = payload(repositoryID: repositoryID, keys: keys) else { return nil }
         return try? Self.decode(payload)
     }
 
-    /// The cache file opened (decrypted, or its digest checked), read without a copy.
+    /// The cache file opened (decrypted into one buffer, or its digest checked).
     private func payload(repositoryID: String, keys: MasterKeys?) -> [UInt8]? {
-        guard let data = FileManager.default.contents(atPath: path(for: repositoryID)) else { return nil }
-        return data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> [UInt8]? in
-            guard bytes.count > 24, Array(bytes[0..<8]) == Self.magic else { return nil }
-            let salt = Array(bytes[8..<24])
-            let aad = Self.magic + Array(repositoryID.utf8)
-            let body = UnsafeRawBufferPointer(rebasing: bytes[24...])
-            if let keys {
-                return keys.subkey(salt: salt, purpose: Self.purpose).open(body, aad: aad)
+        guard let file = Self.read(path(for: repositoryID)), file.count > 24, Array(file[0..<8]) == Self.magic else { return nil }
+        let salt = Array(file[8..<24])
+        let aad = Self.magic + Array(repositoryID.utf8)
+        if let keys {
+            guard file.count >= 24 + AESGCM.overhead else { return nil }
+            var plain = [UInt8](repeating: 0, count: file.count - 24 - AESGCM.overhead)
+            let opened = file.withUnsafeBytes { bytes in
+                aad.withUnsafeBytes { a in
+                    plain.withUnsafeMutableBytes { out in
+                        keys.subkey(salt: salt, purpose: Self.purpose).open(
+                            UnsafeRawBufferPointer(rebasing: bytes[24...]), aad: a, into: out)
+                    }
+                }
             }
-            guard body.count > 32 else { return nil }
-            let content = Array(body.dropLast(32))
-            guard Digest.sha256(content + aad).bytes == Array(body.suffix(32)) else { return nil }
-            return content
+            guard opened == plain.count else { return nil }
+            return plain
         }
+        guard file.count > 24 + 32 else { return nil }
+        let content = Array(file[24..<(file.count - 32)])
+        guard Digest.sha256(content + aad).bytes == Array(file.suffix(32)) else { return nil }
+        return content
+    }
+
+    /// A whole file's bytes in one array (no intermediate `Data`), or nil.
+    private static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let size = Int(info.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        let ok = bytes.withUnsafeMutableBytes { buffer in
+            while done < size {
+                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+        return ok ? bytes : nil
     }
 
     /// Writes the cache atomically (temporary file, then rename). Failures are ignored: the
-    /// cache is an optimisation.
+    /// cache is an optimisation. The file is sealed into one buffer and written from it, so at
+    /// most the table, its encoding and the sealed file live at once.
     func store(_ contents: Contents, repositoryID: String, keys: MasterKeys?) {
-        let payload = Self.encode(contents)
         let salt = SecureRandom.bytes(16)
         let aad = Self.magic + Array(repositoryID.utf8)
-        var bytes = Self.magic + salt
-        if let keys {
-            bytes += keys.subkey(salt: salt, purpose: Self.purpose).seal(payload, aad: aad)
-        } else {
-            bytes += payload + Digest.sha256(payload + aad).bytes
-        }
+        let file: [UInt8] = {
+            let payload = Self.encode(contents)
+            guard let keys else { return Self.magic + salt + payload + Digest.sha256(payload + aad).bytes }
+            var file = [UInt8](repeating: 0, count: 24 + payload.count + AESGCM.overhead)
+            file.replaceSubrange(0..<24, with: Self.magic + salt)
+            file.withUnsafeMutableBytes { out in
+                payload.withUnsafeBytes { p in
+                    aad.withUnsafeBytes { a in
+                        _ = keys.subkey(salt: salt, purpose: Self.purpose).seal(
+                            [p], aad: a, into: UnsafeMutableRawBufferPointer(rebasing: out[24...]))
+                    }
+                }
+            }
+            return file
+        }()
         let target = path(for: repositoryID)
         let folder = (target as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let temporary = folder + "/.index." + SecureRandom.hex(8)
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
-                return
-            }
-            if rename(temporary, target) != 0 { unlink(temporary) }
         } catch {
+            return
+        }
+        let temporary = folder + "/.index." + SecureRandom.hex(8)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        var done = 0
+        let written = file.withUnsafeBytes { buffer in
+            while done < buffer.count {
+                let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+        guard close(fd) == 0, written, rename(temporary, target) == 0 else {
+            unlink(temporary)
             return
         }
     }
