@@ -190,7 +190,7 @@ public final class Repository: Sendable {
         if let (baseIndex, baseCovered) = base, baseCovered.keys.allSatisfy(listed.contains) {
             covered = baseCovered
             index = baseIndex
-        } else if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys),
+        } else if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys, listed: listed),
             cached.names.keys.allSatisfy(listed.contains)
         {
             covered = cached.names

@@ -42,7 +42,8 @@ bench_repository_scale() {
 scale_repository() {
     local bin=$1 repo="$SCALE_WORK/repo" ferry=$SCALE_FERRY
     echo "building ~100 TiB logical in 10,000 snapshots..."
-    /usr/bin/time -f "%e %M" -o "$SCALE_WORK/t" "$bin/ferry-synthetic-repo" "$repo" --snapshots 10000 --chunks 1000000 \
+    /usr/bin/time -f "%e %M" -o "$SCALE_WORK/t" "$bin/ferry-synthetic-repo" "$repo" --snapshots 10000 \
+        --chunks "${FERRY_BENCH_SCALE_CHUNKS:-1000000}" \
         --block-size 1048576 --blocks 4096 --volume-blocks 10486 --contiguous | tail -1
     echo "build: $(cut -d' ' -f1 "$SCALE_WORK/t") s; repository $(du -sh "$repo" | cut -f1);" \
         "$(find "$repo/index" -type f | wc -l) index objects, $(find "$repo/packs" -type f | wc -l) packs"
@@ -81,7 +82,7 @@ scale_prune_curve() {
         "$ferry" stats --repo "$repo" > /dev/null
         /usr/bin/time -f "%e %M" -o "$SCALE_WORK/t" "$ferry" stats --repo "$repo" > /dev/null
         read -r open_s open_m < "$SCALE_WORK/t"
-        "$ferry" forget --repo "$repo" --keep-last 10 > /dev/null
+        "$ferry" forget --repo "$repo" --keep-last 10 > /dev/null 2>&1
         /usr/bin/time -f "%e %M" -o "$SCALE_WORK/t" "$ferry" prune --repo "$repo" > /dev/null 2>&1
         read -r prune_s prune_m < "$SCALE_WORK/t"
         printf '| %d | %.0f s | %d MiB | %.2f s | %d MiB | %d |\n' "$chunks" "$build" $((open_m / 1024)) "$prune_s" \

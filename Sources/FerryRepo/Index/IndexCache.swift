@@ -12,10 +12,22 @@ import Foundation
 /// (an altered cache could make a backup skip storing data it believes is there).
 public struct IndexCache: Sendable {
     public let directory: String
+    /// Whether an open that merged new index objects writes the cache back.
+    let writes: Bool
 
     public init(directory: String) {
-        self.directory = directory
+        self.init(directory: directory, writes: true)
     }
+
+    private init(directory: String, writes: Bool) {
+        self.directory = directory
+        self.writes = writes
+    }
+
+    /// The same cache, read but never written: for an open whose table is about to be made
+    /// stale (prune's compaction replaces every index object), where writing it would only
+    /// hold two more copies of the table.
+    var readOnly: IndexCache { IndexCache(directory: directory, writes: false) }
 
     /// `FERRY_CACHE_DIR`, else `$XDG_CACHE_HOME/ferry`, else `~/.cache/ferry`.
     public static var defaultDirectory: String {
@@ -39,32 +51,36 @@ public struct IndexCache: Sendable {
     }
 
     /// The cached contents, or nil when there is none or it cannot be trusted.
-    func load(repositoryID: String, keys: MasterKeys?) -> Contents? {
-        // The file's bytes are gone before the table is decoded: at most two copies of a table
-        // that is tens of megabytes live at once (the file's and the plaintext, then the
-        // plaintext and the table).
+    /// With `listed`, a cache covering an index object not listed (prune compacted the index)
+    /// is discarded before its table is decoded.
+    func load(repositoryID: String, keys: MasterKeys?, listed: Set<String>? = nil) -> Contents? {
+        // The file is decrypted where it was read: one buffer, then that buffer and the table.
         guard let payload = payload(repositoryID: repositoryID, keys: keys) else { return nil }
-        return try? Self.decode(payload)
+        return try? Self.decode(payload, listed: listed)
     }
 
-    /// The cache file opened (decrypted into one buffer, or its digest checked).
+    /// The cache file opened (decrypted in place, or its digest checked), as its plaintext.
     private func payload(repositoryID: String, keys: MasterKeys?) -> [UInt8]? {
-        guard let file = Self.read(path(for: repositoryID)), file.count > 24, Array(file[0..<8]) == Self.magic else { return nil }
+        guard var file = Self.read(path(for: repositoryID)), file.count > 24, Array(file[0..<8]) == Self.magic else { return nil }
         let salt = Array(file[8..<24])
         let aad = Self.magic + Array(repositoryID.utf8)
         if let keys {
             guard file.count >= 24 + AESGCM.overhead else { return nil }
-            var plain = [UInt8](repeating: 0, count: file.count - 24 - AESGCM.overhead)
-            let opened = file.withUnsafeBytes { bytes in
+            let plainStart = 24 + AESGCM.nonceSize
+            let plainCount = file.count - 24 - AESGCM.overhead
+            let cipher = keys.subkey(salt: salt, purpose: Self.purpose)
+            // AES-GCM decrypts in place (OpenSSL allows the output to be the input).
+            let opened = file.withUnsafeMutableBytes { bytes in
                 aad.withUnsafeBytes { a in
-                    plain.withUnsafeMutableBytes { out in
-                        keys.subkey(salt: salt, purpose: Self.purpose).open(
-                            UnsafeRawBufferPointer(rebasing: bytes[24...]), aad: a, into: out)
-                    }
+                    cipher.open(
+                        UnsafeRawBufferPointer(rebasing: bytes[24...]), aad: a,
+                        into: UnsafeMutableRawBufferPointer(rebasing: bytes[plainStart..<plainStart + plainCount]))
                 }
             }
-            guard opened == plain.count else { return nil }
-            return plain
+            guard opened == plainCount else { return nil }
+            file.removeLast(AESGCM.tagSize)
+            file.removeFirst(plainStart)
+            return file
         }
         guard file.count > 24 + 32 else { return nil }
         let content = Array(file[24..<(file.count - 32)])
@@ -98,6 +114,7 @@ public struct IndexCache: Sendable {
     /// cache is an optimisation. The file is sealed into one buffer and written from it, so at
     /// most the table, its encoding and the sealed file live at once.
     func store(_ contents: Contents, repositoryID: String, keys: MasterKeys?) {
+        guard writes else { return }
         let salt = SecureRandom.bytes(16)
         let aad = Self.magic + Array(repositoryID.utf8)
         let file: [UInt8] = {
@@ -155,13 +172,14 @@ public struct IndexCache: Sendable {
         return w.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> Contents {
+    static func decode(_ bytes: [UInt8], listed: Set<String>? = nil) throws -> Contents? {
         var r = ByteReader(bytes)
         let count = Int(try r.u32())
         var names: [String: UInt64] = [:]
         for _ in 0..<count {
             let length = Int(try r.u16())
             let name = String(decoding: try r.raw(length), as: UTF8.self)
+            if let listed, !listed.contains(name) { return nil }
             names[name] = try r.u64()
         }
         return Contents(names: names, index: try ChunkIndex(decoding: &r))
