@@ -5,6 +5,9 @@
 #   scripts/bench.sh                      # the comparison table
 #   scripts/bench.sh --block-sizes "256K 512K 1M 2M 4M"   # plus ferry's block-size sweep
 #   scripts/bench.sh --maintenance        # forget/prune/open on a synthetic 1M-chunk, 30-snapshot repository
+#   scripts/bench.sh --repository-scale   # open/backup start-up/snapshots/forget/prune on ~100 TiB logical in 10,000
+#                                         # snapshots, prune peak RSS against chunk count, 8 concurrent S3 writers
+#                                         # (scripts/lib/bench-repository-scale.sh)
 #   scripts/bench.sh --no-s3              # without the S3 table (local SeaweedFS, scripts/lib/bench-s3.sh)
 #   scripts/bench.sh --mount              # ferry mount vs ferry restore vs restic mount (scripts/lib/bench-mount.sh)
 #   scripts/bench.sh --control-plane "10 100 1000"   # ferry plan over synthetic clusters of that many
@@ -30,11 +33,13 @@ ROUNDS=0
 MOUNT=""
 CONTROL_PLANE=""
 CLUSTER_BACKUP=""
+REPOSITORY_SCALE=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
         --maintenance) MAINTENANCE=1; shift ;;
         --mount) MOUNT=1; shift ;;
+        --repository-scale) REPOSITORY_SCALE=1; shift ;;
         --control-plane) CONTROL_PLANE="$2"; shift 2 ;;
         --cluster-backup) CLUSTER_BACKUP="$2"; shift 2 ;;
         --no-s3) S3=0; shift ;;
@@ -61,6 +66,14 @@ if [ -n "$CONTROL_PLANE" ]; then
     WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/control-plane"
     mkdir -p "$WORK"
     bench_control_plane "$CONTROL_PLANE" "$WORK"
+    exit 0
+fi
+
+if [ -n "$REPOSITORY_SCALE" ]; then
+    install_build_deps
+    apt_install time
+    source scripts/lib/bench-repository-scale.sh
+    bench_repository_scale "${FERRY_BENCH_DIR:-/var/tmp/ferry-bench-repo}"
     exit 0
 fi
 

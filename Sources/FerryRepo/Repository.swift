@@ -13,7 +13,10 @@ public final class Repository: Sendable {
     /// Index objects that could not be read (named, with the reason); their chunks count as absent.
     public let indexProblems: [String]
     /// Names of the index objects merged into `index`.
-    public let indexNames: Set<String>
+    public var indexNames: Set<String> { Set(indexCovered.keys) }
+    /// The index objects merged into `index`, with their creation times (ns since 1970): what
+    /// the cache records, and what `reopened()` builds on.
+    let indexCovered: [String: UInt64]
     /// How the repository was opened: its keys, the config's bytes, the key slot used.
     struct Access: Sendable {
         var keys: MasterKeys?
@@ -26,7 +29,7 @@ public final class Repository: Sendable {
     var keys: MasterKeys? { access.keys }
 
     private init(
-        store: any ObjectStore, config: RepositoryConfig, access: Access, index: ChunkIndex, indexNames: Set<String>,
+        store: any ObjectStore, config: RepositoryConfig, access: Access, index: ChunkIndex, indexCovered: [String: UInt64],
         indexProblems: [String]
     ) {
         self.store = store
@@ -34,7 +37,7 @@ public final class Repository: Sendable {
         self.access = access
         self.hasher = ChunkHasher(key: access.keys?.idKey)
         self.index = index
-        self.indexNames = indexNames
+        self.indexCovered = indexCovered
         self.indexProblems = indexProblems
     }
 
@@ -159,28 +162,36 @@ public final class Repository: Sendable {
         }
         let access = Access(keys: keys, configBytes: configBytes, slot: slotName, cache: cache)
         guard loadIndex else {
-            return Repository(store: store, config: config, access: access, index: ChunkIndex(), indexNames: [], indexProblems: [])
+            return Repository(store: store, config: config, access: access, index: ChunkIndex(), indexCovered: [:], indexProblems: [])
         }
-        let (index, names, problems) = try await Self.loadIndex(store: store, config: config, access: access)
-        return Repository(store: store, config: config, access: access, index: index, indexNames: names, indexProblems: problems)
+        let (index, covered, problems) = try await Self.loadIndex(store: store, config: config, access: access, base: nil)
+        return Repository(store: store, config: config, access: access, index: index, indexCovered: covered, indexProblems: problems)
     }
 
     /// The same repository with its index read again (to see what other writers committed).
+    /// When every index object merged so far is still listed, only the ones written since are
+    /// fetched and merged into a copy of this index (merging in steps gives the same table), so
+    /// a backup's session does not decode the cache or every index object a second time.
     public func reopened() async throws -> Repository {
-        let (index, names, problems) = try await Self.loadIndex(store: store, config: config, access: access)
-        return Repository(store: store, config: config, access: access, index: index, indexNames: names, indexProblems: problems)
+        let base = indexCovered.isEmpty ? nil : (index, indexCovered)
+        let (index, covered, problems) = try await Self.loadIndex(store: store, config: config, access: access, base: base)
+        return Repository(store: store, config: config, access: access, index: index, indexCovered: covered, indexProblems: problems)
     }
 
-    /// Reads the merged index: from the local cache plus the index objects written since, or,
-    /// without a usable cache, from every index object (then caching the result).
-    private static func loadIndex(store: any ObjectStore, config: RepositoryConfig, access: Access) async throws -> (
-        ChunkIndex, Set<String>, [String]
-    ) {
+    /// Reads the merged index: from `base` (an index already merged, if all it covers is still
+    /// listed), else the local cache, plus the index objects written since; or, with neither,
+    /// from every index object (then caching the result).
+    private static func loadIndex(
+        store: any ObjectStore, config: RepositoryConfig, access: Access, base: (ChunkIndex, [String: UInt64])?
+    ) async throws -> (ChunkIndex, [String: UInt64], [String]) {
         let listed = Set(try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name))
         var covered: [String: UInt64] = [:]
         var index = ChunkIndex()
-        if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys),
-            Set(cached.names.keys).isSubset(of: listed)
+        if let (baseIndex, baseCovered) = base, baseCovered.keys.allSatisfy(listed.contains) {
+            covered = baseCovered
+            index = baseIndex
+        } else if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys, listed: listed),
+            cached.names.keys.allSatisfy(listed.contains)
         {
             covered = cached.names
             index = cached.index
@@ -188,20 +199,25 @@ public final class Repository: Sendable {
         let missing = listed.subtracting(covered.keys).sorted()
         var objects: [IndexObject] = []
         var problems: [String] = []
-        for (name, bytes) in try await fetchAll(missing, store: store) {
-            do {
-                let object = try readIndexObject(bytes, name: name, keys: access.keys)
-                objects.append(object)
-                covered[name] = UInt64(max(0, object.created.timeIntervalSince1970 * 1e9))
-            } catch let error as RepositoryError {
-                problems.append(error.description)
+        // Fetched and decoded 256 at a time, so the raw bytes of every object are never held at once.
+        for start in stride(from: 0, to: missing.count, by: 256) {
+            for (name, bytes) in try await fetchAll(Array(missing[start..<min(missing.count, start + 256)]), store: store) {
+                do {
+                    let object = try readIndexObject(bytes, name: name, keys: access.keys)
+                    objects.append(object)
+                    covered[name] = UInt64(max(0, object.created.timeIntervalSince1970 * 1e9))
+                } catch let error as RepositoryError {
+                    problems.append(error.description)
+                }
             }
         }
-        index.merge(objects)
-        if let cache = access.cache, !objects.isEmpty {
+        let merged = !objects.isEmpty
+        // The decoded objects go into the merge and are released there, once staged.
+        index.merge(consume objects)
+        if let cache = access.cache, merged {
             cache.store(IndexCache.Contents(names: covered, index: index), repositoryID: config.id, keys: access.keys)
         }
-        return (index, Set(covered.keys), problems.sorted())
+        return (index, covered, problems.sorted())
     }
 
     /// Every readable index object with its name, and a description of each unreadable one.

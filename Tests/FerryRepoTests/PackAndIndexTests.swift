@@ -167,6 +167,51 @@ struct PackAndIndexTests {
         }
     }
 
+    /// A merge updates the table in place and merges new chunks in from the end: a copy taken
+    /// before (a repository's index that a session's reopened copy builds on) is not changed,
+    /// and chunks inserted between, before and after the held ones are all found.
+    @Test func mergeIntoACopyLeavesTheOriginalAndFindsInsertedChunks() {
+        var random = DeterministicBytes(seed: 9)
+        let pack = IndexObject.Pack(id: ChunkID(random.bytes(32)), salt: random.bytes(32), kind: .data, size: 1 << 20)
+        let ids = (0..<2_000).map { _ in ChunkID(random.bytes(32)) }.sorted()
+        func object(_ ids: some Sequence<ChunkID>, at time: Double, offset: UInt32, tombstone: Bool = false) -> IndexObject {
+            IndexObject(
+                created: Date(timeIntervalSince1970: time), session: [], packs: [pack],
+                entries: ids.map { IndexObject.Entry(id: $0, pack: 0, offset: offset, length: 1, rawLength: 1, isTombstone: tombstone) })
+        }
+        // The original holds every other id; the merge adds the rest (first and last included),
+        // moves some held ones and tombstones others.
+        let held = ids.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        let added = ids.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        let original = ChunkIndex(merging: [object(held, at: 1, offset: 1)])
+        var merged = original
+        merged.merge([
+            object(added, at: 2, offset: 2), object(held.prefix(100), at: 3, offset: 3),
+            object(held.suffix(50), at: 4, offset: 0, tombstone: true),
+        ])
+        #expect(original.count == held.count)
+        #expect(merged.count == ids.count)
+        for id in added {
+            #expect(original.location(of: id) == nil)
+            #expect(merged.location(of: id)?.offset == 2)
+        }
+        for (n, id) in held.enumerated() {
+            #expect(original.location(of: id)?.offset == 1 && original.contains(id))
+            #expect(merged.location(of: id)?.offset == (n < 100 ? 3 : 1))
+            #expect(merged.isTombstoned(id) == (n >= held.count - 50))
+        }
+        let whole = ChunkIndex(merging: [
+            object(held, at: 1, offset: 1), object(added, at: 2, offset: 2), object(held.prefix(100), at: 3, offset: 3),
+            object(held.suffix(50), at: 4, offset: 0, tombstone: true),
+        ])
+        var order: [ChunkID] = []
+        merged.forEach { id, _, _ in order.append(id) }
+        #expect(order == ids, "the merged table is sorted and holds each chunk once")
+        for id in ids {
+            #expect(whole.location(of: id) == merged.location(of: id) && whole.isTombstoned(id) == merged.isTombstoned(id))
+        }
+    }
+
     @Test func largeIndexLookupsFindEveryEntry() {
         var random = DeterministicBytes(seed: 7)
         let pack = IndexObject.Pack(id: ChunkID(random.bytes(32)), salt: random.bytes(32), kind: .data, size: UInt32.max)

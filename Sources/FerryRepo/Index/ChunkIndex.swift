@@ -60,8 +60,62 @@ public struct ChunkIndex: Sendable {
     /// Adds index objects to the table. Merging in several steps gives the same table as
     /// merging everything at once, so a cached table can be brought up to date with only the
     /// index objects written since.
-    public mutating func merge(_ objects: [IndexObject]) {
+    ///
+    /// The table is updated in place: chunks it already holds are rewritten where they are, and
+    /// new ones are merged in from the end after growing the table once to its final size, so a
+    /// merge holds the table once plus the staged entries (not a second copy of the table).
+    public mutating func merge(_ objects: consuming [IndexObject]) {
         guard !objects.isEmpty else { return }
+        var staged = stage(objects)
+        _ = consume objects
+        staged.sort { $0.record.id == $1.record.id ? ($0.created, $0.sequence) < ($1.created, $1.sequence) : $0.record.id < $1.record.id }
+
+        // Chunks the table holds are updated in place; new ones are gathered, in id order.
+        var inserts: [(record: Record, located: UInt64, tombstoned: UInt64)] = []
+        var i = 0
+        while i < staged.count {
+            let id = staged[i].record.id
+            var last = i
+            while last + 1 < staged.count && staged[last + 1].record.id == id { last += 1 }
+            let at = lowerBound(id)
+            let exists = at < records.count && records[at].id == id
+            var location: Record?
+            var located: UInt64 = 0
+            var tombstoned: UInt64 = 0
+            if exists {
+                location = records[at]
+                located = locatedAt[at]
+                tombstoned = tombstonedAt[at]
+            }
+            if let existing = location, !existing.hasLocation { location = nil }
+            for entry in staged[i...last] {
+                if entry.tombstone {
+                    tombstoned = max(tombstoned, entry.created)
+                } else if entry.created >= located || location == nil {
+                    location = entry.record
+                    located = entry.created
+                }
+            }
+            var record = location ?? Record(id: id, pack: Record.noPack, offset: 0, length: 0, rawLength: 0)
+            if location == nil { located = 0 }
+            record.pack &= ~Record.tombstoneBit
+            if tombstoned > located { record.pack |= Record.tombstoneBit }
+            if exists {
+                records[at] = record
+                locatedAt[at] = located
+                tombstonedAt[at] = tombstoned
+            } else {
+                inserts.append((record, located, tombstoned))
+            }
+            i = last + 1
+        }
+        staged = []
+        insert(inserts)
+    }
+
+    /// The entries of `objects` with their pack numbers in this table (new packs are added),
+    /// their objects' creation times and order.
+    private mutating func stage(_ objects: [IndexObject]) -> [(record: Record, created: UInt64, sequence: Int, tombstone: Bool)] {
         var packNumbers = Dictionary(packs.enumerated().map { ($1.id, UInt32($0)) }, uniquingKeysWith: { a, _ in a })
         var staged: [(record: Record, created: UInt64, sequence: Int, tombstone: Bool)] = []
         staged.reserveCapacity(objects.reduce(0) { $0 + $1.entries.count })
@@ -83,65 +137,56 @@ public struct ChunkIndex: Sendable {
                     ))
             }
         }
-        staged.sort { $0.record.id == $1.record.id ? ($0.created, $0.sequence) < ($1.created, $1.sequence) : $0.record.id < $1.record.id }
+        return staged
+    }
 
-        var mergedRecords: [Record] = []
-        var mergedLocated: [UInt64] = []
-        var mergedTombstoned: [UInt64] = []
-        let capacity = records.count + staged.count
-        mergedRecords.reserveCapacity(capacity)
-        mergedLocated.reserveCapacity(capacity)
-        mergedTombstoned.reserveCapacity(capacity)
-        func emit(_ record: Record, located: UInt64, tombstoned: UInt64) {
-            var r = record
-            r.pack &= ~Record.tombstoneBit
-            if tombstoned > located { r.pack |= Record.tombstoneBit }
-            mergedRecords.append(r)
-            mergedLocated.append(located)
-            mergedTombstoned.append(tombstoned)
+    /// The first position whose id is not less than `id`.
+    private func lowerBound(_ id: ChunkID) -> Int {
+        var low = 0
+        var high = records.count
+        while low < high {
+            let mid = (low + high) / 2
+            if records[mid].id < id { low = mid + 1 } else { high = mid }
         }
-        var old = 0
-        var i = 0
-        while i < staged.count || old < records.count {
-            // Existing records that come before the next staged id pass through unchanged.
-            if i == staged.count || (old < records.count && records[old].id < staged[i].record.id) {
-                mergedRecords.append(records[old])
-                mergedLocated.append(locatedAt[old])
-                mergedTombstoned.append(tombstonedAt[old])
-                old += 1
-                continue
-            }
-            let id = staged[i].record.id
-            var last = i
-            while last + 1 < staged.count && staged[last + 1].record.id == id { last += 1 }
-            var location: Record?
-            var located: UInt64 = 0
-            var tombstoned: UInt64 = 0
-            if old < records.count && records[old].id == id {
-                location = records[old]
-                located = locatedAt[old]
-                tombstoned = tombstonedAt[old]
-                old += 1
-            }
-            if let existing = location, !existing.hasLocation { location = nil }
-            for entry in staged[i...last] {
-                if entry.tombstone {
-                    tombstoned = max(tombstoned, entry.created)
-                } else if entry.created >= located || location == nil {
-                    location = entry.record
-                    located = entry.created
-                }
-            }
-            if let location {
-                emit(location, located: located, tombstoned: tombstoned)
+        return low
+    }
+
+    /// Merges records of chunks the table does not hold (sorted by id) into it: the table grows
+    /// once to its final size, then is filled from the end.
+    private mutating func insert(_ inserts: [(record: Record, located: UInt64, tombstoned: UInt64)]) {
+        guard !inserts.isEmpty else { return }
+        var old = records.count - 1
+        let total = records.count + inserts.count
+        records.reserveCapacity(total)
+        locatedAt.reserveCapacity(total)
+        tombstonedAt.reserveCapacity(total)
+        records.append(contentsOf: inserts.lazy.map(\.record))
+        locatedAt.append(contentsOf: inserts.lazy.map(\.located))
+        tombstonedAt.append(contentsOf: inserts.lazy.map(\.tombstoned))
+        var next = inserts.count - 1
+        var write = total - 1
+        while next >= 0 && old >= 0 {
+            if records[old].id > inserts[next].record.id {
+                records[write] = records[old]
+                locatedAt[write] = locatedAt[old]
+                tombstonedAt[write] = tombstonedAt[old]
+                old -= 1
             } else {
-                emit(Record(id: id, pack: Record.noPack, offset: 0, length: 0, rawLength: 0), located: 0, tombstoned: tombstoned)
+                records[write] = inserts[next].record
+                locatedAt[write] = inserts[next].located
+                tombstonedAt[write] = inserts[next].tombstoned
+                next -= 1
             }
-            i = last + 1
+            write -= 1
         }
-        records = mergedRecords
-        locatedAt = mergedLocated
-        tombstonedAt = mergedTombstoned
+        // Every record of the table has moved up: the remaining inserts take positions 0...next.
+        while next >= 0 {
+            records[write] = inserts[next].record
+            locatedAt[write] = inserts[next].located
+            tombstonedAt[write] = inserts[next].tombstoned
+            next -= 1
+            write -= 1
+        }
     }
 
     /// Number of distinct chunks with a location (tombstoned ones included).

@@ -12,10 +12,22 @@ import Foundation
 /// (an altered cache could make a backup skip storing data it believes is there).
 public struct IndexCache: Sendable {
     public let directory: String
+    /// Whether an open that merged new index objects writes the cache back.
+    let writes: Bool
 
     public init(directory: String) {
-        self.directory = directory
+        self.init(directory: directory, writes: true)
     }
+
+    private init(directory: String, writes: Bool) {
+        self.directory = directory
+        self.writes = writes
+    }
+
+    /// The same cache, read but never written: for an open whose table is about to be made
+    /// stale (prune's compaction replaces every index object), where writing it would only
+    /// hold two more copies of the table.
+    var readOnly: IndexCache { IndexCache(directory: directory, writes: false) }
 
     /// `FERRY_CACHE_DIR`, else `$XDG_CACHE_HOME/ferry`, else `~/.cache/ferry`.
     public static var defaultDirectory: String {
@@ -39,54 +51,110 @@ public struct IndexCache: Sendable {
     }
 
     /// The cached contents, or nil when there is none or it cannot be trusted.
-    func load(repositoryID: String, keys: MasterKeys?) -> Contents? {
-        // The file's bytes are gone before the table is decoded: only two copies of a table
-        // that is tens of megabytes live at once.
+    /// With `listed`, a cache covering an index object not listed (prune compacted the index)
+    /// is discarded before its table is decoded.
+    func load(repositoryID: String, keys: MasterKeys?, listed: Set<String>? = nil) -> Contents? {
+        // The file is decrypted where it was read: one buffer, then that buffer and the table.
         guard let payload = payload(repositoryID: repositoryID, keys: keys) else { return nil }
-        return try? Self.decode(payload)
+        return try? Self.decode(payload, listed: listed)
     }
 
-    /// The cache file opened (decrypted, or its digest checked), read without a copy.
+    /// The cache file opened (decrypted in place, or its digest checked), as its plaintext.
     private func payload(repositoryID: String, keys: MasterKeys?) -> [UInt8]? {
-        guard let data = FileManager.default.contents(atPath: path(for: repositoryID)) else { return nil }
-        return data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> [UInt8]? in
-            guard bytes.count > 24, Array(bytes[0..<8]) == Self.magic else { return nil }
-            let salt = Array(bytes[8..<24])
-            let aad = Self.magic + Array(repositoryID.utf8)
-            let body = UnsafeRawBufferPointer(rebasing: bytes[24...])
-            if let keys {
-                return keys.subkey(salt: salt, purpose: Self.purpose).open(body, aad: aad)
+        guard var file = Self.read(path(for: repositoryID)), file.count > 24, Array(file[0..<8]) == Self.magic else { return nil }
+        let salt = Array(file[8..<24])
+        let aad = Self.magic + Array(repositoryID.utf8)
+        if let keys {
+            guard file.count >= 24 + AESGCM.overhead else { return nil }
+            let plainStart = 24 + AESGCM.nonceSize
+            let plainCount = file.count - 24 - AESGCM.overhead
+            let cipher = keys.subkey(salt: salt, purpose: Self.purpose)
+            // AES-GCM decrypts in place (OpenSSL allows the output to be the input).
+            let opened = file.withUnsafeMutableBytes { bytes in
+                aad.withUnsafeBytes { a in
+                    cipher.open(
+                        UnsafeRawBufferPointer(rebasing: bytes[24...]), aad: a,
+                        into: UnsafeMutableRawBufferPointer(rebasing: bytes[plainStart..<plainStart + plainCount]))
+                }
             }
-            guard body.count > 32 else { return nil }
-            let content = Array(body.dropLast(32))
-            guard Digest.sha256(content + aad).bytes == Array(body.suffix(32)) else { return nil }
-            return content
+            guard opened == plainCount else { return nil }
+            file.removeLast(AESGCM.tagSize)
+            file.removeFirst(plainStart)
+            return file
         }
+        guard file.count > 24 + 32 else { return nil }
+        let content = Array(file[24..<(file.count - 32)])
+        guard Digest.sha256(content + aad).bytes == Array(file.suffix(32)) else { return nil }
+        return content
+    }
+
+    /// A whole file's bytes in one array (no intermediate `Data`), or nil.
+    private static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let size = Int(info.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        let ok = bytes.withUnsafeMutableBytes { buffer in
+            while done < size {
+                let n = Foundation.read(fd, buffer.baseAddress! + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+        return ok ? bytes : nil
     }
 
     /// Writes the cache atomically (temporary file, then rename). Failures are ignored: the
-    /// cache is an optimisation.
+    /// cache is an optimisation. The file is sealed into one buffer and written from it, so at
+    /// most the table, its encoding and the sealed file live at once.
     func store(_ contents: Contents, repositoryID: String, keys: MasterKeys?) {
-        let payload = Self.encode(contents)
+        guard writes else { return }
         let salt = SecureRandom.bytes(16)
         let aad = Self.magic + Array(repositoryID.utf8)
-        var bytes = Self.magic + salt
-        if let keys {
-            bytes += keys.subkey(salt: salt, purpose: Self.purpose).seal(payload, aad: aad)
-        } else {
-            bytes += payload + Digest.sha256(payload + aad).bytes
-        }
+        let file: [UInt8] = {
+            let payload = Self.encode(contents)
+            guard let keys else { return Self.magic + salt + payload + Digest.sha256(payload + aad).bytes }
+            var file = [UInt8](repeating: 0, count: 24 + payload.count + AESGCM.overhead)
+            file.replaceSubrange(0..<24, with: Self.magic + salt)
+            file.withUnsafeMutableBytes { out in
+                payload.withUnsafeBytes { p in
+                    aad.withUnsafeBytes { a in
+                        _ = keys.subkey(salt: salt, purpose: Self.purpose).seal(
+                            [p], aad: a, into: UnsafeMutableRawBufferPointer(rebasing: out[24...]))
+                    }
+                }
+            }
+            return file
+        }()
         let target = path(for: repositoryID)
         let folder = (target as NSString).deletingLastPathComponent
         do {
             try FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let temporary = folder + "/.index." + SecureRandom.hex(8)
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
-                return
-            }
-            if rename(temporary, target) != 0 { unlink(temporary) }
         } catch {
+            return
+        }
+        let temporary = folder + "/.index." + SecureRandom.hex(8)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        var done = 0
+        let written = file.withUnsafeBytes { buffer in
+            while done < buffer.count {
+                let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+        guard close(fd) == 0, written, rename(temporary, target) == 0 else {
+            unlink(temporary)
             return
         }
     }
@@ -104,13 +172,14 @@ public struct IndexCache: Sendable {
         return w.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> Contents {
+    static func decode(_ bytes: [UInt8], listed: Set<String>? = nil) throws -> Contents? {
         var r = ByteReader(bytes)
         let count = Int(try r.u32())
         var names: [String: UInt64] = [:]
         for _ in 0..<count {
             let length = Int(try r.u16())
             let name = String(decoding: try r.raw(length), as: UTF8.self)
+            if let listed, !listed.contains(name) { return nil }
             names[name] = try r.u64()
         }
         return Contents(names: names, index: try ChunkIndex(decoding: &r))

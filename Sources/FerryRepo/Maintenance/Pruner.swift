@@ -408,7 +408,8 @@ public struct Pruner: Sendable {
     /// Replaces all index objects with a few holding only each chunk's current location. Only
     /// run when no mark is pending (a pending mark's tombstones must keep their place).
     private func compact(report: inout PruneReport) async throws {
-        let repository = try await Repository.open(store: store, credential: credential, cache: cache)
+        // The cache is read, not written: every object it covers is replaced below.
+        let repository = try await Repository.open(store: store, credential: credential, cache: cache?.readOnly)
         let before = repository.indexNames
         guard before.count > 1 || !repository.indexProblems.isEmpty else { return }
         guard repository.indexProblems.isEmpty else { return }

@@ -19,7 +19,8 @@ struct SnapshotsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let repo = try await repository.open(pointInTime: try pointInTime.time())
+        // Listing reads manifests only: the chunk index (tens of MiB in a large repository) is not loaded.
+        let repo = try await repository.open(loadIndex: false, pointInTime: try pointInTime.time())
         let (all, problems) = try await repo.snapshots()
         for problem in problems { Terminal.error("warning: \(problem)") }
         let snapshots = all.filter { name == nil || $0.manifest.name == name }
