@@ -9,6 +9,9 @@
 #   scripts/bench.sh --mount              # ferry mount vs ferry restore vs restic mount (scripts/lib/bench-mount.sh)
 #   scripts/bench.sh --control-plane "10 100 1000"   # ferry plan over synthetic clusters of that many
 #                                         # namespaces in the API test server (scripts/lib/bench-control-plane.sh)
+#   scripts/bench.sh --agents "speedup memory many"   # agents at scale: one volume in ranges across 1, 2, 4
+#                                         # CPU-confined agent processes, agent RSS vs volume size, 1,000 small
+#                                         # volumes vs one (scripts/lib/bench-agents.sh)
 #   scripts/bench.sh --rounds 5           # plus 5 alternating ferry/restic full-backup rounds (local
 #                                         # and S3) and the median ratio: this machine's speed drifts
 #
@@ -26,12 +29,14 @@ S3=1
 ROUNDS=0
 MOUNT=""
 CONTROL_PLANE=""
+AGENTS=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
         --maintenance) MAINTENANCE=1; shift ;;
         --mount) MOUNT=1; shift ;;
         --control-plane) CONTROL_PLANE="$2"; shift 2 ;;
+        --agents) AGENTS="$2"; shift 2 ;;
         --no-s3) S3=0; shift ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -45,6 +50,16 @@ if [ -n "$CONTROL_PLANE" ]; then
     WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/control-plane"
     mkdir -p "$WORK"
     bench_control_plane "$CONTROL_PLANE" "$WORK"
+    exit 0
+fi
+
+if [ -n "$AGENTS" ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "bench.sh --agents needs root (cgroups)" >&2; exit 1; }
+    install_build_deps
+    source scripts/lib/bench-agents.sh
+    WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/agents"
+    mkdir -p "$WORK"
+    bench_agents "$AGENTS"
     exit 0
 fi
 
