@@ -62,11 +62,13 @@ agents_cluster() {
     python3 scripts/lib/agents-cluster.py "$dir/manifests" --volumes "$volumes" --password "$AGENTS_PASSWORD" "$@"
     AGENTS_KUBECONFIG="$dir/kubeconfig"
     "$AGENTS_BIN/ferry-testkube" --port 0 --load "$dir/manifests" --kubeconfig "$AGENTS_KUBECONFIG" > "$dir/logs/testkube.log" 2>&1 &
+    AGENTS_SERVER_PID=$!
     AGENTS_PIDS+=($!)
     for _ in $(seq 1 1200); do [ -s "$AGENTS_KUBECONFIG" ] && break; sleep 0.2; done
     [ -s "$AGENTS_KUBECONFIG" ] || { echo "ferry-testkube did not start: $(tail -5 "$dir/logs/testkube.log")" >&2; return 1; }
     "$AGENTS_BIN/ferry" coordinator --kubeconfig "$AGENTS_KUBECONFIG" --lease-namespace ferry --identity coordinator \
         > "$dir/logs/coordinator.log" 2>&1 &
+    AGENTS_COORDINATOR_PID=$!
     AGENTS_PIDS+=($!)
 }
 
@@ -86,6 +88,13 @@ agents_start() {
     done
 }
 
+# agents_cpu PID...: the processes' CPU seconds (user + system), summed.
+agents_cpu() {
+    local pid total=0
+    for pid in "$@"; do total=$(awk -v t="$total" '{ printf "%.1f", t + ($14 + $15) / 100 }' "/proc/$pid/stat"); done
+    echo "$total"
+}
+
 # agents_backup DIR NAME: creates Backup NAME of plan db and waits; prints the seconds.
 agents_backup() {
     local dir=$1 name=$2 start end
@@ -96,16 +105,19 @@ agents_backup() {
     awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }'
 }
 
-# agents_stats REPO-ARGS...: the repository's chunk count and bytes (ferry stats --json; packs and
-# index objects are left out: each agent's session writes its own).
+# agents_stats REPO-ARGS...: the repository's chunk count, their bytes and the logical bytes
+# (ferry stats --json; packs and index objects are left out: each agent's session writes its own,
+# and so are stored sizes: metadata chunks hold times, a few bytes' difference once compressed).
 agents_stats() {
     FERRY_PASSWORD=$AGENTS_PASSWORD "$AGENTS_BIN/ferry" stats --json "$@" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
-print(" ".join(str(s[k]) for k in ("chunks", "chunkBytes", "storedChunkBytes", "logicalBytes")))'
+print(" ".join(str(s[k]) for k in ("chunks", "chunkBytes", "logicalBytes")))'
 }
 
+# FERRY_BENCH_BIN: a directory with release builds of ferry and ferry-testkube to use as they are.
 agents_build() {
+    if [ -n "${FERRY_BENCH_BIN:-}" ]; then AGENTS_BIN=$FERRY_BENCH_BIN; return 0; fi
     swift build -c release --product ferry 2>&1 | tail -1
     swift build -c release --product ferry-testkube 2>&1 | tail -1
     AGENTS_BIN="$(swift build -c release --show-bin-path)"
@@ -126,6 +138,10 @@ EOF
             -s3.port="$port" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$dir/identities.json" -bucket=ferry \
             > "$dir/weed.log" 2>&1 &
         AGENTS_WEED_PID=$!
+        # The S3 server stands for another machine: as much CPU as the agents' cgroups are given.
+        mkdir -p /sys/fs/cgroup/cpu/ferry-bench-s3
+        echo "$AGENTS_SHARES" > /sys/fs/cgroup/cpu/ferry-bench-s3/cpu.shares
+        echo "$AGENTS_WEED_PID" > /sys/fs/cgroup/cpu/ferry-bench-s3/cgroup.procs
         for _ in $(seq 1 600); do
             kill -0 "$AGENTS_WEED_PID" 2>/dev/null || break
             if s3_curl -o /dev/null -I "$S3_ENDPOINT/ferry"; then ready=1; break; fi
@@ -198,6 +214,7 @@ bench_agents_speedup() {
         export AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET AWS_REGION=us-east-1 FERRY_S3_ENDPOINT=$S3_ENDPOINT
         agents_speedup_on s3 "$image"
         kill "$AGENTS_WEED_PID" 2>/dev/null; wait "$AGENTS_WEED_PID" 2>/dev/null || true
+        rmdir /sys/fs/cgroup/cpu/ferry-bench-s3 2>/dev/null || true
         rm -rf "$WORK/s3"
     fi
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -286,8 +303,8 @@ with open(f"{directory}/one.img", "wb") as one, open(f"{directory}/volumes.txt",
 PY
     echo "$WORK/many/one.img" > "$WORK/many/one.txt"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "| backup | volumes | units | agents | total time | per volume |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| backup | volumes | agents | total time | per volume | CPU s: API server | coordinator | agents |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for shape in many one; do
         dir="$WORK/many-$shape"
         rm -rf "$WORK/repo-many"
@@ -300,12 +317,18 @@ PY
         AGENTS_AGENT_PIDS=()
         agents_start "$dir" 2
         sleep 2
+        local before_server before_coordinator
+        before_server=$(agents_cpu "$AGENTS_SERVER_PID")
+        before_coordinator=$(agents_cpu "$AGENTS_COORDINATOR_PID")
         seconds=$(agents_backup "$dir" "$shape")
+        local server coordinator agents volumes=$count
+        server=$(awk -v a="$(agents_cpu "$AGENTS_SERVER_PID")" -v b="$before_server" 'BEGIN { printf "%.1f", a - b }')
+        coordinator=$(awk -v a="$(agents_cpu "$AGENTS_COORDINATOR_PID")" -v b="$before_coordinator" 'BEGIN { printf "%.1f", a - b }')
+        agents=$(agents_cpu "${AGENTS_AGENT_PIDS[@]}")
         agents_cleanup
-        local volumes=$count
         [ "$shape" = one ] && volumes=1
-        printf '| %s | %d | %d | 2 | %.1f s | %.3f s |\n' "$shape" "$volumes" "$volumes" "$seconds" \
-            "$(awk -v s="$seconds" -v n="$volumes" 'BEGIN { print s / n }')"
+        printf '| %s | %d | 2 | %.1f s | %.3f s | %s | %s | %s |\n' "$shape" "$volumes" "$seconds" \
+            "$(awk -v s="$seconds" -v n="$count" 'BEGIN { print s / n }')" "$server" "$coordinator" "$agents"
     done
     echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
     rm -rf "$WORK/many" "$WORK/repo-many"
