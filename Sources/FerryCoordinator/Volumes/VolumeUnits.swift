@@ -142,8 +142,10 @@ struct VolumeUnits: Sendable {
             let listed = try await ferry.list(
                 VolumeTransfer.self, namespace: job.namespace, labelSelector: "\(Self.ownerLabel(J.kind))=\(job.name)")
             var units = listed.objects.filter { names.contains($0.name) }
-            // A unit someone deleted will never finish: it counts as failed.
-            for unit in created where !units.contains(where: { $0.name == unit.name }) {
+            // A unit someone deleted will never finish: it counts as failed. (A set: a scan of the
+            // listed units per created unit made every poll of 1,000 units a million name reads.)
+            let present = Set(units.map(\.name))
+            for unit in created where !present.contains(unit.name) {
                 var gone = unit
                 gone.status = VolumeTransferStatus(phase: .failed, message: "the VolumeTransfer was deleted before it finished")
                 units.append(gone)
