@@ -40,7 +40,8 @@ agents_cleanup() {
     AGENTS_CGROUPS=()
 }
 
-# agents_cgroup NAME: a cgroup v1 CPU group with the quota; prints its directory.
+# agents_cgroup NAME: a cgroup v1 CPU group with the quota; prints its directory (the caller
+# records it in AGENTS_CGROUPS for agents_cleanup).
 agents_cgroup() {
     local group="/sys/fs/cgroup/cpu/$1"
     mkdir -p "$group"
@@ -49,7 +50,6 @@ agents_cgroup() {
     # The quota caps the agent at half a core; the weight lets it have that half core on a
     # machine that others load (the default 1024 is one runnable process's share).
     echo "$AGENTS_SHARES" > "$group/cpu.shares"
-    AGENTS_CGROUPS+=("$group")
     echo "$group"
 }
 
@@ -79,7 +79,10 @@ agents_start() {
     for i in $(seq 1 "$count"); do
         mkdir -p "$dir/cache-$i"
         group=""
-        [ "$quota" = quota ] && group=$(agents_cgroup "ferry-bench-agent-$i")
+        if [ "$quota" = quota ]; then
+            group=$(agents_cgroup "ferry-bench-agent-$i")
+            AGENTS_CGROUPS+=("$group")   # agents_cgroup ran in a subshell
+        fi
         FERRY_CACHE_DIR="$dir/cache-$i" sh -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs"; shift; exec "$@"' _ "$group" \
             "$AGENTS_BIN/ferry" agent --kubeconfig "$AGENTS_KUBECONFIG" --node node-1 --identity "agent-$i" --heartbeat 2 \
             > "$dir/logs/agent-$i.log" 2>&1 &
