@@ -15,6 +15,9 @@
 #   scripts/bench.sh --cluster-backup "10 100 1000"  # a ClusterBackupPlan's Backup over such clusters (with Helm
 #                                         # releases, VMs, custom resources) by a coordinator and two agents
 #                                         # (scripts/lib/bench-cluster-backup.sh)
+#   scripts/bench.sh --agents "speedup memory many"   # agents at scale: one volume in ranges across 1, 2, 4
+#                                         # CPU-confined agent processes, agent RSS vs volume size, 1,000 small
+#                                         # volumes vs one (scripts/lib/bench-agents.sh)
 #   scripts/bench.sh --rounds 5           # plus 5 alternating ferry/restic full-backup rounds (local
 #                                         # and S3) and the median ratio: this machine's speed drifts
 #
@@ -34,6 +37,7 @@ MOUNT=""
 CONTROL_PLANE=""
 CLUSTER_BACKUP=""
 REPOSITORY_SCALE=""
+AGENTS=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
         --repository-scale) REPOSITORY_SCALE=1; shift ;;
         --control-plane) CONTROL_PLANE="$2"; shift 2 ;;
         --cluster-backup) CLUSTER_BACKUP="$2"; shift 2 ;;
+        --agents) AGENTS="$2"; shift 2 ;;
         --no-s3) S3=0; shift ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -74,6 +79,16 @@ if [ -n "$REPOSITORY_SCALE" ]; then
     apt_install time
     source scripts/lib/bench-repository-scale.sh
     bench_repository_scale "${FERRY_BENCH_DIR:-/var/tmp/ferry-bench-repo}"
+    exit 0
+fi
+
+if [ -n "$AGENTS" ]; then
+    [ "$(id -u)" -eq 0 ] || { echo "bench.sh --agents needs root (cgroups)" >&2; exit 1; }
+    install_build_deps
+    source scripts/lib/bench-agents.sh
+    WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/agents"
+    mkdir -p "$WORK"
+    bench_agents "$AGENTS"
     exit 0
 fi
 

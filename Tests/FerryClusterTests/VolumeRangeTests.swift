@@ -75,6 +75,66 @@ extension AgentTests {
         }
     }
 
+    /// A volume's ranges carried out by two agent processes on the volume's node (they claim
+    /// units with conditional status writes) join into the same block map as a single pass:
+    /// agent-1 stops at its first block read, agent-2 stores the other ranges meanwhile, then
+    /// agent-1 goes on. The pages equal a single-pass backup's and the restore is the device.
+    @Test func rangesStoredByTwoAgentsJoinIntoTheSinglePassBlockMap() async throws {
+        try await withKubeTestCluster { cluster in
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            try await smallPageRepository(setup)
+            let device = "\(cluster.directory)/pv-data.img"
+            let original = try writeDevice(device, seed: 97)
+            try await install(setup, device: device)
+            try await split(cluster, ranges: 3)
+            // A unit lease longer than the test: agent-1's unit must stay its own while it is stopped.
+            let coordinator = try setup.coordinator(identity: "coordinator", ["--unit-lease", "600"])
+            defer { coordinator.kill() }
+            let first = try agent(setup, identity: "agent-1", stopAt: "block-read")
+            defer { first.kill() }
+
+            try await cluster.server.load(
+                yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            #expect(await first.waitUntilStopped())
+            let second = try agent(setup, identity: "agent-2", ["--max-units", "3"])
+            defer { second.kill() }
+            // agent-2 stores the two ranges agent-1 does not hold; then agent-1 resumes.
+            while await unitsSucceeded(cluster, backup: "db-1") < 2 {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            first.kill(SIGCONT)
+
+            let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")
+            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+            var agents: [String] = []
+            for index in 0..<3 {
+                let unit = try #require(
+                    await cluster.server.object(
+                        apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-\(index)"))
+                #expect(unit["status"]?["phase"] == "Succeeded", "\(unit.json.serializedString())")
+                agents.append(unit["status"]?["agent"]?.stringValue ?? "")
+            }
+            #expect(Set(agents) == ["agent-1", "agent-2"], "\(agents)")
+            #expect(agents.filter { $0 == "agent-2" }.count == 2, "\(agents)")
+            let snapshot = try #require(backup["status"]?["snapshot"]?.stringValue)
+            #expect(try await restoredVolume(setup, snapshot: snapshot) == original)
+
+            let single = try await FerryProcess(password: Self.rangePassword).run([
+                "backup", device, "--repo", setup.repository, "--name", "single",
+            ])
+            #expect(single.succeeded, "\(single)")
+            let joined = try await pages(setup, snapshot: snapshot)
+            let singlePass = try await pages(setup, snapshot: single.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(joined.count == 8 && joined == singlePass)
+        }
+    }
+
+    /// How many of a Backup's VolumeTransfers have succeeded.
+    func unitsSucceeded(_ cluster: KubeTestCluster, backup: String) async -> Int {
+        await cluster.server.objects(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db")
+            .filter { $0.name.hasPrefix("\(backup)-") && $0["status"]?["phase"] == "Succeeded" }.count
+    }
+
     /// A CSI volume in ranges: its snapshot is exposed once per range, the pods land on two
     /// nodes, and the agent on each reads its range there.
     @Test func aCSIVolumesRangesAreReadOnSeveralNodes() async throws {

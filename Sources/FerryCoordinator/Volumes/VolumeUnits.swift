@@ -172,8 +172,10 @@ struct VolumeUnits: Sendable {
             }
             // In the order a list gives (by name), as the status has always shown them.
             var units = current.values.filter { names.contains($0.name) }.sorted { $0.name < $1.name }
-            // A unit someone deleted will never finish: it counts as failed.
-            for unit in created where !units.contains(where: { $0.name == unit.name }) {
+            // A unit someone deleted will never finish: it counts as failed. (A set: a scan of the
+            // present units per created unit made every look at 1,000 units a million name reads.)
+            let present = Set(units.map(\.name))
+            for unit in created where !present.contains(unit.name) {
                 var gone = unit
                 gone.status = VolumeTransferStatus(phase: .failed, message: "the VolumeTransfer was deleted before it finished")
                 units.append(gone)

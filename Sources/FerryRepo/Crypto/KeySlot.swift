@@ -66,7 +66,10 @@ public struct KeySlot: Codable, Sendable {
     private static func wrappingKey(_ credential: Credential, salt: [UInt8], scrypt: Scrypt) throws -> [UInt8] {
         switch credential {
         case .password(let password):
-            guard let key = scrypt.deriveKey(password: password, salt: salt) else {
+            let derived = DerivedKeyCache.shared.key(password: password, salt: salt, scrypt: scrypt) {
+                scrypt.deriveKey(password: password, salt: salt)
+            }
+            guard let key = derived else {
                 throw RepositoryError.invalidArgument("scrypt parameters rejected")
             }
             return key

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FerryAgent
 import FerryMetrics
+import FerryMount
 import Foundation
 
 /// `ferry agent`: the node agent (a DaemonSet in the Helm chart).
@@ -45,6 +46,10 @@ struct AgentCommand: AsyncParsableCommand {
     var serviceAccount: String?
 
     func run() async throws {
+        // Every unit's blocks pass through 1 MiB buffers: with glibc's adaptive mmap threshold
+        // the freed ones stayed in its heaps, and the agent's peak RSS grew with the data stored
+        // (251 MiB for 16 GiB); served by mmap they go back at once (docs/benchmarks.md).
+        HeapTuning.returnLargeBuffersToTheSystem()
         try await process.withMetrics { metrics in
             try await agent(environment: ProcessInfo.processInfo.environment, metrics: metrics).run()
         }
