@@ -58,10 +58,33 @@ extension APIServerState {
         return found
     }
 
-    /// Releases claims no running pod uses and owners whose dependents are gone. They scan the
-    /// store, so only after it changed (a release is a change: chains go on at the next request).
+    /// Keeps `terminating` current for the object stored at `key` (nil: it is gone).
+    func noteTermination(_ storageKey: StorageKey, _ key: ObjectKey, _ object: JSONValue?) {
+        let stored = StoredObject(storageKey: storageKey, key: key)
+        if let object, object["metadata"]?["deletionTimestamp"].map({ !$0.isNull }) == true {
+            terminating.insert(stored)
+        } else {
+            terminating.remove(stored)
+        }
+    }
+
+    /// The terminating objects of `storageKey` that still carry `finalizer`, as stored now.
+    private func terminating(_ storageKey: StorageKey?, holding finalizer: String) -> [(StoredObject, JSONValue)] {
+        terminating.compactMap { stored in
+            guard storageKey.map({ $0 == stored.storageKey }) ?? true,
+                let object = store[stored.storageKey]?[stored.key],
+                (object["metadata"]?["finalizers"]?.arrayValue ?? []).contains(.string(finalizer))
+            else { return nil }
+            return (stored, object)
+        }
+        .sorted { ($0.0.storageKey.resource, $0.0.key) < ($1.0.storageKey.resource, $1.0.key) }
+    }
+
+    /// Releases claims no running pod uses and owners whose dependents are gone: only after the
+    /// store changed (a release is a change: chains go on at the next request), and only among
+    /// the terminating objects.
     func runDeletionControllers() {
-        guard deletionControllersSaw != storeVersion else { return }
+        guard deletionControllersSaw != storeVersion, !terminating.isEmpty else { return }
         deletionControllersSaw = storeVersion
         releaseUnusedClaims()
         releaseForegroundOwners()
@@ -69,10 +92,7 @@ extension APIServerState {
 
     private func releaseUnusedClaims() {
         guard let entry = registry.entries(storageKey: Self.claimsKey).first else { return }
-        let terminating = (store[Self.claimsKey] ?? [:]).filter {
-            $0.value["metadata"]?["deletionTimestamp"] != nil
-                && ($0.value["metadata"]?["finalizers"]?.arrayValue ?? []).contains(.string(Self.pvcProtection))
-        }
+        let terminating = terminating(Self.claimsKey, holding: Self.pvcProtection).map { ($0.0.key, $0.1) }
         guard !terminating.isEmpty else { return }
         let pods = store[Self.podsKey] ?? [:]
         for (key, claim) in terminating {
@@ -88,15 +108,11 @@ extension APIServerState {
     }
 
     private func releaseForegroundOwners() {
-        for (storageKey, objects) in store {
-            guard let entry = registry.entries(storageKey: storageKey).first else { continue }
-            for (key, object) in objects
-            where object["metadata"]?["deletionTimestamp"] != nil
-                && (object["metadata"]?["finalizers"]?.arrayValue ?? []).contains(.string(Self.foregroundDeletion))
-            {
-                guard let uid = object["metadata"]?["uid"]?.stringValue, dependents(of: uid).isEmpty else { continue }
-                removeFinalizer(Self.foregroundDeletion, entry: entry, key: key, object: object)
-            }
+        for (stored, object) in terminating(nil, holding: Self.foregroundDeletion) {
+            guard let entry = registry.entries(storageKey: stored.storageKey).first,
+                let uid = object["metadata"]?["uid"]?.stringValue, dependents(of: uid).isEmpty
+            else { continue }
+            removeFinalizer(Self.foregroundDeletion, entry: entry, key: stored.key, object: object)
         }
     }
 

@@ -166,6 +166,7 @@ extension APIServerState {
                     result.setValue(generation, at: ["metadata", "generation"])
                 }
                 store[entry.storageKey]![key] = result
+                noteTermination(entry.storageKey, key, result)
                 stored.append(result)
             } catch {
                 throw KubeTestServerError.load("\(kind) \(namespace.map { "\($0)/" } ?? "")\(name): \(error.status)")

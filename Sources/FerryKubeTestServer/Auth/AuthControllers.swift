@@ -11,6 +11,9 @@ extension APIServerState {
     /// Secrets count when created through the API: fixtures are loaded as etcd holds them (and
     /// no controller here creates the `default` ServiceAccounts they usually name).
     func noteForControllers(_ event: StoredEvent) {
+        let name = event.object["metadata"]?["name"]?.stringValue ?? ""
+        noteTermination(
+            event.key, ObjectKey(namespace: namespaceOf(event.object), name: name), event.type == "DELETED" ? nil : event.object)
         if event.key == Self.clusterRolesKey { auth.clusterRolesChanged = true }
         if event.key == Self.secretsKey, event.type == "ADDED", auth.caller != nil,
             event.object["type"]?.stringValue == "kubernetes.io/service-account-token"
