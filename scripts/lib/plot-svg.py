@@ -50,10 +50,11 @@ def nice_ticks(low, high):
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     start = math.floor(low / step) * step
     ticks, value = [], start
-    while value < high + step * 0.5:
+    while True:  # the last tick at or above the highest value
         ticks.append(round(value, 10))
+        if value >= high - step * 1e-9:
+            return ticks
         value += step
-    return ticks
 
 
 def log_ticks(low, high):
