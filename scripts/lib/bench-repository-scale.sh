@@ -121,7 +121,7 @@ scale_concurrent_writers() {
         local repo="s3://ferry/$mode" start end before after count check
         "$ferry" repo init --repo "$repo" > /dev/null 2>&1
         if [ "$mode" != cold ]; then "$ferry" backup "$dir/template.img" --repo "$repo" --name template > /dev/null 2>&1; fi
-        before=$(scale_prefix_bytes "$mode")
+        before=$(s3_bucket_bytes ferry "$mode/packs/")
         start=$(date +%s.%N)
         if [ "$mode" = serial ]; then
             for i in $(seq 0 $((writers - 1))); do
@@ -136,7 +136,7 @@ scale_concurrent_writers() {
             for i in "${!pids[@]}"; do wait "${pids[$i]}" || echo "writer $i failed: $(tail -2 "$dir/err-$i")" >&2; done
         fi
         end=$(date +%s.%N)
-        after=$(scale_prefix_bytes "$mode")
+        after=$(s3_bucket_bytes ferry "$mode/packs/")
         count=$("$ferry" snapshots --repo "$repo" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
         if "$ferry" check --repo "$repo" --read-data > "$dir/check" 2>&1; then check=clean; else check="FAILED: $(tail -1 "$dir/check")"; fi
         printf '| %s | %.1f s | %d MiB | %s | %s |\n' "$mode" "$(echo "$end - $start" | bc)" $(((after - before) / 1048576)) "$count" "$check"
@@ -146,25 +146,3 @@ scale_concurrent_writers() {
     rm -rf "$dir"
 }
 
-# scale_prefix_bytes PREFIX: bytes of every object under ferry/PREFIX/packs/.
-scale_prefix_bytes() {
-    python3 - "$S3_ENDPOINT" "$1" "$S3_KEY:$S3_SECRET" <<'PY'
-import subprocess, sys, urllib.parse, xml.etree.ElementTree as ET
-endpoint, prefix, user = sys.argv[1:4]
-total, token = 0, None
-ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
-while True:
-    query = f"list-type=2&max-keys=1000&prefix={urllib.parse.quote(prefix + '/packs/', safe='')}"
-    if token:
-        query += f"&continuation-token={urllib.parse.quote(token, safe='')}"
-    out = subprocess.run(["curl", "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", user, f"{endpoint}/ferry?{query}"],
-                         capture_output=True, check=True).stdout
-    root = ET.fromstring(out)
-    for size in root.iter(ns + "Size"):
-        total += int(size.text)
-    if root.findtext(ns + "IsTruncated") != "true":
-        break
-    token = root.findtext(ns + "NextContinuationToken")
-print(total)
-PY
-}

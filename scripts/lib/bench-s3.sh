@@ -44,15 +44,18 @@ for line in sys.stdin:
 print(int(total))' "$1"
 }
 
-# s3_bucket_bytes BUCKET: the sum of the sizes of every object in BUCKET (ListObjectsV2).
+# s3_bucket_bytes BUCKET [PREFIX]: the sum of the sizes of every object in BUCKET (under PREFIX)
+# (ListObjectsV2).
 s3_bucket_bytes() {
-    python3 - "$S3_ENDPOINT" "$1" "$S3_KEY:$S3_SECRET" <<'PY'
+    python3 - "$S3_ENDPOINT" "$1" "$S3_KEY:$S3_SECRET" "${2:-}" <<'PY'
 import subprocess, sys, urllib.parse, xml.etree.ElementTree as ET
-endpoint, bucket, user = sys.argv[1:4]
+endpoint, bucket, user, prefix = sys.argv[1:5]
 total, token = 0, None
 ns = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 while True:
-    query = "list-type=2&max-keys=1000" + (f"&continuation-token={urllib.parse.quote(token, safe='')}" if token else "")
+    query = f"list-type=2&max-keys=1000&prefix={urllib.parse.quote(prefix, safe='')}"
+    if token:
+        query += f"&continuation-token={urllib.parse.quote(token, safe='')}"
     out = subprocess.run(["curl", "-sf", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", user, f"{endpoint}/{bucket}?{query}"],
                          capture_output=True, check=True).stdout
     root = ET.fromstring(out)
