@@ -13,6 +13,48 @@ import Testing
         try await setup.cluster.server.load(yaml: AgentTests.boundLocalBlockClaim("logs", device: device))
     }
 
+    /// db/data and a second volume `second` (installed by `install`), backed up as db-1 (both
+    /// volumes Completed) by a coordinator and an agent that the caller stops; then both devices
+    /// are overwritten with the same garbage.
+    struct BackedUp {
+        let setup: CoordinatorTests.Setup
+        let agents: AgentTests
+        let running: [ChildProcess]
+        let dataDevice: String
+        let secondDevice: String
+        /// What the second device held when it was backed up.
+        let second: Data
+        /// What both devices hold now.
+        let lost: Data
+    }
+
+    func backUpTwoVolumes(
+        _ cluster: KubeTestCluster, second name: String, seeds: (UInt64, UInt64),
+        install: (CoordinatorTests.Setup, String) async throws -> Void
+    ) async throws -> BackedUp {
+        let setup = try await CoordinatorTests.Setup.make(cluster)
+        let agents = AgentTests()
+        let dataDevice = "\(cluster.directory)/pv-data.img"
+        let secondDevice = "\(cluster.directory)/pv-\(name).img"
+        _ = try agents.writeDevice(dataDevice, seed: seeds.0)
+        let second = try agents.writeDevice(secondDevice, seed: seeds.1)
+        try await agents.install(setup, device: dataDevice)
+        try await install(setup, secondDevice)
+        let running = [
+            try setup.coordinator(identity: "coordinator", ["--unit-lease", "30"]), try agents.agent(setup, identity: "agent-1"),
+        ]
+        let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
+        #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
+        #expect(backup["status"]?["volumes"]?.arrayValue?.count == 2, "\(backup.json.serializedString())")
+        var garbage = DeterministicBytes(seed: 666)
+        let lost = Data(garbage.bytes(8 << 20))
+        try lost.write(to: URL(fileURLWithPath: dataDevice))
+        try lost.write(to: URL(fileURLWithPath: secondDevice))
+        return BackedUp(
+            setup: setup, agents: agents, running: running, dataDevice: dataDevice, secondDevice: secondDevice, second: second,
+            lost: lost)
+    }
+
     func restore(_ setup: CoordinatorTests.Setup, name: String, spec: String) async throws -> KubeObject {
         try await setup.cluster.server.load(
             yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Restore\nmetadata: {name: \(name), namespace: db}\nspec: \(spec)")
@@ -21,27 +63,12 @@ import Testing
 
     @Test func aRestoreOfOneClaimWritesOnlyItsVolume() async throws {
         try await withKubeTestCluster { cluster in
-            let setup = try await CoordinatorTests.Setup.make(cluster)
-            let agents = AgentTests()
-            let dataDevice = "\(cluster.directory)/pv-data.img"
-            let logsDevice = "\(cluster.directory)/pv-logs.img"
-            _ = try agents.writeDevice(dataDevice, seed: 31)
-            let logs = try agents.writeDevice(logsDevice, seed: 32)
-            try await agents.install(setup, device: dataDevice)
-            try await installLogs(setup, device: logsDevice)
-            let running = [
-                try setup.coordinator(identity: "coordinator", ["--unit-lease", "30"]), try agents.agent(setup, identity: "agent-1"),
-            ]
-            defer { running.forEach { $0.kill() } }
-            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
-            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
-            #expect(backup["status"]?["volumes"]?.arrayValue?.count == 2, "\(backup.json.serializedString())")
-
             // Both volumes lost, the claims and the pod deleted.
-            var garbage = DeterministicBytes(seed: 666)
-            let lost = Data(garbage.bytes(8 << 20))
-            try lost.write(to: URL(fileURLWithPath: dataDevice))
-            try lost.write(to: URL(fileURLWithPath: logsDevice))
+            let backedUp = try await backUpTwoVolumes(
+                cluster, second: "logs", seeds: (31, 32), install: { try await installLogs($0, device: $1) })
+            defer { backedUp.running.forEach { $0.kill() } }
+            let (setup, agents, dataDevice, logsDevice) = (backedUp.setup, backedUp.agents, backedUp.dataDevice, backedUp.secondDevice)
+            let (logs, lost) = (backedUp.second, backedUp.lost)
             await cluster.server.delete(apiVersion: "v1", kind: "Pod", namespace: "db", name: "db-0")
             for claim in ["data", "logs"] {
                 await cluster.server.delete(apiVersion: "v1", kind: "PersistentVolumeClaim", namespace: "db", name: claim)
@@ -126,27 +153,12 @@ import Testing
     /// the other claim, its volume and the pod are left alone.
     @Test func aRestoreOfOneVirtualMachineBringsItsDiskSecretAndInstancetype() async throws {
         try await withKubeTestCluster { cluster in
-            let setup = try await CoordinatorTests.Setup.make(cluster)
-            let agents = AgentTests()
-            let dataDevice = "\(cluster.directory)/pv-data.img"
-            let diskDevice = "\(cluster.directory)/pv-vm-disk.img"
-            _ = try agents.writeDevice(dataDevice, seed: 41)
-            let disk = try agents.writeDevice(diskDevice, seed: 42)
-            try await agents.install(setup, device: dataDevice)
-            try await installVirtualMachine(setup, device: diskDevice)
-            let running = [
-                try setup.coordinator(identity: "coordinator", ["--unit-lease", "30"]), try agents.agent(setup, identity: "agent-1"),
-            ]
-            defer { running.forEach { $0.kill() } }
-            let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
-            #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
-            #expect(backup["status"]?["volumes"]?.arrayValue?.count == 2, "\(backup.json.serializedString())")
-
             // Everything lost.
-            var garbage = DeterministicBytes(seed: 667)
-            let lost = Data(garbage.bytes(8 << 20))
-            try lost.write(to: URL(fileURLWithPath: dataDevice))
-            try lost.write(to: URL(fileURLWithPath: diskDevice))
+            let backedUp = try await backUpTwoVolumes(
+                cluster, second: "vm-disk", seeds: (41, 42), install: { try await installVirtualMachine($0, device: $1) })
+            defer { backedUp.running.forEach { $0.kill() } }
+            let (setup, agents, dataDevice, diskDevice) = (backedUp.setup, backedUp.agents, backedUp.dataDevice, backedUp.secondDevice)
+            let (disk, lost) = (backedUp.second, backedUp.lost)
             let gone: [(String, String, String)] = [
                 ("v1", "Pod", "db-0"), ("kubevirt.io/v1", "VirtualMachine", "vm"), ("v1", "Secret", "vm-cloudinit"),
                 ("instancetype.kubevirt.io/v1beta1", "VirtualMachineInstancetype", "small"),
