@@ -73,6 +73,27 @@ extension AgentTests {
     }
 }
 
+extension CoordinatorTests.Setup {
+    /// A Restore `copy` of the latest snapshot into `namespace` (no waits for readiness) with
+    /// `postRestore` hooks (YAML), once it has ended.
+    func restoreLatest(into namespace: String, postRestore hooks: String) async throws -> KubeObject {
+        let hooks = hooks.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        try await cluster.server.load(
+            yaml: """
+                apiVersion: ferry.dev/v1alpha1
+                kind: Restore
+                metadata: {name: copy, namespace: \(namespace)}
+                spec:
+                  target: local
+                  snapshot: latest
+                  waitTimeoutSeconds: 0
+                  hooks:
+                    postRestore: \(hooks)
+                """)
+        return try await finished("Restore", namespace: namespace, name: "copy")
+    }
+}
+
 extension CoordinatorTests {
     static let hookedApplication = """
         apiVersion: v1
@@ -172,20 +193,12 @@ extension CoordinatorTests {
                 }
             }
             defer { kubelet.cancel() }
-            try await cluster.server.load(
-                yaml: """
-                    apiVersion: ferry.dev/v1alpha1
-                    kind: Restore
-                    metadata: {name: copy, namespace: copy}
-                    spec:
-                      target: local
-                      snapshot: latest
-                      waitTimeoutSeconds: 0
-                      hooks:
-                        postRestore: [{name: check, podSelector: {matchLabels: {app: web}}, readyTimeoutSeconds: 60,
-                                       command: [sh, -c, "echo $HOSTNAME > restored; echo checked"]}]
+            let restore = try await setup.restoreLatest(
+                into: "copy",
+                postRestore: """
+                    [{name: check, podSelector: {matchLabels: {app: web}}, readyTimeoutSeconds: 60,
+                      command: [sh, -c, "echo $HOSTNAME > restored; echo checked"]}]
                     """)
-            let restore = try await setup.finished("Restore", namespace: "copy", name: "copy")
             #expect(restore["status"]?["phase"] == "Completed", "\(restore.json.serializedString())")
             let restored = restore["status"]?["hooks"]?.arrayValue ?? []
             #expect(restored.count == 1 && restored.first?["when"] == "PostRestore" && restored.first?["phase"] == "Succeeded")
@@ -266,20 +279,12 @@ extension CoordinatorTests {
                 hooks.dropFirst().first?["message"]?.stringValue?.hasSuffix("VirtualMachine ghost is not part of the application") == true)
             #expect(hooks.last?["message"] == "no pod of HelmRelease db matches its podSelector")
 
-            try await cluster.server.load(
-                yaml: """
-                    apiVersion: ferry.dev/v1alpha1
-                    kind: Restore
-                    metadata: {name: copy, namespace: copy}
-                    spec:
-                      target: local
-                      snapshot: latest
-                      waitTimeoutSeconds: 0
-                      hooks:
-                        postRestore: [{name: check, component: {kind: HelmRelease, name: db, namespace: shop}, readyTimeoutSeconds: 60,
-                                       command: [sh, -c, "echo $HOSTNAME > locked"]}]
+            let restore = try await setup.restoreLatest(
+                into: "copy",
+                postRestore: """
+                    [{name: check, component: {kind: HelmRelease, name: db, namespace: shop}, readyTimeoutSeconds: 60,
+                      command: [sh, -c, "echo $HOSTNAME > locked"]}]
                     """)
-            let restore = try await setup.finished("Restore", namespace: "copy", name: "copy")
             #expect(restore["status"]?["phase"] == "Completed", "\(restore.json.serializedString())")
             let restored = restore["status"]?["hooks"]?.arrayValue ?? []
             #expect(restored.map { $0["pod"]?.stringValue ?? "" } == ["copy/db-0"], "\(restored)")
