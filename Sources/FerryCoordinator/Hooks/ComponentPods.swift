@@ -21,12 +21,13 @@ struct ComponentPods: Sendable {
         members.contains { member in member.components.contains { component.selects($0) } }
     }
 
-    /// Whether `pod` belongs to `component`.
-    func contains(_ pod: KubeObject, component: ApplicationComponent) -> Bool {
-        let namespace = pod.namespace
-        return members.contains { member in
-            member.object.namespace == namespace && member.components.contains { component.selects($0) }
-                && Self.runs(pod, member: member.object, claimComponent: component.kind == .claim)
+    /// Whether a pod belongs to `component` (its members found once, then each pod checked
+    /// against them).
+    func podFilter(_ component: ApplicationComponent) -> (KubeObject) -> Bool {
+        let own = members.filter { member in member.components.contains { component.selects($0) } }.map(\.object)
+        let claimComponent = component.kind == .claim
+        return { pod in
+            own.contains { $0.namespace == pod.namespace && Self.runs(pod, member: $0, claimComponent: claimComponent) }
         }
     }
 

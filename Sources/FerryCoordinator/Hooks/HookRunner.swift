@@ -77,7 +77,7 @@ struct HookRunner: Sendable {
                 throw ClusterError.invalidSpec(
                     object: owner, field: "hooks\(field).component", message: "\(component) is not part of the application")
             }
-            pods = pods.filter { components.contains($0, component: component) }
+            pods = pods.filter(components.podFilter(component))
         }
         return pods
     }
