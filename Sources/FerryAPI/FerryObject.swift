@@ -47,6 +47,20 @@ extension FerryObject {
     /// `Kind namespace/name`, for messages.
     public var label: String { object.label }
 
+    /// The object with only what names it and its version (kind, name, namespace, uid,
+    /// resourceVersion, deletionTimestamp, labels), beside the typed spec and status: what
+    /// following many objects needs to keep of each. A status write still works from it (the
+    /// status subresource takes only the status).
+    public var compacted: Self {
+        var metadata: JSONValue = [:]
+        for key in ["name", "namespace", "uid", "resourceVersion", "deletionTimestamp", "labels"] {
+            if let value = object.metadata[key] { metadata[key] = value }
+        }
+        var identity = KubeObject(apiVersion: FerryKind.apiVersion, kind: Self.kind.rawValue, namespace: nil, name: name)
+        identity.json["metadata"] = metadata
+        return Self(object: identity, spec: spec, status: status)
+    }
+
     /// The object with the typed spec and status written into it, to send.
     public func encoded() throws -> KubeObject {
         var result = object

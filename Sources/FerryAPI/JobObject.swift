@@ -8,10 +8,20 @@ public protocol JobStatus: Codable, Sendable, Equatable {
     var startTime: Date? { get set }
     var completionTime: Date? { get set }
     var volumes: [VolumeProgress]? { get set }
+    /// Every volume counted by phase, with their bytes.
+    var progress: VolumeCounts? { get set }
+    /// How many volumes `volumes` leaves out (it lists at most `JobStatusBounds.volumes`).
+    var volumesOmitted: Int? { get set }
     var hooks: [HookResult]? { get set }
     var warnings: [String]? { get set }
     var errors: [String]? { get set }
     init()
+    /// Cuts the kind's own lists to `bounds` (part of `bounded`).
+    mutating func boundDetails(_ bounds: JobStatusBounds)
+}
+
+extension JobStatus {
+    public mutating func boundDetails(_ bounds: JobStatusBounds) {}
 }
 
 /// A Backup or a Restore: a job the coordinator carries out once.

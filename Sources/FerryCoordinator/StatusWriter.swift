@@ -28,6 +28,16 @@ struct StatusWriter: Sendable {
         }
     }
 
+    /// Changes a job's status once, cut to `JobStatusBounds` so it fits one write.
+    @discardableResult
+    func update<J: JobObject>(_ value: J, _ change: @escaping (inout J.Status) -> Void) async throws -> J? {
+        try await client.updateStatus(value) { status, _ in
+            change(&status)
+            status = status.bounded()
+            return true
+        }
+    }
+
     /// Changes the status until the write lands or the object is gone; only cancellation stops it.
     func persist<R: FerryObject>(_ value: R, what: String, _ change: @escaping (inout R.Status, R) -> Bool) async throws(CancellationError)
     {
@@ -72,7 +82,7 @@ struct StatusWriter: Sendable {
             try await client.setFinalizer(FerryLabels.jobFinalizer, present: true, on: current)
         } catch {
             log("\(job.label): cannot take it up: \(error)")
-            try? await update(job) { status in
+            _ = try? await update(job) { status in
                 status.phase = .failed
                 status.errors = ["the coordinator cannot mark it as its own (finalizer \(FerryLabels.jobFinalizer)): \(error)"]
             }
@@ -116,15 +126,23 @@ struct StatusWriter: Sendable {
         outcome.attempt = attempt
         outcome.startTime = startTime
         outcome.completionTime = Date()
+        if outcome.bounded() != outcome, let whole = try? JSONValue(encoding: outcome) {
+            // The status keeps a part of the lists; the log keeps all of them.
+            log("\(job.label): its status lists part of the outcome; the whole of it: \(whole.serializedString())")
+        }
         let final = outcome
         do {
             try await persist(job, what: "final status") { status, current in
                 // A job another attempt has taken over is left to it.
                 guard current.status.attempt == attempt else { return false }
                 var next = final
-                if next.volumes == nil { next.volumes = status.volumes }
+                if next.volumes == nil {
+                    next.volumes = status.volumes
+                    next.progress = status.progress
+                    next.volumesOmitted = status.volumesOmitted
+                }
                 if next.hooks == nil { next.hooks = status.hooks }
-                status = next
+                status = next.bounded()
                 return true
             }
         } catch {

@@ -94,6 +94,15 @@ enum FerryExamples {
         return [volume]
     }()
 
+    static var progress: VolumeCounts {
+        var counts = VolumeCounts(volumes: 6)
+        for phase in VolumePhase.allCases { counts[phase] = 1 }
+        counts.pending = 2
+        counts.bytesDone = 1
+        counts.bytesTotal = 2
+        return counts
+    }
+
     static var backupStatus: BackupStatus {
         var status = BackupStatus()
         status.phase = .completed
@@ -104,6 +113,8 @@ enum FerryExamples {
         status.resources = 1
         status.bytesStored = 2
         status.volumes = volumes
+        status.progress = progress
+        status.volumesOmitted = 1
         status.hooks = hookResults
         status.warnings = ["w"]
         status.errors = ["e"]
@@ -152,6 +163,8 @@ enum FerryExamples {
         status.volumesRestored = ["ns/c"]
         status.volumesSkipped = ["ns/d: in use"]
         status.volumes = volumes
+        status.progress = progress
+        status.volumesOmitted = 1
         status.hooks = hookResults
         status.warnings = ["w"]
         status.errors = ["e"]

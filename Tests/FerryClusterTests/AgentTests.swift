@@ -174,6 +174,8 @@ import Testing
             let backup = try await setup.backup("db-1", plan: "db", namespace: "db")
             #expect(backup["status"]?["phase"] == "Completed", "\(backup.json.serializedString())")
             #expect(backup["status"]?["volumes"]?[0]?["claim"] == "db/data" && backup["status"]?["volumes"]?[0]?["phase"] == "Succeeded")
+            #expect(backup["status"]?["progress"]?["volumes"] == 1 && backup["status"]?["progress"]?["succeeded"] == 1)
+            #expect(backup["status"]?["volumesOmitted"] == nil)
             let unit = try #require(
                 await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0"))
             #expect(unit["spec"]?["node"] == "node-1" && unit["spec"]?["source"]?["path"]?.stringValue == device)

@@ -42,7 +42,12 @@ public struct BackupStatus: Codable, Sendable, Equatable {
     /// Objects captured.
     public var resources: Int?
     public var bytesStored: Int64?
+    /// The volumes, as many as `JobStatusBounds` allows (the failed first when not all fit).
     public var volumes: [VolumeProgress]?
+    /// Every volume counted by phase, with their bytes.
+    public var progress: VolumeCounts?
+    /// How many volumes `volumes` leaves out; their VolumeTransfers hold their details.
+    public var volumesOmitted: Int?
     /// The plan's hooks as they ran.
     public var hooks: [HookResult]?
     public var warnings: [String]?

@@ -78,11 +78,25 @@ public struct RestoreStatus: Codable, Sendable, Equatable {
     public var volumesRestored: [String]?
     /// Volumes whose claims existed before and were left alone, with why.
     public var volumesSkipped: [String]?
+    /// The volumes, as many as `JobStatusBounds` allows (the failed first when not all fit).
     public var volumes: [VolumeProgress]?
+    /// Every volume counted by phase, with their bytes.
+    public var progress: VolumeCounts?
+    /// How many volumes `volumes` leaves out; their VolumeTransfers hold their details.
+    public var volumesOmitted: Int?
     /// The Restore's post-restore hooks as they ran.
     public var hooks: [HookResult]?
     public var warnings: [String]?
     public var errors: [String]?
 
     public init() {}
+}
+
+extension RestoreStatus {
+    public mutating func boundDetails(_ bounds: JobStatusBounds) {
+        let elsewhere = "the coordinator's log has every one"
+        volumesRestored = bounds.list(volumesRestored, limit: bounds.names, rest: "the snapshot lists every volume")
+        volumesSkipped = bounds.list(volumesSkipped, limit: bounds.messages, rest: elsewhere)
+        skipped = bounds.list(skipped, limit: bounds.names, rest: elsewhere)
+    }
 }

@@ -6,8 +6,15 @@ import Synchronization
 /// thousand work units costs one watch, not a list of all of them every half second.
 public final class WatchedSet<R: FerryObject>: Sendable {
     private let state = Mutex<(objects: [String: R], synced: Bool)>(([:], false))
+    private let compact: Bool
 
-    public init() {}
+    /// `compact`: keep each object's typed spec and status with only its identity
+    /// (`FerryObject.compacted`), not the whole object as read.
+    public init(compact: Bool = false) {
+        self.compact = compact
+    }
+
+    private func keep(_ object: R) -> R { compact ? object.compacted : object }
 
     /// The objects by name, once the first list has come (nil before).
     public var current: [String: R]? { state.withLock { $0.synced ? $0.objects : nil } }
@@ -16,11 +23,11 @@ public final class WatchedSet<R: FerryObject>: Sendable {
         state.withLock { state in
             switch event {
             case .synced(let objects, _):
-                state.objects = Dictionary(objects.compactMap { try? R($0) }.map { ($0.name, $0) }) { _, last in last }
+                state.objects = Dictionary(objects.compactMap { try? keep(R($0)) }.map { ($0.name, $0) }) { _, last in last }
                 state.synced = true
             case .event(.added(let object)), .event(.modified(let object)):
                 // An object that does not decode is left as it last was (a later write fixes it).
-                if let value = try? R(object) { state.objects[value.name] = value }
+                if let value = try? keep(R(object)) { state.objects[value.name] = value }
             case .event(.deleted(let object)):
                 state.objects[object.name] = nil
             case .event:

@@ -91,7 +91,7 @@ extension BackupJob {
         status.snapshot = snapshot.hex
         status.resources = resources.count
         status.bytesStored = stored + volumes.reduce(0) { $0 + $1.stats.bytesStored }
-        status.volumes = VolumeUnits.summary(finished, notMoved: notMoved)
+        status.record(volumes: VolumeUnits.summary(finished, notMoved: notMoved))
         status.warnings = warnings.isEmpty ? nil : warnings
         status.errors = failures.isEmpty ? nil : failures
         return (status, volumes.filter { $0.changeTracking?.bookmarkProvider == CSIChangeTracker.providerName }.map(\.name))

@@ -83,8 +83,9 @@ struct BackupJob: Sendable {
                 count: plan.rangesPerVolume, minimumBytes: plan.minimumRangeSize)
             return split.count > 1 ? split : [nil]
         }
+        let facts = Dictionary(result.volumes.map { ("\($0.claim.namespace ?? "")/\($0.claim.name)", $0) }) { first, _ in first }
         specs = specs.flatMap { spec in
-            ranges(result.volumes.first { "\($0.claim.namespace ?? "")/\($0.claim.name)" == spec.volume }).map { pages in
+            ranges(facts[spec.volume]).map { pages in
                 var unit = spec
                 unit.pages = pages
                 return unit

@@ -125,10 +125,10 @@ struct VolumeUnits: Sendable {
                     at: ["metadata", "ownerReferences"])
             }
             do {
-                units.append(try await ferry.create(unit))
+                units.append(try await ferry.create(unit).compacted)
             } catch .kube(.alreadyExists) {
                 log("\(unit.label) exists already; keeping its progress")
-                units.append(unit)
+                units.append(unit.compacted)
             }
         }
         return units
@@ -137,7 +137,8 @@ struct VolumeUnits: Sendable {
     /// Follows the units (through one watch) until each has succeeded or failed; keeps the
     /// owner's status current.
     func follow<J: JobObject>(_ created: [VolumeTransfer], of job: J, notMoved: [NotMoved]) async throws -> [VolumeTransfer] {
-        let watched = WatchedSet<VolumeTransfer>()
+        // Thousands of units are followed at once: each is kept as its spec and status.
+        let watched = WatchedSet<VolumeTransfer>(compact: true)
         let ferry = self.ferry
         return try await withThrowingTaskGroup(of: [VolumeTransfer]?.self) { group in
             group.addTask {
@@ -155,7 +156,7 @@ struct VolumeUnits: Sendable {
     }
 
     /// The follow loop, over the watched units: requeues silent and stalled units, fails
-    /// unclaimed ones, and writes the owner's `status.volumes` when it changed (at most every
+    /// unclaimed ones, and records the owner's volumes in its status when they changed (at most every
     /// `statusInterval` while units run).
     private func follow<J: JobObject>(
         _ created: [VolumeTransfer], in watched: WatchedSet<VolumeTransfer>, of job: J, notMoved: [NotMoved]
@@ -207,7 +208,7 @@ struct VolumeUnits: Sendable {
             let volumes = Self.summary(units, notMoved: notMoved)
             let done = units.allSatisfy { $0.phase.isFinal }
             if volumes != reported && (done || now - lastReport >= timing.statusInterval) {
-                try await status.update(job) { $0.volumes = volumes }
+                try await status.update(job) { $0.record(volumes: volumes) }
                 reported = volumes
                 lastReport = now
             }
@@ -218,7 +219,8 @@ struct VolumeUnits: Sendable {
         }
     }
 
-    /// The job's `status.volumes`: each unit's phase and progress, and the volumes not moved.
+    /// Every volume of the job as its status records them (`JobStatus.record(volumes:)`): each
+    /// unit's phase and progress, and the volumes not moved.
     static func summary(_ units: [VolumeTransfer], notMoved: [NotMoved]) -> [VolumeProgress] {
         units.map { unit in
             var progress = VolumeProgress(

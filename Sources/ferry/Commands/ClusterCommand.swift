@@ -56,9 +56,14 @@ struct ClusterCommand: AsyncParsableCommand {
         }
     }
 
-    /// One line of progress: the phase and each volume's.
+    /// One line of progress: the phase and each volume's (counts by phase when the status
+    /// does not list every volume).
     static func describe(_ status: some JobStatus) -> String {
         guard let phase = status.phase else { return "" }
+        if (status.volumesOmitted ?? 0) > 0, let progress = status.progress {
+            let phases = VolumePhase.allCases.compactMap { phase in progress[phase].map { "\($0) \(phase.rawValue)" } }
+            return "\(phase.rawValue); \(progress.volumes) volumes: \(phases.joined(separator: ", "))"
+        }
         let volumes = (status.volumes ?? []).map { volume -> String in
             let progress =
                 if let done = volume.bytesDone, let total = volume.bytesTotal, total > 0 {
