@@ -19,11 +19,18 @@ public struct FerryClient: Sendable {
     }
 
     /// One object, or which one is missing and who needed it.
-    public func get<R: FerryObject>(_ type: R.Type, namespace: String?, name: String, neededBy: String) async throws(ClusterError) -> R {
+    /// - Parameter recent: where a read of the last few seconds may come from (nil: read now).
+    public func get<R: FerryObject>(
+        _ type: R.Type, namespace: String?, name: String, neededBy: String, recent: RecentReads? = nil
+    ) async throws(ClusterError) -> R {
         let resource = try await resource(R.kind)
         let object: KubeObject
         do {
-            object = try await kube.get(resource, namespace: namespace, name: name)
+            if let recent {
+                object = try await recent.get(resource, namespace: namespace ?? "", name: name, from: kube)
+            } else {
+                object = try await kube.get(resource, namespace: namespace, name: name)
+            }
         } catch .notFound {
             throw .missing(kind: R.kind.rawValue, namespace: namespace ?? "", name: name, neededBy: neededBy)
         } catch {

@@ -5,6 +5,7 @@ import FerryMover
 import FerryRepo
 import FerryVolume
 import Foundation
+import Synchronization
 
 /// The node agent (`ferry agent`, a DaemonSet): carries out the `VolumeTransfer`s labelled for
 /// its node. It claims a unit with a conditional status write that records its attempt id (so
@@ -46,6 +47,8 @@ public struct Agent: Sendable {
     public let client: KubeClient
     public let options: Options
     let log: @Sendable (String) -> Void
+    /// Targets and their Secrets, read once every few seconds rather than once per unit.
+    let recent = RecentReads()
 
     var ferry: FerryClient { FerryClient(client) }
 
@@ -115,10 +118,11 @@ public struct Agent: Sendable {
     }
 
     /// Carries the unit out; `giveUp` is called when it makes no progress for the stall timeout.
-    func transfer(_ unit: VolumeTransfer, attempt: String, giveUp: @escaping @Sendable () -> Void = {}) async {
-        let spec = unit.spec
+    func transfer(_ claimed: VolumeTransfer, attempt: String, giveUp: @escaping @Sendable () -> Void = {}) async {
+        let unit = KnownVersion(claimed)
+        let spec = claimed.spec
         let direction = spec.direction ?? .backup
-        log("\(unit.label): \(direction.rawValue) \(spec.source.path) (attempt \(attempt))")
+        log("\(claimed.label): \(direction.rawValue) \(spec.source.path) (attempt \(attempt))")
         var heartbeat: Task<Void, Never>?
         defer { heartbeat?.cancel() }
         var watchdog: Task<Void, Never>?
@@ -126,15 +130,17 @@ public struct Agent: Sendable {
         options.metrics?.unitsRunning(1)
         defer { options.metrics?.unitsRunning(-1) }
         do {
-            try spec.validate(object: unit.label)
+            try spec.validate(object: claimed.label)
             guard spec.node == options.node else {
                 throw ClusterError.invalidSpec(
-                    object: unit.label, field: "spec.node", message: "is \(spec.node), this agent runs on \(options.node)")
+                    object: claimed.label, field: "spec.node", message: "is \(spec.node), this agent runs on \(options.node)")
             }
-            let target = try await ferry.get(Target.self, namespace: unit.namespace, name: spec.target, neededBy: unit.label)
+            let target = try await ferry.get(
+                Target.self, namespace: claimed.namespace, name: spec.target, neededBy: claimed.label, recent: recent)
             // A backup's write session reads the index itself; a restore reads chunks through it.
             let connector = TargetConnector(
-                client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.ferryNamespace, mayInitialize: false)
+                client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.ferryNamespace, mayInitialize: false,
+                recent: recent)
             let repository = try await connector.open(target, loadIndex: spec.isRestore, expecting: spec.repository)
             var outcome = VolumeTransferStatus(phase: .succeeded)
             switch direction {
@@ -149,12 +155,12 @@ public struct Agent: Sendable {
                             pageEntries: repository.config.blockMapPageEntries)
                     } ?? source.size)
                 heartbeat = beat(unit, attempt: attempt, progress: progress)
-                watchdog = watch(unit, progress: progress, giveUp: giveUp)
+                watchdog = watch(claimed, progress: progress, giveUp: giveUp)
                 let (volume, pageList) = try await backup(spec, source: source, repository: repository, progress: progress)
                 let tracking = volume.changeTracking.map { " (changes: \($0.provider)\($0.fallbackReason.map { "; \($0)" } ?? ""))" } ?? ""
                 log(
                     """
-                    \(unit.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, \
+                    \(claimed.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, \
                     read \(volume.stats.bytesRead) bytes\(tracking)
                     """
                 )
@@ -168,16 +174,16 @@ public struct Agent: Sendable {
                 let snapshot = try await repository.snapshot(matching: spec.snapshot ?? "")
                 guard let volume = snapshot.manifest.volumes.first(where: { $0.name == spec.volume }) else {
                     throw ClusterError.invalidSpec(
-                        object: unit.label, field: "spec.volume", message: "snapshot \(snapshot.id.short) has no volume \(spec.volume)")
+                        object: claimed.label, field: "spec.volume", message: "snapshot \(snapshot.id.short) has no volume \(spec.volume)")
                 }
                 let progress = TransferProgress(total: volume.size)
                 heartbeat = beat(unit, attempt: attempt, progress: progress)
-                watchdog = watch(unit, progress: progress, giveUp: giveUp)
+                watchdog = watch(claimed, progress: progress, giveUp: giveUp)
                 let written = try await VolumeRestore(
                     repository: repository, volume: volume, target: try HostPath(root: options.hostRoot).resolve(spec.source.path),
                     request: RestoreRequest(force: spec.attached, progress: progress)
                 ).run()
-                log("\(unit.label): wrote \(volume.name) to \(spec.source.path)")
+                log("\(claimed.label): wrote \(volume.name) to \(spec.source.path)")
                 outcome.written = .init(size: written.size, bytesWritten: written.bytesWritten)
                 outcome.bytesDone = written.size
                 outcome.bytesTotal = written.size
@@ -198,10 +204,10 @@ public struct Agent: Sendable {
             if Task.isCancelled {
                 // Given up (stalled) or deleted: the coordinator requeues or has dropped the
                 // unit; a Failed written now would fail a volume another attempt may still store.
-                log("\(unit.label): stopped (\(error))")
+                log("\(claimed.label): stopped (\(error))")
                 return
             }
-            log("\(unit.label): failed: \(error)")
+            log("\(claimed.label): failed: \(error)")
             _ = await write(unit, attempt: attempt) { status in
                 status.phase = .failed
                 status.message = "\(error)"
@@ -211,7 +217,7 @@ public struct Agent: Sendable {
     }
 
     /// Reports progress every heartbeat interval until cancelled or the unit is no longer ours.
-    func beat(_ unit: VolumeTransfer, attempt: String, progress: TransferProgress) -> Task<Void, Never> {
+    func beat(_ unit: KnownVersion, attempt: String, progress: TransferProgress) -> Task<Void, Never> {
         Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: options.heartbeat)
@@ -275,10 +281,11 @@ public struct Agent: Sendable {
 
     /// Changes the unit's status if it is still this attempt's (re-reading on conflicts); false
     /// when the unit was requeued, taken over or deleted (then this agent stops writing to it).
-    func write(_ unit: VolumeTransfer, attempt: String, _ change: @escaping @Sendable (inout VolumeTransferStatus) -> Void) async -> Bool {
+    func write(_ unit: KnownVersion, attempt: String, _ change: @escaping @Sendable (inout VolumeTransferStatus) -> Void) async -> Bool {
+        let label = unit.value.label
         do {
             var ours = true
-            let written = try await ferry.updateStatus(unit) { status, _ in
+            let ifOurs = { (status: inout VolumeTransferStatus, _: VolumeTransfer) -> Bool in
                 guard status.attempt == attempt else {
                     ours = false
                     return false
@@ -286,13 +293,37 @@ public struct Agent: Sendable {
                 change(&status)
                 return true
             }
-            if !ours || written == nil { log("\(unit.label): no longer this agent's attempt; leaving it") }
+            let written: VolumeTransfer?
+            do {
+                // Conditional on the version this agent last saw, without reading it first.
+                written = try await ferry.updateStatus(unit.value, basis: .given, ifOurs)
+            } catch ClusterError.kube(.conflict) {
+                // Someone wrote since (the coordinator requeueing it, or a write of ours
+                // racing this one): judged again on the latest version.
+                written = try await ferry.updateStatus(unit.value, ifOurs)
+            }
+            if let written { unit.update(written) }
+            if !ours || written == nil { log("\(label): no longer this agent's attempt; leaving it") }
             return ours && written != nil
         } catch {
-            log("\(unit.label): status write failed: \(error)")
+            log("\(label): status write failed: \(error)")
             return false
         }
     }
+}
+
+/// The version of a unit this agent last claimed or wrote: its next status write is
+/// conditional on it, so a write costs one request, not a read and a write.
+final class KnownVersion: Sendable {
+    private let unit: Mutex<VolumeTransfer>
+
+    init(_ unit: VolumeTransfer) {
+        self.unit = Mutex(unit)
+    }
+
+    var value: VolumeTransfer { unit.withLock { $0 } }
+
+    func update(_ written: VolumeTransfer) { unit.withLock { $0 = written } }
 }
 
 extension Optional {

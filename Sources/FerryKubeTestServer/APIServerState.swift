@@ -312,7 +312,8 @@ actor APIServerState {
         log.append(
             KubeTestServer.RecordedRequest(
                 method: request.method, path: request.path, query: request.query,
-                contentType: request.headers["content-type"] ?? "", accept: request.accept, status: status))
+                contentType: request.headers["content-type"] ?? "", accept: request.accept, status: status,
+                userAgent: request.headers["user-agent"] ?? ""))
         if log.count > options.requestLogCapacity { log.removeFirst(log.count - options.requestLogCapacity) }
     }
 

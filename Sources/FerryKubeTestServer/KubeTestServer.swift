@@ -102,6 +102,8 @@ public final class KubeTestServer: Sendable {
         public var contentType: String
         public var accept: String
         public var status: Int
+        /// The client's `User-Agent` (audit logs record it too).
+        public var userAgent = ""
     }
 
     let state: APIServerState

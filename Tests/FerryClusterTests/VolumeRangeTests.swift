@@ -59,6 +59,13 @@ extension AgentTests {
                 #expect(unit["spec"]?["volume"] == "db/data" && unit["status"]?["phase"] == "Succeeded")
             }
             #expect(ranges == [["firstPage": 0, "pageCount": 2], ["firstPage": 2, "pageCount": 3], ["firstPage": 5]])
+            // The agent writes a unit's status conditional on the version it last wrote (no read
+            // first), and reads the Target and its Secret once for all three units.
+            let requests = await cluster.server.requests().filter { $0.userAgent == "ferry-agent" }
+            let unitReads = requests.filter { $0.method == "GET" && $0.path.contains("/volumetransfers/db-1-") }
+            #expect(unitReads.isEmpty, "\(unitReads.map(\.path))")
+            #expect(requests.filter { $0.method == "GET" && $0.path.contains("/targets/") }.count == 1)
+            #expect(requests.filter { $0.method == "GET" && $0.path.contains("/secrets/") }.count == 1)
             #expect(
                 await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-3")
                     == nil)

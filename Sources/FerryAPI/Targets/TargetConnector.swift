@@ -18,12 +18,15 @@ public struct TargetConnector: Sendable {
     /// Whether a Target's `initialize` may create a repository here (the coordinator: yes; an
     /// agent: never).
     public var mayInitialize: Bool
+    /// Where the Secrets may come from when read a few seconds ago (nil: read them each time).
+    public var recent: RecentReads?
 
-    public init(client: KubeClient, cacheDirectory: String?, ferryNamespace: String, mayInitialize: Bool) {
+    public init(client: KubeClient, cacheDirectory: String?, ferryNamespace: String, mayInitialize: Bool, recent: RecentReads? = nil) {
         self.client = client
         self.cacheDirectory = cacheDirectory
         self.ferryNamespace = ferryNamespace
         self.mayInitialize = mayInitialize
+        self.recent = recent
     }
 
     /// - Parameter loadIndex: false when the caller only begins a write session (which reads the
@@ -140,7 +143,12 @@ public struct TargetConnector: Sendable {
     func secretValue(_ name: String, key: String, namespace: String) async throws(ClusterError) -> [UInt8] {
         let secret: KubeObject
         do {
-            secret = try await client.get(try await client.resource(apiVersion: "v1", kind: "Secret"), namespace: namespace, name: name)
+            let resource = try await client.resource(apiVersion: "v1", kind: "Secret")
+            if let recent {
+                secret = try await recent.get(resource, namespace: namespace, name: name, from: client)
+            } else {
+                secret = try await client.get(resource, namespace: namespace, name: name)
+            }
         } catch .notFound {
             throw .missing(kind: "Secret", namespace: namespace, name: name, neededBy: "a Target")
         } catch {

@@ -59,7 +59,8 @@ public final class KubeClient: KubeAPI, Sendable {
                     configuration: HTTPClientConfiguration(
                         tls: tls,
                         timeouts: HTTPTimeouts(connect: configuration.connectTimeout, total: nil, stall: configuration.requestTimeout),
-                        maxConcurrentTransfers: 32, maxResponseBodySize: 512 << 20, expectContinue: false, userAgent: "ferry"))
+                        maxConcurrentTransfers: 32, maxResponseBodySize: 512 << 20, expectContinue: false,
+                        userAgent: configuration.userAgent))
             } catch {
                 throw KubeError.tls(server: configuration.server, reason: "\(error)")
             }

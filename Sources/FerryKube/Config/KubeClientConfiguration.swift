@@ -63,6 +63,8 @@ public struct KubeClientConfiguration: Sendable {
     public var requestTimeout: Duration
     /// Where this configuration came from (for error messages).
     public var origin: String
+    /// Sent as `User-Agent`: which program asks (an API server's audit log records it).
+    public var userAgent = "ferry"
 
     public init(
         server: String, certificateAuthority: PEMSource? = nil, clientCertificate: PEMSource? = nil, clientKey: PEMSource? = nil,

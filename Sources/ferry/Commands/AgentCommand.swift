@@ -78,6 +78,7 @@ struct AgentCommand: AsyncParsableCommand {
         options.ferryNamespace = environment["POD_NAMESPACE"] ?? options.serviceAccount?.namespace ?? "ferry"
         options.metrics = metrics
         return Agent(
-            client: try process.kube.client(observer: metrics?.kubeRequestObserver), options: options, log: ClusterProcessOptions.log)
+            client: try process.kube.client(observer: metrics?.kubeRequestObserver, component: "agent"), options: options,
+            log: ClusterProcessOptions.log)
     }
 }

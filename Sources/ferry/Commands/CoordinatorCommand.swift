@@ -92,6 +92,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         options.leadershipLost = leadershipLost
         options.metrics = metrics
         return Coordinator(
-            client: try process.kube.client(observer: metrics?.kubeRequestObserver), options: options, log: ClusterProcessOptions.log)
+            client: try process.kube.client(observer: metrics?.kubeRequestObserver, component: "coordinator"), options: options,
+            log: ClusterProcessOptions.log)
     }
 }

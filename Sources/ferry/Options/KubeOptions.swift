@@ -20,9 +20,11 @@ struct KubeOptions: ParsableArguments {
         if let clientBurst, clientBurst < 1 { throw ValidationError("--client-burst must be at least 1") }
     }
 
-    /// The client; `observer` is told of every request it sends.
-    func client(observer: KubeRequestObserver? = nil) throws -> KubeClient {
+    /// The client; `observer` is told of every request it sends; `component` names the
+    /// process in the User-Agent (`ferry-agent`).
+    func client(observer: KubeRequestObserver? = nil, component: String? = nil) throws -> KubeClient {
         var configuration = try KubeClientConfiguration.fromEnvironment(kubeconfig: kubeconfig, context: context)
+        if let component { configuration.userAgent = "ferry-\(component)" }
         if let clientQps { configuration.queriesPerSecond = clientQps }
         if let clientBurst { configuration.burst = clientBurst }
         return KubeClient(configuration: configuration, observer: observer)
