@@ -160,8 +160,8 @@ public struct Agent: Sendable {
                 let tracking = volume.changeTracking.map { " (changes: \($0.provider)\($0.fallbackReason.map { "; \($0)" } ?? ""))" } ?? ""
                 log(
                     """
-                    \(claimed.label): stored \(volume.name): \(volume.stats.newBlocks) new, \(volume.stats.unchangedBlocks) unchanged blocks, \
-                    read \(volume.stats.bytesRead) bytes\(tracking)
+                    \(claimed.label): stored \(volume.name): \(volume.stats.newBlocks) new, \
+                    \(volume.stats.unchangedBlocks) unchanged blocks, read \(volume.stats.bytesRead) bytes\(tracking)
                     """
                 )
                 outcome.result = volume
