@@ -65,7 +65,9 @@ spec:
 EOF
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    FERRY_CACHE_DIR="$work/cache-$count" "$bin/ferry" coordinator --kubeconfig "$kubeconfig" --lease-namespace ferry --identity coordinator \
+    # FERRY_BENCH_COORDINATOR_WRAPPER: a command to run the coordinator under (heaptrack -o FILE, perf record -g -o FILE).
+    # shellcheck disable=SC2086
+    FERRY_CACHE_DIR="$work/cache-$count" ${FERRY_BENCH_COORDINATOR_WRAPPER:-} "$bin/ferry" coordinator --kubeconfig "$kubeconfig" --lease-namespace ferry --identity coordinator \
         --metrics-address "127.0.0.1:$port" > "$logs/coordinator.log" 2>&1 &
     local coordinator=$!
     pids+=("$coordinator")

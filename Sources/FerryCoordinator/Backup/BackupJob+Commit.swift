@@ -11,7 +11,8 @@ extension BackupJob {
     /// the plan's retention; returns the Backup's final status and the names of the volumes
     /// stored with a CSI bookmark (their snapshots are the next deltas' bases).
     func commit(
-        plan: ResolvedPlan, result: DiscoveryResult, finished: [VolumeTransfer], notMoved: [VolumeUnits.NotMoved],
+        plan: ResolvedPlan, result: DiscoveryResult, captured: CapturedResources, finished: [VolumeTransfer],
+        notMoved: [VolumeUnits.NotMoved],
         warnings extra: [String], repository: Repository
     ) async throws -> (BackupStatus, [String]) {
         let namespace = backup.namespace ?? ""
@@ -56,7 +57,7 @@ extension BackupJob {
                 }
             }
             try await Self.verifyStored(volumes, in: session)
-            resources = try await ResourceCapture.store(result, in: session)
+            resources = try await ResourceCapture.store(captured, in: session)
             let manifest = SnapshotManifest(
                 time: Date(), name: plan.snapshotName, hostname: ProcessInfo.processInfo.hostName, parent: nil, session: session.id,
                 volumes: volumes,

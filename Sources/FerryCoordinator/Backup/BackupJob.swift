@@ -31,7 +31,7 @@ struct BackupJob: Sendable {
         let (scope, selectors) = try await scope(of: plan)
         let owner = ExposureOwner(backup.object, clusterWide: plan.kind == .clusterBackupPlan)
 
-        let result: DiscoveryResult
+        var result: DiscoveryResult
         do {
             var options = ApplicationDiscovery<KubeClient>.Options()
             options.exclusions = plan.spec.exclude ?? []
@@ -55,10 +55,14 @@ struct BackupJob: Sendable {
         }
         let hooks = BackupHookBracket(
             runner: runner, hooks: plan.spec.hooks, namespaces: Self.namespaces(of: scope), backup: backup, status: context.status)
+        // The parsed objects are most of a big Backup's memory: from here on it keeps them in
+        // their stored form, and the rest of the result (volumes, issues).
+        let captured = ResourceCapture.capture(result)
+        result.components = []
         try await hooks.pre()
         do {
             return try await store(
-                plan: plan, result: result, repository: repository, owner: owner, hooks: hooks)
+                plan: plan, result: result, captured: captured, repository: repository, owner: owner, hooks: hooks)
         } catch {
             await hooks.post()
             throw error
@@ -67,7 +71,8 @@ struct BackupJob: Sendable {
 
     /// Has the volumes stored (the post hooks run once they are cut) and commits the snapshot.
     func store(
-        plan: ResolvedPlan, result: DiscoveryResult, repository: Repository, owner: ExposureOwner, hooks: BackupHookBracket
+        plan: ResolvedPlan, result: DiscoveryResult, captured: CapturedResources, repository: Repository, owner: ExposureOwner,
+        hooks: BackupHookBracket
     ) async throws -> BackupStatus {
         let namespace = backup.namespace ?? ""
         // Volumes first: agents store them; this process commits the snapshot once all are done.
@@ -136,7 +141,7 @@ struct BackupJob: Sendable {
         await cleanup(Set(bases.values))
         do {
             let (outcome, stored) = try await commit(
-                plan: plan, result: result, finished: finished, notMoved: notMoved, warnings: freezeWarnings,
+                plan: plan, result: result, captured: captured, finished: finished, notMoved: notMoved, warnings: freezeWarnings,
                 repository: repository)
             let committed = Set(stored.compactMap { bases[$0] })
             for namespace in exposureNamespaces.sorted() {
