@@ -1,3 +1,4 @@
+import FerryAPI
 import FerryKube
 import FerryKubeTestServer
 import FerryKubeTestSupport
@@ -32,6 +33,63 @@ import Testing
             agent.kill(SIGTERM)
             let log = await agent.wait().stderr
             #expect(log.contains("VolumeTransfer db/db-1-0: no progress for 3.0 seconds; giving it up"), "\(log)")
+        }
+    }
+
+    /// Two units of one node whose agent carries out one at a time (here the test plays it):
+    /// the second waits past the claim timeout while the first moves (10,000 units through two
+    /// agents had hundreds fail so), and fails only once nothing on its node moves.
+    @Test func aUnitQueuedBehindABusyAgentWaitsAndFailsOnlyOnceItsNodeIsIdle() async throws {
+        try await withKubeTestCluster { cluster in
+            let tests = AgentTests()
+            let setup = try await CoordinatorTests.Setup.make(cluster)
+            try await tests.smallPageRepository(setup)
+            let device = "\(cluster.directory)/pv-data.img"
+            _ = try tests.writeDevice(device, seed: 608)
+            try await tests.install(setup, device: device)
+            try await tests.split(cluster, ranges: 2)
+            let coordinator = try setup.coordinator(identity: "coordinator", ["--claim-timeout", "2"])
+            defer { coordinator.kill() }
+            try await cluster.server.load(
+                yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            let ferry = FerryClient(cluster.client)
+            func unit(_ name: String) async throws -> VolumeTransfer? {
+                try? await ferry.get(VolumeTransfer.self, namespace: "db", name: name, neededBy: "the test")
+            }
+            var first: VolumeTransfer?
+            for _ in 0..<200 where first == nil {
+                if try await unit("db-1-1") != nil {
+                    first = try await unit("db-1-0")
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            // Claimed, then progress every 0.25 s for 5 s: more than twice the claim timeout.
+            let waiting = try #require(first)
+            var claimed = try #require(
+                try await ferry.updateStatus(waiting, basis: .given) { status, _ in
+                    status = VolumeTransferStatus(phase: .running)
+                    status.attempt = "test-1"
+                    return true
+                })
+            for step in 1...20 {
+                try await Task.sleep(for: .milliseconds(250))
+                claimed = try #require(
+                    try await ferry.updateStatus(claimed) { status, _ in
+                        status.bytesDone = Int64(step)
+                        return true
+                    })
+            }
+            #expect(try await unit("db-1-1")?.phase == .pending, "a unit behind a busy agent waits")
+            // Now nothing on node-1 moves: the waiting unit fails for want of an agent.
+            var second = try await unit("db-1-1")
+            for _ in 0..<100 where second?.phase == .pending {
+                try await Task.sleep(for: .milliseconds(100))
+                second = try await unit("db-1-1")
+            }
+            #expect(second?.phase == .failed, "\(String(describing: second?.status))")
+            #expect(
+                second?.status.message?.contains("no agent on node node-1 claimed it, or moved any unit there, within 2.0 seconds") == true)
         }
     }
 

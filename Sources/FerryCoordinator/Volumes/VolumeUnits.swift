@@ -12,7 +12,8 @@ struct VolumeUnits: Sendable {
     struct Timing: Sendable {
         /// A running unit whose status has not changed for this long is requeued.
         var unitLease: Duration = .seconds(60)
-        /// A unit nobody claims for this long fails (no agent on its node).
+        /// A unit nobody claims fails once this long has passed with no unit of its node
+        /// claimed or moving (no agent there). Units queued behind a busy agent wait.
         var claimTimeout: Duration = .seconds(600)
         /// A running unit whose agent reports no bytes done for this long (its read hangs) is
         /// requeued.
@@ -165,6 +166,9 @@ struct VolumeUnits: Sendable {
         var lastProgress: [String: (attempt: String?, bytesDone: Int64?, at: ContinuousClock.Instant)] = [:]
         var reported: [VolumeProgress]?
         var lastReport = ContinuousClock.now - timing.statusInterval
+        // When a unit of each node was last seen claimed, moving or ending: an agent is there.
+        let started = ContinuousClock.now
+        var nodeActive: [String: ContinuousClock.Instant] = [:]
         let names = Set(created.map(\.name))
         while true {
             guard let current = watched.current else {
@@ -183,7 +187,12 @@ struct VolumeUnits: Sendable {
             }
             let now = ContinuousClock.now
             for unit in units {
-                if lastChange[unit.name]?.state != unit.status { lastChange[unit.name] = (unit.status, now) }
+                if lastChange[unit.name]?.state != unit.status {
+                    if lastChange[unit.name] != nil, unit.phase != .pending { nodeActive[unit.spec.node] = now }
+                    lastChange[unit.name] = (unit.status, now)
+                }
+            }
+            for unit in units {
                 if let seen = lastProgress[unit.name], seen.attempt == unit.status.attempt, seen.bytesDone == unit.status.bytesDone {
                 } else {
                     lastProgress[unit.name] = (unit.status.attempt, unit.status.bytesDone, now)
@@ -196,11 +205,13 @@ struct VolumeUnits: Sendable {
                     try await requeue(unit, because: "no heartbeat from attempt \(attempt) for \(timing.unitLease)")
                 case .running where stalled >= timing.stallTimeout:
                     try await requeue(unit, because: "no progress from attempt \(attempt) for \(timing.stallTimeout)")
-                case .pending where quiet >= timing.claimTimeout:
+                case .pending where quiet >= timing.claimTimeout && now - (nodeActive[unit.spec.node] ?? started) >= timing.claimTimeout:
                     try await reset(
                         unit,
                         VolumeTransferStatus(
-                            phase: .failed, message: "no agent on node \(unit.spec.node) claimed it within \(timing.claimTimeout)"))
+                            phase: .failed,
+                            message: "no agent on node \(unit.spec.node) claimed it, or moved any unit there, within \(timing.claimTimeout)"
+                        ))
                 default:
                     break
                 }
