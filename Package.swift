@@ -162,6 +162,10 @@ let package = Package(
             dependencies: ["FerryRepo", "FerryBlob"],
             path: "Benchmarks/SyntheticRepository"),
         .executableTarget(
+            name: "ferry-agent-units",
+            dependencies: ["FerryRepo", "FerryBlob"],
+            path: "Benchmarks/AgentUnits"),
+        .executableTarget(
             name: "ferry-s3-bench",
             dependencies: ["FerryBlob", "FerryHTTP"],
             path: "Benchmarks/S3Throughput"),

@@ -18,6 +18,9 @@
 #   scripts/bench.sh --agents "speedup memory many"   # agents at scale: one volume in ranges across 1, 2, 4
 #                                         # CPU-confined agent processes, agent RSS vs volume size, 1,000 small
 #                                         # volumes vs one (scripts/lib/bench-agents.sh)
+#   scripts/bench.sh --agent-units 10000  # that many agent work units (a session each: one 4 KiB chunk, flushed,
+#                                         # not committed) from 2 writers into one local repository, the time
+#                                         # per unit as the index objects pile up (Benchmarks/AgentUnits)
 #   scripts/bench.sh --rounds 5           # plus 5 alternating ferry/restic full-backup rounds (local
 #                                         # and S3) and the median ratio: this machine's speed drifts
 #
@@ -38,6 +41,7 @@ CONTROL_PLANE=""
 CLUSTER_BACKUP=""
 REPOSITORY_SCALE=""
 AGENTS=""
+AGENT_UNITS=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --block-sizes) BLOCK_SIZES="$2"; shift 2 ;;
@@ -47,6 +51,7 @@ while [ $# -gt 0 ]; do
         --control-plane) CONTROL_PLANE="$2"; shift 2 ;;
         --cluster-backup) CLUSTER_BACKUP="$2"; shift 2 ;;
         --agents) AGENTS="$2"; shift 2 ;;
+        --agent-units) AGENT_UNITS="$2"; shift 2 ;;
         --no-s3) S3=0; shift ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
@@ -61,6 +66,18 @@ if [ -n "$CLUSTER_BACKUP" ]; then
     WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/cluster-backup"
     mkdir -p "$WORK"
     bench_cluster_backup "$CLUSTER_BACKUP" "$WORK"
+    exit 0
+fi
+
+if [ -n "$AGENT_UNITS" ]; then
+    install_build_deps
+    apt_install time
+    WORK="${FERRY_BENCH_DIR:-/var/tmp/ferry-bench}/agent-units"
+    rm -rf "$WORK"; mkdir -p "$WORK"
+    swift build -c release --product ferry-agent-units 2>&1 | tail -1
+    BIN="$(swift build -c release --show-bin-path)"
+    /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KiB peak RSS" \
+        "$BIN/ferry-agent-units" "$WORK" --units "$AGENT_UNITS" --writers 2 --batch $(( AGENT_UNITS >= 5000 ? 1000 : 100 ))
     exit 0
 fi
 

@@ -49,6 +49,10 @@ public struct Agent: Sendable {
     let log: @Sendable (String) -> Void
     /// Targets and their Secrets, read once every few seconds rather than once per unit.
     let recent = RecentReads()
+    /// The index cache every unit opens its repository with: the table the last unit's session
+    /// merged is kept in memory, so the next one fetches and merges only the index objects
+    /// written since (a unit's cost does not grow with the repository).
+    let indexCache: IndexCache?
 
     var ferry: FerryClient { FerryClient(client) }
 
@@ -56,6 +60,7 @@ public struct Agent: Sendable {
         self.client = client
         self.options = options
         self.log = log
+        self.indexCache = options.cacheDirectory.map { IndexCache(directory: $0, keepingTables: true) }
     }
 
     public func run() async throws {
@@ -139,7 +144,7 @@ public struct Agent: Sendable {
                 Target.self, namespace: claimed.namespace, name: spec.target, neededBy: claimed.label, recent: recent)
             // A backup's write session reads the index itself; a restore reads chunks through it.
             let connector = TargetConnector(
-                client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.ferryNamespace, mayInitialize: false,
+                client: client, cache: indexCache, ferryNamespace: options.ferryNamespace, mayInitialize: false,
                 recent: recent)
             let repository = try await connector.open(target, loadIndex: spec.isRestore, expecting: spec.repository)
             var outcome = VolumeTransferStatus(phase: .succeeded)

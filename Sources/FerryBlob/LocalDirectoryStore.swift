@@ -110,7 +110,21 @@ public struct LocalDirectoryStore: ObjectStore {
         return try await executor.run {
             var found: [ObjectInfo] = []
             try Self.walk(root: root, relative: directory) { name, size in
-                if name.hasPrefix(prefix) { found.append(ObjectInfo(name: name, size: size)) }
+                if name.hasPrefix(prefix) { found.append(ObjectInfo(name: name, size: size ?? 0)) }
+            }
+            return found
+        }
+    }
+
+    /// Like `list`, without a `stat` per object where the directory entry tells a file from a
+    /// directory: a write session lists `index/` every time it begins.
+    public func listNames(prefix: String) async throws -> [String] {
+        let root = self.root
+        let directory = prefix.contains("/") ? String(prefix[..<prefix.lastIndex(of: "/")!]) : ""
+        return try await executor.run {
+            var found: [String] = []
+            try Self.walk(root: root, relative: directory, sizes: false) { name, _ in
+                if name.hasPrefix(prefix) { found.append(name) }
             }
             return found
         }
@@ -230,10 +244,12 @@ public struct LocalDirectoryStore: ObjectStore {
         }
     }
 
-    /// Visits every object below `relative`, and with `visitTemporary` every temporary file a
-    /// write creates (`.<name>.tmp.<random>`, see `write`) by its full path.
+    /// Visits every object below `relative` (with its size, unless `sizes` is false and the
+    /// directory entry's type says it is a regular file), and with `visitTemporary` every
+    /// temporary file a write creates (`.<name>.tmp.<random>`, see `write`) by its full path.
+    /// Entries are examined relative to their directory (`fstatat`), not by their full path.
     private static func walk(
-        root: String, relative: String, visit: (String, Int64) -> Void,
+        root: String, relative: String, sizes: Bool = true, visit: (String, Int64?) -> Void,
         visitTemporary: ((String, stat) -> Void)? = nil
     ) throws {
         let path = relative.isEmpty ? root : root + "/" + relative
@@ -242,6 +258,7 @@ public struct LocalDirectoryStore: ObjectStore {
             throw translate(SystemError("opendir", path: path), store: root)
         }
         defer { closedir(dir) }
+        let fd = dirfd(dir)
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
@@ -250,15 +267,26 @@ public struct LocalDirectoryStore: ObjectStore {
             let child = relative.isEmpty ? name : relative + "/" + name
             if name.hasPrefix(".") {
                 var st = stat()
-                if let visitTemporary, name.contains(".tmp."), lstat(root + "/" + child, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+                if let visitTemporary, name.contains(".tmp."), fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0,
+                    (st.st_mode & S_IFMT) == S_IFREG
+                {
                     visitTemporary(root + "/" + child, st)
                 }
                 continue
             }
+            let type = Int32(entry.pointee.d_type)
+            if !sizes && type == DT_REG {
+                visit(child, nil)
+                continue
+            }
+            if !sizes && type == DT_DIR {
+                try walk(root: root, relative: child, sizes: sizes, visit: visit, visitTemporary: visitTemporary)
+                continue
+            }
             var st = stat()
-            guard stat(root + "/" + child, &st) == 0 else { continue }
+            guard fstatat(fd, name, &st, 0) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                try walk(root: root, relative: child, visit: visit, visitTemporary: visitTemporary)
+                try walk(root: root, relative: child, sizes: sizes, visit: visit, visitTemporary: visitTemporary)
             } else if (st.st_mode & S_IFMT) == S_IFREG {
                 visit(child, Int64(st.st_size))
             }

@@ -31,6 +31,10 @@ public protocol ObjectStore: Sendable {
     /// Every object whose name starts with `prefix`, in no particular order.
     func list(prefix: String) async throws -> [ObjectInfo]
 
+    /// The names `list(prefix:)` would return, for a store that can find them more cheaply
+    /// than the objects' sizes (a directory: no `stat` per file). Default: `list`'s names.
+    func listNames(prefix: String) async throws -> [String]
+
     /// Deletes objects; names that do not exist are ignored.
     func delete(_ names: [String]) async throws
 
@@ -78,6 +82,10 @@ public struct AbandonedWrites: Sendable, Equatable, Codable {
 
 extension ObjectStore {
     public var capabilities: StoreCapabilities { StoreCapabilities() }
+
+    public func listNames(prefix: String) async throws -> [String] {
+        try await list(prefix: prefix).map(\.name)
+    }
 
     @discardableResult
     public func put(_ name: String, _ bytes: [UInt8]) async throws -> PutOutcome {

@@ -95,7 +95,8 @@ public struct Coordinator: Sendable {
                 options: SnapshotExposer.Options(image: $0, kubeletRoot: options.kubeletRoot, timeout: options.claimTimeout), log: log)
         }
         let connector = TargetConnector(
-            client: client, cacheDirectory: options.cacheDirectory, ferryNamespace: options.leaseNamespace, mayInitialize: true)
+            client: client, cache: options.cacheDirectory.map { IndexCache(directory: $0, keepingTables: true) },
+            ferryNamespace: options.leaseNamespace, mayInitialize: true)
         let context = JobContext(
             client: client, connector: connector, status: status,
             timing: VolumeUnits.Timing(

@@ -184,19 +184,22 @@ public final class Repository: Sendable {
     private static func loadIndex(
         store: any ObjectStore, config: RepositoryConfig, access: Access, base: (ChunkIndex, [String: UInt64])?
     ) async throws -> (ChunkIndex, [String: UInt64], [String]) {
-        let listed = Set(try await wrap { try await store.list(prefix: ObjectName.indexPrefix) }.map(\.name))
+        let listed = try await wrap { try await store.listNames(prefix: ObjectName.indexPrefix) }
         var covered: [String: UInt64] = [:]
         var index = ChunkIndex()
-        if let (baseIndex, baseCovered) = base, baseCovered.keys.allSatisfy(listed.contains) {
+        var missing = listed
+        if let (baseIndex, baseCovered) = base, let unlisted = unmerged(listed, covered: baseCovered) {
             covered = baseCovered
             index = baseIndex
+            missing = unlisted
         } else if let cache = access.cache, let cached = cache.load(repositoryID: config.id, keys: access.keys, listed: listed),
-            cached.names.keys.allSatisfy(listed.contains)
+            let unlisted = unmerged(listed, covered: cached.names)
         {
             covered = cached.names
             index = cached.index
+            missing = unlisted
         }
-        let missing = listed.subtracting(covered.keys).sorted()
+        missing.sort()
         var objects: [IndexObject] = []
         var problems: [String] = []
         // Fetched and decoded 256 at a time, so the raw bytes of every object are never held at once.
@@ -214,10 +217,20 @@ public final class Repository: Sendable {
         let merged = !objects.isEmpty
         // The decoded objects go into the merge and are released there, once staged.
         index.merge(consume objects)
-        if let cache = access.cache, merged {
-            cache.store(IndexCache.Contents(names: covered, index: index), repositoryID: config.id, keys: access.keys)
-        }
+        access.cache?.update(IndexCache.Contents(names: covered, index: index), merged: merged, repositoryID: config.id, keys: access.keys)
         return (index, covered, problems.sorted())
+    }
+
+    /// The listed index objects that `covered` does not hold, or nil when `covered` holds one
+    /// that is no longer listed (prune compacted the index). One lookup per listed name: this
+    /// runs at every session's start, over every index object.
+    private static func unmerged(_ listed: [String], covered: [String: UInt64]) -> [String]? {
+        var found = 0
+        var missing: [String] = []
+        for name in listed {
+            if covered[name] != nil { found += 1 } else { missing.append(name) }
+        }
+        return found == covered.count ? missing : nil
     }
 
     /// Every readable index object with its name, and a description of each unreadable one.

@@ -74,6 +74,10 @@ public enum StoreContract: String, CaseIterable, Sendable, CustomTestStringConve
             #expect(Set(try await store.list(prefix: "packs").map(\.name)).count == 4)
             #expect(try await store.list(prefix: "index/").isEmpty)
             #expect(try await store.list(prefix: "nothing/at/all/").isEmpty)
+            // Names alone, as cheaply as the store can: the same names.
+            for prefix in ["", "packs/", "packs/ab/", "packs/ab/ab0", "packs", "index/", "nothing/at/all/"] {
+                #expect(Set(try await store.listNames(prefix: prefix)) == Set(try await store.list(prefix: prefix).map(\.name)))
+            }
         case .listsPastOnePage:
             let names = (0..<25).map { "index/" + String(format: "%02d", $0) }
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -11,8 +11,9 @@ import Foundation
 /// any other Target names a Secret with its credentials.
 public struct TargetConnector: Sendable {
     public let client: KubeClient
-    /// Where index caches go (nil: no cache).
-    public var cacheDirectory: String?
+    /// The index cache (nil: none). One that keeps tables, shared by every open of a process
+    /// (copies share the tables), lets each unit's session build on the index the last one merged.
+    public var cache: IndexCache?
     /// The namespace Ferry runs in.
     public var ferryNamespace: String
     /// Whether a Target's `initialize` may create a repository here (the coordinator: yes; an
@@ -21,9 +22,9 @@ public struct TargetConnector: Sendable {
     /// Where the Secrets may come from when read a few seconds ago (nil: read them each time).
     public var recent: RecentReads?
 
-    public init(client: KubeClient, cacheDirectory: String?, ferryNamespace: String, mayInitialize: Bool, recent: RecentReads? = nil) {
+    public init(client: KubeClient, cache: IndexCache?, ferryNamespace: String, mayInitialize: Bool, recent: RecentReads? = nil) {
         self.client = client
-        self.cacheDirectory = cacheDirectory
+        self.cache = cache
         self.ferryNamespace = ferryNamespace
         self.mayInitialize = mayInitialize
         self.recent = recent
@@ -50,7 +51,6 @@ public struct TargetConnector: Sendable {
         let (store, password) = try await store(target)
         let location = try target.spec.location(of: target.label)
         do {
-            let cache = cacheDirectory.map(IndexCache.init(directory:))
             do {
                 return try await Repository.open(store: store, password: password, loadIndex: loadIndex, cache: cache)
             } catch RepositoryError.notARepository {

@@ -39,11 +39,15 @@ public struct ChunkIndex: Sendable {
     private var locatedAt: [UInt64] = []
     private var tombstonedAt: [UInt64] = []
     public private(set) var packs: [IndexObject.Pack] = []
+    /// Each pack's position in `packs`, kept with it so that merging a few index objects into a
+    /// large table does not first hash every pack the table holds.
+    private var packNumbers: [ChunkID: UInt32] = [:]
 
     public init() {}
 
     init(packs: [IndexObject.Pack], records: [Record], located: [UInt64], tombstoned: [UInt64]) {
         self.packs = packs
+        self.packNumbers = Dictionary(packs.enumerated().map { ($1.id, UInt32($0)) }, uniquingKeysWith: { a, _ in a })
         self.records = records
         self.locatedAt = located
         self.tombstonedAt = tombstoned
@@ -116,7 +120,6 @@ public struct ChunkIndex: Sendable {
     /// The entries of `objects` with their pack numbers in this table (new packs are added),
     /// their objects' creation times and order.
     private mutating func stage(_ objects: [IndexObject]) -> [(record: Record, created: UInt64, sequence: Int, tombstone: Bool)] {
-        var packNumbers = Dictionary(packs.enumerated().map { ($1.id, UInt32($0)) }, uniquingKeysWith: { a, _ in a })
         var staged: [(record: Record, created: UInt64, sequence: Int, tombstone: Bool)] = []
         staged.reserveCapacity(objects.reduce(0) { $0 + $1.entries.count })
         for (sequence, object) in objects.sorted(by: { $0.created < $1.created }).enumerated() {

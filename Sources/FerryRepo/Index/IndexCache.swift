@@ -10,24 +10,40 @@ import Foundation
 /// compacted the index), the cache is discarded and rebuilt. In an encrypted repository the
 /// file is sealed with a key derived from the data key, so it can be neither read nor altered
 /// (an altered cache could make a backup skip storing data it believes is there).
+///
+/// A cache that keeps tables (`keepingTables`, for a long-running process that opens the same
+/// repository again and again: an agent, the coordinator) also holds the last merged table in
+/// memory (`IndexMemory`) and builds on it, and rewrites the file only once the index has grown
+/// by an eighth since the file was last read or written, so the cost of opening for one more
+/// work unit does not grow with the number of index objects already merged.
 public struct IndexCache: Sendable {
     public let directory: String
     /// Whether an open that merged new index objects writes the cache back.
     let writes: Bool
+    /// The tables kept in memory between opens (nil: the file is read at every open and written
+    /// at every open that merged something).
+    let memory: IndexMemory?
 
     public init(directory: String) {
-        self.init(directory: directory, writes: true)
+        self.init(directory: directory, writes: true, memory: nil)
     }
 
-    private init(directory: String, writes: Bool) {
+    /// A cache whose copies share the tables they load, kept in memory between opens (at most
+    /// four repositories'), with the file rewritten only after the index grew by an eighth.
+    public init(directory: String, keepingTables: Bool) {
+        self.init(directory: directory, writes: true, memory: keepingTables ? IndexMemory() : nil)
+    }
+
+    private init(directory: String, writes: Bool, memory: IndexMemory?) {
         self.directory = directory
         self.writes = writes
+        self.memory = memory
     }
 
     /// The same cache, read but never written: for an open whose table is about to be made
     /// stale (prune's compaction replaces every index object), where writing it would only
     /// hold two more copies of the table.
-    var readOnly: IndexCache { IndexCache(directory: directory, writes: false) }
+    var readOnly: IndexCache { IndexCache(directory: directory, writes: false, memory: memory) }
 
     /// `FERRY_CACHE_DIR`, else `$XDG_CACHE_HOME/ferry`, else `~/.cache/ferry`.
     public static var defaultDirectory: String {
@@ -38,7 +54,7 @@ public struct IndexCache: Sendable {
     }
 
     /// What a cache file holds.
-    struct Contents {
+    struct Contents: Sendable {
         var names: [String: UInt64] // covered index object -> its created time (ns)
         var index: ChunkIndex
     }
@@ -50,13 +66,37 @@ public struct IndexCache: Sendable {
         directory + "/" + repositoryID + "/index"
     }
 
-    /// The cached contents, or nil when there is none or it cannot be trusted.
-    /// With `listed`, a cache covering an index object not listed (prune compacted the index)
-    /// is discarded before its table is decoded.
-    func load(repositoryID: String, keys: MasterKeys?, listed: Set<String>? = nil) -> Contents? {
+    /// The cached contents, or nil when there is none or it cannot be trusted: the table kept in
+    /// memory, else the file's. With `listed`, a file covering an index object not listed (prune
+    /// compacted the index) is discarded before its table is decoded. (A kept table is returned
+    /// as it is: the caller checks what it covers against the listing.)
+    func load(repositoryID: String, keys: MasterKeys?, listed: [String]? = nil) -> Contents? {
+        if let kept = memory?.contents(repositoryID: repositoryID, keys: keys) { return kept }
         // The file is decrypted where it was read: one buffer, then that buffer and the table.
-        guard let payload = payload(repositoryID: repositoryID, keys: keys) else { return nil }
-        return try? Self.decode(payload, listed: listed)
+        guard let payload = payload(repositoryID: repositoryID, keys: keys),
+            let contents = try? Self.decode(payload, listed: listed.map(Set.init))
+        else { return nil }
+        if writes { memory?.keep(contents, repositoryID: repositoryID, keys: keys, inFile: contents.names.count) }
+        return contents
+    }
+
+    /// Records the table an open merged: kept in memory (if this cache keeps tables), and
+    /// written to the file when `merged` added index objects — at once without memory, else
+    /// once the number of objects covered differs from the file's by an eighth (at least one).
+    func update(_ contents: Contents, merged: Bool, repositoryID: String, keys: MasterKeys?) {
+        guard writes else { return }
+        guard let memory else {
+            if merged { store(contents, repositoryID: repositoryID, keys: keys) }
+            return
+        }
+        let inFile = memory.inFile(repositoryID: repositoryID, keys: keys)
+        var written: Int?
+        if merged && abs(contents.names.count - inFile) >= max(1, inFile / 8),
+            store(contents, repositoryID: repositoryID, keys: keys)
+        {
+            written = contents.names.count
+        }
+        memory.keep(contents, repositoryID: repositoryID, keys: keys, inFile: written)
     }
 
     /// The cache file opened (decrypted in place, or its digest checked), as its plaintext.
@@ -110,11 +150,12 @@ public struct IndexCache: Sendable {
         return ok ? bytes : nil
     }
 
-    /// Writes the cache atomically (temporary file, then rename). Failures are ignored: the
-    /// cache is an optimisation. The file is sealed into one buffer and written from it, so at
+    /// Writes the cache atomically (temporary file, then rename); false if it was not written.
+    /// Failures are otherwise ignored: the cache is an optimisation. The file is sealed into one buffer and written from it, so at
     /// most the table, its encoding and the sealed file live at once.
-    func store(_ contents: Contents, repositoryID: String, keys: MasterKeys?) {
-        guard writes else { return }
+    @discardableResult
+    func store(_ contents: Contents, repositoryID: String, keys: MasterKeys?) -> Bool {
+        guard writes else { return false }
         let salt = SecureRandom.bytes(16)
         let aad = Self.magic + Array(repositoryID.utf8)
         let file: [UInt8] = {
@@ -138,11 +179,11 @@ public struct IndexCache: Sendable {
             try FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            return
+            return false
         }
         let temporary = folder + "/.index." + SecureRandom.hex(8)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return false }
         var done = 0
         let written = file.withUnsafeBytes { buffer in
             while done < buffer.count {
@@ -155,8 +196,9 @@ public struct IndexCache: Sendable {
         }
         guard close(fd) == 0, written, rename(temporary, target) == 0 else {
             unlink(temporary)
-            return
+            return false
         }
+        return true
     }
 
     static func encode(_ contents: Contents) -> [UInt8] {
