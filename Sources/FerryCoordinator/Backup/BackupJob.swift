@@ -3,6 +3,7 @@ import FerryApps
 import FerryKube
 import FerryRepo
 import FerryResources
+import FerrySystem
 import Foundation
 
 /// Carries out one `Backup`: reads its plan and target, discovers the application within the
@@ -59,6 +60,7 @@ struct BackupJob: Sendable {
         // their stored form, and the rest of the result (volumes, issues).
         let captured = ResourceCapture.capture(result)
         result.components = []
+        HeapTrim.returnFreeMemory()
         try await hooks.pre()
         do {
             return try await store(

@@ -126,11 +126,13 @@ struct VolumeUnits: Sendable {
                     at: ["metadata", "ownerReferences"])
             }
             do {
-                units.append(try await ferry.create(unit).compacted)
+                // What was sent, not the answer: its spec shares the storage of `specs`, and
+                // follow needs of it only the name and spec.
+                _ = try await ferry.create(unit)
             } catch .kube(.alreadyExists) {
                 log("\(unit.label) exists already; keeping its progress")
-                units.append(unit.compacted)
             }
+            units.append(unit.compacted)
         }
         return units
     }
@@ -162,7 +164,8 @@ struct VolumeUnits: Sendable {
     private func follow<J: JobObject>(
         _ created: [VolumeTransfer], in watched: WatchedSet<VolumeTransfer>, of job: J, notMoved: [NotMoved]
     ) async throws -> [VolumeTransfer] {
-        var lastChange: [String: (state: VolumeTransferStatus, at: ContinuousClock.Instant)] = [:]
+        // A unit's version says when it changed (a copy of each status would be 10,000 copies).
+        var lastChange: [String: (version: String?, at: ContinuousClock.Instant)] = [:]
         var lastProgress: [String: (attempt: String?, bytesDone: Int64?, at: ContinuousClock.Instant)] = [:]
         var reported: [VolumeProgress]?
         var lastReport = ContinuousClock.now - timing.statusInterval
@@ -187,9 +190,10 @@ struct VolumeUnits: Sendable {
             }
             let now = ContinuousClock.now
             for unit in units {
-                if lastChange[unit.name]?.state != unit.status {
+                let version = unit.object.resourceVersion ?? "deleted"
+                if lastChange[unit.name]?.version != version {
                     if lastChange[unit.name] != nil, unit.phase != .pending { nodeActive[unit.spec.node] = now }
-                    lastChange[unit.name] = (unit.status, now)
+                    lastChange[unit.name] = (version, now)
                 }
             }
             for unit in units {
