@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Gives back to the system the memory the C heap holds free.
@@ -10,10 +10,10 @@ public enum HeapTrim {
     /// of every arena. Looked up at run time: Swift's Glibc module does not declare it.
     public static func returnFreeMemory() {
         #if canImport(Glibc)
-        typealias Trim = @convention(c) (Int) -> Int32
-        // RTLD_DEFAULT: the symbol as the process's own libraries define it.
-        guard let symbol = dlsym(nil, "malloc_trim") else { return }
-        _ = unsafeBitCast(symbol, to: Trim.self)(0)
+            typealias Trim = @convention(c) (Int) -> Int32
+            // RTLD_DEFAULT: the symbol as the process's own libraries define it.
+            guard let symbol = dlsym(nil, "malloc_trim") else { return }
+            _ = unsafeBitCast(symbol, to: Trim.self)(0)
         #endif
     }
 }

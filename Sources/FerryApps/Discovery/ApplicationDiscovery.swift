@@ -57,13 +57,22 @@ public struct ApplicationDiscovery<API: KubeAPI>: Sendable {
         for selector in selectors { try await walk.seed(selector) }
         try await walk.closeOver()
         let volumes = try await walk.volumeFacts()
+        // Each object is sanitized as it leaves the walk, with nothing else holding it, so it is
+        // changed in place rather than copied: a whole cluster's objects are never held twice.
+        walk.forgetReads()
+        var found = walk.components
+        walk.components = [:]
+        var components: [Component] = []
+        components.reserveCapacity(found.count)
+        for reference in Array(found.keys) {
+            guard var component = found.removeValue(forKey: reference) else { continue }
+            let object = component.object
+            component.object = KubeObject([:])
+            component.object = CaptureSanitizer.sanitize(consume object)
+            components.append(component)
+        }
         return DiscoveryResult(
-            selectors: selectors, scope: scope,
-            components: walk.components.values.map { component in
-                var captured = component
-                captured.object = CaptureSanitizer.sanitize(component.object)
-                return captured
-            }.sorted { $0.reference < $1.reference },
+            selectors: selectors, scope: scope, components: components.sorted { $0.reference < $1.reference },
             volumes: volumes, dropped: walk.dropped.sorted(), issues: walk.issues.sorted())
     }
 }

@@ -9,11 +9,13 @@ public enum CaptureSanitizer {
         "deletionTimestamp", "deletionGracePeriodSeconds",
     ]
 
-    public static func sanitize(_ object: KubeObject) -> KubeObject {
-        var json = object.json
+    /// The captured form; an object passed by its only owner is changed in place.
+    public static func sanitize(_ object: consuming KubeObject) -> KubeObject {
+        let kind = (object.groupVersion.group, object.kind)
+        var json = (consume object).json
         for field in strippedMetadata { json.setValue(nil, at: ["metadata", field]) }
         json["status"] = nil
-        switch (object.groupVersion.group, object.kind) {
+        switch kind {
         case ("", "PersistentVolume"):
             json.setValue(nil, at: ["spec", "claimRef", "uid"])
             json.setValue(nil, at: ["spec", "claimRef", "resourceVersion"])

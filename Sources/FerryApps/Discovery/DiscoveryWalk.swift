@@ -33,6 +33,17 @@ struct DiscoveryWalk<API: KubeAPI> {
     /// Node and pod facts of VirtualMachines: VM reference → (node, launcher pods).
     var vmRuntime: [ObjectReference: (node: String?, pods: [KubeObject])] = [:]
 
+    /// Forgets every collection read and index built, keeping what was found (components,
+    /// dropped, issues): once the walk has ended they are most of its memory.
+    mutating func forgetReads() {
+        crdIndex = nil
+        ownerIndex = [:]
+        listCache = [:]
+        clusterLists = [:]
+        byName = [:]
+        vmRuntime = [:]
+    }
+
     init(api: API, catalog: APIResourceCatalog, scope: DiscoveryScope, options: ApplicationDiscovery<API>.Options) {
         self.api = api
         self.catalog = catalog
