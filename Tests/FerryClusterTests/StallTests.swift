@@ -93,6 +93,35 @@ import Testing
         }
     }
 
+    /// A unit deleted before any agent ran it never ends: it counts as failed, and the Backup
+    /// commits the rest (here nothing) and ends PartiallyFailed.
+    @Test func aUnitDeletedBeforeItRanFailsItsVolume() async throws {
+        try await withKubeTestCluster { cluster in
+            let (setup, _, _) = try await AgentTests().installedDevice(cluster, seed: 609)
+            let coordinator = try setup.coordinator(identity: "coordinator")
+            defer { coordinator.kill() }
+            try await cluster.server.load(
+                yaml: "apiVersion: ferry.dev/v1alpha1\nkind: Backup\nmetadata: {name: db-1, namespace: db}\nspec: {plan: db}")
+            let units = try await cluster.client.resource(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer")
+            var deleted = false
+            for _ in 0..<200 where !deleted {
+                if await cluster.server.object(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "db-1-0")
+                    != nil
+                {
+                    _ = try await cluster.client.delete(units, namespace: "db", name: "db-1-0")
+                    deleted = true
+                } else {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(deleted)
+            let backup = try await setup.finished("Backup", namespace: "db", name: "db-1")
+            #expect(backup["status"]?["phase"] == "PartiallyFailed", "\(backup.json.serializedString())")
+            #expect(backup["status"]?["errors"] == ["volume db/data: the VolumeTransfer was deleted before it finished"])
+            #expect(backup["status"]?["progress"]?["failed"] == 1)
+        }
+    }
+
     /// No agent ever claims the unit: the Backup's own timeout ends it, long before the claim
     /// timeout would, and its unit is deleted.
     @Test func aBackupThatDoesNotEndWithinItsTimeoutFails() async throws {

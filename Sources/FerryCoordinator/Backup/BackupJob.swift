@@ -128,8 +128,7 @@ struct BackupJob: Sendable {
         var finished: [VolumeTransfer] = []
         if !specs.isEmpty {
             do {
-                finished = try await units.follow(
-                    try await units.create(specs, for: backup, repository: repository.config.id), of: backup, notMoved: notMoved)
+                finished = try await units.run(specs, for: backup, repository: repository.config.id, notMoved: notMoved)
             } catch {
                 await cleanup([])
                 throw error

@@ -235,8 +235,7 @@ struct RestoreJob: Sendable {
         let follower = VolumeUnits(context)
         let finished: [VolumeTransfer]
         do {
-            finished = try await follower.follow(
-                try await follower.create(units, for: restore, repository: repositoryID), of: restore, notMoved: notMoved)
+            finished = try await follower.run(units, for: restore, repository: repositoryID, notMoved: notMoved)
         } catch {
             for namespace in attachedIn.sorted() { await exposer?.cleanup(namespace: namespace, owner: owner) }
             throw error

@@ -163,8 +163,7 @@ final class VolumeSeeder: Sendable {
             source: .init(path: path), snapshot: snapshotID)
         unit.attached = true
         let units = VolumeUnits(job.context)
-        let created = try await units.create([unit], for: job.restore, repository: repositoryID, suffix: "seed-\(index)-")
-        let finished = try await units.follow(created, of: job.restore, notMoved: [])
+        let finished = try await units.run([unit], for: job.restore, repository: repositoryID, suffix: "seed-\(index)-", notMoved: [])
         if let failed = finished.first(where: { $0.phase != .succeeded }) {
             throw ClusterError.transfer(failed.status.message ?? "writing the volume failed")
         }

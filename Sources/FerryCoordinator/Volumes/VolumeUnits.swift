@@ -137,9 +137,12 @@ struct VolumeUnits: Sendable {
         return units
     }
 
-    /// Follows the units (through one watch) until each has succeeded or failed; keeps the
-    /// owner's status current.
-    func follow<J: JobObject>(_ created: [VolumeTransfer], of job: J, notMoved: [NotMoved]) async throws -> [VolumeTransfer] {
+    /// Creates the units and follows them (through one watch) until each has succeeded or
+    /// failed; keeps the owner's status current. The watch starts first, so each unit reaches it
+    /// as it is created rather than in one list of all of them (10,000 parsed at once).
+    func run<J: JobObject>(
+        _ specs: [VolumeTransferSpec], for job: J, repository: String, suffix: String = "", notMoved: [NotMoved]
+    ) async throws -> [VolumeTransfer] {
         // Thousands of units are followed at once: each is kept as its spec and status.
         let watched = WatchedSet<VolumeTransfer>(compact: true)
         let ferry = self.ferry
@@ -149,8 +152,9 @@ struct VolumeUnits: Sendable {
                     watched, namespace: job.namespace ?? "", labelSelector: "\(Self.ownerLabel(J.kind))=\(job.name)")
                 return nil
             }
-            group.addTask { try await follow(created, in: watched, of: job, notMoved: notMoved) }
             defer { group.cancelAll() }
+            let created = try await create(specs, for: job, repository: repository, suffix: suffix)
+            group.addTask { try await follow(created, in: watched, of: job, notMoved: notMoved) }
             while let finished = try await group.next() {
                 if let units = finished { return units }
             }
@@ -173,20 +177,27 @@ struct VolumeUnits: Sendable {
         let started = ContinuousClock.now
         var nodeActive: [String: ContinuousClock.Instant] = [:]
         let names = Set(created.map(\.name))
+        // Units heard of once (absent now: deleted) and units found gone when written to.
+        var seen: Set<String> = []
+        var gone: Set<String> = []
         while true {
-            guard let current = watched.current else {
+            guard let (current, deleted) = watched.currentAndDeleted else {
                 try await Task.sleep(for: timing.poll)
                 continue
             }
             // In the order a list gives (by name), as the status has always shown them.
             var units = current.values.filter { names.contains($0.name) }.sorted { $0.name < $1.name }
-            // A unit someone deleted will never finish: it counts as failed. (A set: a scan of the
-            // present units per created unit made every look at 1,000 units a million name reads.)
+            // A unit someone deleted will never finish: it counts as failed. One created but not
+            // yet heard of (the watch is behind) is as it was created. (Sets: a scan of the present
+            // units per created unit made every look at 1,000 units a million name reads.)
             let present = Set(units.map(\.name))
+            seen.formUnion(present)
             for unit in created where !present.contains(unit.name) {
-                var gone = unit
-                gone.status = VolumeTransferStatus(phase: .failed, message: "the VolumeTransfer was deleted before it finished")
-                units.append(gone)
+                var absent = unit
+                if seen.contains(unit.name) || deleted.contains(unit.name) || gone.contains(unit.name) {
+                    absent.status = VolumeTransferStatus(phase: .failed, message: "the VolumeTransfer was deleted before it finished")
+                }
+                units.append(absent)
             }
             let now = ContinuousClock.now
             for unit in units {
@@ -210,6 +221,11 @@ struct VolumeUnits: Sendable {
                 case .running where stalled >= timing.stallTimeout:
                     try await requeue(unit, because: "no progress from attempt \(attempt) for \(timing.stallTimeout)")
                 case .pending where quiet >= timing.claimTimeout && now - (nodeActive[unit.spec.node] ?? started) >= timing.claimTimeout:
+                    if !present.contains(unit.name) {
+                        // Never heard of and still not there when judged: gone.
+                        gone.insert(unit.name)
+                        continue
+                    }
                     try await reset(
                         unit,
                         VolumeTransferStatus(
