@@ -2,6 +2,7 @@ import FerryAPI
 import FerryApps
 import FerryKube
 import FerryRepo
+import FerrySystem
 import Foundation
 
 /// The volumes of one Backup (or Restore) as work units: which can be read by an agent (and
@@ -176,6 +177,7 @@ struct VolumeUnits: Sendable {
         // When a unit of each node was last seen claimed, moving or ending: an agent is there.
         let started = ContinuousClock.now
         var nodeActive: [String: ContinuousClock.Instant] = [:]
+        var lastTrim = started
         let names = Set(created.map(\.name))
         // Units heard of once (absent now: deleted) and units found gone when written to.
         var seen: Set<String> = []
@@ -242,6 +244,12 @@ struct VolumeUnits: Sendable {
                 try await status.update(job) { $0.record(volumes: volumes) }
                 reported = volumes
                 lastReport = now
+            }
+            // Every look at thousands of units makes and drops their copies; what glibc keeps of
+            // that goes back now and then (a 10,000-unit Backup's coordinator held ~30% more).
+            if now - lastTrim >= .seconds(30) {
+                HeapTrim.returnFreeMemory()
+                lastTrim = now
             }
             if done {
                 return units
