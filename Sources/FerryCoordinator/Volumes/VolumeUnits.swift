@@ -246,7 +246,7 @@ struct VolumeUnits: Sendable {
                 lastReport = now
             }
             // Every look at thousands of units makes and drops their copies; what glibc keeps of
-            // that goes back now and then (a 10,000-unit Backup's coordinator held ~30% more).
+            // that goes back now and then (a 10,000-unit Backup peaked 11 MiB higher without it).
             if now - lastTrim >= .seconds(30) {
                 HeapTrim.returnFreeMemory()
                 lastTrim = now
