@@ -23,9 +23,6 @@ public final class WatchedSet<R: FerryObject>: Sendable {
 
     private func keep(_ object: R) -> R { compact ? object.compacted : object }
 
-    /// The objects by name, once the first list has come (nil before).
-    public var current: [String: R]? { state.withLock { $0.synced ? $0.objects : nil } }
-
     /// The objects by name and the names seen deleted, once the first list has come. An object
     /// created after the watch began but not yet heard of is in neither.
     public var currentAndDeleted: (objects: [String: R], deleted: Set<String>)? {

@@ -107,7 +107,7 @@ struct VolumeUnits: Sendable {
     /// Creates the units (owned by the Backup or Restore, so they go with it), named
     /// `<owner>-<suffix><n>`. A unit that exists already (a coordinator restarted midway) is kept
     /// with whatever it has done.
-    func create<J: JobObject>(_ specs: [VolumeTransferSpec], for job: J, repository: String, suffix: String = "") async throws
+    private func create<J: JobObject>(_ specs: [VolumeTransferSpec], for job: J, repository: String, suffix: String = "") async throws
         -> [VolumeTransfer]
     {
         var units: [VolumeTransfer] = []
