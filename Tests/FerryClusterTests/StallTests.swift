@@ -103,7 +103,8 @@ import Testing
             }
             #expect(second?.phase == .failed, "\(String(describing: second?.status))")
             #expect(
-                second?.status.message?.contains("no agent on node node-1 claimed it, or moved any unit there, within 20.0 seconds") == true)
+                second?.status.message?.contains("no agent on node node-1 claimed it, or moved any unit there, within 20.0 seconds") == true
+            )
         }
     }
 
