@@ -104,13 +104,19 @@ struct VolumeUnits: Sendable {
         kind == .restore ? FerryLabels.restore : FerryLabels.backup
     }
 
+    /// A unit as created: what following needs of one not heard of yet.
+    private struct Created: Sendable {
+        var name: String
+        var spec: VolumeTransferSpec
+    }
+
     /// Creates the units (owned by the Backup or Restore, so they go with it), named
     /// `<owner>-<suffix><n>`. A unit that exists already (a coordinator restarted midway) is kept
     /// with whatever it has done.
     private func create<J: JobObject>(_ specs: [VolumeTransferSpec], for job: J, repository: String, suffix: String = "") async throws
-        -> [VolumeTransfer]
+        -> [Created]
     {
-        var units: [VolumeTransfer] = []
+        var created: [Created] = []
         for (index, var spec) in specs.enumerated() {
             spec.repository = repository
             var unit = VolumeTransfer(
@@ -127,15 +133,14 @@ struct VolumeUnits: Sendable {
                     at: ["metadata", "ownerReferences"])
             }
             do {
-                // What was sent, not the answer: its spec shares the storage of `specs`, and
-                // follow needs of it only the name and spec.
                 _ = try await ferry.create(unit)
             } catch .kube(.alreadyExists) {
                 log("\(unit.label) exists already; keeping its progress")
             }
-            units.append(unit.compacted)
+            // The name and spec sent (its strings share the storage of `specs`), not the answer.
+            created.append(Created(name: unit.name, spec: spec))
         }
-        return units
+        return created
     }
 
     /// Creates the units and follows them (through one watch) until each has succeeded or
@@ -145,7 +150,7 @@ struct VolumeUnits: Sendable {
         _ specs: [VolumeTransferSpec], for job: J, repository: String, suffix: String = "", notMoved: [NotMoved]
     ) async throws -> [VolumeTransfer] {
         // Thousands of units are followed at once: each is kept as its spec and status.
-        let watched = WatchedSet<VolumeTransfer>(compact: true)
+        let watched = WatchedChanges<VolumeTransfer>(compact: true)
         let ferry = self.ferry
         return try await withThrowingTaskGroup(of: [VolumeTransfer]?.self) { group in
             group.addTask {
@@ -167,8 +172,26 @@ struct VolumeUnits: Sendable {
     /// unclaimed ones, and records the owner's volumes in its status when they changed (at most every
     /// `statusInterval` while units run).
     private func follow<J: JobObject>(
-        _ created: [VolumeTransfer], in watched: WatchedSet<VolumeTransfer>, of job: J, notMoved: [NotMoved]
+        _ created: [Created], in watched: WatchedChanges<VolumeTransfer>, of job: J, notMoved: [NotMoved]
     ) async throws -> [VolumeTransfer] {
+        // In the order a list gives (by name), as the status has always shown them.
+        let created = created.sorted { $0.name < $1.name }
+        let names = Set(created.map(\.name))
+        // Each unit as last heard of, the one copy kept of it (10,000 are followed at once).
+        var heard: [String: VolumeTransfer] = [:]
+        // Units heard of and deleted since, and units never heard of and found gone when judged.
+        var deleted: Set<String> = []
+        var gone: Set<String> = []
+        // A unit as it is now: as last heard of, or as created while the watch is behind. A unit
+        // someone deleted will never finish: it counts as failed.
+        func current(_ unit: Created) -> VolumeTransfer {
+            if let heard = heard[unit.name] { return heard }
+            var absent = VolumeTransfer(namespace: job.namespace, name: unit.name, spec: unit.spec)
+            if deleted.contains(unit.name) || gone.contains(unit.name) {
+                absent.status = VolumeTransferStatus(phase: .failed, message: "the VolumeTransfer was deleted before it finished")
+            }
+            return absent
+        }
         // A unit's version says when it changed (a copy of each status would be 10,000 copies).
         var lastChange: [String: (version: String?, at: ContinuousClock.Instant)] = [:]
         var lastProgress: [String: (attempt: String?, bytesDone: Int64?, at: ContinuousClock.Instant)] = [:]
@@ -178,38 +201,32 @@ struct VolumeUnits: Sendable {
         let started = ContinuousClock.now
         var nodeActive: [String: ContinuousClock.Instant] = [:]
         var lastTrim = started
-        let names = Set(created.map(\.name))
-        // Units heard of once (absent now: deleted) and units found gone when written to.
-        var seen: Set<String> = []
-        var gone: Set<String> = []
         while true {
-            guard let (current, deleted) = watched.currentAndDeleted else {
+            guard let changes = watched.take() else {
                 try await Task.sleep(for: timing.poll)
                 continue
             }
-            // In the order a list gives (by name), as the status has always shown them.
-            var units = current.values.filter { names.contains($0.name) }.sorted { $0.name < $1.name }
-            // A unit someone deleted will never finish: it counts as failed. One created but not
-            // yet heard of (the watch is behind) is as it was created. (Sets: a scan of the present
-            // units per created unit made every look at 1,000 units a million name reads.)
-            let present = Set(units.map(\.name))
-            seen.formUnion(present)
-            for unit in created where !present.contains(unit.name) {
-                var absent = unit
-                if seen.contains(unit.name) || deleted.contains(unit.name) || gone.contains(unit.name) {
-                    absent.status = VolumeTransferStatus(phase: .failed, message: "the VolumeTransfer was deleted before it finished")
-                }
-                units.append(absent)
+            for name in changes.deleted where names.contains(name) {
+                heard[name] = nil
+                deleted.insert(name)
+            }
+            for (name, unit) in changes.changed where names.contains(name) {
+                heard[name] = unit
+                deleted.remove(name)
             }
             let now = ContinuousClock.now
-            for unit in units {
+            for entry in created {
+                let unit = current(entry)
                 let version = unit.object.resourceVersion ?? "deleted"
                 if lastChange[unit.name]?.version != version {
                     if lastChange[unit.name] != nil, unit.phase != .pending { nodeActive[unit.spec.node] = now }
                     lastChange[unit.name] = (version, now)
                 }
             }
-            for unit in units {
+            var done = true
+            for entry in created {
+                let unit = current(entry)
+                done = done && unit.phase.isFinal
                 if let seen = lastProgress[unit.name], seen.attempt == unit.status.attempt, seen.bytesDone == unit.status.bytesDone {
                 } else {
                     lastProgress[unit.name] = (unit.status.attempt, unit.status.bytesDone, now)
@@ -223,7 +240,7 @@ struct VolumeUnits: Sendable {
                 case .running where stalled >= timing.stallTimeout:
                     try await requeue(unit, because: "no progress from attempt \(attempt) for \(timing.stallTimeout)")
                 case .pending where quiet >= timing.claimTimeout && now - (nodeActive[unit.spec.node] ?? started) >= timing.claimTimeout:
-                    if !present.contains(unit.name) {
+                    if heard[unit.name] == nil {
                         // Never heard of and still not there when judged: gone.
                         gone.insert(unit.name)
                         continue
@@ -238,21 +255,23 @@ struct VolumeUnits: Sendable {
                     break
                 }
             }
-            let volumes = Self.summary(units, notMoved: notMoved)
-            let done = units.allSatisfy { $0.phase.isFinal }
-            if volumes != reported && (done || now - lastReport >= timing.statusInterval) {
-                try await status.update(job) { $0.record(volumes: volumes) }
-                reported = volumes
+            // The volumes' summary is made (10,000 entries) only when it may be written.
+            if done || now - lastReport >= timing.statusInterval {
+                let volumes = Self.summary(created.lazy.map(current), notMoved: notMoved)
+                if volumes != reported {
+                    try await status.update(job) { $0.record(volumes: volumes) }
+                    reported = volumes
+                }
                 lastReport = now
             }
-            // Every look at thousands of units makes and drops their copies; what glibc keeps of
+            // Every look at thousands of units makes and drops copies; what glibc keeps of
             // that goes back now and then (a 10,000-unit Backup peaked 11 MiB higher without it).
             if now - lastTrim >= .seconds(30) {
                 HeapTrim.returnFreeMemory()
                 lastTrim = now
             }
             if done {
-                return units
+                return created.map(current)
             }
             try await Task.sleep(for: timing.poll)
         }
@@ -260,7 +279,7 @@ struct VolumeUnits: Sendable {
 
     /// Every volume of the job as its status records them (`JobStatus.record(volumes:)`): each
     /// unit's phase and progress, and the volumes not moved.
-    static func summary(_ units: [VolumeTransfer], notMoved: [NotMoved]) -> [VolumeProgress] {
+    static func summary(_ units: some Sequence<VolumeTransfer>, notMoved: [NotMoved]) -> [VolumeProgress] {
         units.map { unit in
             var progress = VolumeProgress(
                 claim: unit.spec.volume, phase: VolumePhase(unit.phase), bytesDone: unit.status.bytesDone,
