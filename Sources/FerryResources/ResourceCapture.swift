@@ -16,8 +16,11 @@ public enum ResourceCapture {
     }
 
     /// The objects of `result` as they will be stored, in restore order with their catalog entries.
-    public static func capture(_ result: DiscoveryResult) -> CapturedResources {
-        let membership = ComponentMembership.of(result)
+    /// `membership`: `ComponentMembership.of(result)` when the caller has it already.
+    public static func capture(
+        _ result: DiscoveryResult, membership: [ObjectReference: Set<ApplicationComponent>]? = nil
+    ) -> CapturedResources {
+        let membership = membership ?? ComponentMembership.of(result)
         var objects: [CapturedResources.Object] = []
         for step in result.restorePlan {
             for component in step.components {

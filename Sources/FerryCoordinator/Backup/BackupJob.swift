@@ -48,17 +48,20 @@ struct BackupJob: Sendable {
         // Backup before anything is cut), post hooks once every volume is cut, or read when it
         // is read in place (always, once the pre hooks ran).
         var runner = HookRunner(client: client, log: log)
-        let allHooks = (plan.spec.hooks?.pre ?? []) + (plan.spec.hooks?.post ?? [])
-        if allHooks.contains(where: { $0.component != nil }) {
+        // The parsed objects are most of a big Backup's memory: from here on it keeps them in
+        // their stored form, and the rest of the result (volumes, issues).
+        let captured: CapturedResources
+        do {
             let membership = ComponentMembership.of(result)
-            runner.components = ComponentPods(
-                members: result.components.map { .init(object: $0.object, components: membership[$0.reference] ?? []) })
+            let allHooks = (plan.spec.hooks?.pre ?? []) + (plan.spec.hooks?.post ?? [])
+            if allHooks.contains(where: { $0.component != nil }) {
+                runner.components = ComponentPods(
+                    members: result.components.map { .init(object: $0.object, components: membership[$0.reference] ?? []) })
+            }
+            captured = ResourceCapture.capture(result, membership: membership)
         }
         let hooks = BackupHookBracket(
             runner: runner, hooks: plan.spec.hooks, namespaces: Self.namespaces(of: scope), backup: backup, status: context.status)
-        // The parsed objects are most of a big Backup's memory: from here on it keeps them in
-        // their stored form, and the rest of the result (volumes, issues).
-        let captured = ResourceCapture.capture(result)
         result.components = []
         HeapTrim.returnFreeMemory()
         try await hooks.pre()
