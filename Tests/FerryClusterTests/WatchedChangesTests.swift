@@ -19,10 +19,9 @@ import Testing
             let maintaining = Task { try await ferry.maintain(watched, namespace: "db", labelSelector: nil) }
             defer { maintaining.cancel() }
             // Takes until `enough` holds of all taken together (each take gives only what is new).
-            func take(until enough: (WatchedChanges<VolumeTransfer>.Changes) -> Bool) async throws -> WatchedChanges<
-                VolumeTransfer
-            >.Changes {
-                var all = WatchedChanges<VolumeTransfer>.Changes()
+            typealias Changes = WatchedChanges<VolumeTransfer>.Changes
+            func take(until enough: (Changes) -> Bool) async throws -> Changes {
+                var all = Changes()
                 for _ in 0..<400 where !enough(all) {
                     if let changes = watched.take() {
                         all.changed.merge(changes.changed) { _, new in new }
