@@ -145,10 +145,15 @@ bench_s3() {
     # shellcheck disable=SC2064
     trap "kill $weed_pid 2>/dev/null; wait $weed_pid 2>/dev/null" EXIT
     S3_WEED_PID=$weed_pid
-    # The gateway's metrics are served on one of its other ports.
+    # The gateway's metrics are served on one of its other ports (its counters appear a moment
+    # after the first requests: looked for up to 20 s).
     S3_METRICS=""
-    for p in $(ss -ltnpH 2>/dev/null | grep "pid=$weed_pid," | awk '{print $4}' | sed 's/.*://'); do
-        if curl -s -m 2 "http://127.0.0.1:$p/metrics" | grep -q '^SeaweedFS_s3_request_total'; then S3_METRICS=$p; break; fi
+    for _ in $(seq 1 20); do
+        for p in $(ss -ltnpH 2>/dev/null | grep "pid=$weed_pid," | awk '{print $4}' | sed 's/.*://'); do
+            if curl -s -m 2 "http://127.0.0.1:$p/metrics" | grep -q '^SeaweedFS_s3_request_total'; then S3_METRICS=$p; break; fi
+        done
+        [ -n "$S3_METRICS" ] && break
+        sleep 1
     done
     [ -n "$S3_METRICS" ] || { echo "no SeaweedFS metrics port found" >&2; return 1; }
     S3_RESULTS="$WORK/s3-results.tsv"
