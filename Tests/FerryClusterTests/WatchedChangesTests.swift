@@ -46,15 +46,7 @@ import Testing
 
             // The watch breaks off; meanwhile "a" goes and "b" comes, and the history that said so
             // too (410): the relist hands over "b" and "c" as changed and "a" as deleted.
-            let unitB = queue.unit("b")
-            _ = await cluster.server.addHook(
-                .init(times: 1, matching: { $0.query["watch"] == "true" }) { _, server in
-                    _ = await server.delete(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "a")
-                    _ = try? await server.load(yaml: unitB)
-                    await server.compactHistory()
-                    return .proceed
-                })
-            await cluster.server.endWatches()
+            await queue.breakOffWatches(cluster, deleting: "a", creating: "b")
             let relisted = try await take { $0.deleted.contains("a") && $0.changed["b"] != nil }
             #expect(relisted.deleted == ["a"] && relisted.changed["a"] == nil, "\(relisted.deleted)")
             #expect(relisted.changed["b"]?.spec.node == "node-1")

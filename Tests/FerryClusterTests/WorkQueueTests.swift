@@ -18,6 +18,20 @@ import Testing
         """
     }
 
+    /// Ends the watches; before the next one starts, unit `deleting` is deleted, unit `creating`
+    /// created, and the history that says so compacted away (the next watch gets 410).
+    func breakOffWatches(_ cluster: KubeTestCluster, deleting: String, creating: String) async {
+        let created = unit(creating)
+        _ = await cluster.server.addHook(
+            .init(times: 1, matching: { $0.query["watch"] == "true" }) { _, server in
+                _ = await server.delete(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: deleting)
+                _ = try? await server.load(yaml: created)
+                await server.compactHistory()
+                return .proceed
+            })
+        await cluster.server.endWatches()
+    }
+
     @Test func aUnitDeletedWhileTheWatchWasBrokenOffIsReportedDeleted() async throws {
         try await withKubeTestCluster { cluster in
             try await cluster.server.load(directory: CoordinatorTests.chartCRDs)
@@ -37,15 +51,7 @@ import Testing
 
             // When the queue watches again, "a" is gone and the history that said so too (410):
             // the queue relists and finds "b" but no "a".
-            let unitB = unit("b")
-            _ = await cluster.server.addHook(
-                .init(times: 1, matching: { $0.query["watch"] == "true" }) { _, server in
-                    _ = await server.delete(apiVersion: "ferry.dev/v1alpha1", kind: "VolumeTransfer", namespace: "db", name: "a")
-                    _ = try? await server.load(yaml: unitB)
-                    await server.compactHistory()
-                    return .proceed
-                })
-            await cluster.server.endWatches()
+            await breakOffWatches(cluster, deleting: "a", creating: "b")
             var after: [Heard] = []
             while let next = await events.next() {
                 after.append(next)
